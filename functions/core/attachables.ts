@@ -1,0 +1,228 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { BadRequest, DriverError } from './errors.js';
+import { isConditionFailure, itemFromConditionFailure, keys, type Table } from './table.js';
+
+// Volumes and ports: resources that belong to at most one instance. Each has its own item whose
+// status moves available -> attaching -> in-use by conditional writes (Cinder's reserve), and
+// an attachment item under the instance (a block-device mapping, or a virtual interface).
+// Every write is single-item and conditional; a multi-item step is an ordered sequence whose
+// compensation is the reverse, each undo conditioned on the request that made the change.
+
+export type AttachableStatus = 'available' | 'attaching' | 'in-use';
+
+export interface AttachableItem {
+  readonly id: string;
+  readonly status: AttachableStatus;
+  readonly instanceId?: string;
+  readonly requestId?: string;
+}
+
+export interface Attachment {
+  readonly id: string;
+  readonly instanceId: string;
+  readonly requestId: string;
+  readonly created: string;
+  /** Volumes: the device name in the guest. Ports: the MAC address. */
+  readonly device?: string;
+  readonly macAddress?: string;
+  readonly netId?: string;
+  readonly fixedIp?: string;
+  readonly touched?: string;
+}
+
+export interface AttachableKind {
+  readonly noun: 'volume' | 'port';
+  readonly item: (id: string) => { pk: string; sk: string };
+  readonly attachment: (instanceId: string, id: string) => { pk: string; sk: string };
+  readonly attachmentPrefix: string;
+  /** What the driver reports when an attachment it expects is gone (Nova's exception name). */
+  readonly missingAttachment: string;
+}
+
+export const Volumes: AttachableKind = {
+  noun: 'volume', item: keys.volume, attachment: keys.mapping, attachmentPrefix: 'BDM#',
+  missingAttachment: 'VolumeBDMNotFound',
+};
+export const Ports: AttachableKind = {
+  noun: 'port', item: keys.port, attachment: keys.vif, attachmentPrefix: 'VIF#',
+  missingAttachment: 'PortNotFound',
+};
+
+/**
+ * Reserve for one instance: an id seen for the first time is available. Exactly one of several
+ * racing instances wins; the others get a 400 naming who holds it.
+ */
+export async function reserve(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string; now: number },
+): Promise<void> {
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name,
+      Key: kind.item(req.id),
+      ConditionExpression: 'attribute_not_exists(pk) OR #status = :available',
+      UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now',
+      ExpressionAttributeNames: {
+        '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
+      },
+      ExpressionAttributeValues: {
+        ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
+        ':request': req.requestId, ':now': new Date(req.now).toISOString(),
+      },
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }));
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
+    if (held?.instanceId === req.instanceId) {
+      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`);
+    }
+    throw new BadRequest(
+      `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
+      + (held?.instanceId ? ` (attached to another server)` : ''),
+    );
+  }
+}
+
+/** attaching -> in-use, only for the request that reserved it (false on a repeat). */
+export async function markAttached(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
+): Promise<boolean> {
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance AND #request = :request AND #status = :attaching',
+    expression: 'SET #status = :inUse',
+    values: { ':instance': req.instanceId, ':request': req.requestId, ':attaching': 'attaching', ':inUse': 'in-use' },
+  });
+}
+
+/** Undo the reservation (or attachment) this request made. A no-op if the resource moved on. */
+export async function unreserve(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
+): Promise<boolean> {
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance AND #request = :request',
+    expression: 'SET #status = :available REMOVE #instance, #request',
+    values: { ':instance': req.instanceId, ':request': req.requestId, ':available': 'available' },
+  });
+}
+
+/** Give the resource back (detach, delete). A no-op if it is no longer this instance's. */
+export async function releaseAttachable(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string },
+): Promise<boolean> {
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance',
+    expression: 'SET #status = :available REMOVE #instance, #request',
+    values: { ':instance': req.instanceId, ':available': 'available' },
+  });
+}
+
+async function transition(
+  table: Table, kind: AttachableKind, id: string,
+  t: { condition: string; expression: string; values: Record<string, unknown> },
+): Promise<boolean> {
+  const names: Record<string, string> = { '#status': 'status', '#instance': 'instanceId' };
+  if (t.condition.includes('#request') || t.expression.includes('#request')) names['#request'] = 'requestId';
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: kind.item(id),
+      ConditionExpression: t.condition, UpdateExpression: t.expression,
+      ExpressionAttributeNames: names, ExpressionAttributeValues: t.values,
+    }));
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+export async function readAttachable(table: Table, kind: AttachableKind, id: string): Promise<AttachableItem | undefined> {
+  const out = await table.db.send(new GetCommand({ TableName: table.name, Key: kind.item(id), ConsistentRead: true }));
+  return out.Item as AttachableItem | undefined;
+}
+
+/** Record the attachment under the instance (idempotent for the same request). */
+export async function putAttachment(table: Table, kind: AttachableKind, attachment: Attachment): Promise<void> {
+  try {
+    await table.db.send(new PutCommand({
+      TableName: table.name,
+      Item: { ...kind.attachment(attachment.instanceId, attachment.id), ...attachment },
+      ConditionExpression: 'attribute_not_exists(pk) OR #request = :request',
+      ExpressionAttributeNames: { '#request': 'requestId' },
+      ExpressionAttributeValues: { ':request': attachment.requestId },
+    }));
+  } catch (err) {
+    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`);
+    throw err;
+  }
+}
+
+/**
+ * A driver's write to an existing attachment (rebuild re-attaching a volume). If the
+ * attachment is gone the driver fails the way Nova's did: this is the blueprint's race.
+ */
+export async function touchAttachment(
+  table: Table, kind: AttachableKind, req: { instanceId: string; id: string; now: number },
+): Promise<void> {
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: kind.attachment(req.instanceId, req.id),
+      ConditionExpression: 'attribute_exists(pk)',
+      UpdateExpression: 'SET #touched = :now',
+      ExpressionAttributeNames: { '#touched': 'touched' },
+      ExpressionAttributeValues: { ':now': new Date(req.now).toISOString() },
+    }));
+  } catch (err) {
+    if (isConditionFailure(err)) {
+      throw new DriverError(`${kind.missingAttachment}: ${kind.noun} ${req.id} is not attached to instance ${req.instanceId}`);
+    }
+    throw err;
+  }
+}
+
+/** Remove the attachment; with requestId, only the one that request made (compensation). */
+export async function deleteAttachment(
+  table: Table, kind: AttachableKind, req: { instanceId: string; id: string; requestId?: string },
+): Promise<boolean> {
+  try {
+    await table.db.send(new DeleteCommand({
+      TableName: table.name, Key: kind.attachment(req.instanceId, req.id),
+      ...(req.requestId
+        ? {
+          ConditionExpression: '#request = :request',
+          ExpressionAttributeNames: { '#request': 'requestId' },
+          ExpressionAttributeValues: { ':request': req.requestId },
+        }
+        : {}),
+    }));
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
+}
+
+export async function getAttachment(
+  table: Table, kind: AttachableKind, instanceId: string, id: string,
+): Promise<Attachment | undefined> {
+  const out = await table.db.send(new GetCommand({
+    TableName: table.name, Key: kind.attachment(instanceId, id), ConsistentRead: true,
+  }));
+  return out.Item as Attachment | undefined;
+}
+
+export async function listAttachments(table: Table, kind: AttachableKind, instanceId: string): Promise<Attachment[]> {
+  const items: Attachment[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await table.db.send(new QueryCommand({
+      TableName: table.name,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': `INSTANCE#${instanceId}`, ':prefix': kind.attachmentPrefix },
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
+    }));
+    items.push(...(out.Items as Attachment[] ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}

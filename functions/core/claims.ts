@@ -1,0 +1,299 @@
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { operationRow, type OperationName } from './catalogue.js';
+import { Conflict, FencedOut, NotFound, type DomainError } from './errors.js';
+import {
+  isVisibleTo, type Caller, type Claim, type Fault, type Instance, type InstancePatch, type Outcome,
+} from './instance.js';
+import type { TaskState, VmState } from './states.js';
+import {
+  isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table,
+} from './table.js';
+
+// The claim store: admission, fenced progress and release, each ONE conditional UpdateItem on
+// the instance item. Nothing here reads before it writes; a read happens only to explain a
+// refusal when the backend does not return the old item with the failure.
+
+const CLAIM_ATTEMPTS = 3;
+
+export interface ClaimRequest {
+  readonly instanceId: string;
+  readonly op: OperationName;
+  readonly caller: Caller;
+  readonly requestId: string;
+  readonly params?: Record<string, unknown>;
+  readonly now: number;
+  /** How long the claim may wait for a worker before the sweeper may expire it. */
+  readonly leaseMs: number;
+  /** An extra precondition on the instance item, with the refusal it stands for. */
+  readonly guard?: ClaimGuard;
+}
+
+export interface ClaimGuard {
+  readonly condition: string;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, unknown>;
+  /** Given the item as it is, the error to answer when the guard is what failed. */
+  readonly refusal: (instance: Instance) => DomainError | undefined;
+}
+
+export interface Claimed {
+  readonly token: number;
+  readonly instance: Instance;
+}
+
+/** Nova's 409 text for an operation refused by state (nova/exception.py InstanceInvalidState). */
+export function invalidStateMessage(verb: string, instanceId: string, attr: 'task_state' | 'vm_state', value: string) {
+  return `Cannot '${verb}' instance ${instanceId} while it is in ${attr} ${value}`;
+}
+
+/**
+ * Why `op` may not claim `instance` now, or undefined if it may. The order is Nova's: existence
+ * and ownership, then the lock, then task_state, then vm_state.
+ */
+export function refusalFor(
+  op: OperationName, instanceId: string, caller: Caller, instance: Instance | undefined,
+): DomainError | undefined {
+  if (!isVisibleTo(instance, caller)) return new NotFound(`Instance ${instanceId} could not be found.`);
+  const row = operationRow(op);
+  if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
+  const blockingTask = row.preempts ? instance.taskState === row.taskStates[0] : instance.taskState !== undefined;
+  if (blockingTask && instance.taskState) {
+    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
+  }
+  if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
+    return new Conflict(invalidStateMessage(row.verb, instanceId, 'vm_state', instance.vmState));
+  }
+  return undefined;
+}
+
+/** Admission: ONE conditional write that checks state, lock and project and sets the claim. */
+export async function claimInstance(table: Table, req: ClaimRequest): Promise<Claimed> {
+  const row = operationRow(req.op);
+  const names: Record<string, string> = {
+    '#vm': 'vmState', '#ts': 'taskState', '#proj': 'projectId', '#locked': 'locked',
+    '#claim': 'claim', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
+    '#lease': 'leaseUntil', '#updated': 'updated',
+  };
+  const values: Record<string, unknown> = {
+    ':ts': row.taskStates[0], ':one': 1, ':shard': leaseShardOf(req.instanceId),
+    ':lease': req.now + req.leaseMs, ':updated': new Date(req.now).toISOString(),
+  };
+  const conditions = ['attribute_exists(pk)', 'attribute_not_exists(#deleted)'];
+  if (!req.caller.isAdmin) {
+    conditions.push('#proj = :proj', '#locked = :false');
+    values[':proj'] = req.caller.projectId;
+    values[':false'] = false;
+  }
+  if (row.preempts) {
+    conditions.push('(attribute_not_exists(#ts) OR #ts <> :ts)');
+  } else {
+    conditions.push('attribute_not_exists(#ts)');
+  }
+  if (row.allowedVmStates !== 'any') {
+    const placeholders = row.allowedVmStates.map((state, i) => {
+      values[`:vm${i}`] = state;
+      return `:vm${i}`;
+    });
+    conditions.push(`#vm IN (${placeholders.join(', ')})`);
+  }
+  if (req.guard) {
+    conditions.push(`(${req.guard.condition})`);
+    Object.assign(names, req.guard.names);
+    Object.assign(values, req.guard.values);
+  }
+
+  const claim: Claim = {
+    requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId,
+    params: req.params ?? {}, claimedAt: req.now,
+  };
+  const sets = ['#ts = :ts', '#claim = :claim', '#shard = :shard', '#lease = :lease', '#updated = :updated'];
+  if (row.preempts) {
+    // Keep the claim being taken over, so its reservations can be released by the new owner.
+    sets.push('#preempted = if_not_exists(#claim, :noClaim)');
+    names['#preempted'] = 'preempted';
+    values[':noClaim'] = null;
+  }
+  values[':claim'] = claim;
+
+  for (let attempt = 1; ; attempt++) {
+    const condition = conditions.join(' AND ');
+    const expression = `SET ${sets.join(', ')} ADD #ver :one`;
+    try {
+      const out = await table.db.send(new UpdateCommand({
+        TableName: table.name,
+        Key: keys.instance(req.instanceId),
+        ConditionExpression: condition,
+        UpdateExpression: expression,
+        ...usedPlaceholders([condition, expression], names, values),
+        ReturnValues: 'ALL_NEW',
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      const instance = out.Attributes as Instance;
+      return { token: instance.version, instance };
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, req.instanceId);
+      const refusal = refusalFor(req.op, req.instanceId, req.caller, current)
+        ?? (current && req.guard?.refusal(current));
+      if (refusal) throw refusal;
+      // The read saw a state that admits us: the blocking claim was released in between.
+      if (attempt >= CLAIM_ATTEMPTS) {
+        throw new Conflict(`Instance ${req.instanceId} is busy; try again`);
+      }
+    }
+  }
+}
+
+export async function readInstance(table: Table, instanceId: string): Promise<Instance | undefined> {
+  const out = await table.db.send(new GetCommand({
+    TableName: table.name, Key: keys.instance(instanceId), ConsistentRead: true,
+  }));
+  return out.Item as Instance | undefined;
+}
+
+/** A write fenced by the claim's token; false when the claim has moved on. */
+async function fencedUpdate(
+  table: Table, instanceId: string, token: number,
+  update: { expression: string; names: Record<string, string>; values: Record<string, unknown>; condition?: string },
+): Promise<Instance | undefined> {
+  const condition = ['#ver = :token', 'attribute_exists(#ts)', update.condition].filter(Boolean).join(' AND ');
+  try {
+    const out = await table.db.send(new UpdateCommand({
+      TableName: table.name,
+      Key: keys.instance(instanceId),
+      ConditionExpression: condition,
+      UpdateExpression: update.expression,
+      ...usedPlaceholders([condition, update.expression],
+        { '#ver': 'version', '#ts': 'taskState', ...update.names }, { ':token': token, ...update.values }),
+      ReturnValues: 'ALL_NEW',
+    }));
+    return out.Attributes as Instance;
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
+}
+
+export type BeginResult =
+  | { readonly kind: 'started'; readonly instance: Instance }
+  | { readonly kind: 'stale'; readonly instance: Instance | undefined }
+  | { readonly kind: 'busy' };
+
+/**
+ * A worker takes up a claimed operation: still our token, and no other worker running it with a
+ * live lease (a redelivery while the first delivery still works is told to come back later).
+ */
+export async function beginWork(
+  table: Table, req: { instanceId: string; token: number; runner: string; now: number; leaseMs: number },
+): Promise<BeginResult> {
+  const instance = await fencedUpdate(table, req.instanceId, req.token, {
+    condition: '(attribute_not_exists(#claim.#runner) OR #lease < :now)',
+    expression: 'SET #claim.#runner = :runner, #lease = :lease',
+    names: { '#claim': 'claim', '#runner': 'runner', '#lease': 'leaseUntil' },
+    values: { ':runner': req.runner, ':now': req.now, ':lease': req.now + req.leaseMs },
+  });
+  if (instance) return { kind: 'started', instance };
+  const current = await readInstance(table, req.instanceId);
+  if (!current || current.version !== req.token || current.taskState === undefined) {
+    return { kind: 'stale', instance: current };
+  }
+  return { kind: 'busy' };
+}
+
+/** A worker that failed in-process gives the operation back, so a redelivery need not wait out the lease. */
+export async function yieldWork(table: Table, req: { instanceId: string; token: number; runner: string }): Promise<void> {
+  await fencedUpdate(table, req.instanceId, req.token, {
+    condition: '#claim.#runner = :runner',
+    expression: 'REMOVE #claim.#runner',
+    names: { '#claim': 'claim', '#runner': 'runner' },
+    values: { ':runner': req.runner },
+  });
+}
+
+/** A fenced checkpoint between driver steps: renews the lease, may enter the next task_state. */
+export async function renewClaim(
+  table: Table, req: { instanceId: string; token: number; now: number; leaseMs: number; taskState?: TaskState },
+): Promise<void> {
+  const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated' };
+  const values: Record<string, unknown> = { ':lease': req.now + req.leaseMs, ':updated': new Date(req.now).toISOString() };
+  let expression = 'SET #lease = :lease, #updated = :updated';
+  if (req.taskState) {
+    expression += ', #ts = :next';
+    values[':next'] = req.taskState;
+  }
+  const ok = await fencedUpdate(table, req.instanceId, req.token, { expression, names, values });
+  if (!ok) throw new FencedOut(req.instanceId, req.token);
+}
+
+export interface Release {
+  readonly instanceId: string;
+  readonly token: number;
+  readonly vmState: VmState;
+  readonly patch?: InstancePatch;
+  readonly fault?: Fault;
+  readonly outcome: Outcome;
+  readonly now: number;
+  /** Only the sweeper: release only if the lease really has expired. */
+  readonly onlyIfLeaseBefore?: number;
+}
+
+const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Release: ONE write that sets the outcome, clears task_state and the claim and moves the token
+ * on, conditioned on the token still being ours. Returns false if we were fenced out.
+ */
+export async function releaseClaim(table: Table, rel: Release): Promise<Instance | undefined> {
+  const names: Record<string, string> = {
+    '#vm': 'vmState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#updated': 'updated',
+    '#preempted': 'preempted', '#outcome': 'lastOutcome',
+  };
+  const values: Record<string, unknown> = {
+    ':vm': rel.vmState, ':one': 1, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
+  };
+  const sets = ['#vm = :vm', '#updated = :updated', '#outcome = :outcome'];
+  const removes = ['#ts', '#claim', '#shard', '#lease', '#preempted'];
+  const { clear = [], ...fields } = rel.patch ?? {};
+  for (const [field, value] of Object.entries(fields)) {
+    names[`#f_${field}`] = field;
+    values[`:f_${field}`] = value;
+    sets.push(`#f_${field} = :f_${field}`);
+  }
+  for (const field of clear) {
+    names[`#f_${field}`] = field;
+    removes.push(`#f_${field}`);
+  }
+  if (rel.fault) {
+    names['#fault'] = 'fault';
+    values[':fault'] = rel.fault;
+    sets.push('#fault = :fault');
+  }
+  if (rel.vmState === 'deleted') {
+    // Gone from the project's listing; the item itself expires by TTL.
+    Object.assign(names, { '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk' });
+    Object.assign(values, { ':true': true, ':expires': Math.floor((rel.now + DELETED_RETENTION_MS) / 1000) });
+    sets.push('#deleted = :true', '#expires = :expires');
+    removes.push('#g1pk', '#g1sk');
+  }
+  let condition: string | undefined;
+  if (rel.onlyIfLeaseBefore !== undefined) {
+    condition = '#lease < :leaseBefore';
+    values[':leaseBefore'] = rel.onlyIfLeaseBefore;
+  }
+  return fencedUpdate(table, rel.instanceId, rel.token, {
+    expression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD #ver :one`,
+    names: { ...names, '#ts': 'taskState' },
+    values,
+    condition,
+  });
+}
+
+/** Admission's compensation: give the claim back untouched when a later admission step failed. */
+export async function abandonClaim(table: Table, instanceId: string, token: number): Promise<boolean> {
+  const out = await fencedUpdate(table, instanceId, token, {
+    expression: 'REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
+    names: { '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#preempted': 'preempted' },
+    values: { ':one': 1 },
+  });
+  return out !== undefined;
+}

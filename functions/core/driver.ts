@@ -1,0 +1,26 @@
+import type { OperationName } from './catalogue.js';
+import type { Instance, InstancePatch } from './instance.js';
+import type { TaskState } from './states.js';
+
+// The virt driver idea from Nova: the worker does an operation through this interface. The
+// project ships a simulated driver; a real one plugs in behind the same methods.
+
+export interface OperationContext {
+  readonly op: OperationName;
+  readonly requestId: string;
+  /** The instance as the worker took it up (vm_state is the one the operation was admitted in). */
+  readonly instance: Instance;
+  readonly params: Record<string, unknown>;
+  /** The claim a delete took over, if this operation is that delete. */
+  readonly preempted?: Instance['claim'];
+  /**
+   * Between steps: proves the claim is still ours (renewing its lease) and may move to the next
+   * task_state. Throws FencedOut once the claim was superseded: the driver must then stop.
+   */
+  checkpoint(taskState?: TaskState): Promise<void>;
+}
+
+/** One method per catalogue row; resolves to the instance fields to set on release. */
+export type ComputeDriver = {
+  readonly [op in OperationName]: (ctx: OperationContext) => Promise<InstancePatch>;
+};

@@ -1,0 +1,105 @@
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { readInstance } from './claims.js';
+import { Forbidden, NotFound } from './errors.js';
+import { isVisibleTo, type Caller, type Instance } from './instance.js';
+import { undoReservation } from './reservations.js';
+import { finishSuperseded } from './settle.js';
+import type { VmState } from './states.js';
+import { INDEX_BY_PROJECT, isConditionFailure, keys, type Table } from './table.js';
+
+// Reads, and the operations that change no task_state and need no queue (lock, reset-state).
+
+export async function getServer(table: Table, caller: Caller, instanceId: string): Promise<Instance> {
+  const instance = await readInstance(table, instanceId);
+  if (!isVisibleTo(instance, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+  return instance;
+}
+
+export interface ServerPage {
+  readonly servers: Instance[];
+  /** Present when more servers follow: the id to pass as the next marker. */
+  readonly next?: string;
+}
+
+/**
+ * A project's servers, newest first, from the project index (a Query, never a Scan). The
+ * marker is a server id, as in Nova: its creation time positions the page.
+ */
+export async function listServers(
+  table: Table, caller: Caller,
+  q: { limit: number; marker?: string; filter?: (s: Instance) => boolean; projectId?: string },
+): Promise<ServerPage> {
+  const projectId = q.projectId ?? caller.projectId;
+  let start: Record<string, unknown> | undefined;
+  if (q.marker) {
+    const marker = await readInstance(table, q.marker);
+    if (!marker || marker.deleted || marker.projectId !== projectId) {
+      throw new NotFound(`marker [${q.marker}] not found`);
+    }
+    start = { ...keys.instance(marker.id), gsi1pk: `PROJECT#${projectId}`, gsi1sk: `${marker.created}#${marker.id}` };
+  }
+  const servers: Instance[] = [];
+  do {
+    const out = await table.db.send(new QueryCommand({
+      TableName: table.name, IndexName: INDEX_BY_PROJECT,
+      KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}` },
+      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit, 25),
+    }));
+    for (const item of (out.Items ?? []) as Instance[]) {
+      if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
+      if (!item.deleted && (!q.filter || q.filter(item))) servers.push(item);
+    }
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return { servers };
+}
+
+/** Lock or unlock. Owners may lock; an admin's lock only an admin lifts (Nova's policy). */
+export async function setLocked(table: Table, caller: Caller, instanceId: string, locked: boolean): Promise<void> {
+  const instance = await getServer(table, caller, instanceId);
+  if (!locked && instance.lockedBy === 'admin' && !caller.isAdmin) {
+    throw new Forbidden(`Instance ${instanceId} was locked by an administrator`);
+  }
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: keys.instance(instanceId),
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
+      UpdateExpression: locked ? 'SET #locked = :true, #by = :by' : 'SET #locked = :false REMOVE #by',
+      ExpressionAttributeNames: { '#locked': 'locked', '#by': 'lockedBy', '#deleted': 'deleted' },
+      ExpressionAttributeValues: locked ? { ':true': true, ':by': caller.isAdmin ? 'admin' : 'owner' } : { ':false': false },
+    }));
+  } catch (err) {
+    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+    throw err;
+  }
+}
+
+/**
+ * os-resetState (admin): sets vm_state, clears task_state and the claim, and moves the fencing
+ * token on, so whatever worker held the claim can no longer write.
+ */
+export async function resetState(table: Table, caller: Caller, instanceId: string, vmState: VmState): Promise<void> {
+  if (!caller.isAdmin) throw new Forbidden('Policy doesn\'t allow os_compute_api:os-admin-actions:reset_state to be performed.');
+  try {
+    const out = await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: keys.instance(instanceId),
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
+      UpdateExpression: 'SET #vm = :vm, #updated = :now REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
+      ExpressionAttributeNames: {
+        '#vm': 'vmState', '#updated': 'updated', '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard',
+        '#lease': 'leaseUntil', '#preempted': 'preempted', '#ver': 'version', '#deleted': 'deleted',
+      },
+      ExpressionAttributeValues: { ':vm': vmState, ':now': new Date().toISOString(), ':one': 1 },
+      ReturnValues: 'ALL_OLD',
+    }));
+    const superseded = (out.Attributes as Instance | undefined)?.claim;
+    if (superseded) {
+      await undoReservation(table, instanceId, superseded);
+      await finishSuperseded(table, instanceId, superseded.requestId, superseded.op, Date.now(), undefined);
+    }
+  } catch (err) {
+    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+    throw err;
+  }
+}
+

@@ -1,0 +1,44 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { OperationName } from './catalogue.js';
+
+/** The work an accepted request leaves for the compute worker. */
+export interface OperationMessage {
+  readonly requestId: string;
+  readonly instanceId: string;
+  readonly op: OperationName;
+  /** The claim's fencing token. */
+  readonly token: number;
+  readonly params: Record<string, unknown>;
+  readonly userId: string;
+  readonly projectId: string;
+}
+
+export interface OperationQueue {
+  send(message: OperationMessage): Promise<void>;
+}
+
+/**
+ * SQS FIFO: one message group per instance keeps its operations in order and one at a time;
+ * the request id as deduplication id makes a retried send harmless.
+ */
+export function sqsOperationQueue(sqs: SQSClient, queueUrl: string): OperationQueue {
+  return {
+    async send(message) {
+      await sqs.send(new SendMessageCommand({
+        QueueUrl: queueUrl,
+        MessageBody: JSON.stringify(message),
+        MessageGroupId: message.instanceId,
+        MessageDeduplicationId: message.requestId,
+      }));
+    },
+  };
+}
+
+export function parseOperationMessage(body: string): OperationMessage {
+  const message = JSON.parse(body) as OperationMessage;
+  if (typeof message?.instanceId !== 'string' || typeof message.requestId !== 'string'
+    || typeof message.token !== 'number' || typeof message.op !== 'string') {
+    throw new Error('not an operation message');
+  }
+  return message;
+}

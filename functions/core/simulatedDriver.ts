@@ -1,0 +1,197 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  deleteAttachment, listAttachments, markAttached, putAttachment, releaseAttachable, touchAttachment,
+  Ports, Volumes, type Attachment, type AttachableKind,
+} from './attachables.js';
+import type { OperationName } from './catalogue.js';
+import type { ComputeDriver, OperationContext } from './driver.js';
+import { DriverError } from './errors.js';
+import type { InstancePatch } from './instance.js';
+import { undoReservation } from './reservations.js';
+import { PowerState, type TaskState } from './states.js';
+import type { Table } from './table.js';
+
+export interface SimulatedDriverOptions {
+  /** Time each step takes; long enough by default to see an operation in flight with curl. */
+  readonly stepMs: number;
+  /** Fail (a DriverError: the operation's failure outcome) at this step of this operation. */
+  readonly failAt?: { readonly op: OperationName; readonly step: string };
+  /** Throw a crash (not a DriverError: the message is retried) at this step, `times` times. */
+  readonly crashAt?: { readonly op: OperationName; readonly step: string; times: number };
+}
+
+/** Parses TASKGATE_DRIVER_STEP_MS and TASKGATE_DRIVER_FAIL_AT ("<operation>:<step>"). */
+export function simulatedDriverOptionsFromEnv(env = process.env): SimulatedDriverOptions {
+  const stepMs = Number(env.TASKGATE_DRIVER_STEP_MS ?? 300);
+  const [op, step] = (env.TASKGATE_DRIVER_FAIL_AT ?? '').split(':');
+  return {
+    stepMs: Number.isFinite(stepMs) && stepMs >= 0 ? stepMs : 300,
+    ...(op && step ? { failAt: { op: op as OperationName, step } } : {}),
+  };
+}
+
+const runningUnlessStopped = (ctx: OperationContext) =>
+  ctx.instance.vmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING;
+
+/**
+ * A hypervisor simulated on the table: block-device mappings and ports are real items, power
+ * state and flavor change as a hypervisor would change them, every step takes time and passes
+ * a fenced checkpoint first, so a superseded operation stops before its next side effect.
+ */
+export class SimulatedDriver implements ComputeDriver {
+  constructor(private readonly table: Table, private readonly options: SimulatedDriverOptions) {}
+
+  /** A step of work: fenced checkpoint, then the (simulated) time it takes. */
+  private async step(ctx: OperationContext, name: string, taskState?: TaskState): Promise<void> {
+    await ctx.checkpoint(taskState);
+    const { failAt, crashAt } = this.options;
+    if (crashAt && crashAt.op === ctx.op && crashAt.step === name && crashAt.times > 0) {
+      crashAt.times--;
+      throw new Error(`Simulated crash at ${ctx.op}:${name}`);
+    }
+    if (failAt && failAt.op === ctx.op && failAt.step === name) {
+      throw new DriverError(`Injected failure at ${ctx.op}:${name}`);
+    }
+    if (this.options.stepMs > 0) await sleep(this.options.stepMs);
+  }
+
+  readonly create = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'schedule');
+    await this.step(ctx, 'spawn', 'spawning');
+    return { powerState: PowerState.RUNNING };
+  };
+
+  readonly rebuild = async (ctx: OperationContext): Promise<InstancePatch> => {
+    // Under the claim no other operation can change the mappings, so this read is current.
+    return this.rebuildWith(ctx, await listAttachments(this.table, Volumes, ctx.instance.id));
+  };
+
+  /**
+   * Nova's driver.rebuild takes the mappings from its caller: detach each volume, re-image,
+   * attach each again. A mapping that vanished meanwhile is Nova's VolumeBDMNotFound.
+   */
+  async rebuildWith(ctx: OperationContext, mappings: readonly Attachment[]): Promise<InstancePatch> {
+    await this.step(ctx, 'power_off');
+    for (const m of mappings) await this.touch(ctx, Volumes, m.id, 'detach_volume');
+    await this.step(ctx, 'spawn');
+    for (const m of mappings) await this.touch(ctx, Volumes, m.id, 'attach_volume');
+    return { imageId: String(ctx.params.imageRef ?? ctx.instance.imageId), powerState: runningUnlessStopped(ctx) };
+  }
+
+  private async touch(ctx: OperationContext, kind: AttachableKind, id: string, step: string) {
+    await this.step(ctx, step);
+    await touchAttachment(this.table, kind, { instanceId: ctx.instance.id, id, now: Date.now() });
+  }
+
+  readonly resize = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'prep');
+    await this.step(ctx, 'migrate', 'resize_migrating');
+    await this.step(ctx, 'finish', 'resize_finish');
+    return {
+      flavorId: String(ctx.params.flavorRef), oldFlavorId: ctx.instance.flavorId,
+      preResizeVmState: ctx.instance.vmState, powerState: runningUnlessStopped(ctx),
+    };
+  };
+
+  readonly confirm_resize = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'confirm');
+    return { clear: ['oldFlavorId', 'preResizeVmState'] };
+  };
+
+  readonly revert_resize = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'revert');
+    const wasStopped = ctx.instance.preResizeVmState === 'stopped';
+    return {
+      flavorId: ctx.instance.oldFlavorId ?? ctx.instance.flavorId,
+      powerState: wasStopped ? PowerState.SHUTDOWN : PowerState.RUNNING,
+      clear: ['oldFlavorId', 'preResizeVmState'],
+    };
+  };
+
+  readonly shelve = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'snapshot');
+    await this.step(ctx, 'power_off');
+    return { powerState: PowerState.SHUTDOWN };
+  };
+
+  readonly shelve_offload = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'offload');
+    return { powerState: PowerState.NOSTATE };
+  };
+
+  readonly unshelve = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'spawn');
+    return { powerState: PowerState.RUNNING };
+  };
+
+  readonly attach_volume = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', { device: String(ctx.params.device) });
+    return {};
+  };
+
+  readonly detach_volume = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.detach(ctx, Volumes, String(ctx.params.volumeId), 'disconnect_volume');
+    return {};
+  };
+
+  readonly attach_interface = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
+      macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId), fixedIp: String(ctx.params.fixedIp),
+    });
+    return {};
+  };
+
+  readonly detach_interface = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.detach(ctx, Ports, String(ctx.params.portId), 'unplug_vif');
+    return {};
+  };
+
+  private async attach(
+    ctx: OperationContext, kind: AttachableKind, id: string, step: string, details: Partial<Attachment>,
+  ): Promise<void> {
+    await this.step(ctx, step);
+    await ctx.checkpoint();
+    await putAttachment(this.table, kind, {
+      ...details, id, instanceId: ctx.instance.id, requestId: ctx.requestId, created: new Date().toISOString(),
+    });
+    await markAttached(this.table, kind, { id, instanceId: ctx.instance.id, requestId: ctx.requestId });
+  }
+
+  /** Repeatable: a redelivered detach finds the mapping gone and still frees the resource. */
+  private async detach(ctx: OperationContext, kind: AttachableKind, id: string, step: string): Promise<void> {
+    await this.step(ctx, step);
+    await ctx.checkpoint();
+    await deleteAttachment(this.table, kind, { instanceId: ctx.instance.id, id });
+    await releaseAttachable(this.table, kind, { id, instanceId: ctx.instance.id });
+  }
+
+  readonly start = (ctx: OperationContext) => this.power(ctx, 'power_on', PowerState.RUNNING);
+  readonly stop = (ctx: OperationContext) => this.power(ctx, 'power_off', PowerState.SHUTDOWN);
+  readonly reboot_soft = (ctx: OperationContext) => this.power(ctx, 'reboot', PowerState.RUNNING);
+  readonly reboot_hard = (ctx: OperationContext) => this.power(ctx, 'reboot', PowerState.RUNNING);
+  readonly pause = (ctx: OperationContext) => this.power(ctx, 'pause', PowerState.PAUSED);
+  readonly unpause = (ctx: OperationContext) => this.power(ctx, 'unpause', PowerState.RUNNING);
+  readonly suspend = (ctx: OperationContext) => this.power(ctx, 'suspend', PowerState.SUSPENDED);
+  readonly resume = (ctx: OperationContext) => this.power(ctx, 'resume', PowerState.RUNNING);
+
+  private async power(ctx: OperationContext, step: string, powerState: InstancePatch['powerState']): Promise<InstancePatch> {
+    await this.step(ctx, step);
+    return { powerState };
+  }
+
+  /** Frees everything the instance holds, including what a preempted operation had reserved. */
+  readonly delete = async (ctx: OperationContext): Promise<InstancePatch> => {
+    const instanceId = ctx.instance.id;
+    await this.step(ctx, 'shutdown');
+    await undoReservation(this.table, instanceId, ctx.preempted);
+    for (const kind of [Volumes, Ports]) {
+      for (const a of await listAttachments(this.table, kind, instanceId)) {
+        await ctx.checkpoint();
+        await deleteAttachment(this.table, kind, { instanceId, id: a.id });
+        await releaseAttachable(this.table, kind, { id: a.id, instanceId });
+      }
+    }
+    await this.step(ctx, 'destroy');
+    return { powerState: PowerState.NOSTATE };
+  };
+}

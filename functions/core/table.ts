@@ -1,0 +1,74 @@
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { unmarshall } from '@aws-sdk/util-dynamodb';
+
+/** The one DynamoDB table and the client that reaches it. */
+export interface Table {
+  readonly db: DynamoDBDocumentClient;
+  readonly name: string;
+}
+
+export const INDEX_BY_PROJECT = 'byProject';
+export const INDEX_BY_LEASE = 'byLease';
+export const LEASE_SHARDS = 8;
+
+/** The endpoint comes from AWS_ENDPOINT_URL(_DYNAMODB) when set, so no code knows where it runs. */
+export function makeTable(name: string, client = new DynamoDBClient({})): Table {
+  const db = DynamoDBDocumentClient.from(client, {
+    marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
+  });
+  return { db, name };
+}
+
+export function tableFromEnv(): Table {
+  const name = process.env.TABLE_NAME;
+  if (!name) throw new Error('TABLE_NAME is not set');
+  return makeTable(name);
+}
+
+export const keys = {
+  instance: (id: string) => ({ pk: `INSTANCE#${id}`, sk: 'META' }),
+  mapping: (instanceId: string, volumeId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `BDM#${volumeId}` }),
+  vif: (instanceId: string, portId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `VIF#${portId}` }),
+  action: (instanceId: string, requestId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `ACTION#${requestId}` }),
+  volume: (id: string) => ({ pk: `VOLUME#${id}`, sk: 'META' }),
+  port: (id: string) => ({ pk: `PORT#${id}`, sk: 'META' }),
+};
+
+export function isConditionFailure(err: unknown): err is Error & { Item?: Record<string, unknown> } {
+  return err instanceof Error && err.name === 'ConditionalCheckFailedException';
+}
+
+/**
+ * The item as it was when a conditional write failed, from ReturnValuesOnConditionCheckFailure.
+ * Backends that ignore that parameter (dynalite) return nothing: the caller then reads.
+ */
+export function itemFromConditionFailure<T>(err: { Item?: Record<string, unknown> }): T | undefined {
+  if (!err.Item) return undefined;
+  return unmarshall(err.Item as Parameters<typeof unmarshall>[0]) as T;
+}
+
+/** Spreads claims over a few index partitions so the sweeper never reads one hot key. */
+export function leaseShardOf(instanceId: string): string {
+  let sum = 0;
+  for (let i = 0; i < instanceId.length; i++) sum = (sum + instanceId.charCodeAt(i)) % LEASE_SHARDS;
+  return `LEASE#${sum}`;
+}
+
+/**
+ * DynamoDB refuses names and values an expression does not use; conditions are built from parts,
+ * so keep only the placeholders that made it into the final expressions.
+ */
+export function usedPlaceholders(
+  expressions: readonly (string | undefined)[],
+  names: Record<string, string>,
+  values: Record<string, unknown>,
+): { ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues?: Record<string, unknown> } {
+  const text = expressions.filter(Boolean).join(' ');
+  const used = new Set(text.match(/[#:][A-Za-z0-9_]+/g) ?? []);
+  const keep = <T>(entries: Record<string, T>) => {
+    const kept = Object.fromEntries(Object.entries(entries).filter(([k]) => used.has(k)));
+    return Object.keys(kept).length > 0 ? kept : undefined;
+  };
+  return { ExpressionAttributeNames: keep(names), ExpressionAttributeValues: keep(values) };
+}

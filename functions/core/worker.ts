@@ -1,0 +1,72 @@
+import { randomUUID } from 'node:crypto';
+import { recordEventStart } from './actions.js';
+import { operationRow } from './catalogue.js';
+import { beginWork, renewClaim, yieldWork } from './claims.js';
+import type { ComputeDriver, OperationContext } from './driver.js';
+import { DriverError, FencedOut } from './errors.js';
+import type { OperationMessage } from './queue.js';
+import { undoReservation } from './reservations.js';
+import { eventName, finishSuperseded, settleOperation, type Result } from './settle.js';
+import type { TaskState } from './states.js';
+import type { Table } from './table.js';
+
+export interface WorkerDeps {
+  readonly table: Table;
+  readonly driver: ComputeDriver;
+  /** How long a running operation may go without a checkpoint before it counts as crashed. */
+  readonly runLeaseMs: number;
+  readonly now?: () => number;
+}
+
+/**
+ * done: the operation ended (success or failure, recorded). dropped: the message was stale or a
+ * duplicate, nothing ran. retry: another delivery of it is running now; come back later.
+ */
+export type WorkOutcome = 'done' | 'dropped' | 'retry';
+
+/**
+ * Runs one queued operation under its claim. A crash (any error that is not the driver's) is
+ * thrown to the caller so the message is redelivered; the claim stays, fenced by its token.
+ */
+export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Promise<WorkOutcome> {
+  const { table, driver, runLeaseMs } = deps;
+  const now = deps.now ?? Date.now;
+  const runner = randomUUID();
+  const begun = await beginWork(table, { instanceId: msg.instanceId, token: msg.token, runner, now: now(), leaseMs: runLeaseMs });
+  if (begun.kind === 'busy') return 'retry';
+  if (begun.kind === 'stale') {
+    await finishSuperseded(table, msg.instanceId, msg.requestId, msg.op, now(), begun.instance);
+    return 'dropped';
+  }
+
+  const instance = begun.instance;
+  const row = operationRow(msg.op);
+  await recordEventStart(table, { instanceId: instance.id, requestId: msg.requestId, event: eventName(msg.op), now: now() });
+  const ctx: OperationContext = {
+    op: msg.op, requestId: msg.requestId, instance, params: msg.params, preempted: instance.preempted ?? undefined,
+    checkpoint: async (taskState?: TaskState) => {
+      if (taskState && !row.taskStates.includes(taskState)) {
+        throw new Error(`${msg.op} has no task_state ${taskState}`);
+      }
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), leaseMs: runLeaseMs, taskState });
+    },
+  };
+
+  let result: Result;
+  try {
+    result = { ok: true, patch: await driver[msg.op](ctx) };
+  } catch (err) {
+    if (err instanceof FencedOut) {
+      await undoReservation(table, instance.id, instance.claim);
+      await finishSuperseded(table, instance.id, msg.requestId, msg.op, now(), undefined);
+      return 'dropped';
+    }
+    if (!(err instanceof DriverError)) {
+      await yieldWork(table, { instanceId: instance.id, token: msg.token, runner }).catch(() => undefined);
+      throw err;
+    }
+    result = { ok: false, message: err.message, code: err.code };
+  }
+  await settleOperation(table, { instance, token: msg.token, op: msg.op, requestId: msg.requestId, result, now: now() });
+  return 'done';
+}
