@@ -2,8 +2,7 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from './claims.js';
 import { Forbidden, NotFound } from './errors.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
-import { undoReservation } from './reservations.js';
-import { finishSuperseded } from './settle.js';
+import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import { INDEX_BY_PROJECT, isConditionFailure, keys, type Table } from './table.js';
 
@@ -93,10 +92,7 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
       ReturnValues: 'ALL_OLD',
     }));
     const superseded = (out.Attributes as Instance | undefined)?.claim;
-    if (superseded) {
-      await undoReservation(table, instanceId, superseded);
-      await finishSuperseded(table, instanceId, superseded.requestId, superseded.op, Date.now(), undefined);
-    }
+    if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
   } catch (err) {
     if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
     throw err;

@@ -67,6 +67,8 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */
-export async function undoReservation(table: Table, instanceId: string, claim: Claim | null | undefined): Promise<void> {
+export async function undoReservation(
+  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'> | null | undefined,
+): Promise<void> {
   if (claim) await Reservations[claim.op]?.undo(table, claim, instanceId);
 }

@@ -1,7 +1,7 @@
 import { finishAction } from './actions.js';
 import { operationRow, resolveVmOutcome, type OperationName } from './catalogue.js';
 import { releaseClaim } from './claims.js';
-import type { Instance, InstancePatch } from './instance.js';
+import type { Claim, Instance, InstancePatch } from './instance.js';
 import { undoReservation } from './reservations.js';
 import type { Table } from './table.js';
 
@@ -11,53 +11,50 @@ export type Result =
 
 export const eventName = (op: OperationName) => `compute_${op}`;
 
+type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params'>;
+
 /**
- * Ends an operation: its outcome from the catalogue, in ONE fenced release, then its one
- * terminal action record. Used by the worker, the sweeper and the dead-letter handler alike.
- * Returns false when the claim had moved on: then this request changed nothing on the instance,
- * and whatever it had reserved is given back.
+ * Ends an operation that still holds its claim: the catalogue's outcome in ONE fenced release,
+ * then (only once released) the undo of a failed operation's reservations and the one terminal
+ * action record. Used by the worker, the sweeper and the dead-letter handler alike. Returns
+ * false, having changed nothing, when the claim had moved on.
  */
 export async function settleOperation(
   table: Table,
-  s: {
-    instance: Instance; token: number; op: OperationName; requestId: string; result: Result; now: number;
-    onlyIfLeaseBefore?: number;
-  },
+  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number },
 ): Promise<boolean> {
-  const row = operationRow(s.op);
+  const row = operationRow(s.claim.op);
   const { instance, result } = s;
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
-  if (!result.ok) await undoReservation(table, instance.id, instance.claim);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
     patch: result.ok ? result.patch : undefined,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
-    outcome: { requestId: s.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }) },
+    outcome: { requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }) },
     onlyIfLeaseBefore: s.onlyIfLeaseBefore,
   });
-  if (!released) {
-    await undoReservation(table, instance.id, instance.claim);
-    await finishSuperseded(table, instance.id, s.requestId, s.op, s.now, undefined);
-    return false;
-  }
+  if (!released) return false;
+  if (!result.ok) await undoReservation(table, instance.id, s.claim);
   await finishAction(table, {
-    instanceId: instance.id, requestId: s.requestId, event: eventName(s.op),
+    instanceId: instance.id, requestId: s.claim.requestId, event: eventName(s.claim.op),
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   });
   return true;
 }
 
 /**
- * The action of a request whose claim is gone. If the instance records that this very request
- * released it (we crashed between release and the action record), that is its outcome;
- * otherwise it was superseded (delete, reset-state, lease expiry) and ends in Error.
+ * A request whose claim is gone. If the instance records that this very request released it
+ * (a crash came between the release and the action record), that is its outcome. Otherwise it
+ * was superseded (delete, reset-state, lease expiry): it gives back what it reserved, changes
+ * nothing on the instance, and its action ends in Error.
  */
-export async function finishSuperseded(
-  table: Table, instanceId: string, requestId: string, op: OperationName, now: number, current: Instance | undefined,
+export async function abandonSuperseded(
+  table: Table, instanceId: string, claim: ClaimRef, now: number, current?: Instance,
 ): Promise<void> {
-  const own = current?.lastOutcome?.requestId === requestId ? current.lastOutcome : undefined;
+  const own = current?.lastOutcome?.requestId === claim.requestId ? current.lastOutcome : undefined;
+  if (own?.result !== 'Success') await undoReservation(table, instanceId, claim);
   await finishAction(table, {
-    instanceId, requestId, event: eventName(op), now,
+    instanceId, requestId: claim.requestId, event: eventName(claim.op), now,
     result: own?.result ?? 'Error',
     traceback: own ? own.message : 'Superseded: the claim on the instance was taken over before this operation finished',
   });

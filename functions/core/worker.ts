@@ -5,8 +5,7 @@ import { beginWork, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
 import type { OperationMessage } from './queue.js';
-import { undoReservation } from './reservations.js';
-import { eventName, finishSuperseded, settleOperation, type Result } from './settle.js';
+import { abandonSuperseded, eventName, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
 import type { Table } from './table.js';
 
@@ -35,7 +34,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
   const begun = await beginWork(table, { instanceId: msg.instanceId, token: msg.token, runner, now: now(), leaseMs: runLeaseMs });
   if (begun.kind === 'busy') return 'retry';
   if (begun.kind === 'stale') {
-    await finishSuperseded(table, msg.instanceId, msg.requestId, msg.op, now(), begun.instance);
+    await abandonSuperseded(table, msg.instanceId, msg, now(), begun.instance);
     return 'dropped';
   }
 
@@ -57,8 +56,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
     result = { ok: true, patch: await driver[msg.op](ctx) };
   } catch (err) {
     if (err instanceof FencedOut) {
-      await undoReservation(table, instance.id, instance.claim);
-      await finishSuperseded(table, instance.id, msg.requestId, msg.op, now(), undefined);
+      await abandonSuperseded(table, instance.id, msg, now());
       return 'dropped';
     }
     if (!(err instanceof DriverError)) {
@@ -67,6 +65,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  await settleOperation(table, { instance, token: msg.token, op: msg.op, requestId: msg.requestId, result, now: now() });
-  return 'done';
+  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now() });
+  if (!settled) await abandonSuperseded(table, instance.id, msg, now());
+  return settled ? 'done' : 'dropped';
 }

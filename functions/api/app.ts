@@ -1,0 +1,44 @@
+import middy, { type MiddlewareObj } from '@middy/core';
+import httpHeaderNormalizer from '@middy/http-header-normalizer';
+import httpJsonBodyParser from '@middy/http-json-body-parser';
+import httpRouterHandler from '@middy/http-router';
+import type { AdmissionDeps } from '../core/admission.js';
+import type { ApiContext, ApiEvent, ApiResult, ApiRoute, Route } from './http.js';
+import { noauthCaller } from './middleware/noauthCaller.js';
+import { novaErrors } from './middleware/novaErrors.js';
+import { requestIds } from './middleware/requestIds.js';
+import { actionRoutes } from './routes/actions.js';
+import { attachmentRoutes } from './routes/attachments.js';
+import { readonlyRoutes } from './routes/readonly.js';
+import { serverRoutes } from './routes/servers.js';
+
+type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
+
+const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2\.1\/?$/.test(event.path);
+
+/** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
+function withJsonBody(route: Route): Route {
+  return middy<ApiEvent, ApiResult, Error, ApiContext>()
+    .use(httpJsonBodyParser({ disableContentTypeCheck: true }) as ApiMiddleware)
+    .handler(route as never) as unknown as Route;
+}
+
+/** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
+export function createApi(deps: AdmissionDeps) {
+  const routes: ApiRoute[] = [
+    ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
+  ];
+  // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
+  const router = httpRouterHandler(routes.map((r) => ({
+    method: r.method,
+    path: r.path,
+    handler: r.body ? withJsonBody(r.handler) : r.handler,
+  })) as unknown as Parameters<typeof httpRouterHandler>[0]);
+
+  return middy<ApiEvent, ApiResult, Error, ApiContext>()
+    .use(requestIds())
+    .use(httpHeaderNormalizer() as ApiMiddleware)
+    .use(noauthCaller(isVersionDiscovery))
+    .use(novaErrors())
+    .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
+}

@@ -1,0 +1,39 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import type { Caller } from '../core/instance.js';
+
+/** What the middlewares add to Lambda's context for the routes. */
+export interface ApiContext extends Context {
+  /** Nova's request id (req-<uuid>), also the SQS deduplication id of the work it queues. */
+  requestId: string;
+  caller: Caller;
+  /** Scheme, host and stage the client used, for Nova's links. */
+  baseUrl: string;
+}
+
+export type ApiEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
+export type ApiResult = APIGatewayProxyResult;
+export type Route = (event: ApiEvent, context: ApiContext) => Promise<ApiResult>;
+
+export interface ApiRoute {
+  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly path: string;
+  readonly handler: Route;
+  /** The route takes a JSON body. */
+  readonly body?: true;
+}
+
+export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/json', ...headers },
+    body: body === undefined ? '' : JSON.stringify(body),
+  };
+}
+
+export const empty = (statusCode: number): ApiResult => ({ statusCode, headers: {}, body: '' });
+
+export function pathParam(event: ApiEvent, name: string): string {
+  const value = event.pathParameters?.[name];
+  if (!value) throw new Error(`route without path parameter ${name}`);
+  return decodeURIComponent(value);
+}

@@ -1,0 +1,51 @@
+import type { MiddlewareObj } from '@middy/core';
+import { DomainError, type DomainErrorKind } from '../../core/errors.js';
+import { json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
+import { Unauthorized } from './noauthCaller.js';
+
+const STATUS: Record<DomainErrorKind, number> = {
+  badRequest: 400, forbidden: 403, itemNotFound: 404, conflictingRequest: 409, serviceUnavailable: 503,
+};
+
+/** Errors from middy's own middlewares (router, JSON parser), by status, in Nova's words. */
+function fromHttpError(status: number): { kind: DomainErrorKind | 'computeFault'; message: string } {
+  if (status === 404) return { kind: 'itemNotFound', message: 'The resource could not be found.' };
+  if (status === 415 || status === 422 || status === 400) return { kind: 'badRequest', message: 'Malformed request body' };
+  return { kind: 'computeFault', message: 'Unexpected API Error.' };
+}
+
+const httpStatusOf = (err: unknown): number | undefined => {
+  const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+};
+
+export function novaFault(kind: string, code: number, message: string): ApiResult {
+  return json(code, { [kind]: { code, message } });
+}
+
+/**
+ * Every error leaves in Nova's shape (`{"<kind>": {"code", "message"}}`). A client's mistake is
+ * never a 500; anything unexpected is a computeFault, logged with the request id.
+ */
+export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+  return {
+    onError: (request) => {
+      const err = request.error;
+      if (err instanceof DomainError) {
+        request.response = novaFault(err.kind, STATUS[err.kind], err.message);
+      } else if (err instanceof Unauthorized) {
+        request.response = json(401, { error: { code: 401, title: 'Unauthorized', message: err.message } });
+      } else if (httpStatusOf(err) !== undefined && httpStatusOf(err)! < 500) {
+        const status = httpStatusOf(err)!;
+        const mapped = fromHttpError(status);
+        request.response = novaFault(mapped.kind, mapped.kind === 'computeFault' ? 500 : STATUS[mapped.kind as DomainErrorKind], mapped.message);
+      } else {
+        console.error(JSON.stringify({
+          requestId: request.context.requestId, error: err?.name, message: err?.message, stack: err?.stack,
+        }));
+        request.response = novaFault('computeFault', 500,
+          'Unexpected API Error. Please report this at the taskgate issue tracker and attach the request id.');
+      }
+    },
+  };
+}

@@ -1,0 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { MiddlewareObj, Request } from '@middy/core';
+import type { ApiContext, ApiEvent, ApiResult } from '../http.js';
+
+const GLOBAL_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * Nova's request ids: a fresh `req-<uuid>` per request on `x-openstack-request-id` and
+ * `x-compute-request-id`, success or error; a caller's X-OpenStack-Request-ID, when well formed,
+ * is kept as the global id and logged with ours.
+ */
+export function requestIds(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+  const addHeaders = (request: Request<ApiEvent, ApiResult, Error, ApiContext>) => {
+    if (!request.response) return;
+    request.response.headers = {
+      ...request.response.headers,
+      'x-openstack-request-id': request.context.requestId,
+      'x-compute-request-id': request.context.requestId,
+    };
+  };
+  return {
+    before: (request) => {
+      request.context.requestId = `req-${randomUUID()}`;
+      const global = request.event.headers?.['x-openstack-request-id'];
+      if (global && GLOBAL_ID.test(global)) {
+        console.info(JSON.stringify({ requestId: request.context.requestId, globalRequestId: global }));
+      }
+      const headers = request.event.headers ?? {};
+      const proto = headers['x-forwarded-proto'] ?? 'https';
+      const host = headers.host ?? request.event.requestContext?.domainName ?? 'localhost';
+      const stage = request.event.requestContext?.stage;
+      request.context.baseUrl = `${proto}://${host}${stage && stage !== '$default' ? `/${stage}` : ''}`;
+    },
+    after: addHeaders,
+    onError: addHeaders,
+  };
+}

@@ -1,0 +1,47 @@
+import { getAction, listActions } from '../../core/actions.js';
+import type { AdmissionDeps } from '../../core/admission.js';
+import { NotFound } from '../../core/errors.js';
+import { FLAVORS, findFlavor } from '../../core/flavors.js';
+import { getServer } from '../../core/instances.js';
+import { json, pathParam, type ApiRoute } from '../http.js';
+import { flavorView, instanceActionView } from '../views.js';
+
+/** Instance actions (os-instance-actions) and flavors. */
+export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
+  return [
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions',
+      handler: async (event, ctx) => {
+        const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
+        const actions = await listActions(deps.table, server.id);
+        return json(200, { instanceActions: actions.map((a) => instanceActionView(a, false)) });
+      },
+    },
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}',
+      handler: async (event, ctx) => {
+        const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
+        const requestId = pathParam(event, 'request_id');
+        const action = await getAction(deps.table, server.id, requestId);
+        if (!action) throw new NotFound(`Action for request_id ${requestId} on instance ${server.id} not found`);
+        return json(200, { instanceAction: instanceActionView(action, true) });
+      },
+    },
+    {
+      method: 'GET', path: '/v2.1/flavors',
+      handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, false)) }),
+    },
+    {
+      method: 'GET', path: '/v2.1/flavors/detail',
+      handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, true)) }),
+    },
+    {
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}',
+      handler: async (event, ctx) => {
+        const flavor = findFlavor(pathParam(event, 'flavor_id'));
+        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
+        return json(200, { flavor: flavorView(flavor, ctx.baseUrl, true) });
+      },
+    },
+  ];
+}

@@ -1,0 +1,96 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
+import { listAttachments, Ports, Volumes } from '../../core/attachables.js';
+import { BadRequest } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import { getServer, listServers } from '../../core/instances.js';
+import { empty, json, pathParam, type ApiEvent, type ApiRoute, type Route } from '../http.js';
+import { validate } from '../schemas.js';
+import { vmStatesForStatus } from '../status.js';
+import { serverSummaryView, serverView } from '../views.js';
+
+interface CreateBody {
+  server: { name: string; flavorRef: string | number; imageRef: string };
+}
+
+const MAX_LIMIT = 1000;
+
+export async function fullServerView(deps: AdmissionDeps, s: Instance, base: string) {
+  const [volumes, ports] = await Promise.all([
+    listAttachments(deps.table, Volumes, s.id), listAttachments(deps.table, Ports, s.id),
+  ]);
+  return serverView(s, base, volumes, ports);
+}
+
+function pageQuery(event: ApiEvent) {
+  const q = event.queryStringParameters ?? {};
+  let limit = MAX_LIMIT;
+  if (q.limit !== undefined) {
+    limit = Number(q.limit);
+    if (!Number.isInteger(limit) || limit < 0) throw new BadRequest('limit param must be an integer');
+    limit = Math.min(limit, MAX_LIMIT);
+  }
+  const filters: ((s: Instance) => boolean)[] = [];
+  if (q.name) {
+    let pattern: RegExp;
+    try { pattern = new RegExp(q.name); } catch { throw new BadRequest(`Invalid name filter: ${q.name}`); }
+    filters.push((s) => pattern.test(s.name));
+  }
+  if (q.status) {
+    const states = vmStatesForStatus(q.status);
+    filters.push((s) => states.includes(s.vmState));
+  }
+  return { limit, marker: q.marker, filter: (s: Instance) => filters.every((f) => f(s)) };
+}
+
+function nextLink(base: string, path: string, event: ApiEvent, next: string | undefined) {
+  if (!next) return {};
+  const q = new URLSearchParams({ ...(event.queryStringParameters as Record<string, string> ?? {}), marker: next });
+  return { [`${path}_links`]: [{ rel: 'next', href: `${base}/v2.1/${path}?${q}` }] };
+}
+
+export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
+  const create: Route = async (event, ctx) => {
+    const { server } = validate<CreateBody>('createServer', event.body);
+    const instance = await createServer(deps, {
+      caller: ctx.caller, requestId: ctx.requestId, name: server.name,
+      flavorRef: String(server.flavorRef), imageRef: server.imageRef,
+    });
+    const self = `${ctx.baseUrl}/v2.1/servers/${instance.id}`;
+    return json(202, {
+      server: {
+        ...serverSummaryView(instance, ctx.baseUrl),
+        'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }],
+        adminPass: randomBytes(9).toString('base64url'),
+      },
+    }, { location: self });
+  };
+
+  const list = (detail: boolean): Route => async (event, ctx) => {
+    const page = await listServers(deps.table, ctx.caller, pageQuery(event));
+    const servers = detail
+      ? await Promise.all(page.servers.map((s) => fullServerView(deps, s, ctx.baseUrl)))
+      : page.servers.map((s) => serverSummaryView(s, ctx.baseUrl));
+    return json(200, { servers, ...nextLink(ctx.baseUrl, detail ? 'servers/detail' : 'servers', event, page.next) });
+  };
+
+  const show: Route = async (event, ctx) => {
+    const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
+    return json(200, { server: await fullServerView(deps, instance, ctx.baseUrl) });
+  };
+
+  const remove: Route = async (event, ctx) => {
+    await requestOperation(deps, {
+      instanceId: pathParam(event, 'server_id'), op: 'delete', caller: ctx.caller, requestId: ctx.requestId,
+    });
+    return empty(204);
+  };
+
+  return [
+    { method: 'POST', path: '/v2.1/servers', handler: create, body: true },
+    { method: 'GET', path: '/v2.1/servers', handler: list(false) },
+    { method: 'GET', path: '/v2.1/servers/detail', handler: list(true) },
+    { method: 'GET', path: '/v2.1/servers/{server_id}', handler: show },
+    { method: 'DELETE', path: '/v2.1/servers/{server_id}', handler: remove },
+  ];
+}

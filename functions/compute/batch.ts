@@ -1,0 +1,40 @@
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { parseOperationMessage } from '../core/queue.js';
+import { runOperation, type WorkerDeps } from '../core/worker.js';
+
+/**
+ * The compute Lambda's batch: a FIFO batch may hold several message groups (instances). Groups
+ * run in parallel, each group's messages in order; once one fails, the rest of its group is
+ * reported failed without running, so the group's order holds on redelivery.
+ */
+export function createComputeHandler(deps: WorkerDeps) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const groups = new Map<string, SQSRecord[]>();
+    for (const record of event.Records) {
+      const group = record.attributes.MessageGroupId ?? record.messageId;
+      groups.set(group, [...(groups.get(group) ?? []), record]);
+    }
+    const failed: string[] = [];
+    await Promise.all([...groups.values()].map(async (records) => {
+      for (const [i, record] of records.entries()) {
+        if (!await runRecord(deps, record)) {
+          failed.push(...records.slice(i).map((r) => r.messageId));
+          return;
+        }
+      }
+    }));
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}
+
+/** True when the message is finished with (done, or stale and dropped). */
+async function runRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
+  try {
+    const outcome = await runOperation(deps, parseOperationMessage(record.body));
+    return outcome !== 'retry';
+  } catch (err) {
+    // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.
+    console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).name, message: (err as Error).message }));
+    return false;
+  }
+}

@@ -1,0 +1,35 @@
+import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { readInstance } from './claims.js';
+import { settleOperation } from './settle.js';
+import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from './table.js';
+
+/**
+ * Releases claims whose lease expired (a crashed worker, a lost message) with the operation's
+ * failure outcome and a fault. Found through the sparse lease index, shard by shard: never a
+ * scan. A worker that renewed its lease meanwhile wins: the release is fenced on the expiry.
+ */
+export async function sweepExpiredClaims(table: Table, now: number): Promise<number> {
+  let released = 0;
+  for (let shard = 0; shard < LEASE_SHARDS; shard++) {
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await table.db.send(new QueryCommand({
+        TableName: table.name, IndexName: INDEX_BY_LEASE,
+        KeyConditionExpression: 'leaseShard = :shard AND leaseUntil < :now',
+        ExpressionAttributeValues: { ':shard': `LEASE#${shard}`, ':now': now },
+        ExclusiveStartKey: start,
+      }));
+      for (const key of out.Items ?? []) {
+        const instance = await readInstance(table, String(key.pk).slice('INSTANCE#'.length));
+        if (!instance?.claim || instance.leaseUntil === undefined || instance.leaseUntil >= now) continue;
+        const expired = await settleOperation(table, {
+          instance, claim: instance.claim, token: instance.version, now, onlyIfLeaseBefore: now,
+          result: { ok: false, message: `Lease expired: operation ${instance.claim.op} (${instance.claim.requestId}) made no progress` },
+        });
+        if (expired) released++;
+      }
+      start = out.LastEvaluatedKey;
+    } while (start);
+  }
+  return released;
+}
