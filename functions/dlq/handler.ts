@@ -1,23 +1,6 @@
-import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { settleDeadLetter } from '../core/deadLetters.js';
-import { parseOperationMessage } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
+import { createDeadLetterHandler } from './batch.js';
 
-// The dead-letter Lambda's entry: each message that failed maxReceiveCount times ends its
-// operation with a fault. A message that is not ours is logged and left for a person.
+// The dead-letter Lambda's entry: batches from the operations queue's FIFO dead-letter queue.
 
-const table = tableFromEnv();
-
-export const handler = async (event: SQSEvent): Promise<SQSBatchResponse> => {
-  const failed: string[] = [];
-  for (const record of event.Records) {
-    try {
-      const message = parseOperationMessage(record.body);
-      await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), Date.now());
-    } catch (err) {
-      console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).message }));
-      failed.push(record.messageId);
-    }
-  }
-  return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
-};
+export const handler = createDeadLetterHandler(tableFromEnv());

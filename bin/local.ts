@@ -1,0 +1,31 @@
+import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
+import { startRuntime } from '../local/runtime.js';
+
+// `npm start`: taskgate on its embedded default. Nothing to install but Node.
+
+const port = Number(process.env.PORT ?? 8774);
+const runtime = await startRuntime({
+  port,
+  host: process.env.HOST ?? '127.0.0.1',
+  driver: simulatedDriverOptionsFromEnv(),
+  dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
+  sweepIntervalMs: Number(process.env.TASKGATE_SWEEP_SECONDS ?? 60) * 1000,
+});
+
+console.log(`taskgate API listening on ${runtime.apiUrl}`);
+console.log(`  DynamoDB (${process.env.TASKGATE_DYNAMODB_ENDPOINT ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
+console.log(`  SQS (fauxqs): ${runtime.emulators.queueUrl}`);
+console.log(`  compute worker running; each driver step takes ${runtime.driver ? simulatedDriverOptionsFromEnv().stepMs : 0} ms`);
+console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
+console.log('Ctrl-C to stop.');
+
+let stopping = false;
+const stop = async () => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping taskgate...');
+  await runtime.stop();
+  process.exit(0);
+};
+process.on('SIGINT', stop);
+process.on('SIGTERM', stop);

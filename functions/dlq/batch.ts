@@ -1,0 +1,25 @@
+import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { settleDeadLetter } from '../core/deadLetters.js';
+import { parseOperationMessage } from '../core/queue.js';
+import type { Table } from '../core/table.js';
+
+/**
+ * Each message that failed maxReceiveCount times ends its operation with a fault. A message
+ * that is not an operation is reported failed and stays in the dead-letter queue for a person
+ * (the queue-depth alarm fires).
+ */
+export function createDeadLetterHandler(table: Table) {
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const failed: string[] = [];
+    for (const record of event.Records) {
+      try {
+        const message = parseOperationMessage(record.body);
+        await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), Date.now());
+      } catch (err) {
+        console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).message }));
+        failed.push(record.messageId);
+      }
+    }
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}

@@ -1,0 +1,115 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import {
+  CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException,
+} from '@aws-sdk/client-dynamodb';
+import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import dynalite from 'dynalite';
+import { startFauxqs } from 'fauxqs';
+import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+
+// The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
+// any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI).
+
+const REGION = 'us-east-1';
+const CREDENTIALS = { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' };
+
+export interface Emulators {
+  readonly dynamodb: DynamoDBClient;
+  readonly sqs: SQSClient;
+  readonly dynamodbEndpoint: string;
+  readonly sqsEndpoint: string;
+  readonly tableName: string;
+  readonly queueUrl: string;
+  readonly deadLetterQueueUrl: string;
+  stop(): Promise<void>;
+}
+
+export interface EmulatorOptions {
+  /** Use this DynamoDB endpoint instead of starting dynalite. */
+  readonly dynamodbEndpoint?: string;
+  readonly tableName?: string;
+  /** Seconds a received message stays invisible before it is redelivered. */
+  readonly visibilityTimeoutSeconds?: number;
+  readonly maxReceiveCount?: number;
+}
+
+async function startDynalite(): Promise<{ endpoint: string; server: Server }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/** The table as the CDK stack defines it: keys, the project index, the sparse lease index. */
+export async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await dynamodb.send(new CreateTableCommand({
+      TableName: tableName,
+      BillingMode: 'PAY_PER_REQUEST',
+      AttributeDefinitions: [
+        { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
+        { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        { AttributeName: 'leaseShard', AttributeType: 'S' }, { AttributeName: 'leaseUntil', AttributeType: 'N' },
+      ],
+      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
+      GlobalSecondaryIndexes: [
+        {
+          IndexName: INDEX_BY_PROJECT, Projection: { ProjectionType: 'ALL' },
+          KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+        },
+        {
+          IndexName: INDEX_BY_LEASE, Projection: { ProjectionType: 'KEYS_ONLY' },
+          KeySchema: [{ AttributeName: 'leaseShard', KeyType: 'HASH' }, { AttributeName: 'leaseUntil', KeyType: 'RANGE' }],
+        },
+      ],
+    }));
+  } catch (err) {
+    if (!(err instanceof ResourceInUseException)) throw err;
+  }
+  for (let i = 0; i < 100; i++) {
+    const out = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (out.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`table ${tableName} did not become ACTIVE`);
+}
+
+export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
+  const local = options.dynamodbEndpoint ? undefined : await startDynalite();
+  const dynamodbEndpoint = options.dynamodbEndpoint ?? local!.endpoint;
+  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const sqsEndpoint = fauxqs.address;
+
+  const dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
+  const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
+  const tableName = options.tableName ?? `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  await createTable(dynamodb, tableName);
+
+  const dlq = await sqs.send(new CreateQueueCommand({
+    QueueName: 'taskgate-operations-dlq.fifo', Attributes: { FifoQueue: 'true' },
+  }));
+  const dlqArn = (await sqs.send(new GetQueueAttributesCommand({
+    QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'],
+  }))).Attributes!.QueueArn!;
+  const queue = await sqs.send(new CreateQueueCommand({
+    QueueName: 'taskgate-operations.fifo',
+    Attributes: {
+      FifoQueue: 'true',
+      DeduplicationScope: 'messageGroup',
+      FifoThroughputLimit: 'perMessageGroupId',
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+    },
+  }));
+
+  return {
+    dynamodb, sqs, dynamodbEndpoint, sqsEndpoint, tableName,
+    queueUrl: queue.QueueUrl!, deadLetterQueueUrl: dlq.QueueUrl!,
+    async stop() {
+      sqs.destroy();
+      dynamodb.destroy();
+      await fauxqs.stop();
+      if (local) await new Promise<void>((resolve) => local.server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import {
+  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient,
+} from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+
+export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
+
+export interface EventSourceMapping {
+  stop(): Promise<void>;
+}
+
+function toRecord(m: Message, queueArn: string): SQSRecord {
+  const a = m.Attributes ?? {};
+  return {
+    messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: a.ApproximateReceiveCount ?? '1', SentTimestamp: a.SentTimestamp ?? String(Date.now()),
+      SenderId: a.SenderId ?? 'local', ApproximateFirstReceiveTimestamp: a.ApproximateFirstReceiveTimestamp ?? String(Date.now()),
+      MessageGroupId: a.MessageGroupId, MessageDeduplicationId: a.MessageDeduplicationId, SequenceNumber: a.SequenceNumber,
+    },
+    messageAttributes: {}, md5OfBody: m.MD5OfBody ?? '', eventSource: 'aws:sqs', eventSourceARN: queueArn, awsRegion: 'us-east-1',
+  };
+}
+
+/**
+ * Lambda's SQS event source mapping, locally: `concurrency` pollers receive batches and invoke
+ * the handler; what it reports in batchItemFailures (or everything, if it throws) is left for
+ * redelivery after the visibility timeout, the rest is deleted. The FIFO queue itself keeps
+ * each message group in order and one batch at a time.
+ */
+export function startEventSourceMapping(opts: {
+  sqs: SQSClient; queueUrl: string; handler: SqsHandler; batchSize?: number; concurrency?: number;
+  /** Seconds before a failed message is visible again (Lambda: the queue's visibility timeout). */
+  retryDelaySeconds?: number;
+}): EventSourceMapping {
+  const { sqs, queueUrl, handler } = opts;
+  const queueArn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop()}`;
+  let running = true;
+  const abort = new AbortController();
+
+  const poll = async () => {
+    while (running) {
+      let messages: Message[] = [];
+      try {
+        const out = await sqs.send(new ReceiveMessageCommand({
+          QueueUrl: queueUrl, MaxNumberOfMessages: opts.batchSize ?? 10, WaitTimeSeconds: 1,
+          MessageSystemAttributeNames: ['All'],
+        }), { abortSignal: abort.signal });
+        messages = out.Messages ?? [];
+      } catch (err) {
+        if (!running) return;
+        console.error('receive failed', (err as Error).message);
+        await new Promise((r) => setTimeout(r, 200));
+        continue;
+      }
+      if (messages.length === 0) continue;
+      let failed: Set<string>;
+      try {
+        const result = await handler({ Records: messages.map((m) => toRecord(m, queueArn)) });
+        failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+      } catch (err) {
+        console.error('compute handler failed', (err as Error).message);
+        failed = new Set(messages.map((m) => m.MessageId!));
+      }
+      const done = messages.filter((m) => !failed.has(m.MessageId!));
+      const retry = messages.filter((m) => failed.has(m.MessageId!));
+      if (done.length > 0) {
+        await sqs.send(new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+        }));
+      }
+      if (retry.length > 0 && opts.retryDelaySeconds !== undefined) {
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: retry.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: opts.retryDelaySeconds! })),
+        }));
+      }
+    }
+  };
+
+  const pollers = Array.from({ length: opts.concurrency ?? 4 }, () => poll());
+  return {
+    async stop() {
+      running = false;
+      abort.abort();
+      await Promise.allSettled(pollers);
+    },
+  };
+}
