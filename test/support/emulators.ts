@@ -1,0 +1,79 @@
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import type { OperationName } from '../../functions/core/catalogue.js';
+import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
+import type { Caller, Instance } from '../../functions/core/instance.js';
+import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
+import { PowerState, type VmState } from '../../functions/core/states.js';
+import { keys, leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
+import { startEmulators, type Emulators } from '../../local/emulators.js';
+
+// Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
+// TASKGATE_DYNAMODB_ENDPOINT) and fauxqs, both over HTTP.
+
+export interface TestBackends {
+  readonly emulators: Emulators;
+  readonly table: Table;
+  stop(): Promise<void>;
+}
+
+export async function startBackends(): Promise<TestBackends> {
+  const emulators = await startEmulators({ dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
+  return { emulators, table: makeTable(emulators.tableName, emulators.dynamodb), stop: () => emulators.stop() };
+}
+
+export const alice: Caller = { userId: 'alice', projectId: 'demo', isAdmin: false };
+export const mallory: Caller = { userId: 'mallory', projectId: 'other', isAdmin: false };
+export const admin: Caller = { userId: 'admin', projectId: 'admin', isAdmin: true };
+
+let counter = 0;
+export const uuid = () => crypto.randomUUID();
+export const requestId = () => `req-${crypto.randomUUID()}-${++counter}`.slice(0, 40);
+
+/** An idle instance written straight to the table, in any vm_state. */
+export async function seedInstance(table: Table, fields: Partial<Instance> & { vmState?: VmState } = {}): Promise<Instance> {
+  const id = fields.id ?? uuid();
+  const created = new Date().toISOString();
+  const instance: Instance = {
+    id, projectId: alice.projectId, userId: alice.userId, name: `seed-${id.slice(0, 8)}`, vmState: 'active',
+    powerState: PowerState.RUNNING, flavorId: '1', imageId: uuid(), locked: false, version: 1,
+    created, updated: created, ...fields,
+  };
+  await table.db.send(new PutCommand({
+    TableName: table.name,
+    Item: {
+      ...keys.instance(id), ...instance, gsi1pk: `PROJECT#${instance.projectId}`, gsi1sk: `${created}#${id}`,
+      ...(instance.taskState ? { leaseShard: leaseShardOf(id) } : {}),
+    },
+  }));
+  return instance;
+}
+
+/** An operation queue that keeps what it is given, so a test decides when and how often it is delivered. */
+export class CapturingQueue implements OperationQueue {
+  readonly messages: OperationMessage[] = [];
+  failNext = false;
+  async send(message: OperationMessage) {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error('simulated SendMessage failure');
+    }
+    this.messages.push(message);
+  }
+  take(): OperationMessage {
+    const m = this.messages.shift();
+    if (!m) throw new Error('no message queued');
+    return m;
+  }
+}
+
+/** Wraps a driver to count how many times each operation really ran. */
+export function countingDriver(inner: ComputeDriver): { driver: ComputeDriver; runs: Map<OperationName, number> } {
+  const runs = new Map<OperationName, number>();
+  const driver = Object.fromEntries(
+    (Object.keys(inner) as OperationName[]).map((op) => [op, async (ctx: OperationContext) => {
+      runs.set(op, (runs.get(op) ?? 0) + 1);
+      return inner[op](ctx);
+    }]),
+  ) as unknown as ComputeDriver;
+  return { driver, runs };
+}

@@ -1,0 +1,69 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+
+// A minimal Nova client over real HTTP, for e2e and HTTP-level integration tests.
+
+export interface NovaResponse<T = any> {
+  readonly status: number;
+  readonly body: T;
+  readonly headers: Headers;
+}
+
+export class Nova {
+  constructor(readonly baseUrl: string, readonly token = 'alice:demo') {}
+
+  as(token: string): Nova {
+    return new Nova(this.baseUrl, token);
+  }
+
+  async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<NovaResponse<T>> {
+    const res = await fetch(`${this.baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(this.token ? { 'x-auth-token': this.token } : {}),
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...headers,
+      },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try { parsed = text ? JSON.parse(text) : undefined; } catch { /* not JSON */ }
+    return { status: res.status, body: parsed as T, headers: res.headers };
+  }
+
+  get = <T = any>(path: string) => this.request<T>('GET', path);
+  post = <T = any>(path: string, body?: unknown) => this.request<T>('POST', path, body);
+  delete = <T = any>(path: string) => this.request<T>('DELETE', path);
+  action = (serverId: string, body: unknown) => this.post(`/servers/${serverId}/action`, body);
+
+  async createServer(name = 'vm', flavorRef = '1', imageRef = IMAGE): Promise<string> {
+    const res = await this.post('/servers', { server: { name, flavorRef, imageRef } });
+    if (res.status !== 202) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
+    return res.body.server.id;
+  }
+
+  /** Polls until the server's task_state is null again; returns the server. */
+  async waitIdle(serverId: string, timeoutMs = 30_000): Promise<any> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const res = await this.get(`/servers/${serverId}`);
+      if (res.status === 404) return undefined;
+      if (res.status !== 200) throw new Error(`GET server: ${res.status} ${JSON.stringify(res.body)}`);
+      if (res.body.server['OS-EXT-STS:task_state'] === null) return res.body.server;
+      if (Date.now() > deadline) throw new Error(`server ${serverId} still busy: ${res.body.server['OS-EXT-STS:task_state']}`);
+      await sleep(20);
+    }
+  }
+
+  /** Polls until GET server answers 404 (deleted). */
+  async waitGone(serverId: string, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while ((await this.get(`/servers/${serverId}`)).status !== 404) {
+      if (Date.now() > deadline) throw new Error(`server ${serverId} not deleted`);
+      await sleep(20);
+    }
+  }
+}
+
+export const IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b';
+export const IMAGE2 = '155d900f-4e14-4e4c-a73d-069cbf4541e6';
