@@ -1,0 +1,52 @@
+import { OperationCatalogue, resolveVmOutcome, type OperationName } from '../../functions/core/catalogue.js';
+import { TASK_STATES, VM_STATES } from '../../functions/core/states.js';
+
+describe('the operation catalogue', () => {
+  it('speaks only Nova states', () => {
+    for (const [op, row] of Object.entries(OperationCatalogue)) {
+      for (const ts of row.taskStates) expect([op, TASK_STATES.includes(ts)]).toEqual([op, true]);
+      if (row.allowedVmStates !== 'any') {
+        for (const vm of row.allowedVmStates) expect([op, VM_STATES.includes(vm)]).toEqual([op, true]);
+      }
+    }
+  });
+
+  it('gives every guarded operation its own first task_state, so a 409 names what runs', () => {
+    const first = new Map<string, OperationName[]>();
+    for (const [op, row] of Object.entries(OperationCatalogue) as [OperationName, { taskStates: readonly string[] }][]) {
+      first.set(row.taskStates[0]!, [...(first.get(row.taskStates[0]!) ?? []), op]);
+    }
+    for (const [ts, ops] of first) expect([ts, ops.length]).toEqual([ts, 1]);
+  });
+
+  // The rows of the walking skeleton, written out from operations.md.
+  it.each([
+    ['rebuild', ['active', 'stopped', 'error'], 'rebuilding'],
+    ['attach_volume', ['active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded'], 'attaching_volume'],
+    ['detach_volume', ['active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded'], 'detaching_volume'],
+  ] as const)('%s is allowed from %j and runs as %s', (op, allowed, taskState) => {
+    const row = OperationCatalogue[op];
+    expect([...row.allowedVmStates as readonly string[]].sort()).toEqual([...allowed].sort());
+    expect(row.taskStates[0]).toBe(taskState);
+  });
+
+  it('creates through scheduling then spawning', () => {
+    expect(OperationCatalogue.create.taskStates).toEqual(['scheduling', 'spawning']);
+  });
+});
+
+describe('resolveVmOutcome', () => {
+  it('keeps the admitted state for unchanged', () => {
+    expect(resolveVmOutcome('unchanged', 'paused', undefined)).toBe('paused');
+  });
+  it('maps by admitted state, unchanged where the map is silent (rebuild: error becomes active)', () => {
+    expect(resolveVmOutcome({ error: 'active' }, 'error', undefined)).toBe('active');
+    expect(resolveVmOutcome({ error: 'active' }, 'stopped', undefined)).toBe('stopped');
+  });
+  it('returns to the pre-resize state', () => {
+    expect(resolveVmOutcome('pre_resize', 'resized', 'stopped')).toBe('stopped');
+  });
+  it('takes a fixed state as it is', () => {
+    expect(resolveVmOutcome('error', 'active', undefined)).toBe('error');
+  });
+});
