@@ -1,0 +1,141 @@
+import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
+import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { getAction } from '../../functions/core/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
+import { getAttachment, readAttachable, Volumes } from '../../functions/core/attachables.js';
+import { claimInstance, readInstance, releaseClaim, renewClaim } from '../../functions/core/claims.js';
+import { FencedOut, ServiceUnavailable } from '../../functions/core/errors.js';
+import { resetState } from '../../functions/core/instances.js';
+import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
+import { runOperation } from '../../functions/core/worker.js';
+import { createComputeHandler } from '../../functions/compute/batch.js';
+import {
+  admin, alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,
+} from '../support/emulators.js';
+import { IMAGE2 } from '../support/nova.js';
+
+let backends: TestBackends;
+beforeAll(async () => { backends = await startBackends(); });
+afterAll(() => backends.stop());
+
+const deps = (queue = new CapturingQueue()): AdmissionDeps & { queue: CapturingQueue } =>
+  ({ table: backends.table, queue, claimLeaseMs: 60_000 });
+
+describe('fencing: a stale token changes nothing', () => {
+  it('refuses a release with a superseded token', async () => {
+    const { table } = backends;
+    const instance = await seedInstance(table);
+    const first = await claimInstance(table, {
+      instanceId: instance.id, op: 'rebuild', caller: alice, requestId: requestId(), now: Date.now(), leaseMs: 60_000,
+    });
+    await resetState(table, admin, instance.id, 'active'); // supersedes the claim
+    const second = await claimInstance(table, {
+      instanceId: instance.id, op: 'stop', caller: alice, requestId: requestId(), now: Date.now(), leaseMs: 60_000,
+    });
+    const before = await readInstance(table, instance.id);
+
+    const released = await releaseClaim(table, {
+      instanceId: instance.id, token: first.token, vmState: 'error', now: Date.now(),
+      outcome: { requestId: 'stale', result: 'Error' }, fault: { code: 500, message: 'stale', created: '' },
+    });
+    expect(released).toBeUndefined();
+    await expect(renewClaim(table, { instanceId: instance.id, token: first.token, now: Date.now(), leaseMs: 1 }))
+      .rejects.toBeInstanceOf(FencedOut);
+    expect(await readInstance(table, instance.id)).toEqual(before);
+    expect(before?.taskState).toBe('powering-off');
+    expect(before?.version).toBe(second.token);
+  });
+
+  it('stops a driver whose claim was superseded before its next write: no mapping, volume freed', async () => {
+    const { table } = backends;
+    const d = deps();
+    const instance = await seedInstance(table);
+    const volumeId = crypto.randomUUID();
+    await requestOperation(d, { instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId } });
+    const message = d.queue.take();
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
+
+    await resetState(table, admin, instance.id, 'active');
+    const after = await readInstance(table, instance.id);
+    const outcome = await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 }, message);
+
+    expect(outcome).toBe('dropped');
+    expect(await getAttachment(table, Volumes, instance.id, volumeId)).toBeUndefined();
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
+    expect(await readInstance(table, instance.id)).toEqual(after);
+    const action = await getAction(table, instance.id, message.requestId);
+    expect(action).toMatchObject({ result: 'Error', message: 'Error' });
+    expect(action?.traceback).toMatch(/Superseded/);
+  });
+});
+
+describe('at-least-once delivery runs an operation once', () => {
+  const record = (body: string, i: number): SQSRecord => ({
+    messageId: `m-${i}`, receiptHandle: `r-${i}`, body, md5OfBody: '', eventSource: 'aws:sqs',
+    eventSourceARN: 'arn:aws:sqs:us-east-1:000000000000:q.fifo', awsRegion: 'us-east-1', messageAttributes: {},
+    attributes: {
+      ApproximateReceiveCount: String(i + 1), SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0',
+      MessageGroupId: JSON.parse(body).instanceId,
+    },
+  });
+
+  it('the same SQS message delivered twice, one after the other and at once', async () => {
+    const { table, emulators } = backends;
+    const queue = sqsOperationQueue(emulators.sqs, emulators.queueUrl);
+    const { driver, runs } = countingDriver(new SimulatedDriver(table, { stepMs: 30 }));
+    const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000 });
+
+    for (const concurrent of [false, true]) {
+      runs.clear();
+      const instance = await seedInstance(table);
+      const rid = requestId();
+      await requestOperation({ table, queue, claimLeaseMs: 60_000 }, {
+        instanceId: instance.id, op: 'rebuild', caller: alice, requestId: rid, params: { imageRef: IMAGE2 },
+      });
+      const received = await emulators.sqs.send(new ReceiveMessageCommand({
+        QueueUrl: emulators.queueUrl, MaxNumberOfMessages: 10, MessageSystemAttributeNames: ['All'],
+      }));
+      expect(received.Messages).toHaveLength(1);
+      const body = received.Messages![0]!.Body!;
+      const event = (i: number): SQSEvent => ({ Records: [record(body, i)] });
+
+      let results;
+      if (concurrent) {
+        results = await Promise.all([compute(event(0)), compute(event(1))]);
+        // The one that found the other running asks for redelivery; redelivered, it is dropped.
+        const retried = results.filter((r) => r.batchItemFailures.length > 0);
+        expect(retried).toHaveLength(1);
+        expect((await compute(event(2))).batchItemFailures).toEqual([]);
+      } else {
+        results = [await compute(event(0)), await compute(event(1))];
+        expect(results.map((r) => r.batchItemFailures)).toEqual([[], []]);
+      }
+      expect(runs.get('rebuild')).toBe(1);
+      const final = await readInstance(table, instance.id);
+      expect(final).toMatchObject({ vmState: 'active', imageId: IMAGE2 });
+      expect(final?.taskState).toBeUndefined();
+      expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Success', event: 'compute_rebuild' });
+    }
+  });
+});
+
+describe('a failed send gives the claim back', () => {
+  it('answers 503, leaves the instance idle and any reservation released', async () => {
+    const { table } = backends;
+    const d = deps();
+    const instance = await seedInstance(table);
+    const volumeId = crypto.randomUUID();
+    d.queue.failNext = true;
+    await expect(requestOperation(d, {
+      instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
+    })).rejects.toBeInstanceOf(ServiceUnavailable);
+    const after = await readInstance(table, instance.id);
+    expect(after?.taskState).toBeUndefined();
+    expect(after?.claim).toBeUndefined();
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
+    // And the instance takes the next operation.
+    await requestOperation(d, { instanceId: instance.id, op: 'stop', caller: alice, requestId: requestId() });
+    expect(d.queue.messages).toHaveLength(1);
+  });
+});
