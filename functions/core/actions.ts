@@ -1,5 +1,5 @@
-import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, keys, type Table } from './table.js';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { isConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
 
 // Nova's instance actions: one record per request, with the compute event that ran it.
 
@@ -97,17 +97,6 @@ export async function getAction(table: Table, instanceId: string, requestId: str
 
 /** Newest first, as Nova lists them. */
 export async function listActions(table: Table, instanceId: string): Promise<InstanceAction[]> {
-  const items: InstanceAction[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await table.db.send(new QueryCommand({
-      TableName: table.name,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': `INSTANCE#${instanceId}`, ':prefix': 'ACTION#' },
-      ConsistentRead: true, ExclusiveStartKey: start,
-    }));
-    items.push(...(out.Items as InstanceAction[] ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
+  const items = await queryInstanceItems<InstanceAction>(table, instanceId, 'ACTION#');
   return items.sort((a, b) => b.startTime.localeCompare(a.startTime));
 }

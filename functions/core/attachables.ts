@@ -1,6 +1,6 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequest, DriverError } from './errors.js';
-import { isConditionFailure, itemFromConditionFailure, keys, type Table } from './table.js';
+import { isConditionFailure, itemFromConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
 
 // Volumes and ports: resources that belong to at most one instance. Each has its own item whose
 // status moves available -> attaching -> in-use by conditional writes (Cinder's reserve), and
@@ -211,18 +211,5 @@ export async function getAttachment(
 }
 
 export async function listAttachments(table: Table, kind: AttachableKind, instanceId: string): Promise<Attachment[]> {
-  const items: Attachment[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await table.db.send(new QueryCommand({
-      TableName: table.name,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': `INSTANCE#${instanceId}`, ':prefix': kind.attachmentPrefix },
-      ConsistentRead: true,
-      ExclusiveStartKey: start,
-    }));
-    items.push(...(out.Items as Attachment[] ?? []));
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return items;
+  return queryInstanceItems<Attachment>(table, instanceId, kind.attachmentPrefix);
 }

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
 
 /** The one DynamoDB table and the client that reaches it. */
@@ -71,4 +71,22 @@ export function usedPlaceholders(
     return Object.keys(kept).length > 0 ? kept : undefined;
   };
   return { ExpressionAttributeNames: keep(names), ExpressionAttributeValues: keep(values) };
+}
+
+/** Every item under an instance whose sort key starts with `prefix`, all pages, consistently read. */
+export async function queryInstanceItems<T>(table: Table, instanceId: string, prefix: string): Promise<T[]> {
+  const items: T[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await table.db.send(new QueryCommand({
+      TableName: table.name,
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
+      ExpressionAttributeValues: { ':pk': keys.instance(instanceId).pk, ':prefix': prefix },
+      ConsistentRead: true,
+      ExclusiveStartKey: start,
+    }));
+    items.push(...((out.Items ?? []) as T[]));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
 }
