@@ -1,4 +1,4 @@
-import { finishAction } from './actions.js';
+import { finishAction, getAction } from './actions.js';
 import { operationRow, resolveVmOutcome, type OperationName } from './catalogue.js';
 import { releaseClaim } from './claims.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
@@ -43,14 +43,16 @@ export async function settleOperation(
 }
 
 /**
- * A request whose claim is gone. If the instance records that this very request released it
- * (a crash came between the release and the action record), that is its outcome. Otherwise it
- * was superseded (delete, reset-state, lease expiry): it gives back what it reserved, changes
- * nothing on the instance, and its action ends in Error.
+ * A request whose claim is gone. If its action already ended, this is a late duplicate: nothing
+ * to do (undoing now could detach what it attached). If the instance records that this very
+ * request released it (a crash came between the release and the action record), that is its
+ * outcome. Otherwise it was superseded (delete, reset-state, lease expiry): it gives back what
+ * it reserved, changes nothing on the instance, and its action ends in Error.
  */
 export async function abandonSuperseded(
   table: Table, instanceId: string, claim: ClaimRef, now: number, current?: Instance,
 ): Promise<void> {
+  if ((await getAction(table, instanceId, claim.requestId))?.finishTime) return;
   const own = current?.lastOutcome?.requestId === claim.requestId ? current.lastOutcome : undefined;
   if (own?.result !== 'Success') await undoReservation(table, instanceId, claim);
   await finishAction(table, {

@@ -139,3 +139,24 @@ describe('a failed send gives the claim back', () => {
     expect(d.queue.messages).toHaveLength(1);
   });
 });
+
+describe('a late duplicate of a finished attach', () => {
+  it('changes nothing, even after later operations released the instance', async () => {
+    const { table } = backends;
+    const d = deps();
+    const instance = await seedInstance(table);
+    const volumeId = crypto.randomUUID();
+    const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 };
+    await requestOperation(d, { instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId } });
+    const attach = d.queue.take();
+    expect(await runOperation(worker, attach)).toBe('done');
+    await requestOperation(d, { instanceId: instance.id, op: 'stop', caller: alice, requestId: requestId() });
+    expect(await runOperation(worker, d.queue.take())).toBe('done');
+
+    expect(await runOperation(worker, attach)).toBe('dropped');
+
+    expect(await getAttachment(table, Volumes, instance.id, volumeId)).toMatchObject({ device: '/dev/vdb' });
+    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'in-use', instanceId: instance.id });
+    expect(await getAction(table, instance.id, attach.requestId)).toMatchObject({ result: 'Success' });
+  });
+});
