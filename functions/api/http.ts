@@ -1,4 +1,5 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import { NotFound } from '../core/errors.js';
 import type { Caller } from '../core/instance.js';
 
 /** What the middlewares add to Lambda's context for the routes. */
@@ -32,8 +33,14 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 export const empty = (statusCode: number): ApiResult => ({ statusCode, headers: {}, body: '' });
 
+/** Ids longer than this cannot name anything taskgate made; DynamoDB would refuse them as keys. */
+const MAX_ID_LENGTH = 255;
+
 export function pathParam(event: ApiEvent, name: string): string {
   const value = event.pathParameters?.[name];
   if (!value) throw new Error(`route without path parameter ${name}`);
-  return decodeURIComponent(value);
+  let decoded: string;
+  try { decoded = decodeURIComponent(value); } catch { decoded = value; }
+  if (decoded.length > MAX_ID_LENGTH) throw new NotFound(`${name} ${decoded.slice(0, 40)}... could not be found.`);
+  return decoded;
 }

@@ -68,6 +68,10 @@ it('answers 400 for a malformed body and 404 for an unknown server, writing noth
   const unknown = await nova.action(crypto.randomUUID(), { rebuild: { imageRef: IMAGE } });
   expect(unknown.status).toBe(404);
   expect(unknown.body.itemNotFound.message).toMatch(/could not be found/);
+  const long = 'x'.repeat(2000);
+  expect((await nova.get(`/servers/${long}`)).status).toBe(404);
+  expect((await nova.delete(`/servers/${id}/os-volume_attachments/${long}`)).status).toBe(404);
+  expect((await nova.get(`/servers/${id}/os-instance-actions/%E0%A4%A`)).status).toBe(404);
   const noToken = await nova.as('').get(`/servers/${id}`);
   expect(noToken.status).toBe(401);
 
