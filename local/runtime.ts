@@ -21,6 +21,10 @@ export interface RuntimeOptions {
   readonly runLeaseMs?: number;
   readonly sweepIntervalMs?: number;
   readonly computeConcurrency?: number;
+  /** Seconds before a message the worker failed is delivered again. */
+  readonly visibilityTimeoutSeconds?: number;
+  /** Deliveries before a message goes to the dead-letter queue. */
+  readonly maxReceiveCount?: number;
 }
 
 export interface Runtime {
@@ -36,7 +40,11 @@ export interface Runtime {
  * the compute and dead-letter handlers fed by event source mappings, the sweeper on a timer.
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
-  const emulators = await startEmulators({ dynamodbEndpoint: options.dynamodbEndpoint });
+  const emulators = await startEmulators({
+    dynamodbEndpoint: options.dynamodbEndpoint,
+    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
+    maxReceiveCount: options.maxReceiveCount,
+  });
   const table = makeTable(emulators.tableName, emulators.dynamodb);
   const driver = new SimulatedDriver(table, options.driver);
 

@@ -14,7 +14,7 @@ export async function settleDeadLetter(table: Table, msg: OperationMessage, rece
   if (current) {
     const settled = await settleOperation(table, {
       instance, claim: msg, token: msg.token, now,
-      result: { ok: false, message: `Operation ${msg.op} failed ${receiveCount} times and was dead-lettered` },
+      result: { ok: false, message: `Operation ${msg.op} failed on every delivery and was dead-lettered (receive count ${receiveCount})` },
     });
     if (settled) return;
   }

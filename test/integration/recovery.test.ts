@@ -92,7 +92,7 @@ describe('nothing stuck: expired leases and dead letters end their operation', (
 
     const after = await readInstance(table, instance.id);
     expect(after).toMatchObject({ vmState: 'error', imageId: instance.imageId });
-    expect(after?.fault?.message).toMatch(/failed 5 times/);
-    expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Error', traceback: expect.stringMatching(/failed 5 times/) });
+    expect(after?.fault?.message).toMatch(/dead-lettered \(receive count 5\)/);
+    expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Error', traceback: expect.stringMatching(/dead-lettered/) });
   });
 });

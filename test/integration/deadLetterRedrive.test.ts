@@ -1,0 +1,34 @@
+import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { IMAGE2, Nova } from '../support/nova.js';
+
+// Nothing accepted is lost: a worker that crashes on every delivery still ends the operation,
+// through the queue's redrive to the dead-letter queue and the dead-letter handler.
+
+let runtime: Runtime;
+let nova: Nova;
+beforeAll(async () => {
+  runtime = await startRuntime({
+    port: 0, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
+    driver: { stepMs: 0, crashAt: { op: 'rebuild', step: 'spawn', times: Number.MAX_SAFE_INTEGER } },
+    visibilityTimeoutSeconds: 1, maxReceiveCount: 3,
+  });
+  nova = new Nova(runtime.apiUrl);
+});
+afterAll(() => runtime.stop());
+
+it('ends a rebuild whose worker always crashes in ERROR with a fault, after maxReceiveCount deliveries', async () => {
+  const id = await nova.createServer('doomed');
+  await nova.waitIdle(id);
+  const accepted = await nova.action(id, { rebuild: { imageRef: IMAGE2 } });
+  expect(accepted.status).toBe(202);
+
+  const server = await nova.waitIdle(id, 60_000);
+
+  expect(server.status).toBe('ERROR');
+  expect(server.fault).toMatchObject({ code: 500, message: expect.stringMatching(/failed on every delivery and was dead-lettered/) });
+  expect(server.image.id).not.toBe(IMAGE2);
+  const requestId = accepted.headers.get('x-openstack-request-id');
+  const action = (await nova.get(`/servers/${id}/os-instance-actions/${requestId}`)).body.instanceAction;
+  expect(action.message).toBe('Error');
+  expect(action.events).toEqual([expect.objectContaining({ event: 'compute_rebuild', result: 'Error' })]);
+});
