@@ -19,6 +19,13 @@ const httpStatusOf = (err: unknown): number | undefined => {
   return typeof status === 'number' ? status : undefined;
 };
 
+/** AWS told us to slow down: the client may retry, and nothing was changed. */
+const THROTTLES = new Set([
+  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
+  'RequestThrottled', 'ServiceUnavailable', 'InternalServerError',
+]);
+const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);
+
 export function novaFault(kind: string, code: number, message: string): ApiResult {
   return json(code, { [kind]: { code, message } });
 }
@@ -33,6 +40,9 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       const err = request.error;
       if (err instanceof DomainError) {
         request.response = novaFault(err.kind, STATUS[err.kind], err.message);
+      } else if (isThrottle(err)) {
+        request.response = novaFault('serviceUnavailable', 503, 'The service is busy; nothing was changed. Please retry.');
+        request.response.headers = { ...request.response.headers, 'retry-after': '1' };
       } else if (err instanceof Unauthorized) {
         request.response = json(401, { error: { code: 401, title: 'Unauthorized', message: err.message } });
       } else if (httpStatusOf(err) !== undefined && httpStatusOf(err)! < 500) {
