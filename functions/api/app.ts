@@ -36,8 +36,9 @@ export function createApi(deps: AdmissionDeps) {
   })) as unknown as Parameters<typeof httpRouterHandler>[0]);
 
   return middy<ApiEvent, ApiResult, Error, ApiContext>()
-    .use(requestIds())
+    // Headers first: API Gateway passes them in the client's case; every later step reads lowercase.
     .use(httpHeaderNormalizer() as ApiMiddleware)
+    .use(requestIds())
     .use(noauthCaller(isVersionDiscovery))
     .use(novaErrors())
     .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);

@@ -86,19 +86,18 @@ export type SchemaName = keyof typeof schemas;
 const ajv = new Ajv({ allErrors: false, strict: false });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
+/** Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". */
 function describe(error: ErrorObject, body: unknown): string {
   const path = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const part of path) value = (value as Record<string, unknown> | undefined)?.[part];
-  const field = error.keyword === 'required'
-    ? String((error.params as { missingProperty: string }).missingProperty)
+  const params = error.params as { missingProperty?: string; additionalProperty?: string };
+  const reason = error.keyword === 'required'
+    ? `'${params.missingProperty}' is a required property`
     : error.keyword === 'additionalProperties'
-      ? String((error.params as { additionalProperty: string }).additionalProperty)
-      : path.at(-1) ?? 'body';
-  const what = error.keyword === 'additionalProperties'
-    ? `Additional properties are not allowed ('${field}' was unexpected)`
-    : error.message ?? 'is invalid';
-  return `Invalid input for field/attribute ${field}. Value: ${JSON.stringify(value ?? null)}. ${what}`;
+      ? `Additional properties are not allowed ('${params.additionalProperty}' was unexpected)`
+      : `${JSON.stringify(value ?? null)} ${error.message ?? 'is invalid'}`;
+  return `Invalid input for field/attribute ${path.join('/') || 'body'}. Value: ${JSON.stringify(value ?? null)}. ${reason}`;
 }
 
 /** Validates a parsed body; a mismatch is Nova's 400 naming the field. */
