@@ -5,12 +5,14 @@ import httpRouterHandler from '@middy/http-router';
 import type { AdmissionDeps } from '../core/admission.js';
 import type { ApiContext, ApiEvent, ApiResult, ApiRoute, Route } from './http.js';
 import { noauthCaller } from './middleware/noauthCaller.js';
+import { microversion } from './middleware/microversion.js';
 import { novaErrors } from './middleware/novaErrors.js';
 import { requestIds } from './middleware/requestIds.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { readonlyRoutes } from './routes/readonly.js';
 import { serverRoutes } from './routes/servers.js';
+import { versionRoutes } from './routes/versions.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
@@ -23,11 +25,16 @@ function withJsonBody(route: Route): Route {
     .handler(route as never) as unknown as Route;
 }
 
+/** Every route taskgate serves: the router's table, and the OpenAPI document's. */
+export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
+  return [
+    ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
+  ];
+}
+
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
 export function createApi(deps: AdmissionDeps) {
-  const routes: ApiRoute[] = [
-    ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-  ];
+  const routes = apiRoutes(deps);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
   const router = httpRouterHandler(routes.map((r) => ({
     method: r.method,
@@ -40,6 +47,7 @@ export function createApi(deps: AdmissionDeps) {
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
     .use(noauthCaller(isVersionDiscovery))
+    .use(microversion(isVersionDiscovery))
     .use(novaErrors())
     .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
 }

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { NotFound } from '../core/errors.js';
 import type { Caller } from '../core/instance.js';
+import type { ApiVersion } from './apiVersion.js';
 
 /** What the middlewares add to Lambda's context for the routes. */
 export interface ApiContext extends Context {
@@ -9,6 +10,8 @@ export interface ApiContext extends Context {
   caller: Caller;
   /** Scheme, host and stage the client used, for Nova's links. */
   baseUrl: string;
+  /** The compute microversion the request is served at. */
+  apiVersion: ApiVersion;
 }
 
 export type ApiEvent = Omit<APIGatewayProxyEvent, 'body'> & { body: unknown };
@@ -21,6 +24,14 @@ export interface ApiRoute {
   readonly handler: Route;
   /** The route takes a JSON body. */
   readonly body?: true;
+}
+
+/** An error answered with Nova's fault body and a status no domain error carries (e.g. 406). */
+export class HttpFault extends Error {
+  constructor(readonly kind: string, readonly code: number, message: string) {
+    super(message);
+    this.name = 'HttpFault';
+  }
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {

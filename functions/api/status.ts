@@ -30,9 +30,20 @@ export function serverStatus(vmState: VmState, taskState: TaskState | undefined)
   return (taskState && map[taskState]) || map.default;
 }
 
-/** The vm_states behind a status filter, for `GET /servers?status=...`. */
-export function vmStatesForStatus(status: string): VmState[] {
-  const wanted = status.toUpperCase();
-  return (Object.keys(STATUS) as VmState[]).filter((vm) =>
-    Object.values(STATUS[vm]).includes(wanted));
+/**
+ * Nova's `?status=` filter (common.task_and_vm_state_from_status): the vm_states and task_states
+ * that map to any of the statuses; the task_state counts only when no status is a vm_state's
+ * default (so status=ACTIVE also lists an active server that is rebooting, as in Nova).
+ */
+export function statusFilter(statuses: readonly string[]): (vm: VmState, ts: TaskState | undefined) => boolean {
+  const wanted = new Set(statuses.map((s) => s.trim().toUpperCase()));
+  const vms = new Set<VmState>();
+  const tasks = new Set<string>();
+  for (const vm of Object.keys(STATUS) as VmState[]) {
+    for (const [task, mapped] of Object.entries(STATUS[vm])) {
+      if (wanted.has(mapped)) { vms.add(vm); tasks.add(task); }
+    }
+  }
+  const anyTask = tasks.has('default');
+  return (vm, ts) => vms.has(vm) && (anyTask || (ts !== undefined && tasks.has(ts)));
 }

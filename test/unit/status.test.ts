@@ -1,4 +1,4 @@
-import { serverStatus, vmStatesForStatus } from '../../functions/api/status.js';
+import { serverStatus, statusFilter } from '../../functions/api/status.js';
 
 describe('server status, as Nova derives it', () => {
   it.each([
@@ -11,9 +11,20 @@ describe('server status, as Nova derives it', () => {
   ] as const)('%s + %s is %s', (vm, ts, status) => {
     expect(serverStatus(vm, ts)).toBe(status);
   });
+});
 
-  it('finds the vm_states behind a status filter', () => {
-    expect(vmStatesForStatus('shutoff')).toEqual(['stopped']);
-    expect(vmStatesForStatus('ACTIVE')).toEqual(['active']);
+describe('the status filter, as Nova applies it', () => {
+  it('matches a vm_state default whatever the task_state, and a task status only with its task_state', () => {
+    const active = statusFilter(['ACTIVE']);
+    expect(active('active', undefined)).toBe(true);
+    expect(active('active', 'rebooting')).toBe(true);
+    expect(active('stopped', undefined)).toBe(false);
+    const rebuild = statusFilter(['rebuild']);
+    expect(rebuild('active', 'rebuilding')).toBe(true);
+    expect(rebuild('stopped', 'rebuilding')).toBe(true);
+    expect(rebuild('active', undefined)).toBe(false);
+    const either = statusFilter(['SHUTOFF', 'PAUSED']);
+    expect([either('stopped', undefined), either('paused', undefined), either('active', undefined)]).toEqual([true, true, false]);
+    expect(statusFilter(['NOSUCH'])('active', undefined)).toBe(false);
   });
 });

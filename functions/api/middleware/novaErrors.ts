@@ -1,6 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { DomainError, type DomainErrorKind } from '../../core/errors.js';
-import { json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
+import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { Unauthorized } from './noauthCaller.js';
 
 const STATUS: Record<DomainErrorKind, number> = {
@@ -40,6 +40,8 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       const err = request.error;
       if (err instanceof DomainError) {
         request.response = novaFault(err.kind, STATUS[err.kind], err.message);
+      } else if (err instanceof HttpFault) {
+        request.response = novaFault(err.kind, err.code, err.message);
       } else if (isThrottle(err)) {
         request.response = novaFault('serviceUnavailable', 503, 'The service is busy; nothing was changed. Please retry.');
         request.response.headers = { ...request.response.headers, 'retry-after': '1' };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import type { OperationName } from '../../core/catalogue.js';
 import type { ClaimGuard } from '../../core/claims.js';
@@ -7,7 +8,8 @@ import { resetState, setLocked } from '../../core/instances.js';
 import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { validate, type SchemaName } from '../schemas.js';
-import { fullServerView } from './servers.js';
+import { basicServerView } from '../views.js';
+import { serverViewOptions } from './servers.js';
 
 type Body = Record<string, unknown>;
 
@@ -97,7 +99,11 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         params: action.params?.(args), guard: action.guard?.(args),
       });
       if (action.withServer) {
-        return json(action.status, { server: await fullServerView(deps, accepted.instance, ctx.baseUrl) });
+        // Nova answers a rebuild with the basic server view and the new admin password.
+        const options = await serverViewOptions(deps, accepted.instance, ctx);
+        return json(action.status, {
+          server: { ...basicServerView(accepted.instance, ctx.baseUrl, options), adminPass: randomBytes(9).toString('base64url') },
+        });
       }
       return empty(action.status);
     },

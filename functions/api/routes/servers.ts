@@ -4,10 +4,10 @@ import { listAttachments, Ports, Volumes } from '../../core/attachables.js';
 import { BadRequest } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
-import { empty, json, pathParam, type ApiEvent, type ApiRoute, type Route } from '../http.js';
+import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute, type Route } from '../http.js';
 import { validate } from '../schemas.js';
-import { vmStatesForStatus } from '../status.js';
-import { serverSummaryView, serverView } from '../views.js';
+import { statusFilter } from '../status.js';
+import { serverSummaryView, serverView, type ServerViewOptions } from '../views.js';
 
 interface CreateBody {
   server: { name: string; flavorRef: string | number; imageRef: string };
@@ -15,11 +15,16 @@ interface CreateBody {
 
 const MAX_LIMIT = 1000;
 
-export async function fullServerView(deps: AdmissionDeps, s: Instance, base: string) {
+/** The server's view options: its volumes and ports, the request's microversion and caller. */
+export async function serverViewOptions(deps: AdmissionDeps, s: Instance, ctx: ApiContext): Promise<ServerViewOptions> {
   const [volumes, ports] = await Promise.all([
     listAttachments(deps.table, Volumes, s.id), listAttachments(deps.table, Ports, s.id),
   ]);
-  return serverView(s, base, volumes, ports);
+  return { volumes, ports, version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin };
+}
+
+async function fullServerView(deps: AdmissionDeps, s: Instance, ctx: ApiContext) {
+  return serverView(s, ctx.baseUrl, await serverViewOptions(deps, s, ctx));
 }
 
 function pageQuery(event: ApiEvent) {
@@ -36,9 +41,10 @@ function pageQuery(event: ApiEvent) {
     try { pattern = new RegExp(q.name); } catch { throw new BadRequest(`Invalid name filter: ${q.name}`); }
     filters.push((s) => pattern.test(s.name));
   }
-  if (q.status) {
-    const states = vmStatesForStatus(q.status);
-    filters.push((s) => states.includes(s.vmState));
+  const statuses = event.multiValueQueryStringParameters?.status ?? (q.status ? [q.status] : []);
+  if (statuses.length > 0) {
+    const matches = statusFilter(statuses);
+    filters.push((s) => matches(s.vmState, s.taskState));
   }
   return { limit, marker: q.marker, filter: (s: Instance) => filters.every((f) => f(s)) };
 }
@@ -59,7 +65,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const self = `${ctx.baseUrl}/v2.1/servers/${instance.id}`;
     return json(202, {
       server: {
-        ...serverSummaryView(instance, ctx.baseUrl),
+        id: instance.id, links: serverSummaryView(instance, ctx.baseUrl).links,
         'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }],
         adminPass: randomBytes(9).toString('base64url'),
       },
@@ -69,14 +75,14 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const list = (detail: boolean): Route => async (event, ctx) => {
     const page = await listServers(deps.table, ctx.caller, pageQuery(event));
     const servers = detail
-      ? await Promise.all(page.servers.map((s) => fullServerView(deps, s, ctx.baseUrl)))
+      ? await Promise.all(page.servers.map((s) => fullServerView(deps, s, ctx)))
       : page.servers.map((s) => serverSummaryView(s, ctx.baseUrl));
     return json(200, { servers, ...nextLink(ctx.baseUrl, detail ? 'servers/detail' : 'servers', event, page.next) });
   };
 
   const show: Route = async (event, ctx) => {
     const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-    return json(200, { server: await fullServerView(deps, instance, ctx.baseUrl) });
+    return json(200, { server: await fullServerView(deps, instance, ctx) });
   };
 
   const remove: Route = async (event, ctx) => {

@@ -1,0 +1,38 @@
+import { MAX_VERSION, MIN_VERSION, versionString } from '../apiVersion.js';
+import { json, type ApiRoute } from '../http.js';
+
+// Version discovery, as Nova answers it (nova/api/openstack/compute/versions.py): the one API
+// taskgate serves, v2.1, with the microversion range clients negotiate from. No token needed.
+
+/** Nova's fixed release date of the v2.1 API; clients read it but do not compare it. */
+const V21_UPDATED = '2013-07-23T11:33:21Z';
+
+function v21(base: string) {
+  return {
+    id: 'v2.1',
+    status: 'CURRENT',
+    version: versionString(MAX_VERSION),
+    min_version: versionString(MIN_VERSION),
+    updated: V21_UPDATED,
+    links: [{ rel: 'self', href: `${base}/v2.1/` }],
+  };
+}
+
+export function versionRoutes(): ApiRoute[] {
+  const one: ApiRoute['handler'] = async (_event, ctx) => {
+    const version = v21(ctx.baseUrl);
+    return json(200, {
+      version: {
+        ...version,
+        links: [...version.links, { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' }],
+        'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2.1' }],
+      },
+    });
+  };
+  return [
+    // Nova also lists v2.0 (its legacy, microversion-less API); taskgate serves only v2.1.
+    { method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v21(ctx.baseUrl)] }) },
+    { method: 'GET', path: '/v2.1', handler: one },
+    { method: 'GET', path: '/v2.1/', handler: one },
+  ];
+}
