@@ -9,10 +9,15 @@ export interface NovaResponse<T = any> {
 }
 
 export class Nova {
-  constructor(readonly baseUrl: string, readonly token = 'alice:demo') {}
+  constructor(readonly baseUrl: string, readonly token = 'alice:demo', readonly defaultHeaders: Record<string, string> = {}) {}
 
   as(token: string): Nova {
-    return new Nova(this.baseUrl, token);
+    return new Nova(this.baseUrl, token, this.defaultHeaders);
+  }
+
+  /** The same client asking for a compute microversion on every request. */
+  atVersion(version: string): Nova {
+    return new Nova(this.baseUrl, this.token, { ...this.defaultHeaders, 'OpenStack-API-Version': `compute ${version}` });
   }
 
   async request<T = any>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<NovaResponse<T>> {
@@ -21,6 +26,7 @@ export class Nova {
       headers: {
         ...(this.token ? { 'x-auth-token': this.token } : {}),
         ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+        ...this.defaultHeaders,
         ...headers,
       },
       body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),

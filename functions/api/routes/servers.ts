@@ -49,10 +49,11 @@ function pageQuery(event: ApiEvent) {
   return { limit, marker: q.marker, filter: (s: Instance) => filters.every((f) => f(s)) };
 }
 
+/** Nova's `servers_links` (for the list and the detail alike), pointing at the next page. */
 function nextLink(base: string, path: string, event: ApiEvent, next: string | undefined) {
   if (!next) return {};
   const q = new URLSearchParams({ ...(event.queryStringParameters as Record<string, string> ?? {}), marker: next });
-  return { [`${path}_links`]: [{ rel: 'next', href: `${base}/v2.1/${path}?${q}` }] };
+  return { servers_links: [{ rel: 'next', href: `${base}/v2.1/${path}?${q}` }] };
 }
 
 export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
