@@ -49,11 +49,11 @@ export const OperationCatalogue = {
     onSuccess: 'resized', onFailure: 'unchanged',
   },
   confirm_resize: {
-    verb: 'confirm_resize', action: 'confirmResize', allowedVmStates: ['resized'], taskStates: ['resize_confirming'],
+    verb: 'confirmResize', action: 'confirmResize', allowedVmStates: ['resized'], taskStates: ['resize_confirming'],
     onSuccess: 'pre_resize', onFailure: 'unchanged',
   },
   revert_resize: {
-    verb: 'revert_resize', action: 'revertResize', allowedVmStates: ['resized'], taskStates: ['resize_reverting'],
+    verb: 'revertResize', action: 'revertResize', allowedVmStates: ['resized'], taskStates: ['resize_reverting'],
     onSuccess: 'pre_resize', onFailure: 'error',
   },
   shelve: {
@@ -61,7 +61,7 @@ export const OperationCatalogue = {
     taskStates: ['shelving'], onSuccess: 'shelved', onFailure: 'unchanged',
   },
   shelve_offload: {
-    verb: 'shelve_offload', action: 'shelveOffload', allowedVmStates: ['shelved'], taskStates: ['shelving_offloading'],
+    verb: 'shelveOffload', action: 'shelveOffload', allowedVmStates: ['shelved'], taskStates: ['shelving_offloading'],
     onSuccess: 'shelved_offloaded', onFailure: 'shelved',
   },
   unshelve: {
