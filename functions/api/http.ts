@@ -22,8 +22,20 @@ export interface ApiRoute {
   readonly method: 'GET' | 'POST' | 'DELETE';
   readonly path: string;
   readonly handler: Route;
-  /** The route takes a JSON body. */
-  readonly body?: true;
+  /** The JSON Schema its body is validated with: the route takes a JSON body. */
+  readonly body?: object;
+  /** For the OpenAPI document (functions/api/openapi.ts). */
+  readonly doc: RouteDoc;
+}
+
+export interface RouteDoc {
+  readonly summary: string;
+  /** Nova's success status(es) for the route. */
+  readonly success: readonly number[];
+  /** Query parameters it reads. */
+  readonly query?: readonly string[];
+  /** It needs no token (version discovery). */
+  readonly public?: true;
 }
 
 /** An error answered with Nova's fault body and a status no domain error carries (e.g. 406). */

@@ -7,7 +7,7 @@ import { findFlavor } from '../../core/flavors.js';
 import { resetState, setLocked } from '../../core/instances.js';
 import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
-import { validate, type SchemaName } from '../schemas.js';
+import { schemas, validate, type SchemaName } from '../schemas.js';
 import { basicServerView } from '../views.js';
 import { serverViewOptions } from './servers.js';
 
@@ -77,9 +77,24 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   },
 };
 
+/**
+ * The body of POST /servers/{id}/action as one JSON Schema, for the OpenAPI document: one
+ * alternative per action, each the schema its value is validated with.
+ */
+export function actionBodySchema() {
+  return {
+    type: 'object',
+    oneOf: Object.entries(ACTIONS).map(([name, action]) => ({
+      type: 'object', required: [name], additionalProperties: false,
+      properties: { [name]: schemas[action.schema] },
+    })),
+  };
+}
+
 export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [{
-    method: 'POST', path: '/v2.1/servers/{server_id}/action', body: true,
+    method: 'POST', path: '/v2.1/servers/{server_id}/action', body: actionBodySchema(),
+    doc: { summary: `Server actions: ${Object.keys(ACTIONS).join(', ')}`, success: [202, 204] },
     handler: async (event, ctx): Promise<ApiResult> => {
       const instanceId = pathParam(event, 'server_id');
       const body = event.body;

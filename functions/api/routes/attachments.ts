@@ -4,7 +4,7 @@ import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attac
 import { NotFound } from '../../core/errors.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, type ApiRoute } from '../http.js';
-import { validate } from '../schemas.js';
+import { schemas, validate } from '../schemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
 interface AttachVolumeBody { volumeAttachment: { volumeId: string; device?: string | null } }
@@ -24,6 +24,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
       method: 'GET', path: `${base}/os-volume_attachments`,
+      doc: { summary: 'List volume attachments', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = await listAttachments(deps.table, Volumes, server.id);
@@ -32,6 +33,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'GET', path: `${base}/os-volume_attachments/{volume_id}`,
+      doc: { summary: 'Show a volume attachment', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const volumeId = pathParam(event, 'volume_id');
@@ -41,7 +43,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-volume_attachments`, body: true,
+      method: 'POST', path: `${base}/os-volume_attachments`, body: schemas.attachVolume,
+      doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
         const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
         const instanceId = pathParam(event, 'server_id');
@@ -59,6 +62,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'DELETE', path: `${base}/os-volume_attachments/{volume_id}`,
+      doc: { summary: 'Detach a volume', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_volume', caller: ctx.caller,
@@ -69,6 +73,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'GET', path: `${base}/os-interface`,
+      doc: { summary: 'List interfaces', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = await listAttachments(deps.table, Ports, server.id);
@@ -77,6 +82,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'GET', path: `${base}/os-interface/{port_id}`,
+      doc: { summary: 'Show an interface', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const portId = pathParam(event, 'port_id');
@@ -86,7 +92,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-interface`, body: true,
+      method: 'POST', path: `${base}/os-interface`, body: schemas.attachInterface,
+      doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
         const body = validate<AttachInterfaceBody>('attachInterface', event.body ?? {});
         const request = body.interfaceAttachment ?? {};
@@ -105,6 +112,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'DELETE', path: `${base}/os-interface/{port_id}`,
+      doc: { summary: 'Detach an interface', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_interface', caller: ctx.caller,

@@ -11,6 +11,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
       method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions',
+      doc: { summary: 'List instance actions', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const actions = await listActions(deps.table, server.id);
@@ -19,6 +20,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}',
+      doc: { summary: 'Show an instance action with its events', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const requestId = pathParam(event, 'request_id');
@@ -29,14 +31,17 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       method: 'GET', path: '/v2.1/flavors',
+      doc: { summary: 'List flavors', success: [200] },
       handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, false)) }),
     },
     {
       method: 'GET', path: '/v2.1/flavors/detail',
+      doc: { summary: 'List flavors with details', success: [200] },
       handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, true)) }),
     },
     {
       method: 'GET', path: '/v2.1/flavors/{flavor_id}',
+      doc: { summary: 'Show a flavor', success: [200] },
       handler: async (event, ctx) => {
         const flavor = findFlavor(pathParam(event, 'flavor_id'));
         if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);

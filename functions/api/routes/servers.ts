@@ -5,7 +5,7 @@ import { BadRequest } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute, type Route } from '../http.js';
-import { validate } from '../schemas.js';
+import { schemas, validate } from '../schemas.js';
 import { statusFilter } from '../status.js';
 import { serverSummaryView, serverView, type ServerViewOptions } from '../views.js';
 
@@ -14,6 +14,8 @@ interface CreateBody {
 }
 
 const MAX_LIMIT = 1000;
+/** The list query parameters taskgate reads (others are ignored, as Nova ignores unknown filters). */
+const LIST_QUERY = ['limit', 'marker', 'name', 'status'] as const;
 
 /** The server's view options: its volumes and ports, the request's microversion and caller. */
 export async function serverViewOptions(deps: AdmissionDeps, s: Instance, ctx: ApiContext): Promise<ServerViewOptions> {
@@ -94,10 +96,16 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
 
   return [
-    { method: 'POST', path: '/v2.1/servers', handler: create, body: true },
-    { method: 'GET', path: '/v2.1/servers', handler: list(false) },
-    { method: 'GET', path: '/v2.1/servers/detail', handler: list(true) },
-    { method: 'GET', path: '/v2.1/servers/{server_id}', handler: show },
-    { method: 'DELETE', path: '/v2.1/servers/{server_id}', handler: remove },
+    {
+      method: 'POST', path: '/v2.1/servers', handler: create, body: schemas.createServer,
+      doc: { summary: 'Create a server', success: [202] },
+    },
+    { method: 'GET', path: '/v2.1/servers', handler: list(false), doc: { summary: 'List servers', success: [200], query: LIST_QUERY } },
+    {
+      method: 'GET', path: '/v2.1/servers/detail', handler: list(true),
+      doc: { summary: 'List servers with details', success: [200], query: LIST_QUERY },
+    },
+    { method: 'GET', path: '/v2.1/servers/{server_id}', handler: show, doc: { summary: 'Show a server', success: [200] } },
+    { method: 'DELETE', path: '/v2.1/servers/{server_id}', handler: remove, doc: { summary: 'Delete a server', success: [204] } },
   ];
 }

@@ -31,8 +31,11 @@ export function versionRoutes(): ApiRoute[] {
   };
   return [
     // Nova also lists v2.0 (its legacy, microversion-less API); taskgate serves only v2.1.
-    { method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v21(ctx.baseUrl)] }) },
-    { method: 'GET', path: '/v2.1', handler: one },
-    { method: 'GET', path: '/v2.1/', handler: one },
+    {
+      method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v21(ctx.baseUrl)] }),
+      doc: { summary: 'List API versions', success: [200], public: true },
+    },
+    { method: 'GET', path: '/v2.1', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
+    { method: 'GET', path: '/v2.1/', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
   ];
 }

@@ -1,0 +1,49 @@
+import { readFileSync } from 'node:fs';
+import { Ajv } from 'ajv';
+import { apiRoutes } from '../../functions/api/app.js';
+import { openApiDocument, openApiJson } from '../../functions/api/openapi.js';
+import { schemas } from '../../functions/api/schemas.js';
+
+// The OpenAPI document is generated from the route table and the request schemas: the committed
+// openapi.json must be exactly what they generate now, and must cover every route the router serves.
+
+const routes = apiRoutes(undefined as never);
+const committed = readFileSync(new URL('../../openapi.json', import.meta.url), 'utf8');
+const doc = JSON.parse(committed);
+
+it('is current: openapi.json equals a fresh generation (run `npm run openapi` after changing the API)', () => {
+  expect(committed).toBe(openApiJson(routes));
+});
+
+it('documents every route the router serves, and nothing else', () => {
+  const served = routes.map((r) => `${r.method} ${r.path}`).sort();
+  const documented = Object.entries(doc.paths as Record<string, Record<string, unknown>>)
+    .flatMap(([path, ops]) => Object.keys(ops).map((m) => `${m.toUpperCase()} ${path}`)).sort();
+  expect(documented).toEqual(served);
+  expect(served).toEqual(expect.arrayContaining([
+    'GET /', 'GET /v2.1', 'POST /v2.1/servers', 'POST /v2.1/servers/{server_id}/action',
+    'DELETE /v2.1/servers/{server_id}/os-volume_attachments/{volume_id}', 'GET /v2.1/flavors/{flavor_id}',
+  ]));
+});
+
+it('carries the very schemas that validate request bodies', () => {
+  const body = (path: string) => doc.paths[path].post.requestBody.content['application/json'].schema;
+  expect(body('/v2.1/servers')).toEqual(schemas.createServer);
+  expect(body('/v2.1/servers/{server_id}/os-volume_attachments')).toEqual(schemas.attachVolume);
+  const actions = body('/v2.1/servers/{server_id}/action').oneOf;
+  expect(actions).toContainEqual({ type: 'object', required: ['rebuild'], additionalProperties: false, properties: { rebuild: schemas.rebuild } });
+  expect(actions).toContainEqual({ type: 'object', required: ['resize'], additionalProperties: false, properties: { resize: schemas.resize } });
+
+  // The action body schema accepts what the API accepts, and refuses a second action or a bad one.
+  const check = new Ajv({ strict: false }).compile(body('/v2.1/servers/{server_id}/action'));
+  expect(check({ reboot: { type: 'HARD' } })).toBe(true);
+  expect(check({ confirmResize: null })).toBe(true);
+  expect(check({ reboot: { type: 'GENTLE' } })).toBe(false);
+  expect(check({ pause: null, unpause: null })).toBe(false);
+});
+
+it('changes when a request schema changes (the check can fail)', () => {
+  const changed = routes.map((r) => (r.path === '/v2.1/servers' && r.method === 'POST'
+    ? { ...r, body: { ...schemas.createServer, required: ['server', 'extra'] } } : r));
+  expect(JSON.stringify(openApiDocument(changed))).not.toBe(JSON.stringify(doc));
+});
