@@ -7,6 +7,8 @@ import type { ApiVersion } from './apiVersion.js';
 export interface ApiContext extends Context {
   /** Nova's request id (req-<uuid>), also the SQS deduplication id of the work it queues. */
   requestId: string;
+  /** The caller's X-OpenStack-Request-ID when well formed: Nova's global request id. */
+  globalRequestId?: string;
   caller: Caller;
   /** Scheme, host and stage the client used, for Nova's links. */
   baseUrl: string;

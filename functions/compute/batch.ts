@@ -34,7 +34,10 @@ async function runRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> 
     return outcome !== 'retry';
   } catch (err) {
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.
-    console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).name, message: (err as Error).message }));
+    const { requestId, globalRequestId } = (() => { try { return JSON.parse(record.body) as Record<string, unknown>; } catch { return {}; } })();
+    console.error(JSON.stringify({
+      messageId: record.messageId, requestId, globalRequestId, error: (err as Error).name, message: (err as Error).message,
+    }));
     return false;
   }
 }

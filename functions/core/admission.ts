@@ -25,6 +25,8 @@ export interface OperationRequest {
   readonly op: OperationName;
   readonly caller: Caller;
   readonly requestId: string;
+  /** The caller's global request id (X-OpenStack-Request-ID), carried to the worker. */
+  readonly globalRequestId?: string;
   readonly params?: Record<string, unknown>;
   readonly guard?: ClaimGuard;
 }
@@ -78,6 +80,7 @@ function messageFor(req: OperationRequest, token: number, params: Record<string,
   return {
     requestId: req.requestId, instanceId: req.instanceId, op: req.op, token, params,
     userId: req.caller.userId, projectId: req.caller.projectId,
+    ...(req.globalRequestId ? { globalRequestId: req.globalRequestId } : {}),
   };
 }
 
@@ -90,6 +93,7 @@ async function failUnqueued(table: Table, instanceId: string, requestId: string,
 export interface CreateRequest {
   readonly caller: Caller;
   readonly requestId: string;
+  readonly globalRequestId?: string;
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
@@ -120,7 +124,9 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     },
     ConditionExpression: 'attribute_not_exists(pk)',
   }));
-  const request: OperationRequest = { instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId };
+  const request: OperationRequest = {
+    instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
+  };
   try {
     await recordActionStart(deps.table, {
       instanceId: id, requestId: req.requestId, action: row.action,

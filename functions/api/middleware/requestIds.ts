@@ -7,7 +7,8 @@ const GLOBAL_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]
 /**
  * Nova's request ids: a fresh `req-<uuid>` per request on `x-openstack-request-id` and
  * `x-compute-request-id`, success or error; a caller's X-OpenStack-Request-ID, when well formed,
- * is kept as the global id and logged with ours.
+ * is kept as the global id (on the context, and with the work queued for the worker) and logged
+ * with ours. Nova answers with its own id only, and so does taskgate.
  */
 export function requestIds(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
   const addHeaders = (request: Request<ApiEvent, ApiResult, Error, ApiContext>) => {
@@ -23,6 +24,7 @@ export function requestIds(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       request.context.requestId = `req-${randomUUID()}`;
       const global = request.event.headers?.['x-openstack-request-id'];
       if (global && GLOBAL_ID.test(global)) {
+        request.context.globalRequestId = global;
         console.info(JSON.stringify({ requestId: request.context.requestId, globalRequestId: global }));
       }
       const headers = request.event.headers ?? {};

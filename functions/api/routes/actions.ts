@@ -110,7 +110,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         return empty(202);
       }
       const accepted = await requestOperation(deps, {
-        instanceId, op: action.op(args), caller: ctx.caller, requestId: ctx.requestId,
+        instanceId, op: action.op(args), caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
         params: action.params?.(args), guard: action.guard?.(args),
       });
       if (action.withServer) {

@@ -49,7 +49,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
         const instanceId = pathParam(event, 'server_id');
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', caller: ctx.caller, requestId: ctx.requestId,
+          instanceId, op: 'attach_volume', caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
           params: { volumeId: volumeAttachment.volumeId },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
@@ -66,7 +66,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_volume', caller: ctx.caller,
-          requestId: ctx.requestId, params: { volumeId: pathParam(event, 'volume_id') },
+          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: { volumeId: pathParam(event, 'volume_id') },
         });
         return empty(202);
       },
@@ -103,7 +103,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         };
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'attach_interface', caller: ctx.caller,
-          requestId: ctx.requestId, params: port,
+          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: port,
         });
         return json(200, {
           interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN'),
@@ -116,7 +116,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_interface', caller: ctx.caller,
-          requestId: ctx.requestId, params: { portId: pathParam(event, 'port_id') },
+          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: { portId: pathParam(event, 'port_id') },
         });
         return empty(202);
       },

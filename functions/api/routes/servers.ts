@@ -62,7 +62,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
     const { server } = validate<CreateBody>('createServer', event.body);
     const instance = await createServer(deps, {
-      caller: ctx.caller, requestId: ctx.requestId, name: server.name,
+      caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, name: server.name,
       flavorRef: String(server.flavorRef), imageRef: server.imageRef,
     });
     const self = `${ctx.baseUrl}/v2.1/servers/${instance.id}`;
@@ -90,7 +90,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
 
   const remove: Route = async (event, ctx) => {
     await requestOperation(deps, {
-      instanceId: pathParam(event, 'server_id'), op: 'delete', caller: ctx.caller, requestId: ctx.requestId,
+      instanceId: pathParam(event, 'server_id'), op: 'delete', caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
     });
     return empty(204);
   };
