@@ -17,7 +17,7 @@ BASE = 'tempest.lib.api_schema.response.compute'
 # Microversion module -> the schema modules taskgate serves. v2_9 re-exports the server schemas
 # as they stand at 2.9 (2.3's extended attributes, 2.9's `locked`).
 MODULES = {
-    'v2_1': ['versions', 'servers', 'interfaces', 'flavors'],
+    'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs'],
     'v2_9': ['servers'],
 }
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'tempest')

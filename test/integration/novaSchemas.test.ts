@@ -37,6 +37,7 @@ it('serves flavors as Tempest expects of Nova', async () => {
   conforms('v2_1.flavors', 'list_flavors', await nova.get('/flavors'));
   conforms('v2_1.flavors', 'list_flavors_details', await nova.get('/flavors/detail'));
   conforms('v2_1.flavors', 'create_update_get_flavor_details', await nova.get('/flavors/2'));
+  conforms('v2_1.flavors_extra_specs', 'set_get_flavor_extra_specs', await nova.get('/flavors/2/os-extra_specs'));
 });
 
 describe.each([

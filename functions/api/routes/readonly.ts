@@ -6,7 +6,7 @@ import { getServer } from '../../core/instances.js';
 import { json, pathParam, type ApiRoute } from '../http.js';
 import { flavorView, instanceActionView } from '../views.js';
 
-/** Instance actions (os-instance-actions) and flavors. */
+/** Instance actions (os-instance-actions) and flavors, with their (empty) extra specs. */
 export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
@@ -46,6 +46,25 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
         const flavor = findFlavor(pathParam(event, 'flavor_id'));
         if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
         return json(200, { flavor: flavorView(flavor, ctx.baseUrl, true) });
+      },
+    },
+    {
+      // taskgate's flavors have no extra specs; clients read them (openstack flavor show/list).
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs',
+      doc: { summary: 'List a flavor\'s extra specs (none)', success: [200] },
+      handler: async (event) => {
+        const flavor = findFlavor(pathParam(event, 'flavor_id'));
+        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
+        return json(200, { extra_specs: {} });
+      },
+    },
+    {
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}',
+      doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
+      handler: async (event) => {
+        const flavor = findFlavor(pathParam(event, 'flavor_id'));
+        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
+        throw new NotFound(`Flavor ${flavor.id} has no extra specs with key ${pathParam(event, 'key')}.`);
       },
     },
   ];
