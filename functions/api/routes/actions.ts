@@ -41,7 +41,7 @@ function resizeGuard(body: Body): ClaimGuard {
   };
 }
 
-const simple = (op: OperationName, status: 202 | 204 = 202, schema: SchemaName = 'noBody'): QueuedAction =>
+const simple = (op: OperationName, status: 202 | 204 = 202, schema: SchemaName = 'unvalidated'): QueuedAction =>
   ({ schema, op: () => op, status });
 
 /** The body of POST /servers/{id}/action is one key: Nova's action name. */
@@ -58,7 +58,7 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   revertResize: simple('revert_resize'),
   shelve: simple('shelve'),
   shelveOffload: simple('shelve_offload'),
-  unshelve: simple('unshelve', 202, 'nullOrObject'),
+  unshelve: simple('unshelve'),
   'os-start': simple('start'),
   'os-stop': simple('stop'),
   reboot: {
@@ -69,8 +69,8 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   unpause: simple('unpause'),
   suspend: simple('suspend'),
   resume: simple('resume'),
-  lock: { schema: 'nullOrObject', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, true) },
-  unlock: { schema: 'noBody', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
+  lock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, true) },
+  unlock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
   'os-resetState': {
     schema: 'resetState',
     run: (deps, ctx, id, body) => resetState(deps.table, ctx.caller, id, body.state as VmState),
