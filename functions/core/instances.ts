@@ -1,6 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from './claims.js';
-import { Forbidden, NotFound } from './errors.js';
+import { BadRequest, Forbidden, NotFound } from './errors.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
@@ -33,7 +33,8 @@ export async function listServers(
   if (q.marker) {
     const marker = await readInstance(table, q.marker);
     if (!marker || marker.deleted || marker.projectId !== projectId) {
-      throw new NotFound(`marker [${q.marker}] not found`);
+      // Nova's answer to a marker it cannot place is 400, not 404.
+      throw new BadRequest(`marker [${q.marker}] not found`);
     }
     start = { ...keys.instance(marker.id), gsi1pk: `PROJECT#${projectId}`, gsi1sk: `${marker.created}#${marker.id}` };
   }

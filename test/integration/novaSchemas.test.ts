@@ -110,6 +110,14 @@ describe.each([
     conforms(servers, 'list_servers', page);
     expect(page.body.servers_links).toEqual([{ rel: 'next', href: expect.stringContaining(`marker=${page.body.servers[0].id}`) }]);
     conforms(servers, 'list_servers_detail', await nova.get('/servers/detail?limit=1'));
+    const next = await nova.get(`/servers?limit=1&marker=${page.body.servers[0].id}`);
+    expect(next.body.servers.map((s: { id: string }) => s.id)).toEqual(ids.filter((i) => i !== page.body.servers[0].id));
+    // Nova's answers to paging it cannot do: 400, not 404.
+    expect((await nova.get(`/servers?marker=${crypto.randomUUID()}`)).body).toEqual({
+      badRequest: { code: 400, message: expect.stringMatching(/^marker \[.*\] not found$/) },
+    });
+    expect((await nova.get('/servers?limit=-1')).body.badRequest.message).toBe('limit param must be positive');
+    expect((await nova.get('/servers?limit=x')).body.badRequest.message).toBe('limit param must be an integer');
 
     // A failed pause leaves a fault and an errored action; an admin resets the server to error.
     const [id] = ids as [string];

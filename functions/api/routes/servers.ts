@@ -34,7 +34,8 @@ function pageQuery(event: ApiEvent) {
   let limit = MAX_LIMIT;
   if (q.limit !== undefined) {
     limit = Number(q.limit);
-    if (!Number.isInteger(limit) || limit < 0) throw new BadRequest('limit param must be an integer');
+    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
+    if (limit < 0) throw new BadRequest('limit param must be positive');
     limit = Math.min(limit, MAX_LIMIT);
   }
   const filters: ((s: Instance) => boolean)[] = [];
