@@ -100,13 +100,15 @@ export interface ApiOnly extends TestBackends {
 }
 
 /**
- * The API Lambda behind the local API Gateway front, on real dynalite and fauxqs, with no worker:
- * what is accepted stays queued and claimed, so a test sees admission alone.
+ * The API Lambda behind the local API Gateway front, on real dynalite and fauxqs (or the queue
+ * given), with no worker: what is accepted stays queued and claimed until the test runs it.
  */
-export async function startApiOnly(): Promise<ApiOnly> {
+export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
   const backends = await startBackends();
   const { emulators, table } = backends;
-  const api = createApi({ table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000 });
+  const api = createApi({
+    table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
+  });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {
     ...backends,
