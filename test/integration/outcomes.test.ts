@@ -2,6 +2,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/attachables.js';
 import { OperationCatalogue, type OperationName } from '../../functions/core/catalogue.js';
 import type { Instance } from '../../functions/core/instance.js';
+import type { PowerStateValue } from '../../functions/core/states.js';
 import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { keys } from '../../functions/core/table.js';
 import { runOperation } from '../../functions/core/worker.js';
@@ -15,6 +16,7 @@ import { IMAGE, IMAGE2, type NovaResponse } from '../support/nova.js';
 // case), then read back as Nova shows it: vm_state, task_state, power_state, fault, and the
 // instance action with its event. Expected values are written out here, not read from the code.
 
+// Nova's power states (nova/compute/power_state.py).
 const RUNNING = 1, PAUSED = 3, SHUTDOWN = 4, SUSPENDED = 7, NOSTATE = 0;
 
 interface Held { volumeId: string; portId: string; newVolumeId: string; newPortId: string }
@@ -192,7 +194,7 @@ async function runCase(c: Case, failAt?: string) {
   const id = uuid();
   await seedInstance(api.table, {
     id, vmState: c.from,
-    powerState: { stopped: SHUTDOWN, resized: SHUTDOWN, paused: PAUSED, suspended: SUSPENDED, shelved_offloaded: NOSTATE }[c.from as string] ?? RUNNING,
+    powerState: { stopped: SHUTDOWN, resized: SHUTDOWN, paused: PAUSED, suspended: SUSPENDED, shelved_offloaded: NOSTATE }[c.from as string] as PowerStateValue | undefined ?? RUNNING,
     // A resized server here was resized from stopped, so it is still powered off.
     ...(c.from === 'resized' ? { flavorId: '2', oldFlavorId: '1', preResizeVmState: 'stopped' as const } : {}),
   });
