@@ -14,7 +14,7 @@ const ctx = (key: string): string | undefined => {
 const number = (key: string) => (ctx(key) === undefined ? undefined : Number(ctx(key)));
 
 new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
-  env: { account: process.env.CDK_DEFAULT_ACCOUNT, region: process.env.CDK_DEFAULT_REGION },
+  // Environment-agnostic: no lookups, so the same template deploys to any account and region.
   deletionProtection: ctx('deletionProtection') !== 'false',
   apiStageName: ctx('apiStageName'),
   computeMaxConcurrency: number('computeMaxConcurrency'),
