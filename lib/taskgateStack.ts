@@ -9,7 +9,7 @@ import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms } from './alarms.js';
 import { NovaApi } from './api.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { OperationQueues } from './queues.js';
+import { OperationQueues, VISIBILITY_TIMEOUT_FACTOR } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
 
@@ -41,7 +41,12 @@ export interface TaskgateStackProps extends StackProps {
 /** Settings the stack derives and the tests check against each other. */
 export interface TaskgateSettings {
   readonly computeTimeout: Duration;
-  /** The worker's lease while running: longer than the compute timeout, so a live worker is never swept. */
+  /**
+   * The worker's lease while running. Longer than the compute timeout, so a live worker is never
+   * swept; and longer than the queue's visibility timeout plus one run, so that after a crash or
+   * a timeout SQS redelivers the message (and, after maxReceiveCount, dead-letters it) before the
+   * sweeper may end the operation: a crash is retried, not failed at once.
+   */
   readonly runLeaseSeconds: number;
   readonly claimLeaseSeconds: number;
   readonly computeMaxConcurrency: number;
@@ -63,7 +68,7 @@ export class TaskgateStack extends Stack {
     const computeTimeout = props.computeTimeout ?? Duration.seconds(60);
     this.settings = {
       computeTimeout,
-      runLeaseSeconds: computeTimeout.toSeconds() * 2,
+      runLeaseSeconds: computeTimeout.toSeconds() * (VISIBILITY_TIMEOUT_FACTOR + 1),
       claimLeaseSeconds: props.claimLeaseSeconds ?? 900,
       computeMaxConcurrency: props.computeMaxConcurrency ?? 50,
       maxReceiveCount: props.maxReceiveCount ?? 5,

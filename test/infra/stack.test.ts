@@ -149,6 +149,11 @@ describe('functions', () => {
     expect(Number(compute.Environment.Variables.TASKGATE_RUN_LEASE_SECONDS)).toBeGreaterThan(compute.Timeout);
   });
 
+  it('hold a running claim past the redelivery of a crashed run, so SQS retries it before the sweeper ends it', () => {
+    const runLease = Number(fnProps('compute').Environment.Variables.TASKGATE_RUN_LEASE_SECONDS);
+    expect(runLease).toBeGreaterThan(resources[queueId]!.Properties.VisibilityTimeout);
+  });
+
   it('answer API Gateway within its 29 s integration timeout', () => {
     expect(fnProps('api').Timeout).toBeLessThan(29);
   });
