@@ -148,8 +148,11 @@ export function interfaceAttachmentView(a: Pick<Attachment, 'id' | 'netId' | 'ma
   };
 }
 
-/** Nova shows an event's traceback to administrators only. */
-export function instanceActionView(a: InstanceAction, withEvents: boolean, isAdmin = false) {
+/**
+ * Before 2.84 Nova shows whoever may see an action's events their traceback too; taskgate lets
+ * the server's owner see the events (Nova's policy makes that an operator's choice).
+ */
+export function instanceActionView(a: InstanceAction, withEvents: boolean) {
   return {
     action: a.action,
     instance_uuid: a.instanceId,
@@ -163,7 +166,7 @@ export function instanceActionView(a: InstanceAction, withEvents: boolean, isAdm
         events: a.event
           ? [{
             event: a.event, start_time: dbDatetime(a.eventStart ?? a.startTime), finish_time: dbDatetime(a.finishTime),
-            result: a.result ?? null, ...(isAdmin ? { traceback: a.traceback ?? null } : {}),
+            result: a.result ?? null, traceback: a.traceback ?? null,
           }]
           : [],
       }

@@ -10,7 +10,7 @@ import type { TaskState, VmState } from './states.js';
 export type VmOutcome = VmState | 'unchanged' | 'pre_resize' | Partial<Record<VmState, VmState>>;
 
 export interface OperationRow {
-  /** Nova's method name, as its 409 messages spell it ("Cannot 'rebuild' instance ..."). */
+  /** The action name Nova's 409 messages spell ("Cannot 'confirmResize' instance ..."). */
   readonly verb: string;
   /** The instance action Nova records for it (nova/compute/instance_actions.py). */
   readonly action: string;

@@ -58,7 +58,7 @@ export async function listServers(
 export async function setLocked(table: Table, caller: Caller, instanceId: string, locked: boolean): Promise<void> {
   const instance = await getServer(table, caller, instanceId);
   if (!locked && instance.lockedBy === 'admin' && !caller.isAdmin) {
-    throw new Forbidden(`Instance ${instanceId} was locked by an administrator`);
+    throw new Forbidden('Policy doesn\'t allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.');
   }
   try {
     await table.db.send(new UpdateCommand({

@@ -8,13 +8,15 @@ const table = tableFromEnv();
 
 export const handler = async (): Promise<{ released: number }> => {
   const released = await sweepExpiredClaims(table, Date.now());
-  console.log(JSON.stringify({
+  // Straight to stdout, not console.log: with Lambda's JSON log format, console.log wraps the line
+  // in {"timestamp","level","message":"..."}, and CloudWatch extracts EMF only from a top-level `_aws`.
+  process.stdout.write(`${JSON.stringify({
     _aws: {
       Timestamp: Date.now(),
       CloudWatchMetrics: [{ Namespace: 'taskgate', Dimensions: [['Service']], Metrics: [{ Name: 'ClaimsReleased', Unit: 'Count' }] }],
     },
     Service: 'taskgate',
     ClaimsReleased: released,
-  }));
+  })}\n`);
   return { released };
 };

@@ -5,7 +5,12 @@ import type { Caller, Instance } from '../../functions/core/instance.js';
 import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
 import { PowerState, type VmState } from '../../functions/core/states.js';
 import { keys, leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
+import { createApi } from '../../functions/api/app.js';
+import { markAttached, putAttachment, reserve, Volumes, type AttachableKind } from '../../functions/core/attachables.js';
+import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
+import { Nova } from './nova.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
 // TASKGATE_DYNAMODB_ENDPOINT) and fauxqs, both over HTTP.
@@ -76,4 +81,42 @@ export function countingDriver(inner: ComputeDriver): { driver: ComputeDriver; r
     }]),
   ) as unknown as ComputeDriver;
   return { driver, runs };
+}
+
+/** A volume or port attached to `instanceId`, as a finished attach leaves it. */
+export async function seedAttachment(table: Table, kind: AttachableKind, instanceId: string, id = uuid()): Promise<string> {
+  const requestId = `seed-${id}`.slice(0, 40);
+  await reserve(table, kind, { id, instanceId, requestId, now: Date.now() });
+  await putAttachment(table, kind, {
+    id, instanceId, requestId, created: new Date().toISOString(),
+    ...(kind === Volumes ? { device: '/dev/vdb' } : { macAddress: 'fa:16:3e:00:00:01', netId: uuid(), fixedIp: '10.0.0.5' }),
+  });
+  await markAttached(table, kind, { id, instanceId, requestId });
+  return id;
+}
+
+export interface ApiOnly extends TestBackends {
+  readonly nova: Nova;
+}
+
+/**
+ * The API Lambda behind the local API Gateway front, on real dynalite and fauxqs (or the queue
+ * given), with no worker: what is accepted stays queued and claimed until the test runs it.
+ */
+export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
+  const backends = await startBackends();
+  const { emulators, table } = backends;
+  const api = createApi({
+    table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
+  });
+  const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
+  return {
+    ...backends,
+    nova: new Nova(`${url}/v2.1`),
+    async stop() {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections?.();
+      await backends.stop();
+    },
+  };
 }

@@ -15,7 +15,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const actions = await listActions(deps.table, server.id);
-        return json(200, { instanceActions: actions.map((a) => instanceActionView(a, false, ctx.caller.isAdmin)) });
+        return json(200, { instanceActions: actions.map((a) => instanceActionView(a, false)) });
       },
     },
     {
@@ -26,7 +26,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
         const requestId = pathParam(event, 'request_id');
         const action = await getAction(deps.table, server.id, requestId);
         if (!action) throw new NotFound(`Action for request_id ${requestId} on instance ${server.id} not found`);
-        return json(200, { instanceAction: instanceActionView(action, true, ctx.caller.isAdmin) });
+        return json(200, { instanceAction: instanceActionView(action, true) });
       },
     },
     {

@@ -1,0 +1,27 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { TaskgateStack } from '../lib/taskgateStack.js';
+
+// `cdk synth` / `cdk deploy`: the stack, configured by context (-c key=value or cdk.json), and
+// cdk-nag's AwsSolutions pack over it: an unsuppressed finding is an error and fails the synth.
+
+const app = new App();
+const ctx = (key: string): string | undefined => {
+  const value: unknown = app.node.tryGetContext(key);
+  return value === undefined || value === null || value === '' ? undefined : String(value);
+};
+const number = (key: string) => (ctx(key) === undefined ? undefined : Number(ctx(key)));
+
+new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
+  // Environment-agnostic: no lookups, so the same template deploys to any account and region.
+  deletionProtection: ctx('deletionProtection') !== 'false',
+  apiStageName: ctx('apiStageName'),
+  computeMaxConcurrency: number('computeMaxConcurrency'),
+  driverStepMs: number('driverStepMs'),
+  lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
+  alarmTopicArn: ctx('alarmTopicArn'),
+  webAclArn: ctx('webAclArn'),
+});
+
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -1,0 +1,97 @@
+import { Duration } from 'aws-cdk-lib';
+import {
+  Alarm, ComparisonOperator, MathExpression, Metric, TreatMissingData, type IMetric,
+} from 'aws-cdk-lib/aws-cloudwatch';
+import { SnsAction } from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { Topic } from 'aws-cdk-lib/aws-sns';
+import type { IQueue } from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+
+/** The sweeper's Embedded Metric Format record (functions/sweeper/handler.ts). */
+export const CLAIMS_RELEASED = { namespace: 'taskgate', metricName: 'ClaimsReleased', dimensionsMap: { Service: 'taskgate' } };
+
+export interface OperationsAlarmsProps {
+  readonly functions: Record<string, IFunction>;
+  readonly queue: IQueue;
+  readonly deadLetterQueue: IQueue;
+  /**
+   * Older than this, a queued operation is about to outlive its claim lease (the sweeper would
+   * release the claim before the worker starts): alarm well before.
+   */
+  readonly oldestMessageAgeThreshold: Duration;
+  /** An existing SNS topic that receives every alarm and its recovery. */
+  readonly alarmTopicArn?: string;
+}
+
+/**
+ * What someone should look at: operations that failed on every delivery, work waiting too long,
+ * functions failing or throttled, and claims that had to be released by the sweeper (a worker
+ * crashed or a message was lost).
+ */
+export class OperationsAlarms extends Construct {
+  readonly alarms: Alarm[] = [];
+
+  constructor(scope: Construct, id: string, props: OperationsAlarmsProps) {
+    super(scope, id);
+    const period = Duration.minutes(1);
+
+    // Messages the dead-letter function could not settle stay in the queue (visible between its
+    // retries, in flight during them): both count.
+    this.add('DeadLetters', {
+      metric: new MathExpression({
+        label: 'Messages in the dead-letter queue',
+        expression: 'visible + inflight',
+        usingMetrics: {
+          visible: props.deadLetterQueue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum' }),
+          inflight: props.deadLetterQueue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum' }),
+        },
+        period,
+      }),
+      threshold: 1,
+      description: 'Operation messages are in the dead-letter queue: each failed on every delivery.',
+    });
+    this.add('OldestOperation', {
+      metric: props.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum' }),
+      threshold: props.oldestMessageAgeThreshold.toSeconds(),
+      description: 'A queued operation has waited too long for the compute function.',
+    });
+    this.add('ClaimsReleased', {
+      metric: new Metric({ ...CLAIMS_RELEASED, statistic: 'Sum', period: Duration.minutes(5) }),
+      threshold: 1,
+      description: 'The sweeper released expired claims: a worker crashed or timed out, or a message was lost.',
+    });
+    for (const [name, fn] of Object.entries(props.functions)) {
+      this.add(`${name}Errors`, {
+        metric: fn.metricErrors({ period, statistic: 'Sum' }),
+        threshold: 1,
+        description: `The ${name} function failed (an uncaught error or a timeout).`,
+      });
+      this.add(`${name}Throttles`, {
+        metric: fn.metricThrottles({ period, statistic: 'Sum' }),
+        threshold: 1,
+        description: `The ${name} function was throttled.`,
+      });
+    }
+
+    if (props.alarmTopicArn) {
+      const action = new SnsAction(Topic.fromTopicArn(this, 'Topic', props.alarmTopicArn));
+      for (const alarm of this.alarms) {
+        alarm.addAlarmAction(action);
+        alarm.addOkAction(action);
+      }
+    }
+  }
+
+  private add(id: string, p: { metric: IMetric; threshold: number; description: string }): void {
+    this.alarms.push(new Alarm(this, id, {
+      metric: p.metric,
+      threshold: p.threshold,
+      comparisonOperator: ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+      evaluationPeriods: 1,
+      alarmDescription: p.description,
+      // No data means no dead letters, no errors, no sweep releases: all is well.
+      treatMissingData: TreatMissingData.NOT_BREACHING,
+    }));
+  }
+}

@@ -1,0 +1,62 @@
+import { RemovalPolicy } from 'aws-cdk-lib';
+import {
+  AccessLogFormat, EndpointType, LambdaRestApi, LogGroupLogDestination, MethodLoggingLevel,
+} from 'aws-cdk-lib/aws-apigateway';
+import type { IFunction } from 'aws-cdk-lib/aws-lambda';
+import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
+import { Construct } from 'constructs';
+
+export interface NovaApiProps {
+  readonly handler: IFunction;
+  /** The stage is the first path segment: `<stage>/v2.1/servers`, as devstack serves `/compute/v2.1`. */
+  readonly stageName: string;
+  /** Steady-state requests per second and burst, for the whole stage. */
+  readonly throttle: { readonly rateLimit: number; readonly burstLimit: number };
+  readonly logRetention: RetentionDays;
+  readonly logRemovalPolicy: RemovalPolicy;
+  /** A WAFv2 web ACL (REGIONAL scope) to put in front of the stage. */
+  readonly webAclArn?: string;
+}
+
+/**
+ * API Gateway REST API (LocalStack's community edition serves REST APIs, not HTTP APIs), every
+ * path proxied to the API function, which routes and validates itself (middy, JSON Schema) so that
+ * errors come back in Nova's format.
+ */
+export class NovaApi extends Construct {
+  readonly api: LambdaRestApi;
+  readonly accessLogs: LogGroup;
+
+  constructor(scope: Construct, id: string, props: NovaApiProps) {
+    super(scope, id);
+    this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    this.api = new LambdaRestApi(this, 'Api', {
+      handler: props.handler,
+      proxy: true,
+      description: 'taskgate: OpenStack Nova v2.1 compute API',
+      endpointTypes: [EndpointType.REGIONAL],
+      // API Gateway writes access and execution logs through an account-wide role; CDK keeps it
+      // (RETAIN) on stack deletion because other APIs in the account may rely on it.
+      cloudWatchRole: true,
+      deployOptions: {
+        stageName: props.stageName,
+        throttlingRateLimit: props.throttle.rateLimit,
+        throttlingBurstLimit: props.throttle.burstLimit,
+        tracingEnabled: true,
+        metricsEnabled: true,
+        accessLogDestination: new LogGroupLogDestination(this.accessLogs),
+        accessLogFormat: AccessLogFormat.jsonWithStandardFields(),
+        loggingLevel: MethodLoggingLevel.ERROR,
+        // Never log bodies and headers: X-Auth-Token is a credential.
+        dataTraceEnabled: false,
+      },
+    });
+    if (props.webAclArn) {
+      new CfnWebACLAssociation(this, 'WebAcl', {
+        resourceArn: this.api.deploymentStage.stageArn,
+        webAclArn: props.webAclArn,
+      });
+    }
+  }
+}

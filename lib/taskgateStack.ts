@@ -1,0 +1,182 @@
+import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import type { Runtime } from 'aws-cdk-lib/aws-lambda';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import type { Construct } from 'constructs';
+import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { grantConsume, grantSend, grantTable } from './access.js';
+import { OperationsAlarms } from './alarms.js';
+import { NovaApi } from './api.js';
+import { suppressAcceptedFindings } from './nagSuppressions.js';
+import { OperationQueues, VISIBILITY_TIMEOUT_FACTOR } from './queues.js';
+import { OperationsTable } from './table.js';
+import { TaskgateFunction } from './taskgateFunction.js';
+
+export interface TaskgateStackProps extends StackProps {
+  /** Table deletion protection and RETAIN of table and logs. Default true; false for throwaway stacks. */
+  readonly deletionProtection?: boolean;
+  /** API Gateway stage, the first path segment. Default `compute` (devstack's `/compute/v2.1`). */
+  readonly apiStageName?: string;
+  /** Stage-wide throttling. Default 100 requests per second, burst 200. */
+  readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
+  /** The compute function's timeout; the queue's visibility timeout and the run lease follow. Default 60 s. */
+  readonly computeTimeout?: Duration;
+  /** Most compute functions the event source mapping runs at once. Default 50. */
+  readonly computeMaxConcurrency?: number;
+  /** Deliveries of an operation message before it is dead-lettered. Default 5. */
+  readonly maxReceiveCount?: number;
+  /** How long an accepted operation may wait in the queue before the sweeper ends it. Default 900 s. */
+  readonly claimLeaseSeconds?: number;
+  /** The simulated driver's step time (the only driver there is yet). Default 300 ms. */
+  readonly driverStepMs?: number;
+  readonly lambdaRuntime?: Runtime;
+  readonly logRetention?: RetentionDays;
+  /** An existing SNS topic for alarm notifications. */
+  readonly alarmTopicArn?: string;
+  /** A WAFv2 web ACL (REGIONAL) to associate with the API stage. */
+  readonly webAclArn?: string;
+}
+
+/** Settings the stack derives and the tests check against each other. */
+export interface TaskgateSettings {
+  readonly computeTimeout: Duration;
+  /**
+   * The worker's lease while running. Longer than the compute timeout, so a live worker is never
+   * swept; and longer than the queue's visibility timeout plus one run, so that after a crash or
+   * a timeout SQS redelivers the message (and, after maxReceiveCount, dead-letters it) before the
+   * sweeper may end the operation: a crash is retried, not failed at once.
+   */
+  readonly runLeaseSeconds: number;
+  readonly claimLeaseSeconds: number;
+  readonly computeMaxConcurrency: number;
+  readonly maxReceiveCount: number;
+}
+
+export class TaskgateStack extends Stack {
+  readonly settings: TaskgateSettings;
+  readonly table: OperationsTable;
+  readonly queues: OperationQueues;
+  readonly api: NovaApi;
+  readonly functions: { api: TaskgateFunction; compute: TaskgateFunction; sweeper: TaskgateFunction; deadLetter: TaskgateFunction };
+  readonly alarms: OperationsAlarms;
+
+  constructor(scope: Construct, id: string, props: TaskgateStackProps = {}) {
+    super(scope, id, props);
+    const deletionProtection = props.deletionProtection ?? true;
+    const retained = deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
+    const computeTimeout = props.computeTimeout ?? Duration.seconds(60);
+    this.settings = {
+      computeTimeout,
+      runLeaseSeconds: computeTimeout.toSeconds() * (VISIBILITY_TIMEOUT_FACTOR + 1),
+      claimLeaseSeconds: props.claimLeaseSeconds ?? 900,
+      computeMaxConcurrency: props.computeMaxConcurrency ?? 50,
+      maxReceiveCount: props.maxReceiveCount ?? 5,
+    };
+    const deadLetterTimeout = Duration.seconds(30);
+    const common = {
+      runtime: props.lambdaRuntime,
+      logRetention: props.logRetention ?? RetentionDays.ONE_MONTH,
+      logRemovalPolicy: retained,
+    };
+
+    this.table = new OperationsTable(this, 'Operations', { deletionProtection });
+    this.queues = new OperationQueues(this, 'OperationQueues', {
+      computeTimeout, deadLetterTimeout, maxReceiveCount: this.settings.maxReceiveCount,
+    });
+    const { queue, deadLetterQueue } = this.queues;
+    const tableName = this.table.table.tableName;
+
+    // API: validate, claim (one conditional UpdateItem), record the action, enqueue, answer 202.
+    const api = new TaskgateFunction(this, 'ApiFunction', {
+      ...common, handlerDir: 'api', description: 'taskgate Nova API',
+      // Under API Gateway's 29 s integration timeout.
+      timeout: Duration.seconds(20),
+      environment: {
+        TABLE_NAME: tableName,
+        QUEUE_URL: queue.queueUrl,
+        TASKGATE_CLAIM_LEASE_SECONDS: String(this.settings.claimLeaseSeconds),
+      },
+    });
+    grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);
+    grantSend(api.role, queue);
+
+    // Compute: one FIFO batch, groups in parallel, each under its claim.
+    const compute = new TaskgateFunction(this, 'ComputeFunction', {
+      ...common, handlerDir: 'compute', description: 'taskgate compute worker',
+      timeout: computeTimeout,
+      environment: {
+        TABLE_NAME: tableName,
+        TASKGATE_RUN_LEASE_SECONDS: String(this.settings.runLeaseSeconds),
+        TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
+      },
+    });
+    grantTable(compute.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
+    grantConsume(compute.role, queue);
+    compute.fn.addEventSourceMapping('Operations', {
+      eventSourceArn: queue.queueArn,
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      // Caps concurrency without reserving it (reserved concurrency can fail deploys in accounts
+      // whose unreserved pool is at its minimum of 10).
+      maxConcurrency: this.settings.computeMaxConcurrency,
+    });
+
+    // Sweeper: every minute, ends claims whose lease expired, through the sparse lease index.
+    const sweeper = new TaskgateFunction(this, 'SweeperFunction', {
+      ...common, handlerDir: 'sweeper', description: 'taskgate expired-claim sweeper',
+      // Under the schedule's minute; an overlapping sweep is harmless (every release is fenced).
+      timeout: Duration.seconds(50),
+      environment: { TABLE_NAME: tableName },
+    });
+    grantTable(sweeper.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem'], [INDEX_BY_LEASE]);
+    new Rule(this, 'SweepSchedule', {
+      description: 'taskgate: release expired claims',
+      schedule: Schedule.rate(Duration.minutes(1)),
+      // A missed sweep is made up by the next one a minute later.
+      targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0 })],
+    });
+
+    // Dead-letter handler: ends operations whose message failed on every delivery.
+    const deadLetter = new TaskgateFunction(this, 'DeadLetterFunction', {
+      ...common, handlerDir: 'dlq', description: 'taskgate dead-lettered operations',
+      timeout: deadLetterTimeout,
+      environment: { TABLE_NAME: tableName },
+    });
+    grantTable(deadLetter.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem']);
+    grantConsume(deadLetter.role, deadLetterQueue);
+    deadLetter.fn.addEventSourceMapping('DeadLetters', {
+      eventSourceArn: deadLetterQueue.queueArn,
+      batchSize: 10,
+      reportBatchItemFailures: true,
+      maxConcurrency: 2,
+    });
+
+    this.functions = { api, compute, sweeper, deadLetter };
+    this.api = new NovaApi(this, 'NovaApi', {
+      handler: api.fn,
+      stageName: props.apiStageName ?? 'compute',
+      throttle: props.apiThrottle ?? { rateLimit: 100, burstLimit: 200 },
+      logRetention: common.logRetention,
+      logRemovalPolicy: retained,
+      webAclArn: props.webAclArn,
+    });
+
+    this.alarms = new OperationsAlarms(this, 'Alarms', {
+      functions: { Api: api.fn, Compute: compute.fn, Sweeper: sweeper.fn, DeadLetter: deadLetter.fn },
+      queue, deadLetterQueue,
+      // A third of the claim lease: someone hears of a stuck queue well before claims expire.
+      oldestMessageAgeThreshold: Duration.seconds(Math.floor(this.settings.claimLeaseSeconds / 3)),
+      alarmTopicArn: props.alarmTopicArn,
+    });
+
+    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (TASKGATE_API_URL for npm run test:e2e)' });
+    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'LocalStack URL: http://<id>.execute-api.localhost.localstack.cloud:4566/<stage>/v2.1' });
+    new CfnOutput(this, 'ApiStage', { value: this.api.api.deploymentStage.stageName });
+    new CfnOutput(this, 'TableName', { value: tableName });
+    new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
+    new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
+
+    suppressAcceptedFindings(this, { webAcl: Boolean(props.webAclArn) });
+  }
+}

@@ -1,0 +1,213 @@
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { Ports, Volumes } from '../../functions/core/attachables.js';
+import type { Instance } from '../../functions/core/instance.js';
+import { keys } from '../../functions/core/table.js';
+import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
+import { IMAGE2, type NovaResponse } from '../support/nova.js';
+
+// Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
+// flight: admitted or refused exactly as operations.md says. The expected matrix below is
+// written out by hand from operations.md; it deliberately does not read OperationCatalogue,
+// so a wrong row in the code cannot make its own test pass.
+
+const VM_STATES = [
+  'active', 'building', 'paused', 'suspended', 'stopped', 'rescued',
+  'resized', 'soft_deleted', 'deleted', 'error', 'shelved', 'shelved_offloaded',
+] as const;
+type Vm = (typeof VM_STATES)[number];
+
+const TASK_STATES = [
+  'scheduling', 'spawning', 'rebuilding', 'resize_prep', 'resize_migrating', 'resize_finish',
+  'resize_confirming', 'resize_reverting', 'shelving', 'shelving_offloading', 'unshelving',
+  'attaching_volume', 'detaching_volume', 'attaching_interface', 'detaching_interface',
+  'powering-on', 'powering-off', 'rebooting', 'rebooting_hard',
+  'pausing', 'unpausing', 'suspending', 'resuming', 'deleting',
+] as const;
+
+/**
+ * Idle admission, one column per vm_state above (Y admitted, . refused with 409 naming vm_state).
+ * The `deleted` column is always 404: a deleted server is gone for the API.
+ *                        act bld pau sus stp rsc rsz sdl del err shv sho
+ */
+const IDLE_MATRIX: Record<string, string> = {
+  rebuild:               'Y   .   .   .   Y   .   .   .   -   Y   .   .',
+  resize:                'Y   .   .   .   Y   .   .   .   -   .   .   .',
+  confirm_resize:        '.   .   .   .   .   .   Y   .   -   .   .   .',
+  revert_resize:         '.   .   .   .   .   .   Y   .   -   .   .   .',
+  shelve:                'Y   .   Y   Y   Y   .   .   .   -   .   .   .',
+  shelve_offload:        '.   .   .   .   .   .   .   .   -   .   Y   .',
+  unshelve:              '.   .   .   .   .   .   .   .   -   .   Y   Y',
+  attach_volume:         'Y   .   Y   .   Y   .   Y   Y   -   .   Y   Y',
+  detach_volume:         'Y   .   Y   .   Y   .   Y   Y   -   .   Y   Y',
+  attach_interface:      'Y   .   Y   .   Y   .   .   .   -   .   .   .',
+  detach_interface:      'Y   .   Y   .   Y   .   .   .   -   .   .   .',
+  start:                 '.   .   .   .   Y   .   .   .   -   .   .   .',
+  stop:                  'Y   .   .   .   .   .   .   .   -   Y   .   .',
+  reboot_soft:           'Y   .   .   .   .   .   .   .   -   .   .   .',
+  reboot_hard:           'Y   .   Y   Y   Y   .   .   .   -   Y   .   .',
+  pause:                 'Y   .   .   .   .   .   .   .   -   .   .   .',
+  unpause:               '.   .   Y   .   .   .   .   .   -   .   .   .',
+  suspend:               'Y   .   .   .   .   .   .   .   -   .   .   .',
+  resume:                '.   .   .   Y   .   .   .   .   -   .   .   .',
+  delete:                'Y   Y   Y   Y   Y   Y   Y   Y   -   Y   Y   Y',
+};
+
+interface Op {
+  /** The action name Nova's 409 text spells (servers.py: 'confirmResize', 'shelveOffload', ...). */
+  readonly verb: string;
+  /** The task_state an admitted request leaves on the instance. */
+  readonly claims: string;
+  /** The request, as a Nova client sends it, and the status Nova answers on success. */
+  readonly send: (api: ApiOnly, id: string, held: Held) => Promise<NovaResponse>;
+  readonly accepted: number;
+}
+
+interface Held { readonly volumeId: string; readonly portId: string }
+
+const action = (body: unknown) => (api: ApiOnly, id: string) => api.nova.action(id, body);
+
+const OPS: Record<string, Op> = {
+  rebuild: { verb: 'rebuild', claims: 'rebuilding', accepted: 202, send: action({ rebuild: { imageRef: IMAGE2 } }) },
+  resize: { verb: 'resize', claims: 'resize_prep', accepted: 202, send: action({ resize: { flavorRef: '2' } }) },
+  confirm_resize: { verb: 'confirmResize', claims: 'resize_confirming', accepted: 204, send: action({ confirmResize: null }) },
+  revert_resize: { verb: 'revertResize', claims: 'resize_reverting', accepted: 202, send: action({ revertResize: null }) },
+  shelve: { verb: 'shelve', claims: 'shelving', accepted: 202, send: action({ shelve: null }) },
+  shelve_offload: { verb: 'shelveOffload', claims: 'shelving_offloading', accepted: 202, send: action({ shelveOffload: null }) },
+  unshelve: { verb: 'unshelve', claims: 'unshelving', accepted: 202, send: action({ unshelve: null }) },
+  attach_volume: {
+    verb: 'attach_volume', claims: 'attaching_volume', accepted: 200,
+    send: (api, id) => api.nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: uuid() } }),
+  },
+  detach_volume: {
+    verb: 'detach_volume', claims: 'detaching_volume', accepted: 202,
+    send: (api, id, held) => api.nova.delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
+  },
+  attach_interface: {
+    verb: 'attach_interface', claims: 'attaching_interface', accepted: 200,
+    send: (api, id) => api.nova.post(`/servers/${id}/os-interface`, { interfaceAttachment: { port_id: uuid() } }),
+  },
+  detach_interface: {
+    verb: 'detach_interface', claims: 'detaching_interface', accepted: 202,
+    send: (api, id, held) => api.nova.delete(`/servers/${id}/os-interface/${held.portId}`),
+  },
+  start: { verb: 'start', claims: 'powering-on', accepted: 202, send: action({ 'os-start': null }) },
+  stop: { verb: 'stop', claims: 'powering-off', accepted: 202, send: action({ 'os-stop': null }) },
+  reboot_soft: { verb: 'reboot', claims: 'rebooting', accepted: 202, send: action({ reboot: { type: 'SOFT' } }) },
+  reboot_hard: { verb: 'reboot', claims: 'rebooting_hard', accepted: 202, send: action({ reboot: { type: 'HARD' } }) },
+  pause: { verb: 'pause', claims: 'pausing', accepted: 202, send: action({ pause: null }) },
+  unpause: { verb: 'unpause', claims: 'unpausing', accepted: 202, send: action({ unpause: null }) },
+  suspend: { verb: 'suspend', claims: 'suspending', accepted: 202, send: action({ suspend: null }) },
+  resume: { verb: 'resume', claims: 'resuming', accepted: 202, send: action({ resume: null }) },
+  delete: { verb: 'delete', claims: 'deleting', accepted: 204, send: (api, id) => api.nova.delete(`/servers/${id}`) },
+};
+
+type Expected =
+  | { readonly kind: 'admitted' }
+  | { readonly kind: 'refused'; readonly attr: 'task_state' | 'vm_state'; readonly value: string }
+  | { readonly kind: 'missing' };
+
+/**
+ * The rules of operations.md: a deleted server is not found; any task_state in flight refuses
+ * every operation (task_state is checked before vm_state, as Nova does), except delete, which
+ * preempts everything but another delete; an idle server admits what its vm_state allows.
+ */
+function expected(op: string, vm: Vm, taskState: string | undefined): Expected {
+  const cell = IDLE_MATRIX[op]!.split(/\s+/)[VM_STATES.indexOf(vm)];
+  if (cell === '-') return { kind: 'missing' };
+  if (taskState) {
+    if (op !== 'delete' || taskState === 'deleting') return { kind: 'refused', attr: 'task_state', value: taskState };
+    return { kind: 'admitted' };
+  }
+  return cell === 'Y' ? { kind: 'admitted' } : { kind: 'refused', attr: 'vm_state', value: vm };
+}
+
+let api: ApiOnly;
+beforeAll(async () => { api = await startApiOnly(); });
+afterAll(() => api.stop());
+
+const readItem = async (id: string) =>
+  (await api.table.db.send(new GetCommand({ TableName: api.table.name, Key: keys.instance(id), ConsistentRead: true })))
+    .Item as Instance & Record<string, unknown>;
+
+interface Cell { id: string; op: string; vm: Vm; taskState?: string; status: number; body: unknown; claimed?: string }
+
+/**
+ * One server per (vm_state, task_state): every operation is tried on it in turn. A refusal must
+ * leave it exactly as it was; an admission is checked (the claimed task_state) and the server
+ * seeded afresh for the next operation.
+ */
+async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells: Cell[]; untouched: boolean }> {
+  const id = uuid();
+  const seed = async () => {
+    await seedInstance(api.table, {
+      id, vmState: vm, ...(taskState ? { taskState: taskState as Instance['taskState'] } : {}),
+      ...(vm === 'deleted' ? { deleted: true } : {}),
+      ...(vm === 'resized' ? { oldFlavorId: '2', preResizeVmState: 'active' as const } : {}),
+    });
+    return readItem(id);
+  };
+  let before = await seed();
+  const held = {
+    volumeId: await seedAttachment(api.table, Volumes, id),
+    portId: await seedAttachment(api.table, Ports, id),
+  };
+  const cells: Cell[] = [];
+  let untouched = true;
+  for (const op of Object.keys(OPS)) {
+    const res = await OPS[op]!.send(api, id, held);
+    const cell: Cell = { id, op, vm, taskState, status: res.status, body: res.body };
+    if (res.status >= 200 && res.status < 300) {
+      cell.claimed = (await readItem(id)).taskState;
+      before = await seed();
+    } else {
+      untouched &&= JSON.stringify(await readItem(id)) === JSON.stringify(before);
+    }
+    cells.push(cell);
+  }
+  return { cells, untouched };
+}
+
+function mismatch(cell: Cell): string | undefined {
+  const want = expected(cell.op, cell.vm, cell.taskState);
+  const where = `${cell.op} from ${cell.vm}/${cell.taskState ?? 'idle'}`;
+  const op = OPS[cell.op]!;
+  if (want.kind === 'missing') {
+    return cell.status === 404 ? undefined : `${where}: want 404, got ${cell.status}`;
+  }
+  if (want.kind === 'admitted') {
+    if (cell.status !== op.accepted) return `${where}: want ${op.accepted}, got ${cell.status} ${JSON.stringify(cell.body)}`;
+    if (cell.claimed !== op.claims) return `${where}: want task_state ${op.claims}, got ${cell.claimed}`;
+    return undefined;
+  }
+  const message = (cell.body as { conflictingRequest?: { message?: string } })?.conflictingRequest?.message ?? '';
+  const wantText = `Cannot '${op.verb}' instance ${cell.id} while it is in ${want.attr} ${want.value}`;
+  if (cell.status !== 409 || message !== wantText) return `${where}: want 409 "${wantText}", got ${cell.status} "${message}"`;
+  return undefined;
+}
+
+describe('the operation catalogue, over HTTP', () => {
+  const columns: [Vm, string | undefined][] = VM_STATES.flatMap((vm) =>
+    [undefined, ...TASK_STATES].map((ts) => [vm, ts] as [Vm, string | undefined]));
+
+  it(`admits or refuses ${Object.keys(OPS).length} operations x ${VM_STATES.length} vm_states x ${TASK_STATES.length + 1} task_states exactly as operations.md says`, async () => {
+    const results: { cells: Cell[]; untouched: boolean }[] = [];
+    // Servers are independent: run several columns at once, each column's operations in order.
+    const pending = [...columns];
+    await Promise.all(Array.from({ length: 8 }, async () => {
+      for (let next = pending.shift(); next; next = pending.shift()) results.push(await runColumn(...next));
+    }));
+
+    const cells = results.flatMap((r) => r.cells);
+    expect(cells).toHaveLength(Object.keys(OPS).length * columns.length);
+    expect(cells.map(mismatch).filter(Boolean)).toEqual([]);
+    expect(results.filter((r) => !r.untouched)).toHaveLength(0);
+
+    // The matrix is not vacuous: it saw every kind of answer, in the numbers operations.md implies.
+    const count = (status: number) => cells.filter((c) => c.status === status).length;
+    const idleAdmissions = Object.values(IDLE_MATRIX).join('').split('').filter((c) => c === 'Y').length;
+    const busyDeletes = (VM_STATES.length - 1) * (TASK_STATES.length - 1);
+    expect(cells.filter((c) => c.claimed !== undefined)).toHaveLength(idleAdmissions + busyDeletes);
+    expect(count(404)).toBe(Object.keys(OPS).length * (TASK_STATES.length + 1));
+    expect(count(409)).toBe(cells.length - idleAdmissions - busyDeletes - count(404));
+  });
+});

@@ -1,0 +1,107 @@
+import { Ports, readAttachable, Volumes, type AttachableKind } from '../../functions/core/attachables.js';
+import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { Nova } from '../support/nova.js';
+
+// A volume is attached to at most one instance, a port bound to at most one: each has its own
+// item, reserved by a conditional write. Pairs of servers race for the same id over HTTP through
+// the whole runtime (API, queue, worker); exactly one may win, and the loser keeps no claim.
+
+const PAIRS = 10;
+const ROUNDS_PER_PAIR = 10;
+
+let runtime: Runtime;
+let nova: Nova;
+beforeAll(async () => {
+  runtime = await startRuntime({ port: 0, driver: { stepMs: 0 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
+  nova = new Nova(runtime.apiUrl);
+});
+afterAll(() => runtime.stop());
+
+interface Resource {
+  readonly kind: AttachableKind;
+  readonly attach: (server: string, id: string) => Promise<{ status: number; body: any }>;
+  readonly detach: (server: string, id: string) => Promise<{ status: number }>;
+  readonly list: (server: string) => Promise<string[]>;
+}
+
+const RESOURCES: Record<'volume' | 'port', Resource> = {
+  volume: {
+    kind: Volumes,
+    attach: (s, id) => nova.post(`/servers/${s}/os-volume_attachments`, { volumeAttachment: { volumeId: id } }),
+    detach: (s, id) => nova.delete(`/servers/${s}/os-volume_attachments/${id}`),
+    list: async (s) => (await nova.get(`/servers/${s}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId),
+  },
+  port: {
+    kind: Ports,
+    attach: (s, id) => nova.post(`/servers/${s}/os-interface`, { interfaceAttachment: { port_id: id } }),
+    detach: (s, id) => nova.delete(`/servers/${s}/os-interface/${id}`),
+    list: async (s) => (await nova.get(`/servers/${s}/os-interface`)).body.interfaceAttachments.map((a: any) => a.port_id),
+  },
+};
+
+async function newPair(): Promise<[string, string]> {
+  const pair: [string, string] = [await nova.createServer('left'), await nova.createServer('right')];
+  await Promise.all(pair.map((id) => nova.waitIdle(id)));
+  return pair;
+}
+
+describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers racing for one %s', (noun) => {
+  const resource = RESOURCES[noun];
+
+  it(`never both: ${PAIRS * ROUNDS_PER_PAIR} rounds, exactly one winner, the loser 400 with no claim kept`, async () => {
+    const tally = { rounds: 0, won: 0, lostWith400: 0, loserIdle: 0, heldByWinnerOnly: 0 };
+    await Promise.all(Array.from({ length: PAIRS }, async () => {
+      const pair = await newPair();
+      for (let round = 0; round < ROUNDS_PER_PAIR; round++) {
+        const id = crypto.randomUUID();
+        const order = round % 2 ? [...pair].reverse() : pair;
+        const answers = await Promise.all(order.map((server) => resource.attach(server, id)));
+        tally.rounds++;
+        const winners = order.filter((_, i) => answers[i]!.status === 200);
+        const losers = order.filter((_, i) => answers[i]!.status !== 200);
+        tally.won += winners.length;
+        for (const [i, server] of order.entries()) {
+          if (answers[i]!.status !== 400) continue;
+          // Usually still attaching; in-use if the winner's worker was already done.
+          expect(answers[i]!.body.badRequest.message)
+            .toMatch(new RegExp(`^Invalid ${noun}: ${noun} ${id} is (attaching|in-use) \\(attached to another server\\)$`));
+          tally.lostWith400++;
+          const loser = (await nova.get(`/servers/${server}`)).body.server;
+          if (loser['OS-EXT-STS:task_state'] === null) tally.loserIdle++;
+        }
+        await Promise.all(pair.map((server) => nova.waitIdle(server)));
+        const holders = [];
+        for (const server of pair) if ((await resource.list(server)).includes(id)) holders.push(server);
+        if (holders.length === 1 && holders[0] === winners[0] && losers.length === 1) tally.heldByWinnerOnly++;
+        expect(await readAttachable(runtime.table, resource.kind, id)).toMatchObject({ status: 'in-use', instanceId: winners[0] });
+      }
+    }));
+    const rounds = PAIRS * ROUNDS_PER_PAIR;
+    expect(tally).toEqual({ rounds, won: rounds, lostWith400: rounds, loserIdle: rounds, heldByWinnerOnly: rounds });
+  });
+
+  it(`is free again once detached, and refuses the same ${noun} twice on one server (400, nothing changed)`, async () => {
+    const [left, right] = await newPair();
+    const id = crypto.randomUUID();
+    expect((await resource.attach(left, id)).status).toBe(200);
+    await nova.waitIdle(left);
+
+    const again = await resource.attach(left, id);
+    expect(again.status).toBe(400);
+    expect(again.body.badRequest.message).toBe(`Invalid ${noun}: ${noun} ${id} is already attached to this server`);
+    const elsewhere = await resource.attach(right, id);
+    expect(elsewhere.status).toBe(400);
+    expect(elsewhere.body.badRequest.message).toBe(`Invalid ${noun}: ${noun} ${id} is in-use (attached to another server)`);
+    expect((await nova.get(`/servers/${right}`)).body.server['OS-EXT-STS:task_state']).toBeNull();
+    expect(await resource.list(left)).toEqual([id]);
+    expect(await resource.list(right)).toEqual([]);
+
+    expect((await resource.detach(left, id)).status).toBe(202);
+    await nova.waitIdle(left);
+    expect((await readAttachable(runtime.table, resource.kind, id))?.status).toBe('available');
+    expect((await resource.attach(right, id)).status).toBe(200);
+    await nova.waitIdle(right);
+    expect(await resource.list(right)).toEqual([id]);
+    expect(await resource.list(left)).toEqual([]);
+  });
+});
