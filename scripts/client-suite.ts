@@ -20,7 +20,7 @@ if (probe.status !== 0) {
 
 // Driver steps long enough that an operation is still running when the suites send a
 // conflicting one, short enough that the whole run takes seconds.
-const runtime = await startRuntime({ port: 0, driver: { stepMs: 150 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
+const runtime = await startRuntime({ port: 0, driver: { stepMs: 300 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
 console.log(`taskgate on ${runtime.apiUrl}`);
 
 function run(suite: string): Promise<number> {

@@ -29,7 +29,7 @@ const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERI
 const FAULT_STATUSES = new Set(['ERROR', 'DELETED']);
 
 /** The one simulated compute host; none while scheduling or once offloaded (as in Nova). */
-export const COMPUTE_HOST = 'taskgate-compute';
+const COMPUTE_HOST = 'taskgate-compute';
 const hostOf = (s: Instance) =>
   s.vmState === 'shelved_offloaded' || (s.vmState === 'building' && s.taskState === 'scheduling') ? null : COMPUTE_HOST;
 

@@ -49,10 +49,14 @@ describe('detach-volume racing rebuild through taskgate', () => {
           expect(res.body.conflictingRequest.message).toMatch(/while it is in task_state (detaching_volume|rebuilding)$/);
         }
       }
-      expect(first.status).toBe(202); // the first one in always wins: the instance was idle
-      tally.conflicts += Number(second.status === 409);
-      tally.both += Number(second.status === 202);
-      tally.onlyFirst += Number(second.status === 409);
+      // The instance was idle, so one of the two always wins: the one whose claim write lands
+      // first, which with a gap of a few ms is not always the one sent first (seen on DynamoDB
+      // Local, where two of three runs had such a round).
+      const accepted = [first, second].filter((x) => x.status === 202).length;
+      expect(accepted).toBeGreaterThanOrEqual(1);
+      tally.conflicts += Number(accepted === 1);
+      tally.both += Number(accepted === 2);
+      tally.onlyFirst += Number(accepted === 1);
       tally.rebuildsAccepted += Number(r.status === 202);
       tally.detachesAccepted += Number(d.status === 202);
 
