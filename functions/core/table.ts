@@ -74,14 +74,25 @@ export function usedPlaceholders(
 }
 
 /** Every item under an instance whose sort key starts with `prefix`, all pages, consistently read. */
-export async function queryInstanceItems<T>(table: Table, instanceId: string, prefix: string): Promise<T[]> {
+export function queryInstanceItems<T>(table: Table, instanceId: string, prefix: string): Promise<T[]> {
+  return queryInstance<T>(table, instanceId, 'begins_with(sk, :from)', { ':from': prefix });
+}
+
+/** Every item under an instance whose sort key lies between `from` and `to`, all pages. */
+export function queryInstanceRange<T>(table: Table, instanceId: string, from: string, to: string): Promise<T[]> {
+  return queryInstance<T>(table, instanceId, 'sk BETWEEN :from AND :to', { ':from': from, ':to': to });
+}
+
+async function queryInstance<T>(
+  table: Table, instanceId: string, skCondition: string, values: Record<string, string>,
+): Promise<T[]> {
   const items: T[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const out = await table.db.send(new QueryCommand({
       TableName: table.name,
-      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :prefix)',
-      ExpressionAttributeValues: { ':pk': keys.instance(instanceId).pk, ':prefix': prefix },
+      KeyConditionExpression: `pk = :pk AND ${skCondition}`,
+      ExpressionAttributeValues: { ':pk': keys.instance(instanceId).pk, ...values },
       ConsistentRead: true,
       ExclusiveStartKey: start,
     }));

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
-import { listAttachments, Ports, Volumes } from '../../core/attachables.js';
+import { listVolumesAndPorts } from '../../core/attachables.js';
 import { BadRequest } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
@@ -19,9 +19,7 @@ const LIST_QUERY = ['limit', 'marker', 'name', 'status'] as const;
 
 /** The server's view options: its volumes and ports, the request's microversion and caller. */
 export async function serverViewOptions(deps: AdmissionDeps, s: Instance, ctx: ApiContext): Promise<ServerViewOptions> {
-  const [volumes, ports] = await Promise.all([
-    listAttachments(deps.table, Volumes, s.id), listAttachments(deps.table, Ports, s.id),
-  ]);
+  const { volumes, ports } = await listVolumesAndPorts(deps.table, s.id);
   return { volumes, ports, version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin };
 }
 
