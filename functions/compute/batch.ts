@@ -1,5 +1,5 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseOperationMessage } from '../core/queue.js';
+import { parseOperationMessage, type OperationMessage } from '../core/queue.js';
 import { runOperation, type WorkerDeps } from '../core/worker.js';
 
 /**
@@ -29,14 +29,15 @@ export function createComputeHandler(deps: WorkerDeps) {
 
 /** True when the message is finished with (done, or stale and dropped). */
 async function runRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
+  let message: OperationMessage | undefined;
   try {
-    const outcome = await runOperation(deps, parseOperationMessage(record.body));
-    return outcome !== 'retry';
+    message = parseOperationMessage(record.body);
+    return (await runOperation(deps, message)) !== 'retry';
   } catch (err) {
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.
-    const { requestId, globalRequestId } = (() => { try { return JSON.parse(record.body) as Record<string, unknown>; } catch { return {}; } })();
     console.error(JSON.stringify({
-      messageId: record.messageId, requestId, globalRequestId, error: (err as Error).name, message: (err as Error).message,
+      messageId: record.messageId, requestId: message?.requestId, globalRequestId: message?.globalRequestId,
+      error: (err as Error).name, message: (err as Error).message,
     }));
     return false;
   }
