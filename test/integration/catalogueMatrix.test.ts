@@ -1,7 +1,6 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { Ports, Volumes } from '../../functions/core/attachables.js';
+import { readInstance } from '../../functions/core/claims.js';
 import type { Instance } from '../../functions/core/instance.js';
-import { keys } from '../../functions/core/table.js';
 import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
 
@@ -125,9 +124,7 @@ let api: ApiOnly;
 beforeAll(async () => { api = await startApiOnly(); });
 afterAll(() => api.stop());
 
-const readItem = async (id: string) =>
-  (await api.table.db.send(new GetCommand({ TableName: api.table.name, Key: keys.instance(id), ConsistentRead: true })))
-    .Item as Instance & Record<string, unknown>;
+const readItem = async (id: string) => (await readInstance(api.table, id))!;
 
 interface Cell { id: string; op: string; vm: Vm; taskState?: string; status: number; body: unknown; claimed?: string }
 

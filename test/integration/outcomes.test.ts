@@ -1,10 +1,9 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/attachables.js';
 import { OperationCatalogue, type OperationName } from '../../functions/core/catalogue.js';
+import { readInstance } from '../../functions/core/claims.js';
 import type { Instance } from '../../functions/core/instance.js';
 import type { PowerStateValue } from '../../functions/core/states.js';
 import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { keys } from '../../functions/core/table.js';
 import { runOperation } from '../../functions/core/worker.js';
 import {
   CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
@@ -185,9 +184,7 @@ let api: ApiOnly;
 beforeAll(async () => { api = await startApiOnly(queue); });
 afterAll(() => api.stop());
 
-const readItem = async (id: string) => (await api.table.db.send(new GetCommand({
-  TableName: api.table.name, Key: keys.instance(id), ConsistentRead: true,
-}))).Item as Instance;
+const readItem = async (id: string) => (await readInstance(api.table, id))!;
 
 /** Seeds the server, sends the request over HTTP, runs the queued message with the given driver. */
 async function runCase(c: Case, failAt?: string) {
