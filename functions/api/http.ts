@@ -48,6 +48,11 @@ export class HttpFault extends Error {
   }
 }
 
+/** Who asks and under which request ids: what every admission takes from the request. */
+export function requester(ctx: ApiContext): { caller: Caller; requestId: string; globalRequestId?: string } {
+  return { caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId };
+}
+
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
   return {
     statusCode,

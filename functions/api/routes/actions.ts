@@ -6,7 +6,7 @@ import { BadRequest } from '../../core/errors.js';
 import { findFlavor } from '../../core/flavors.js';
 import { resetState, setLocked } from '../../core/instances.js';
 import type { VmState } from '../../core/states.js';
-import { empty, json, pathParam, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { schemas, validate, type SchemaName } from '../schemas.js';
 import { basicServerView } from '../views.js';
 import { serverViewOptions } from './servers.js';
@@ -110,8 +110,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         return empty(202);
       }
       const accepted = await requestOperation(deps, {
-        instanceId, op: action.op(args), caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
-        params: action.params?.(args), guard: action.guard?.(args),
+        instanceId, op: action.op(args), ...requester(ctx), params: action.params?.(args), guard: action.guard?.(args),
       });
       if (action.withServer) {
         // Nova answers a rebuild with the basic server view and the new admin password.

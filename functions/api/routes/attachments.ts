@@ -3,7 +3,7 @@ import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attachables.js';
 import { NotFound } from '../../core/errors.js';
 import { getServer } from '../../core/instances.js';
-import { empty, json, pathParam, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
 import { schemas, validate } from '../schemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
@@ -49,8 +49,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
         const instanceId = pathParam(event, 'server_id');
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
-          params: { volumeId: volumeAttachment.volumeId },
+          instanceId, op: 'attach_volume', ...requester(ctx), params: { volumeId: volumeAttachment.volumeId },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
         return json(200, {
@@ -65,8 +64,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'Detach a volume', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {
-          instanceId: pathParam(event, 'server_id'), op: 'detach_volume', caller: ctx.caller,
-          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: { volumeId: pathParam(event, 'volume_id') },
+          instanceId: pathParam(event, 'server_id'), op: 'detach_volume', ...requester(ctx),
+          params: { volumeId: pathParam(event, 'volume_id') },
         });
         return empty(202);
       },
@@ -102,8 +101,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
         };
         await requestOperation(deps, {
-          instanceId: pathParam(event, 'server_id'), op: 'attach_interface', caller: ctx.caller,
-          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: port,
+          instanceId: pathParam(event, 'server_id'), op: 'attach_interface', ...requester(ctx), params: port,
         });
         return json(200, {
           interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN'),
@@ -115,8 +113,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'Detach an interface', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {
-          instanceId: pathParam(event, 'server_id'), op: 'detach_interface', caller: ctx.caller,
-          requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, params: { portId: pathParam(event, 'port_id') },
+          instanceId: pathParam(event, 'server_id'), op: 'detach_interface', ...requester(ctx),
+          params: { portId: pathParam(event, 'port_id') },
         });
         return empty(202);
       },

@@ -4,7 +4,9 @@ import { listVolumesAndPorts } from '../../core/attachables.js';
 import { BadRequest } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
-import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute, type Route } from '../http.js';
+import {
+  empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,
+} from '../http.js';
 import { schemas, validate } from '../schemas.js';
 import { statusFilter } from '../status.js';
 import { serverSummaryView, serverView, type ServerViewOptions } from '../views.js';
@@ -61,7 +63,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
     const { server } = validate<CreateBody>('createServer', event.body);
     const instance = await createServer(deps, {
-      caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, name: server.name,
+      ...requester(ctx), name: server.name,
       flavorRef: String(server.flavorRef), imageRef: server.imageRef,
     });
     const self = `${ctx.baseUrl}/v2.1/servers/${instance.id}`;
@@ -89,7 +91,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
 
   const remove: Route = async (event, ctx) => {
     await requestOperation(deps, {
-      instanceId: pathParam(event, 'server_id'), op: 'delete', caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId,
+      instanceId: pathParam(event, 'server_id'), op: 'delete', ...requester(ctx),
     });
     return empty(204);
   };
