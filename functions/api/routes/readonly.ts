@@ -3,8 +3,16 @@ import type { AdmissionDeps } from '../../core/admission.js';
 import { NotFound } from '../../core/errors.js';
 import { FLAVORS, findFlavor } from '../../core/flavors.js';
 import { getServer } from '../../core/instances.js';
-import { json, pathParam, type ApiRoute } from '../http.js';
+import { json, pathParam, type ApiEvent, type ApiRoute } from '../http.js';
 import { flavorView, instanceActionView } from '../views.js';
+
+/** The flavor the path names, or Nova's 404. */
+function flavorOf(event: ApiEvent) {
+  const flavorId = pathParam(event, 'flavor_id');
+  const flavor = findFlavor(flavorId);
+  if (!flavor) throw new NotFound(`Flavor ${flavorId} could not be found.`);
+  return flavor;
+}
 
 /** Instance actions (os-instance-actions) and flavors, with their (empty) extra specs. */
 export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
@@ -42,19 +50,14 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
     {
       method: 'GET', path: '/v2.1/flavors/{flavor_id}',
       doc: { summary: 'Show a flavor', success: [200] },
-      handler: async (event, ctx) => {
-        const flavor = findFlavor(pathParam(event, 'flavor_id'));
-        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
-        return json(200, { flavor: flavorView(flavor, ctx.baseUrl, true) });
-      },
+      handler: async (event, ctx) => json(200, { flavor: flavorView(flavorOf(event), ctx.baseUrl, true) }),
     },
     {
       // taskgate's flavors have no extra specs; clients read them (openstack flavor show/list).
       method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs',
       doc: { summary: 'List a flavor\'s extra specs (none)', success: [200] },
       handler: async (event) => {
-        const flavor = findFlavor(pathParam(event, 'flavor_id'));
-        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
+        flavorOf(event); // 404 for an unknown flavor
         return json(200, { extra_specs: {} });
       },
     },
@@ -62,8 +65,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}',
       doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
       handler: async (event) => {
-        const flavor = findFlavor(pathParam(event, 'flavor_id'));
-        if (!flavor) throw new NotFound(`Flavor ${pathParam(event, 'flavor_id')} could not be found.`);
+        const flavor = flavorOf(event);
         throw new NotFound(`Flavor ${flavor.id} has no extra specs with key ${pathParam(event, 'key')}.`);
       },
     },
