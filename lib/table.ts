@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
 
 /**
  * The attribute DynamoDB's TTL reads (epoch seconds). Idempotency and finished action records are
@@ -41,6 +41,13 @@ export class OperationsTable extends Construct {
       indexName: INDEX_BY_PROJECT,
       partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
       sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
+      projectionType: ProjectionType.ALL,
+    });
+    // Admins' all_tenants lists: every live server by creation time, spread over shards.
+    this.table.addGlobalSecondaryIndex({
+      indexName: INDEX_ALL_SERVERS,
+      partitionKey: { name: 'gsi2pk', type: AttributeType.STRING },
+      sortKey: { name: 'gsi2sk', type: AttributeType.STRING },
       projectionType: ProjectionType.ALL,
     });
     this.table.addGlobalSecondaryIndex({

@@ -6,7 +6,7 @@ import {
 import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
 
 // The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
 // any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI).
@@ -49,6 +49,7 @@ export async function createTable(dynamodb: DynamoDBClient, tableName: string): 
       AttributeDefinitions: [
         { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
         { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
+        { AttributeName: 'gsi2pk', AttributeType: 'S' }, { AttributeName: 'gsi2sk', AttributeType: 'S' },
         { AttributeName: 'leaseShard', AttributeType: 'S' }, { AttributeName: 'leaseUntil', AttributeType: 'N' },
       ],
       KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
@@ -56,6 +57,10 @@ export async function createTable(dynamodb: DynamoDBClient, tableName: string): 
         {
           IndexName: INDEX_BY_PROJECT, Projection: { ProjectionType: 'ALL' },
           KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
+        },
+        {
+          IndexName: INDEX_ALL_SERVERS, Projection: { ProjectionType: 'ALL' },
+          KeySchema: [{ AttributeName: 'gsi2pk', KeyType: 'HASH' }, { AttributeName: 'gsi2sk', KeyType: 'RANGE' }],
         },
         {
           IndexName: INDEX_BY_LEASE, Projection: { ProjectionType: 'KEYS_ONLY' },

@@ -10,6 +10,9 @@ import { novaErrors } from './middleware/novaErrors.js';
 import { requestIds } from './middleware/requestIds.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { flavorRoutes } from './routes/flavors.js';
+import { keypairRoutes } from './routes/keypairs.js';
+import { metadataRoutes } from './routes/metadata.js';
 import { readonlyRoutes } from './routes/readonly.js';
 import { serverRoutes } from './routes/servers.js';
 import { versionRoutes } from './routes/versions.js';
@@ -29,6 +32,7 @@ function withJsonBody(route: Route): Route {
 export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
+    ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps),
   ];
 }
 

@@ -89,7 +89,7 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 const compiled = new Map<SchemaName, ValidateFunction>();
 
 /** Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". */
-function describe(error: ErrorObject, body: unknown): string {
+export function describe(error: ErrorObject, body: unknown): string {
   const path = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const part of path) value = (value as Record<string, unknown> | undefined)?.[part];

@@ -5,7 +5,7 @@ import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim, claimInstance, type ClaimGuard, type Claimed } from './claims.js';
 import { BadRequest, ServiceUnavailable } from './errors.js';
 import { findFlavor } from './flavors.js';
-import type { Caller, Claim, Instance } from './instance.js';
+import type { Caller, Claim, Instance, InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations } from './reservations.js';
 import { eventName } from './settle.js';
@@ -29,6 +29,8 @@ export interface OperationRequest {
   readonly globalRequestId?: string;
   readonly params?: Record<string, unknown>;
   readonly guard?: ClaimGuard;
+  /** Instance fields set with the claim itself (see ClaimRequest.fields). */
+  readonly fields?: Record<string, unknown>;
 }
 
 export interface Accepted extends Claimed {
@@ -45,7 +47,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   const params = req.params ?? {};
   const claimed = await claimInstance(deps.table, {
     instanceId: req.instanceId, op: req.op, caller: req.caller, requestId: req.requestId, params,
-    now, leaseMs: deps.claimLeaseMs, guard: req.guard,
+    now, leaseMs: deps.claimLeaseMs, guard: req.guard, fields: req.fields,
   });
   const giveBack = () => abandonClaim(deps.table, req.instanceId, claimed.token);
 
@@ -97,11 +99,16 @@ export interface CreateRequest {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
+  /** What the request sets on the instance besides name, flavor and image. */
+  readonly fields?: InstanceFields;
+  /** Multiple create: the reservation all share, and this one's index in it. */
+  readonly reservationId?: string;
+  readonly launchIndex?: number;
 }
 
 /** Create: the new item itself is the claim (task_state scheduling), written only if absent. */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
-  if (!findFlavor(req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
+  if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
   const now = (deps.now ?? Date.now)();
   const id = randomUUID();
   const created = new Date(now).toISOString();
@@ -110,6 +117,8 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     id, projectId: req.caller.projectId, userId: req.caller.userId, name: req.name,
     vmState: 'building', taskState: row.taskStates[0], powerState: PowerState.NOSTATE,
     flavorId: req.flavorRef, imageId: req.imageRef, locked: false, version: 1, created, updated: created,
+    metadata: {}, tags: [], ...req.fields,
+    reservationId: req.reservationId ?? `r-${randomUUID().slice(0, 8)}`, launchIndex: req.launchIndex ?? 0,
     claim: {
       requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
       params: {}, claimedAt: now,
@@ -121,6 +130,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     Item: {
       ...keys.instance(id), ...instance,
       gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
+      gsi2pk: `SERVERS#${leaseShardOf(id)}`, gsi2sk: `${created}#${id}`,
     },
     ConditionExpression: 'attribute_not_exists(pk)',
   }));

@@ -30,6 +30,10 @@ export interface Attachment {
   readonly netId?: string;
   readonly fixedIp?: string;
   readonly touched?: string;
+  /** Volumes from 2.79: deleted with the server. */
+  readonly deleteOnTermination?: boolean;
+  /** The device tag (2.49), shown from 2.70. */
+  readonly tag?: string | null;
 }
 
 export interface AttachableKind {

@@ -26,7 +26,15 @@ export interface ClaimRequest {
   readonly leaseMs: number;
   /** An extra precondition on the instance item, with the refusal it stands for. */
   readonly guard?: ClaimGuard;
+  /** Instance fields the claim's own write sets (rebuild's new image and name, as Nova saves them at the API). */
+  readonly fields?: Record<string, unknown>;
 }
+
+/**
+ * The refusal of an operation that is already running (a second delete while deleting): Nova
+ * accepts it again (204) but taskgate takes no second claim.
+ */
+export class AlreadyInProgress extends Conflict {}
 
 export interface ClaimGuard {
   readonly condition: string;
@@ -58,6 +66,7 @@ export function refusalFor(
   if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
   const blockingTask = row.preempts ? instance.taskState === row.taskStates[0] : instance.taskState !== undefined;
   if (blockingTask && instance.taskState) {
+    if (row.preempts) return new AlreadyInProgress(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
     return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
   }
   if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
@@ -114,6 +123,11 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     values[':noClaim'] = null;
   }
   values[':claim'] = claim;
+  for (const [field, value] of Object.entries(req.fields ?? {})) {
+    names[`#f_${field}`] = field;
+    values[`:f_${field}`] = value;
+    sets.push(`#f_${field} = :f_${field}`);
+  }
 
   for (let attempt = 1; ; attempt++) {
     const condition = conditions.join(' AND ');
@@ -270,10 +284,12 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   }
   if (rel.vmState === 'deleted') {
     // Gone from the project's listing; the item itself expires by TTL.
-    Object.assign(names, { '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk' });
+    Object.assign(names, {
+      '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk', '#g2pk': 'gsi2pk', '#g2sk': 'gsi2sk',
+    });
     Object.assign(values, { ':true': true, ':expires': Math.floor((rel.now + DELETED_RETENTION_MS) / 1000) });
     sets.push('#deleted = :true', '#expires = :expires');
-    removes.push('#g1pk', '#g1sk');
+    removes.push('#g1pk', '#g1sk', '#g2pk', '#g2sk');
   }
   let condition: string | undefined;
   if (rel.onlyIfLeaseBefore !== undefined) {

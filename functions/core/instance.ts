@@ -59,7 +59,31 @@ export interface Instance {
   readonly deleted?: boolean;
   readonly created: string;
   readonly updated: string;
+  // What the user asked for and Nova keeps on the instance (absent on items written before them).
+  readonly metadata?: Record<string, string>;
+  readonly tags?: readonly string[];
+  readonly accessIPv4?: string;
+  readonly accessIPv6?: string;
+  /** OS-DCF:diskConfig: 'AUTO' or 'MANUAL'. */
+  readonly diskConfig?: string;
+  readonly description?: string | null;
+  readonly keyName?: string | null;
+  readonly userData?: string | null;
+  readonly lockedReason?: string | null;
+  readonly hostname?: string;
+  readonly reservationId?: string;
+  readonly launchIndex?: number;
+  readonly trustedCerts?: readonly string[] | null;
+  readonly availabilityZone?: string | null;
+  readonly configDrive?: boolean;
+  /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
+  readonly fieldsVersion?: number;
 }
+
+/** The user-settable fields create, rebuild and update write on the instance item. */
+export type InstanceFields = Partial<Pick<Instance,
+  'name' | 'imageId' | 'metadata' | 'tags' | 'accessIPv4' | 'accessIPv6' | 'diskConfig' | 'description'
+  | 'keyName' | 'userData' | 'hostname' | 'trustedCerts'>>;
 
 export interface Outcome {
   readonly requestId: string;

@@ -125,7 +125,10 @@ export class SimulatedDriver implements ComputeDriver {
   };
 
   readonly attach_volume = async (ctx: OperationContext): Promise<InstancePatch> => {
-    await this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', { device: String(ctx.params.device) });
+    await this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', {
+      device: String(ctx.params.device), deleteOnTermination: ctx.params.deleteOnTermination === true,
+      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
+    });
     return {};
   };
 
@@ -137,6 +140,7 @@ export class SimulatedDriver implements ComputeDriver {
   readonly attach_interface = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
       macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId), fixedIp: String(ctx.params.fixedIp),
+      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
     });
     return {};
   };

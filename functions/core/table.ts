@@ -10,6 +10,8 @@ export interface Table {
 
 export const INDEX_BY_PROJECT = 'byProject';
 export const INDEX_BY_LEASE = 'byLease';
+/** Every live server, newest first, over LEASE_SHARDS partitions (gsi2pk SERVERS#<shard>): admins' all_tenants lists. */
+export const INDEX_ALL_SERVERS = 'allServers';
 export const LEASE_SHARDS = 8;
 
 /** The endpoint comes from AWS_ENDPOINT_URL(_DYNAMODB) when set, so no code knows where it runs. */

@@ -47,6 +47,7 @@ export async function seedInstance(table: Table, fields: Partial<Instance> & { v
     TableName: table.name,
     Item: {
       ...keys.instance(id), ...instance, gsi1pk: `PROJECT#${instance.projectId}`, gsi1sk: `${created}#${id}`,
+      gsi2pk: `SERVERS#${leaseShardOf(id)}`, gsi2sk: `${created}#${id}`,
       ...(instance.taskState ? { leaseShard: leaseShardOf(id) } : {}),
     },
   }));

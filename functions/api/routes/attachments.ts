@@ -4,12 +4,16 @@ import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attac
 import { NotFound } from '../../core/errors.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
-import { schemas, validate } from '../schemas.js';
+import { versionString } from '../apiVersion.js';
+import { schemas } from '../schemas.js';
+import { attachInterfaceSchema, attachVolumeSchema, check, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
-interface AttachVolumeBody { volumeAttachment: { volumeId: string; device?: string | null } }
+interface AttachVolumeBody {
+  volumeAttachment: { volumeId: string; device?: string | null; tag?: string; delete_on_termination?: boolean | string };
+}
 interface AttachInterfaceBody {
-  interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: { ip_address: string }[] };
+  interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: { ip_address: string }[]; tag?: string };
 }
 
 /** The network a port lands on when the request names none (taskgate has no network service). */
@@ -28,7 +32,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = await listAttachments(deps.table, Volumes, server.id);
-        return json(200, { volumeAttachments: all.map(volumeAttachmentView) });
+        return json(200, { volumeAttachments: all.map((a) => volumeAttachmentView(a, ctx.apiVersion)) });
       },
     },
     {
@@ -39,23 +43,31 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const volumeId = pathParam(event, 'volume_id');
         const found = await getAttachment(deps.table, Volumes, server.id, volumeId);
         if (!found) throw new NotFound(`Volume ${volumeId} is not attached to ${server.id}`);
-        return json(200, { volumeAttachment: volumeAttachmentView(found) });
+        return json(200, { volumeAttachment: volumeAttachmentView(found, ctx.apiVersion) });
       },
     },
     {
       method: 'POST', path: `${base}/os-volume_attachments`, body: schemas.attachVolume,
       doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
-        const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
+        const { volumeAttachment } = check<AttachVolumeBody>(
+          attachVolumeSchema(ctx.apiVersion), event.body, `attachVolume-${versionString(ctx.apiVersion)}`,
+        );
         const instanceId = pathParam(event, 'server_id');
+        const deleteOnTermination = isTrue(volumeAttachment.delete_on_termination);
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', ...requester(ctx), params: { volumeId: volumeAttachment.volumeId },
+          instanceId, op: 'attach_volume', ...requester(ctx),
+          params: {
+            volumeId: volumeAttachment.volumeId, deleteOnTermination,
+            ...(volumeAttachment.tag !== undefined ? { tag: volumeAttachment.tag } : {}),
+          },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
         return json(200, {
           volumeAttachment: volumeAttachmentView({
             id: volumeAttachment.volumeId, instanceId, device: String(accepted.params.device),
-          }),
+            tag: volumeAttachment.tag ?? null, deleteOnTermination,
+          }, ctx.apiVersion),
         });
       },
     },
@@ -76,7 +88,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = await listAttachments(deps.table, Ports, server.id);
-        return json(200, { interfaceAttachments: all.map((a) => interfaceAttachmentView(a, 'ACTIVE')) });
+        return json(200, { interfaceAttachments: all.map((a) => interfaceAttachmentView(a, 'ACTIVE', ctx.apiVersion)) });
       },
     },
     {
@@ -87,24 +99,27 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const portId = pathParam(event, 'port_id');
         const found = await getAttachment(deps.table, Ports, server.id, portId);
         if (!found) throw new NotFound(`Port ${portId} is not attached to ${server.id}`);
-        return json(200, { interfaceAttachment: interfaceAttachmentView(found, 'ACTIVE') });
+        return json(200, { interfaceAttachment: interfaceAttachmentView(found, 'ACTIVE', ctx.apiVersion) });
       },
     },
     {
       method: 'POST', path: `${base}/os-interface`, body: schemas.attachInterface,
       doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
-        const body = validate<AttachInterfaceBody>('attachInterface', event.body ?? {});
+        const body = check<AttachInterfaceBody>(
+          attachInterfaceSchema(ctx.apiVersion), event.body ?? {}, `attachInterface-${versionString(ctx.apiVersion)}`,
+        );
         const request = body.interfaceAttachment ?? {};
         const port = {
           portId: request.port_id ?? randomUUID(), netId: request.net_id ?? DEFAULT_NETWORK_ID,
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
+          ...(request.tag !== undefined ? { tag: request.tag } : {}),
         };
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'attach_interface', ...requester(ctx), params: port,
         });
         return json(200, {
-          interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN'),
+          interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN', ctx.apiVersion),
         });
       },
     },
