@@ -10,7 +10,7 @@ import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations } from './reservations.js';
 import { eventName } from './settle.js';
 import { PowerState } from './states.js';
-import { keys, leaseShardOf, type Table } from './table.js';
+import { keys, leaseShardOf, serverShardOf, type Table } from './table.js';
 
 export interface AdmissionDeps {
   readonly table: Table;
@@ -130,7 +130,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     Item: {
       ...keys.instance(id), ...instance,
       gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
-      gsi2pk: `SERVERS#${leaseShardOf(id)}`, gsi2sk: `${created}#${id}`,
+      gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
     },
     ConditionExpression: 'attribute_not_exists(pk)',
   }));

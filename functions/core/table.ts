@@ -50,6 +50,11 @@ export function itemFromConditionFailure<T>(err: { Item?: Record<string, unknown
   return unmarshall(err.Item as Parameters<typeof unmarshall>[0]) as T;
 }
 
+/** The all-servers index partition of an instance (`SERVERS#<n>`, n < LEASE_SHARDS). */
+export function serverShardOf(instanceId: string): string {
+  return leaseShardOf(instanceId).replace(/^LEASE#/, 'SERVERS#');
+}
+
 /** Spreads claims over a few index partitions so the sweeper never reads one hot key. */
 export function leaseShardOf(instanceId: string): string {
   let sum = 0;

@@ -75,11 +75,12 @@ const OPS: Record<string, Op> = {
   unshelve: { verb: 'unshelve', claims: 'unshelving', accepted: 202, send: action({ unshelve: null }) },
   attach_volume: {
     verb: 'attach_volume', claims: 'attaching_volume', accepted: 200,
-    send: (api, id) => api.nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: uuid() } }),
+    // At 2.20 and later, as operations.md's table (before 2.20 Nova refuses shelved servers' volumes).
+    send: (api, id) => api.nova.atVersion('2.20').post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: uuid() } }),
   },
   detach_volume: {
     verb: 'detach_volume', claims: 'detaching_volume', accepted: 202,
-    send: (api, id, held) => api.nova.delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
+    send: (api, id, held) => api.nova.atVersion('2.20').delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
   },
   attach_interface: {
     verb: 'attach_interface', claims: 'attaching_interface', accepted: 200,

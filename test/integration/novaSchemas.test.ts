@@ -188,8 +188,8 @@ describe.each(VERSIONS)('at microversion %s', (version) => {
     conforms(servers, 'delete_server', await nova.delete(`/servers/${id}`));
   });
 
-  const faultVersions = ['2.1', '2.9', '2.51', '2.62', '2.79'];
-  (faultVersions.includes(version) ? it : it.skip)('paginates server lists with Nova\'s links, and shows a fault as Tempest expects', async () => {
+  // The fault and paging checks at the versions that change them (2.51 traceback, 2.62 event host).
+  if (['2.1', '2.9', '2.51', '2.62', '2.79'].includes(version)) it('paginates server lists with Nova\'s links, and shows a fault as Tempest expects', async () => {
     const nova = user();
     const ids = [await nova.createServer('page-a'), await nova.createServer('page-b')];
     await Promise.all(ids.map((id) => nova.waitIdle(id)));

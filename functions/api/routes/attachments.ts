@@ -4,7 +4,9 @@ import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attac
 import { NotFound } from '../../core/errors.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
-import { versionString } from '../apiVersion.js';
+import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
+import { Conflict } from '../../core/errors.js';
+import { isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
 import { schemas } from '../schemas.js';
 import { attachInterfaceSchema, attachVolumeSchema, check, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
@@ -21,6 +23,21 @@ export const DEFAULT_NETWORK_ID = '3b0e7c4a-0c4e-4b3e-9a57-6a1d3c1f0b2a';
 
 const randomMac = () => `fa:16:3e:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 const randomIp = () => `10.0.${randomBytes(1)[0]}.${2 + (randomBytes(1)[0]! % 250)}`;
+
+/**
+ * Before 2.20 Nova refuses to attach or detach a volume of a shelved (or offloaded) server: a
+ * guard on the claim's own write, so the refusal stays one conditional write.
+ */
+function shelvedGuard(v: ApiVersion, verb: string): ClaimGuard | undefined {
+  if (isAtLeast(v, '2.20')) return undefined;
+  return {
+    condition: 'NOT (#vm IN (:shelved, :offloaded))',
+    names: { '#vm': 'vmState' },
+    values: { ':shelved': 'shelved', ':offloaded': 'shelved_offloaded' },
+    refusal: (s) => (s.vmState === 'shelved' || s.vmState === 'shelved_offloaded'
+      ? new Conflict(invalidStateMessage(verb, s.id, 'vm_state', s.vmState)) : undefined),
+  };
+}
 
 /** Volume attachments (os-volume_attachments) and interfaces (os-interface) of a server. */
 export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
@@ -56,7 +73,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const instanceId = pathParam(event, 'server_id');
         const deleteOnTermination = isTrue(volumeAttachment.delete_on_termination);
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', ...requester(ctx),
+          instanceId, op: 'attach_volume', ...requester(ctx), guard: shelvedGuard(ctx.apiVersion, 'attach_volume'),
           params: {
             volumeId: volumeAttachment.volumeId, deleteOnTermination,
             ...(volumeAttachment.tag !== undefined ? { tag: volumeAttachment.tag } : {}),
@@ -77,7 +94,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_volume', ...requester(ctx),
-          params: { volumeId: pathParam(event, 'volume_id') },
+          params: { volumeId: pathParam(event, 'volume_id') }, guard: shelvedGuard(ctx.apiVersion, 'detach_volume'),
         });
         return empty(202);
       },
