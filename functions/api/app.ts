@@ -10,6 +10,7 @@ import { novaErrors } from './middleware/novaErrors.js';
 import { requestIds } from './middleware/requestIds.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { availabilityZoneRoutes } from './routes/availabilityZones.js';
 import { flavorRoutes } from './routes/flavors.js';
 import { keypairRoutes } from './routes/keypairs.js';
 import { metadataRoutes } from './routes/metadata.js';
@@ -32,7 +33,7 @@ function withJsonBody(route: Route): Route {
 export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps),
+    ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
   ];
 }
 

@@ -220,6 +220,9 @@ export function attachInterfaceSchema(v: ApiVersion) {
   };
 }
 
+/** An IPv6 address as Nova stores it (netaddr's compact form): '0:0::babe:220.12.22.2' is '::babe:dc0c:1602'. */
+export const normalIPv6 = (address: string) => new URL(`http://[${address}]/`).hostname.slice(1, -1);
+
 /** A Nova boolean (true, 'True', 'yes', '1', ...) as a boolean. */
 export const isTrue = (value: unknown) =>
   value === true || (typeof value === 'string' && ['true', '1', 'on', 'yes'].includes(value.toLowerCase()));

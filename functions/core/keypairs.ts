@@ -1,4 +1,4 @@
-import { createHash, generateKeyPairSync, X509Certificate } from 'node:crypto';
+import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequest, Conflict, Forbidden, NotFound } from './errors.js';
 import { isConditionFailure, type Table } from './table.js';
@@ -62,6 +62,42 @@ function generateSsh(comment: string): { publicKey: string; privateKey: string }
   };
 }
 
+// DER, just enough of it for one self-signed certificate.
+const der = (tag: number, body: Buffer) => {
+  const n = body.length;
+  const len = n < 0x80 ? Buffer.from([n]) : n < 0x100 ? Buffer.from([0x81, n]) : Buffer.from([0x82, n >> 8, n & 0xff]);
+  return Buffer.concat([Buffer.from([tag]), len, body]);
+};
+const seq = (...parts: Buffer[]) => der(0x30, Buffer.concat(parts));
+const oid = (dotted: string) => {
+  const [a, b, ...rest] = dotted.split('.').map(Number);
+  const bytes = [a! * 40 + b!];
+  for (const v of rest) {
+    const chunk = [v & 0x7f];
+    for (let x = v >> 7; x > 0; x >>= 7) chunk.unshift((x & 0x7f) | 0x80);
+    bytes.push(...chunk);
+  }
+  return der(0x06, Buffer.from(bytes));
+};
+const utcTime = (d: Date) => der(0x17, Buffer.from(`${d.toISOString().replace(/[-:T]/g, '').slice(2, 14)}Z`));
+const SHA256_RSA = seq(oid('1.2.840.113549.1.1.11'), Buffer.from([0x05, 0x00]));
+
+/** A self-signed certificate and its key: what Nova (before 2.92) generates for an x509 key pair. */
+function generateX509(commonName: string, now: number): { publicKey: string; privateKey: string } {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const name = seq(der(0x31, seq(oid('2.5.4.3'), der(0x0c, Buffer.from(commonName)))));
+  const tbs = seq(
+    der(0xa0, der(0x02, Buffer.from([2]))),
+    der(0x02, Buffer.from([0x01, ...createHash('sha1').update(`${commonName}${now}`).digest().subarray(0, 8)])),
+    SHA256_RSA, name, seq(utcTime(new Date(now)), utcTime(new Date(now + 365 * 24 * 3600 * 1000))), name,
+    publicKey.export({ type: 'spki', format: 'der' }),
+  );
+  const signature = sign('sha256', tbs, privateKey);
+  const cert = seq(tbs, SHA256_RSA, der(0x03, Buffer.concat([Buffer.from([0]), signature])));
+  const pem = `-----BEGIN CERTIFICATE-----\n${cert.toString('base64').match(/.{1,64}/g)!.join('\n')}\n-----END CERTIFICATE-----\n`;
+  return { publicKey: pem, privateKey: privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() };
+}
+
 export interface NewKeyPair {
   readonly userId: string;
   readonly name: string;
@@ -74,8 +110,7 @@ export async function createKeyPair(table: Table, req: NewKeyPair, now = Date.no
   let publicKey = req.publicKey;
   let privateKey: string | undefined;
   if (publicKey === undefined) {
-    if (req.type === 'x509') throw new BadRequest('Keypair data is invalid: x509 key pairs must be imported');
-    ({ publicKey, privateKey } = generateSsh(`Generated-by-Nova`));
+    ({ publicKey, privateKey } = req.type === 'x509' ? generateX509(req.name, now) : generateSsh('Generated-by-Nova'));
   }
   const fingerprint = req.type === 'x509' ? x509Fingerprint(publicKey) : sshFingerprint(publicKey);
   const existing = await listKeyPairs(table, req.userId);

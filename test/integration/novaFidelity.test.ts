@@ -31,6 +31,17 @@ describe('version discovery', () => {
   });
 });
 
+describe('availability zones', () => {
+  it('lists the one zone, nova; its hosts for administrators only', async () => {
+    expect((await user().get('/os-availability-zone')).body).toEqual({
+      availabilityZoneInfo: [{ zoneName: 'nova', zoneState: { available: true }, hosts: null }],
+    });
+    expect((await user().get('/os-availability-zone/detail')).status).toBe(403);
+    const detail = await admin().get('/os-availability-zone/detail');
+    expect(Object.keys(detail.body.availabilityZoneInfo[0].hosts)).toEqual(['taskgate-compute']);
+  });
+});
+
 describe('flavors', () => {
   it('filters by minDisk and minRam and pages with limit and marker', async () => {
     const nova = user();
@@ -84,6 +95,12 @@ describe('create', () => {
     expect(await nova.waitIdle(res.body.server.id)).toMatchObject({
       accessIPv4: '192.0.2.1', accessIPv6: '2001:db8::1', 'OS-DCF:diskConfig': 'AUTO', metadata: { k: 'v' },
     });
+  });
+
+  it('stores accessIPv6 in its compact form, as Nova does', async () => {
+    const nova = user('-v6');
+    const res = await nova.post('/servers', server({ accessIPv6: '0000:0000:0000:0000:0000:babe:220.12.22.2' }));
+    expect((await nova.get(`/servers/${res.body.server.id}`)).body.server.accessIPv6).toBe('::babe:dc0c:1602');
   });
 
   it.each([
@@ -357,6 +374,17 @@ describe('keypairs', () => {
     expect((await nova.delete('/os-keypairs/gen')).status).toBe(202);
     expect((await v22.delete('/os-keypairs/imp')).status).toBe(204);
     expect((await nova.delete('/os-keypairs/imp')).status).toBe(404);
+  });
+
+  it('generates an x509 key pair (a self-signed certificate) when none is imported, before 2.92', async () => {
+    const nova = new Nova(runtime.apiUrl, `x509-${project}:${project}-x509`).atVersion('2.2');
+    const res = await nova.post('/os-keypairs', { keypair: { name: 'cert', type: 'x509' } });
+    expect(res.status).toBe(201);
+    expect(res.body.keypair).toMatchObject({ type: 'x509', public_key: expect.stringMatching(/^-----BEGIN CERTIFICATE-----/) });
+    expect(res.body.keypair.fingerprint).toMatch(/^([0-9a-f]{2}:){19}[0-9a-f]{2}$/);
+    const again = await nova.post('/os-keypairs', { keypair: { name: 'cert2', type: 'x509', public_key: res.body.keypair.public_key } });
+    expect(again.body.keypair.fingerprint).toBe(res.body.keypair.fingerprint);
+    badRequest(await nova.post('/os-keypairs', { keypair: { name: 'bad', type: 'x509', public_key: 'not a certificate' } }));
   });
 
   it('lets an administrator act on another user\'s key pairs from 2.10', async () => {

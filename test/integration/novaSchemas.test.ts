@@ -38,6 +38,8 @@ it('serves flavors as Tempest expects of Nova', async () => {
   conforms('v2_1.flavors', 'list_flavors_details', await nova.get('/flavors/detail'));
   conforms('v2_1.flavors', 'create_update_get_flavor_details', await nova.get('/flavors/2'));
   conforms('v2_1.flavors_extra_specs', 'set_get_flavor_extra_specs', await nova.get('/flavors/2/os-extra_specs'));
+  conforms('v2_1.availability_zone', 'list_availability_zone_list', await nova.get('/os-availability-zone'));
+  conforms('v2_1.availability_zone', 'list_availability_zone_list_detail', await nova.as(`admin:${project}`).get('/os-availability-zone/detail'));
 });
 
 /**

@@ -11,7 +11,7 @@ import { schemas, validate, type SchemaName } from '../schemas.js';
 import { serverView } from '../views.js';
 import { checkMetadataQuota, serverViewOptions } from './servers.js';
 import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
-import { check, lockSchema, rebuildSchema } from '../serverSchemas.js';
+import { check, lockSchema, normalIPv6, rebuildSchema } from '../serverSchemas.js';
 import { getServer } from '../../core/instances.js';
 import { getKeyPair } from '../../core/keypairs.js';
 import { NotFound } from '../../core/errors.js';
@@ -68,6 +68,7 @@ async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body): Pro
     ['user_data', 'userData'], ['trusted_image_certificates', 'trustedCerts'], ['hostname', 'hostname'],
   ];
   for (const [from, to] of copy) if (b[from] !== undefined) fields[to] = b[from];
+  if (typeof fields.accessIPv6 === 'string') fields.accessIPv6 = normalIPv6(fields.accessIPv6);
   return fields;
 }
 

@@ -13,7 +13,7 @@ import {
   empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,
 } from '../http.js';
 import { serverListQuery } from '../listQuery.js';
-import { check, createServerSchema, isTrue, updateServerSchema } from '../serverSchemas.js';
+import { check, createServerSchema, isTrue, normalIPv6, updateServerSchema } from '../serverSchemas.js';
 import {
   addressesView, COMPUTE_HOST, serverSummaryView, serverView, type ServerParts, type ServerViewOptions,
 } from '../views.js';
@@ -98,7 +98,7 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
   return {
     metadata: server.metadata ?? {}, tags: server.tags ?? [],
     ...(server.accessIPv4 !== undefined ? { accessIPv4: server.accessIPv4 } : {}),
-    ...(server.accessIPv6 !== undefined ? { accessIPv6: server.accessIPv6 } : {}),
+    ...(server.accessIPv6 !== undefined ? { accessIPv6: normalIPv6(server.accessIPv6) } : {}),
     diskConfig: server['OS-DCF:diskConfig'] ?? 'MANUAL',
     description: server.description ?? null,
     keyName: server.key_name ?? null,
@@ -181,7 +181,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const fields: Record<string, unknown> = {};
     if (server.name !== undefined) fields.name = server.name;
     if (server.accessIPv4 !== undefined) fields.accessIPv4 = server.accessIPv4;
-    if (server.accessIPv6 !== undefined) fields.accessIPv6 = server.accessIPv6;
+    if (server.accessIPv6 !== undefined) fields.accessIPv6 = normalIPv6(server.accessIPv6);
     if (server['OS-DCF:diskConfig'] !== undefined) fields.diskConfig = server['OS-DCF:diskConfig'];
     if (server.description !== undefined) fields.description = server.description;
     if (server.hostname !== undefined) fields.hostname = server.hostname;
