@@ -20,7 +20,7 @@ import { versionRoutes } from './routes/versions.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
-const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2\.1\/?$/.test(event.path);
+const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2(\.1)?\/?$/.test(event.path);
 
 /** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
 function withJsonBody(route: Route): Route {

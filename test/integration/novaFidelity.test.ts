@@ -28,6 +28,8 @@ describe('version discovery', () => {
     const res = await new Nova(root, '').get('/');
     expect(res.body.versions.map((v: { id: string }) => v.id)).toEqual(['v2.0', 'v2.1']);
     expect(res.body.versions[1]).toMatchObject({ status: 'CURRENT', min_version: '2.1', version: '2.79' });
+    // Every version's self link answers, as Tempest's test_get_version_details follows them.
+    for (const v of res.body.versions) expect((await fetch(v.links[0].href)).status).toBe(200);
   });
 });
 
@@ -317,6 +319,16 @@ describe('server changes', () => {
     await nova.waitIdle(id);
     expect((await nova.delete(`/servers/${id}/os-volume_attachments/${volumeId}`)).status).toBe(409);
     expect((await nova.atVersion('2.20').delete(`/servers/${id}/os-volume_attachments/${volumeId}`)).status).toBe(202);
+  });
+
+  it('refuses restore of a server that is not soft-deleted (409), as Nova does', async () => {
+    const nova = user('-restore');
+    const id = await nova.createServer('r');
+    await nova.waitIdle(id);
+    const res = await nova.action(id, { restore: null });
+    expect(res.status).toBe(409);
+    expect(res.body.conflictingRequest.message).toBe(`Cannot 'restore' instance ${id} while it is in vm_state active`);
+    expect((await nova.action(crypto.randomUUID(), { restore: null })).status).toBe(404);
   });
 
   it('answers an unknown action on an unknown server 404, on a known one 400', async () => {

@@ -30,6 +30,7 @@ it('answers version discovery as Tempest expects of Nova', async () => {
   conforms('v2_1.versions', 'list_versions', await anonymous.get('/'));
   conforms('v2_1.versions', 'get_one_version', await anonymous.get('/v2.1/'));
   conforms('v2_1.versions', 'get_one_version', await anonymous.get('/v2.1'));
+  conforms('v2_1.versions', 'get_one_version', await anonymous.get('/v2/'));
 });
 
 it('serves flavors as Tempest expects of Nova', async () => {

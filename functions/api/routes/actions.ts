@@ -13,6 +13,8 @@ import { checkMetadataQuota, serverViewOptions } from './servers.js';
 import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
 import { check, lockSchema, normalIPv6, rebuildSchema } from '../serverSchemas.js';
 import { getServer } from '../../core/instances.js';
+import { setServerFields } from '../../core/serverFields.js';
+import { PowerState } from '../../core/states.js';
 import { getKeyPair } from '../../core/keypairs.js';
 import { NotFound } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
@@ -124,6 +126,16 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
     run: (deps, ctx, id, body) => setLocked(deps.table, ctx.caller, id, true, body.locked_reason as string | undefined),
   },
   unlock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
+  // taskgate deletes at once (Nova with reclaim_instance_interval 0): only a server an operator
+  // put in soft_deleted can be restored; any other is Nova's 409.
+  restore: {
+    schema: 'unvalidated',
+    run: async (deps, ctx, id) => {
+      await setServerFields(deps.table, ctx.caller, id, { vmState: 'active', powerState: PowerState.RUNNING }, {
+        rule: { verb: 'restore', vmStates: ['soft_deleted'], idle: true, lock: true },
+      });
+    },
+  },
   'os-resetState': {
     schema: 'resetState',
     run: (deps, ctx, id, body) => resetState(deps.table, ctx.caller, id, body.state as VmState),
