@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -115,12 +115,22 @@ let status = 1;
 try {
   const env = { ...process.env, TEMPEST_CONFIG_DIR: join(ws, 'etc'), OS_TEST_TIMEOUT: '300' };
   spawnSync(PYTHON, ['-m', 'stestr', 'init'], { cwd: ws, stdio: 'ignore', env });
-  const run = spawnSync(PYTHON, [
+  // Asynchronously: taskgate and the shim run in this process and must keep serving meanwhile.
+  const child = spawn(PYTHON, [
     '-m', 'stestr', 'run', '--concurrency', process.env.TEMPEST_CONCURRENCY ?? '2',
     '--include-list', join(here, 'include.txt'), '--exclude-list', join(here, 'exclude.txt'),
     ...(process.env.TEMPEST_REGEX ? [process.env.TEMPEST_REGEX] : []),
-  ], { cwd: ws, env, encoding: 'utf8', maxBuffer: 1 << 28 });
-  const out = `${run.stdout ?? ''}${run.stderr ?? ''}`;
+  ], { cwd: ws, env });
+  let out = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    out += text;
+    // Progress: one line per finished test.
+    for (const line of text.split('\n')) if (/ \.\.\. (ok|FAILED|SKIPPED)/.test(line)) console.log(line.replace(/^\{\d+\} /, '').slice(0, 200));
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const run = { status: await new Promise<number | null>((resolve) => child.on('close', resolve)) };
   writeFileSync(join(ws, 'stestr-run.log'), out);
   // Tempest's own summary, and every skip by its reason.
   const summary = /={6}\nTotals\n={6}\n([\s\S]*?)\n\n/.exec(out)?.[1];
