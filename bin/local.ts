@@ -1,4 +1,5 @@
 import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
+import { EnvReader, publicUrlSettings } from '../functions/core/config.js';
 import { startRuntime } from '../local/runtime.js';
 
 // `npm start`: taskgate on its embedded default. Nothing to install but Node.
@@ -10,6 +11,7 @@ const runtime = await startRuntime({
   driver: simulatedDriverOptionsFromEnv(),
   dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
   sweepIntervalMs: Number(process.env.TASKGATE_SWEEP_SECONDS ?? 60) * 1000,
+  publicUrl: publicUrlSettings(new EnvReader(process.env)).publicUrl,
 });
 
 console.log(`taskgate API listening on ${runtime.apiUrl}`);

@@ -11,6 +11,9 @@ import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startEventSourceMapping } from './eventSourceMapping.js';
 
+/** Links on the local runtime: plain HTTP, on the address the local front listens on. */
+export const LOCAL_PUBLIC_URL = 'http://{domainName}';
+
 export interface RuntimeOptions {
   /** API port; 0 picks a free one. */
   readonly port: number;
@@ -25,6 +28,11 @@ export interface RuntimeOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Deliveries before a message goes to the dead-letter queue. */
   readonly maxReceiveCount?: number;
+  /**
+   * The base URL clients use (TASKGATE_PUBLIC_URL); by default the address it listens on, as
+   * the local API Gateway front reports it (`http://{domainName}`).
+   */
+  readonly publicUrl?: string;
 }
 
 export interface Runtime {
@@ -51,7 +59,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),
     claimLeaseMs: options.claimLeaseMs ?? 15 * 60_000,
-  });
+  }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL } });
   let server: Server | undefined;
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,

@@ -71,7 +71,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     await reservation?.undo(deps.table, claim, req.instanceId);
     await giveBack();
     await failUnqueued(deps.table, req.instanceId, req.requestId, req.op, now);
-    throw new ServiceUnavailable(`The operation could not be queued; nothing was changed (${(err as Error).message})`);
+    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Please retry.', { cause: err });
   }
   return { ...claimed, params: allParams };
 }
@@ -140,7 +140,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ExpressionAttributeValues: { ':one': 1 },
     })).catch(() => undefined);
     await failUnqueued(deps.table, id, req.requestId, 'create', now);
-    throw new ServiceUnavailable(`The server could not be queued for creation (${(err as Error).message})`);
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Please retry.', { cause: err });
   }
   return instance;
 }

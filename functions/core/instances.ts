@@ -29,6 +29,8 @@ export async function listServers(
   q: { limit: number; marker?: string; filter?: (s: Instance) => boolean; projectId?: string },
 ): Promise<ServerPage> {
   const projectId = q.projectId ?? caller.projectId;
+  // Nova's database answers a limit of 0 with nothing (and no next page).
+  if (q.limit <= 0) return { servers: [] };
   let start: Record<string, unknown> | undefined;
   if (q.marker) {
     const marker = await readInstance(table, q.marker);

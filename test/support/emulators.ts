@@ -10,6 +10,7 @@ import { markAttached, putAttachment, reserve, Volumes, type AttachableKind } fr
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
+import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';
 import { Nova } from './nova.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
@@ -108,7 +109,7 @@ export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
   const { emulators, table } = backends;
   const api = createApi({
     table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
-  });
+  }, { links: { publicUrl: LOCAL_PUBLIC_URL } });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {
     ...backends,
