@@ -128,6 +128,11 @@ export const queryParameters = {
 
 export type QueryParameterName = keyof typeof queryParameters;
 
+/** Where Nova words a query parameter's refusal its own way. */
+const QUERY_MESSAGES: Partial<Record<QueryParameterName, () => string>> = {
+  limit: () => 'limit param must be an integer',
+};
+
 const ajv = new Ajv({ allErrors: false, strict: false });
 const compiled = new Map<object, ValidateFunction>();
 
@@ -154,7 +159,7 @@ function describe(error: ErrorObject, body: unknown): string {
     : error.keyword === 'additionalProperties'
       ? `Additional properties are not allowed ('${excerpt(params.additionalProperty)}' was unexpected)`
       : `It ${error.message ?? 'is invalid'}`;
-  return `Invalid input for field/attribute ${excerpt(path.join('/') || 'body')}. Value: ${excerpt(value ?? null)}. ${reason}`;
+  return `Invalid input for field/attribute ${excerpt(path.join('/') || 'body')}. Value: ${excerpt(JSON.stringify(value ?? null))}. ${reason}`;
 }
 
 /** Validates a parsed body; a mismatch is Nova's 400 naming the field. */
@@ -182,7 +187,7 @@ export function validateQuery(query: Readonly<Record<string, string | undefined>
     const value = query[name];
     const check = checker(queryParameters[name]);
     if (!check(value)) {
-      throw new BadRequest(`Invalid input for query parameters ${name}. Value: ${excerpt(value)}. `
+      throw new BadRequest(QUERY_MESSAGES[name]?.() ?? `Invalid input for query parameters ${name}. Value: ${excerpt(value)}. `
         + `It ${check.errors![0]?.message ?? 'is invalid'}`);
     }
   }

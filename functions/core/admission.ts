@@ -53,7 +53,9 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   let extra: Record<string, unknown> = {};
   if (reservation) {
     try {
-      extra = await reservation.acquire(deps.table, { instanceId: req.instanceId, requestId: req.requestId, params, now });
+      extra = await reservation.acquire(deps.table, {
+        instanceId: req.instanceId, projectId: claimed.instance.projectId, requestId: req.requestId, params, now,
+      });
     } catch (err) {
       await giveBack();
       throw err;
