@@ -15,7 +15,7 @@ import { attachmentRoutes } from './routes/attachments.js';
 import { readonlyRoutes } from './routes/readonly.js';
 import { serverRoutes } from './routes/servers.js';
 import { versionRoutes } from './routes/versions.js';
-import { validateQuery, validPathParameter } from './schemas.js';
+import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
@@ -51,6 +51,10 @@ function withJsonBody(route: Route): Route {
  */
 function withCheckedParameters(route: ApiRoute, handler: Route): Route {
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  // A route whose path parameter has no schema is a programming error: refuse to start.
+  for (const name of names) {
+    if (!Object.hasOwn(pathParameters, name)) throw new Error(`${route.path}: path parameter ${name} has no schema in schemas.ts pathParameters`);
+  }
   return async (event, context) => {
     const params: Record<string, string> = {};
     for (const name of names) params[name] = validPathParameter(name, event.pathParameters?.[name] ?? '');
