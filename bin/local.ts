@@ -1,7 +1,7 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, localSettingsFromEnv, timingsFromEnv } from '../functions/core/config.js';
+import { ConfigError, EnvReader, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/config.js';
 import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
 import { startRuntime } from '../local/runtime.js';
 
@@ -13,9 +13,11 @@ const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 let settings: ReturnType<typeof localSettingsFromEnv>;
 let timings: ReturnType<typeof timingsFromEnv>;
 let fresh: boolean;
+let publicUrl: string | undefined;
 try {
   settings = localSettingsFromEnv(process.env, projectRoot);
   timings = timingsFromEnv(process.env);
+  publicUrl = publicUrlSettings(new EnvReader(process.env)).publicUrl;
   fresh = parseArgs({ options: { fresh: { type: 'boolean', default: false } } }).values.fresh ?? false;
 } catch (err) {
   if (!(err instanceof ConfigError) && !(err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw err;
@@ -28,6 +30,7 @@ const driver = simulatedDriverOptionsFromEnv();
 const runtime = await startRuntime({
   port: settings.port, host: settings.host, driver, timings,
   dynamodbEndpoint: settings.dynamodbEndpoint, dataDir: settings.dataDir,
+  publicUrl,
 });
 
 console.log(`taskgate API listening on ${runtime.apiUrl}`);

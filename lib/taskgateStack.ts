@@ -37,6 +37,11 @@ export interface TaskgateStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** A WAFv2 web ACL (REGIONAL) to associate with the API stage. */
   readonly webAclArn?: string;
+  /**
+   * Where clients reach the API, when not on API Gateway's own URL (a custom domain with a base
+   * path, LocalStack): TASKGATE_PUBLIC_URL of the API function, the base of every link.
+   */
+  readonly publicUrl?: string;
 }
 
 /** Settings the stack derives and the tests check against each other. */
@@ -85,6 +90,7 @@ export class TaskgateStack extends Stack {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,
         ...timingVariables,
+        ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
       },
     });
     grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);

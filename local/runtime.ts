@@ -12,6 +12,9 @@ import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startEventSourceMapping, visibilityHeartbeat } from './eventSourceMapping.js';
 
+/** Links on the local runtime: plain HTTP, on the address the local front listens on. */
+export const LOCAL_PUBLIC_URL = 'http://{domainName}';
+
 export interface RuntimeOptions {
   /** API port; 0 picks a free one. */
   readonly port: number;
@@ -23,6 +26,11 @@ export interface RuntimeOptions {
   /** Keep state on disk here (durable across restarts); default: in memory. */
   readonly dataDir?: string;
   readonly computeConcurrency?: number;
+  /**
+   * The base URL clients use (TASKGATE_PUBLIC_URL); by default the address it listens on, as
+   * the local API Gateway front reports it (`http://{domainName}`).
+   */
+  readonly publicUrl?: string;
 }
 
 export interface Runtime {
@@ -58,7 +66,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: leases.claimLeaseMs,
-  });
+  }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL } });
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
     options.port, options.host,

@@ -1,5 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { EnvReader, leasesOf, timingsFromEnv } from '../core/config.js';
+import { EnvReader, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { createApi } from './app.js';
@@ -11,4 +11,4 @@ export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
   claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
-});
+}, { links: publicUrlSettings(new EnvReader(process.env)) });

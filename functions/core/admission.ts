@@ -54,7 +54,9 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   let extra: Record<string, unknown> = {};
   if (reservation) {
     try {
-      extra = await reservation.acquire(deps.table, { instanceId: req.instanceId, requestId: req.requestId, params, now });
+      extra = await reservation.acquire(deps.table, {
+        instanceId: req.instanceId, projectId: claimed.instance.projectId, requestId: req.requestId, params, now,
+      });
     } catch (err) {
       // A refusal after part of the reservation was taken (the volume reserved, then no free
       // device): undo is safe to repeat and touches only this request's holdings.
@@ -75,7 +77,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     await giveBack();
     await failUnqueued(deps.table, req.instanceId, req.requestId, req.op, now);
     logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.', { cause: err });
   }
   return { ...claimed, params: allParams };
 }
@@ -150,7 +152,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     })).catch(() => undefined);
     await failUnqueued(deps.table, id, req.requestId, 'create', now);
     logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', { cause: err });
   }
   return instance;
 }

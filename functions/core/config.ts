@@ -159,3 +159,26 @@ export function localSettingsFromEnv(env: Env, projectRoot: string) {
     dataDir: dataDir === 'memory' ? undefined : dataDir,
   };
 }
+
+/** Where clients reach the API: the base of every link in its answers (see functions/api/mount.ts). */
+export interface PublicUrlSettings {
+  readonly publicUrl?: string;
+  readonly region?: string;
+}
+
+/**
+ * TASKGATE_PUBLIC_URL: an http(s) URL with no query or fragment, optionally with `{domainName}`,
+ * `{apiId}` and `{stage}` placeholders. Unset on AWS: links use API Gateway's own domain and stage.
+ */
+export function publicUrlSettings(env: EnvReader): PublicUrlSettings {
+  const publicUrl = env.string('TASKGATE_PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    let parsed: URL | undefined;
+    try { parsed = new URL(publicUrl.replace(/\{(domainName|apiId|stage)\}/g, 'x')); } catch { parsed = undefined; }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.search || parsed.hash
+      || /[{}]/.test(publicUrl.replace(/\{(domainName|apiId|stage)\}/g, ''))) {
+      throw new ConfigError(`TASKGATE_PUBLIC_URL must be an http(s) URL without query or fragment, not ${JSON.stringify(publicUrl.slice(0, 80))}`);
+    }
+  }
+  return { publicUrl, region: env.string('AWS_REGION') };
+}

@@ -4,8 +4,8 @@ export type DomainErrorKind =
   | 'badRequest' | 'forbidden' | 'itemNotFound' | 'conflictingRequest' | 'serviceUnavailable';
 
 export class DomainError extends Error {
-  constructor(readonly kind: DomainErrorKind, message: string) {
-    super(message);
+  constructor(readonly kind: DomainErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
@@ -22,8 +22,9 @@ export class NotFound extends DomainError {
 export class Conflict extends DomainError {
   constructor(message: string) { super('conflictingRequest', message); }
 }
+/** The message is the client's; the cause (an AWS client's error, say) is only logged. */
 export class ServiceUnavailable extends DomainError {
-  constructor(message: string) { super('serviceUnavailable', message); }
+  constructor(message: string, options?: ErrorOptions) { super('serviceUnavailable', message, options); }
 }
 
 /** A driver step failed: the operation ends with its failure outcome and a fault. */

@@ -55,16 +55,19 @@ it('serves a request from the API bundle (the flavor list, which needs no AWS ca
   expect(api).toBeDefined();
   const event = {
     resource: '/{proxy+}', path: '/v2.1/flavors', httpMethod: 'GET',
-    headers: { Host: 'example.com', 'X-Auth-Token': 'alice:demo' }, multiValueHeaders: {},
+    headers: { Host: 'evil.example', 'X-Auth-Token': 'alice:demo' }, multiValueHeaders: {},
     queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: { proxy: 'v2.1/flavors' }, stageVariables: null,
     body: null, isBase64Encoded: false,
-    requestContext: { stage: 'compute', path: '/compute/v2.1/flavors', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' } },
+    requestContext: {
+      stage: 'compute', path: '/compute/v2.1/flavors', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' },
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com', apiId: 'abc123',
+    },
   };
   const context = "{ awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 20000 }";
   const result = await inNode(api!.dir, `const r = await m.handler(${JSON.stringify(event)}, ${context}); console.log(JSON.stringify(r));`) as { statusCode: number; body: string };
   expect(result.statusCode).toBe(200);
   const { flavors } = JSON.parse(result.body);
   expect(flavors.length).toBeGreaterThan(0);
-  // Links carry the stage, as API Gateway's client sees the URL.
-  expect(JSON.stringify(flavors[0].links)).toContain('example.com/compute/');
+  // Links carry API Gateway's domain and the stage, as its client sees the URL; never the Host header.
+  expect(flavors[0].links[0].href).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/compute/v2.1/flavors/1');
 });

@@ -103,7 +103,7 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
     for (; rounds < ROUNDS; rounds++) {
       const instance = await seedInstance(table);
       const volumeId = crypto.randomUUID();
-      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, requestId: 'seed', now: Date.now() });
+      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now() });
       await putAttachment(table, Volumes, {
         id: volumeId, instanceId: instance.id, requestId: 'seed', device: '/dev/vdb', created: new Date().toISOString(),
       });

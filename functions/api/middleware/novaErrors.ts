@@ -26,6 +26,11 @@ const THROTTLES = new Set([
 ]);
 const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);
 
+function logError(requestId: string | undefined, err: unknown) {
+  const e = err as Error | undefined;
+  console.error(JSON.stringify({ requestId, error: e?.name, message: e?.message, stack: e?.stack }));
+}
+
 export function novaFault(kind: string, code: number, message: string): ApiResult {
   return json(code, { [kind]: { code, message } });
 }
@@ -40,8 +45,11 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       const err = request.error;
       if (err instanceof DomainError) {
         request.response = novaFault(err.kind, STATUS[err.kind], err.message);
+        // A 5xx's message is fixed; what caused it is for the operator, with the request id.
+        if (STATUS[err.kind] >= 500) logError(request.context.requestId, err.cause ?? err);
       } else if (err instanceof HttpFault) {
         request.response = novaFault(err.kind, err.code, err.message);
+        request.response.headers = { ...request.response.headers, ...err.headers };
       } else if (isThrottle(err)) {
         request.response = novaFault('serviceUnavailable', 503, 'The service is busy; nothing was changed. Please retry.');
         request.response.headers = { ...request.response.headers, 'retry-after': '1' };
@@ -52,9 +60,7 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
         const mapped = fromHttpError(status);
         request.response = novaFault(mapped.kind, mapped.kind === 'computeFault' ? 500 : STATUS[mapped.kind as DomainErrorKind], mapped.message);
       } else {
-        console.error(JSON.stringify({
-          requestId: request.context.requestId, error: err?.name, message: err?.message, stack: err?.stack,
-        }));
+        logError(request.context.requestId, err);
         request.response = novaFault('computeFault', 500,
           'Unexpected API Error. Please report this at the taskgate issue tracker and attach the request id.');
       }

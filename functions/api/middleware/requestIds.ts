@@ -27,11 +27,6 @@ export function requestIds(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
         request.context.globalRequestId = global;
         console.info(JSON.stringify({ requestId: request.context.requestId, globalRequestId: global }));
       }
-      const headers = request.event.headers ?? {};
-      const proto = headers['x-forwarded-proto'] ?? 'https';
-      const host = headers.host ?? request.event.requestContext?.domainName ?? 'localhost';
-      const stage = request.event.requestContext?.stage;
-      request.context.baseUrl = `${proto}://${host}${stage && stage !== '$default' ? `/${stage}` : ''}`;
     },
     after: addHeaders,
     onError: addHeaders,
