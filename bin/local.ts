@@ -1,13 +1,16 @@
-import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
+import { driverSettings, EnvReader } from '../functions/core/config.js';
+import { failAtFromSetting } from '../local/faults.js';
 import { startRuntime } from '../local/runtime.js';
 
 // `npm start`: taskgate on its embedded default. Nothing to install but Node.
 
 const port = Number(process.env.PORT ?? 8774);
+const { stepMs } = driverSettings(process.env);
+const failAt = new EnvReader(process.env).string('TASKGATE_DRIVER_FAIL_AT');
 const runtime = await startRuntime({
   port,
   host: process.env.HOST ?? '127.0.0.1',
-  driver: simulatedDriverOptionsFromEnv(),
+  driver: { stepMs, beforeStep: failAt ? failAtFromSetting('TASKGATE_DRIVER_FAIL_AT', failAt) : undefined },
   dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
   sweepIntervalMs: Number(process.env.TASKGATE_SWEEP_SECONDS ?? 60) * 1000,
 });
@@ -15,7 +18,7 @@ const runtime = await startRuntime({
 console.log(`taskgate API listening on ${runtime.apiUrl}`);
 console.log(`  DynamoDB (${process.env.TASKGATE_DYNAMODB_ENDPOINT ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
 console.log(`  SQS (fauxqs): ${runtime.emulators.queueUrl}`);
-console.log(`  compute worker running; each driver step takes ${runtime.driver ? simulatedDriverOptionsFromEnv().stepMs : 0} ms`);
+console.log(`  compute worker running; each driver step takes ${stepMs} ms${failAt ? `; ${failAt} fails` : ''}`);
 console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
 console.log('Ctrl-C to stop.');
 

@@ -5,7 +5,9 @@ import { createComputeHandler } from '../functions/compute/batch.js';
 import { sweepExpiredClaims } from '../functions/core/sweeper.js';
 import { createDeadLetterHandler } from '../functions/dlq/batch.js';
 import { sqsOperationQueue } from '../functions/core/queue.js';
-import { SimulatedDriver, type SimulatedDriverOptions } from '../functions/core/simulatedDriver.js';
+import type { ComputeDriver } from '../functions/core/driver.js';
+import { createDriver } from '../functions/core/drivers.js';
+import type { SimulatedDriverOptions } from '../functions/core/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/table.js';
 import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -15,6 +17,7 @@ export interface RuntimeOptions {
   /** API port; 0 picks a free one. */
   readonly port: number;
   readonly host?: string;
+  /** The simulated driver's step time, and where a test or TASKGATE_DRIVER_FAIL_AT injects faults. */
   readonly driver: SimulatedDriverOptions;
   readonly dynamodbEndpoint?: string;
   readonly claimLeaseMs?: number;
@@ -31,7 +34,7 @@ export interface Runtime {
   readonly apiUrl: string;
   readonly emulators: Emulators;
   readonly table: Table;
-  readonly driver: SimulatedDriver;
+  readonly driver: ComputeDriver;
   stop(): Promise<void>;
 }
 
@@ -46,7 +49,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     maxReceiveCount: options.maxReceiveCount,
   });
   const table = makeTable(emulators.tableName, emulators.dynamodb);
-  const driver = new SimulatedDriver(table, options.driver);
+  const driver = createDriver(table, { driver: 'simulated', stepMs: options.driver.stepMs }, options.driver.beforeStep);
 
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),

@@ -1,10 +1,13 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
+import { logger } from '../observability/index.js';
 import { createApi } from './app.js';
 
 // The API Lambda's entry: API Gateway REST proxy events. Endpoints come from the standard
-// AWS_ENDPOINT_URL* variables, so the same code runs on AWS, LocalStack and the emulators.
+// AWS_ENDPOINT_URL* variables, so the same code runs on AWS, LocalStack and the emulators. Log
+// lines carry the invocation's Lambda request id (and each names Nova's request id itself).
 
 const queueUrl = process.env.QUEUE_URL;
 if (!queueUrl) throw new Error('QUEUE_URL is not set');
@@ -13,4 +16,4 @@ export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), queueUrl),
   claimLeaseMs: Number(process.env.TASKGATE_CLAIM_LEASE_SECONDS ?? 900) * 1000,
-});
+}).use(injectLambdaContext(logger, { resetKeys: true }));

@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { DomainError, type DomainErrorKind } from '../../core/errors.js';
+import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { Unauthorized } from './noauthCaller.js';
 
@@ -52,9 +53,7 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
         const mapped = fromHttpError(status);
         request.response = novaFault(mapped.kind, mapped.kind === 'computeFault' ? 500 : STATUS[mapped.kind as DomainErrorKind], mapped.message);
       } else {
-        console.error(JSON.stringify({
-          requestId: request.context.requestId, error: err?.name, message: err?.message, stack: err?.stack,
-        }));
+        logger.error('unexpected API error', { requestId: request.context.requestId, error: err });
         request.response = novaFault('computeFault', 500,
           'Unexpected API Error. Please report this at the taskgate issue tracker and attach the request id.');
       }
