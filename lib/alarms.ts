@@ -16,10 +16,7 @@ export interface OperationsAlarmsProps {
   readonly functions: Record<string, IFunction>;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
-  /**
-   * Older than this, a queued operation is about to outlive its claim lease (the sweeper would
-   * release the claim before the worker starts): alarm well before.
-   */
+  /** Older than this, a queued operation is stuck: more than its retries can explain. */
   readonly oldestMessageAgeThreshold: Duration;
   /** An existing SNS topic that receives every alarm and its recovery. */
   readonly alarmTopicArn?: string;

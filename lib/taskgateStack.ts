@@ -36,6 +36,8 @@ export interface TaskgateStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** A WAFv2 web ACL (REGIONAL) to associate with the API stage. */
   readonly webAclArn?: string;
+  /** Create API Gateway's account-wide CloudWatch Logs role (docs/deploying.md: when). Default false. */
+  readonly apiGatewayCloudWatchRole?: boolean;
 }
 
 /** Settings the stack derives and the tests check against each other. */
@@ -51,6 +53,12 @@ export interface TaskgateSettings {
   readonly claimLeaseSeconds: number;
   readonly computeMaxConcurrency: number;
   readonly maxReceiveCount: number;
+  /**
+   * The OldestOperation alarm's threshold: the age a message reaches when it is delivered
+   * maxReceiveCount times, each delivery waiting out the visibility timeout. Older than that, no
+   * retry explains it: the queue is not being consumed.
+   */
+  readonly oldestOperationAlarmSeconds: number;
 }
 
 export class TaskgateStack extends Stack {
@@ -66,12 +74,14 @@ export class TaskgateStack extends Stack {
     const deletionProtection = props.deletionProtection ?? true;
     const retained = deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const computeTimeout = props.computeTimeout ?? Duration.seconds(60);
+    const maxReceiveCount = props.maxReceiveCount ?? 5;
     this.settings = {
       computeTimeout,
       runLeaseSeconds: computeTimeout.toSeconds() * (VISIBILITY_TIMEOUT_FACTOR + 1),
       claimLeaseSeconds: props.claimLeaseSeconds ?? 900,
       computeMaxConcurrency: props.computeMaxConcurrency ?? 50,
-      maxReceiveCount: props.maxReceiveCount ?? 5,
+      maxReceiveCount,
+      oldestOperationAlarmSeconds: computeTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR * maxReceiveCount,
     };
     const deadLetterTimeout = Duration.seconds(30);
     const common = {
@@ -160,19 +170,19 @@ export class TaskgateStack extends Stack {
       logRetention: common.logRetention,
       logRemovalPolicy: retained,
       webAclArn: props.webAclArn,
+      cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
     });
 
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       functions: { Api: api.fn, Compute: compute.fn, Sweeper: sweeper.fn, DeadLetter: deadLetter.fn },
       queue, deadLetterQueue,
-      // A third of the claim lease: someone hears of a stuck queue well before claims expire.
-      oldestMessageAgeThreshold: Duration.seconds(Math.floor(this.settings.claimLeaseSeconds / 3)),
+      oldestMessageAgeThreshold: Duration.seconds(this.settings.oldestOperationAlarmSeconds),
       alarmTopicArn: props.alarmTopicArn,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (TASKGATE_API_URL for npm run test:e2e)' });
-    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'LocalStack URL: http://<id>.execute-api.localhost.localstack.cloud:4566/<stage>/v2.1' });
-    new CfnOutput(this, 'ApiStage', { value: this.api.api.deploymentStage.stageName });
+    // One URL: the Nova endpoint clients are given. On LocalStack, build it from RestApiId (docs/deploying.md).
+    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (OS_ENDPOINT; TASKGATE_API_URL for npm run test:e2e)' });
+    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'For the LocalStack URL, which ApiUrl is not' });
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });
