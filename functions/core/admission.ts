@@ -71,7 +71,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     await reservation?.undo(deps.table, claim, req.instanceId);
     await giveBack();
     await failUnqueued(deps.table, req.instanceId, req.requestId, req.op, now);
-    throw new ServiceUnavailable(`The operation could not be queued; nothing was changed (${(err as Error).message})`);
+    throw new ServiceUnavailable(`The operation could not be queued; nothing was changed (${(err as Error).message})`, { cause: err });
   }
   return { ...claimed, params: allParams };
 }

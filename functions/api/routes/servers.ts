@@ -41,7 +41,7 @@ function pageQuery(event: ApiEvent) {
   const filters: ((s: Instance) => boolean)[] = [];
   if (q.name) {
     let pattern: RegExp;
-    try { pattern = new RegExp(q.name); } catch { throw new BadRequest(`Invalid name filter: ${q.name}`); }
+    try { pattern = new RegExp(q.name); } catch (err) { throw new BadRequest(`Invalid name filter: ${q.name}`, { cause: err }); }
     filters.push((s) => pattern.test(s.name));
   }
   const statuses = event.multiValueQueryStringParameters?.status ?? (q.status ? [q.status] : []);
