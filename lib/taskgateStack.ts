@@ -118,6 +118,8 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         TASKGATE_RUN_LEASE_SECONDS: String(this.settings.runLeaseSeconds),
+        // The driver the compute function runs (functions/core/drivers.ts); the simulated one is the only one yet.
+        TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
     });
