@@ -11,18 +11,29 @@ class RetryLater extends Error {
 
 /**
  * The compute Lambda's batch: a FIFO batch may hold several message groups (instances).
- * Powertools' FIFO processor runs the records in order; once a record fails, the rest of its group
- * is reported failed without running (skipGroupOnError), so the group's order holds on
- * redelivery, and the other groups go on.
+ * Powertools' FIFO processor runs records in order; once a record fails, the rest of its group is
+ * reported failed without running (skipGroupOnError), so the group's order holds on redelivery,
+ * and the other groups go on. It runs a whole batch one record after another, though, and groups
+ * are independent (one per instance): so each group gets a processor of its own, and the groups
+ * of a batch run at once.
  */
 export function createComputeHandler(deps: WorkerDeps) {
-  // A processor keeps the batch it works on: one per invocation (the local runtime runs several at once).
-  return async (event: SQSEvent): Promise<SQSBatchResponse> =>
-    processPartialResponse(event, (record: SQSRecord) => runRecord(deps, record), new SqsFifoPartialProcessorAsync(), {
-      skipGroupOnError: true,
-      // Every record failed: report them all (retried after the visibility timeout), do not throw.
-      throwOnFullBatchFailure: false,
-    });
+  const run = (record: SQSRecord) => runRecord(deps, record);
+  return async (event: SQSEvent): Promise<SQSBatchResponse> => {
+    const groups = new Map<string, SQSRecord[]>();
+    for (const r of event.Records) {
+      const group = r.attributes.MessageGroupId ?? r.messageId;
+      groups.set(group, [...(groups.get(group) ?? []), r]);
+    }
+    // A processor keeps the records it works on: one per group and invocation.
+    const responses = await Promise.all([...groups.values()].map((records) =>
+      processPartialResponse({ Records: records }, run, new SqsFifoPartialProcessorAsync(), {
+        skipGroupOnError: true,
+        // Every record failed: report them all (retried after the visibility timeout), do not throw.
+        throwOnFullBatchFailure: false,
+      })));
+    return { batchItemFailures: responses.flatMap((r) => r.batchItemFailures) };
+  };
 }
 
 /** Resolves once the message is finished with (done, or stale and dropped); throws to retry it. */
