@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { EnvReader, leasesOf, timingsFromEnv } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { logger } from '../observability/index.js';
@@ -9,11 +10,8 @@ import { createApi } from './app.js';
 // AWS_ENDPOINT_URL* variables, so the same code runs on AWS, LocalStack and the emulators. Log
 // lines carry the invocation's Lambda request id (and each names Nova's request id itself).
 
-const queueUrl = process.env.QUEUE_URL;
-if (!queueUrl) throw new Error('QUEUE_URL is not set');
-
 export const handler = createApi({
   table: tableFromEnv(),
-  queue: sqsOperationQueue(new SQSClient({}), queueUrl),
-  claimLeaseMs: Number(process.env.TASKGATE_CLAIM_LEASE_SECONDS ?? 900) * 1000,
+  queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
+  claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
 }).use(injectLambdaContext(logger, { resetKeys: true }));

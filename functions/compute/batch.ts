@@ -1,7 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseOperationMessage, type OperationMessage } from '../core/queue.js';
-import { runOperation, type WorkerDeps } from '../core/worker.js';
+import { runOperation, type Heartbeat, type WorkerDeps } from '../core/worker.js';
 import { logger } from '../observability/index.js';
 
 /** Thrown for a message whose operation is running under another delivery: it comes back later. */
@@ -17,8 +17,13 @@ class RetryLater extends Error {
  * are independent (one per instance): so each group gets a processor of its own, and the groups
  * of a batch run at once.
  */
-export function createComputeHandler(deps: WorkerDeps) {
-  const run = (record: SQSRecord) => runRecord(deps, record);
+export interface ComputeConsumer {
+  /** The heartbeat that keeps one record's message invisible while it is worked on (local runtime). */
+  readonly heartbeatFor?: (record: SQSRecord) => Heartbeat;
+}
+
+export function createComputeHandler(deps: WorkerDeps, consumer: ComputeConsumer = {}) {
+  const run = (record: SQSRecord) => runRecord(deps, record, consumer.heartbeatFor?.(record));
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const groups = new Map<string, SQSRecord[]>();
     for (const r of event.Records) {
@@ -37,11 +42,11 @@ export function createComputeHandler(deps: WorkerDeps) {
 }
 
 /** Resolves once the message is finished with (done, or stale and dropped); throws to retry it. */
-async function runRecord(deps: WorkerDeps, record: SQSRecord): Promise<void> {
+async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat): Promise<void> {
   let message: OperationMessage | undefined;
   try {
     message = parseOperationMessage(record.body);
-    if (await runOperation(deps, message) === 'retry') throw new RetryLater(`${message.op} ${message.requestId} runs under another delivery`);
+    if (await runOperation(deps, message, heartbeat) === 'retry') throw new RetryLater(`${message.op} ${message.requestId} runs under another delivery`);
   } catch (err) {
     if (err instanceof RetryLater) throw err;
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.

@@ -23,10 +23,12 @@ let shell: ShellSession;
 let bin: string;
 
 beforeAll(async () => {
+  bin = mkdtempSync(join(tmpdir(), 'taskgate-readme-'));
   server = spawn('npm', ['start'], {
     cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    // PORT=0: a free port, which `npm start` prints; the blocks then get that PORT, as the README says.
-    env: { ...process.env, PORT: '0', NODE_OPTIONS: '' },
+    // PORT=0: a free port, which `npm start` prints; the blocks then get that PORT, as the README
+    // says. A data directory of its own: a fresh start, whatever .data/ holds.
+    env: { ...process.env, PORT: '0', NODE_OPTIONS: '', TASKGATE_DATA_DIR: join(bin, 'data') },
   });
   port = await new Promise<string>((resolve, reject) => {
     let out = '';
@@ -38,7 +40,6 @@ beforeAll(async () => {
     server.once('exit', (code) => reject(new Error(`npm start exited (${code}): ${out}`)));
   });
   // Same python3, without a version manager's shim in front of it (a shim costs seconds a call).
-  bin = mkdtempSync(join(tmpdir(), 'taskgate-readme-'));
   const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
   symlinkSync(python, join(bin, 'python3'));
   shell = new ShellSession({ ...process.env, PATH: `${bin}:${process.env.PATH}`, PORT: port });

@@ -1,3 +1,4 @@
+import { timings } from '../../functions/core/config.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { captureLogs } from '../support/logs.js';
 import { IMAGE2, Nova } from '../support/nova.js';
@@ -12,7 +13,7 @@ beforeAll(async () => {
   runtime = await startRuntime({
     port: 0, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
     driver: { stepMs: 0, beforeStep: crashAt('rebuild', 'spawn') },
-    visibilityTimeoutSeconds: 1, maxReceiveCount: 3,
+    timings: timings({ computeTimeoutSeconds: 1, visibilityTimeoutSeconds: 4, leaseMarginSeconds: 1, maxReceiveCount: 3 }),
   });
   nova = new Nova(runtime.apiUrl);
 });
