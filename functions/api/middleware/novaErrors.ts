@@ -40,6 +40,11 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
     onError: (request) => {
       const err = request.error;
       if (err instanceof DomainError) {
+        // A 503's cause (what AWS answered) stays in the log, under the request id the client was
+        // given; the answer names none of it.
+        if (err.kind === 'serviceUnavailable' && err.cause) {
+          logger.warn('service unavailable', { requestId: request.context.requestId, error: err.cause as Error });
+        }
         request.response = novaFault(err.kind, STATUS[err.kind], err.message);
       } else if (err instanceof HttpFault) {
         request.response = novaFault(err.kind, err.code, err.message);
