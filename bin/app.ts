@@ -31,6 +31,7 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   alarmTopicArn: ctx('alarmTopicArn'),
   webAclArn: ctx('webAclArn'),
   publicUrl: ctx('publicUrl'),
+  apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') === 'true',
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

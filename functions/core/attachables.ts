@@ -86,11 +86,12 @@ export async function reserve(
     const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
     if (held?.projectId !== undefined && held.projectId !== req.projectId) throw new NotFound(kind.notFound(req.id));
     if (held?.instanceId === req.instanceId) {
-      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`);
+      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
     }
     throw new BadRequest(
       `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
       + (held?.instanceId ? ` (attached to another server)` : ''),
+      { cause: err },
     );
   }
 }
@@ -163,7 +164,7 @@ export async function putAttachment(table: Table, kind: AttachableKind, attachme
       ExpressionAttributeValues: { ':request': attachment.requestId },
     }));
   } catch (err) {
-    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`);
+    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`, 500, { cause: err });
     throw err;
   }
 }
@@ -185,7 +186,7 @@ export async function touchAttachment(
     }));
   } catch (err) {
     if (isConditionFailure(err)) {
-      throw new DriverError(`${kind.missingAttachment}: ${kind.noun} ${req.id} is not attached to instance ${req.instanceId}`);
+      throw new DriverError(`${kind.missingAttachment}: ${kind.noun} ${req.id} is not attached to instance ${req.instanceId}`, 500, { cause: err });
     }
     throw err;
   }

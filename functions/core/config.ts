@@ -46,6 +46,25 @@ export class EnvReader {
   }
 }
 
+/** The compute drivers there are; a real one adds its name here and its construction in drivers.ts. */
+export const DRIVERS = ['simulated'] as const;
+export type DriverName = (typeof DRIVERS)[number];
+
+export interface DriverSettings {
+  readonly driver: DriverName;
+  /** The simulated driver: how long each step takes. */
+  readonly stepMs: number;
+}
+
+/** TASKGATE_DRIVER (which driver the compute function runs) and its own settings. */
+export function driverSettings(env: Env): DriverSettings {
+  const read = new EnvReader(env);
+  return {
+    driver: read.oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated'),
+    stepMs: read.integer('TASKGATE_DRIVER_STEP_MS', 300, { min: 0, max: 60_000 }),
+  };
+}
+
 /**
  * Every duration of the operation machinery, and how they must relate. Lambda and SQS decide
  * what happens after a crash: a compute invocation lives at most `computeTimeoutSeconds`; a

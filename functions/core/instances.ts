@@ -120,7 +120,7 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     const superseded = (out.Attributes as Instance | undefined)?.claim;
     if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
   } catch (err) {
-    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`, { cause: err });
     throw err;
   }
 }
