@@ -1,4 +1,7 @@
 import { BadRequest, Forbidden } from '../core/errors.js';
+import { canonicalUuid, isUuid } from '../core/ids.js';
+import { excerpt } from './excerpt.js';
+import { nameFilter } from './nameFilter.js';
 import type { Caller, Instance } from '../core/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { statusFilter } from './status.js';
@@ -98,9 +101,8 @@ export function serverListQuery(
   let nothing = false;
   const name = opt('name');
   if (name) {
-    let pattern: RegExp;
-    try { pattern = new RegExp(name); } catch { throw new BadRequest(`Invalid name filter: ${name}`); }
-    filters.push((s) => pattern.test(s.name));
+    const matches = nameFilter(name);
+    filters.push((s) => matches(s.name));
   }
   const statuses = multi.status ?? (q.status ? [q.status] : []);
   if (statuses.length > 0) {
@@ -168,8 +170,11 @@ export function serverListQuery(
     throw new Forbidden('Policy doesn\'t allow os_compute_api:servers:index:get_all_tenants to be performed.');
   }
   const tenant = allTenants ? (q.tenant_id ?? q.project_id) : undefined;
+  // A marker is a server id; one that is not a UUID names no server (Nova: 400 "not found").
+  if (q.marker !== undefined && !isUuid(q.marker)) throw new BadRequest(`marker [${excerpt(q.marker)}] not found`);
+  const marker = q.marker === undefined ? undefined : canonicalUuid(q.marker);
   return {
-    limit, marker: q.marker, filter: (s) => filters.every((f) => f(s)), nothing,
+    limit, marker, filter: (s) => filters.every((f) => f(s)), nothing,
     ...(allTenants ? (tenant ? { projectId: tenant } : { allProjects: true }) : {}),
   };
 }

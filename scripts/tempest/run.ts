@@ -18,7 +18,7 @@ import { startTokenShim } from './tokenShim.js';
 
 const PYTHON = '/usr/bin/python3';
 const here = fileURLToPath(new URL('./', import.meta.url));
-const PROJECTS = ['tempest1', 'tempest2', 'tempest3', 'tempest4'];
+const PROJECTS = ['tempest1', 'tempest2', 'tempest3', 'tempest4', 'tempest5', 'tempest6', 'tempest7', 'tempest8'];
 
 const probe = spawnSync(PYTHON, ['-c', 'import tempest, stestr'], { encoding: 'utf8' });
 if (probe.status !== 0 || !keystoneInstalled()) {

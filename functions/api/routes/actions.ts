@@ -9,6 +9,7 @@ import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { schemas, validate, type SchemaName } from '../schemas.js';
 import { serverView } from '../views.js';
+import { excerpt } from '../excerpt.js';
 import { checkMetadataQuota, serverViewOptions } from './servers.js';
 import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
 import { check, lockSchema, normalIPv6, rebuildSchema } from '../serverSchemas.js';
@@ -42,7 +43,7 @@ interface DirectAction {
 /** A resize must name an existing flavor other than the current one (Nova: 400). */
 async function resizeGuard(deps: AdmissionDeps, body: Body): Promise<ClaimGuard> {
   const flavorRef = String(body.flavorRef);
-  if (!await findFlavor(deps.table, flavorRef)) throw new BadRequest(`Flavor ${flavorRef} could not be found.`);
+  if (!await findFlavor(deps.table, flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
   return {
     condition: '#flavor <> :newFlavor',
     names: { '#flavor': 'flavorId' },
@@ -170,7 +171,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       if (!action) {
         // Nova finds the server before it looks for the action: an unknown server is 404 first.
         await getServer(deps.table, ctx.caller, instanceId);
-        throw new BadRequest(`There is no such action: ${name}`);
+        throw new BadRequest(`There is no such action: ${excerpt(name)}`);
       }
       const value = (body as Body)[name];
       const args = (typeof action.schema === 'function'

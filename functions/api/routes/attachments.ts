@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attachables.js';
 import { NotFound } from '../../core/errors.js';
+import { canonicalUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
 import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
@@ -71,18 +72,19 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
           attachVolumeSchema(ctx.apiVersion), event.body, `attachVolume-${versionString(ctx.apiVersion)}`,
         );
         const instanceId = pathParam(event, 'server_id');
+        const volumeId = canonicalUuid(volumeAttachment.volumeId);
         const deleteOnTermination = isTrue(volumeAttachment.delete_on_termination);
         const accepted = await requestOperation(deps, {
           instanceId, op: 'attach_volume', ...requester(ctx), guard: shelvedGuard(ctx.apiVersion, 'attach_volume'),
           params: {
-            volumeId: volumeAttachment.volumeId, deleteOnTermination,
+            volumeId, deleteOnTermination,
             ...(volumeAttachment.tag !== undefined ? { tag: volumeAttachment.tag } : {}),
           },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
         return json(200, {
           volumeAttachment: volumeAttachmentView({
-            id: volumeAttachment.volumeId, instanceId, device: String(accepted.params.device),
+            id: volumeId, instanceId, device: String(accepted.params.device),
             tag: volumeAttachment.tag ?? null, deleteOnTermination,
           }, ctx.apiVersion),
         });
@@ -128,7 +130,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         );
         const request = body.interfaceAttachment ?? {};
         const port = {
-          portId: request.port_id ?? randomUUID(), netId: request.net_id ?? DEFAULT_NETWORK_ID,
+          portId: request.port_id ? canonicalUuid(request.port_id) : randomUUID(),
+          netId: request.net_id ? canonicalUuid(request.net_id) : DEFAULT_NETWORK_ID,
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
           ...(request.tag !== undefined ? { tag: request.tag } : {}),
         };
