@@ -104,18 +104,22 @@ const OPS: Record<string, Op> = {
 type Expected =
   | { readonly kind: 'admitted' }
   | { readonly kind: 'refused'; readonly attr: 'task_state' | 'vm_state'; readonly value: string }
-  | { readonly kind: 'missing' };
+  | { readonly kind: 'missing' }
+  /** A delete while deleting: Nova's 204, and taskgate takes no second claim (the item is untouched). */
+  | { readonly kind: 'repeated' };
 
 /**
  * The rules of docs/operations.md: a deleted server is not found; any task_state in flight refuses
  * every operation (task_state is checked before vm_state, as Nova does), except delete, which
- * preempts everything but another delete; an idle server admits what its vm_state allows.
+ * preempts everything and is accepted again (204, no second claim) while deleting; an idle server
+ * admits what its vm_state allows.
  */
 function expected(op: string, vm: Vm, taskState: string | undefined): Expected {
   const cell = IDLE_MATRIX[op]!.split(/\s+/)[VM_STATES.indexOf(vm)];
   if (cell === '-') return { kind: 'missing' };
   if (taskState) {
-    if (op !== 'delete' || taskState === 'deleting') return { kind: 'refused', attr: 'task_state', value: taskState };
+    if (op === 'delete' && taskState === 'deleting') return { kind: 'repeated' };
+    if (op !== 'delete') return { kind: 'refused', attr: 'task_state', value: taskState };
     return { kind: 'admitted' };
   }
   return cell === 'Y' ? { kind: 'admitted' } : { kind: 'refused', attr: 'vm_state', value: vm };
@@ -127,7 +131,7 @@ afterAll(() => api.stop());
 
 const readItem = async (id: string) => (await readInstance(api.table, id))!;
 
-interface Cell { id: string; op: string; vm: Vm; taskState?: string; status: number; body: unknown; claimed?: string }
+interface Cell { id: string; op: string; vm: Vm; taskState?: string; status: number; body: unknown; claimed?: string; unchanged?: boolean }
 
 /**
  * One server per (vm_state, task_state): every operation is tried on it in turn. A refusal must
@@ -155,7 +159,9 @@ async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells
     const res = await OPS[op]!.send(api, id, held);
     const cell: Cell = { id, op, vm, taskState, status: res.status, body: res.body };
     if (res.status >= 200 && res.status < 300) {
-      cell.claimed = (await readItem(id)).taskState;
+      const after = await readItem(id);
+      cell.claimed = after.taskState;
+      cell.unchanged = JSON.stringify(after) === JSON.stringify(before);
       before = await seed();
     } else {
       untouched &&= JSON.stringify(await readItem(id)) === JSON.stringify(before);
@@ -171,6 +177,9 @@ function mismatch(cell: Cell): string | undefined {
   const op = OPS[cell.op]!;
   if (want.kind === 'missing') {
     return cell.status === 404 ? undefined : `${where}: want 404, got ${cell.status}`;
+  }
+  if (want.kind === 'repeated') {
+    return cell.status === 204 && cell.unchanged ? undefined : `${where}: want 204 and no second claim, got ${cell.status} (unchanged: ${cell.unchanged})`;
   }
   if (want.kind === 'admitted') {
     if (cell.status !== op.accepted) return `${where}: want ${op.accepted}, got ${cell.status} ${JSON.stringify(cell.body)}`;
@@ -204,8 +213,10 @@ describe('the operation catalogue, over HTTP', () => {
     const count = (status: number) => cells.filter((c) => c.status === status).length;
     const idleAdmissions = Object.values(IDLE_MATRIX).join('').split('').filter((c) => c === 'Y').length;
     const busyDeletes = (VM_STATES.length - 1) * (TASK_STATES.length - 1);
-    expect(cells.filter((c) => c.claimed !== undefined)).toHaveLength(idleAdmissions + busyDeletes);
+    const repeatedDeletes = VM_STATES.length - 1;
+    expect(cells.filter((c) => c.claimed !== undefined && !c.unchanged)).toHaveLength(idleAdmissions + busyDeletes);
+    expect(cells.filter((c) => c.op === 'delete' && c.taskState === 'deleting' && c.status === 204)).toHaveLength(repeatedDeletes);
     expect(count(404)).toBe(Object.keys(OPS).length * (TASK_STATES.length + 1));
-    expect(count(409)).toBe(cells.length - idleAdmissions - busyDeletes - count(404));
+    expect(count(409)).toBe(cells.length - idleAdmissions - busyDeletes - repeatedDeletes - count(404));
   });
 });
