@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createApi } from '../functions/api/app.js';
+import { authorizeRequest } from '../functions/authorizer/authorize.js';
+import type { IdentityProvider } from '../functions/core/identity/identity.js';
+import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
 import { sweepExpiredClaims } from '../functions/core/sweeper.js';
 import { createDeadLetterHandler } from '../functions/dlq/batch.js';
@@ -25,6 +28,12 @@ export interface RuntimeOptions {
   readonly visibilityTimeoutSeconds?: number;
   /** Deliveries before a message goes to the dead-letter queue. */
   readonly maxReceiveCount?: number;
+  /**
+   * How callers are identified. Keystone and JWT providers run as API Gateway's authorizer would,
+   * before the API function; development mode (noauth, the default for tests and `npm start`)
+   * has no authorizer and the API function reads `<user>:<project>` itself.
+   */
+  readonly identity?: IdentityProvider;
 }
 
 export interface Runtime {
@@ -48,14 +57,16 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const table = makeTable(emulators.tableName, emulators.dynamodb);
   const driver = new SimulatedDriver(table, options.driver);
 
+  const identity = options.identity ?? new NoauthIdentityProvider();
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),
     claimLeaseMs: options.claimLeaseMs ?? 15 * 60_000,
-  });
+  }, { identity: identity.mode === 'noauth' ? identity : undefined });
+  const authorizer = identity.mode === 'noauth' ? undefined : (e: APIGatewayRequestAuthorizerEvent) => authorizeRequest(identity, e);
   let server: Server | undefined;
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
-    options.port, options.host,
+    options.port, options.host, authorizer,
   );
   server = served.server;
 

@@ -2,11 +2,14 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler from '@middy/http-router';
+import { isPublicPath } from '../authorizer/gatewayResponses.js';
 import type { AdmissionDeps } from '../core/admission.js';
+import type { IdentityProvider } from '../core/identity/identity.js';
 import type { ApiContext, ApiEvent, ApiResult, ApiRoute, Route } from './http.js';
-import { noauthCaller } from './middleware/noauthCaller.js';
+import { requestCaller } from './middleware/caller.js';
 import { microversion } from './middleware/microversion.js';
 import { novaErrors } from './middleware/novaErrors.js';
+import { policy } from './middleware/policy.js';
 import { requestIds } from './middleware/requestIds.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
@@ -16,7 +19,7 @@ import { versionRoutes } from './routes/versions.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
-const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2\.1\/?$/.test(event.path);
+const isVersionDiscovery = (event: ApiEvent) => isPublicPath(event.path);
 
 /** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
 function withJsonBody(route: Route): Route {
@@ -32,8 +35,16 @@ export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   ];
 }
 
+export interface ApiOptions {
+  /**
+   * Development mode only: the API function reads X-Auth-Token itself. In Keystone and JWT modes
+   * it is not given one, and admits only requests API Gateway's authorizer let through.
+   */
+  readonly identity?: IdentityProvider;
+}
+
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
-export function createApi(deps: AdmissionDeps) {
+export function createApi(deps: AdmissionDeps, options: ApiOptions = {}) {
   const routes = apiRoutes(deps);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
   const router = httpRouterHandler(routes.map((r) => ({
@@ -46,8 +57,9 @@ export function createApi(deps: AdmissionDeps) {
     // Headers first: API Gateway passes them in the client's case; every later step reads lowercase.
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
-    .use(noauthCaller(isVersionDiscovery))
+    .use(requestCaller(isVersionDiscovery, options.identity))
     .use(microversion(isVersionDiscovery))
+    .use(policy(isVersionDiscovery))
     .use(novaErrors())
     .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
 }

@@ -11,6 +11,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
 import { Nova } from './nova.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
 // TASKGATE_DYNAMODB_ENDPOINT) and fauxqs, both over HTTP.
@@ -26,9 +27,9 @@ export async function startBackends(): Promise<TestBackends> {
   return { emulators, table: makeTable(emulators.tableName, emulators.dynamodb), stop: () => emulators.stop() };
 }
 
-export const alice: Caller = { userId: 'alice', projectId: 'demo', isAdmin: false };
-export const mallory: Caller = { userId: 'mallory', projectId: 'other', isAdmin: false };
-export const admin: Caller = { userId: 'admin', projectId: 'admin', isAdmin: true };
+export const alice: Caller = { userId: 'alice', projectId: 'demo', roles: ['member', 'reader'], isAdmin: false };
+export const mallory: Caller = { userId: 'mallory', projectId: 'other', roles: ['member', 'reader'], isAdmin: false };
+export const admin: Caller = { userId: 'admin', projectId: 'admin', roles: ['admin', 'member', 'reader'], isAdmin: true };
 
 let counter = 0;
 export const uuid = () => crypto.randomUUID();
@@ -108,7 +109,7 @@ export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
   const { emulators, table } = backends;
   const api = createApi({
     table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
-  });
+  }, { identity: new NoauthIdentityProvider() });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {
     ...backends,
