@@ -12,7 +12,7 @@ export function synth(props: TaskgateStackProps = {}, opts: { bundle?: boolean; 
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
     context: opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] },
   });
-  const stack = new TaskgateStack(app, 'Test', props);
+  const stack = new TaskgateStack(app, 'Test', { auth: { mode: 'noauth' }, ...props });
   const template = Template.fromStack(stack);
   return { app, stack, template };
 }
