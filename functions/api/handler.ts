@@ -1,15 +1,12 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { EnvReader, authMode, leasesOf, timingsFromEnv } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { createApi } from './app.js';
-import { authMode } from '../core/config.js';
 import { NoauthIdentityProvider } from '../core/identity/noauth.js';
 
 // The API Lambda's entry: API Gateway REST proxy events. Endpoints come from the standard
 // AWS_ENDPOINT_URL* variables, so the same code runs on AWS, LocalStack and the emulators.
-
-const queueUrl = process.env.QUEUE_URL;
-if (!queueUrl) throw new Error('QUEUE_URL is not set');
 
 // In Keystone and JWT modes API Gateway's authorizer (functions/authorizer/) identifies the caller;
 // only development mode has the API function read the token itself.
@@ -17,6 +14,6 @@ const mode = authMode(process.env);
 
 export const handler = createApi({
   table: tableFromEnv(),
-  queue: sqsOperationQueue(new SQSClient({}), queueUrl),
-  claimLeaseMs: Number(process.env.TASKGATE_CLAIM_LEASE_SECONDS ?? 900) * 1000,
+  queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
+  claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
 }, { identity: mode === 'noauth' ? new NoauthIdentityProvider() : undefined });
