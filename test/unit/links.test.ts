@@ -2,6 +2,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createApi, type ApiOptions } from '../../functions/api/app.js';
 import { ConfigError, EnvReader, publicUrlSettings } from '../../functions/core/config.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
@@ -19,7 +20,7 @@ function apiWith(options: ApiOptions) {
     table: { db: { send: async () => ({ Items: [] }) } as never, name: 'unused' },
     queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
     claimLeaseMs: 1000,
-  }, options);
+  }, { identity: new NoauthIdentityProvider(), ...options });
 }
 
 interface Front {
