@@ -6,7 +6,7 @@ import type { OperationMessage, OperationQueue } from '../../functions/core/queu
 import { PowerState, type VmState } from '../../functions/core/states.js';
 import { keys, leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
 import { createApi } from '../../functions/api/app.js';
-import { markAttached, putAttachment, reserve, Volumes, type AttachableKind } from '../../functions/core/attachables.js';
+import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/attachables.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
@@ -87,7 +87,7 @@ export function countingDriver(inner: ComputeDriver): { driver: ComputeDriver; r
 export async function seedAttachment(table: Table, kind: AttachableKind, instanceId: string, id = uuid()): Promise<string> {
   const requestId = `seed-${id}`.slice(0, 40);
   await reserve(table, kind, { id, instanceId, requestId, now: Date.now() });
-  await putAttachment(table, kind, {
+  await writeAttachmentUnfenced(table, kind, {
     id, instanceId, requestId, created: new Date().toISOString(),
     ...(kind === Volumes ? { device: '/dev/vdb' } : { macAddress: 'fa:16:3e:00:00:01', netId: uuid(), fixedIp: '10.0.0.5' }),
   });
