@@ -106,7 +106,7 @@ export type AttachmentMap = 'volumes' | 'ports';
 
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
-  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name'>
+  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports'>
 > & {
   readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
   /** An attachment this operation made: lands on the instance item with the release. */

@@ -179,6 +179,6 @@ export class SimulatedDriver implements ComputeDriver {
       for (const a of attachmentsOf(ctx.instance, kind)) await releaseAttachable(this.table, kind, { id: a.id, instanceId });
     }
     await this.step(ctx, 'destroy');
-    return { powerState: PowerState.NOSTATE };
+    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {} };
   };
 }

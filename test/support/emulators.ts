@@ -41,7 +41,7 @@ export async function seedInstance(table: Table, fields: Partial<Instance> & { v
   const instance: Instance = {
     id, projectId: alice.projectId, userId: alice.userId, name: `seed-${id.slice(0, 8)}`, vmState: 'active',
     powerState: PowerState.RUNNING, flavorId: '1', imageId: uuid(), locked: false, version: 1,
-    created, updated: created, ...fields,
+    created, updated: created, volumes: {}, ports: {}, ...fields,
   };
   await table.db.send(new PutCommand({
     TableName: table.name,
