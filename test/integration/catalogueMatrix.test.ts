@@ -221,5 +221,5 @@ describe('the operation catalogue, over HTTP', () => {
     expect(cells.filter((c) => c.claimed !== undefined)).toHaveLength(idleAdmissions + busyAdmissions);
     expect(count(404)).toBe(Object.keys(OPS).length * (TASK_STATES.length + 1));
     expect(count(409)).toBe(cells.length - idleAdmissions - busyAdmissions - count(404));
-  });
+  }, 600_000); // 6,000 requests over HTTP: a ceiling for a loaded machine, not a speed claim
 });
