@@ -7,6 +7,13 @@ import { countRequests, kindOf, RequestCounter } from '../../../bench/requestCou
 import { makeTable } from '../../../functions/core/table.js';
 import { startBackends, type TestBackends } from '../../support/emulators.js';
 
+/** A promise the test resolves by hand (a gate, not a timer). */
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
 // The benchmark's pieces, for correctness (never speed): the request counter counts what the SDK
 // sends, and each peer really holds its lock while its work runs.
 
@@ -49,8 +56,8 @@ describe('each peer takes its lock', () => {
     const peer = make(history);
     const instanceId = crypto.randomUUID();
     // Hold the first request inside its work: History.record is the work's wrapper.
-    const gate = Promise.withResolvers<void>();
-    const entered = Promise.withResolvers<void>();
+    const gate = deferred();
+    const entered = deferred();
     const record = history.record.bind(history);
     let holding = true;
     history.record = async (id, op, work) => {

@@ -1,5 +1,12 @@
 import { findViolations, History, type WorkInterval } from '../../../bench/history.js';
 
+/** A promise the test resolves by hand (a gate, not a timer). */
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => { resolve = r; });
+  return { promise, resolve };
+}
+
 // The benchmark's history checker: it must find overlapping work on one instance, and only that.
 
 const at = (instanceId: string, opId: string, start: number, end: number): WorkInterval => ({ instanceId, opId, start, end });
@@ -19,7 +26,7 @@ describe('findViolations', () => {
 
   it('records real runs through History', async () => {
     const history = new History();
-    const gate = Promise.withResolvers<void>();
+    const gate = deferred();
     const first = history.record('i', 'first', () => gate.promise);
     await history.record('i', 'second', async () => undefined); // runs while `first` is open
     gate.resolve();
