@@ -148,19 +148,25 @@ interface Cell { id: string; op: string; vm: Vm; taskState?: string; status: num
  */
 async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells: Cell[]; untouched: boolean }> {
   const id = uuid();
+  // The server's attachments live on its item: a fresh seed keeps the ones seeded first.
+  let attachments: Pick<Instance, 'volumes' | 'ports'> = {};
   const seed = async () => {
     await seedInstance(api.table, {
       id, vmState: vm, ...(taskState ? { taskState: taskState as Instance['taskState'] } : {}),
       ...(vm === 'deleted' ? { deleted: true } : {}),
       ...(vm === 'resized' ? { oldFlavorId: '2', preResizeVmState: 'active' as const } : {}),
+      ...attachments,
     });
     return readItem(id);
   };
-  let before = await seed();
+  await seed();
   const held = {
     volumeId: await seedAttachment(api.table, Volumes, id),
     portId: await seedAttachment(api.table, Ports, id),
   };
+  const seeded = await readItem(id);
+  attachments = { volumes: seeded.volumes, ports: seeded.ports };
+  let before = await seed();
   const cells: Cell[] = [];
   let untouched = true;
   for (const op of Object.keys(OPS)) {
