@@ -16,7 +16,7 @@ import { zeroCounts, type Counts } from './requestCounter.js';
 import { median, percentile, progress, seededRandom } from './stats.js';
 
 // `npm run bench [-- --quick] [-- --seed N]`: taskgate's real handlers on the embedded
-// emulators, in this process. Prints a table, writes bench/results/latest.json and latest.svg.
+// emulators, in this process. Prints a table, writes bench/results/<quick|full>.{json,txt,svg}.
 // Figures are for comparison on one machine; no test asserts any of them.
 
 const args = process.argv.slice(2);
@@ -424,10 +424,11 @@ try {
 
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(join(dir, 'latest.txt'), `${lines.join('\n')}\n`);
+  const name = quick ? 'quick' : 'full';
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}.txt`), `${lines.join('\n')}\n`);
   const head = results.headline as { floor: { median: number; p99: number }; full: { median: number; p99: number } };
-  writeFileSync(join(dir, 'latest.svg'), barChartSvg(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED})`, '', [
+  writeFileSync(join(dir, `${name}.svg`), barChartSvg(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED})`, '', [
     { name: 'Admission latency, ms (median)', bars: [
       { label: 'floor: UpdateItem + SendMessage', value: head.floor.median },
       { label: 'full admission (API handler)', value: head.full.median },
@@ -435,7 +436,7 @@ try {
     { name: 'Accepted operations/s (same workload)', bars: peerFigures.map((f) => ({ label: f.name, value: f.opsPerS, note: `violations ${f.violations}` })) },
     { name: 'Requests per accepted operation', bars: peerFigures.map((f) => ({ label: f.name, value: f.requestsPerAccepted })) },
   ]));
-  say(`wrote bench/results/latest.json, latest.txt, latest.svg`);
+  say(`wrote bench/results/${name}.json, ${name}.txt, ${name}.svg`);
 } finally {
   await h.stop();
 }

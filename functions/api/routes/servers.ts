@@ -15,7 +15,14 @@ interface CreateBody {
   server: { name: string; flavorRef: string | number; imageRef: string };
 }
 
+/** Nova's api.max_limit: the most servers one page may hold, whatever `limit` asks. */
 const MAX_LIMIT = 1000;
+/**
+ * A page without `limit`: 100 servers, one Query of the project index (their volumes and ports
+ * are on the items). Nova answers max_limit servers here; a smaller first page keeps an
+ * unbounded list cheap, and every client follows the `next` link.
+ */
+export const DEFAULT_PAGE_SIZE = 100;
 /** The list query parameters taskgate reads (others are ignored, as Nova ignores unknown filters). */
 const LIST_QUERY = ['limit', 'marker', 'name', 'status'] as const;
 
@@ -35,7 +42,7 @@ function fullServerView(s: Instance, ctx: ApiContext) {
 
 function pageQuery(event: ApiEvent) {
   const q = event.queryStringParameters ?? {};
-  let limit = MAX_LIMIT;
+  let limit = DEFAULT_PAGE_SIZE;
   if (q.limit !== undefined) {
     limit = Number(q.limit);
     if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
