@@ -43,7 +43,8 @@ export async function listServers(
     const out = await table.db.send(new QueryCommand({
       TableName: table.name, IndexName: INDEX_BY_PROJECT,
       KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}` },
-      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit, 25),
+      // One more than the page, so the same Query tells whether a next page exists.
+      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit + 1, 25),
     }));
     for (const item of (out.Items ?? []) as Instance[]) {
       if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
