@@ -300,7 +300,36 @@ async function contention(h: Harness) {
     }));
     return { ok, answered };
   };
-  const bar = progress('contention (3 runs)', 3);
+  const bar = progress('contention (4 runs)', 4);
+  // Item 4: per-instance throughput, taskgate vs the lock item, the same few clients on one instance.
+  const perInstance = async (fewClients: number) => {
+    const [one] = await seedServers(setup, 1);
+    const computeFew = h.startCompute(4);
+    const before = h.history.intervals.length;
+    const start = performance.now();
+    const stopAt = start + SIZE.contentionS * 1000;
+    let accepted = 0;
+    await Promise.all(Array.from({ length: fewClients }, async () => {
+      while (performance.now() < stopAt) {
+        if ((await h.api('POST', `/servers/${one}/action`, { reboot: { type: 'SOFT' } })).statusCode === 202) accepted++;
+      }
+    }));
+    while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
+    const tgRate = accepted / ((performance.now() - start) / 1000);
+    await computeFew.stop();
+    const lockFew = lockItemPeer(h.table('peer'), h.history, WORK_MS);
+    let k = 0;
+    let lockAccepted = 0;
+    const lockStop = performance.now() + SIZE.contentionS * 1000;
+    await Promise.all(Array.from({ length: fewClients }, async () => {
+      while (performance.now() < lockStop) {
+        if ((await lockFew.attempt({ instanceId: `few-${one}`, op: 'reboot', requestId: `f-${k++}` })) === 'accepted') lockAccepted++;
+      }
+    }));
+    return { clients: fewClients, taskgate: tgRate, lockItem: lockAccepted / SIZE.contentionS };
+  };
+  const few = await perInstance(4);
+  bar.tick();
   const compute = h.startCompute(4);
   const doneBefore = h.history.intervals.length;
   let end = until(SIZE.contentionS);
@@ -332,6 +361,7 @@ async function contention(h: Harness) {
     taskgate: { acceptedPerS: tg.ok / tgSeconds, answersPerS: tg.answered / SIZE.contentionS },
     lockItem: { acceptedPerS: lk.ok / SIZE.contentionS, answersPerS: lk.answered / SIZE.contentionS },
     rawConditionalWritesPerS: rw.answered / SIZE.contentionS,
+    perInstance: few,
   };
   results.contention = c;
   say(`## One instance, ${clients} concurrent clients, ${WORK_MS} ms work per operation, ${SIZE.contentionS} s`);
@@ -339,6 +369,8 @@ async function contention(h: Harness) {
   say(`lock item  accepted ${c.lockItem.acceptedPerS.toFixed(1)} ops/s, answered ${c.lockItem.answersPerS.toFixed(0)} req/s`);
   say(`taskgate / lock item: ${(c.taskgate.acceptedPerS / c.lockItem.acceptedPerS).toFixed(2)} (target >= 0.5)`);
   say(`emulator's raw conditional UpdateItem on one item: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
+  say(`per-instance throughput, ${few.clients} clients: taskgate ${few.taskgate.toFixed(1)} ops/s, lock item ${few.lockItem.toFixed(1)} ops/s, `
+    + `ratio ${(few.taskgate / few.lockItem).toFixed(2)} (target >= 0.5)`);
   say();
 }
 
