@@ -309,9 +309,12 @@ async function contention(h: Harness) {
     const start = performance.now();
     const stopAt = start + SIZE.contentionS * 1000;
     let accepted = 0;
+    const statuses: Record<number, number> = {};
     await Promise.all(Array.from({ length: fewClients }, async () => {
       while (performance.now() < stopAt) {
-        if ((await h.api('POST', `/servers/${one}/action`, { reboot: { type: 'SOFT' } })).statusCode === 202) accepted++;
+        const { statusCode } = await h.api('POST', `/servers/${one}/action`, { reboot: { type: 'SOFT' } });
+        statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+        if (statusCode === 202) accepted++;
       }
     }));
     while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
@@ -326,7 +329,7 @@ async function contention(h: Harness) {
         if ((await lockFew.attempt({ instanceId: `few-${one}`, op: 'reboot', requestId: `f-${k++}` })) === 'accepted') lockAccepted++;
       }
     }));
-    return { clients: fewClients, taskgate: tgRate, lockItem: lockAccepted / SIZE.contentionS };
+    return { clients: fewClients, taskgate: tgRate, lockItem: lockAccepted / SIZE.contentionS, taskgateAnswers: statuses };
   };
   const few = await perInstance(4);
   bar.tick();
@@ -370,7 +373,7 @@ async function contention(h: Harness) {
   say(`taskgate / lock item: ${(c.taskgate.acceptedPerS / c.lockItem.acceptedPerS).toFixed(2)} (target >= 0.5)`);
   say(`emulator's raw conditional UpdateItem on one item: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
   say(`per-instance throughput, ${few.clients} clients: taskgate ${few.taskgate.toFixed(1)} ops/s, lock item ${few.lockItem.toFixed(1)} ops/s, `
-    + `ratio ${(few.taskgate / few.lockItem).toFixed(2)} (target >= 0.5)`);
+    + `ratio ${(few.taskgate / few.lockItem).toFixed(2)} (target >= 0.5); taskgate's answers ${JSON.stringify(few.taskgateAnswers)}`);
   say();
 }
 
