@@ -49,7 +49,7 @@ function recordingDriver(inner: ComputeDriver, history: History): ComputeDriver 
 }
 
 export async function startHarness(opts: { workMs: number }): Promise<Harness> {
-  const emulators = await startEmulators({ visibilityTimeoutSeconds: 30 });
+  const emulators = await startEmulators({ visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
   const counter = new RequestCounter();
   const history = new History();
   const clients: (DynamoDBClient | SQSClient)[] = [];
@@ -67,7 +67,7 @@ export async function startHarness(opts: { workMs: number }): Promise<Harness> {
   const api = createApi({ table: table('api'), queue: sqsOperationQueue(sqs('api'), emulators.queueUrl), claimLeaseMs: 15 * 60_000 });
   const computeTable = table('compute');
   const driver = recordingDriver(new SimulatedDriver(computeTable, { stepMs: opts.workMs }), history);
-  const compute = createComputeHandler({ table: computeTable, driver, runLeaseMs: 120_000 });
+  const compute = createComputeHandler({ table: computeTable, driver, runLeaseMs: 120_000, claimLeaseMs: 900_000 });
   const esmSqs = sqs('esm');
 
   const toEvent = (messages: Message[]): SQSEvent => ({

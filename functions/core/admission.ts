@@ -77,7 +77,8 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   } catch (err) {
     await giveBack();
     await failUnqueued(deps.table, req, now);
-    throw new ServiceUnavailable(`The operation could not be queued; nothing was changed (${(err as Error).message})`);
+    logUnqueued(req.requestId, err);
+    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.');
   }
   return { ...claimed, params: allParams };
 }
@@ -88,6 +89,11 @@ function messageFor(req: OperationRequest, token: number, params: Record<string,
     userId: req.caller.userId, projectId: req.caller.projectId, claimedAt: now,
     ...(req.globalRequestId ? { globalRequestId: req.globalRequestId } : {}),
   };
+}
+
+/** The cause stays in the log, under the request id the client was given; the answer names none of it. */
+function logUnqueued(requestId: string, err: unknown) {
+  console.error(JSON.stringify({ requestId, event: 'enqueue failed', error: (err as Error).name, message: (err as Error).message }));
 }
 
 /** An accepted request that never reached the queue still ends in exactly one (failed) action. */
@@ -147,7 +153,8 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ExpressionAttributeValues: { ':one': 1 },
     })).catch(() => undefined);
     await failUnqueued(deps.table, request, now);
-    throw new ServiceUnavailable(`The server could not be queued for creation (${(err as Error).message})`);
+    logUnqueued(req.requestId, err);
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.');
   }
   return instance;
 }

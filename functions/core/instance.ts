@@ -32,6 +32,8 @@ export interface Claim {
   readonly runner?: string;
   /** When a worker first took it up: the start of its compute event (ISO 8601). */
   readonly eventStart?: string;
+  /** When the runner's lease ends: a redelivery after that may take the work over. */
+  readonly runUntil?: number;
 }
 
 export interface Instance {
