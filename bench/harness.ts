@@ -6,6 +6,7 @@ import { createApi } from '../functions/api/app.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
 import type { ComputeDriver, OperationContext } from '../functions/core/driver.js';
 import type { OperationName } from '../functions/core/catalogue.js';
+import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../functions/core/queue.js';
 import { SimulatedDriver } from '../functions/core/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/table.js';
@@ -64,7 +65,11 @@ export async function startHarness(opts: { workMs: number }): Promise<Harness> {
     return client;
   };
 
-  const api = createApi({ table: table('api'), queue: sqsOperationQueue(sqs('api'), emulators.queueUrl), claimLeaseMs: 15 * 60_000 });
+  // Development mode's identity (tokens "user:project"): the benchmark measures taskgate, not Keystone.
+  const api = createApi(
+    { table: table('api'), queue: sqsOperationQueue(sqs('api'), emulators.queueUrl), claimLeaseMs: 15 * 60_000 },
+    { identity: new NoauthIdentityProvider() },
+  );
   const computeTable = table('compute');
   const driver = recordingDriver(new SimulatedDriver(computeTable, { stepMs: opts.workMs }), history);
   const compute = createComputeHandler({ table: computeTable, driver, runLeaseMs: 120_000, claimLeaseMs: 900_000 });

@@ -1,7 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import {
-  AccessLogFormat, EndpointType, LambdaRestApi, LogGroupLogDestination, MethodLoggingLevel,
+  AccessLogFormat, AuthorizationType, EndpointType, IdentitySource, LambdaIntegration, LambdaRestApi, LogGroupLogDestination,
+  Method, MethodLoggingLevel, RequestAuthorizer, Resource, ResponseType,
 } from 'aws-cdk-lib/aws-apigateway';
+import { GATEWAY_RESPONSES } from '../functions/authorizer/gatewayResponses.js';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
@@ -17,6 +20,16 @@ export interface NovaApiProps {
   readonly logRemovalPolicy: RemovalPolicy;
   /** A WAFv2 web ACL (REGIONAL scope) to put in front of the stage. */
   readonly webAclArn?: string;
+  /**
+   * Create the account's API Gateway CloudWatch Logs role. API Gateway has one such role per
+   * account and region, and logs nothing without it; a stack that creates it owns a setting every
+   * other API in the region shares. On only where nothing else sets it.
+   */
+  readonly cloudWatchRole: boolean;
+  /** The REQUEST authorizer (Keystone or JWT mode); without it the API function reads the token (noauth). */
+  readonly authorizer?: IFunction;
+  /** Seconds API Gateway caches an authorizer result per token. */
+  readonly authorizerCacheSeconds?: number;
 }
 
 /**
@@ -27,18 +40,26 @@ export interface NovaApiProps {
 export class NovaApi extends Construct {
   readonly api: LambdaRestApi;
   readonly accessLogs: LogGroup;
+  /** Nova's version discovery (`GET /`, `GET /v2.1`): served without the authorizer, as Nova serves it without a token. */
+  readonly publicMethods: Method[] = [];
 
   constructor(scope: Construct, id: string, props: NovaApiProps) {
     super(scope, id);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    const authorizer = props.authorizer ? new RequestAuthorizer(this, 'Authorizer', {
+      handler: props.authorizer,
+      identitySources: [IdentitySource.header('X-Auth-Token')],
+      resultsCacheTtl: Duration.seconds(props.authorizerCacheSeconds ?? 60),
+    }) : undefined;
     this.api = new LambdaRestApi(this, 'Api', {
       handler: props.handler,
       proxy: true,
+      ...(authorizer ? { defaultMethodOptions: { authorizer, authorizationType: AuthorizationType.CUSTOM } } : {}),
       description: 'taskgate: OpenStack Nova v2.1 compute API',
       endpointTypes: [EndpointType.REGIONAL],
-      // API Gateway writes access and execution logs through an account-wide role; CDK keeps it
-      // (RETAIN) on stack deletion because other APIs in the account may rely on it.
-      cloudWatchRole: true,
+      // API Gateway writes access and execution logs through an account-wide role; when this stack
+      // creates it, CDK keeps it (RETAIN) on stack deletion because other APIs may rely on it.
+      cloudWatchRole: props.cloudWatchRole,
       deployOptions: {
         stageName: props.stageName,
         throttlingRateLimit: props.throttle.rateLimit,
@@ -52,6 +73,23 @@ export class NovaApi extends Construct {
         dataTraceEnabled: false,
       },
     });
+    // RestApi adds an output with the stage's URL; the stack's one URL output is the Nova endpoint.
+    this.api.node.tryRemoveChild('Endpoint');
+    if (authorizer) {
+      const integration = new LambdaIntegration(props.handler);
+      const open = { authorizationType: AuthorizationType.NONE };
+      // Constructed directly: a proxying LambdaRestApi refuses addMethod, though API Gateway takes a
+      // GET beside the ANY that proxies (the more specific method wins).
+      const v21 = new Resource(this, 'VersionResource', { parent: this.api.root, pathPart: 'v2.1' });
+      this.publicMethods.push(new Method(this, 'RootVersions', { resource: this.api.root, httpMethod: 'GET', integration, options: open }));
+      this.publicMethods.push(new Method(this, 'V21Version', { resource: v21, httpMethod: 'GET', integration, options: open }));
+      for (const [type, r] of [[ResponseType.UNAUTHORIZED, GATEWAY_RESPONSES.UNAUTHORIZED], [ResponseType.AUTHORIZER_FAILURE, GATEWAY_RESPONSES.AUTHORIZER_FAILURE],
+        [ResponseType.AUTHORIZER_CONFIGURATION_ERROR, GATEWAY_RESPONSES.AUTHORIZER_CONFIGURATION_ERROR]] as const) {
+        this.api.addGatewayResponse(`${type.responseType}Response`, {
+          type, statusCode: String(r.statusCode), templates: { 'application/json': JSON.stringify(r.body) },
+        });
+      }
+    }
     if (props.webAclArn) {
       new CfnWebACLAssociation(this, 'WebAcl', {
         resourceArn: this.api.deploymentStage.stageArn,

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, ApplicationLogLevel, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -23,7 +23,7 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; 
 
 export interface TaskgateFunctionProps {
   /** The directory under functions/ whose handler.ts is the entry. */
-  readonly handlerDir: 'api' | 'compute' | 'sweeper' | 'dlq';
+  readonly handlerDir: 'api' | 'compute' | 'sweeper' | 'dlq' | 'authorizer';
   readonly description: string;
   readonly timeout: Duration;
   readonly memorySize?: number;
@@ -77,6 +77,8 @@ export class TaskgateFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
         minify: true,
         sourceMap: true,
+        // esbuild reports only errors: a synth that works prints nothing.
+        logLevel: LogLevel.ERROR,
         // Bundle the AWS SDK too: the version in package-lock.json is the one the tests ran,
         // not whichever the runtime happens to ship.
         externalModules: [],

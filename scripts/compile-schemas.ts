@@ -1,17 +1,19 @@
 import { writeFileSync } from 'node:fs';
 import { Ajv, type AnySchemaObject } from 'ajv';
 import standaloneCode from 'ajv/dist/standalone/index.js';
-import { schemas } from '../functions/api/schemas.js';
+import { compiledSchemas } from '../functions/api/schemas.js';
 
-// `npm run schemas`: compiles the request schemas to plain validation functions ahead of time
+// `npm run schemas`: compiles the request schemas (bodies, path and query parameters) to plain validation functions ahead of time
 // (ajv's standalone code), so the API Lambda compiles nothing at runtime: neither its module
 // initialisation nor its first validated request pays for ajv's compiler. A unit test keeps the
 // generated file equal to a fresh generation.
 
 export function compiledValidatorsSource(): string {
   const ajv = new Ajv({ allErrors: false, strict: false, code: { source: true, esm: true } });
-  for (const [name, schema] of Object.entries(schemas)) ajv.addSchema(schema as unknown as AnySchemaObject, name);
-  let code = standaloneCode.default(ajv, Object.fromEntries(Object.keys(schemas).map((name) => [name, name])));
+  // A copy of each: several path parameters share one schema object, and ajv's standalone code
+  // would declare that object's function once per name, twice over.
+  for (const [name, schema] of Object.entries(compiledSchemas)) ajv.addSchema(structuredClone(schema) as AnySchemaObject, name);
+  let code = standaloneCode.default(ajv, Object.fromEntries(Object.keys(compiledSchemas).map((name) => [name, name])));
   // ajv's ESM output still `require`s its small runtime helpers: turn those into imports.
   const imports: string[] = [];
   code = code.replace(/require\("([^"]+)"\)/g, (_m, path: string) => {

@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { finishAction } from './actions.js';
 import { operationRow, type OperationName } from './catalogue.js';
-import { abandonClaim, claimInstance, type ClaimGuard, type Claimed } from './claims.js';
+import { abandonClaim, claimInstance, readInstance, type ClaimGuard, type Claimed } from './claims.js';
 import { BadRequest, ServiceUnavailable } from './errors.js';
 import { findFlavor } from './flavors.js';
 import type { Caller, Instance } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
-import { Reservations, type ReservationContext } from './reservations.js';
+import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { PowerState } from './states.js';
 import { keys, leaseShardOf, type Table } from './table.js';
 
@@ -46,7 +46,10 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   const now = (deps.now ?? Date.now)();
   const params = req.params ?? {};
   const reservation = Reservations[req.op];
-  const ctx: ReservationContext = { instanceId: req.instanceId, requestId: req.requestId, params, now };
+  const ctx: ReservationContext = {
+    instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
+    requestId: req.requestId, params, now,
+  };
   const guard = req.guard ?? reservation?.guard?.(ctx);
   await reservation?.reserve?.(deps.table, ctx);
 
@@ -77,10 +80,20 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   } catch (err) {
     await giveBack();
     await failUnqueued(deps.table, req, now);
-    logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.', { cause: err });
   }
   return { ...claimed, params: allParams };
+}
+
+/**
+ * The project a volume or port reserved for this request must belong to: the instance's. For a
+ * member that is the caller's own (the claim's condition checks it in the same write, and a
+ * refused claim undoes the reservation). An administrator may act on another project's server,
+ * so only then is the instance's project read first: it never changes once the server exists.
+ */
+async function reservingProject(table: Table, req: OperationRequest, reservation: Reservation | undefined): Promise<string> {
+  if (!reservation?.reserve || !req.caller.isAdmin) return req.caller.projectId;
+  return (await readInstance(table, req.instanceId))?.projectId ?? req.caller.projectId;
 }
 
 function messageFor(req: OperationRequest, token: number, params: Record<string, unknown>, now: number): OperationMessage {
@@ -89,11 +102,6 @@ function messageFor(req: OperationRequest, token: number, params: Record<string,
     userId: req.caller.userId, projectId: req.caller.projectId, claimedAt: now,
     ...(req.globalRequestId ? { globalRequestId: req.globalRequestId } : {}),
   };
-}
-
-/** The cause stays in the log, under the request id the client was given; the answer names none of it. */
-function logUnqueued(requestId: string, err: unknown) {
-  console.error(JSON.stringify({ requestId, event: 'enqueue failed', error: (err as Error).name, message: (err as Error).message }));
 }
 
 /** An accepted request that never reached the queue still ends in exactly one (failed) action. */
@@ -153,8 +161,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ExpressionAttributeValues: { ':one': 1 },
     })).catch(() => undefined);
     await failUnqueued(deps.table, request, now);
-    logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', { cause: err });
   }
   return instance;
 }

@@ -53,9 +53,9 @@ const VOLUME_STATES: readonly VmState[] = [
 const INTERFACE_STATES: readonly VmState[] = ['active', 'paused', 'stopped'];
 
 /**
- * The operation catalogue (operations.md), read by admission (which states may start an
- * operation, which task_state it claims) and by the compute worker (which states it steps
- * through, where it leaves vm_state). Adding an operation is a row here and a driver step.
+ * The operation catalogue (docs/operations.md explains each row), read by admission (which
+ * states may start an operation, which task_state it claims) and by the compute worker (which
+ * states it steps through, where it leaves vm_state). Adding an operation is a row here and a driver step.
  */
 export const OperationCatalogue = {
   create: {
@@ -150,6 +150,10 @@ export type OperationName = keyof typeof OperationCatalogue;
 
 export function operationRow(op: OperationName): OperationRow {
   return OperationCatalogue[op];
+}
+
+export function isOperationName(value: unknown): value is OperationName {
+  return typeof value === 'string' && Object.hasOwn(OperationCatalogue, value);
 }
 
 /** The vm_state an operation leaves behind, given where it started. */

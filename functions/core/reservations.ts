@@ -12,6 +12,8 @@ import type { Table } from './table.js';
 
 export interface ReservationContext {
   readonly instanceId: string;
+  /** The instance's project: a volume or port it reserves becomes (or must be) that project's. */
+  readonly projectId: string;
   readonly requestId: string;
   readonly params: Record<string, unknown>;
   readonly now: number;
@@ -36,7 +38,7 @@ const nothing = async () => undefined;
 
 const attaching = (kind: AttachableKind, idParam: string, decide?: Reservation['decide']): Reservation => ({
   reserve: (table, ctx) => reserve(table, kind, {
-    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, requestId: ctx.requestId, now: ctx.now,
+    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
   }),
   decide,
   undo: async (table, claim, instanceId) => {

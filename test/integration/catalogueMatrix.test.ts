@@ -5,10 +5,10 @@ import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
 
 // Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
-// flight: admitted or refused exactly as Nova's API decides. The expected matrix below is
-// written out by hand from nova/compute/api.py's @check_instance_state decorators (and
-// nova/compute/vm_states.py, task_states.py); it deliberately does not read OperationCatalogue,
-// so a wrong row in the code cannot make its own test pass.
+// flight: admitted or refused exactly as docs/operations.md says, which follows Nova's API. The
+// expected matrix below is written out by hand from docs/operations.md and nova/compute/api.py's
+// @check_instance_state decorators (nova/compute/vm_states.py, task_states.py); it deliberately
+// does not read OperationCatalogue, so a wrong row in the code cannot make its own test pass.
 
 const VM_STATES = [
   'active', 'building', 'paused', 'suspended', 'stopped', 'rescued',
@@ -121,9 +121,9 @@ type Expected =
   | { readonly kind: 'missing' };
 
 /**
- * Nova's rules: a deleted server is not found; then vm_state is checked, then task_state
- * (check_instance_state's order); an operation admits the task_states in flight that
- * BUSY_ADMITS lists, and otherwise only an idle server.
+ * The rules of docs/operations.md (Nova's): a deleted server is not found; then vm_state is
+ * checked, then task_state (check_instance_state's order); an operation admits the task_states
+ * in flight that BUSY_ADMITS lists, and otherwise only an idle server.
  */
 function expected(op: string, vm: Vm, taskState: string | undefined): Expected {
   const cell = IDLE_MATRIX[op]!.split(/\s+/)[VM_STATES.indexOf(vm)];
@@ -205,7 +205,7 @@ describe('the operation catalogue, over HTTP', () => {
   const columns: [Vm, string | undefined][] = VM_STATES.flatMap((vm) =>
     [undefined, ...TASK_STATES].map((ts) => [vm, ts] as [Vm, string | undefined]));
 
-  it(`admits or refuses ${Object.keys(OPS).length} operations x ${VM_STATES.length} vm_states x ${TASK_STATES.length + 1} task_states exactly as Nova's API decides`, async () => {
+  it(`admits or refuses ${Object.keys(OPS).length} operations x ${VM_STATES.length} vm_states x ${TASK_STATES.length + 1} task_states exactly as docs/operations.md (Nova's API) says`, async () => {
     const results: { cells: Cell[]; untouched: boolean }[] = [];
     // Servers are independent: run several columns at once, each column's operations in order.
     const pending = [...columns];
@@ -218,7 +218,7 @@ describe('the operation catalogue, over HTTP', () => {
     expect(cells.map(mismatch).filter(Boolean)).toEqual([]);
     expect(results.filter((r) => !r.untouched)).toHaveLength(0);
 
-    // The matrix is not vacuous: it saw every kind of answer, in the numbers operations.md implies.
+    // The matrix is not vacuous: it saw every kind of answer, in the numbers docs/operations.md implies.
     const count = (status: number) => cells.filter((c) => c.status === status).length;
     const allowedVms = (op: string) => IDLE_MATRIX[op]!.split('').filter((c) => c === 'Y').length;
     const idleAdmissions = Object.keys(IDLE_MATRIX).reduce((n, op) => n + allowedVms(op), 0);

@@ -101,7 +101,7 @@ describe('API path', () => {
     const setup = h.table('setup');
     const { id } = await seedInstance(setup, owner);
     const other = await seedInstance(setup, owner);
-    const heldElsewhere = await seedAttachment(setup, Volumes, other.id);
+    const heldElsewhere = await seedAttachment(setup, Volumes, other.id, undefined, owner.projectId);
     const before = await readInstance(setup, id);
 
     const bogus = await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${crypto.randomUUID()}`), 404);

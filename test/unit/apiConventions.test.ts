@@ -5,6 +5,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Nova's conventions that need no backend: headers as API Gateway passes them (client's case),
 // request ids on every answer, 401 without a token, Nova's error shapes from middy's own errors.
@@ -13,19 +14,22 @@ const api = createApi({
   table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
   queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
   claimLeaseMs: 1000,
-});
+}, { identity: new NoauthIdentityProvider() });
 
 async function call(method: string, path: string, headers: Record<string, string>, body?: string) {
   const req = { method, url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };
   const event = proxyEvent(req as never, Buffer.from(body ?? ''));
   event.headers = headers; // as API Gateway sends them: the client's spelling
   event.multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]));
+  // As API Gateway's own domain passes a request on stage prod: the stage before the path.
   event.requestContext.stage = 'prod';
+  event.requestContext.domainName = 'api.example.com';
+  event.requestContext.path = `/prod${event.path}`;
   return api(event as never, lambdaContext('api', 1000) as never);
 }
 
-it('reads headers whatever their case, and builds links from the client\'s host and stage', async () => {
-  const res = await call('GET', '/v2.1/flavors', { 'X-Auth-Token': 'alice:demo', Host: 'api.example.com', 'X-Forwarded-Proto': 'https' });
+it('reads headers whatever their case, and builds links from API Gateway\'s domain and stage, not the client\'s Host', async () => {
+  const res = await call('GET', '/v2.1/flavors', { 'X-Auth-Token': 'alice:demo', Host: 'evil.example', 'X-Forwarded-Proto': 'javascript' });
   expect(res.statusCode).toBe(200);
   const flavors = JSON.parse(res.body).flavors;
   expect(flavors[0].links[0].href).toBe('https://api.example.com/prod/v2.1/flavors/1');

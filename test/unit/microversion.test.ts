@@ -6,6 +6,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Microversion negotiation and version discovery: neither needs a backend (flavors are static).
 
@@ -13,12 +14,14 @@ const api = createApi({
   table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
   queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
   claimLeaseMs: 1000,
-});
+}, { identity: new NoauthIdentityProvider() });
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const req = { method: 'GET', url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };
   const event = proxyEvent(req as never, Buffer.alloc(0));
-  event.headers = { Host: 'api.example.com', 'X-Forwarded-Proto': 'https', ...headers };
+  event.headers = { Host: 'evil.example', 'X-Forwarded-Proto': 'javascript', ...headers };
+  // What API Gateway says of itself: links are built from this, never from Host.
+  event.requestContext.domainName = 'api.example.com';
   const res = await api(event as never, lambdaContext('api', 1000) as never);
   return { ...res, json: res.body ? JSON.parse(res.body) : undefined };
 }
