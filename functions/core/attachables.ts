@@ -1,4 +1,4 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from './claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
 import type { Attachment, AttachmentMap, Instance } from './instance.js';
@@ -60,10 +60,10 @@ export async function reserve(
       Key: kind.item(req.id),
       ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
       UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
-        + '#project = if_not_exists(#project, :project)',
+        + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',
       ExpressionAttributeNames: {
         '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
-        '#project': 'projectId',
+        '#project': 'projectId', '#createdBy': 'createdByRequest',
       },
       ExpressionAttributeValues: {
         ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
@@ -101,6 +101,19 @@ export async function markAttached(
 export async function unreserve(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
 ): Promise<boolean> {
+  // An id first seen by this very request leaves no trace: the item goes, and with it the owner
+  // project the reservation recorded, so a refused or failed attach takes nothing from anyone.
+  try {
+    await table.db.send(new DeleteCommand({
+      TableName: table.name, Key: kind.item(req.id),
+      ConditionExpression: '#instance = :instance AND #request = :request AND #createdBy = :request',
+      ExpressionAttributeNames: { '#instance': 'instanceId', '#request': 'requestId', '#createdBy': 'createdByRequest' },
+      ExpressionAttributeValues: { ':instance': req.instanceId, ':request': req.requestId },
+    }));
+    return true;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
   return transition(table, kind, req.id, {
     condition: '#instance = :instance AND #request = :request',
     expression: 'SET #status = :available REMOVE #instance, #request',
