@@ -5,6 +5,7 @@ import { keys } from '../../functions/core/table.js';
 import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import type { Nova } from '../support/nova.js';
 import { rawRequest } from '../support/rawHttp.js';
+import { captureLogs, logText } from '../support/logs.js';
 
 // What an adversarial probe found (issue 10, item 6), each over real HTTP through the local API
 // Gateway front and the API Lambda on the emulators: the answer Nova gives, and nothing changed.
@@ -262,15 +263,15 @@ describe('errors from the backends', () => {
   it('a 503 carries a fixed message; the cause is only logged, with the request id', async () => {
     const { id } = await seedInstance(api.table);
     queue.failNext = true;
-    const logged: string[] = [];
-    const spy = jest.spyOn(console, 'error').mockImplementation((line: unknown) => { logged.push(String(line)); });
+    const logs = captureLogs();
     try {
       const res = await owner.action(id, { 'os-stop': null });
       expect(res.status).toBe(503);
       expect(res.body.serviceUnavailable.message).not.toMatch(/simulated/);
-      expect(logged.some((l) => l.includes('simulated SendMessage failure') && l.includes(res.headers.get('x-openstack-request-id')!))).toBe(true);
+      const rid = res.headers.get('x-openstack-request-id')!;
+      expect(logs.entries.some((e) => logText([e]).includes('simulated SendMessage failure') && logText([e]).includes(rid))).toBe(true);
     } finally {
-      spy.mockRestore();
+      logs.restore();
     }
   });
 });

@@ -19,3 +19,9 @@ export function captureLogs(): { entries: LogEntry[]; restore(): void } {
     }) as never));
   return { entries, restore: () => spies.forEach((s) => s.mockRestore()) };
 }
+
+/** The captured lines as text, errors by name and message, for a test matching what was logged. */
+export function logText(entries: readonly LogEntry[]): string {
+  const plain = (value: unknown): unknown => (value instanceof Error ? `${value.name}: ${value.message}` : value);
+  return entries.map((e) => `${e.level} ${e.message} ${JSON.stringify(e.attributes, (_, v) => plain(v))}`).join('\n');
+}
