@@ -3,8 +3,11 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler from '@middy/http-router';
 import type { AdmissionDeps } from '../core/admission.js';
+import { idempotencySettings, type IdempotencySettings } from '../core/config.js';
+import { dynamoIdempotencyStore } from '../core/idempotency.js';
 import type { ApiContext, ApiEvent, ApiResult, ApiRoute, Route } from './http.js';
 import { noauthCaller } from './middleware/noauthCaller.js';
+import { idempotencyKey, type StoredAnswer } from './middleware/idempotencyKey.js';
 import { microversion } from './middleware/microversion.js';
 import { novaErrors } from './middleware/novaErrors.js';
 import { requestIds } from './middleware/requestIds.js';
@@ -32,8 +35,13 @@ export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   ];
 }
 
+export interface ApiDeps extends AdmissionDeps {
+  /** Idempotency-Key records; the defaults of functions/core/config.ts when absent. */
+  readonly idempotency?: IdempotencySettings;
+}
+
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
-export function createApi(deps: AdmissionDeps) {
+export function createApi(deps: ApiDeps) {
   const routes = apiRoutes(deps);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
   const router = httpRouterHandler(routes.map((r) => ({
@@ -42,12 +50,20 @@ export function createApi(deps: AdmissionDeps) {
     handler: r.body ? withJsonBody(r.handler) : r.handler,
   })) as unknown as Parameters<typeof httpRouterHandler>[0]);
 
+  const idempotent = idempotencyKey(
+    dynamoIdempotencyStore<StoredAnswer>(deps.table, deps.idempotency ?? idempotencySettings({})), deps.now,
+  );
+
   return middy<ApiEvent, ApiResult, Error, ApiContext>()
+    // Outermost: it keeps the answer of a request with an Idempotency-Key as the client gets it.
+    .use(idempotent.capture)
     // Headers first: API Gateway passes them in the client's case; every later step reads lowercase.
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
     .use(noauthCaller(isVersionDiscovery))
     .use(microversion(isVersionDiscovery))
     .use(novaErrors())
+    // Innermost: replays and refusals need the caller; a replay skips everything after it.
+    .use(idempotent.guard)
     .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
 }

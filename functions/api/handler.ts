@@ -1,4 +1,5 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { idempotencySettings } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { createApi } from './app.js';
@@ -13,4 +14,5 @@ export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), queueUrl),
   claimLeaseMs: Number(process.env.TASKGATE_CLAIM_LEASE_SECONDS ?? 900) * 1000,
+  idempotency: idempotencySettings(),
 });
