@@ -8,13 +8,13 @@ import type { Table } from '../core/table.js';
  * that is not an operation is reported failed and stays in the dead-letter queue for a person
  * (the queue-depth alarm fires).
  */
-export function createDeadLetterHandler(table: Table) {
+export function createDeadLetterHandler(table: Table, now: () => number = Date.now) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failed: string[] = [];
     for (const record of event.Records) {
       try {
         const message = parseOperationMessage(record.body);
-        await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), Date.now());
+        await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), now());
       } catch (err) {
         console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).message }));
         failed.push(record.messageId);

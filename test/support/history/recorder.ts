@@ -12,6 +12,7 @@ type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never;
 
 const COMMANDS: Record<string, 'Put' | 'Update' | 'Delete'> = {
   PutCommand: 'Put', UpdateCommand: 'Update', DeleteCommand: 'Delete',
+  PutItemCommand: 'Put', UpdateItemCommand: 'Update', DeleteItemCommand: 'Delete',
 };
 
 export class HistoryRecorder {
