@@ -18,7 +18,7 @@ const report = await runChaos({
   instances: Number(values.instances), volumes: Number(values.volumes), ports: Number(values.ports),
   faultLevel: Number(values.faults),
 });
-const { violations, ...figures } = report;
+const { violations, history: _history, ...figures } = report;
 console.log(JSON.stringify(figures, null, 2));
 console.log(`violations: ${violations.length}`);
 for (const v of violations.slice(0, 50)) console.log(`  [${v.invariant}] ${v.message}`);

@@ -34,12 +34,28 @@ export async function settleOperation(
     onlyIfLeaseBefore: s.onlyIfLeaseBefore,
   });
   if (!released) return false;
-  if (!result.ok) await undoReservation(table, instance.id, s.claim);
-  await finishAction(table, {
+  // Past the release nothing else will find this operation again (the sweeper's query no longer
+  // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
+  if (!result.ok) await retryThrottled(() => undoReservation(table, instance.id, s.claim));
+  await retryThrottled(() => finishAction(table, {
     instanceId: instance.id, requestId: s.claim.requestId, event: eventName(s.claim.op),
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
-  });
+  }));
   return true;
+}
+
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
+const SETTLE_ATTEMPTS = 5;
+
+async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= SETTLE_ATTEMPTS || !(err instanceof Error) || !THROTTLED.has(err.name)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    }
+  }
 }
 
 /**

@@ -18,6 +18,7 @@ import {
   addDynamoFaults, FaultLog, FaultyQueue, faultyDriver, runAs, SeededRandom, type DriverFault, type QueueFaultRates,
 } from '../support/faults/index.js';
 import { checkHistory, type Violation } from '../support/history/checker.js';
+import type { HistoryEvent } from '../support/history/events.js';
 import { HistoryRecorder } from '../support/history/recorder.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 
@@ -48,6 +49,8 @@ export interface ChaosReport {
   readonly quiescent: boolean;
   readonly historyEvents: number;
   readonly seconds: number;
+  /** The whole recorded history, for a closer look at a violation. */
+  readonly history: readonly HistoryEvent[];
 }
 
 const SWEEP_MS = 500;
@@ -291,7 +294,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!quiescent) violations.push({ invariant: 'terminal', message: 'the run did not come to rest: claims or messages were left' });
     return {
       seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
-      outcomes, violations, quiescent, historyEvents: recorder.events.length, seconds: Math.round((Date.now() - began) / 1000),
+      outcomes, violations, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
     console.error = consoleError;

@@ -90,6 +90,8 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
   const allowance = options.sweepIntervalMs + (options.sweepSlackMs ?? 0);
   const final = history.find((e) => e.kind === 'final');
   const found: Violation[] = [];
+  // An item removed outright (a create whose message could not be sent) ends its claim there.
+  const removed = new Map(writes(history).filter((w) => w.ok && w.command === 'Delete' && isInstanceMeta(w)).map((w) => [instanceOf(w), w.end]));
   for (const [instanceId, snaps] of snapshotsByInstance(history)) {
     for (let i = 0; i < snaps.length; i++) {
       const claim = snaps[i]!.item.claim;
@@ -100,7 +102,7 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
       let j = i + 1;
       for (; j < snaps.length && snaps[j]!.item.version === version; j++) leaseUntil = snaps[j]!.item.leaseUntil ?? leaseUntil;
       const ended = snaps[j];
-      const endedAt = ended ? Date.parse(ended.item.updated) : final?.at;
+      const endedAt = ended ? Date.parse(ended.item.updated) : removed.get(instanceId) ?? final?.at;
       if (endedAt !== undefined && endedAt > leaseUntil + allowance) {
         found.push({
           invariant: 'lease',
