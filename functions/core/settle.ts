@@ -21,7 +21,7 @@ type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params'>;
  */
 export async function settleOperation(
   table: Table,
-  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number },
+  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number; runner?: string },
 ): Promise<boolean> {
   const row = operationRow(s.claim.op);
   const { instance, result } = s;
@@ -31,7 +31,7 @@ export async function settleOperation(
     patch: result.ok ? result.patch : undefined,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
     outcome: { requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }) },
-    onlyIfLeaseBefore: s.onlyIfLeaseBefore,
+    onlyIfLeaseBefore: s.onlyIfLeaseBefore, runner: s.runner,
   });
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { recordEventStart } from './actions.js';
 import { operationRow } from './catalogue.js';
-import { beginWork, renewClaim, yieldWork } from './claims.js';
+import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
 import type { OperationMessage } from './queue.js';
@@ -47,7 +47,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
       if (taskState && !row.taskStates.includes(taskState)) {
         throw new Error(`${msg.op} has no task_state ${taskState}`);
       }
-      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), leaseMs: runLeaseMs, taskState });
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), leaseMs: runLeaseMs, taskState, runner });
     },
   };
 
@@ -56,7 +56,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
     result = { ok: true, patch: await driver[msg.op](ctx) };
   } catch (err) {
     if (err instanceof FencedOut) {
-      await abandonSuperseded(table, instance.id, msg, now());
+      if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
       return 'dropped';
     }
     if (!(err instanceof DriverError)) {
@@ -65,7 +65,16 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now() });
-  if (!settled) await abandonSuperseded(table, instance.id, msg, now());
+  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), runner });
+  if (!settled && !await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
   return settled ? 'done' : 'dropped';
+}
+
+/**
+ * Our lease ran out and a redelivery of the same operation took it over (same token, same
+ * request, another runner): that run owns the outcome now; this one stops and writes nothing.
+ */
+async function takenOverByAnotherRun(table: Table, msg: OperationMessage): Promise<boolean> {
+  const current = await readInstance(table, msg.instanceId);
+  return current?.version === msg.token && current.taskState !== undefined && current.claim?.requestId === msg.requestId;
 }
