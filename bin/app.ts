@@ -18,6 +18,14 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   deletionProtection: ctx('deletionProtection') !== 'false',
   apiStageName: ctx('apiStageName'),
   computeMaxConcurrency: number('computeMaxConcurrency'),
+  // Validated and derived in functions/core/config.ts; a bad combination fails the synth.
+  timings: {
+    computeTimeoutSeconds: number('computeTimeoutSeconds'),
+    visibilityTimeoutSeconds: number('visibilityTimeoutSeconds'),
+    maxReceiveCount: number('maxReceiveCount'),
+    leaseMarginSeconds: number('leaseMarginSeconds'),
+    sweepIntervalSeconds: number('sweepIntervalSeconds'),
+  },
   driverStepMs: number('driverStepMs'),
   lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
   alarmTopicArn: ctx('alarmTopicArn'),

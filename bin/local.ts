@@ -1,31 +1,58 @@
+import { rm } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ConfigError, localSettingsFromEnv, timingsFromEnv } from '../functions/core/config.js';
 import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
 import { startRuntime } from '../local/runtime.js';
 
-// `npm start`: taskgate on its embedded default. Nothing to install but Node.
+// `npm start`: taskgate on its embedded default. Nothing to install but Node. State is kept in
+// a data directory (TASKGATE_DATA_DIR, default .data/ under the project); `npm start -- --fresh`
+// empties it first.
 
-const port = Number(process.env.PORT ?? 8774);
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+let settings: ReturnType<typeof localSettingsFromEnv>;
+let timings: ReturnType<typeof timingsFromEnv>;
+let fresh: boolean;
+try {
+  settings = localSettingsFromEnv(process.env, projectRoot);
+  timings = timingsFromEnv(process.env);
+  fresh = parseArgs({ options: { fresh: { type: 'boolean', default: false } } }).values.fresh ?? false;
+} catch (err) {
+  if (!(err instanceof ConfigError) && !(err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw err;
+  console.error(`taskgate: ${(err as Error).message}`);
+  process.exit(2);
+}
+
+if (fresh && settings.dataDir) await rm(settings.dataDir, { recursive: true, force: true });
+const driver = simulatedDriverOptionsFromEnv();
 const runtime = await startRuntime({
-  port,
-  host: process.env.HOST ?? '127.0.0.1',
-  driver: simulatedDriverOptionsFromEnv(),
-  dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
-  sweepIntervalMs: Number(process.env.TASKGATE_SWEEP_SECONDS ?? 60) * 1000,
+  port: settings.port, host: settings.host, driver, timings,
+  dynamodbEndpoint: settings.dynamodbEndpoint, dataDir: settings.dataDir,
 });
 
 console.log(`taskgate API listening on ${runtime.apiUrl}`);
-console.log(`  DynamoDB (${process.env.TASKGATE_DYNAMODB_ENDPOINT ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
+console.log(settings.dataDir
+  ? `  data directory: ${settings.dataDir}${fresh ? ' (started afresh)' : ''} (npm start -- --fresh to empty it)`
+  : '  data: in memory (TASKGATE_DATA_DIR=memory), lost on stop');
+console.log(`  DynamoDB (${settings.dynamodbEndpoint ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
 console.log(`  SQS (fauxqs): ${runtime.emulators.queueUrl}`);
-console.log(`  compute worker running; each driver step takes ${runtime.driver ? simulatedDriverOptionsFromEnv().stepMs : 0} ms`);
+console.log(`  compute worker running; each driver step takes ${driver.stepMs} ms`);
 console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
 console.log('Ctrl-C to stop.');
 
+// The first signal stops; in-flight requests get a moment to answer, running operations are
+// left to their messages (redelivered after a restart, as after a Lambda timeout).
+const GRACE_MS = 1500;
 let stopping = false;
-const stop = async () => {
+const stop = (signal: string) => {
   if (stopping) return;
   stopping = true;
-  console.log('\nstopping taskgate...');
-  await runtime.stop();
-  process.exit(0);
+  console.log(`\n${signal}: stopping taskgate...`);
+  // Whatever happens to the orderly stop, exit soon.
+  setTimeout(() => process.exit(0), 2 * GRACE_MS + 1000).unref();
+  runtime.stop({ graceMs: GRACE_MS })
+    .catch((err) => console.error('stop failed', (err as Error).message))
+    .finally(() => process.exit(0));
 };
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+process.on('SIGINT', () => stop('SIGINT'));
+process.on('SIGTERM', () => stop('SIGTERM'));

@@ -2,16 +2,13 @@ import { Duration } from 'aws-cdk-lib';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-/** AWS's guidance for a queue that feeds Lambda: visibility timeout at least six times the function timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
+import { VISIBILITY_TIMEOUT_FACTOR, type Timings } from '../functions/core/config.js';
 
 export interface OperationQueuesProps {
-  /** The compute function's timeout; the visibility timeout follows from it. */
-  readonly computeTimeout: Duration;
+  /** The visibility timeout and maxReceiveCount, as the handlers' leases assume them. */
+  readonly timings: Timings;
   /** The dead-letter function's timeout, for the dead-letter queue's visibility timeout. */
   readonly deadLetterTimeout: Duration;
-  /** Deliveries of one message before it goes to the dead-letter queue. */
-  readonly maxReceiveCount: number;
 }
 
 /**
@@ -39,8 +36,8 @@ export class OperationQueues extends Construct {
       contentBasedDeduplication: false,
       deduplicationScope: DeduplicationScope.MESSAGE_GROUP,
       fifoThroughputLimit: FifoThroughputLimit.PER_MESSAGE_GROUP_ID,
-      visibilityTimeout: Duration.seconds(props.computeTimeout.toSeconds() * VISIBILITY_TIMEOUT_FACTOR),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.maxReceiveCount },
+      visibilityTimeout: Duration.seconds(props.timings.visibilityTimeoutSeconds),
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: props.timings.maxReceiveCount },
       encryption: QueueEncryption.SQS_MANAGED,
       enforceSSL: true,
     });

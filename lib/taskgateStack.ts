@@ -9,7 +9,8 @@ import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms } from './alarms.js';
 import { NovaApi } from './api.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { OperationQueues, VISIBILITY_TIMEOUT_FACTOR } from './queues.js';
+import { timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/config.js';
+import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
 
@@ -20,14 +21,14 @@ export interface TaskgateStackProps extends StackProps {
   readonly apiStageName?: string;
   /** Stage-wide throttling. Default 100 requests per second, burst 200. */
   readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
-  /** The compute function's timeout; the queue's visibility timeout and the run lease follow. Default 60 s. */
-  readonly computeTimeout?: Duration;
+  /**
+   * The compute timeout (default 60 s), the queue's visibility timeout (default six times it),
+   * maxReceiveCount (default 5), the lease margin (default 30 s) and the sweep interval (default
+   * 60 s); the run and claim leases derive from them (functions/core/config.ts).
+   */
+  readonly timings?: Partial<TimingInputs>;
   /** Most compute functions the event source mapping runs at once. Default 50. */
   readonly computeMaxConcurrency?: number;
-  /** Deliveries of an operation message before it is dead-lettered. Default 5. */
-  readonly maxReceiveCount?: number;
-  /** How long an accepted operation may wait in the queue before the sweeper ends it. Default 900 s. */
-  readonly claimLeaseSeconds?: number;
   /** The simulated driver's step time (the only driver there is yet). Default 300 ms. */
   readonly driverStepMs?: number;
   readonly lambdaRuntime?: Runtime;
@@ -40,17 +41,9 @@ export interface TaskgateStackProps extends StackProps {
 
 /** Settings the stack derives and the tests check against each other. */
 export interface TaskgateSettings {
-  readonly computeTimeout: Duration;
-  /**
-   * The worker's lease while running. Longer than the compute timeout, so a live worker is never
-   * swept; and longer than the queue's visibility timeout plus one run, so that after a crash or
-   * a timeout SQS redelivers the message (and, after maxReceiveCount, dead-letters it) before the
-   * sweeper may end the operation: a crash is retried, not failed at once.
-   */
-  readonly runLeaseSeconds: number;
-  readonly claimLeaseSeconds: number;
+  /** Every duration, validated and derived in one place; each function gets them as variables. */
+  readonly timings: Timings;
   readonly computeMaxConcurrency: number;
-  readonly maxReceiveCount: number;
 }
 
 export class TaskgateStack extends Stack {
@@ -65,14 +58,10 @@ export class TaskgateStack extends Stack {
     super(scope, id, props);
     const deletionProtection = props.deletionProtection ?? true;
     const retained = deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
-    const computeTimeout = props.computeTimeout ?? Duration.seconds(60);
-    this.settings = {
-      computeTimeout,
-      runLeaseSeconds: computeTimeout.toSeconds() * (VISIBILITY_TIMEOUT_FACTOR + 1),
-      claimLeaseSeconds: props.claimLeaseSeconds ?? 900,
-      computeMaxConcurrency: props.computeMaxConcurrency ?? 50,
-      maxReceiveCount: props.maxReceiveCount ?? 5,
-    };
+    const leases = timings(props.timings);
+    this.settings = { timings: leases, computeMaxConcurrency: props.computeMaxConcurrency ?? 50 };
+    const computeTimeout = Duration.seconds(leases.computeTimeoutSeconds);
+    const timingVariables = timingsEnv(leases);
     const deadLetterTimeout = Duration.seconds(30);
     const common = {
       runtime: props.lambdaRuntime,
@@ -82,7 +71,7 @@ export class TaskgateStack extends Stack {
 
     this.table = new OperationsTable(this, 'Operations', { deletionProtection });
     this.queues = new OperationQueues(this, 'OperationQueues', {
-      computeTimeout, deadLetterTimeout, maxReceiveCount: this.settings.maxReceiveCount,
+      timings: leases, deadLetterTimeout,
     });
     const { queue, deadLetterQueue } = this.queues;
     const tableName = this.table.table.tableName;
@@ -95,7 +84,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,
-        TASKGATE_CLAIM_LEASE_SECONDS: String(this.settings.claimLeaseSeconds),
+        ...timingVariables,
       },
     });
     grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);
@@ -107,7 +96,7 @@ export class TaskgateStack extends Stack {
       timeout: computeTimeout,
       environment: {
         TABLE_NAME: tableName,
-        TASKGATE_RUN_LEASE_SECONDS: String(this.settings.runLeaseSeconds),
+        ...timingVariables,
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
     });
@@ -122,18 +111,18 @@ export class TaskgateStack extends Stack {
       maxConcurrency: this.settings.computeMaxConcurrency,
     });
 
-    // Sweeper: every minute, ends claims whose lease expired, through the sparse lease index.
+    // Sweeper: on a schedule, ends claims whose lease expired (a lost message), through the sparse lease index.
     const sweeper = new TaskgateFunction(this, 'SweeperFunction', {
       ...common, handlerDir: 'sweeper', description: 'taskgate expired-claim sweeper',
-      // Under the schedule's minute; an overlapping sweep is harmless (every release is fenced).
-      timeout: Duration.seconds(50),
+      // Under the schedule's interval; an overlapping sweep is harmless (every release is fenced).
+      timeout: Duration.seconds(Math.min(50, Math.max(10, leases.sweepIntervalSeconds - 10))),
       environment: { TABLE_NAME: tableName },
     });
     grantTable(sweeper.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem'], [INDEX_BY_LEASE]);
     new Rule(this, 'SweepSchedule', {
       description: 'taskgate: release expired claims',
-      schedule: Schedule.rate(Duration.minutes(1)),
-      // A missed sweep is made up by the next one a minute later.
+      schedule: Schedule.rate(Duration.minutes(Math.max(1, Math.ceil(leases.sweepIntervalSeconds / 60)))),
+      // A missed sweep is made up by the next one.
       targets: [new LambdaFunction(sweeper.fn, { retryAttempts: 0 })],
     });
 
@@ -165,8 +154,9 @@ export class TaskgateStack extends Stack {
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       functions: { Api: api.fn, Compute: compute.fn, Sweeper: sweeper.fn, DeadLetter: deadLetter.fn },
       queue, deadLetterQueue,
-      // A third of the claim lease: someone hears of a stuck queue well before claims expire.
-      oldestMessageAgeThreshold: Duration.seconds(Math.floor(this.settings.claimLeaseSeconds / 3)),
+      // Past one full redelivery (visibility timeout plus a run), so a single retried message does
+      // not fire it; well before the claim lease ends the operation.
+      oldestMessageAgeThreshold: Duration.seconds(leases.visibilityTimeoutSeconds + leases.runLeaseSeconds),
       alarmTopicArn: props.alarmTopicArn,
     });
 

@@ -3,13 +3,19 @@ import type { Server } from 'node:http';
 import {
   CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { CreateQueueCommand, GetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { mkdir } from 'node:fs/promises';
+import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
 
 // The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
-// any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI).
+// any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI). In memory,
+// or, given a data directory, on disk: dynalite in LevelDB (its `path`), fauxqs in SQLite (its
+// `dataDir`, which keeps queued and in-flight messages with their visibility deadlines).
+
+/** The table's name when state is kept on disk: the same on every start, so the data is found. */
+export const DURABLE_TABLE_NAME = 'taskgate';
 
 const REGION = 'us-east-1';
 const CREDENTIALS = { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' };
@@ -30,12 +36,14 @@ export interface EmulatorOptions {
   readonly dynamodbEndpoint?: string;
   readonly tableName?: string;
   /** Seconds a received message stays invisible before it is redelivered. */
-  readonly visibilityTimeoutSeconds?: number;
-  readonly maxReceiveCount?: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+  /** Keep the state in this directory (created if missing) instead of in memory. */
+  readonly dataDir?: string;
 }
 
-async function startDynalite(): Promise<{ endpoint: string; server: Server }> {
-  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 }) as Server;
+async function startDynalite(path?: string): Promise<{ endpoint: string; server: Server }> {
+  const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) }) as Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
@@ -74,15 +82,18 @@ export async function createTable(dynamodb: DynamoDBClient, tableName: string): 
   throw new Error(`table ${tableName} did not become ACTIVE`);
 }
 
-export async function startEmulators(options: EmulatorOptions = {}): Promise<Emulators> {
-  const local = options.dynamodbEndpoint ? undefined : await startDynalite();
+export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
+  const { dataDir } = options;
+  if (dataDir) await mkdir(`${dataDir}/sqs`, { recursive: true });
+  const local = options.dynamodbEndpoint ? undefined : await startDynalite(dataDir && `${dataDir}/dynamodb`);
   const dynamodbEndpoint = options.dynamodbEndpoint ?? local!.endpoint;
-  const fauxqs = await startFauxqs({ port: 0, logger: false });
+  const fauxqs = await startFauxqs({ port: 0, logger: false, ...(dataDir ? { dataDir: `${dataDir}/sqs` } : {}) });
   const sqsEndpoint = fauxqs.address;
 
   const dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
   const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
-  const tableName = options.tableName ?? `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`;
+  const tableName = options.tableName
+    ?? (dataDir ? DURABLE_TABLE_NAME : `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
   await createTable(dynamodb, tableName);
 
   const dlq = await sqs.send(new CreateQueueCommand({
@@ -93,18 +104,22 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Emu
   }))).Attributes!.QueueArn!;
   const queue = await sqs.send(new CreateQueueCommand({
     QueueName: 'taskgate-operations.fifo',
+    Attributes: { FifoQueue: 'true', DeduplicationScope: 'messageGroup', FifoThroughputLimit: 'perMessageGroupId' },
+  }));
+  // Set apart from the creation: a kept queue takes this start's durations.
+  await sqs.send(new SetQueueAttributesCommand({
+    QueueUrl: queue.QueueUrl,
     Attributes: {
-      FifoQueue: 'true',
-      DeduplicationScope: 'messageGroup',
-      FifoThroughputLimit: 'perMessageGroupId',
-      VisibilityTimeout: String(options.visibilityTimeoutSeconds ?? 2),
-      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount ?? 5 }),
+      VisibilityTimeout: String(options.visibilityTimeoutSeconds),
+      RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: options.maxReceiveCount }),
     },
   }));
 
+  // A kept queue remembers the port of the fauxqs that created it; show the one serving it now.
+  const current = (url: string) => Object.assign(new URL(url), { port: new URL(sqsEndpoint).port }).toString();
   return {
     dynamodb, sqs, dynamodbEndpoint, sqsEndpoint, tableName,
-    queueUrl: queue.QueueUrl!, deadLetterQueueUrl: dlq.QueueUrl!,
+    queueUrl: current(queue.QueueUrl!), deadLetterQueueUrl: current(dlq.QueueUrl!),
     async stop() {
       sqs.destroy();
       dynamodb.destroy();

@@ -1,7 +1,8 @@
 import {
-  ChangeMessageVisibilityBatchCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient,
+  ChangeMessageVisibilityBatchCommand, ChangeMessageVisibilityCommand, DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient,
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Heartbeat } from '../functions/core/worker.js';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
@@ -85,5 +86,22 @@ export function startEventSourceMapping(opts: {
       abort.abort();
       await Promise.allSettled(pollers);
     },
+  };
+}
+
+/**
+ * The worker's heartbeat for one received message: makes it invisible for another visibility
+ * timeout. A failure is logged, not thrown: at worst the message comes back while its run is
+ * alive, and the run lease tells that delivery the work is busy.
+ */
+export function visibilityHeartbeat(sqs: SQSClient, queueUrl: string, visibilityTimeoutSeconds: number) {
+  return (record: SQSRecord): Heartbeat => async () => {
+    try {
+      await sqs.send(new ChangeMessageVisibilityCommand({
+        QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: visibilityTimeoutSeconds,
+      }));
+    } catch (err) {
+      console.error(JSON.stringify({ messageId: record.messageId, heartbeat: 'failed', error: (err as Error).message }));
+    }
   };
 }

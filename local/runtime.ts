@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
 import { createApi } from '../functions/api/app.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
+import { leasesOf, timings as defaultTimings, type Timings } from '../functions/core/config.js';
 import { sweepExpiredClaims } from '../functions/core/sweeper.js';
 import { createDeadLetterHandler } from '../functions/dlq/batch.js';
 import { sqsOperationQueue } from '../functions/core/queue.js';
@@ -9,7 +10,7 @@ import { SimulatedDriver, type SimulatedDriverOptions } from '../functions/core/
 import { makeTable, type Table } from '../functions/core/table.js';
 import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
-import { startEventSourceMapping } from './eventSourceMapping.js';
+import { startEventSourceMapping, visibilityHeartbeat } from './eventSourceMapping.js';
 
 export interface RuntimeOptions {
   /** API port; 0 picks a free one. */
@@ -17,14 +18,11 @@ export interface RuntimeOptions {
   readonly host?: string;
   readonly driver: SimulatedDriverOptions;
   readonly dynamodbEndpoint?: string;
-  readonly claimLeaseMs?: number;
-  readonly runLeaseMs?: number;
-  readonly sweepIntervalMs?: number;
+  /** Every duration, as the stack deploys them; default: the deployed defaults. */
+  readonly timings?: Timings;
+  /** Keep state on disk here (durable across restarts); default: in memory. */
+  readonly dataDir?: string;
   readonly computeConcurrency?: number;
-  /** Seconds before a message the worker failed is delivered again. */
-  readonly visibilityTimeoutSeconds?: number;
-  /** Deliveries before a message goes to the dead-letter queue. */
-  readonly maxReceiveCount?: number;
 }
 
 export interface Runtime {
@@ -32,36 +30,47 @@ export interface Runtime {
   readonly emulators: Emulators;
   readonly table: Table;
   readonly driver: SimulatedDriver;
-  stop(): Promise<void>;
+  readonly timings: Timings;
+  /**
+   * Stops taking requests, lets the ones in flight answer, stops polling, then stops the
+   * backends. With `graceMs`, work still running after it is abandoned (its message comes back
+   * after the visibility timeout, as after a Lambda timeout) instead of awaited.
+   */
+  stop(options?: { graceMs?: number }): Promise<void>;
 }
+
+const within = (ms: number | undefined, work: Promise<unknown>) =>
+  ms === undefined ? work : Promise.race([work, new Promise((resolve) => setTimeout(resolve, ms).unref())]);
 
 /**
  * taskgate on its embedded default: the real handlers behind an API Gateway-like HTTP server,
  * the compute and dead-letter handlers fed by event source mappings, the sweeper on a timer.
  */
 export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
+  const timings = options.timings ?? defaultTimings();
+  const leases = leasesOf(timings);
   const emulators = await startEmulators({
-    dynamodbEndpoint: options.dynamodbEndpoint,
-    visibilityTimeoutSeconds: options.visibilityTimeoutSeconds,
-    maxReceiveCount: options.maxReceiveCount,
+    dynamodbEndpoint: options.dynamodbEndpoint, dataDir: options.dataDir,
+    visibilityTimeoutSeconds: timings.visibilityTimeoutSeconds, maxReceiveCount: timings.maxReceiveCount,
   });
   const table = makeTable(emulators.tableName, emulators.dynamodb);
   const driver = new SimulatedDriver(table, options.driver);
 
   const api = createApi({
-    table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),
-    claimLeaseMs: options.claimLeaseMs ?? 15 * 60_000,
+    table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: leases.claimLeaseMs,
   });
-  let server: Server | undefined;
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
     options.port, options.host,
   );
-  server = served.server;
+  const server: Server = served.server;
 
+  // No function timeout bounds a local run, so the worker keeps its message invisible at each
+  // checkpoint, or a long operation would be redelivered (and dead-lettered) while it runs.
+  const heartbeatFor = visibilityHeartbeat(emulators.sqs, emulators.queueUrl, timings.visibilityTimeoutSeconds);
   const compute = startEventSourceMapping({
     sqs: emulators.sqs, queueUrl: emulators.queueUrl, concurrency: options.computeConcurrency ?? 4,
-    handler: createComputeHandler({ table, driver, runLeaseMs: options.runLeaseMs ?? 120_000 }),
+    handler: createComputeHandler({ table, driver, ...leases }, { heartbeatFor }),
   });
   const deadLetters = startEventSourceMapping({
     sqs: emulators.sqs, queueUrl: emulators.deadLetterQueueUrl, concurrency: 1,
@@ -71,15 +80,19 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     sweepExpiredClaims(table, Date.now())
       .then((released) => { if (released > 0) console.log(`sweeper released ${released} expired claim(s)`); })
       .catch((err) => console.error('sweep failed', (err as Error).message));
-  }, options.sweepIntervalMs ?? 60_000);
+  }, timings.sweepIntervalSeconds * 1000);
 
   return {
-    apiUrl: `${served.url}/v2.1`, emulators, table, driver,
-    async stop() {
+    apiUrl: `${served.url}/v2.1`, emulators, table, driver, timings,
+    async stop({ graceMs } = {}) {
       clearInterval(sweeper);
-      await new Promise<void>((resolve) => server!.close(() => resolve()));
-      server.closeAllConnections?.();
-      await Promise.all([compute.stop(), deadLetters.stop()]);
+      // close() stops accepting and waits for open connections; idle keep-alive ones are closed
+      // now, busy ones as soon as their response is written (Node closes them after it).
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      await within(graceMs, closed);
+      server.closeAllConnections();
+      await within(graceMs, Promise.all([compute.stop(), deadLetters.stop()]));
       await emulators.stop();
     },
   };

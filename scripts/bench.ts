@@ -1,4 +1,5 @@
 import { startRuntime } from '../local/runtime.js';
+import { timings } from '../functions/core/config.js';
 import { IMAGE, Nova } from '../test/support/nova.js';
 
 // `npm run bench`: prints figures for the embedded default (dynalite + fauxqs in-process, one
@@ -24,7 +25,7 @@ async function pool<T>(items: T[], concurrency: number, work: (item: T) => Promi
 
 const timed = async (fn: () => Promise<unknown>) => { const t = performance.now(); await fn(); return performance.now() - t; };
 
-const runtime = await startRuntime({ port: 0, driver: { stepMs: 0 }, sweepIntervalMs: 3_600_000, computeConcurrency: 4 });
+const runtime = await startRuntime({ port: 0, driver: { stepMs: 0 }, timings: timings({ sweepIntervalSeconds: 3600 }), computeConcurrency: 4 });
 const nova = new Nova(runtime.apiUrl, 'bench:bench');
 try {
   console.log(`taskgate bench: ${SERVERS} servers, ${REQUESTS} requests, ${CONCURRENCY} concurrent clients, driver steps 0 ms`);

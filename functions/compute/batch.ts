@@ -1,13 +1,18 @@
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseOperationMessage, type OperationMessage } from '../core/queue.js';
-import { runOperation, type WorkerDeps } from '../core/worker.js';
+import { runOperation, type Heartbeat, type WorkerDeps } from '../core/worker.js';
 
 /**
  * The compute Lambda's batch: a FIFO batch may hold several message groups (instances). Groups
  * run in parallel, each group's messages in order; once one fails, the rest of its group is
  * reported failed without running, so the group's order holds on redelivery.
  */
-export function createComputeHandler(deps: WorkerDeps) {
+export interface ComputeConsumer {
+  /** The heartbeat that keeps one record's message invisible while it is worked on (local runtime). */
+  readonly heartbeatFor?: (record: SQSRecord) => Heartbeat;
+}
+
+export function createComputeHandler(deps: WorkerDeps, consumer: ComputeConsumer = {}) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const groups = new Map<string, SQSRecord[]>();
     for (const record of event.Records) {
@@ -17,7 +22,7 @@ export function createComputeHandler(deps: WorkerDeps) {
     const failed: string[] = [];
     await Promise.all([...groups.values()].map(async (records) => {
       for (const [i, record] of records.entries()) {
-        if (!await runRecord(deps, record)) {
+        if (!await runRecord(deps, record, consumer.heartbeatFor?.(record))) {
           failed.push(...records.slice(i).map((r) => r.messageId));
           return;
         }
@@ -28,11 +33,11 @@ export function createComputeHandler(deps: WorkerDeps) {
 }
 
 /** True when the message is finished with (done, or stale and dropped). */
-async function runRecord(deps: WorkerDeps, record: SQSRecord): Promise<boolean> {
+async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat): Promise<boolean> {
   let message: OperationMessage | undefined;
   try {
     message = parseOperationMessage(record.body);
-    return (await runOperation(deps, message)) !== 'retry';
+    return (await runOperation(deps, message, heartbeat)) !== 'retry';
   } catch (err) {
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.
     console.error(JSON.stringify({

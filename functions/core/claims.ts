@@ -181,16 +181,18 @@ export type BeginResult =
 
 /**
  * A worker takes up a claimed operation: still our token, and no other worker running it with a
- * live lease (a redelivery while the first delivery still works is told to come back later).
+ * live run lease (a redelivery while the first delivery still works is told to come back later;
+ * one that finds the run lease expired takes over from a worker that died hard). The claim's
+ * lease (the sweeper's deadline) is renewed to cover the rest of the redelivery budget.
  */
 export async function beginWork(
-  table: Table, req: { instanceId: string; token: number; runner: string; now: number; leaseMs: number },
+  table: Table, req: { instanceId: string; token: number; runner: string; now: number; runLeaseMs: number; claimLeaseMs: number },
 ): Promise<BeginResult> {
   const instance = await fencedUpdate(table, req.instanceId, req.token, {
-    condition: '(attribute_not_exists(#claim.#runner) OR #lease < :now)',
-    expression: 'SET #claim.#runner = :runner, #lease = :lease',
-    names: { '#claim': 'claim', '#runner': 'runner', '#lease': 'leaseUntil' },
-    values: { ':runner': req.runner, ':now': req.now, ':lease': req.now + req.leaseMs },
+    condition: '(attribute_not_exists(#claim.#runner) OR attribute_not_exists(#claim.#runUntil) OR #claim.#runUntil < :now)',
+    expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease',
+    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil' },
+    values: { ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs },
   });
   if (instance) return { kind: 'started', instance };
   const current = await readInstance(table, req.instanceId);
@@ -207,24 +209,31 @@ function runnerIs(names: Record<string, string>, values: Record<string, unknown>
   return '#claim.#runner = :runner';
 }
 
-/** A worker that failed in-process gives the operation back, so a redelivery need not wait out the lease. */
+/**
+ * A worker that failed in-process gives the run back, so its redelivery need not wait out the
+ * run lease. The claim's lease stays: it already covers the redeliveries to come.
+ */
 export async function yieldWork(table: Table, req: { instanceId: string; token: number; runner: string }): Promise<void> {
   await fencedUpdate(table, req.instanceId, req.token, {
     condition: '#claim.#runner = :runner',
-    expression: 'REMOVE #claim.#runner',
-    names: { '#claim': 'claim', '#runner': 'runner' },
+    expression: 'REMOVE #claim.#runner, #claim.#runUntil',
+    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil' },
     values: { ':runner': req.runner },
   });
 }
 
-/** A fenced checkpoint between driver steps: renews the lease, may enter the next task_state. */
+/** A fenced checkpoint between driver steps: renews both leases, may enter the next task_state. */
 export async function renewClaim(
   table: Table,
-  req: { instanceId: string; token: number; now: number; leaseMs: number; taskState?: TaskState; runner?: string },
+  req: {
+    instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState; runner?: string;
+  },
 ): Promise<void> {
-  const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated' };
-  const values: Record<string, unknown> = { ':lease': req.now + req.leaseMs, ':updated': new Date(req.now).toISOString() };
-  let expression = 'SET #lease = :lease, #updated = :updated';
+  const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated', '#claim': 'claim', '#runUntil': 'runUntil' };
+  const values: Record<string, unknown> = {
+    ':lease': req.now + req.claimLeaseMs, ':runUntil': req.now + req.runLeaseMs, ':updated': new Date(req.now).toISOString(),
+  };
+  let expression = 'SET #lease = :lease, #claim.#runUntil = :runUntil, #updated = :updated';
   if (req.taskState) {
     expression += ', #ts = :next';
     values[':next'] = req.taskState;

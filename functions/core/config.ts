@@ -46,6 +46,120 @@ export class EnvReader {
   }
 }
 
+/**
+ * Every duration of the operation machinery, and how they must relate. Lambda and SQS decide
+ * what happens after a crash: a compute invocation lives at most `computeTimeoutSeconds`; a
+ * received message is invisible for `visibilityTimeoutSeconds` and is dead-lettered after
+ * `maxReceiveCount` deliveries. The leases follow from them:
+ *
+ * - the run lease covers one invocation (timeout + margin) and is renewed at each fenced
+ *   checkpoint; a redelivery that finds it expired takes the work over (the worker died hard);
+ * - the claim lease covers the queue's whole redelivery budget (maxReceiveCount x visibility +
+ *   margin), renewed with the run lease, so the dead-letter handler, not the sweeper, ends an
+ *   operation whose message kept failing; the sweeper ends only a claim whose message was lost.
+ */
+export interface Timings {
+  readonly computeTimeoutSeconds: number;
+  readonly visibilityTimeoutSeconds: number;
+  readonly maxReceiveCount: number;
+  /** Slack added to each lease for clock skew and the time between a write and its effect. */
+  readonly leaseMarginSeconds: number;
+  readonly runLeaseSeconds: number;
+  readonly claimLeaseSeconds: number;
+  readonly sweepIntervalSeconds: number;
+}
+
+export type TimingInputs = Pick<Timings,
+  'computeTimeoutSeconds' | 'maxReceiveCount' | 'leaseMarginSeconds' | 'sweepIntervalSeconds'>
+  & { readonly visibilityTimeoutSeconds?: number };
+
+/** AWS's guidance for a queue that feeds Lambda: visibility timeout six times the function timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+export const DEFAULT_TIMING_INPUTS: TimingInputs = {
+  computeTimeoutSeconds: 60, maxReceiveCount: 5, leaseMarginSeconds: 30, sweepIntervalSeconds: 60,
+};
+
+/** Derives the leases and checks the relations; throws ConfigError naming the one that fails. */
+export function timings(inputs: Partial<TimingInputs> = {}): Timings {
+  const set = Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined));
+  const given: TimingInputs = { ...DEFAULT_TIMING_INPUTS, ...set };
+  const { computeTimeoutSeconds: timeout, maxReceiveCount, leaseMarginSeconds: margin, sweepIntervalSeconds } = given;
+  const visibility = given.visibilityTimeoutSeconds ?? VISIBILITY_TIMEOUT_FACTOR * timeout;
+  for (const [name, value] of Object.entries({ timeout, visibility, maxReceiveCount, margin, sweepIntervalSeconds })) {
+    if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive whole number of seconds, not ${value}`);
+  }
+  if (timeout > 900) throw new ConfigError(`the compute timeout (${timeout} s) is over Lambda's 900 s`);
+  if (visibility > 43_200) throw new ConfigError(`the visibility timeout (${visibility} s) is over SQS's 12 hours`);
+  if (maxReceiveCount > 1000) throw new ConfigError(`maxReceiveCount (${maxReceiveCount}) is over SQS's 1000`);
+  const runLeaseSeconds = timeout + margin;
+  // A worker killed at its last moment checkpointed at most `timeout` after the receive, leasing
+  // the run until then + runLease; its redelivery comes `visibility` after the receive and must
+  // find that lease expired, or it would be told "busy" until the message is dead-lettered.
+  if (visibility <= timeout + runLeaseSeconds) {
+    throw new ConfigError(`the visibility timeout (${visibility} s) must exceed the compute timeout plus the run lease (${timeout} + ${runLeaseSeconds} s)`);
+  }
+  return {
+    computeTimeoutSeconds: timeout, visibilityTimeoutSeconds: visibility, maxReceiveCount,
+    leaseMarginSeconds: margin, runLeaseSeconds,
+    claimLeaseSeconds: maxReceiveCount * visibility + margin,
+    sweepIntervalSeconds,
+  };
+}
+
+/**
+ * TASKGATE_COMPUTE_TIMEOUT_SECONDS, TASKGATE_VISIBILITY_TIMEOUT_SECONDS (default six times the
+ * timeout), TASKGATE_MAX_RECEIVE_COUNT, TASKGATE_LEASE_MARGIN_SECONDS, TASKGATE_SWEEP_INTERVAL_SECONDS.
+ * The stack passes the same variables to every function, so handlers and queue agree.
+ */
+export function timingsFromEnv(env: Env): Timings {
+  const read = new EnvReader(env);
+  const d = DEFAULT_TIMING_INPUTS;
+  const computeTimeoutSeconds = read.integer('TASKGATE_COMPUTE_TIMEOUT_SECONDS', d.computeTimeoutSeconds, { min: 1, max: 900 });
+  return timings({
+    computeTimeoutSeconds,
+    visibilityTimeoutSeconds: read.integer('TASKGATE_VISIBILITY_TIMEOUT_SECONDS',
+      VISIBILITY_TIMEOUT_FACTOR * computeTimeoutSeconds, { min: 1, max: 43_200 }),
+    maxReceiveCount: read.integer('TASKGATE_MAX_RECEIVE_COUNT', d.maxReceiveCount, { min: 1, max: 1000 }),
+    leaseMarginSeconds: read.integer('TASKGATE_LEASE_MARGIN_SECONDS', d.leaseMarginSeconds, { min: 1, max: 3600 }),
+    sweepIntervalSeconds: read.integer('TASKGATE_SWEEP_INTERVAL_SECONDS', d.sweepIntervalSeconds, { min: 1, max: 3600 }),
+  });
+}
+
+/** The variables that carry `t` to a function: timingsFromEnv(timingsEnv(t)) gives `t` back. */
+export function timingsEnv(t: Timings): Record<string, string> {
+  return {
+    TASKGATE_COMPUTE_TIMEOUT_SECONDS: String(t.computeTimeoutSeconds),
+    TASKGATE_VISIBILITY_TIMEOUT_SECONDS: String(t.visibilityTimeoutSeconds),
+    TASKGATE_MAX_RECEIVE_COUNT: String(t.maxReceiveCount),
+    TASKGATE_LEASE_MARGIN_SECONDS: String(t.leaseMarginSeconds),
+    TASKGATE_SWEEP_INTERVAL_SECONDS: String(t.sweepIntervalSeconds),
+  };
+}
+
+/** The two leases a worker writes, in milliseconds. */
+export interface Leases {
+  readonly runLeaseMs: number;
+  readonly claimLeaseMs: number;
+}
+
+export const leasesOf = (t: Timings): Leases => ({ runLeaseMs: t.runLeaseSeconds * 1000, claimLeaseMs: t.claimLeaseSeconds * 1000 });
+
+/**
+ * Where `npm start` keeps its state: TASKGATE_DATA_DIR, default `.data` under the project.
+ * TASKGATE_DATA_DIR=memory keeps nothing (fresh in-memory backends each start).
+ */
+export function localSettingsFromEnv(env: Env, projectRoot: string) {
+  const read = new EnvReader(env);
+  const dataDir = read.string('TASKGATE_DATA_DIR', `${projectRoot.replace(/\/$/, '')}/.data`);
+  return {
+    port: read.integer('PORT', 8774, { min: 0, max: 65_535 }),
+    host: read.string('HOST', '127.0.0.1'),
+    dynamodbEndpoint: read.string('TASKGATE_DYNAMODB_ENDPOINT'),
+    dataDir: dataDir === 'memory' ? undefined : dataDir,
+  };
+}
+
 /** Idempotency-Key records (functions/core/idempotency.ts). */
 export interface IdempotencySettings {
   /** How long a finished answer is replayed to a retry with the same key. */

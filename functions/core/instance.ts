@@ -29,6 +29,8 @@ export interface Claim {
   readonly claimedAt: number;
   /** The worker running it now, if one has started (in-progress marker). */
   readonly runner?: string;
+  /** When the runner's lease ends: a redelivery after that may take the work over. */
+  readonly runUntil?: number;
 }
 
 export interface Instance {

@@ -12,10 +12,19 @@ import type { Table } from './table.js';
 export interface WorkerDeps {
   readonly table: Table;
   readonly driver: ComputeDriver;
-  /** How long a running operation may go without a checkpoint before it counts as crashed. */
+  /** How long a running operation may go without a checkpoint before another delivery may take it over. */
   readonly runLeaseMs: number;
+  /** How long the claim may go without progress before the sweeper ends it (the redelivery budget). */
+  readonly claimLeaseMs: number;
   readonly now?: () => number;
 }
+
+/**
+ * Keeps the message being worked on invisible to other consumers; called at each checkpoint. Given
+ * by the queue's consumer wherever a run may outlast the visibility timeout (the local runtime,
+ * which has no function timeout); on Lambda the timeout is shorter than the visibility timeout.
+ */
+export type Heartbeat = () => Promise<void>;
 
 /**
  * done: the operation ended (success or failure, recorded). dropped: the message was stale or a
@@ -27,11 +36,11 @@ export type WorkOutcome = 'done' | 'dropped' | 'retry';
  * Runs one queued operation under its claim. A crash (any error that is not the driver's) is
  * thrown to the caller so the message is redelivered; the claim stays, fenced by its token.
  */
-export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Promise<WorkOutcome> {
-  const { table, driver, runLeaseMs } = deps;
+export async function runOperation(deps: WorkerDeps, msg: OperationMessage, heartbeat?: Heartbeat): Promise<WorkOutcome> {
+  const { table, driver, runLeaseMs, claimLeaseMs } = deps;
   const now = deps.now ?? Date.now;
   const runner = randomUUID();
-  const begun = await beginWork(table, { instanceId: msg.instanceId, token: msg.token, runner, now: now(), leaseMs: runLeaseMs });
+  const begun = await beginWork(table, { instanceId: msg.instanceId, token: msg.token, runner, now: now(), runLeaseMs, claimLeaseMs });
   if (begun.kind === 'busy') return 'retry';
   if (begun.kind === 'stale') {
     await abandonSuperseded(table, msg.instanceId, msg, now(), begun.instance);
@@ -47,7 +56,8 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage): Pro
       if (taskState && !row.taskStates.includes(taskState)) {
         throw new Error(`${msg.op} has no task_state ${taskState}`);
       }
-      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), leaseMs: runLeaseMs, taskState, runner });
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, runner });
+      await heartbeat?.();
     },
   };
 

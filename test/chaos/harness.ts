@@ -144,7 +144,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return undefined;
     },
   });
-  const compute = createComputeHandler({ table: workerTable, driver, runLeaseMs: RUN_LEASE_MS, now: clock });
+  const compute = createComputeHandler({ table: workerTable, driver, runLeaseMs: RUN_LEASE_MS, claimLeaseMs: CLAIM_LEASE_MS, now: clock });
   const deadLetters = createDeadLetterHandler(opsTable, clock);
   const workerRandom = random.fork('worker');
 

@@ -1,3 +1,4 @@
+import { timings } from '../../functions/core/config.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE2, Nova } from '../support/nova.js';
 
@@ -10,7 +11,7 @@ beforeAll(async () => {
   runtime = await startRuntime({
     port: 0, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
     driver: { stepMs: 0, crashAt: { op: 'rebuild', step: 'spawn', times: Number.MAX_SAFE_INTEGER } },
-    visibilityTimeoutSeconds: 1, maxReceiveCount: 3,
+    timings: timings({ computeTimeoutSeconds: 1, visibilityTimeoutSeconds: 4, leaseMarginSeconds: 1, maxReceiveCount: 3 }),
   });
   nova = new Nova(runtime.apiUrl);
 });

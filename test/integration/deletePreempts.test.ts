@@ -66,7 +66,7 @@ describe('delete preempts', () => {
     const rebuild = queue.take();
     // Hold the rebuild after it powered off and touched the first mapping (checkpoints 1, 2).
     const slow = heldAt('rebuild', 3);
-    const rebuilding = runOperation({ table, driver: slow.driver, runLeaseMs: 60_000 }, rebuild);
+    const rebuilding = runOperation({ table, driver: slow.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, rebuild);
     await slow.held;
     expect((await readInstance(table, instance.id))?.taskState).toBe('rebuilding');
 
@@ -84,7 +84,7 @@ describe('delete preempts', () => {
 
     const deleting = queue.take();
     expect(queue.messages).toHaveLength(0);
-    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 }, deleting)).toBe('done');
+    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, deleting)).toBe('done');
 
     slow.open();
     expect(await rebuilding).toBe('dropped');
@@ -117,11 +117,11 @@ describe('delete preempts', () => {
     expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
     // Hold the attach just before it writes the mapping (its second checkpoint).
     const slow = heldAt('attach_volume', 2);
-    const attaching = runOperation({ table, driver: slow.driver, runLeaseMs: 60_000 }, attach);
+    const attaching = runOperation({ table, driver: slow.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, attach);
     await slow.held;
 
     await requestOperation(admission(queue), { instanceId: instance.id, op: 'delete', caller: alice, requestId: requestId() });
-    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 }, queue.take()))
+    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, queue.take()))
       .toBe('done');
     expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
 

@@ -40,7 +40,7 @@ describe('fencing: a stale token changes nothing', () => {
       outcome: { requestId: 'stale', result: 'Error' }, fault: { code: 500, message: 'stale', created: '' },
     });
     expect(released).toBeUndefined();
-    await expect(renewClaim(table, { instanceId: instance.id, token: first.token, now: Date.now(), leaseMs: 1 }))
+    await expect(renewClaim(table, { instanceId: instance.id, token: first.token, now: Date.now(), runLeaseMs: 1, claimLeaseMs: 1 }))
       .rejects.toBeInstanceOf(FencedOut);
     expect(await readInstance(table, instance.id)).toEqual(before);
     expect(before?.taskState).toBe('powering-off');
@@ -58,7 +58,7 @@ describe('fencing: a stale token changes nothing', () => {
 
     await resetState(table, admin, instance.id, 'active');
     const after = await readInstance(table, instance.id);
-    const outcome = await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 }, message);
+    const outcome = await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, message);
 
     expect(outcome).toBe('dropped');
     expect(await getAttachment(table, Volumes, instance.id, volumeId)).toBeUndefined();
@@ -84,7 +84,7 @@ describe('at-least-once delivery runs an operation once', () => {
     const { table, emulators } = backends;
     const queue = sqsOperationQueue(emulators.sqs, emulators.queueUrl);
     const { driver, runs } = countingDriver(new SimulatedDriver(table, { stepMs: 30 }));
-    const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000 });
+    const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 });
 
     for (const concurrent of [false, true]) {
       runs.clear();
@@ -146,7 +146,7 @@ describe('a late duplicate of a finished attach', () => {
     const d = deps();
     const instance = await seedInstance(table);
     const volumeId = crypto.randomUUID();
-    const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000 };
+    const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 };
     await requestOperation(d, { instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId } });
     const attach = d.queue.take();
     expect(await runOperation(worker, attach)).toBe('done');

@@ -85,7 +85,7 @@ describe('Idempotency-Key', () => {
 
     const msg = queue.inner.messages.find((m) => m.instanceId === first.body.server.id)!;
     queue.inner.messages.splice(queue.inner.messages.indexOf(msg), 1);
-    expect(await runOperation({ table: backends.table, driver: new SimulatedDriver(backends.table, { stepMs: 0 }), runLeaseMs: 60_000 }, msg))
+    expect(await runOperation({ table: backends.table, driver: new SimulatedDriver(backends.table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 60_000 }, msg))
       .toBe('done');
     expect((await nova.get(`/servers/${first.body.server.id}`)).body.server.status).toBe('ACTIVE');
     const late = await nova.request('POST', '/servers', createBody(), withKey(k));

@@ -206,7 +206,7 @@ async function runCase(c: Case, failAt?: string) {
   const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { failAt: { op: c.op, step: failAt } } : {}) });
   const message = queue.take();
   expect(message.requestId).toBe(requestId);
-  expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000 }, message)).toBe('done');
+  expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, message)).toBe('done');
 
   const seen: Seen = {
     instance: await readItem(id), held,
@@ -270,7 +270,7 @@ describe('create', () => {
     const id = res.body.server.id as string;
     expect((await readItem(id))).toMatchObject({ vmState: 'building', taskState: 'scheduling' });
     const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { failAt: { op: 'create', step: failAt } } : {}) });
-    expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000 }, queue.take())).toBe('done');
+    expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, queue.take())).toBe('done');
     const { body } = await api.nova.get(`/servers/${id}/os-instance-actions`);
     return { server: (await api.nova.get(`/servers/${id}`)).body.server, actions: body.instanceActions };
   };

@@ -36,7 +36,7 @@ describe('the compute batch keeps each message group in order', () => {
     await requestOperation(admission(queue), { instanceId: b.id, op: 'stop', caller: alice, requestId: requestId() });
     const [stopA, stopB] = queue.messages;
     const { driver, runs } = countingDriver(new SimulatedDriver(table, { stepMs: 0 }));
-    const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000 });
+    const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 });
 
     const result = await compute({
       Records: [

@@ -42,7 +42,7 @@ it('a run whose lease ran out and was taken over stops at its next checkpoint an
       return { kind: 'hang', until: gate };
     },
   });
-  const first = runOperation({ table, driver: slow, runLeaseMs: 1_000, now }, message);
+  const first = runOperation({ table, driver: slow, runLeaseMs: 1_000, claimLeaseMs: 60_000, now }, message);
   await hung;
 
   // Its lease runs out; the redelivery takes the run over, and is itself held mid-way.
@@ -60,7 +60,7 @@ it('a run whose lease ran out and was taken over stops at its next checkpoint an
       return { kind: 'hang', until: secondGate };
     },
   });
-  const secondRun = runOperation({ table, driver: second, runLeaseMs: 60_000, now }, message);
+  const secondRun = runOperation({ table, driver: second, runLeaseMs: 60_000, claimLeaseMs: 60_000, now }, message);
   await secondAt;
   const during = await readInstance(table, instance.id);
 

@@ -1,3 +1,4 @@
+import { timings, type Timings } from '../../functions/core/config.js';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationName } from '../../functions/core/catalogue.js';
 import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
@@ -21,8 +22,12 @@ export interface TestBackends {
   stop(): Promise<void>;
 }
 
-export async function startBackends(): Promise<TestBackends> {
-  const emulators = await startEmulators({ dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
+/** Fresh in-memory backends; the queue has the given durations (default: the deployed ones). */
+export async function startBackends(t: Timings = timings()): Promise<TestBackends> {
+  const emulators = await startEmulators({
+    dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
+    visibilityTimeoutSeconds: t.visibilityTimeoutSeconds, maxReceiveCount: t.maxReceiveCount,
+  });
   return { emulators, table: makeTable(emulators.tableName, emulators.dynamodb), stop: () => emulators.stop() };
 }
 
