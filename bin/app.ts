@@ -30,6 +30,8 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
   alarmTopicArn: ctx('alarmTopicArn'),
   webAclArn: ctx('webAclArn'),
+  publicUrl: ctx('publicUrl'),
+  apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') === 'true',
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

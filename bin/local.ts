@@ -1,8 +1,8 @@
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, localSettingsFromEnv, timingsFromEnv } from '../functions/core/config.js';
-import { simulatedDriverOptionsFromEnv } from '../functions/core/simulatedDriver.js';
+import { ConfigError, EnvReader, driverSettings, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/config.js';
+import { failAtFromSetting } from '../local/faults.js';
 import { startRuntime } from '../local/runtime.js';
 
 // `npm start`: taskgate on its embedded default. Nothing to install but Node. State is kept in
@@ -12,10 +12,18 @@ import { startRuntime } from '../local/runtime.js';
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 let settings: ReturnType<typeof localSettingsFromEnv>;
 let timings: ReturnType<typeof timingsFromEnv>;
+let driverConfig: ReturnType<typeof driverSettings>;
+let failAt: string | undefined;
+let beforeStep: ReturnType<typeof failAtFromSetting> | undefined;
 let fresh: boolean;
+let publicUrl: string | undefined;
 try {
   settings = localSettingsFromEnv(process.env, projectRoot);
   timings = timingsFromEnv(process.env);
+  publicUrl = publicUrlSettings(new EnvReader(process.env)).publicUrl;
+  driverConfig = driverSettings(process.env);
+  failAt = process.env.TASKGATE_DRIVER_FAIL_AT || undefined;
+  beforeStep = failAt ? failAtFromSetting('TASKGATE_DRIVER_FAIL_AT', failAt) : undefined;
   fresh = parseArgs({ options: { fresh: { type: 'boolean', default: false } } }).values.fresh ?? false;
 } catch (err) {
   if (!(err instanceof ConfigError) && !(err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) throw err;
@@ -24,10 +32,11 @@ try {
 }
 
 if (fresh && settings.dataDir) await rm(settings.dataDir, { recursive: true, force: true });
-const driver = simulatedDriverOptionsFromEnv();
+const driver = { stepMs: driverConfig.stepMs, beforeStep };
 const runtime = await startRuntime({
   port: settings.port, host: settings.host, driver, timings,
   dynamodbEndpoint: settings.dynamodbEndpoint, dataDir: settings.dataDir,
+  publicUrl,
 });
 
 console.log(`taskgate API listening on ${runtime.apiUrl}`);
@@ -36,7 +45,7 @@ console.log(settings.dataDir
   : '  data: in memory (TASKGATE_DATA_DIR=memory), lost on stop');
 console.log(`  DynamoDB (${settings.dynamodbEndpoint ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
 console.log(`  SQS (fauxqs): ${runtime.emulators.queueUrl}`);
-console.log(`  compute worker running; each driver step takes ${driver.stepMs} ms`);
+console.log(`  compute worker running; each driver step takes ${driver.stepMs} ms${failAt ? `; ${failAt} fails` : ''}`);
 console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
 console.log('Ctrl-C to stop.');
 

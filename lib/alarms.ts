@@ -7,18 +7,16 @@ import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { CLAIMS_RELEASED_METRIC, SERVICE } from '../functions/observability/index.js';
 
-/** The sweeper's Embedded Metric Format record (functions/sweeper/handler.ts). */
-export const CLAIMS_RELEASED = { namespace: 'taskgate', metricName: 'ClaimsReleased', dimensionsMap: { Service: 'taskgate' } };
+/** The sweeper's metric (functions/sweeper/handler.ts, Powertools Metrics: default dimension `service`). */
+export const CLAIMS_RELEASED = { namespace: SERVICE, metricName: CLAIMS_RELEASED_METRIC, dimensionsMap: { service: SERVICE } };
 
 export interface OperationsAlarmsProps {
   readonly functions: Record<string, IFunction>;
   readonly queue: IQueue;
   readonly deadLetterQueue: IQueue;
-  /**
-   * Older than this, a queued operation is about to outlive its claim lease (the sweeper would
-   * release the claim before the worker starts): alarm well before.
-   */
+  /** Older than this, a queued operation is stuck: more than its retries can explain. */
   readonly oldestMessageAgeThreshold: Duration;
   /** An existing SNS topic that receives every alarm and its recovery. */
   readonly alarmTopicArn?: string;

@@ -17,6 +17,12 @@ export interface NovaApiProps {
   readonly logRemovalPolicy: RemovalPolicy;
   /** A WAFv2 web ACL (REGIONAL scope) to put in front of the stage. */
   readonly webAclArn?: string;
+  /**
+   * Create the account's API Gateway CloudWatch Logs role. API Gateway has one such role per
+   * account and region, and logs nothing without it; a stack that creates it owns a setting every
+   * other API in the region shares. On only where nothing else sets it.
+   */
+  readonly cloudWatchRole: boolean;
 }
 
 /**
@@ -36,9 +42,9 @@ export class NovaApi extends Construct {
       proxy: true,
       description: 'taskgate: OpenStack Nova v2.1 compute API',
       endpointTypes: [EndpointType.REGIONAL],
-      // API Gateway writes access and execution logs through an account-wide role; CDK keeps it
-      // (RETAIN) on stack deletion because other APIs in the account may rely on it.
-      cloudWatchRole: true,
+      // API Gateway writes access and execution logs through an account-wide role; when this stack
+      // creates it, CDK keeps it (RETAIN) on stack deletion because other APIs may rely on it.
+      cloudWatchRole: props.cloudWatchRole,
       deployOptions: {
         stageName: props.stageName,
         throttlingRateLimit: props.throttle.rateLimit,
@@ -52,6 +58,8 @@ export class NovaApi extends Construct {
         dataTraceEnabled: false,
       },
     });
+    // RestApi adds an output with the stage's URL; the stack's one URL output is the Nova endpoint.
+    this.api.node.tryRemoveChild('Endpoint');
     if (props.webAclArn) {
       new CfnWebACLAssociation(this, 'WebAcl', {
         resourceArn: this.api.deploymentStage.stageArn,

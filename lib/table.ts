@@ -1,14 +1,15 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/table.js';
+
+const attribute = (key: KeyAttribute) => ({ name: key.name, type: key.type === 'N' ? AttributeType.NUMBER : AttributeType.STRING });
 
 /**
- * The attribute DynamoDB's TTL reads (epoch seconds). Idempotency and finished action records are
- * meant to carry it so they expire on their own; the table is ready for it even before the code
- * writes it (an item without the attribute never expires).
+ * The attribute DynamoDB's TTL reads (epoch seconds): instance actions and deleted instances carry
+ * it and expire on their own; an item without it never does.
  */
-export const TTL_ATTRIBUTE = 'expiresAt';
+export const TTL_ATTRIBUTE = TABLE_DEFINITION.ttlAttribute;
 
 export interface OperationsTableProps {
   /** Deletion protection and RETAIN; turn off only for throwaway stacks (LocalStack, dev). */
@@ -16,9 +17,8 @@ export interface OperationsTableProps {
 }
 
 /**
- * The one table, keyed as functions/core/table.ts reads it and as local/emulators.ts creates it
- * for the tests: pk/sk, the project index for listing servers, and the sparse lease index the
- * sweeper queries (only items holding a claim have leaseShard, so the index holds only claims).
+ * The one table, created from TABLE_DEFINITION (functions/core/table.ts), the definition the local
+ * runtime creates its table from too: pk/sk, the project index, the sparse lease index.
  */
 export class OperationsTable extends Construct {
   readonly table: Table;
@@ -26,8 +26,8 @@ export class OperationsTable extends Construct {
   constructor(scope: Construct, id: string, props: OperationsTableProps) {
     super(scope, id);
     this.table = new Table(this, 'Table', {
-      partitionKey: { name: 'pk', type: AttributeType.STRING },
-      sortKey: { name: 'sk', type: AttributeType.STRING },
+      partitionKey: attribute(TABLE_DEFINITION.partitionKey),
+      sortKey: attribute(TABLE_DEFINITION.sortKey),
       // On-demand: claims come in bursts (50 conflicting requests at once); no capacity to plan.
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -37,19 +37,14 @@ export class OperationsTable extends Construct {
       // The table is the system of record: a stack deletion must not take it along.
       removalPolicy: props.deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY,
     });
-    this.table.addGlobalSecondaryIndex({
-      indexName: INDEX_BY_PROJECT,
-      partitionKey: { name: 'gsi1pk', type: AttributeType.STRING },
-      sortKey: { name: 'gsi1sk', type: AttributeType.STRING },
-      projectionType: ProjectionType.ALL,
-    });
-    this.table.addGlobalSecondaryIndex({
-      indexName: INDEX_BY_LEASE,
-      partitionKey: { name: 'leaseShard', type: AttributeType.STRING },
-      sortKey: { name: 'leaseUntil', type: AttributeType.NUMBER },
-      // The sweeper reads only the key, then the instance itself with a consistent read.
-      projectionType: ProjectionType.KEYS_ONLY,
-    });
+    for (const index of TABLE_DEFINITION.indexes) {
+      this.table.addGlobalSecondaryIndex({
+        indexName: index.name,
+        partitionKey: attribute(index.partitionKey),
+        sortKey: attribute(index.sortKey),
+        projectionType: index.projection === 'ALL' ? ProjectionType.ALL : ProjectionType.KEYS_ONLY,
+      });
+    }
   }
 
   /** The ARN of one index, for a grant that names exactly the index a function queries. */

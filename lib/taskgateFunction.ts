@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
 import { Architecture, ApplicationLogLevel, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
 
@@ -77,6 +77,8 @@ export class TaskgateFunction extends Construct {
         banner: ESM_REQUIRE_BANNER,
         minify: true,
         sourceMap: true,
+        // esbuild reports only errors: a synth that works prints nothing.
+        logLevel: LogLevel.ERROR,
         // Bundle the AWS SDK too: the version in package-lock.json is the one the tests ran,
         // not whichever the runtime happens to ship.
         externalModules: [],

@@ -37,6 +37,13 @@ export interface TaskgateStackProps extends StackProps {
   readonly alarmTopicArn?: string;
   /** A WAFv2 web ACL (REGIONAL) to associate with the API stage. */
   readonly webAclArn?: string;
+  /**
+   * Where clients reach the API, when not on API Gateway's own URL (a custom domain with a base
+   * path, LocalStack): TASKGATE_PUBLIC_URL of the API function, the base of every link.
+   */
+  readonly publicUrl?: string;
+  /** Create API Gateway's account-wide CloudWatch Logs role (docs/deploying.md: when). Default false. */
+  readonly apiGatewayCloudWatchRole?: boolean;
 }
 
 /** Settings the stack derives and the tests check against each other. */
@@ -85,6 +92,7 @@ export class TaskgateStack extends Stack {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,
         ...timingVariables,
+        ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
       },
     });
     grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);
@@ -97,6 +105,8 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
+        // The driver the compute function runs (functions/core/drivers.ts); the simulated one is the only one yet.
+        TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
     });
@@ -149,6 +159,7 @@ export class TaskgateStack extends Stack {
       logRetention: common.logRetention,
       logRemovalPolicy: retained,
       webAclArn: props.webAclArn,
+      cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
     });
 
     this.alarms = new OperationsAlarms(this, 'Alarms', {
@@ -160,9 +171,9 @@ export class TaskgateStack extends Stack {
       alarmTopicArn: props.alarmTopicArn,
     });
 
-    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (TASKGATE_API_URL for npm run test:e2e)' });
-    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'LocalStack URL: http://<id>.execute-api.localhost.localstack.cloud:4566/<stage>/v2.1' });
-    new CfnOutput(this, 'ApiStage', { value: this.api.api.deploymentStage.stageName });
+    // One URL: the Nova endpoint clients are given. On LocalStack, build it from RestApiId (docs/deploying.md).
+    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (OS_ENDPOINT; TASKGATE_API_URL for npm run test:e2e)' });
+    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'For the LocalStack URL, which ApiUrl is not' });
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });

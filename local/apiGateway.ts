@@ -6,9 +6,49 @@ import { lambdaContext } from './lambdaContext.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
-/** What API Gateway's REST proxy integration (`/{proxy+}`) hands the Lambda for a request. */
-export function proxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyEvent {
-  const url = new URL(req.url ?? '/', 'http://localhost');
+/** API Gateway's payload limit for REST APIs: a larger request never reaches the function. */
+export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+
+/** Where the local front listens: what API Gateway's requestContext.domainName is on AWS. */
+export interface Listener {
+  readonly domainName: string;
+}
+
+function decode(text: string): string {
+  try { return decodeURIComponent(text.replace(/\+/g, ' ')); } catch { return text; }
+}
+
+/**
+ * The query string as API Gateway hands it over: decoded keys and values, the last value of a
+ * repeated key in the single-value map. Null-prototype objects, so a key such as `__proto__` or
+ * `constructor` is a key like any other.
+ */
+function parseQuery(raw: string): { single: Record<string, string>; multi: Record<string, string[]> } | null {
+  if (raw === '') return null;
+  const single: Record<string, string> = Object.create(null);
+  const multi: Record<string, string[]> = Object.create(null);
+  for (const pair of raw.split('&')) {
+    if (pair === '') continue;
+    const at = pair.indexOf('=');
+    const name = decode(at < 0 ? pair : pair.slice(0, at));
+    const value = at < 0 ? '' : decode(pair.slice(at + 1));
+    single[name] = value;
+    (multi[name] ??= []).push(value);
+  }
+  return Object.keys(single).length > 0 ? { single, multi } : null;
+}
+
+/**
+ * What API Gateway's REST proxy integration (`/{proxy+}`) hands the Lambda for a request. The
+ * path stays as the client sent it, percent-encoding and all (REST APIs do not decode it, nor
+ * resolve `..`): a URL parser here would turn `/servers/<id>/os-volume_attachments/%2e%2e` into
+ * `/servers/<id>/` and re-target the request.
+ */
+export function proxyEvent(req: IncomingMessage, body: Buffer, listener: Listener = { domainName: 'localhost' }): APIGatewayProxyEvent {
+  const target = req.url ?? '/';
+  const q = target.indexOf('?');
+  const path = (q < 0 ? target : target.slice(0, q)) || '/';
+  const query = parseQuery(q < 0 ? '' : target.slice(q + 1));
   const headers: Record<string, string> = {};
   const multiValueHeaders: Record<string, string[]> = {};
   for (const [name, value] of Object.entries(req.headers)) {
@@ -17,43 +57,53 @@ export function proxyEvent(req: IncomingMessage, body: Buffer): APIGatewayProxyE
     headers[name] = values.join(',');
     multiValueHeaders[name] = values;
   }
-  headers['x-forwarded-proto'] ??= 'http';
-  const query: Record<string, string> = {};
-  const multiQuery: Record<string, string[]> = {};
-  for (const [name, value] of url.searchParams) {
-    query[name] = value;
-    (multiQuery[name] ??= []).push(value);
-  }
-  const hasQuery = url.searchParams.size > 0;
   return {
     resource: '/{proxy+}',
-    path: url.pathname,
+    path,
     httpMethod: req.method ?? 'GET',
     headers,
     multiValueHeaders,
-    queryStringParameters: hasQuery ? query : null,
-    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
-    pathParameters: { proxy: url.pathname.slice(1) },
+    queryStringParameters: query?.single ?? null,
+    multiValueQueryStringParameters: query?.multi ?? null,
+    pathParameters: { proxy: decode(path.slice(1)) },
     stageVariables: null,
     body: body.length > 0 ? body.toString('utf8') : null,
     isBase64Encoded: false,
     requestContext: {
       accountId: '000000000000', apiId: 'local', authorizer: undefined, protocol: 'HTTP/1.1',
-      httpMethod: req.method ?? 'GET', path: url.pathname, stage: '$default', requestId: randomUUID(),
+      httpMethod: req.method ?? 'GET', path, stage: '$default', requestId: randomUUID(),
       requestTimeEpoch: Date.now(), resourceId: 'local', resourcePath: '/{proxy+}',
-      domainName: headers.host, identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as never,
+      // API Gateway's own domain, never the client's Host header.
+      domainName: listener.domainName, identity: { sourceIp: req.socket.remoteAddress ?? '127.0.0.1' } as never,
     },
   };
 }
 
 /** An HTTP server that serves a Lambda proxy handler as API Gateway would. */
 export async function serveApi(handler: ProxyHandler, port: number, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
+  const listener = { domainName: host };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
+    let size = 0;
+    let tooLarge = false;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > MAX_PAYLOAD_BYTES) {
+        // API Gateway refuses the request without calling the function.
+        if (!tooLarge) {
+          tooLarge = true;
+          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
+          res.end(JSON.stringify({ message: 'Request Too Long' }));
+          req.resume();
+        }
+        return;
+      }
+      chunks.push(c);
+    });
     req.on('end', async () => {
+      if (tooLarge) return;
       try {
-        const result = await handler(proxyEvent(req, Buffer.concat(chunks)), lambdaContext('api', 29_000));
+        const result = await handler(proxyEvent(req, Buffer.concat(chunks), listener), lambdaContext('api', 29_000));
         res.writeHead(result.statusCode, result.headers as Record<string, string>);
         res.end(result.body);
       } catch (err) {
@@ -69,5 +119,7 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
     server.listen(port, host, resolve);
   });
   const address = server.address() as AddressInfo;
-  return { server, url: `http://${host}:${address.port}` };
+  const authority = `${address.family === 'IPv6' ? `[${address.address}]` : host}:${address.port}`;
+  (listener as { domainName: string }).domainName = authority;
+  return { server, url: `http://${authority}` };
 }

@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/table.js';
 
 // The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
 // any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI). In memory,
@@ -48,28 +48,24 @@ async function startDynalite(path?: string): Promise<{ endpoint: string; server:
   return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
 }
 
-/** The table as the CDK stack defines it: keys, the project index, the sparse lease index. */
+const keySchema = (partitionKey: KeyAttribute, sortKey: KeyAttribute) => [
+  { AttributeName: partitionKey.name, KeyType: 'HASH' as const }, { AttributeName: sortKey.name, KeyType: 'RANGE' as const },
+];
+
+/** The table as the CDK stack creates it, from the same definition (TABLE_DEFINITION). */
 export async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {
+  const { partitionKey, sortKey, indexes } = TABLE_DEFINITION;
+  const attributes = new Map<string, KeyAttribute>();
+  for (const key of [partitionKey, sortKey, ...indexes.flatMap((i) => [i.partitionKey, i.sortKey])]) attributes.set(key.name, key);
   try {
     await dynamodb.send(new CreateTableCommand({
       TableName: tableName,
       BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: 'pk', AttributeType: 'S' }, { AttributeName: 'sk', AttributeType: 'S' },
-        { AttributeName: 'gsi1pk', AttributeType: 'S' }, { AttributeName: 'gsi1sk', AttributeType: 'S' },
-        { AttributeName: 'leaseShard', AttributeType: 'S' }, { AttributeName: 'leaseUntil', AttributeType: 'N' },
-      ],
-      KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }, { AttributeName: 'sk', KeyType: 'RANGE' }],
-      GlobalSecondaryIndexes: [
-        {
-          IndexName: INDEX_BY_PROJECT, Projection: { ProjectionType: 'ALL' },
-          KeySchema: [{ AttributeName: 'gsi1pk', KeyType: 'HASH' }, { AttributeName: 'gsi1sk', KeyType: 'RANGE' }],
-        },
-        {
-          IndexName: INDEX_BY_LEASE, Projection: { ProjectionType: 'KEYS_ONLY' },
-          KeySchema: [{ AttributeName: 'leaseShard', KeyType: 'HASH' }, { AttributeName: 'leaseUntil', KeyType: 'RANGE' }],
-        },
-      ],
+      AttributeDefinitions: [...attributes.values()].map((a) => ({ AttributeName: a.name, AttributeType: a.type })),
+      KeySchema: keySchema(partitionKey, sortKey),
+      GlobalSecondaryIndexes: indexes.map((i) => ({
+        IndexName: i.name, Projection: { ProjectionType: i.projection }, KeySchema: keySchema(i.partitionKey, i.sortKey),
+      })),
     }));
   } catch (err) {
     if (!(err instanceof ResourceInUseException)) throw err;

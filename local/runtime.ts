@@ -6,16 +6,22 @@ import { leasesOf, timings as defaultTimings, type Timings } from '../functions/
 import { sweepExpiredClaims } from '../functions/core/sweeper.js';
 import { createDeadLetterHandler } from '../functions/dlq/batch.js';
 import { sqsOperationQueue } from '../functions/core/queue.js';
-import { SimulatedDriver, type SimulatedDriverOptions } from '../functions/core/simulatedDriver.js';
+import type { ComputeDriver } from '../functions/core/driver.js';
+import { createDriver } from '../functions/core/drivers.js';
+import type { SimulatedDriverOptions } from '../functions/core/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/table.js';
 import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startEventSourceMapping, visibilityHeartbeat } from './eventSourceMapping.js';
 
+/** Links on the local runtime: plain HTTP, on the address the local front listens on. */
+export const LOCAL_PUBLIC_URL = 'http://{domainName}';
+
 export interface RuntimeOptions {
   /** API port; 0 picks a free one. */
   readonly port: number;
   readonly host?: string;
+  /** The simulated driver's step time, and where a test or TASKGATE_DRIVER_FAIL_AT injects faults. */
   readonly driver: SimulatedDriverOptions;
   readonly dynamodbEndpoint?: string;
   /** Every duration, as the stack deploys them; default: the deployed defaults. */
@@ -23,13 +29,18 @@ export interface RuntimeOptions {
   /** Keep state on disk here (durable across restarts); default: in memory. */
   readonly dataDir?: string;
   readonly computeConcurrency?: number;
+  /**
+   * The base URL clients use (TASKGATE_PUBLIC_URL); by default the address it listens on, as
+   * the local API Gateway front reports it (`http://{domainName}`).
+   */
+  readonly publicUrl?: string;
 }
 
 export interface Runtime {
   readonly apiUrl: string;
   readonly emulators: Emulators;
   readonly table: Table;
-  readonly driver: SimulatedDriver;
+  readonly driver: ComputeDriver;
   readonly timings: Timings;
   /**
    * Stops taking requests, lets the ones in flight answer, stops polling, then stops the
@@ -54,11 +65,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     visibilityTimeoutSeconds: timings.visibilityTimeoutSeconds, maxReceiveCount: timings.maxReceiveCount,
   });
   const table = makeTable(emulators.tableName, emulators.dynamodb);
-  const driver = new SimulatedDriver(table, options.driver);
+  const driver = createDriver(table, { driver: 'simulated', stepMs: options.driver.stepMs }, options.driver.beforeStep);
 
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: leases.claimLeaseMs,
-  });
+  }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL } });
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
     options.port, options.host,

@@ -5,27 +5,80 @@ import httpRouterHandler from '@middy/http-router';
 import type { AdmissionDeps } from '../core/admission.js';
 import { idempotencySettings, type IdempotencySettings } from '../core/config.js';
 import { dynamoIdempotencyStore } from '../core/idempotency.js';
-import type { ApiContext, ApiEvent, ApiResult, ApiRoute, Route } from './http.js';
+import { HttpFault, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute, type Route } from './http.js';
 import { noauthCaller } from './middleware/noauthCaller.js';
 import { idempotencyKey, type StoredAnswer } from './middleware/idempotencyKey.js';
 import { microversion } from './middleware/microversion.js';
+import { mount } from './middleware/mount.js';
 import { novaErrors } from './middleware/novaErrors.js';
 import { requestIds } from './middleware/requestIds.js';
+import type { LinkSettings } from './mount.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
 import { readonlyRoutes } from './routes/readonly.js';
 import { serverRoutes } from './routes/servers.js';
 import { versionRoutes } from './routes/versions.js';
+import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
 const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2\.1\/?$/.test(event.path);
 
+/**
+ * Nova's limit on a request body (osapi_max_request_body_size, 112 KiB): larger is 413 before
+ * anything parses it. API Gateway's own 10 MB limit comes first on AWS.
+ */
+export const MAX_BODY_BYTES = 114_688;
+
+const boundedBody: ApiMiddleware = {
+  before: (request) => {
+    const body = request.event.body;
+    if (typeof body === 'string' && Buffer.byteLength(body, request.event.isBase64Encoded ? 'base64' : 'utf8') > MAX_BODY_BYTES) {
+      throw new HttpFault('overLimit', 413, 'Request is too large.');
+    }
+  },
+};
+
 /** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
 function withJsonBody(route: Route): Route {
   return middy<ApiEvent, ApiResult, Error, ApiContext>()
+    .use(boundedBody)
     .use(httpJsonBodyParser({ disableContentTypeCheck: true }) as ApiMiddleware)
     .handler(route as never) as unknown as Route;
+}
+
+/**
+ * Before a route runs: each path parameter decoded, checked as what it is (a server id is a
+ * UUID...) and put in canonical spelling, Nova's 404 otherwise; each query parameter the route
+ * reads checked against its schema, Nova's 400 otherwise. The route reads only checked values.
+ */
+function withCheckedParameters(route: ApiRoute, handler: Route): Route {
+  const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
+  // A route whose path parameter has no schema is a programming error: refuse to start.
+  for (const name of names) {
+    if (!Object.hasOwn(pathParameters, name)) throw new Error(`${route.path}: path parameter ${name} has no schema in schemas.ts pathParameters`);
+  }
+  return async (event, context) => {
+    const params: Record<string, string> = {};
+    for (const name of names) params[name] = validPathParameter(name, event.pathParameters?.[name] ?? '');
+    if (route.doc.query) validateQuery(event.queryStringParameters);
+    return handler({ ...event, pathParameters: { ...event.pathParameters, ...params } }, context);
+  };
+}
+
+/** A path taskgate serves with another method is Nova's 405, naming the methods it allows. */
+function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
+  const patterns = routes.map((r) => ({
+    method: r.method,
+    path: new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+').replace(/\./g, '\\.')}/?$`),
+  }));
+  return ({ path }: { method: string; path: string }): never => {
+    const allowed = [...new Set(patterns.filter((p) => p.path.test(path)).map((p) => p.method))];
+    if (allowed.length > 0) {
+      throw new HttpFault('badMethod', 405, 'The method specified is not allowed for this resource.', { allow: allowed.join(', ') });
+    }
+    throw new HttpFault('itemNotFound', 404, 'The resource could not be found.');
+  };
 }
 
 /** Every route taskgate serves: the router's table, and the OpenAPI document's. */
@@ -40,15 +93,23 @@ export interface ApiDeps extends AdmissionDeps {
   readonly idempotency?: IdempotencySettings;
 }
 
+export interface ApiOptions {
+  /** Where clients reach the API (functions/core/config.ts publicUrlSettings). */
+  readonly links?: LinkSettings;
+}
+
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
-export function createApi(deps: ApiDeps) {
+export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
   const routes = apiRoutes(deps);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
-  const router = httpRouterHandler(routes.map((r) => ({
-    method: r.method,
-    path: r.path,
-    handler: r.body ? withJsonBody(r.handler) : r.handler,
-  })) as unknown as Parameters<typeof httpRouterHandler>[0]);
+  const router = httpRouterHandler({
+    routes: routes.map((r) => ({
+      method: r.method,
+      path: r.path,
+      handler: withCheckedParameters(r, r.body ? withJsonBody(r.handler) : r.handler),
+    })) as never,
+    notFoundResponse: methodNotAllowedOrNotFound(routes),
+  });
 
   const idempotent = idempotencyKey(
     dynamoIdempotencyStore<StoredAnswer>(deps.table, deps.idempotency ?? idempotencySettings({})), deps.now,
@@ -60,6 +121,7 @@ export function createApi(deps: ApiDeps) {
     // Headers first: API Gateway passes them in the client's case; every later step reads lowercase.
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
+    .use(mount(options.links ?? {}))
     .use(noauthCaller(isVersionDiscovery))
     .use(microversion(isVersionDiscovery))
     .use(novaErrors())

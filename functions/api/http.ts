@@ -1,5 +1,4 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import { NotFound } from '../core/errors.js';
 import type { Caller } from '../core/instance.js';
 import type { ApiVersion } from './apiVersion.js';
 
@@ -42,7 +41,7 @@ export interface RouteDoc {
 
 /** An error answered with Nova's fault body and a status no domain error carries (e.g. 406). */
 export class HttpFault extends Error {
-  constructor(readonly kind: string, readonly code: number, message: string) {
+  constructor(readonly kind: string, readonly code: number, message: string, readonly headers: Record<string, string> = {}) {
     super(message);
     this.name = 'HttpFault';
   }
@@ -63,14 +62,12 @@ export function json(statusCode: number, body: unknown, headers: Record<string, 
 
 export const empty = (statusCode: number): ApiResult => ({ statusCode, headers: {}, body: '' });
 
-/** Ids longer than this cannot name anything taskgate made; DynamoDB would refuse them as keys. */
-const MAX_ID_LENGTH = 255;
-
+/**
+ * A path parameter of the route, as the path-parameter step left it (app.ts): decoded, valid
+ * for its kind (functions/api/schemas.ts pathParameters) and in canonical spelling.
+ */
 export function pathParam(event: ApiEvent, name: string): string {
   const value = event.pathParameters?.[name];
   if (!value) throw new Error(`route without path parameter ${name}`);
-  let decoded: string;
-  try { decoded = decodeURIComponent(value); } catch { decoded = value; }
-  if (decoded.length > MAX_ID_LENGTH) throw new NotFound(`${name} ${decoded.slice(0, 40)}... could not be found.`);
-  return decoded;
+  return value;
 }

@@ -1,13 +1,14 @@
 import { MAX_VERSION, MIN_VERSION, versionString } from './apiVersion.js';
 import type { ApiRoute } from './http.js';
+import { pathParameters, queryParameters } from './schemas.js';
 
 // The OpenAPI document of the API taskgate serves, built from the router's own route table and
 // the JSON Schemas that validate request bodies, so the document cannot drift from the code.
 // `npm run openapi` writes it to openapi.json; a test checks the committed file is current.
 
 const ERRORS: Record<number, string> = {
-  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 406: 'computeFault',
-  409: 'conflictingRequest', 500: 'computeFault', 503: 'serviceUnavailable',
+  400: 'badRequest', 401: 'unauthorized', 403: 'forbidden', 404: 'itemNotFound', 405: 'badMethod', 406: 'computeFault',
+  409: 'conflictingRequest', 413: 'overLimit', 500: 'computeFault', 503: 'serviceUnavailable',
 };
 
 const fault = (kind: string) => ({
@@ -31,15 +32,19 @@ export function openApiDocument(routes: readonly ApiRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-    const errors = route.doc.public ? [500] : [400, 401, 403, 404, 406, 409, 500, 503];
+    const errors = route.doc.public ? [405, 500] : [400, 401, 403, 404, 405, 406, 409, ...(route.body ? [413] : []), 500, 503];
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       summary: route.doc.summary,
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
       ...(route.doc.public ? { security: [] } : {}),
       parameters: [
-        ...pathParams.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } })),
+        ...pathParams.map((name) => ({
+          name, in: 'path', required: true,
+          schema: (pathParameters as Record<string, { schema: object } | undefined>)[name]?.schema ?? { type: 'string' },
+        })),
         ...(route.doc.query ?? []).map((name) => ({
-          name, in: 'query', required: false, schema: name === 'limit' ? { type: 'integer', minimum: 0 } : { type: 'string' },
+          name, in: 'query', required: false,
+          schema: (queryParameters as Record<string, object | undefined>)[name] ?? { type: 'string' },
         })),
         ...(route.doc.public ? [] : [
           { $ref: '#/components/parameters/OpenStackApiVersion' },

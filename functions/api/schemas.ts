@@ -1,12 +1,14 @@
 import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
-import { BadRequest } from '../core/errors.js';
+import { BadRequest, NotFound } from '../core/errors.js';
+import { canonicalUuid } from '../core/ids.js';
+import { excerpt } from './excerpt.js';
 
 // Request schemas: the single source for validation here and for the OpenAPI document.
 
 const UUID = '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$';
 const uuid = { type: 'string', pattern: UUID } as const;
 const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S(.*\\S)?$' } as const;
-const flavorRef = { type: ['string', 'integer'], minLength: 1 } as const;
+const flavorRef = { type: ['string', 'integer'], minLength: 1, maxLength: 255 } as const;
 
 export const schemas = {
   createServer: {
@@ -85,30 +87,108 @@ export const schemas = {
 
 export type SchemaName = keyof typeof schemas;
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const compiled = new Map<SchemaName, ValidateFunction>();
+/**
+ * Path parameters: what each id in a path is, for validation and the OpenAPI document alike. A
+ * value that is not one is Nova's 404 for that kind of thing (Nova looks it up and finds
+ * nothing); a UUID is put in its canonical spelling before anything is looked up by it.
+ */
+export const pathParameters = {
+  server_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Instance ${v} could not be found.` },
+  volume_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Volume ${v} could not be found.` },
+  port_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Port id ${v} could not be found.` },
+  // Nova's flavor ids (flavor-manage's schema): letters, digits, '.', ' ', '_', '-', no outer spaces.
+  flavor_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
+    canonical: (v: string) => v, notFound: (v: string) => `Flavor ${v} could not be found.`,
+  },
+  request_id: {
+    schema: { type: 'string', pattern: '^req-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
+    canonical: (v: string) => v.toLowerCase(), notFound: (v: string) => `Action for request_id ${v} not found`,
+  },
+  // Nova's extra spec keys.
+  key: {
+    schema: { type: 'string', pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
+    canonical: (v: string) => v, notFound: (v: string) => `Extra spec ${v} could not be found.`,
+  },
+} as const;
 
-/** Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". */
+export type PathParameterName = keyof typeof pathParameters;
+
+/**
+ * Query parameters taskgate reads, as strings (API Gateway hands them over so). Others are
+ * ignored, as Nova ignores filters it does not know. `limit` is Nova's `validate_integer(min 0)`,
+ * `name` a regular expression (functions/api/nameFilter.ts bounds it).
+ */
+export const queryParameters = {
+  limit: { type: 'string', pattern: '^\\s*[+-]?[0-9]{1,15}\\s*$' },
+  marker: { type: 'string', maxLength: 4096 },
+  name: { type: 'string', maxLength: 255 },
+  status: { type: 'string', maxLength: 64 },
+} as const;
+
+export type QueryParameterName = keyof typeof queryParameters;
+
+/** Where Nova words a query parameter's refusal its own way. */
+const QUERY_MESSAGES: Partial<Record<QueryParameterName, () => string>> = {
+  limit: () => 'limit param must be an integer',
+};
+
+const ajv = new Ajv({ allErrors: false, strict: false });
+const compiled = new Map<object, ValidateFunction>();
+
+function checker(schema: object): ValidateFunction {
+  let check = compiled.get(schema);
+  if (!check) {
+    check = ajv.compile(schema as AnySchemaObject);
+    compiled.set(schema, check);
+  }
+  return check;
+}
+
+/**
+ * Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". The
+ * value is shown once and cut short: an error never echoes unbounded input.
+ */
 function describe(error: ErrorObject, body: unknown): string {
   const path = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const part of path) value = (value as Record<string, unknown> | undefined)?.[part];
   const params = error.params as { missingProperty?: string; additionalProperty?: string };
   const reason = error.keyword === 'required'
-    ? `'${params.missingProperty}' is a required property`
+    ? `'${excerpt(params.missingProperty)}' is a required property`
     : error.keyword === 'additionalProperties'
-      ? `Additional properties are not allowed ('${params.additionalProperty}' was unexpected)`
-      : `${JSON.stringify(value ?? null)} ${error.message ?? 'is invalid'}`;
-  return `Invalid input for field/attribute ${path.join('/') || 'body'}. Value: ${JSON.stringify(value ?? null)}. ${reason}`;
+      ? `Additional properties are not allowed ('${excerpt(params.additionalProperty)}' was unexpected)`
+      : `It ${error.message ?? 'is invalid'}`;
+  return `Invalid input for field/attribute ${excerpt(path.join('/') || 'body')}. Value: ${excerpt(JSON.stringify(value ?? null))}. ${reason}`;
 }
 
 /** Validates a parsed body; a mismatch is Nova's 400 naming the field. */
 export function validate<T>(schema: SchemaName, body: unknown): T {
-  let check = compiled.get(schema);
-  if (!check) {
-    check = ajv.compile(schemas[schema] as unknown as AnySchemaObject);
-    compiled.set(schema, check);
-  }
+  const check = checker(schemas[schema]);
   if (!check(body)) throw new BadRequest(describe(check.errors![0]!, body));
   return body as T;
+}
+
+/** A path parameter as the route reads it: decoded, valid for its kind, canonical; else Nova's 404. */
+export function validPathParameter(name: string, raw: string): string {
+  const kind = (pathParameters as Record<string, (typeof pathParameters)[PathParameterName]>)[name];
+  let value: string;
+  try { value = decodeURIComponent(raw); } catch { value = raw; }
+  if (!kind) throw new Error(`route path parameter ${name} has no schema in pathParameters`);
+  if (!checker(kind.schema)(value)) throw new NotFound(kind.notFound(excerpt(value)));
+  return kind.canonical(value);
+}
+
+/** The query parameters taskgate reads, validated; a mismatch is Nova's 400 for query parameters. */
+export function validateQuery(query: Readonly<Record<string, string | undefined>> | null | undefined): void {
+  if (!query) return;
+  for (const name of Object.keys(queryParameters) as QueryParameterName[]) {
+    if (!Object.hasOwn(query, name)) continue;
+    const value = query[name];
+    const check = checker(queryParameters[name]);
+    if (!check(value)) {
+      throw new BadRequest(QUERY_MESSAGES[name]?.() ?? `Invalid input for query parameters ${name}. Value: ${excerpt(value)}. `
+        + `It ${check.errors![0]?.message ?? 'is invalid'}`);
+    }
+  }
 }

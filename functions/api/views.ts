@@ -9,8 +9,6 @@ import { dbDatetime, isotime } from './timestamps.js';
 
 // Nova's response shapes (nova/api/openstack/compute/views/*.py), from domain records.
 
-export interface Links { readonly base: string }
-
 const link = (base: string, path: string) => [
   { rel: 'self', href: `${base}/v2.1/${path}` },
   { rel: 'bookmark', href: `${base}/${path}` },

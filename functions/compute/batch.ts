@@ -1,11 +1,21 @@
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseOperationMessage, type OperationMessage } from '../core/queue.js';
 import { runOperation, type Heartbeat, type WorkerDeps } from '../core/worker.js';
+import { logger } from '../observability/index.js';
+
+/** Thrown for a message whose operation is running under another delivery: it comes back later. */
+class RetryLater extends Error {
+  override readonly name = 'RetryLater';
+}
 
 /**
- * The compute Lambda's batch: a FIFO batch may hold several message groups (instances). Groups
- * run in parallel, each group's messages in order; once one fails, the rest of its group is
- * reported failed without running, so the group's order holds on redelivery.
+ * The compute Lambda's batch: a FIFO batch may hold several message groups (instances).
+ * Powertools' FIFO processor runs records in order; once a record fails, the rest of its group is
+ * reported failed without running (skipGroupOnError), so the group's order holds on redelivery,
+ * and the other groups go on. It runs a whole batch one record after another, though, and groups
+ * are independent (one per instance): so each group gets a processor of its own, and the groups
+ * of a batch run at once.
  */
 export interface ComputeConsumer {
   /** The heartbeat that keeps one record's message invisible while it is worked on (local runtime). */
@@ -13,37 +23,37 @@ export interface ComputeConsumer {
 }
 
 export function createComputeHandler(deps: WorkerDeps, consumer: ComputeConsumer = {}) {
+  const run = (record: SQSRecord) => runRecord(deps, record, consumer.heartbeatFor?.(record));
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const groups = new Map<string, SQSRecord[]>();
-    for (const record of event.Records) {
-      const group = record.attributes.MessageGroupId ?? record.messageId;
-      groups.set(group, [...(groups.get(group) ?? []), record]);
+    for (const r of event.Records) {
+      const group = r.attributes.MessageGroupId ?? r.messageId;
+      groups.set(group, [...(groups.get(group) ?? []), r]);
     }
-    const failed: string[] = [];
-    await Promise.all([...groups.values()].map(async (records) => {
-      for (const [i, record] of records.entries()) {
-        if (!await runRecord(deps, record, consumer.heartbeatFor?.(record))) {
-          failed.push(...records.slice(i).map((r) => r.messageId));
-          return;
-        }
-      }
-    }));
-    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+    // A processor keeps the records it works on: one per group and invocation.
+    const responses = await Promise.all([...groups.values()].map((records) =>
+      processPartialResponse({ Records: records }, run, new SqsFifoPartialProcessorAsync(), {
+        skipGroupOnError: true,
+        // Every record failed: report them all (retried after the visibility timeout), do not throw.
+        throwOnFullBatchFailure: false,
+      })));
+    return { batchItemFailures: responses.flatMap((r) => r.batchItemFailures) };
   };
 }
 
-/** True when the message is finished with (done, or stale and dropped). */
-async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat): Promise<boolean> {
+/** Resolves once the message is finished with (done, or stale and dropped); throws to retry it. */
+async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat): Promise<void> {
   let message: OperationMessage | undefined;
   try {
     message = parseOperationMessage(record.body);
-    return (await runOperation(deps, message, heartbeat)) !== 'retry';
+    if (await runOperation(deps, message, heartbeat) === 'retry') throw new RetryLater(`${message.op} ${message.requestId} runs under another delivery`);
   } catch (err) {
+    if (err instanceof RetryLater) throw err;
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.
-    console.error(JSON.stringify({
+    logger.error('operation crashed; its message will be delivered again', {
       messageId: record.messageId, requestId: message?.requestId, globalRequestId: message?.globalRequestId,
-      error: (err as Error).name, message: (err as Error).message,
-    }));
-    return false;
+      instanceId: message?.instanceId, op: message?.op, error: err as Error,
+    });
+    throw err;
   }
 }

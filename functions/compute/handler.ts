@@ -1,15 +1,23 @@
-import { leasesOf, timingsFromEnv } from '../core/config.js';
-import { SimulatedDriver, simulatedDriverOptionsFromEnv } from '../core/simulatedDriver.js';
+import type { Context, SQSEvent } from 'aws-lambda';
+import { driverSettings, leasesOf, timingsFromEnv } from '../core/config.js';
+import { createDriver } from '../core/drivers.js';
 import { tableFromEnv } from '../core/table.js';
+import { logger } from '../observability/index.js';
 import { createComputeHandler } from './batch.js';
 
-// The compute Lambda's entry: SQS FIFO batches from the operations queue. No heartbeat: the
+// The compute Lambda's entry: SQS FIFO batches from the operations queue, run by the driver the
+// configuration names. Log lines carry the invocation's Lambda request id. No heartbeat: the
 // function's timeout is shorter than the queue's visibility timeout (config.ts checks it).
 
 const table = tableFromEnv();
 
-export const handler = createComputeHandler({
+const compute = createComputeHandler({
   table,
-  driver: new SimulatedDriver(table, simulatedDriverOptionsFromEnv()),
+  driver: createDriver(table, driverSettings(process.env)),
   ...leasesOf(timingsFromEnv(process.env)),
 });
+
+export const handler = (event: SQSEvent, context: Context) => {
+  logger.addContext(context);
+  return compute(event);
+};

@@ -54,7 +54,9 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   let extra: Record<string, unknown> = {};
   if (reservation) {
     try {
-      extra = await reservation.acquire(deps.table, { instanceId: req.instanceId, requestId: req.requestId, params, now });
+      extra = await reservation.acquire(deps.table, {
+        instanceId: req.instanceId, projectId: claimed.instance.projectId, requestId: req.requestId, params, now,
+      });
     } catch (err) {
       // A refusal after part of the reservation was taken (the volume reserved, then no free
       // device): undo is safe to repeat and touches only this request's holdings.
@@ -74,8 +76,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     await reservation?.undo(deps.table, claim, req.instanceId);
     await giveBack();
     await failUnqueued(deps.table, req.instanceId, req.requestId, req.op, now);
-    logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.', { cause: err });
   }
   return { ...claimed, params: allParams };
 }
@@ -86,11 +87,6 @@ function messageFor(req: OperationRequest, token: number, params: Record<string,
     userId: req.caller.userId, projectId: req.caller.projectId,
     ...(req.globalRequestId ? { globalRequestId: req.globalRequestId } : {}),
   };
-}
-
-/** The cause stays in the log, under the request id the client was given; the answer names none of it. */
-function logUnqueued(requestId: string, err: unknown) {
-  console.error(JSON.stringify({ requestId, event: 'enqueue failed', error: (err as Error).name, message: (err as Error).message }));
 }
 
 async function failUnqueued(table: Table, instanceId: string, requestId: string, op: OperationName, now: number) {
@@ -149,8 +145,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ExpressionAttributeValues: { ':one': 1 },
     })).catch(() => undefined);
     await failUnqueued(deps.table, id, req.requestId, 'create', now);
-    logUnqueued(req.requestId, err);
-    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.');
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', { cause: err });
   }
   return instance;
 }

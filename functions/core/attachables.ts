@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequest, DriverError } from './errors.js';
+import { BadRequest, DriverError, NotFound } from './errors.js';
 import {
   isConditionFailure, itemFromConditionFailure, keys, queryInstanceItems, queryInstanceRange, type Table,
 } from './table.js';
@@ -15,6 +15,8 @@ export type AttachableStatus = 'available' | 'attaching' | 'in-use';
 export interface AttachableItem {
   readonly id: string;
   readonly status: AttachableStatus;
+  /** The project that first attached it: it belongs to that project from then on. */
+  readonly projectId?: string;
   readonly instanceId?: string;
   readonly requestId?: string;
 }
@@ -39,48 +41,57 @@ export interface AttachableKind {
   readonly attachmentPrefix: string;
   /** What the driver reports when an attachment it expects is gone (Nova's exception name). */
   readonly missingAttachment: string;
+  /** Nova's 404 for an id the project cannot see (Cinder's VolumeNotFound, Neutron's PortNotFound). */
+  readonly notFound: (id: string) => string;
 }
 
 export const Volumes: AttachableKind = {
   noun: 'volume', item: keys.volume, attachment: keys.mapping, attachmentPrefix: 'BDM#',
-  missingAttachment: 'VolumeBDMNotFound',
+  missingAttachment: 'VolumeBDMNotFound', notFound: (id) => `Volume ${id} could not be found.`,
 };
 export const Ports: AttachableKind = {
   noun: 'port', item: keys.port, attachment: keys.vif, attachmentPrefix: 'VIF#',
-  missingAttachment: 'PortNotFound',
+  missingAttachment: 'PortNotFound', notFound: (id) => `Port id ${id} could not be found.`,
 };
 
 /**
- * Reserve for one instance: an id seen for the first time is available. Exactly one of several
- * racing instances wins; the others get a 400 naming who holds it.
+ * Reserve for one instance of `projectId`: an id seen for the first time is available, and
+ * becomes that project's. Exactly one of several racing instances wins; the others get a 400
+ * naming who holds it. Another project's volume or port is a 404, as an id Cinder or Neutron
+ * does not show that project: it learns nothing of it, not even whether it is in use.
  */
 export async function reserve(
-  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string; now: number },
+  table: Table, kind: AttachableKind,
+  req: { id: string; instanceId: string; projectId: string; requestId: string; now: number },
 ): Promise<void> {
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name,
       Key: kind.item(req.id),
-      ConditionExpression: 'attribute_not_exists(pk) OR #status = :available',
-      UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now',
+      ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
+      UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
+        + '#project = if_not_exists(#project, :project)',
       ExpressionAttributeNames: {
         '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
+        '#project': 'projectId',
       },
       ExpressionAttributeValues: {
         ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
-        ':request': req.requestId, ':now': new Date(req.now).toISOString(),
+        ':request': req.requestId, ':now': new Date(req.now).toISOString(), ':project': req.projectId,
       },
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
     const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
+    if (held?.projectId !== undefined && held.projectId !== req.projectId) throw new NotFound(kind.notFound(req.id));
     if (held?.instanceId === req.instanceId) {
-      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`);
+      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
     }
     throw new BadRequest(
       `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
       + (held?.instanceId ? ` (attached to another server)` : ''),
+      { cause: err },
     );
   }
 }
@@ -153,7 +164,7 @@ export async function putAttachment(table: Table, kind: AttachableKind, attachme
       ExpressionAttributeValues: { ':request': attachment.requestId },
     }));
   } catch (err) {
-    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`);
+    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`, 500, { cause: err });
     throw err;
   }
 }
@@ -175,7 +186,7 @@ export async function touchAttachment(
     }));
   } catch (err) {
     if (isConditionFailure(err)) {
-      throw new DriverError(`${kind.missingAttachment}: ${kind.noun} ${req.id} is not attached to instance ${req.instanceId}`);
+      throw new DriverError(`${kind.missingAttachment}: ${kind.noun} ${req.id} is not attached to instance ${req.instanceId}`, 500, { cause: err });
     }
     throw err;
   }

@@ -30,7 +30,7 @@ const VOLUME_STATES: readonly VmState[] = [
 const INTERFACE_STATES: readonly VmState[] = ['active', 'paused', 'stopped'];
 
 /**
- * The operation catalogue (operations.md), read by admission (which states may start an
+ * The operation catalogue (docs/operations.md explains each row), read by admission (which states may start an
  * operation, which task_state it claims) and by the compute worker (which states it steps
  * through, where it leaves vm_state). Adding an operation is a row here and a driver step.
  */

@@ -46,6 +46,25 @@ export class EnvReader {
   }
 }
 
+/** The compute drivers there are; a real one adds its name here and its construction in drivers.ts. */
+export const DRIVERS = ['simulated'] as const;
+export type DriverName = (typeof DRIVERS)[number];
+
+export interface DriverSettings {
+  readonly driver: DriverName;
+  /** The simulated driver: how long each step takes. */
+  readonly stepMs: number;
+}
+
+/** TASKGATE_DRIVER (which driver the compute function runs) and its own settings. */
+export function driverSettings(env: Env): DriverSettings {
+  const read = new EnvReader(env);
+  return {
+    driver: read.oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated'),
+    stepMs: read.integer('TASKGATE_DRIVER_STEP_MS', 300, { min: 0, max: 60_000 }),
+  };
+}
+
 /**
  * Every duration of the operation machinery, and how they must relate. Lambda and SQS decide
  * what happens after a crash: a compute invocation lives at most `computeTimeoutSeconds`; a
@@ -177,4 +196,27 @@ export function idempotencySettings(env: Env = process.env): IdempotencySettings
     ttlSeconds: read.integer('TASKGATE_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, { min: 1, max: 30 * 24 * 3600 }),
     inProgressSeconds: read.integer('TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS', 60, { min: 1, max: 3600 }),
   };
+}
+
+/** Where clients reach the API: the base of every link in its answers (see functions/api/mount.ts). */
+export interface PublicUrlSettings {
+  readonly publicUrl?: string;
+  readonly region?: string;
+}
+
+/**
+ * TASKGATE_PUBLIC_URL: an http(s) URL with no query or fragment, optionally with `{domainName}`,
+ * `{apiId}` and `{stage}` placeholders. Unset on AWS: links use API Gateway's own domain and stage.
+ */
+export function publicUrlSettings(env: EnvReader): PublicUrlSettings {
+  const publicUrl = env.string('TASKGATE_PUBLIC_URL');
+  if (publicUrl !== undefined) {
+    let parsed: URL | undefined;
+    try { parsed = new URL(publicUrl.replace(/\{(domainName|apiId|stage)\}/g, 'x')); } catch { parsed = undefined; }
+    if (!parsed || !['http:', 'https:'].includes(parsed.protocol) || parsed.search || parsed.hash
+      || /[{}]/.test(publicUrl.replace(/\{(domainName|apiId|stage)\}/g, ''))) {
+      throw new ConfigError(`TASKGATE_PUBLIC_URL must be an http(s) URL without query or fragment, not ${JSON.stringify(publicUrl.slice(0, 80))}`);
+    }
+  }
+  return { publicUrl, region: env.string('AWS_REGION') };
 }

@@ -3,33 +3,36 @@
 export type DomainErrorKind =
   | 'badRequest' | 'forbidden' | 'itemNotFound' | 'conflictingRequest' | 'serviceUnavailable';
 
+// Each takes ErrorOptions: an error raised because of another carries it as its `cause`.
+
 export class DomainError extends Error {
-  constructor(readonly kind: DomainErrorKind, message: string) {
-    super(message);
+  constructor(readonly kind: DomainErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = new.target.name;
   }
 }
 
 export class BadRequest extends DomainError {
-  constructor(message: string) { super('badRequest', message); }
+  constructor(message: string, options?: ErrorOptions) { super('badRequest', message, options); }
 }
 export class Forbidden extends DomainError {
-  constructor(message: string) { super('forbidden', message); }
+  constructor(message: string, options?: ErrorOptions) { super('forbidden', message, options); }
 }
 export class NotFound extends DomainError {
-  constructor(message: string) { super('itemNotFound', message); }
+  constructor(message: string, options?: ErrorOptions) { super('itemNotFound', message, options); }
 }
 export class Conflict extends DomainError {
-  constructor(message: string) { super('conflictingRequest', message); }
+  constructor(message: string, options?: ErrorOptions) { super('conflictingRequest', message, options); }
 }
+/** The message is the client's; the cause (an AWS client's error, say) is only logged. */
 export class ServiceUnavailable extends DomainError {
-  constructor(message: string) { super('serviceUnavailable', message); }
+  constructor(message: string, options?: ErrorOptions) { super('serviceUnavailable', message, options); }
 }
 
 /** A driver step failed: the operation ends with its failure outcome and a fault. */
 export class DriverError extends Error {
-  constructor(message: string, readonly code = 500) {
-    super(message);
+  constructor(message: string, readonly code = 500, options?: ErrorOptions) {
+    super(message, options);
     this.name = 'DriverError';
   }
 }

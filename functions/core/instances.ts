@@ -4,7 +4,7 @@ import { BadRequest, Forbidden, NotFound } from './errors.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
-import { INDEX_BY_PROJECT, isConditionFailure, keys, type Table } from './table.js';
+import { INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, usedPlaceholders, type Table } from './table.js';
 
 // Reads, and the operations that change no task_state and need no queue (lock, reset-state).
 
@@ -29,6 +29,8 @@ export async function listServers(
   q: { limit: number; marker?: string; filter?: (s: Instance) => boolean; projectId?: string },
 ): Promise<ServerPage> {
   const projectId = q.projectId ?? caller.projectId;
+  // Nova's database answers a limit of 0 with nothing (and no next page).
+  if (q.limit <= 0) return { servers: [] };
   let start: Record<string, unknown> | undefined;
   if (q.marker) {
     const marker = await readInstance(table, q.marker);
@@ -54,23 +56,46 @@ export async function listServers(
   return { servers };
 }
 
-/** Lock or unlock. Owners may lock; an admin's lock only an admin lifts (Nova's policy). */
+/**
+ * Lock or unlock, each ONE conditional write (no read before it: a read-then-write would let a
+ * concurrent admin lock slip in between). Nova's rules: locking a server that is already locked
+ * is a no-op for its owner (it never turns an admin's lock into the owner's); an admin's lock
+ * only an admin lifts (403 unlock_override); another project's server is a 404.
+ */
 export async function setLocked(table: Table, caller: Caller, instanceId: string, locked: boolean): Promise<void> {
-  const instance = await getServer(table, caller, instanceId);
-  if (!locked && instance.lockedBy === 'admin' && !caller.isAdmin) {
-    throw new Forbidden('Policy doesn\'t allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.');
+  const conditions = ['attribute_exists(pk)', 'attribute_not_exists(#deleted)'];
+  const names: Record<string, string> = { '#locked': 'locked', '#by': 'lockedBy', '#deleted': 'deleted', '#proj': 'projectId' };
+  const values: Record<string, unknown> = { ':proj': caller.projectId };
+  if (!caller.isAdmin) conditions.push('#proj = :proj');
+  if (locked) {
+    // Already locked, and the caller's own project's: nothing to do.
+    conditions.push('(attribute_not_exists(#locked) OR #locked = :false OR #proj <> :proj)');
+    values[':false'] = false;
+    values[':true'] = true;
+    values[':by'] = caller.isAdmin ? 'admin' : 'owner';
+  } else {
+    if (!caller.isAdmin) conditions.push('(attribute_not_exists(#by) OR #by <> :admin)');
+    values[':admin'] = 'admin';
+    values[':false'] = false;
   }
+  const condition = conditions.join(' AND ');
+  const expression = locked ? 'SET #locked = :true, #by = :by' : 'SET #locked = :false REMOVE #by';
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
-      UpdateExpression: locked ? 'SET #locked = :true, #by = :by' : 'SET #locked = :false REMOVE #by',
-      ExpressionAttributeNames: { '#locked': 'locked', '#by': 'lockedBy', '#deleted': 'deleted' },
-      ExpressionAttributeValues: locked ? { ':true': true, ':by': caller.isAdmin ? 'admin' : 'owner' } : { ':false': false },
+      ConditionExpression: condition, UpdateExpression: expression,
+      ...usedPlaceholders([condition, expression], names, values),
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
   } catch (err) {
-    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
-    throw err;
+    if (!isConditionFailure(err)) throw err;
+    // Only to explain the refusal: the write has already been decided.
+    const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, instanceId);
+    if (!isVisibleTo(current, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+    if (!locked && current.lockedBy === 'admin' && !caller.isAdmin) {
+      throw new Forbidden('Policy doesn\'t allow os_compute_api:os-lock-server:unlock:unlock_override to be performed.');
+    }
+    // Locking what its owner already locked: Nova's no-op.
   }
 }
 
@@ -95,7 +120,7 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     const superseded = (out.Attributes as Instance | undefined)?.claim;
     if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
   } catch (err) {
-    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`, { cause: err });
     throw err;
   }
 }

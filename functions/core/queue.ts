@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import type { OperationName } from './catalogue.js';
+import { isOperationName, type OperationName } from './catalogue.js';
 
 /** The work an accepted request leaves for the compute worker. */
 export interface OperationMessage {
@@ -36,10 +36,11 @@ export function sqsOperationQueue(sqs: SQSClient, queueUrl: string): OperationQu
   };
 }
 
+/** The message as the API queued it; anything else (another op name included) is not one. */
 export function parseOperationMessage(body: string): OperationMessage {
   const message = JSON.parse(body) as OperationMessage;
   if (typeof message?.instanceId !== 'string' || typeof message.requestId !== 'string'
-    || typeof message.token !== 'number' || typeof message.op !== 'string') {
+    || typeof message.token !== 'number' || !isOperationName(message.op)) {
     throw new Error('not an operation message');
   }
   return message;

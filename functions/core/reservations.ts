@@ -12,6 +12,8 @@ import type { Table } from './table.js';
 
 export interface ReservationContext {
   readonly instanceId: string;
+  /** The instance's project: a volume or port it reserves becomes (or must be) that project's. */
+  readonly projectId: string;
   readonly requestId: string;
   readonly params: Record<string, unknown>;
   readonly now: number;
@@ -26,7 +28,9 @@ export interface Reservation {
 
 const attaching = (kind: AttachableKind, idParam: string, extra: Reservation['acquire'] = async () => ({})): Reservation => ({
   async acquire(table, ctx) {
-    await reserve(table, kind, { id: String(ctx.params[idParam]), instanceId: ctx.instanceId, requestId: ctx.requestId, now: ctx.now });
+    await reserve(table, kind, {
+      id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
+    });
     return extra(table, ctx);
   },
   async undo(table, claim, instanceId) {

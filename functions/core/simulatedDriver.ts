@@ -5,29 +5,23 @@ import {
 } from './attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
-import { DriverError } from './errors.js';
 import type { InstancePatch } from './instance.js';
 import { undoReservation } from './reservations.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from './table.js';
 
+/**
+ * Called before each step's work, after its checkpoint. What it throws, the step throws: a
+ * DriverError is the operation's failure, anything else a crash. The local runtime and the tests
+ * inject faults through it (local/faults.ts, test/support/faults.ts); nothing in the deployed
+ * functions sets it.
+ */
+export type StepHook = (op: OperationName, step: string) => void;
+
 export interface SimulatedDriverOptions {
   /** Time each step takes; long enough by default to see an operation in flight with curl. */
   readonly stepMs: number;
-  /** Fail (a DriverError: the operation's failure outcome) at this step of this operation. */
-  readonly failAt?: { readonly op: OperationName; readonly step: string };
-  /** Throw a crash (not a DriverError: the message is retried) at this step, `times` times. */
-  readonly crashAt?: { readonly op: OperationName; readonly step: string; times: number };
-}
-
-/** Parses TASKGATE_DRIVER_STEP_MS and TASKGATE_DRIVER_FAIL_AT ("<operation>:<step>"). */
-export function simulatedDriverOptionsFromEnv(env = process.env): SimulatedDriverOptions {
-  const stepMs = Number(env.TASKGATE_DRIVER_STEP_MS ?? 300);
-  const [op, step] = (env.TASKGATE_DRIVER_FAIL_AT ?? '').split(':');
-  return {
-    stepMs: Number.isFinite(stepMs) && stepMs >= 0 ? stepMs : 300,
-    ...(op && step ? { failAt: { op: op as OperationName, step } } : {}),
-  };
+  readonly beforeStep?: StepHook;
 }
 
 const runningUnlessStopped = (ctx: OperationContext) =>
@@ -44,14 +38,7 @@ export class SimulatedDriver implements ComputeDriver {
   /** A step of work: fenced checkpoint, then the (simulated) time it takes. */
   private async step(ctx: OperationContext, name: string, taskState?: TaskState): Promise<void> {
     await ctx.checkpoint(taskState);
-    const { failAt, crashAt } = this.options;
-    if (crashAt && crashAt.op === ctx.op && crashAt.step === name && crashAt.times > 0) {
-      crashAt.times--;
-      throw new Error(`Simulated crash at ${ctx.op}:${name}`);
-    }
-    if (failAt && failAt.op === ctx.op && failAt.step === name) {
-      throw new DriverError(`Injected failure at ${ctx.op}:${name}`);
-    }
+    this.options.beforeStep?.(ctx.op, name);
     if (this.options.stepMs > 0) await sleep(this.options.stepMs);
   }
 
@@ -63,14 +50,14 @@ export class SimulatedDriver implements ComputeDriver {
 
   readonly rebuild = async (ctx: OperationContext): Promise<InstancePatch> => {
     // Under the claim no other operation can change the mappings, so this read is current.
-    return this.rebuildWith(ctx, await listAttachments(this.table, Volumes, ctx.instance.id));
+    return this.rebuildFrom(ctx, await listAttachments(this.table, Volumes, ctx.instance.id));
   };
 
   /**
    * Nova's driver.rebuild takes the mappings from its caller: detach each volume, re-image,
    * attach each again. A mapping that vanished meanwhile is Nova's VolumeBDMNotFound.
    */
-  async rebuildWith(ctx: OperationContext, mappings: readonly Attachment[]): Promise<InstancePatch> {
+  protected async rebuildFrom(ctx: OperationContext, mappings: readonly Attachment[]): Promise<InstancePatch> {
     await this.step(ctx, 'power_off');
     for (const m of mappings) await this.touch(ctx, Volumes, m.id, 'detach_volume');
     await this.step(ctx, 'spawn');

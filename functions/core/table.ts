@@ -12,6 +12,36 @@ export const INDEX_BY_PROJECT = 'byProject';
 export const INDEX_BY_LEASE = 'byLease';
 export const LEASE_SHARDS = 8;
 
+export interface KeyAttribute {
+  readonly name: string;
+  /** DynamoDB's attribute type: S (string) or N (number). */
+  readonly type: 'S' | 'N';
+}
+
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey: KeyAttribute;
+  readonly projection: 'ALL' | 'KEYS_ONLY';
+}
+
+/**
+ * The table's keys and indexes, the one definition both the CDK stack (lib/table.ts) and the
+ * local runtime (local/emulators.ts) create the table from: pk/sk; the project index that lists
+ * servers; the sparse lease index the sweeper queries (only items holding a claim have
+ * leaseShard, so it holds only claims, and the sweeper reads only their keys).
+ */
+export const TABLE_DEFINITION = {
+  /** Epoch seconds after which DynamoDB deletes the item: instance actions, deleted instances. */
+  ttlAttribute: 'expiresAt',
+  partitionKey: { name: 'pk', type: 'S' },
+  sortKey: { name: 'sk', type: 'S' },
+  indexes: [
+    { name: INDEX_BY_PROJECT, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'ALL' },
+    { name: INDEX_BY_LEASE, partitionKey: { name: 'leaseShard', type: 'S' }, sortKey: { name: 'leaseUntil', type: 'N' }, projection: 'KEYS_ONLY' },
+  ],
+} as const satisfies { ttlAttribute: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; indexes: readonly IndexDefinition[] };
+
 /** The endpoint comes from AWS_ENDPOINT_URL(_DYNAMODB) when set, so no code knows where it runs. */
 export function makeTable(name: string, client = new DynamoDBClient({})): Table {
   const db = DynamoDBDocumentClient.from(client, {

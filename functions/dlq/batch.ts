@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { settleDeadLetter } from '../core/deadLetters.js';
 import { parseOperationMessage } from '../core/queue.js';
 import type { Table } from '../core/table.js';
+import { logger } from '../observability/index.js';
 
 /**
  * Each message that failed maxReceiveCount times ends its operation with a fault. A message
@@ -16,7 +17,7 @@ export function createDeadLetterHandler(table: Table, now: () => number = Date.n
         const message = parseOperationMessage(record.body);
         await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), now());
       } catch (err) {
-        console.error(JSON.stringify({ messageId: record.messageId, error: (err as Error).message }));
+        logger.error('dead-lettered message not settled; it stays in the dead-letter queue', { messageId: record.messageId, error: err as Error });
         failed.push(record.messageId);
       }
     }

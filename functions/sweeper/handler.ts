@@ -1,22 +1,18 @@
+import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { sweepExpiredClaims } from '../core/sweeper.js';
 import { tableFromEnv } from '../core/table.js';
+import { CLAIMS_RELEASED_METRIC, logger, metrics } from '../observability/index.js';
 
-// The sweeper Lambda's entry, on an EventBridge schedule. It reports what it released as an
-// Embedded Metric Format record, so CloudWatch can alarm on it without an API call.
+// The sweeper Lambda's entry, on an EventBridge schedule. It reports what it released as the
+// ClaimsReleased metric (an Embedded Metric Format record, written by Powertools Metrics straight
+// to stdout), so CloudWatch can alarm on it without an API call.
 
 const table = tableFromEnv();
 
 export const handler = async (): Promise<{ released: number }> => {
   const released = await sweepExpiredClaims(table, Date.now());
-  // Straight to stdout, not console.log: with Lambda's JSON log format, console.log wraps the line
-  // in {"timestamp","level","message":"..."}, and CloudWatch extracts EMF only from a top-level `_aws`.
-  process.stdout.write(`${JSON.stringify({
-    _aws: {
-      Timestamp: Date.now(),
-      CloudWatchMetrics: [{ Namespace: 'taskgate', Dimensions: [['Service']], Metrics: [{ Name: 'ClaimsReleased', Unit: 'Count' }] }],
-    },
-    Service: 'taskgate',
-    ClaimsReleased: released,
-  })}\n`);
+  metrics.addMetric(CLAIMS_RELEASED_METRIC, MetricUnit.Count, released);
+  metrics.publishStoredMetrics();
+  if (released > 0) logger.warn('released expired claims', { released });
   return { released };
 };

@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,8 +15,19 @@ const outdir = mkdtempSync(join(tmpdir(), 'taskgate-cdk-'));
 afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 let bundles: { dir: string; code: string }[];
+let announced: string[];
 beforeAll(() => {
-  synth({}, { bundle: true, outdir });
+  // CDK announces each bundling on stderr; taken here, and checked below, instead of printed.
+  announced = [];
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(((chunk: unknown) => {
+    announced.push(String(chunk));
+    return true;
+  }) as never);
+  try {
+    synth({}, { bundle: true, outdir });
+  } finally {
+    stderr.mockRestore();
+  }
   bundles = readdirSync(outdir)
     .filter((d) => d.startsWith('asset.') && existsSync(join(outdir, d, 'index.mjs')))
     .map((d) => ({ dir: join(outdir, d), code: readFileSync(join(outdir, d, 'index.mjs'), 'utf8') }));
@@ -35,12 +47,16 @@ async function inNode(dir: string, body: string): Promise<unknown> {
 
 it('bundles each of the four handlers as an ES module with the require shim', () => {
   expect(bundles).toHaveLength(4);
+  expect(announced.filter((line) => line.startsWith('Bundling asset '))).toHaveLength(4);
+  expect(announced.filter((line) => !line.startsWith('Bundling asset '))).toEqual([]);
   for (const b of bundles) {
     expect(b.code.startsWith(ESM_REQUIRE_BANNER)).toBe(true);
     expect(b.code).toMatch(/export\s*\{[^}]*as handler/);
     // The SDK is inside the bundle, not taken from the runtime.
     expect(b.code).not.toMatch(/from\s*"@aws-sdk\//);
     expect(existsSync(join(b.dir, 'index.mjs.map'))).toBe(true);
+    // A size budget, minified (Powertools added about 50 kB to each): what a cold start loads and parses.
+    expect(b.code.length).toBeLessThan(1_000_000);
   }
 });
 
@@ -55,16 +71,19 @@ it('serves a request from the API bundle (the flavor list, which needs no AWS ca
   expect(api).toBeDefined();
   const event = {
     resource: '/{proxy+}', path: '/v2.1/flavors', httpMethod: 'GET',
-    headers: { Host: 'example.com', 'X-Auth-Token': 'alice:demo' }, multiValueHeaders: {},
+    headers: { Host: 'evil.example', 'X-Auth-Token': 'alice:demo' }, multiValueHeaders: {},
     queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: { proxy: 'v2.1/flavors' }, stageVariables: null,
     body: null, isBase64Encoded: false,
-    requestContext: { stage: 'compute', path: '/compute/v2.1/flavors', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' } },
+    requestContext: {
+      stage: 'compute', path: '/compute/v2.1/flavors', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' },
+      domainName: 'abc123.execute-api.eu-west-1.amazonaws.com', apiId: 'abc123',
+    },
   };
   const context = "{ awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 20000 }";
   const result = await inNode(api!.dir, `const r = await m.handler(${JSON.stringify(event)}, ${context}); console.log(JSON.stringify(r));`) as { statusCode: number; body: string };
   expect(result.statusCode).toBe(200);
   const { flavors } = JSON.parse(result.body);
   expect(flavors.length).toBeGreaterThan(0);
-  // Links carry the stage, as API Gateway's client sees the URL.
-  expect(JSON.stringify(flavors[0].links)).toContain('example.com/compute/');
+  // Links carry API Gateway's domain and the stage, as its client sees the URL; never the Host header.
+  expect(flavors[0].links[0].href).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/compute/v2.1/flavors/1');
 });

@@ -5,7 +5,7 @@ import { CLAIMS_RELEASED } from '../../lib/alarms.js';
 
 // The ClaimsReleased alarm is only as good as the metric under it: the sweeper must emit, as one
 // top-level JSON line on stdout (what CloudWatch's EMF extraction reads, whatever the Lambda log
-// format), exactly the namespace, metric and dimension the alarm watches.
+// format), exactly the namespace, metric and dimension the alarm watches (Powertools Metrics writes it).
 
 const dynamo = mockClient(DynamoDBDocumentClient);
 afterAll(() => dynamo.restore());

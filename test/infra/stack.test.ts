@@ -23,6 +23,9 @@ const queueId = logicalId(stack, stack.queues.queue);
 const dlqId = logicalId(stack, stack.queues.deadLetterQueue);
 const tableId = logicalId(stack, stack.table.table);
 const arnOf = (id: string) => ({ 'Fn::GetAtt': [id, 'Arn'] });
+const logGroupArn = (id: string) => ({
+  'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:', { Ref: 'AWS::Region' }, ':', { Ref: 'AWS::AccountId' }, ':log-group:', { Ref: id }]],
+});
 
 describe('table', () => {
   const table = resources[tableId]!;
@@ -252,11 +255,28 @@ describe('API Gateway', () => {
     template.hasResourceProperties('AWS::ApiGateway::Resource', { PathPart: '{proxy+}' });
   });
 
+  it('leaves API Gateway\'s account-wide logging role alone unless asked to create it', () => {
+    template.resourceCountIs('AWS::ApiGateway::Account', 0);
+    const withRole = synth({ apiGatewayCloudWatchRole: true }).template;
+    withRole.resourceCountIs('AWS::ApiGateway::Account', 1);
+    withRole.hasResourceProperties('AWS::IAM::Role', {
+      AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'apigateway.amazonaws.com' } })] }),
+    });
+  });
+
+  it('outputs one URL: the Nova v2.1 endpoint', () => {
+    const outputs = template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const urls = Object.entries(outputs).filter(([, o]) => JSON.stringify(o.Value).includes('execute-api'));
+    expect(urls.map(([name]) => name)).toEqual(['ApiUrl']);
+    expect(JSON.stringify(urls[0]![1].Value)).toMatch(/\/v2\.1"\]\]\}$/);
+  });
+
   it('has a stage with throttling, JSON access logs, execution logs without bodies, and tracing', () => {
     template.hasResourceProperties('AWS::ApiGateway::Stage', {
       StageName: 'compute',
       TracingEnabled: true,
-      AccessLogSetting: { DestinationArn: arnOf(logicalId(stack, stack.api.accessLogs)), Format: Match.stringLikeRegexp('requestId') },
+      // Without the `:*` a GetAtt gives (cdk.json: @aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
+      AccessLogSetting: { DestinationArn: logGroupArn(logicalId(stack, stack.api.accessLogs)), Format: Match.stringLikeRegexp('requestId') },
       MethodSettings: [Match.objectLike({
         HttpMethod: '*', ResourcePath: '/*',
         ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200,
@@ -278,7 +298,7 @@ describe('alarms', () => {
     expect(dlq[0]).toMatchObject({ Threshold: 1, ComparisonOperator: 'GreaterThanOrEqualToThreshold' });
   });
 
-  it('fires when the oldest queued operation waits too long: before its claim lease would expire', () => {
+  it('fires when the oldest queued operation waits too long, but not on a single retried message', () => {
     const age = single('ApproximateAgeOfOldestMessage', [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueId, 'QueueName'] } }]);
     expect(age).toHaveLength(1);
     expect(age[0].Threshold).toBeLessThan(stack.settings.timings.claimLeaseSeconds);
@@ -298,7 +318,7 @@ describe('alarms', () => {
     const released = single(CLAIMS_RELEASED.metricName);
     expect(released).toHaveLength(1);
     expect(released[0]).toMatchObject({
-      Namespace: 'taskgate', Dimensions: [{ Name: 'Service', Value: 'taskgate' }], Statistic: 'Sum', Threshold: 1,
+      Namespace: 'taskgate', Dimensions: [{ Name: 'service', Value: 'taskgate' }], Statistic: 'Sum', Threshold: 1,
     });
   });
 

@@ -1,10 +1,9 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { putAttachment, reserve, markAttached, Volumes } from '../../functions/core/attachables.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
-import { preBlueprintDetach, preBlueprintRebuild } from '../support/preBlueprintNova.js';
+import { PreBlueprintDriver, preBlueprintDetach, preBlueprintRebuild } from '../support/preBlueprintNova.js';
 
 // The blueprint's failing case (avoid-conflicting-operations): detach a volume and rebuild the
 // instance at the same time. With taskgate's claim it cannot fail; with the pre-blueprint
@@ -97,13 +96,13 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
 
   it('does fail with VolumeBDMNotFound: the test can see the bug', async () => {
     const { table } = backends;
-    const driver = new SimulatedDriver(table, { stepMs: STEP_MS });
+    const driver = new PreBlueprintDriver(table, { stepMs: STEP_MS });
     let failures = 0;
     let rounds = 0;
     for (; rounds < ROUNDS; rounds++) {
       const instance = await seedInstance(table);
       const volumeId = crypto.randomUUID();
-      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, requestId: 'seed', now: Date.now() });
+      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now() });
       await putAttachment(table, Volumes, {
         id: volumeId, instanceId: instance.id, requestId: 'seed', device: '/dev/vdb', created: new Date().toISOString(),
       });

@@ -5,8 +5,8 @@ import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
 
 // Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
-// flight: admitted or refused exactly as operations.md says. The expected matrix below is
-// written out by hand from operations.md; it deliberately does not read OperationCatalogue,
+// flight: admitted or refused exactly as docs/operations.md says. The expected matrix below is
+// written out by hand from docs/operations.md; it deliberately does not read OperationCatalogue,
 // so a wrong row in the code cannot make its own test pass.
 
 const VM_STATES = [
@@ -106,7 +106,7 @@ type Expected =
   | { readonly kind: 'missing' };
 
 /**
- * The rules of operations.md: a deleted server is not found; any task_state in flight refuses
+ * The rules of docs/operations.md: a deleted server is not found; any task_state in flight refuses
  * every operation (task_state is checked before vm_state, as Nova does), except delete, which
  * preempts everything but another delete; an idle server admits what its vm_state allows.
  */
@@ -186,7 +186,7 @@ describe('the operation catalogue, over HTTP', () => {
   const columns: [Vm, string | undefined][] = VM_STATES.flatMap((vm) =>
     [undefined, ...TASK_STATES].map((ts) => [vm, ts] as [Vm, string | undefined]));
 
-  it(`admits or refuses ${Object.keys(OPS).length} operations x ${VM_STATES.length} vm_states x ${TASK_STATES.length + 1} task_states exactly as operations.md says`, async () => {
+  it(`admits or refuses ${Object.keys(OPS).length} operations x ${VM_STATES.length} vm_states x ${TASK_STATES.length + 1} task_states exactly as docs/operations.md says`, async () => {
     const results: { cells: Cell[]; untouched: boolean }[] = [];
     // Servers are independent: run several columns at once, each column's operations in order.
     const pending = [...columns];
@@ -199,7 +199,7 @@ describe('the operation catalogue, over HTTP', () => {
     expect(cells.map(mismatch).filter(Boolean)).toEqual([]);
     expect(results.filter((r) => !r.untouched)).toHaveLength(0);
 
-    // The matrix is not vacuous: it saw every kind of answer, in the numbers operations.md implies.
+    // The matrix is not vacuous: it saw every kind of answer, in the numbers docs/operations.md implies.
     const count = (status: number) => cells.filter((c) => c.status === status).length;
     const idleAdmissions = Object.values(IDLE_MATRIX).join('').split('').filter((c) => c === 'Y').length;
     const busyDeletes = (VM_STATES.length - 1) * (TASK_STATES.length - 1);

@@ -129,7 +129,11 @@ describe('a failed send gives the claim back', () => {
     d.queue.failNext = true;
     await expect(requestOperation(d, {
       instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
-    })).rejects.toBeInstanceOf(ServiceUnavailable);
+    })).rejects.toEqual(expect.objectContaining({
+      constructor: ServiceUnavailable,
+      // The 503 carries what SendMessage threw, for whoever logs it.
+      cause: expect.objectContaining({ message: 'simulated SendMessage failure' }),
+    }));
     const after = await readInstance(table, instance.id);
     expect(after?.taskState).toBeUndefined();
     expect(after?.claim).toBeUndefined();

@@ -1,6 +1,7 @@
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, IMAGE2, Nova, type NovaResponse } from '../support/nova.js';
 import { tempestProblems } from '../support/tempestSchemas.js';
+import { failAt } from '../support/faults.js';
 
 // Every response body taskgate serves, over HTTP, checked against the schema Tempest holds Nova
 // to (test/fixtures/tempest), at both ends of the microversion range taskgate advertises: 2.1,
@@ -13,7 +14,7 @@ const project = `schemas-${Date.now().toString(36)}`;
 beforeAll(async () => {
   // A pause fails, so that a server can carry a fault and an action an error event.
   runtime = await startRuntime({
-    port: 0, driver: { stepMs: 20, failAt: { op: 'pause', step: 'pause' } },
+    port: 0, driver: { stepMs: 20, beforeStep: failAt('pause', 'pause') },
     dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
   });
   root = runtime.apiUrl.replace(/\/v2\.1$/, '');

@@ -8,9 +8,10 @@ import { runOperation } from '../../functions/core/worker.js';
 import {
   CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
 } from '../support/emulators.js';
+import { failAt as failAtStep } from '../support/faults.js';
 import { IMAGE, IMAGE2, type NovaResponse } from '../support/nova.js';
 
-// Each operation's two endings, as operations.md states them: admitted over HTTP, run by the
+// Each operation's two endings, as docs/operations.md states them: admitted over HTTP, run by the
 // compute worker through the simulated driver (told to fail at a named step for the failure
 // case), then read back as Nova shows it: vm_state, task_state, power_state, fault, and the
 // instance action with its event. Expected values are written out here, not read from the code.
@@ -203,7 +204,7 @@ async function runCase(c: Case, failAt?: string) {
   if (res.status >= 300) throw new Error(`${c.op} from ${c.from}: ${res.status} ${JSON.stringify(res.body)}`);
   const requestId = res.headers.get('x-openstack-request-id')!;
 
-  const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { failAt: { op: c.op, step: failAt } } : {}) });
+  const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { beforeStep: failAtStep(c.op, failAt) } : {}) });
   const message = queue.take();
   expect(message.requestId).toBe(requestId);
   expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, message)).toBe('done');
@@ -217,7 +218,7 @@ async function runCase(c: Case, failAt?: string) {
 }
 
 describe.each(CASES.map((c) => [`${c.op} from ${c.from}`, c] as const))('%s', (_name, c) => {
-  it('succeeds as operations.md says: vm_state, power, no task_state, a Success event', async () => {
+  it('succeeds as docs/operations.md says: vm_state, power, no task_state, a Success event', async () => {
     const { id, requestId, seen } = await runCase(c);
     if (c.success.vm === 'gone') {
       expect(seen.instance.deleted).toBe(true);
@@ -240,7 +241,7 @@ describe.each(CASES.map((c) => [`${c.op} from ${c.from}`, c] as const))('%s', (_
     await c.success.check?.(seen);
   });
 
-  it(`fails at ${c.failure.step} as operations.md says: vm_state ${c.failure.vm}, fault and Error event recorded`, async () => {
+  it(`fails at ${c.failure.step} as docs/operations.md says: vm_state ${c.failure.vm}, fault and Error event recorded`, async () => {
     const { id, requestId, seen } = await runCase(c, c.failure.step);
     const injected = `Injected failure at ${c.op}:${c.failure.step}`;
     expect(seen.instance.vmState).toBe(c.failure.vm);
@@ -269,7 +270,7 @@ describe('create', () => {
     expect(res.status).toBe(202);
     const id = res.body.server.id as string;
     expect((await readItem(id))).toMatchObject({ vmState: 'building', taskState: 'scheduling' });
-    const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { failAt: { op: 'create', step: failAt } } : {}) });
+    const driver = new SimulatedDriver(api.table, { stepMs: 0, ...(failAt ? { beforeStep: failAtStep('create', failAt) } : {}) });
     expect(await runOperation({ table: api.table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, queue.take())).toBe('done');
     const { body } = await api.nova.get(`/servers/${id}/os-instance-actions`);
     return { server: (await api.nova.get(`/servers/${id}`)).body.server, actions: body.instanceActions };

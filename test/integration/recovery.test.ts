@@ -10,6 +10,7 @@ import { createComputeHandler } from '../../functions/compute/batch.js';
 import {
   alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,
 } from '../support/emulators.js';
+import { captureLogs } from '../support/logs.js';
 
 let backends: TestBackends;
 beforeAll(async () => { backends = await startBackends(); });
@@ -38,13 +39,19 @@ describe('the compute batch keeps each message group in order', () => {
     const { driver, runs } = countingDriver(new SimulatedDriver(table, { stepMs: 0 }));
     const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 });
 
+    const logs = captureLogs();
     const result = await compute({
       Records: [
         record('{"not": "an operation"}', a.id, 'a1'),
         record(JSON.stringify(stopA), a.id, 'a2'),
         record(JSON.stringify(stopB), b.id, 'b1'),
       ],
-    });
+    }).finally(logs.restore);
+
+    // The crash is logged once, naming its message; the skipped rest of the group is not a crash.
+    expect(logs.entries).toEqual([expect.objectContaining({
+      level: 'error', attributes: expect.objectContaining({ messageId: 'a1', error: expect.objectContaining({ message: 'not an operation message' }) }),
+    })]);
 
     expect(result.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a1', 'a2']);
     expect(runs.get('stop')).toBe(1);

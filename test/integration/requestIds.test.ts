@@ -2,6 +2,7 @@ import { createApi } from '../../functions/api/app.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 import { CapturingQueue, startBackends, type TestBackends } from '../support/emulators.js';
+import { captureLogs } from '../support/logs.js';
 import { IMAGE } from '../support/nova.js';
 
 // Nova's request ids: its own on every answer; a caller's X-OpenStack-Request-ID kept as the
@@ -26,9 +27,12 @@ async function createServer(headers: Record<string, string>) {
 
 it('keeps a caller\'s well-formed global request id with the queued work, and answers with its own', async () => {
   const global = `req-${crypto.randomUUID()}`;
-  const res = await createServer({ 'X-OpenStack-Request-ID': global });
+  const logs = captureLogs();
+  const res = await createServer({ 'X-OpenStack-Request-ID': global }).finally(logs.restore);
   expect(res.statusCode).toBe(202);
   const own = res.headers?.['x-openstack-request-id'];
+  // Logged once, with both ids: what ties this request to the caller's chain in the logs.
+  expect(logs.entries).toEqual([{ level: 'info', message: expect.any(String), attributes: { requestId: own, globalRequestId: global } }]);
   expect(own).toMatch(/^req-[0-9a-f-]{36}$/);
   expect(own).not.toBe(global);
   expect(res.headers?.['x-compute-request-id']).toBe(own);

@@ -11,6 +11,7 @@ import { markAttached, putAttachment, reserve, Volumes, type AttachableKind } fr
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
+import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';
 import { Nova } from './nova.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
@@ -89,9 +90,11 @@ export function countingDriver(inner: ComputeDriver): { driver: ComputeDriver; r
 }
 
 /** A volume or port attached to `instanceId`, as a finished attach leaves it. */
-export async function seedAttachment(table: Table, kind: AttachableKind, instanceId: string, id = uuid()): Promise<string> {
+export async function seedAttachment(
+  table: Table, kind: AttachableKind, instanceId: string, id = uuid(), projectId = alice.projectId,
+): Promise<string> {
   const requestId = `seed-${id}`.slice(0, 40);
-  await reserve(table, kind, { id, instanceId, requestId, now: Date.now() });
+  await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now() });
   await putAttachment(table, kind, {
     id, instanceId, requestId, created: new Date().toISOString(),
     ...(kind === Volumes ? { device: '/dev/vdb' } : { macAddress: 'fa:16:3e:00:00:01', netId: uuid(), fixedIp: '10.0.0.5' }),
@@ -113,7 +116,7 @@ export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
   const { emulators, table } = backends;
   const api = createApi({
     table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
-  });
+  }, { links: { publicUrl: LOCAL_PUBLIC_URL } });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {
     ...backends,

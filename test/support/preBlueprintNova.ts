@@ -1,10 +1,10 @@
-import { listAttachments, Volumes } from '../../functions/core/attachables.js';
+import { listAttachments, Volumes, type Attachment } from '../../functions/core/attachables.js';
 import { readInstance } from '../../functions/core/claims.js';
 import type { OperationName } from '../../functions/core/catalogue.js';
 import type { OperationContext } from '../../functions/core/driver.js';
 import { Conflict } from '../../functions/core/errors.js';
 import type { Instance } from '../../functions/core/instance.js';
-import type { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
+import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import type { Table } from '../../functions/core/table.js';
 
 // THE BASELINE, kept under test/ and never in product code: Nova before the blueprint.
@@ -12,6 +12,13 @@ import type { Table } from '../../functions/core/table.js';
 // no task_state at all; rebuild's API reads the block-device mappings and casts them to compute.
 // Both operations then run at once on the same driver. This is how the tests prove they can
 // see the race they exist to rule out.
+
+/** The simulated driver, with rebuild taking the mappings nova-api read and cast to it. */
+export class PreBlueprintDriver extends SimulatedDriver {
+  rebuildWith(ctx: OperationContext, mappings: readonly Attachment[]) {
+    return this.rebuildFrom(ctx, mappings);
+  }
+}
 
 function unfencedContext(op: OperationName, instance: Instance, params: Record<string, unknown>): OperationContext {
   return { op, requestId: `baseline-${op}-${crypto.randomUUID()}`, instance, params, checkpoint: async () => undefined };
@@ -24,13 +31,13 @@ async function checkInstanceState(table: Table, instanceId: string, verb: string
   return instance;
 }
 
-export async function preBlueprintDetach(table: Table, driver: SimulatedDriver, instanceId: string, volumeId: string) {
+export async function preBlueprintDetach(table: Table, driver: PreBlueprintDriver, instanceId: string, volumeId: string) {
   const instance = await checkInstanceState(table, instanceId, 'detach_volume');
   // No task_state is set: nothing stops a rebuild from starting now.
   await driver.detach_volume(unfencedContext('detach_volume', instance, { volumeId }));
 }
 
-export async function preBlueprintRebuild(table: Table, driver: SimulatedDriver, instanceId: string, imageRef: string) {
+export async function preBlueprintRebuild(table: Table, driver: PreBlueprintDriver, instanceId: string, imageRef: string) {
   const instance = await checkInstanceState(table, instanceId, 'rebuild');
   const bdms = await listAttachments(table, Volumes, instanceId); // read in nova-api
   await driver.rebuildWith(unfencedContext('rebuild', instance, { imageRef }), bdms); // run in nova-compute

@@ -20,12 +20,15 @@ async function call(method: string, path: string, headers: Record<string, string
   const event = proxyEvent(req as never, Buffer.from(body ?? ''));
   event.headers = headers; // as API Gateway sends them: the client's spelling
   event.multiValueHeaders = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, [v]]));
+  // As API Gateway's own domain passes a request on stage prod: the stage before the path.
   event.requestContext.stage = 'prod';
+  event.requestContext.domainName = 'api.example.com';
+  event.requestContext.path = `/prod${event.path}`;
   return api(event as never, lambdaContext('api', 1000) as never);
 }
 
-it('reads headers whatever their case, and builds links from the client\'s host and stage', async () => {
-  const res = await call('GET', '/v2.1/flavors', { 'X-Auth-Token': 'alice:demo', Host: 'api.example.com', 'X-Forwarded-Proto': 'https' });
+it('reads headers whatever their case, and builds links from API Gateway\'s domain and stage, not the client\'s Host', async () => {
+  const res = await call('GET', '/v2.1/flavors', { 'X-Auth-Token': 'alice:demo', Host: 'evil.example', 'X-Forwarded-Proto': 'javascript' });
   expect(res.statusCode).toBe(200);
   const flavors = JSON.parse(res.body).flavors;
   expect(flavors[0].links[0].href).toBe('https://api.example.com/prod/v2.1/flavors/1');

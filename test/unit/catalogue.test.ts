@@ -19,7 +19,7 @@ describe('the operation catalogue', () => {
     for (const [ts, ops] of first) expect([ts, ops.length]).toEqual([ts, 1]);
   });
 
-  // The rows of the walking skeleton, written out from operations.md.
+  // The rows of the walking skeleton, written out from docs/operations.md.
   it.each([
     ['rebuild', ['active', 'stopped', 'error'], 'rebuilding'],
     ['attach_volume', ['active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded'], 'attaching_volume'],

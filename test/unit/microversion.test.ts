@@ -18,7 +18,9 @@ const api = createApi({
 async function get(path: string, headers: Record<string, string> = {}) {
   const req = { method: 'GET', url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };
   const event = proxyEvent(req as never, Buffer.alloc(0));
-  event.headers = { Host: 'api.example.com', 'X-Forwarded-Proto': 'https', ...headers };
+  event.headers = { Host: 'evil.example', 'X-Forwarded-Proto': 'javascript', ...headers };
+  // What API Gateway says of itself: links are built from this, never from Host.
+  event.requestContext.domainName = 'api.example.com';
   const res = await api(event as never, lambdaContext('api', 1000) as never);
   return { ...res, json: res.body ? JSON.parse(res.body) : undefined };
 }

@@ -33,7 +33,7 @@ it.each(['ProvisionedThroughputExceededException', 'ThrottlingException'])(
       queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1' }), 'https://queue'),
       claimLeaseMs: 1000,
     });
-    const res = await api(request('POST', '/v2.1/servers/0c9e/action', { 'os-stop': null }) as never, lambdaContext('api', 1000) as never);
+    const res = await api(request('POST', '/v2.1/servers/0c9e0000-1111-4222-8333-444455556666/action', { 'os-stop': null }) as never, lambdaContext('api', 1000) as never);
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['retry-after']).toBe('1');
     expect(JSON.parse(res.body)).toEqual({

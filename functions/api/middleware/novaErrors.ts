@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { DomainError, type DomainErrorKind } from '../../core/errors.js';
+import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { Unauthorized } from './noauthCaller.js';
 
@@ -40,8 +41,14 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       const err = request.error;
       if (err instanceof DomainError) {
         request.response = novaFault(err.kind, STATUS[err.kind], err.message);
+        // A 5xx's message is fixed; what caused it (what AWS answered) is for the operator, in the
+        // log under the request id the client was given.
+        if (STATUS[err.kind] >= 500) {
+          logger.error('request failed', { requestId: request.context.requestId, error: (err.cause ?? err) as Error });
+        }
       } else if (err instanceof HttpFault) {
         request.response = novaFault(err.kind, err.code, err.message);
+        request.response.headers = { ...request.response.headers, ...err.headers };
       } else if (isThrottle(err)) {
         request.response = novaFault('serviceUnavailable', 503, 'The service is busy; nothing was changed. Please retry.');
         request.response.headers = { ...request.response.headers, 'retry-after': '1' };
@@ -52,9 +59,7 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
         const mapped = fromHttpError(status);
         request.response = novaFault(mapped.kind, mapped.kind === 'computeFault' ? 500 : STATUS[mapped.kind as DomainErrorKind], mapped.message);
       } else {
-        console.error(JSON.stringify({
-          requestId: request.context.requestId, error: err?.name, message: err?.message, stack: err?.stack,
-        }));
+        logger.error('unexpected API error', { requestId: request.context.requestId, error: err });
         request.response = novaFault('computeFault', 500,
           'Unexpected API Error. Please report this at the taskgate issue tracker and attach the request id.');
       }

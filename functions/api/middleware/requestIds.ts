@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { MiddlewareObj, Request } from '@middy/core';
+import { logger } from '../../observability/index.js';
 import type { ApiContext, ApiEvent, ApiResult } from '../http.js';
 
 const GLOBAL_ID = /^req-[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -25,13 +26,8 @@ export function requestIds(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       const global = request.event.headers?.['x-openstack-request-id'];
       if (global && GLOBAL_ID.test(global)) {
         request.context.globalRequestId = global;
-        console.info(JSON.stringify({ requestId: request.context.requestId, globalRequestId: global }));
+        logger.info('request carries a global request id', { requestId: request.context.requestId, globalRequestId: global });
       }
-      const headers = request.event.headers ?? {};
-      const proto = headers['x-forwarded-proto'] ?? 'https';
-      const host = headers.host ?? request.event.requestContext?.domainName ?? 'localhost';
-      const stage = request.event.requestContext?.stage;
-      request.context.baseUrl = `${proto}://${host}${stage && stage !== '$default' ? `/${stage}` : ''}`;
     },
     after: addHeaders,
     onError: addHeaders,

@@ -9,6 +9,7 @@ import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { schemas, validate, type SchemaName } from '../schemas.js';
 import { basicServerView } from '../views.js';
+import { excerpt } from '../excerpt.js';
 import { serverViewOptions } from './servers.js';
 
 type Body = Record<string, unknown>;
@@ -31,7 +32,7 @@ interface DirectAction {
 /** A resize must name an existing flavor other than the current one (Nova: 400). */
 function resizeGuard(body: Body): ClaimGuard {
   const flavorRef = String(body.flavorRef);
-  if (!findFlavor(flavorRef)) throw new BadRequest(`Flavor ${flavorRef} could not be found.`);
+  if (!findFlavor(flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
   return {
     condition: '#flavor <> :newFlavor',
     names: { '#flavor': 'flavorId' },
@@ -102,7 +103,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       if (names.length !== 1) throw new BadRequest('There is either none or too many actions in the request body');
       const name = names[0]!;
       const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
-      if (!action) throw new BadRequest(`There is no such action: ${name}`);
+      if (!action) throw new BadRequest(`There is no such action: ${excerpt(name)}`);
       const args = validate<Body | null>(action.schema, (body as Body)[name]) ?? {};
 
       if ('run' in action) {

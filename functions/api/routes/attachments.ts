@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attachables.js';
 import { NotFound } from '../../core/errors.js';
+import { canonicalUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
 import { schemas, validate } from '../schemas.js';
@@ -48,14 +49,13 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
         const instanceId = pathParam(event, 'server_id');
+        const volumeId = canonicalUuid(volumeAttachment.volumeId);
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', ...requester(ctx), params: { volumeId: volumeAttachment.volumeId },
+          instanceId, op: 'attach_volume', ...requester(ctx), params: { volumeId },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
         return json(200, {
-          volumeAttachment: volumeAttachmentView({
-            id: volumeAttachment.volumeId, instanceId, device: String(accepted.params.device),
-          }),
+          volumeAttachment: volumeAttachmentView({ id: volumeId, instanceId, device: String(accepted.params.device) }),
         });
       },
     },
@@ -97,7 +97,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const body = validate<AttachInterfaceBody>('attachInterface', event.body ?? {});
         const request = body.interfaceAttachment ?? {};
         const port = {
-          portId: request.port_id ?? randomUUID(), netId: request.net_id ?? DEFAULT_NETWORK_ID,
+          portId: request.port_id ? canonicalUuid(request.port_id) : randomUUID(),
+          netId: request.net_id ? canonicalUuid(request.net_id) : DEFAULT_NETWORK_ID,
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
         };
         await requestOperation(deps, {

@@ -2,12 +2,15 @@ import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { listVolumesAndPorts } from '../../core/attachables.js';
 import { BadRequest } from '../../core/errors.js';
+import { canonicalUuid, isUuid } from '../../core/ids.js';
 import type { Instance } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
 import {
   empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,
 } from '../http.js';
 import { schemas, validate } from '../schemas.js';
+import { excerpt } from '../excerpt.js';
+import { nameFilter } from '../nameFilter.js';
 import { statusFilter } from '../status.js';
 import { serverSummaryView, serverView, type ServerViewOptions } from '../views.js';
 
@@ -29,27 +32,30 @@ async function fullServerView(deps: AdmissionDeps, s: Instance, ctx: ApiContext)
   return serverView(s, ctx.baseUrl, await serverViewOptions(deps, s, ctx));
 }
 
+/** The list's query, already checked against its schemas (schemas.ts queryParameters). */
 function pageQuery(event: ApiEvent) {
   const q = event.queryStringParameters ?? {};
   let limit = MAX_LIMIT;
   if (q.limit !== undefined) {
-    limit = Number(q.limit);
-    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
-    if (limit < 0) throw new BadRequest('limit param must be positive');
-    limit = Math.min(limit, MAX_LIMIT);
+    // Nova: validate_integer(min 0); 0 (or -0) is a page of nothing; more than the maximum is the maximum.
+    const asked = Number(q.limit.trim());
+    if (asked < 0) throw new BadRequest('limit param must be positive');
+    limit = Math.min(asked === 0 ? 0 : asked, MAX_LIMIT);
   }
   const filters: ((s: Instance) => boolean)[] = [];
-  if (q.name) {
-    let pattern: RegExp;
-    try { pattern = new RegExp(q.name); } catch { throw new BadRequest(`Invalid name filter: ${q.name}`); }
-    filters.push((s) => pattern.test(s.name));
+  if (q.name !== undefined && q.name !== '') {
+    const matches = nameFilter(q.name);
+    filters.push((s) => matches(s.name));
   }
   const statuses = event.multiValueQueryStringParameters?.status ?? (q.status ? [q.status] : []);
   if (statuses.length > 0) {
     const matches = statusFilter(statuses);
     filters.push((s) => matches(s.vmState, s.taskState));
   }
-  return { limit, marker: q.marker, filter: (s: Instance) => filters.every((f) => f(s)) };
+  // A marker is a server id; one that is not a UUID names no server (Nova: 400 "not found").
+  if (q.marker !== undefined && !isUuid(q.marker)) throw new BadRequest(`marker [${excerpt(q.marker)}] not found`);
+  const marker = q.marker === undefined ? undefined : canonicalUuid(q.marker);
+  return { limit, marker, filter: (s: Instance) => filters.every((f) => f(s)) };
 }
 
 /** Nova's `servers_links` (for the list and the detail alike), pointing at the next page. */

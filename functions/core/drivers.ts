@@ -1,0 +1,16 @@
+import type { DriverSettings } from './config.js';
+import type { ComputeDriver } from './driver.js';
+import { SimulatedDriver, type StepHook } from './simulatedDriver.js';
+import type { Table } from './table.js';
+
+/**
+ * The driver the configuration names (TASKGATE_DRIVER). This is where a real driver plugs in:
+ * a name in config.ts's DRIVERS and its construction here; the worker knows only ComputeDriver.
+ * `beforeStep` is for the local runtime's fault injection; the compute Lambda passes none.
+ */
+export function createDriver(table: Table, settings: DriverSettings, beforeStep?: StepHook): ComputeDriver {
+  switch (settings.driver) {
+    case 'simulated':
+      return new SimulatedDriver(table, { stepMs: settings.stepMs, beforeStep });
+  }
+}
