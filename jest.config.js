@@ -11,5 +11,7 @@ export default {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/test/**/*.test.ts'],
+  // test/keystone needs a real Keystone: `npm run test:keystone`.
+  testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/keystone/'],
   testTimeout: 120000,
 };

@@ -1,7 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
-import { TaskgateStack } from '../lib/taskgateStack.js';
+import { TaskgateStack, type StackAuth } from '../lib/taskgateStack.js';
 
 // `cdk synth` / `cdk deploy`: the stack, configured by context (-c key=value or cdk.json), and
 // cdk-nag's AwsSolutions pack over it: an unsuppressed finding is an error and fails the synth.
@@ -13,7 +13,27 @@ const ctx = (key: string): string | undefined => {
 };
 const number = (key: string) => (ctx(key) === undefined ? undefined : Number(ctx(key)));
 
+// Identity: no default. -c auth=keystone -c keystoneUrl=https://.../v3 [-c keystoneSecretArn=...],
+// -c auth=jwt -c jwtIssuer=... -c jwtAudience=... [-c jwtJwksUrl -c jwtProjectClaim -c jwtRolesClaim
+// -c jwtAudienceClaim=client_id], or -c auth=noauth (development only).
+function stackAuth(): StackAuth {
+  const required = (key: string) => ctx(key) ?? (() => { throw new Error(`-c auth=${ctx('auth')} needs -c ${key}=...`); })();
+  switch (ctx('auth')) {
+    case 'noauth': return { mode: 'noauth' };
+    case 'keystone': return { mode: 'keystone', keystoneUrl: required('keystoneUrl'), serviceSecretArn: ctx('keystoneSecretArn') };
+    case 'jwt': return {
+      mode: 'jwt', issuer: required('jwtIssuer'), audience: required('jwtAudience'), jwksUrl: ctx('jwtJwksUrl'),
+      projectClaim: ctx('jwtProjectClaim'), rolesClaim: ctx('jwtRolesClaim'),
+      audienceClaim: ctx('jwtAudienceClaim') === 'client_id' ? 'client_id' : undefined,
+    };
+    default:
+      throw new Error('taskgate refuses to synthesize without an identity mode: pass -c auth=keystone (with -c keystoneUrl=...), '
+        + '-c auth=jwt (with -c jwtIssuer=... -c jwtAudience=...), or, for development only, -c auth=noauth');
+  }
+}
+
 new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
+  auth: stackAuth(),
   // Environment-agnostic: no lookups, so the same template deploys to any account and region.
   deletionProtection: ctx('deletionProtection') !== 'false',
   apiStageName: ctx('apiStageName'),

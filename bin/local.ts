@@ -1,13 +1,15 @@
+import { identityProvider } from '../functions/core/identity/fromConfig.js';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader, driverSettings, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/config.js';
+import { ConfigError, EnvReader, driverSettings, identityConfig, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/config.js';
 import { failAtFromSetting } from '../local/faults.js';
 import { startRuntime } from '../local/runtime.js';
 
 // `npm start`: taskgate on its embedded default. Nothing to install but Node. State is kept in
 // a data directory (TASKGATE_DATA_DIR, default .data/ under the project); `npm start -- --fresh`
 // empties it first.
+// Identity: whatever TASKGATE_AUTH_MODE names; unset, development mode (noauth), with a warning.
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 let settings: ReturnType<typeof localSettingsFromEnv>;
@@ -31,12 +33,28 @@ try {
   process.exit(2);
 }
 
+const authModeGiven = !!process.env.TASKGATE_AUTH_MODE;
+let identity: ReturnType<typeof identityProvider>;
+try {
+  identity = identityProvider(identityConfig({ ...process.env, TASKGATE_AUTH_MODE: process.env.TASKGATE_AUTH_MODE || 'noauth' }));
+} catch (err) {
+  if (!(err instanceof ConfigError)) throw err;
+  console.error(`taskgate: ${err.message}`);
+  process.exit(2);
+}
+if (!authModeGiven) {
+  console.warn('WARNING: TASKGATE_AUTH_MODE is not set: development mode (noauth). Anyone who reaches this port can act\n'
+    + '  as any user of any project (X-Auth-Token: <user>:<project>; user admin is an administrator).\n'
+    + '  Set TASKGATE_AUTH_MODE=keystone or jwt to authenticate for real (README, "Identity").');
+}
+
 if (fresh && settings.dataDir) await rm(settings.dataDir, { recursive: true, force: true });
 const driver = { stepMs: driverConfig.stepMs, beforeStep };
 const runtime = await startRuntime({
   port: settings.port, host: settings.host, driver, timings,
   dynamodbEndpoint: settings.dynamodbEndpoint, dataDir: settings.dataDir,
   publicUrl,
+  identity,
 });
 
 console.log(`taskgate API listening on ${runtime.apiUrl}`);
@@ -46,7 +64,8 @@ console.log(settings.dataDir
 console.log(`  DynamoDB (${settings.dynamodbEndpoint ? 'external' : 'dynalite'}): ${runtime.emulators.dynamodbEndpoint}, table ${runtime.emulators.tableName}`);
 console.log(`  SQS (fauxqs): ${runtime.emulators.queueUrl}`);
 console.log(`  compute worker running; each driver step takes ${driver.stepMs} ms${failAt ? `; ${failAt} fails` : ''}`);
-console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
+console.log(`  identity: ${identity.mode}`);
+if (identity.mode === 'noauth') console.log('  try: curl -s -H "X-Auth-Token: alice:demo" ' + `${runtime.apiUrl}/flavors`);
 console.log('Ctrl-C to stop.');
 
 // The first signal stops; in-flight requests get a moment to answer, running operations are

@@ -1,7 +1,10 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
+import { Duration } from 'aws-cdk-lib';
 import {
-  AccessLogFormat, EndpointType, LambdaRestApi, LogGroupLogDestination, MethodLoggingLevel,
+  AccessLogFormat, AuthorizationType, EndpointType, IdentitySource, LambdaIntegration, LambdaRestApi, LogGroupLogDestination,
+  Method, MethodLoggingLevel, RequestAuthorizer, Resource, ResponseType,
 } from 'aws-cdk-lib/aws-apigateway';
+import { GATEWAY_RESPONSES } from '../functions/authorizer/gatewayResponses.js';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { CfnWebACLAssociation } from 'aws-cdk-lib/aws-wafv2';
@@ -23,6 +26,10 @@ export interface NovaApiProps {
    * other API in the region shares. On only where nothing else sets it.
    */
   readonly cloudWatchRole: boolean;
+  /** The REQUEST authorizer (Keystone or JWT mode); without it the API function reads the token (noauth). */
+  readonly authorizer?: IFunction;
+  /** Seconds API Gateway caches an authorizer result per token. */
+  readonly authorizerCacheSeconds?: number;
 }
 
 /**
@@ -33,13 +40,21 @@ export interface NovaApiProps {
 export class NovaApi extends Construct {
   readonly api: LambdaRestApi;
   readonly accessLogs: LogGroup;
+  /** Nova's version discovery (`GET /`, `GET /v2.1`): served without the authorizer, as Nova serves it without a token. */
+  readonly publicMethods: Method[] = [];
 
   constructor(scope: Construct, id: string, props: NovaApiProps) {
     super(scope, id);
     this.accessLogs = new LogGroup(this, 'AccessLogs', { retention: props.logRetention, removalPolicy: props.logRemovalPolicy });
+    const authorizer = props.authorizer ? new RequestAuthorizer(this, 'Authorizer', {
+      handler: props.authorizer,
+      identitySources: [IdentitySource.header('X-Auth-Token')],
+      resultsCacheTtl: Duration.seconds(props.authorizerCacheSeconds ?? 60),
+    }) : undefined;
     this.api = new LambdaRestApi(this, 'Api', {
       handler: props.handler,
       proxy: true,
+      ...(authorizer ? { defaultMethodOptions: { authorizer, authorizationType: AuthorizationType.CUSTOM } } : {}),
       description: 'taskgate: OpenStack Nova v2.1 compute API',
       endpointTypes: [EndpointType.REGIONAL],
       // API Gateway writes access and execution logs through an account-wide role; when this stack
@@ -60,6 +75,21 @@ export class NovaApi extends Construct {
     });
     // RestApi adds an output with the stage's URL; the stack's one URL output is the Nova endpoint.
     this.api.node.tryRemoveChild('Endpoint');
+    if (authorizer) {
+      const integration = new LambdaIntegration(props.handler);
+      const open = { authorizationType: AuthorizationType.NONE };
+      // Constructed directly: a proxying LambdaRestApi refuses addMethod, though API Gateway takes a
+      // GET beside the ANY that proxies (the more specific method wins).
+      const v21 = new Resource(this, 'VersionResource', { parent: this.api.root, pathPart: 'v2.1' });
+      this.publicMethods.push(new Method(this, 'RootVersions', { resource: this.api.root, httpMethod: 'GET', integration, options: open }));
+      this.publicMethods.push(new Method(this, 'V21Version', { resource: v21, httpMethod: 'GET', integration, options: open }));
+      for (const [type, r] of [[ResponseType.UNAUTHORIZED, GATEWAY_RESPONSES.UNAUTHORIZED], [ResponseType.AUTHORIZER_FAILURE, GATEWAY_RESPONSES.AUTHORIZER_FAILURE],
+        [ResponseType.AUTHORIZER_CONFIGURATION_ERROR, GATEWAY_RESPONSES.AUTHORIZER_CONFIGURATION_ERROR]] as const) {
+        this.api.addGatewayResponse(`${type.responseType}Response`, {
+          type, statusCode: String(r.statusCode), templates: { 'application/json': JSON.stringify(r.body) },
+        });
+      }
+    }
     if (props.webAclArn) {
       new CfnWebACLAssociation(this, 'WebAcl', {
         resourceArn: this.api.deploymentStage.stageArn,

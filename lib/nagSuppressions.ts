@@ -18,14 +18,25 @@ export const ACCEPTED_FINDINGS = {
     reason: 'Every path is proxied to the API function, which validates each body against its JSON Schema '
       + '(ajv) and answers with Nova\'s badRequest format; a gateway validator would answer in another shape.',
   },
-  authorization: {
+  noauth: {
     id: 'AwsSolutions-APIG4',
-    reason: 'Authentication is done by the API function (Nova\'s X-Auth-Token, noauth2 convention) until '
-      + 'Keystone-token auth lands; an API Gateway authorizer would not understand Nova tokens.',
+    reason: 'Development mode, asked for by name (-c auth=noauth): no authorizer, the API function reads '
+      + 'X-Auth-Token as <user>:<project>. Never for a stack others can reach; use auth=keystone or auth=jwt.',
+  },
+  versionDiscovery: {
+    id: 'AwsSolutions-APIG4',
+    reason: 'Nova\'s version discovery (GET / and GET /v2.1) is public in Nova too: clients read it before '
+      + 'they hold a token. It returns only the versions document; every other method has the authorizer.',
   },
   cognito: {
     id: 'AwsSolutions-COG4',
-    reason: 'Nova clients send X-Auth-Token, not Cognito tokens; auth is the API function\'s (see APIG4).',
+    reason: 'OpenStack clients send Keystone (or OIDC) tokens in X-Auth-Token; a Cognito user pool authorizer '
+      + 'accepts only its own pool\'s tokens. A Lambda REQUEST authorizer validates them (APIG4 is met by it).',
+  },
+  keystoneSecretRotation: {
+    id: 'AwsSolutions-SMG4',
+    reason: 'The secret holds a Keystone user\'s password: it is rotated in Keystone (by its operator), then '
+      + 'here; a Secrets Manager rotation Lambda cannot change a password in someone else\'s Keystone.',
   },
   waf: {
     id: 'AwsSolutions-APIG3',
@@ -35,13 +46,18 @@ export const ACCEPTED_FINDINGS = {
 } as const;
 
 export function suppressAcceptedFindings(stack: TaskgateStack, opts: { webAcl: boolean }): void {
-  for (const f of Object.values(stack.functions)) Validations.of(f.role).acknowledge(ACCEPTED_FINDINGS.xray);
+  for (const f of Object.values(stack.functions)) if (f) Validations.of(f.role).acknowledge(ACCEPTED_FINDINGS.xray);
   const api = stack.api.api;
   if (api.node.tryFindChild('CloudWatchRole')) {
     Validations.of(api.node.findChild('CloudWatchRole')).acknowledge(ACCEPTED_FINDINGS.apiGatewayLogsRole);
   }
   Validations.of(api).acknowledge(ACCEPTED_FINDINGS.requestValidation);
-  Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.authorization);
+  if (stack.functions.authorizer) {
+    for (const method of stack.api.publicMethods) Validations.of(method).acknowledge(ACCEPTED_FINDINGS.versionDiscovery, ACCEPTED_FINDINGS.cognito);
+  } else {
+    Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.noauth);
+  }
   Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.cognito);
+  if (stack.keystoneSecret && stack.keystoneSecret.node.scope === stack) Validations.of(stack.keystoneSecret).acknowledge(ACCEPTED_FINDINGS.keystoneSecretRotation);
   if (!opts.webAcl) Validations.of(api.deploymentStage).acknowledge(ACCEPTED_FINDINGS.waf);
 }

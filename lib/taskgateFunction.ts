@@ -23,7 +23,7 @@ export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; 
 
 export interface TaskgateFunctionProps {
   /** The directory under functions/ whose handler.ts is the entry. */
-  readonly handlerDir: 'api' | 'compute' | 'sweeper' | 'dlq';
+  readonly handlerDir: 'api' | 'compute' | 'sweeper' | 'dlq' | 'authorizer';
   readonly description: string;
   readonly timeout: Duration;
   readonly memorySize?: number;

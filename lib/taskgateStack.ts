@@ -1,3 +1,4 @@
+import { Secret, type ISecret } from 'aws-cdk-lib/aws-secretsmanager';
 import { CfnOutput, Duration, RemovalPolicy, Stack, type StackProps } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
@@ -14,6 +15,11 @@ import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
 
+export type StackAuth =
+  | { readonly mode: 'noauth' }
+  | { readonly mode: 'keystone'; readonly keystoneUrl: string; readonly serviceSecretArn?: string }
+  | { readonly mode: 'jwt'; readonly issuer: string; readonly audience: string; readonly audienceClaim?: 'aud' | 'client_id'; readonly jwksUrl?: string; readonly projectClaim?: string; readonly rolesClaim?: string };
+
 export interface TaskgateStackProps extends StackProps {
   /** Table deletion protection and RETAIN of table and logs. Default true; false for throwaway stacks. */
   readonly deletionProtection?: boolean;
@@ -27,6 +33,8 @@ export interface TaskgateStackProps extends StackProps {
    * 60 s); the run and claim leases derive from them (functions/core/config.ts).
    */
   readonly timings?: Partial<TimingInputs>;
+  /** How callers are identified; required (bin/app.ts: -c auth=keystone|jwt|noauth). */
+  readonly auth?: StackAuth;
   /** Most compute functions the event source mapping runs at once. Default 50. */
   readonly computeMaxConcurrency?: number;
   /** The simulated driver's step time (the only driver there is yet). Default 300 ms. */
@@ -58,11 +66,15 @@ export class TaskgateStack extends Stack {
   readonly table: OperationsTable;
   readonly queues: OperationQueues;
   readonly api: NovaApi;
-  readonly functions: { api: TaskgateFunction; compute: TaskgateFunction; sweeper: TaskgateFunction; deadLetter: TaskgateFunction };
+  readonly functions: { api: TaskgateFunction; compute: TaskgateFunction; sweeper: TaskgateFunction; deadLetter: TaskgateFunction; authorizer?: TaskgateFunction };
+  /** Keystone mode: the secret holding taskgate's Keystone service credentials. */
+  readonly keystoneSecret?: ISecret;
   readonly alarms: OperationsAlarms;
 
-  constructor(scope: Construct, id: string, props: TaskgateStackProps = {}) {
+  constructor(scope: Construct, id: string, props: TaskgateStackProps) {
     super(scope, id, props);
+    if (!props.auth) throw new Error('taskgate needs an identity mode: auth keystone, jwt or (explicitly, for development) noauth');
+    const auth = props.auth;
     const deletionProtection = props.deletionProtection ?? true;
     const retained = deletionProtection ? RemovalPolicy.RETAIN : RemovalPolicy.DESTROY;
     const leases = timings(props.timings);
@@ -93,6 +105,7 @@ export class TaskgateStack extends Stack {
         QUEUE_URL: queue.queueUrl,
         ...timingVariables,
         ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
+        TASKGATE_AUTH_MODE: auth.mode,
       },
     });
     grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);
@@ -151,7 +164,34 @@ export class TaskgateStack extends Stack {
       maxConcurrency: 2,
     });
 
-    this.functions = { api, compute, sweeper, deadLetter };
+    // Keystone or JWT: a REQUEST authorizer in front of the API (functions/authorizer/).
+    let authorizer: TaskgateFunction | undefined;
+    if (auth.mode !== 'noauth') {
+      let environment: Record<string, string>;
+      if (auth.mode === 'keystone') {
+        this.keystoneSecret = auth.serviceSecretArn
+          ? Secret.fromSecretCompleteArn(this, 'KeystoneServiceSecret', auth.serviceSecretArn)
+          : new Secret(this, 'KeystoneServiceSecret', {
+            description: 'taskgate\'s Keystone service user: {"username", "password", "projectName", "userDomainName", "projectDomainName"}',
+            generateSecretString: { secretStringTemplate: JSON.stringify({ username: 'taskgate', projectName: 'service' }), generateStringKey: 'password', excludePunctuation: true },
+          });
+        environment = { TASKGATE_AUTH_MODE: 'keystone', TASKGATE_KEYSTONE_URL: auth.keystoneUrl, TASKGATE_KEYSTONE_SECRET_ID: this.keystoneSecret.secretArn };
+      } else {
+        environment = {
+          TASKGATE_AUTH_MODE: 'jwt', TASKGATE_JWT_ISSUER: auth.issuer, TASKGATE_JWT_AUDIENCE: auth.audience,
+          ...(auth.audienceClaim ? { TASKGATE_JWT_AUDIENCE_CLAIM: auth.audienceClaim } : {}),
+          ...(auth.jwksUrl ? { TASKGATE_JWT_JWKS_URL: auth.jwksUrl } : {}),
+          ...(auth.projectClaim ? { TASKGATE_JWT_PROJECT_CLAIM: auth.projectClaim } : {}),
+          ...(auth.rolesClaim ? { TASKGATE_JWT_ROLES_CLAIM: auth.rolesClaim } : {}),
+        };
+      }
+      authorizer = new TaskgateFunction(this, 'AuthorizerFunction', {
+        ...common, handlerDir: 'authorizer', description: 'taskgate X-Auth-Token authorizer', timeout: Duration.seconds(10), environment,
+      });
+      this.keystoneSecret?.grantRead(authorizer.role);
+    }
+
+    this.functions = { api, compute, sweeper, deadLetter, ...(authorizer ? { authorizer } : {}) };
     this.api = new NovaApi(this, 'NovaApi', {
       handler: api.fn,
       stageName: props.apiStageName ?? 'compute',
@@ -160,6 +200,7 @@ export class TaskgateStack extends Stack {
       logRemovalPolicy: retained,
       webAclArn: props.webAclArn,
       cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
+      authorizer: authorizer?.fn,
     });
 
     this.alarms = new OperationsAlarms(this, 'Alarms', {

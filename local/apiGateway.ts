@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { lambdaContext } from './lambdaContext.js';
+import { runAuthorizer, type LocalAuthorizer } from './authorizer.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -80,7 +81,7 @@ export function proxyEvent(req: IncomingMessage, body: Buffer, listener: Listene
 }
 
 /** An HTTP server that serves a Lambda proxy handler as API Gateway would. */
-export async function serveApi(handler: ProxyHandler, port: number, host = '127.0.0.1'): Promise<{ server: Server; url: string }> {
+export async function serveApi(handler: ProxyHandler, port: number, host = '127.0.0.1', authorizer?: LocalAuthorizer): Promise<{ server: Server; url: string }> {
   const listener = { domainName: host };
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -103,7 +104,9 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
     req.on('end', async () => {
       if (tooLarge) return;
       try {
-        const result = await handler(proxyEvent(req, Buffer.concat(chunks), listener), lambdaContext('api', 29_000));
+        const event = proxyEvent(req, Buffer.concat(chunks), listener);
+        const refused = authorizer ? await runAuthorizer(authorizer, event) : undefined;
+        const result = refused ?? await handler(event, lambdaContext('api', 29_000));
         res.writeHead(result.statusCode, result.headers as Record<string, string>);
         res.end(result.body);
       } catch (err) {

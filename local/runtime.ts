@@ -1,6 +1,9 @@
 import type { Server } from 'node:http';
-import type { APIGatewayProxyEvent, Context } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import { createApi } from '../functions/api/app.js';
+import { authorizeRequest } from '../functions/authorizer/authorize.js';
+import type { IdentityProvider } from '../functions/core/identity/identity.js';
+import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
 import { leasesOf, timings as defaultTimings, type Timings } from '../functions/core/config.js';
 import { sweepExpiredClaims } from '../functions/core/sweeper.js';
@@ -34,6 +37,12 @@ export interface RuntimeOptions {
    * the local API Gateway front reports it (`http://{domainName}`).
    */
   readonly publicUrl?: string;
+  /**
+   * How callers are identified. Keystone and JWT providers run as API Gateway's authorizer would,
+   * before the API function; development mode (noauth, the default for tests and `npm start`)
+   * has no authorizer and the API function reads `<user>:<project>` itself.
+   */
+  readonly identity?: IdentityProvider;
 }
 
 export interface Runtime {
@@ -67,12 +76,14 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const table = makeTable(emulators.tableName, emulators.dynamodb);
   const driver = createDriver(table, { driver: 'simulated', stepMs: options.driver.stepMs }, options.driver.beforeStep);
 
+  const identity = options.identity ?? new NoauthIdentityProvider();
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: leases.claimLeaseMs,
-  }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL } });
+  }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL }, identity: identity.mode === 'noauth' ? identity : undefined });
+  const authorizer = identity.mode === 'noauth' ? undefined : (e: APIGatewayRequestAuthorizerEvent) => authorizeRequest(identity, e);
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
-    options.port, options.host,
+    options.port, options.host, authorizer,
   );
   const server: Server = served.server;
 

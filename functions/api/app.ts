@@ -2,15 +2,18 @@ import middy, { type MiddlewareObj } from '@middy/core';
 import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler from '@middy/http-router';
+import { isPublicPath } from '../authorizer/gatewayResponses.js';
 import type { AdmissionDeps } from '../core/admission.js';
 import { idempotencySettings, type IdempotencySettings } from '../core/config.js';
 import { dynamoIdempotencyStore } from '../core/idempotency.js';
+import type { IdentityProvider } from '../core/identity/identity.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute, type Route } from './http.js';
-import { noauthCaller } from './middleware/noauthCaller.js';
+import { requestCaller } from './middleware/caller.js';
 import { idempotencyKey, type StoredAnswer } from './middleware/idempotencyKey.js';
 import { microversion } from './middleware/microversion.js';
 import { mount } from './middleware/mount.js';
 import { novaErrors } from './middleware/novaErrors.js';
+import { policy } from './middleware/policy.js';
 import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
 import { actionRoutes } from './routes/actions.js';
@@ -22,7 +25,7 @@ import { pathParameters, validateQuery, validPathParameter } from './schemas.js'
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
-const isVersionDiscovery = (event: ApiEvent) => event.path === '/' || /^\/v2\.1\/?$/.test(event.path);
+const isVersionDiscovery = (event: ApiEvent) => isPublicPath(event.path);
 
 /**
  * Nova's limit on a request body (osapi_max_request_body_size, 112 KiB): larger is 413 before
@@ -96,6 +99,11 @@ export interface ApiDeps extends AdmissionDeps {
 export interface ApiOptions {
   /** Where clients reach the API (functions/core/config.ts publicUrlSettings). */
   readonly links?: LinkSettings;
+  /**
+   * Development mode only: the API function reads X-Auth-Token itself. In Keystone and JWT modes
+   * it is not given one, and admits only requests API Gateway's authorizer let through.
+   */
+  readonly identity?: IdentityProvider;
 }
 
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
@@ -122,8 +130,9 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
     .use(mount(options.links ?? {}))
-    .use(noauthCaller(isVersionDiscovery))
+    .use(requestCaller(isVersionDiscovery, options.identity))
     .use(microversion(isVersionDiscovery))
+    .use(policy(isVersionDiscovery))
     .use(novaErrors())
     // Innermost: replays and refusals need the caller; a replay skips everything after it.
     .use(idempotent.guard)

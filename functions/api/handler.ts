@@ -1,18 +1,26 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EnvReader, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
+import { EnvReader, authMode, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { logger } from '../observability/index.js';
 import { createApi } from './app.js';
+import { NoauthIdentityProvider } from '../core/identity/noauth.js';
 
 // The API Lambda's entry: API Gateway REST proxy events. Endpoints come from the standard
 // AWS_ENDPOINT_URL* variables, so the same code runs on AWS, LocalStack and the emulators. Log
 // lines carry the invocation's Lambda request id (and each names Nova's request id itself).
+
+// In Keystone and JWT modes API Gateway's authorizer (functions/authorizer/) identifies the caller;
+// only development mode has the API function read the token itself.
+const mode = authMode(process.env);
 
 export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
   claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
   idempotency: idempotencySettings(),
-}, { links: publicUrlSettings(new EnvReader(process.env)) }).use(injectLambdaContext(logger, { resetKeys: true }));
+}, {
+  links: publicUrlSettings(new EnvReader(process.env)),
+  identity: mode === 'noauth' ? new NoauthIdentityProvider() : undefined,
+}).use(injectLambdaContext(logger, { resetKeys: true }));

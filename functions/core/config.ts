@@ -220,3 +220,92 @@ export function publicUrlSettings(env: EnvReader): PublicUrlSettings {
   }
   return { publicUrl, region: env.string('AWS_REGION') };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Identity: which mode validates X-Auth-Token, and its settings.
+
+export const AUTH_MODES = ['keystone', 'jwt', 'noauth'] as const;
+export type AuthMode = (typeof AUTH_MODES)[number];
+
+export interface KeystoneConfig {
+  readonly mode: 'keystone';
+  /** Identity v3 base, e.g. https://keystone.example.com/v3 */
+  readonly url: string;
+  /** Service credentials in the environment (local), or the Secrets Manager secret holding them (AWS). */
+  readonly credentials:
+    | { readonly from: 'env'; readonly username: string; readonly password: string; readonly projectName: string; readonly userDomainName: string; readonly projectDomainName: string }
+    | { readonly from: 'secret'; readonly secretId: string };
+  readonly cacheTtlSeconds: number;
+  readonly cacheMaxEntries: number;
+  readonly timeoutMs: number;
+}
+
+export interface JwtConfig {
+  readonly mode: 'jwt';
+  readonly issuer: string;
+  readonly audience: string;
+  readonly audienceClaim: 'aud' | 'client_id';
+  readonly jwksUrl: string;
+  readonly projectClaim: string;
+  readonly rolesClaim: string;
+  readonly userClaim: string;
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+}
+
+export type IdentityConfig = KeystoneConfig | JwtConfig | { readonly mode: 'noauth' };
+
+const ASYMMETRIC_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/**
+ * TASKGATE_AUTH_MODE is required: there is no silent default. `npm start` asks for noauth by
+ * name (bin/local.ts), with a warning.
+ */
+export function authMode(env: Env): AuthMode {
+  const r = new EnvReader(env);
+  if (r.string('TASKGATE_AUTH_MODE') === undefined) throw new ConfigError(`TASKGATE_AUTH_MODE is not set: choose ${AUTH_MODES.join(', ')}`);
+  return r.oneOf('TASKGATE_AUTH_MODE', AUTH_MODES, 'keystone');
+}
+
+export function identityConfig(env: Env): IdentityConfig {
+  const r = new EnvReader(env);
+  const chosen = authMode(env);
+  if (chosen === 'noauth') return { mode: 'noauth' };
+  if (chosen === 'keystone') {
+    const url = r.required('TASKGATE_KEYSTONE_URL');
+    if (!/^https?:\/\/[^\s]+\/v3\/?$/.test(url)) throw new ConfigError('TASKGATE_KEYSTONE_URL must be Keystone\'s identity v3 URL, ending in /v3');
+    const secretId = r.string('TASKGATE_KEYSTONE_SECRET_ID');
+    return {
+      mode: 'keystone', url,
+      credentials: secretId ? { from: 'secret', secretId } : {
+        from: 'env',
+        username: r.required('TASKGATE_KEYSTONE_USERNAME'),
+        password: r.required('TASKGATE_KEYSTONE_PASSWORD'),
+        projectName: r.string('TASKGATE_KEYSTONE_PROJECT_NAME', 'service'),
+        userDomainName: r.string('TASKGATE_KEYSTONE_USER_DOMAIN_NAME', 'Default'),
+        projectDomainName: r.string('TASKGATE_KEYSTONE_PROJECT_DOMAIN_NAME', 'Default'),
+      },
+      cacheTtlSeconds: r.integer('TASKGATE_TOKEN_CACHE_SECONDS', 300, { min: 0, max: 3600 }),
+      cacheMaxEntries: r.integer('TASKGATE_TOKEN_CACHE_ENTRIES', 10_000, { min: 1, max: 1_000_000 }),
+      timeoutMs: r.integer('TASKGATE_KEYSTONE_TIMEOUT_MS', 5_000, { min: 100, max: 30_000 }),
+    };
+  }
+  const issuer = r.required('TASKGATE_JWT_ISSUER');
+  const algorithms = r.string('TASKGATE_JWT_ALGORITHMS', 'RS256').split(',').map((a) => a.trim());
+  for (const a of algorithms) {
+    if (!(ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a)) {
+      throw new ConfigError(`TASKGATE_JWT_ALGORITHMS: ${JSON.stringify(a.slice(0, 20))} is not an asymmetric JWS algorithm (${ASYMMETRIC_ALGORITHMS.join(', ')})`);
+    }
+  }
+  return {
+    mode: 'jwt', issuer,
+    audience: r.required('TASKGATE_JWT_AUDIENCE'),
+    audienceClaim: r.oneOf('TASKGATE_JWT_AUDIENCE_CLAIM', ['aud', 'client_id'] as const, 'aud'),
+    jwksUrl: r.string('TASKGATE_JWT_JWKS_URL', `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`),
+    projectClaim: r.string('TASKGATE_JWT_PROJECT_CLAIM', 'project_id'),
+    rolesClaim: r.string('TASKGATE_JWT_ROLES_CLAIM', 'roles'),
+    userClaim: r.string('TASKGATE_JWT_USER_CLAIM', 'sub'),
+    algorithms,
+    clockToleranceSeconds: r.integer('TASKGATE_JWT_CLOCK_TOLERANCE_SECONDS', 0, { min: 0, max: 300 }),
+  };
+}

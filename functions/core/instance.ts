@@ -5,6 +5,9 @@ import type { PowerStateValue, TaskState, VmState } from './states.js';
 export interface Caller {
   readonly userId: string;
   readonly projectId: string;
+  /** The token's roles (functions/core/policy.ts decides what they allow). */
+  readonly roles: readonly string[];
+  /** Holds the admin role: sees and acts on every project's servers. */
   readonly isAdmin: boolean;
 }
 

@@ -1,6 +1,7 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from './claims.js';
 import { BadRequest, Forbidden, NotFound } from './errors.js';
+import { authorize } from './policy.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
@@ -104,7 +105,7 @@ export async function setLocked(table: Table, caller: Caller, instanceId: string
  * token on, so whatever worker held the claim can no longer write.
  */
 export async function resetState(table: Table, caller: Caller, instanceId: string, vmState: VmState): Promise<void> {
-  if (!caller.isAdmin) throw new Forbidden('Policy doesn\'t allow os_compute_api:os-admin-actions:reset_state to be performed.');
+  authorize(caller, 'os_compute_api:os-admin-actions:reset_state');
   try {
     const out = await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),

@@ -1,4 +1,5 @@
-import { Validations } from 'aws-cdk-lib';
+import { App, Validations } from 'aws-cdk-lib';
+import { TaskgateStack } from '../../lib/taskgateStack.js';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ACCEPTED_FINDINGS } from '../../lib/nagSuppressions.js';
@@ -30,7 +31,8 @@ it('finds nothing unacknowledged in the default stack', () => {
 it('acknowledges only the listed findings, each with a reason (the logging role\'s only where it is created)', () => {
   const { stack } = synth({ apiGatewayCloudWatchRole: true });
   const ids = acknowledged(stack);
-  expect([...ids.keys()].sort()).toEqual(Object.values(ACCEPTED_FINDINGS).map((f) => f.id).sort());
+  expect([...ids.keys()].every((id) => Object.values(ACCEPTED_FINDINGS).some((f) => f.id === id))).toBe(true);
+  expect(ids.get(ACCEPTED_FINDINGS.noauth.id)).toBe(ACCEPTED_FINDINGS.noauth.reason); // the default test stack is noauth
   for (const reason of ids.values()) expect(reason.length).toBeGreaterThan(60);
   expect(violationsOf(stack)).toEqual([]);
   expect(acknowledged(synth().stack).has(ACCEPTED_FINDINGS.apiGatewayLogsRole.id)).toBe(false);
@@ -47,4 +49,34 @@ it('would report a finding the stack does not acknowledge (the check is live)', 
   // A queue without a dead-letter queue and without TLS enforcement: AwsSolutions-SQS3 and SQS4.
   new Queue(stack, 'Unchecked');
   expect(violationsOf(stack).join('\n')).toMatch(/AwsSolutions-SQS3[\s\S]*Unchecked|Unchecked[\s\S]*AwsSolutions-SQS3/);
+});
+
+/** Paths of the constructs that acknowledge a finding themselves. */
+function acknowledgedAt(scope: { node: { findAll(): { node: { path: string; metadata: { type: string; data: unknown }[] } }[] } }, id: string) {
+  return scope.node.findAll().filter((c) => c.node.metadata.some((m) => m.type === Validations.ACKNOWLEDGED_RULES_METADATA_KEY
+    && Object.keys(m.data as object).some((k) => k.replace(/^annotation::/i, '') === id))).map((c) => c.node.path);
+}
+
+describe('identity modes', () => {
+  it('refuses to build a stack without an identity mode', () => {
+    expect(() => new TaskgateStack(new App(), 'NoAuth', {})).toThrow(/identity mode/);
+  });
+
+  for (const auth of [
+    { mode: 'keystone', keystoneUrl: 'https://keystone.example.com/v3' },
+    { mode: 'jwt', issuer: 'https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc', audience: 'client' },
+  ] as const) {
+    it(`${auth.mode}: an authorizer on every method but version discovery; APIG4 fixed, not acknowledged`, () => {
+      const { stack, template } = synth({ auth });
+      expect(violationsOf(stack)).toEqual([]);
+      expect(acknowledgedAt(stack, 'AwsSolutions-APIG4').sort()).toEqual(stack.api.publicMethods.map((m) => m.node.path).sort());
+      expect(stack.api.publicMethods).toHaveLength(2);
+      const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { AuthorizationType: string; HttpMethod: string } }[];
+      expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.HttpMethod)).toEqual(['GET', 'GET']);
+      expect(methods.filter((m) => m.Properties.AuthorizationType === 'CUSTOM').length).toBeGreaterThanOrEqual(2);
+      template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.X-Auth-Token', AuthorizerResultTtlInSeconds: 60 });
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'UNAUTHORIZED', StatusCode: '401' });
+      template.resourceCountIs('AWS::SecretsManager::Secret', auth.mode === 'keystone' ? 1 : 0);
+    });
+  }
 });

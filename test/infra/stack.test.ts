@@ -17,8 +17,8 @@ import { logicalId, synth } from './synth.js';
 const { stack, template } = synth();
 const resources = template.toJSON().Resources as Record<string, { Type: string; Properties: any; DeletionPolicy?: string; DependsOn?: string[] }>;
 const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
-const fnId = (name: keyof TaskgateStack['functions']) => logicalId(stack, stack.functions[name].fn);
-const fnProps = (name: keyof TaskgateStack['functions']) => resources[fnId(name)]!.Properties;
+const fnId = (name: Exclude<keyof TaskgateStack['functions'], 'authorizer'>) => logicalId(stack, stack.functions[name].fn);
+const fnProps = (name: Exclude<keyof TaskgateStack['functions'], 'authorizer'>) => resources[fnId(name)]!.Properties;
 const queueId = logicalId(stack, stack.queues.queue);
 const dlqId = logicalId(stack, stack.queues.deadLetterQueue);
 const tableId = logicalId(stack, stack.table.table);
@@ -169,14 +169,14 @@ describe('functions', () => {
 });
 
 describe('IAM: each function gets only the actions its code calls, on named resources', () => {
-  const roleId = (name: keyof TaskgateStack['functions']) => logicalId(stack, stack.functions[name].role);
-  const statementsOf = (name: keyof TaskgateStack['functions']) => ofType('AWS::IAM::Policy')
+  const roleId = (name: Exclude<keyof TaskgateStack['functions'], 'authorizer'>) => logicalId(stack, stack.functions[name].role);
+  const statementsOf = (name: Exclude<keyof TaskgateStack['functions'], 'authorizer'>) => ofType('AWS::IAM::Policy')
     .filter(([, p]) => p.Properties.Roles.some((r: { Ref: string }) => r.Ref === roleId(name)))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as { Action: string | string[]; Resource: unknown; Effect: string }[]);
   const actions = (s: { Action: string | string[] }) => [...(Array.isArray(s.Action) ? s.Action : [s.Action])].sort();
   const tableArn = arnOf(tableId);
   const indexArn = (name: string) => ({ 'Fn::Join': ['', [tableArn, `/index/${name}`]] });
-  const grants = (name: keyof TaskgateStack['functions'], prefix: string) =>
+  const grants = (name: Exclude<keyof TaskgateStack['functions'], 'authorizer'>, prefix: string) =>
     statementsOf(name).filter((s) => actions(s).every((a) => a.startsWith(prefix))).map((s) => ({ actions: actions(s), resource: s.Resource }));
   const item = (...a: string[]) => a.map((x) => `dynamodb:${x}`).sort();
 

@@ -17,7 +17,7 @@ export function synth(props: TaskgateStackProps = {}, opts: { bundle?: boolean; 
     ...(opts.outdir ? { outdir: opts.outdir } : {}),
     context: { ...CDK_JSON_CONTEXT, ...(opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] }) },
   });
-  const stack = new TaskgateStack(app, 'Test', props);
+  const stack = new TaskgateStack(app, 'Test', { auth: { mode: 'noauth' }, ...props });
   const template = Template.fromStack(stack);
   return { app, stack, template };
 }

@@ -4,6 +4,7 @@ import { lambdaContext } from '../../local/lambdaContext.js';
 import { CapturingQueue, startBackends, type TestBackends } from '../support/emulators.js';
 import { captureLogs } from '../support/logs.js';
 import { IMAGE } from '../support/nova.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Nova's request ids: its own on every answer; a caller's X-OpenStack-Request-ID kept as the
 // global id, here seen where it must survive: in the work queued for the compute worker.
@@ -14,7 +15,7 @@ let api: ReturnType<typeof createApi>;
 
 beforeAll(async () => {
   backends = await startBackends();
-  api = createApi({ table: backends.table, queue, claimLeaseMs: 60_000 });
+  api = createApi({ table: backends.table, queue, claimLeaseMs: 60_000 }, { identity: new NoauthIdentityProvider() });
 });
 afterAll(() => backends.stop());
 

@@ -13,6 +13,7 @@ import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
 import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';
 import { Nova } from './nova.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
 // TASKGATE_DYNAMODB_ENDPOINT) and fauxqs, both over HTTP.
@@ -32,9 +33,9 @@ export async function startBackends(t: Timings = timings()): Promise<TestBackend
   return { emulators, table: makeTable(emulators.tableName, emulators.dynamodb), stop: () => emulators.stop() };
 }
 
-export const alice: Caller = { userId: 'alice', projectId: 'demo', isAdmin: false };
-export const mallory: Caller = { userId: 'mallory', projectId: 'other', isAdmin: false };
-export const admin: Caller = { userId: 'admin', projectId: 'admin', isAdmin: true };
+export const alice: Caller = { userId: 'alice', projectId: 'demo', roles: ['member', 'reader'], isAdmin: false };
+export const mallory: Caller = { userId: 'mallory', projectId: 'other', roles: ['member', 'reader'], isAdmin: false };
+export const admin: Caller = { userId: 'admin', projectId: 'admin', roles: ['admin', 'member', 'reader'], isAdmin: true };
 
 let counter = 0;
 export const uuid = () => crypto.randomUUID();
@@ -116,7 +117,7 @@ export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
   const { emulators, table } = backends;
   const api = createApi({
     table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
-  }, { links: { publicUrl: LOCAL_PUBLIC_URL } });
+  }, { links: { publicUrl: LOCAL_PUBLIC_URL }, identity: new NoauthIdentityProvider() });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {
     ...backends,

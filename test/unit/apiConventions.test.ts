@@ -5,6 +5,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Nova's conventions that need no backend: headers as API Gateway passes them (client's case),
 // request ids on every answer, 401 without a token, Nova's error shapes from middy's own errors.
@@ -13,7 +14,7 @@ const api = createApi({
   table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
   queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
   claimLeaseMs: 1000,
-});
+}, { identity: new NoauthIdentityProvider() });
 
 async function call(method: string, path: string, headers: Record<string, string>, body?: string) {
   const req = { method, url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };

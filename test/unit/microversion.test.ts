@@ -6,6 +6,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Microversion negotiation and version discovery: neither needs a backend (flavors are static).
 
@@ -13,7 +14,7 @@ const api = createApi({
   table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
   queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
   claimLeaseMs: 1000,
-});
+}, { identity: new NoauthIdentityProvider() });
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const req = { method: 'GET', url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };

@@ -2,8 +2,8 @@ import { invalidStateMessage, refusalFor } from '../../functions/core/claims.js'
 import { Conflict, NotFound } from '../../functions/core/errors.js';
 import type { Instance } from '../../functions/core/instance.js';
 
-const alice = { userId: 'alice', projectId: 'demo', isAdmin: false };
-const admin = { userId: 'admin', projectId: 'admin', isAdmin: true };
+const alice = { userId: 'alice', projectId: 'demo', roles: ['member', 'reader'], isAdmin: false };
+const admin = { userId: 'admin', projectId: 'admin', roles: ['admin', 'member', 'reader'], isAdmin: true };
 const base: Instance = {
   id: 'i-1', projectId: 'demo', userId: 'alice', name: 'x', vmState: 'active', powerState: 1,
   flavorId: '1', imageId: 'img', locked: false, version: 3, created: '', updated: '',

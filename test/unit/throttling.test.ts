@@ -7,6 +7,7 @@ import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
 // Throttling is an answer no emulator gives: the one place for a mocked AWS client. A throttled
 // claim must reach the client as a retryable 503 in Nova's shape, never as a 500.
@@ -32,7 +33,7 @@ it.each(['ProvisionedThroughputExceededException', 'ThrottlingException'])(
       table: makeTable('t', new DynamoDBClient({ region: 'us-east-1' })),
       queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1' }), 'https://queue'),
       claimLeaseMs: 1000,
-    });
+    }, { identity: new NoauthIdentityProvider() });
     const res = await api(request('POST', '/v2.1/servers/0c9e0000-1111-4222-8333-444455556666/action', { 'os-stop': null }) as never, lambdaContext('api', 1000) as never);
     expect(res.statusCode).toBe(503);
     expect(res.headers?.['retry-after']).toBe('1');

@@ -2,7 +2,7 @@ import type { MiddlewareObj } from '@middy/core';
 import { DomainError, type DomainErrorKind } from '../../core/errors.js';
 import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
-import { Unauthorized } from './noauthCaller.js';
+import { IdentityUnavailable, Unauthenticated } from '../../core/identity/identity.js';
 
 const STATUS: Record<DomainErrorKind, number> = {
   badRequest: 400, forbidden: 403, itemNotFound: 404, conflictingRequest: 409, serviceUnavailable: 503,
@@ -52,8 +52,12 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
       } else if (isThrottle(err)) {
         request.response = novaFault('serviceUnavailable', 503, 'The service is busy; nothing was changed. Please retry.');
         request.response.headers = { ...request.response.headers, 'retry-after': '1' };
-      } else if (err instanceof Unauthorized) {
+      } else if (err instanceof Unauthenticated) {
+        // keystonemiddleware's 401 body.
         request.response = json(401, { error: { code: 401, title: 'Unauthorized', message: err.message } });
+      } else if (err instanceof IdentityUnavailable) {
+        console.error(JSON.stringify({ requestId: request.context.requestId, error: err.name, message: err.message }));
+        request.response = novaFault('serviceUnavailable', 503, 'The identity service could not be reached; nothing was changed. Please retry.');
       } else if (httpStatusOf(err) !== undefined && httpStatusOf(err)! < 500) {
         const status = httpStatusOf(err)!;
         const mapped = fromHttpError(status);

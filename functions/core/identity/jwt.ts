@@ -1,0 +1,69 @@
+import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import { IdentityUnavailable, Unauthenticated, type Identity, type IdentityProvider } from './identity.js';
+
+// OIDC / JWT mode: a token from a Cognito user pool or any OIDC issuer, verified by `jose`
+// against the issuer's JWKS (fetched and cached by jose): signature, `exp`/`nbf`, issuer and
+// audience. Only asymmetric algorithms are accepted, so `alg: none` and HS256-with-the-public-key
+// tricks fail before any claim is read. Project, user and roles come from configurable claims.
+
+export interface JwtOptions {
+  readonly issuer: string;
+  /** Expected `aud` (OIDC ID tokens) or, for Cognito access tokens, `client_id` when `audienceClaim` says so. */
+  readonly audience: string;
+  /** The claim that carries the audience: `aud` (default) or `client_id` (Cognito access tokens). */
+  readonly audienceClaim: 'aud' | 'client_id';
+  readonly jwksUrl: string;
+  readonly projectClaim: string;
+  readonly rolesClaim: string;
+  readonly userClaim: string;
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSeconds: number;
+}
+
+/** Reads a claim by name; a dotted name (`custom:project` stays one name) walks nested objects. */
+function claim(payload: JWTPayload, name: string): unknown {
+  if (name in payload) return payload[name];
+  return name.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), payload);
+}
+
+function rolesFrom(value: unknown): string[] | undefined {
+  if (Array.isArray(value) && value.every((r) => typeof r === 'string')) return value;
+  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+  return undefined;
+}
+
+export class JwtIdentityProvider implements IdentityProvider {
+  readonly mode = 'jwt' as const;
+  private readonly jwks: ReturnType<typeof createRemoteJWKSet>;
+
+  constructor(private readonly options: JwtOptions) {
+    this.jwks = createRemoteJWKSet(new URL(options.jwksUrl));
+  }
+
+  async authenticate(token: string): Promise<Identity> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.jwks, {
+        issuer: this.options.issuer,
+        audience: this.options.audienceClaim === 'aud' ? this.options.audience : undefined,
+        algorithms: [...this.options.algorithms],
+        clockTolerance: this.options.clockToleranceSeconds,
+        requiredClaims: ['exp', 'sub'],
+      }));
+    } catch (err) {
+      if (err instanceof errors.JOSEError && !(err instanceof errors.JWKSTimeout)) throw new Unauthenticated(err.code);
+      if (err instanceof TypeError && /Invalid|JWT|JWS/i.test(err.message)) throw new Unauthenticated('malformed token');
+      throw new IdentityUnavailable(`the issuer's keys could not be read: ${(err as Error).message}`);
+    }
+    if (this.options.audienceClaim === 'client_id' && payload.client_id !== this.options.audience) {
+      throw new Unauthenticated('wrong client_id');
+    }
+    const userId = claim(payload, this.options.userClaim);
+    const projectId = claim(payload, this.options.projectClaim);
+    const roles = rolesFrom(claim(payload, this.options.rolesClaim));
+    if (typeof userId !== 'string' || !userId) throw new Unauthenticated(`no ${this.options.userClaim} claim`);
+    if (typeof projectId !== 'string' || !projectId) throw new Unauthenticated(`no ${this.options.projectClaim} claim`);
+    if (!roles) throw new Unauthenticated(`no ${this.options.rolesClaim} claim`);
+    return { userId, projectId, roles, expiresAtMs: (payload.exp ?? 0) * 1000 };
+  }
+}

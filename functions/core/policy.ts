@@ -1,0 +1,66 @@
+import { Forbidden } from './errors.js';
+import type { Caller } from './instance.js';
+
+// Nova's default policies (nova/policies/*.py, "secure RBAC" defaults), as one table: for each
+// rule taskgate enforces, the least role that passes it. Ownership (the project) is checked where
+// the server is read: a server of another project is 404, exactly like one that does not exist
+// (functions/core/instance.ts, isVisibleTo); an admin passes both checks.
+//   reader: PROJECT_READER_OR_ADMIN     member: PROJECT_MEMBER_OR_ADMIN     admin: ADMIN
+//   any:    any authenticated caller (Nova's RULE_ANY, e.g. listing flavors)
+
+export type Requirement = 'any' | 'reader' | 'member' | 'admin';
+
+export const POLICIES = {
+  'os_compute_api:servers:index': 'reader',
+  'os_compute_api:servers:detail': 'reader',
+  'os_compute_api:servers:show': 'reader',
+  'os_compute_api:servers:index:get_all_tenants': 'admin',
+  'os_compute_api:servers:detail:get_all_tenants': 'admin',
+  'os_compute_api:servers:create': 'member',
+  'os_compute_api:servers:delete': 'member',
+  'os_compute_api:servers:update': 'member',
+  /** Every server action (reboot, rebuild, resize, shelve, lock, ...) but those below. */
+  'os_compute_api:servers:action': 'member',
+  'os_compute_api:os-admin-actions:reset_state': 'admin',
+  'os_compute_api:os-lock-server:unlock:unlock_override': 'admin',
+  'os_compute_api:os-volumes-attachments:index': 'reader',
+  'os_compute_api:os-volumes-attachments:show': 'reader',
+  'os_compute_api:os-volumes-attachments:create': 'member',
+  'os_compute_api:os-volumes-attachments:update': 'member',
+  'os_compute_api:os-volumes-attachments:delete': 'member',
+  'os_compute_api:os-attach-interfaces:list': 'reader',
+  'os_compute_api:os-attach-interfaces:show': 'reader',
+  'os_compute_api:os-attach-interfaces:create': 'member',
+  'os_compute_api:os-attach-interfaces:delete': 'member',
+  'os_compute_api:os-instance-actions:list': 'reader',
+  'os_compute_api:os-instance-actions:show': 'reader',
+  'os_compute_api:flavors': 'any',
+  'os_compute_api:os-flavor-extra-specs:index': 'reader',
+  'os_compute_api:os-flavor-extra-specs:show': 'reader',
+  'os_compute_api:os-flavor-extra-specs:create': 'admin',
+  'os_compute_api:os-flavor-extra-specs:update': 'admin',
+  'os_compute_api:os-flavor-extra-specs:delete': 'admin',
+  'os_compute_api:os-flavor-manage:create': 'admin',
+  'os_compute_api:os-flavor-manage:update': 'admin',
+  'os_compute_api:os-flavor-manage:delete': 'admin',
+} as const satisfies Record<string, Requirement>;
+
+export type PolicyName = keyof typeof POLICIES;
+
+/** Roles that satisfy each requirement (admin implies member implies reader, as Keystone's implied roles do). */
+const SATISFIED_BY: Record<Requirement, readonly string[] | 'anyone'> = {
+  any: 'anyone',
+  reader: ['reader', 'member', 'admin'],
+  member: ['member', 'admin'],
+  admin: ['admin'],
+};
+
+export function allows(caller: Pick<Caller, 'roles'>, policy: PolicyName): boolean {
+  const needed = SATISFIED_BY[POLICIES[policy]];
+  return needed === 'anyone' || caller.roles.some((r) => needed.includes(r));
+}
+
+/** Nova's 403 for a policy the caller fails, naming the rule as Nova does. */
+export function authorize(caller: Pick<Caller, 'roles'>, policy: PolicyName): void {
+  if (!allows(caller, policy)) throw new Forbidden(`Policy doesn't allow ${policy} to be performed.`);
+}

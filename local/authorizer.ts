@@ -1,0 +1,38 @@
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { UNAUTHORIZED } from '../functions/authorizer/authorize.js';
+import { GATEWAY_RESPONSES, isPublicPath } from '../functions/authorizer/gatewayResponses.js';
+
+/** A REQUEST authorizer run in-process, as API Gateway runs the authorizer Lambda before the API's. */
+export type LocalAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
+
+function gatewayResponse(kind: keyof typeof GATEWAY_RESPONSES): APIGatewayProxyResult {
+  const r = GATEWAY_RESPONSES[kind];
+  return { statusCode: r.statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.body) };
+}
+
+/**
+ * Runs the authorizer for a proxy event: on success puts its context (and principalId) in the
+ * event's requestContext.authorizer and returns undefined; otherwise returns API Gateway's answer.
+ * Version discovery skips it, as its methods have no authorizer in the stack.
+ */
+export async function runAuthorizer(authorizer: LocalAuthorizer, event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult | undefined> {
+  if (isPublicPath(event.path)) return undefined;
+  const methodArn = `arn:aws:execute-api:local:000000000000:local/$default/${event.httpMethod}${event.path}`;
+  let result: APIGatewayAuthorizerResult;
+  try {
+    result = await authorizer({
+      type: 'REQUEST', methodArn, resource: event.resource, path: event.path, httpMethod: event.httpMethod,
+      headers: event.headers, multiValueHeaders: event.multiValueHeaders, pathParameters: event.pathParameters,
+      queryStringParameters: event.queryStringParameters, multiValueQueryStringParameters: event.multiValueQueryStringParameters,
+      stageVariables: event.stageVariables, requestContext: event.requestContext,
+    } as APIGatewayRequestAuthorizerEvent);
+  } catch (err) {
+    if ((err as Error).message === UNAUTHORIZED) return gatewayResponse('UNAUTHORIZED');
+    console.error('authorizer failed', (err as Error).message);
+    return gatewayResponse('AUTHORIZER_FAILURE');
+  }
+  const allowed = result.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
+  if (!allowed) return { statusCode: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'User is not authorized to access this resource' }) };
+  (event.requestContext as { authorizer: unknown }).authorizer = { ...result.context, principalId: result.principalId };
+  return undefined;
+}
