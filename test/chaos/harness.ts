@@ -6,6 +6,7 @@ import {
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import { createApi } from '../../functions/api/app.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { createComputeHandler } from '../../functions/compute/batch.js';
 import { parseOperationMessage, sqsOperationQueue } from '../../functions/core/queue.js';
 import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
@@ -125,7 +126,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const apiRandom = random.fork('api');
   const api = createApi({
     table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
-  });
+  }, { identity: new NoauthIdentityProvider() });
   const served = await serveApi(((event, context) => {
     const kill = faultsOn.value && apiRandom.chance(RATES.apiKill * level)
       ? { write: apiRandom.between(1, 4), when: apiRandom.chance(0.5) ? 'before' as const : 'after' as const } : undefined;

@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createApi } from '../../functions/api/app.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
 import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { runOperation } from '../../functions/core/worker.js';
@@ -48,7 +49,7 @@ beforeAll(async () => {
   backends = await startBackends();
   const api = createApi({
     table: backends.table, queue, claimLeaseMs: 60_000, now, idempotency: { ttlSeconds: TTL_SECONDS, inProgressSeconds: 30 },
-  });
+  }, { identity: new NoauthIdentityProvider() });
   const served = await serveApi(api as unknown as ProxyHandler, 0);
   server = served.server;
   nova = new Nova(`${served.url}/v2.1`);
