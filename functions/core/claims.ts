@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { operationRow, type OperationName } from './catalogue.js';
+import { allowsTaskState, operationRow, preempts, type OperationName } from './catalogue.js';
 import { Conflict, FencedOut, NotFound, type DomainError } from './errors.js';
 import {
   isVisibleTo, type Caller, type Claim, type Fault, type Instance, type InstancePatch, type Outcome,
@@ -34,6 +34,32 @@ export interface ClaimGuard {
   readonly values: Record<string, unknown>;
   /** Given the item as it is, the error to answer when the guard is what failed. */
   readonly refusal: (instance: Instance) => DomainError | undefined;
+  /**
+   * Nova decides this before the instance's state (detach: the attachment lookup comes before
+   * @check_instance_state), rather than after it (resize: the flavor check is inside the method).
+   */
+  readonly beforeState?: true;
+}
+
+/**
+ * "The instance is no longer claimed", in one place: task_state, the claim, its lease (and the
+ * sparse index entry) and a taken-over claim go, and the fencing token moves on. Release, an
+ * admission's give-back and reset-state all use it.
+ */
+export const CLEARED_CLAIM = {
+  remove: ['#ts', '#claim', '#shard', '#lease', '#preempted'],
+  add: '#ver :one',
+  names: {
+    '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil',
+    '#preempted': 'preempted', '#ver': 'version',
+  },
+  values: { ':one': 1 },
+} as const;
+
+/** An update expression from SET parts and extra REMOVE parts, clearing the claim. */
+export function clearingClaim(sets: readonly string[], removes: readonly string[] = []): string {
+  const set = sets.length > 0 ? `SET ${sets.join(', ')} ` : '';
+  return `${set}REMOVE ${[...CLEARED_CLAIM.remove, ...removes].join(', ')} ADD ${CLEARED_CLAIM.add}`;
 }
 
 export interface Claimed {
@@ -48,7 +74,9 @@ export function invalidStateMessage(verb: string, instanceId: string, attr: 'tas
 
 /**
  * Why `op` may not claim `instance` now, or undefined if it may. The order is Nova's: existence
- * and ownership, then the lock, then task_state, then vm_state.
+ * and ownership, then the lock (@check_instance_lock wraps @check_instance_state), then
+ * vm_state, then task_state (check_instance_state tests them in that order). The same catalogue
+ * row builds the claim's condition in claimInstance.
  */
 export function refusalFor(
   op: OperationName, instanceId: string, caller: Caller, instance: Instance | undefined,
@@ -56,14 +84,23 @@ export function refusalFor(
   if (!isVisibleTo(instance, caller)) return new NotFound(`Instance ${instanceId} could not be found.`);
   const row = operationRow(op);
   if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
-  const blockingTask = row.preempts ? instance.taskState === row.taskStates[0] : instance.taskState !== undefined;
-  if (blockingTask && instance.taskState) {
-    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
-  }
   if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
     return new Conflict(invalidStateMessage(row.verb, instanceId, 'vm_state', instance.vmState));
   }
+  if (!allowsTaskState(row, instance.taskState)) {
+    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', String(instance.taskState ?? 'None')));
+  }
   return undefined;
+}
+
+/** The refusal for a failed claim, the guard's in Nova's place among the state checks. */
+function claimRefusal(req: ClaimRequest, current: Instance | undefined): DomainError | undefined {
+  const guard = req.guard;
+  if (guard?.beforeState && isVisibleTo(current, req.caller)) {
+    const early = guard.refusal(current);
+    if (early) return early;
+  }
+  return refusalFor(req.op, req.instanceId, req.caller, current) ?? (current && guard?.refusal(current));
 }
 
 /** Admission: ONE conditional write that checks state, lock and project and sets the claim. */
@@ -84,11 +121,6 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     values[':proj'] = req.caller.projectId;
     values[':false'] = false;
   }
-  if (row.preempts) {
-    conditions.push('(attribute_not_exists(#ts) OR #ts <> :ts)');
-  } else {
-    conditions.push('attribute_not_exists(#ts)');
-  }
   if (row.allowedVmStates !== 'any') {
     const placeholders = row.allowedVmStates.map((state, i) => {
       values[`:vm${i}`] = state;
@@ -96,6 +128,12 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     });
     conditions.push(`#vm IN (${placeholders.join(', ')})`);
   }
+  const busyStates = row.allowedTaskStates.filter((t) => t !== null);
+  const idle = row.allowedTaskStates.includes(null) ? ['attribute_not_exists(#ts)'] : [];
+  const taking = busyStates.length > 0
+    ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
+    : [];
+  conditions.push(`(${[...idle, ...taking].join(' OR ')})`);
   if (req.guard) {
     conditions.push(`(${req.guard.condition})`);
     Object.assign(names, req.guard.names);
@@ -107,7 +145,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     params: req.params ?? {}, claimedAt: req.now,
   };
   const sets = ['#ts = :ts', '#claim = :claim', '#shard = :shard', '#lease = :lease', '#updated = :updated'];
-  if (row.preempts) {
+  if (preempts(row)) {
     // Keep the claim being taken over, so its reservations can be released by the new owner.
     sets.push('#preempted = if_not_exists(#claim, :noClaim)');
     names['#preempted'] = 'preempted';
@@ -133,8 +171,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, req.instanceId);
-      const refusal = refusalFor(req.op, req.instanceId, req.caller, current)
-        ?? (current && req.guard?.refusal(current));
+      const refusal = claimRefusal(req, current);
       if (refusal) throw refusal;
       // The read saw a state that admits us: the blocking claim was released in between.
       if (attempt >= CLAIM_ATTEMPTS) {
@@ -190,9 +227,14 @@ export async function beginWork(
 ): Promise<BeginResult> {
   const instance = await fencedUpdate(table, req.instanceId, req.token, {
     condition: '(attribute_not_exists(#claim.#runner) OR attribute_not_exists(#claim.#runUntil) OR #claim.#runUntil < :now)',
-    expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease',
-    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil' },
-    values: { ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs },
+    // The compute event's start rides on the take-up (on a redelivery the first start stays).
+    expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease, '
+      + '#claim.#eventStart = if_not_exists(#claim.#eventStart, :nowIso)',
+    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil', '#eventStart': 'eventStart' },
+    values: {
+      ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs,
+      ':nowIso': new Date(req.now).toISOString(),
+    },
   });
   if (instance) return { kind: 'started', instance };
   const current = await readInstance(table, req.instanceId);
@@ -267,15 +309,14 @@ const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
  */
 export async function releaseClaim(table: Table, rel: Release): Promise<Instance | undefined> {
   const names: Record<string, string> = {
-    '#vm': 'vmState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#updated': 'updated',
-    '#preempted': 'preempted', '#outcome': 'lastOutcome',
+    ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#outcome': 'lastOutcome',
   };
   const values: Record<string, unknown> = {
-    ':vm': rel.vmState, ':one': 1, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
+    ...CLEARED_CLAIM.values, ':vm': rel.vmState, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
   };
   const sets = ['#vm = :vm', '#updated = :updated', '#outcome = :outcome'];
-  const removes = ['#ts', '#claim', '#shard', '#lease', '#preempted'];
-  const { clear = [], ...fields } = rel.patch ?? {};
+  const removes: string[] = [];
+  const { clear = [], attach, detach, ...fields } = rel.patch ?? {};
   for (const [field, value] of Object.entries(fields)) {
     names[`#f_${field}`] = field;
     values[`:f_${field}`] = value;
@@ -284,6 +325,15 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   for (const field of clear) {
     names[`#f_${field}`] = field;
     removes.push(`#f_${field}`);
+  }
+  if (attach) {
+    Object.assign(names, { '#amap': attach.map, '#aid': attach.attachment.id });
+    values[':attachment'] = attach.attachment;
+    sets.push('#amap.#aid = :attachment');
+  }
+  if (detach) {
+    Object.assign(names, { '#dmap': detach.map, '#did': detach.id });
+    removes.push('#dmap.#did');
   }
   if (rel.fault) {
     names['#fault'] = 'fault';
@@ -305,19 +355,14 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   if (rel.runner) conditions.push(runnerIs(names, values, rel.runner));
   const condition = conditions.length > 0 ? conditions.join(' AND ') : undefined;
   return fencedUpdate(table, rel.instanceId, rel.token, {
-    expression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD #ver :one`,
-    names: { ...names, '#ts': 'taskState' },
-    values,
-    condition,
+    expression: clearingClaim(sets, removes), names, values, condition,
   });
 }
 
 /** Admission's compensation: give the claim back untouched when a later admission step failed. */
 export async function abandonClaim(table: Table, instanceId: string, token: number): Promise<boolean> {
   const out = await fencedUpdate(table, instanceId, token, {
-    expression: 'REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
-    names: { '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#preempted': 'preempted' },
-    values: { ':one': 1 },
+    expression: clearingClaim([]), names: { ...CLEARED_CLAIM.names }, values: { ...CLEARED_CLAIM.values },
   });
   return out !== undefined;
 }

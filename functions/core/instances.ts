@@ -1,5 +1,5 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from './claims.js';
+import { CLEARED_CLAIM, clearingClaim, readInstance } from './claims.js';
 import { BadRequest, Forbidden, NotFound } from './errors.js';
 import { authorize } from './policy.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
@@ -46,7 +46,8 @@ export async function listServers(
     const out = await table.db.send(new QueryCommand({
       TableName: table.name, IndexName: INDEX_BY_PROJECT,
       KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}` },
-      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit, 25),
+      // One more than the page, so the same Query tells whether a next page exists.
+      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit + 1, 25),
     }));
     for (const item of (out.Items ?? []) as Instance[]) {
       if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
@@ -110,12 +111,9 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     const out = await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
-      UpdateExpression: 'SET #vm = :vm, #updated = :now REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
-      ExpressionAttributeNames: {
-        '#vm': 'vmState', '#updated': 'updated', '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard',
-        '#lease': 'leaseUntil', '#preempted': 'preempted', '#ver': 'version', '#deleted': 'deleted',
-      },
-      ExpressionAttributeValues: { ':vm': vmState, ':now': new Date().toISOString(), ':one': 1 },
+      UpdateExpression: clearingClaim(['#vm = :vm', '#updated = :now']),
+      ExpressionAttributeNames: { ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#deleted': 'deleted' },
+      ExpressionAttributeValues: { ...CLEARED_CLAIM.values, ':vm': vmState, ':now': new Date().toISOString() },
       ReturnValues: 'ALL_OLD',
     }));
     const superseded = (out.Attributes as Instance | undefined)?.claim;

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { recordEventStart } from './actions.js';
 import { operationRow } from './catalogue.js';
 import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
 import type { OperationMessage } from './queue.js';
-import { abandonSuperseded, eventName, settleOperation, type Result } from './settle.js';
+import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
 import type { Table } from './table.js';
 
@@ -49,13 +48,18 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   const instance = begun.instance;
   const row = operationRow(msg.op);
-  await recordEventStart(table, { instanceId: instance.id, requestId: msg.requestId, event: eventName(msg.op), now: now() });
+  // The take-up just proved the token and renewed the lease: a checkpoint straight after it
+  // (the first step's) would prove nothing more, so it costs no write unless it moves task_state.
+  let fencedJustNow = true;
   const ctx: OperationContext = {
     op: msg.op, requestId: msg.requestId, instance, params: msg.params, preempted: instance.preempted ?? undefined,
     checkpoint: async (taskState?: TaskState) => {
       if (taskState && !row.taskStates.includes(taskState)) {
         throw new Error(`${msg.op} has no task_state ${taskState}`);
       }
+      const redundant = fencedJustNow && !taskState;
+      fencedJustNow = false;
+      if (redundant) return;
       await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, runner });
       await heartbeat?.();
     },

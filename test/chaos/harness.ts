@@ -13,6 +13,7 @@ import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { sweepExpiredClaims } from '../../functions/core/sweeper.js';
 import { makeTable, type Table } from '../../functions/core/table.js';
 import { createDeadLetterHandler } from '../../functions/dlq/batch.js';
+import { logger } from '../../functions/observability/index.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators } from '../../local/emulators.js';
 import {
@@ -211,6 +212,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   // The handlers log every crash they survive; in a chaos run those are the point, not news.
   const consoleError = console.error;
   console.error = () => undefined;
+  const logLevel = logger.getLevelName();
+  logger.setLogLevel('SILENT');
 
   const requestsByOp: Record<string, number> = {};
   const answers: Record<string, number> = {};
@@ -299,6 +302,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
   } finally {
     console.error = consoleError;
+    logger.setLogLevel(logLevel);
     running = false;
     sweeping = false;
     await Promise.allSettled(pollers);

@@ -1,8 +1,7 @@
-import { jest } from '@jest/globals';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { getAction } from '../../functions/core/actions.js';
 import { requestOperation } from '../../functions/core/admission.js';
-import { putAttachment, readAttachable, Volumes } from '../../functions/core/attachables.js';
+import { readAttachable, Volumes, writeAttachmentUnfenced } from '../../functions/core/attachables.js';
 import { readInstance, renewClaim } from '../../functions/core/claims.js';
 import { leasesOf, timings } from '../../functions/core/config.js';
 import { sqsOperationQueue, type OperationQueue } from '../../functions/core/queue.js';
@@ -15,6 +14,7 @@ import {
   alice, countingDriver, requestId, seedInstance, startApiOnly, startBackends, uuid, type TestBackends,
 } from '../support/emulators.js';
 import { alwaysCrashing, beforeNextUpdate, dyingOnce, failSendMessage } from '../support/faults/leaseFaults.js';
+import { captureLogs, logText } from '../support/logs.js';
 
 // One test per failure path of issue 9, on real dynalite and fauxqs with short durations set
 // through the configuration (the same derivation as deployed, at a small scale).
@@ -36,16 +36,16 @@ describe('consumed through the queue, as Lambda consumes it', () => {
   let backends: TestBackends;
   let mappings: EventSourceMapping[] = [];
   // The crashes these tests cause are logged by the batch handler; asserted here, not printed.
-  let logged: ReturnType<typeof jest.spyOn>;
+  let logged: ReturnType<typeof captureLogs>;
   beforeEach(async () => {
     backends = await startBackends(short);
-    logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    logged = captureLogs();
   });
   afterEach(async () => {
     await Promise.all(mappings.map((m) => m.stop()));
     mappings = [];
     await backends.stop();
-    logged.mockRestore();
+    logged.restore();
   });
 
   const consume = (driver: SimulatedDriver | ReturnType<typeof alwaysCrashing>) => {
@@ -107,7 +107,7 @@ describe('consumed through the queue, as Lambda consumes it', () => {
       expect(after?.fault?.message).toMatch(/failed on every delivery and was dead-lettered \(receive count \d\)/);
       expect(swept).toBe(0);
       expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Error' });
-      expect(logged.mock.calls.flat().join('\n')).toMatch(new RegExp(`${rid}.*crash in rebuild`));
+      expect(logText(logged.entries)).toMatch(new RegExp(`${rid}.*crash in rebuild`));
     } finally {
       clearInterval(sweeper);
       await sweeping;
@@ -182,7 +182,7 @@ describe('every refusal gives back what it took', () => {
     const faultySqs = new SQSClient({ endpoint: 'http://127.0.0.1:1', region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } });
     failSendMessage(faultySqs, 'backend-secret-42');
     const api = await startApiOnly(sqsOperationQueue(faultySqs, 'http://127.0.0.1:1/000000000000/q.fifo'));
-    const logged = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    const logged = captureLogs();
     try {
       const instance = await seedInstance(api.table);
       const res = await api.nova.action(instance.id, { 'os-stop': null });
@@ -190,13 +190,13 @@ describe('every refusal gives back what it took', () => {
       expect(res.status).toBe(503);
       expect(JSON.stringify(res.body)).not.toMatch(/backend-secret-42|InternalError/);
       const rid = res.headers.get('x-openstack-request-id')!;
-      expect(logged.mock.calls.flat().join('\n')).toMatch(new RegExp(`${rid}.*backend-secret-42`));
+      expect(logText(logged.entries)).toMatch(new RegExp(`${rid}.*backend-secret-42`));
       const after = await readInstance(api.table, instance.id);
       expect(after?.taskState).toBeUndefined();
       expect(after?.claim).toBeUndefined();
       expect(after?.vmState).toBe('active');
     } finally {
-      logged.mockRestore();
+      logged.restore();
       faultySqs.destroy();
       await api.stop();
     }
@@ -207,7 +207,7 @@ describe('every refusal gives back what it took', () => {
     try {
       const full = await seedInstance(api.table);
       for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
-        await putAttachment(api.table, Volumes, {
+        await writeAttachmentUnfenced(api.table, Volumes, {
           id: uuid(), instanceId: full.id, requestId: `seed-${c}`, device: `/dev/vd${String.fromCharCode(c)}`, created: new Date().toISOString(),
         });
       }

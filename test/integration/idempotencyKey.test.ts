@@ -98,12 +98,12 @@ describe('Idempotency-Key', () => {
   it('a retried action is answered as the first was, where without the key it would be a 409', async () => {
     const instance = await seedInstance(backends.table);
     const k = key();
-    const first = await nova.request('POST', `/servers/${instance.id}/action`, { reboot: { type: 'HARD' } }, withKey(k));
+    const first = await nova.request('POST', `/servers/${instance.id}/action`, { shelve: null }, withKey(k));
     expect(first.status).toBe(202);
-    const retry = await nova.request('POST', `/servers/${instance.id}/action`, { reboot: { type: 'HARD' } }, withKey(k));
+    const retry = await nova.request('POST', `/servers/${instance.id}/action`, { shelve: null }, withKey(k));
     expect(retry.status).toBe(202);
     expect(retry.headers.get('x-openstack-request-id')).toBe(first.headers.get('x-openstack-request-id'));
-    const unkeyed = await nova.action(instance.id, { reboot: { type: 'HARD' } });
+    const unkeyed = await nova.action(instance.id, { shelve: null });
     expect(unkeyed.status).toBe(409);
     expect(queue.inner.messages.filter((m) => m.instanceId === instance.id)).toHaveLength(1);
   });

@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getAction, recordActionStart } from '../../functions/core/actions.js';
+import { getAction } from '../../functions/core/actions.js';
 import { readInstance } from '../../functions/core/claims.js';
 import { sweepExpiredClaims } from '../../functions/core/sweeper.js';
 import { leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
@@ -39,7 +39,7 @@ async function expiredClaim(op: 'reboot_hard' | 'stop', now: number, fields: { i
     taskState: op === 'stop' ? 'powering-off' : 'rebooting_hard', leaseUntil: now - (fields.expiredMs ?? 1_000),
     claim: { requestId: id, op, userId: alice.userId, projectId: alice.projectId, params: {}, claimedAt: now - 5_000 },
   });
-  await recordActionStart(backends.table, { instanceId: instance.id, requestId: id, action: op === 'stop' ? 'stop' : 'reboot', userId: 'alice', projectId: 'demo', now: now - 5_000 });
+  // The action record is written once, when the operation ends (from the claim on the item).
   return { instance, requestId: id };
 }
 

@@ -15,7 +15,7 @@ export interface LocalProcess {
 }
 
 /**
- * Starts the local runtime and waits for its "listening on" line. `viaNpm` runs `npm start`
+ * Starts the local runtime and waits for its start banner to end. `viaNpm` runs `npm start`
  * (npm, sh, tsx, node: the tree a user's signal goes through); otherwise node runs the entry
  * itself, so the child's pid is the server's and SIGKILL kills the server.
  */
@@ -37,8 +37,9 @@ export async function startLocalProcess(
   const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
   const apiUrl = await new Promise<string>((resolve, reject) => {
     const onData = () => {
+      // The banner's last line: everything it prints at start (the data directory too) is out.
       const m = /listening on (\S+)/.exec(out);
-      if (m) resolve(m[1]!);
+      if (m && out.includes('Ctrl-C to stop.')) resolve(m[1]!);
     };
     child.stdout!.on('data', onData);
     void exited.then((how) => reject(new Error(`local runtime exited (${how}) before listening:\n${out}`)));

@@ -19,3 +19,9 @@ export function captureLogs(): { entries: LogEntry[]; restore(): void } {
     }) as never));
   return { entries, restore: () => spies.forEach((s) => s.mockRestore()) };
 }
+
+/** The captured entries as text, one line each, an Error attribute as its name and message. */
+export function logText(entries: readonly LogEntry[]): string {
+  const plain = (_key: string, value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}` : value);
+  return entries.map((e) => `${e.level} ${e.message} ${JSON.stringify(e.attributes, plain)}`).join('\n');
+}

@@ -111,8 +111,8 @@ describe('history checker', () => {
   it('ownership: a volume attached to two instances at once, and a leaked reservation at the end', () => {
     seq = 0;
     const twice: HistoryEvent[] = [
-      write(T0, worker('req-a', 2, true), 'INSTANCE#i-1', 'BDM#vol-1', 'Put', { id: 'vol-1' }),
-      write(T0 + 10, worker('req-b', 5, true), 'INSTANCE#i-2', 'BDM#vol-1', 'Put', { id: 'vol-1' }),
+      meta(T0, worker('req-a', 2, true), { vmState: 'active', version: 2, volumes: { 'vol-1': { id: 'vol-1' } } }),
+      { ...meta(T0 + 10, worker('req-b', 5, true), { vmState: 'active', version: 5, volumes: { 'vol-1': { id: 'vol-1' } } }), pk: 'INSTANCE#i-2' },
     ];
     expect(checkOwnership(twice).map((v) => v.message)).toEqual(['volume vol-1 attached to i-1 and i-2 at once']);
 

@@ -3,6 +3,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createApi, type ApiOptions } from '../../functions/api/app.js';
 import { ConfigError, EnvReader, publicUrlSettings } from '../../functions/core/config.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { makeTable } from '../../functions/core/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
@@ -20,7 +21,7 @@ function apiWith(options: ApiOptions) {
     table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
     queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
     claimLeaseMs: 1000,
-  }, options);
+  }, { identity: new NoauthIdentityProvider(), ...options }); // the token below is development mode's
 }
 
 interface Front {

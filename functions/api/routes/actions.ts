@@ -115,7 +115,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       });
       if (action.withServer) {
         // Nova answers a rebuild with the basic server view and the new admin password.
-        const options = await serverViewOptions(deps, accepted.instance, ctx);
+        const options = serverViewOptions(accepted.instance, ctx);
         return json(action.status, {
           server: { ...basicServerView(accepted.instance, ctx.baseUrl, options), adminPass: randomBytes(9).toString('base64url') },
         });

@@ -1,4 +1,4 @@
-import { getAction, listActions } from '../../core/actions.js';
+import { findAction, listActionsOf } from '../../core/actions.js';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { NotFound } from '../../core/errors.js';
 import { FLAVORS, findFlavor } from '../../core/flavors.js';
@@ -22,7 +22,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List instance actions', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-        const actions = await listActions(deps.table, server.id);
+        const actions = await listActionsOf(deps.table, server);
         return json(200, { instanceActions: actions.map((a) => instanceActionView(a, false)) });
       },
     },
@@ -32,7 +32,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const requestId = pathParam(event, 'request_id');
-        const action = await getAction(deps.table, server.id, requestId);
+        const action = await findAction(deps.table, server, requestId);
         if (!action) throw new NotFound(`Action for request_id ${requestId} on instance ${server.id} not found`);
         return json(200, { instanceAction: instanceActionView(action, true) });
       },

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
-import { listVolumesAndPorts } from '../../core/attachables.js';
+import { attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
 import { BadRequest } from '../../core/errors.js';
 import { canonicalUuid, isUuid } from '../../core/ids.js';
 import type { Instance } from '../../core/instance.js';
@@ -18,24 +18,35 @@ interface CreateBody {
   server: { name: string; flavorRef: string | number; imageRef: string };
 }
 
+/** Nova's api.max_limit: the most servers one page may hold, whatever `limit` asks. */
 const MAX_LIMIT = 1000;
+/**
+ * A page without `limit`: 100 servers, one Query of the project index (their volumes and ports
+ * are on the items). Nova answers max_limit servers here; a smaller first page keeps an
+ * unbounded list cheap, and every client follows the `next` link.
+ */
+export const DEFAULT_PAGE_SIZE = 100;
 /** The list query parameters taskgate reads (others are ignored, as Nova ignores unknown filters). */
 const LIST_QUERY = ['limit', 'marker', 'name', 'status'] as const;
 
-/** The server's view options: its volumes and ports, the request's microversion and caller. */
-export async function serverViewOptions(deps: AdmissionDeps, s: Instance, ctx: ApiContext): Promise<ServerViewOptions> {
-  const { volumes, ports } = await listVolumesAndPorts(deps.table, s.id);
-  return { volumes, ports, version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin };
+/**
+ * The server's view options: its volumes and ports (from the instance item itself, so a view
+ * and a whole detail page cost no read beyond the items), the request's microversion and caller.
+ */
+export function serverViewOptions(s: Instance, ctx: ApiContext): ServerViewOptions {
+  return {
+    volumes: attachmentsOf(s, Volumes), ports: attachmentsOf(s, Ports), version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin,
+  };
 }
 
-async function fullServerView(deps: AdmissionDeps, s: Instance, ctx: ApiContext) {
-  return serverView(s, ctx.baseUrl, await serverViewOptions(deps, s, ctx));
+function fullServerView(s: Instance, ctx: ApiContext) {
+  return serverView(s, ctx.baseUrl, serverViewOptions(s, ctx));
 }
 
 /** The list's query, already checked against its schemas (schemas.ts queryParameters). */
 function pageQuery(event: ApiEvent) {
   const q = event.queryStringParameters ?? {};
-  let limit = MAX_LIMIT;
+  let limit = DEFAULT_PAGE_SIZE;
   if (q.limit !== undefined) {
     // Nova: validate_integer(min 0); 0 (or -0) is a page of nothing; more than the maximum is the maximum.
     const asked = Number(q.limit.trim());
@@ -85,14 +96,14 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const list = (detail: boolean): Route => async (event, ctx) => {
     const page = await listServers(deps.table, ctx.caller, pageQuery(event));
     const servers = detail
-      ? await Promise.all(page.servers.map((s) => fullServerView(deps, s, ctx)))
+      ? page.servers.map((s) => fullServerView(s, ctx))
       : page.servers.map((s) => serverSummaryView(s, ctx.baseUrl));
     return json(200, { servers, ...nextLink(ctx.baseUrl, detail ? 'servers/detail' : 'servers', event, page.next) });
   };
 
   const show: Route = async (event, ctx) => {
     const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-    return json(200, { server: await fullServerView(deps, instance, ctx) });
+    return json(200, { server: fullServerView(instance, ctx) });
   };
 
   const remove: Route = async (event, ctx) => {

@@ -151,44 +151,57 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
   return found;
 }
 
+/** The volumes and ports an instance item holds: its `volumes` and `ports` maps, keyed by id. */
+function holdingsOf(item: Record<string, any>): string[] {
+  return [
+    ...Object.keys(item.volumes ?? {}).map((id) => `volume ${id}`),
+    ...Object.keys(item.ports ?? {}).map((id) => `port ${id}`),
+  ];
+}
+
 /** A volume or port is attached to at most one instance at a time, and ends held consistently. */
 export function checkOwnership(history: readonly HistoryEvent[]): Violation[] {
   const found: Violation[] = [];
-  const holders = new Map<string, Set<string>>();
+  // Replayed in the order the writes answered: which instance items hold which resources.
+  const heldBy = new Map<string, Set<string>>();
+  const holding = new Map<string, string[]>();
   for (const w of [...writes(history)].sort((a, b) => a.seq - b.seq)) {
-    const m = /^(BDM|VIF)#(.+)$/.exec(w.sk);
-    if (!w.ok || !m || !w.pk.startsWith('INSTANCE#')) continue;
-    const resource = `${m[1] === 'BDM' ? 'volume' : 'port'} ${m[2]}`;
-    const set = holders.get(resource) ?? new Set<string>();
-    if (w.command === 'Delete') set.delete(instanceOf(w));
-    else set.add(instanceOf(w));
-    holders.set(resource, set);
-    if (set.size > 1) {
-      found.push({ invariant: 'ownership', message: `${resource} attached to ${[...set].join(' and ')} at once` });
+    if (!w.ok || !isInstanceMeta(w)) continue;
+    const instanceId = instanceOf(w);
+    const now = w.command === 'Delete' || !w.after ? [] : holdingsOf(w.after);
+    for (const r of holding.get(instanceId) ?? []) heldBy.get(r)?.delete(instanceId);
+    for (const r of now) {
+      const set = heldBy.get(r) ?? new Set<string>();
+      set.add(instanceId);
+      heldBy.set(r, set);
+      if (set.size > 1) found.push({ invariant: 'ownership', message: `${r} attached to ${[...set].join(' and ')} at once` });
     }
+    holding.set(instanceId, now);
   }
   const final = history.find((e) => e.kind === 'final');
   if (!final) return found;
   const items = final.items;
   const instances = new Map(items.filter((i) => i.sk === 'META' && String(i.pk).startsWith('INSTANCE#')).map((i) => [i.id, i]));
-  const held = new Map(items.filter((i) => /^(VOLUME|PORT)#/.test(i.pk)).map((i) => [i.pk, i]));
-  for (const a of items.filter((i) => /^(BDM|VIF)#/.test(i.sk))) {
-    const kind = a.sk.startsWith('BDM#') ? 'VOLUME' : 'PORT';
-    const owner = held.get(`${kind}#${a.id}`);
-    const instance = instances.get(a.instanceId);
-    if (!instance || instance.deleted) {
-      found.push({ invariant: 'ownership', message: `${kind.toLowerCase()} ${a.id} still attached to deleted instance ${a.instanceId}` });
-    } else if (owner?.instanceId !== a.instanceId || owner?.status !== 'in-use') {
-      found.push({
-        invariant: 'ownership',
-        message: `${kind.toLowerCase()} ${a.id} attached to ${a.instanceId} but held by ${owner?.instanceId ?? 'nobody'} (${owner?.status ?? 'no item'})`,
-      });
+  const resources = new Map(items.filter((i) => /^(VOLUME|PORT)#/.test(i.pk)).map((i) => [i.pk, i]));
+  for (const instance of instances.values()) {
+    for (const [kind, map] of [['VOLUME', instance.volumes], ['PORT', instance.ports]] as const) {
+      for (const id of Object.keys(map ?? {})) {
+        const owner = resources.get(`${kind}#${id}`);
+        if (instance.deleted) {
+          found.push({ invariant: 'ownership', message: `${kind.toLowerCase()} ${id} still attached to deleted instance ${instance.id}` });
+        } else if (owner?.instanceId !== instance.id || owner?.status !== 'in-use') {
+          found.push({
+            invariant: 'ownership',
+            message: `${kind.toLowerCase()} ${id} attached to ${instance.id} but held by ${owner?.instanceId ?? 'nobody'} (${owner?.status ?? 'no item'})`,
+          });
+        }
+      }
     }
   }
-  for (const r of held.values()) {
+  for (const r of resources.values()) {
     if (r.status === 'available') continue;
     const instance = instances.get(r.instanceId);
-    const attached = items.some((i) => i.pk === `INSTANCE#${r.instanceId}` && i.sk === `${r.pk.startsWith('VOLUME') ? 'BDM' : 'VIF'}#${r.id}`);
+    const attached = !!(r.pk.startsWith('VOLUME') ? instance?.volumes : instance?.ports)?.[r.id];
     if (r.status === 'attaching' && instance?.claim?.requestId !== r.requestId) {
       found.push({ invariant: 'ownership', message: `${r.pk} left attaching by ${r.requestId}, which no longer runs (leaked reservation)` });
     } else if (r.status === 'in-use' && (!attached || !instance || instance.deleted)) {
@@ -229,9 +242,9 @@ export function checkTransitions(history: readonly HistoryEvent[]): Violation[] 
         const row = operationRow(n.claim.op as OperationName);
         if (n.vmState !== p.vmState) bad(instanceId, `vm_state changed by a claim: ${moved}`);
         if (n.taskState !== row.taskStates[0]) bad(instanceId, `${n.claim.op} claimed with task_state ${n.taskState}: ${moved}`);
-        if (p.claim) {
-          if (!row.preempts || p.taskState === row.taskStates[0]) bad(instanceId, `${n.claim.op} took over ${p.claim.op}: ${moved}`);
-        } else if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(p.vmState)) {
+        if (!row.allowedTaskStates.includes(p.taskState ?? null)) {
+          bad(instanceId, p.claim ? `${n.claim.op} took over ${p.claim.op}: ${moved}` : `${n.claim.op} admitted while idle: ${moved}`);
+        } else if (!p.claim && row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(p.vmState)) {
           bad(instanceId, `${n.claim.op} admitted in vm_state ${p.vmState}: ${moved}`);
         }
       } else if (!n.claim && p.claim) {
