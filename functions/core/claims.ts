@@ -244,6 +244,13 @@ export async function beginWork(
   return { kind: 'busy' };
 }
 
+function runnerIs(names: Record<string, string>, values: Record<string, unknown>, runner: string): string {
+  names['#claim'] = 'claim';
+  names['#runner'] = 'runner';
+  values[':runner'] = runner;
+  return '#claim.#runner = :runner';
+}
+
 /**
  * A worker that failed in-process gives the run back, so its redelivery need not wait out the
  * run lease. The claim's lease stays: it already covers the redeliveries to come.
@@ -260,7 +267,9 @@ export async function yieldWork(table: Table, req: { instanceId: string; token: 
 /** A fenced checkpoint between driver steps: renews both leases, may enter the next task_state. */
 export async function renewClaim(
   table: Table,
-  req: { instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState },
+  req: {
+    instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState; runner?: string;
+  },
 ): Promise<void> {
   const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated', '#claim': 'claim', '#runUntil': 'runUntil' };
   const values: Record<string, unknown> = {
@@ -271,7 +280,10 @@ export async function renewClaim(
     expression += ', #ts = :next';
     values[':next'] = req.taskState;
   }
-  const ok = await fencedUpdate(table, req.instanceId, req.token, { expression, names, values });
+  // A runner whose lease ran out and whose work another delivery took over is fenced out too:
+  // else both would run the operation at once, under the same token.
+  const condition = req.runner ? runnerIs(names, values, req.runner) : undefined;
+  const ok = await fencedUpdate(table, req.instanceId, req.token, { expression, names, values, condition });
   if (!ok) throw new FencedOut(req.instanceId, req.token);
 }
 
@@ -285,6 +297,8 @@ export interface Release {
   readonly now: number;
   /** Only the sweeper: release only if the lease really has expired. */
   readonly onlyIfLeaseBefore?: number;
+  /** Only the worker: release only if its run was not taken over by another delivery. */
+  readonly runner?: string;
 }
 
 const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -333,11 +347,13 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
     sets.push('#deleted = :true', '#expires = :expires');
     removes.push('#g1pk', '#g1sk');
   }
-  let condition: string | undefined;
+  const conditions: string[] = [];
   if (rel.onlyIfLeaseBefore !== undefined) {
-    condition = '#lease < :leaseBefore';
+    conditions.push('#lease < :leaseBefore');
     values[':leaseBefore'] = rel.onlyIfLeaseBefore;
   }
+  if (rel.runner) conditions.push(runnerIs(names, values, rel.runner));
+  const condition = conditions.length > 0 ? conditions.join(' AND ') : undefined;
   return fencedUpdate(table, rel.instanceId, rel.token, {
     expression: clearingClaim(sets, removes), names, values, condition,
   });

@@ -32,7 +32,7 @@ function actionStart(instance: Instance | undefined, claim: ClaimRef): ActionSta
  */
 export async function settleOperation(
   table: Table,
-  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number },
+  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number; runner?: string },
 ): Promise<boolean> {
   const row = operationRow(s.claim.op);
   const { instance, result } = s;
@@ -47,14 +47,30 @@ export async function settleOperation(
       op: start.op, userId: start.userId, projectId: start.projectId, claimedAt: start.claimedAt,
       eventStart: start.eventStart, finishedAt: new Date(s.now).toISOString(),
     },
-    onlyIfLeaseBefore: s.onlyIfLeaseBefore,
+    onlyIfLeaseBefore: s.onlyIfLeaseBefore, runner: s.runner,
   });
   if (!released) return false;
-  await settleReservation(table, instance.id, s.claim, result.ok);
-  await finishAction(table, instance.id, start, {
+  // Past the release nothing else will find this operation again (the sweeper's query no longer
+  // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
+  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok));
+  await retryThrottled(() => finishAction(table, instance.id, start, {
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
-  });
+  }));
   return true;
+}
+
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
+const SETTLE_ATTEMPTS = 5;
+
+async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= SETTLE_ATTEMPTS || !(err instanceof Error) || !THROTTLED.has(err.name)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    }
+  }
 }
 
 /**

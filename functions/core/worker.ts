@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { operationRow } from './catalogue.js';
-import { beginWork, renewClaim, yieldWork } from './claims.js';
+import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
 import type { OperationMessage } from './queue.js';
@@ -60,7 +60,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
       const redundant = fencedJustNow && !taskState;
       fencedJustNow = false;
       if (redundant) return;
-      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState });
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, runner });
       await heartbeat?.();
     },
   };
@@ -70,7 +70,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     result = { ok: true, patch: await driver[msg.op](ctx) };
   } catch (err) {
     if (err instanceof FencedOut) {
-      await abandonSuperseded(table, instance.id, msg, now());
+      if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
       return 'dropped';
     }
     if (!(err instanceof DriverError)) {
@@ -79,7 +79,16 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now() });
-  if (!settled) await abandonSuperseded(table, instance.id, msg, now());
+  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), runner });
+  if (!settled && !await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
   return settled ? 'done' : 'dropped';
+}
+
+/**
+ * Our lease ran out and a redelivery of the same operation took it over (same token, same
+ * request, another runner): that run owns the outcome now; this one stops and writes nothing.
+ */
+async function takenOverByAnotherRun(table: Table, msg: OperationMessage): Promise<boolean> {
+  const current = await readInstance(table, msg.instanceId);
+  return current?.version === msg.token && current.taskState !== undefined && current.claim?.requestId === msg.requestId;
 }
