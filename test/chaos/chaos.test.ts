@@ -1,4 +1,4 @@
-import { runChaos } from '../chaos/harness.js';
+import { runChaos } from './harness.js';
 
 // The seeded chaos run at CI size: a random workload from 8 clients on shared instances,
 // volumes and ports, with every injected fault (driver failures, crashes and hangs, killed API
