@@ -10,7 +10,7 @@ import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../functions/core/queue.js';
 import { SimulatedDriver } from '../functions/core/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/table.js';
-import { startEmulators, type Emulators } from '../local/emulators.js';
+import { CREDENTIALS, REGION, startEmulators, type Emulators } from '../local/emulators.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../local/eventSourceMapping.js';
 import { lambdaContext } from '../local/lambdaContext.js';
 import { History } from './history.js';
@@ -20,9 +20,6 @@ import { countRequests, RequestCounter } from './requestCounter.js';
 // counted by path: 'api' (the API Lambda's clients), 'compute' (the compute Lambda's), 'esm'
 // (the event source mapping's receive and delete, which Lambda's service makes), 'peer' and
 // 'floor' (the benchmark's own clients).
-
-const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' };
 
 export interface Harness {
   readonly emulators: Emulators;
