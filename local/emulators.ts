@@ -17,8 +17,9 @@ import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/table.js'
 /** The table's name when state is kept on disk: the same on every start, so the data is found. */
 export const DURABLE_TABLE_NAME = 'taskgate';
 
-const REGION = 'us-east-1';
-const CREDENTIALS = { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' };
+/** The emulators' region and credentials: any value works, every client of them uses these. */
+export const REGION = 'us-east-1';
+export const CREDENTIALS = { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' };
 
 export interface Emulators {
   readonly dynamodb: DynamoDBClient;

@@ -4,9 +4,12 @@ import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler from '@middy/http-router';
 import { isPublicPath } from '../authorizer/gatewayResponses.js';
 import type { AdmissionDeps } from '../core/admission.js';
+import { idempotencySettings, type IdempotencySettings } from '../core/config.js';
+import { dynamoIdempotencyStore } from '../core/idempotency.js';
 import type { IdentityProvider } from '../core/identity/identity.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute, type Route } from './http.js';
 import { requestCaller } from './middleware/caller.js';
+import { idempotencyKey, type StoredAnswer } from './middleware/idempotencyKey.js';
 import { microversion } from './middleware/microversion.js';
 import { mount } from './middleware/mount.js';
 import { novaErrors } from './middleware/novaErrors.js';
@@ -93,6 +96,11 @@ export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   ];
 }
 
+export interface ApiDeps extends AdmissionDeps {
+  /** Idempotency-Key records; the defaults of functions/core/config.ts when absent. */
+  readonly idempotency?: IdempotencySettings;
+}
+
 export interface ApiOptions {
   /** Where clients reach the API (functions/core/config.ts publicUrlSettings). */
   readonly links?: LinkSettings;
@@ -104,7 +112,7 @@ export interface ApiOptions {
 }
 
 /** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
-export function createApi(deps: AdmissionDeps, options: ApiOptions = {}) {
+export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
   const routes = apiRoutes(deps);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
   const router = httpRouterHandler({
@@ -116,7 +124,13 @@ export function createApi(deps: AdmissionDeps, options: ApiOptions = {}) {
     notFoundResponse: methodNotAllowedOrNotFound(routes),
   });
 
+  const idempotent = idempotencyKey(
+    dynamoIdempotencyStore<StoredAnswer>(deps.table, deps.idempotency ?? idempotencySettings({})), deps.now,
+  );
+
   return middy<ApiEvent, ApiResult, Error, ApiContext>()
+    // Outermost: it keeps the answer of a request with an Idempotency-Key as the client gets it.
+    .use(idempotent.capture)
     // Headers first: API Gateway passes them in the client's case; every later step reads lowercase.
     .use(httpHeaderNormalizer() as ApiMiddleware)
     .use(requestIds())
@@ -125,5 +139,7 @@ export function createApi(deps: AdmissionDeps, options: ApiOptions = {}) {
     .use(microversion(isVersionDiscovery))
     .use(policy(isVersionDiscovery))
     .use(novaErrors())
+    // Innermost: replays and refusals need the caller; a replay skips everything after it.
+    .use(idempotent.guard)
     .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
 }

@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EnvReader, authMode, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
+import { EnvReader, authMode, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
 import { sqsOperationQueue } from '../core/queue.js';
 import { tableFromEnv } from '../core/table.js';
 import { logger } from '../observability/index.js';
@@ -19,6 +19,7 @@ export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
   claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
+  idempotency: idempotencySettings(),
 }, {
   links: publicUrlSettings(new EnvReader(process.env)),
   identity: mode === 'noauth' ? new NoauthIdentityProvider() : undefined,

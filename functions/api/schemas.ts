@@ -1,7 +1,8 @@
-import { Ajv, type AnySchemaObject, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { BadRequest, NotFound } from '../core/errors.js';
 import { canonicalUuid } from '../core/ids.js';
 import { excerpt } from './excerpt.js';
+import * as validators from './validators.generated.js';
 
 // Request schemas: the single source for validation here and for the OpenAPI document.
 
@@ -146,15 +147,22 @@ const QUERY_MESSAGES: Partial<Record<QueryParameterName, () => string>> = {
   limit: () => 'limit param must be an integer',
 };
 
-const ajv = new Ajv({ allErrors: false, strict: false });
-const compiled = new Map<object, ValidateFunction>();
+/**
+ * Every schema a validator is compiled for, by the name it is exported under: the bodies by
+ * their own names, path and query parameters prefixed (`path_server_id`, `query_limit`).
+ */
+export const compiledSchemas: Record<string, object> = {
+  ...schemas,
+  ...Object.fromEntries(Object.entries(pathParameters).map(([name, p]) => [`path_${name}`, p.schema])),
+  ...Object.fromEntries(Object.entries(queryParameters).map(([name, schema]) => [`query_${name}`, schema])),
+};
 
-function checker(schema: object): ValidateFunction {
-  let check = compiled.get(schema);
-  if (!check) {
-    check = ajv.compile(schema as AnySchemaObject);
-    compiled.set(schema, check);
-  }
+/** A compiled validator: ajv's standalone code, generated ahead of time by `npm run schemas`. */
+type CompiledValidator = ((data: unknown) => boolean) & { errors?: ErrorObject[] | null };
+
+function compiled(name: string): CompiledValidator {
+  const check = (validators as unknown as Record<string, CompiledValidator | undefined>)[name];
+  if (!check) throw new Error(`no compiled validator ${name}: run \`npm run schemas\``);
   return check;
 }
 
@@ -177,7 +185,7 @@ export function describe(error: ErrorObject, body: unknown): string {
 
 /** Validates a parsed body; a mismatch is Nova's 400 naming the field. */
 export function validate<T>(schema: SchemaName, body: unknown): T {
-  const check = checker(schemas[schema]);
+  const check = compiled(schema);
   if (!check(body)) throw new BadRequest(describe(check.errors![0]!, body));
   return body as T;
 }
@@ -188,7 +196,7 @@ export function validPathParameter(name: string, raw: string): string {
   let value: string;
   try { value = decodeURIComponent(raw); } catch { value = raw; }
   if (!kind) throw new Error(`route path parameter ${name} has no schema in pathParameters`);
-  if (!checker(kind.schema)(value)) throw new NotFound(kind.notFound(excerpt(value)));
+  if (!compiled(`path_${name}`)(value)) throw new NotFound(kind.notFound(excerpt(value)));
   return kind.canonical(value);
 }
 
@@ -198,7 +206,7 @@ export function validateQuery(query: Readonly<Record<string, string | undefined>
   for (const name of Object.keys(queryParameters) as QueryParameterName[]) {
     if (!Object.hasOwn(query, name)) continue;
     const value = query[name];
-    const check = checker(queryParameters[name]);
+    const check = compiled(`query_${name}`);
     if (!check(value)) {
       throw new BadRequest(QUERY_MESSAGES[name]?.() ?? `Invalid input for query parameters ${name}. Value: ${excerpt(value)}. `
         + `It ${check.errors![0]?.message ?? 'is invalid'}`);

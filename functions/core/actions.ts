@@ -1,7 +1,15 @@
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { operationRow, type OperationName } from './catalogue.js';
+import type { Claim, Instance, Outcome } from './instance.js';
 import { isConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
 
 // Nova's instance actions: one record per request, with the compute event that ran it.
+//
+// Admission writes no action record: the claim on the instance item IS the running action (who,
+// what, when), so the one conditional write that admits a request also records it. The release
+// keeps the ended claim as `lastOutcome`, and only then is the action's own ACTION# item written,
+// once, with its start, event and finish together. A reader merges the three, so an action is
+// visible from the moment its 202 is answered to the end of its 90 days.
 
 export interface InstanceAction {
   readonly instanceId: string;
@@ -22,62 +30,51 @@ export interface InstanceAction {
 
 const ACTION_RETENTION_S = 90 * 24 * 3600;
 
-export async function recordActionStart(
-  table: Table,
-  a: { instanceId: string; requestId: string; action: string; userId: string; projectId: string; now: number },
-): Promise<void> {
-  await table.db.send(new PutCommand({
-    TableName: table.name,
-    Item: {
-      ...keys.action(a.instanceId, a.requestId),
-      instanceId: a.instanceId, requestId: a.requestId, action: a.action,
-      userId: a.userId, projectId: a.projectId, startTime: new Date(a.now).toISOString(),
-      expiresAt: Math.floor(a.now / 1000) + ACTION_RETENTION_S,
-    },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  })).catch((err) => { if (!isConditionFailure(err)) throw err; });
-}
+export const eventName = (op: OperationName) => `compute_${op}`;
 
-/** The compute event starts (on a redelivery the first start time stays). */
-export async function recordEventStart(
-  table: Table, a: { instanceId: string; requestId: string; event: string; now: number },
-): Promise<void> {
-  await table.db.send(new UpdateCommand({
-    TableName: table.name, Key: keys.action(a.instanceId, a.requestId),
-    ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#finish)',
-    UpdateExpression: 'SET #event = :event, #start = if_not_exists(#start, :now)',
-    ExpressionAttributeNames: { '#event': 'event', '#start': 'eventStart', '#finish': 'finishTime' },
-    ExpressionAttributeValues: { ':event': a.event, ':now': new Date(a.now).toISOString() },
-  })).catch((err) => { if (!isConditionFailure(err)) throw err; });
+/** Who asked for what, when: what an action record needs from the request that made it. */
+export interface ActionStart {
+  readonly requestId: string;
+  readonly op: OperationName;
+  readonly userId: string;
+  readonly projectId: string;
+  /** Admission time, epoch ms (absent only on messages queued before it was carried). */
+  readonly claimedAt?: number;
+  readonly eventStart?: string;
 }
 
 /**
- * The one terminal outcome of a request. The condition makes it exactly one: a duplicate
- * delivery, the sweeper and the dead-letter handler cannot finish an action twice.
+ * The one terminal outcome of a request, written as its whole record. The condition makes it
+ * exactly one: a duplicate delivery, the sweeper and the dead-letter handler cannot finish an
+ * action twice.
  */
 export async function finishAction(
-  table: Table,
-  a: { instanceId: string; requestId: string; event: string; result: 'Success' | 'Error'; traceback?: string; now: number },
+  table: Table, instanceId: string, start: ActionStart,
+  end: { result: 'Success' | 'Error'; traceback?: string; now: number },
 ): Promise<boolean> {
-  const names: Record<string, string> = {
-    '#finish': 'finishTime', '#result': 'result', '#event': 'event', '#start': 'eventStart',
+  const nowIso = new Date(end.now).toISOString();
+  const fields: Record<string, unknown> = {
+    instanceId, requestId: start.requestId, action: operationRow(start.op).action,
+    userId: start.userId, projectId: start.projectId,
+    startTime: new Date(start.claimedAt ?? end.now).toISOString(),
+    event: eventName(start.op), eventStart: start.eventStart ?? nowIso,
+    finishTime: nowIso, result: end.result,
+    expiresAt: Math.floor(end.now / 1000) + ACTION_RETENTION_S,
+    ...(end.result === 'Error' ? { message: 'Error' } : {}),
+    ...(end.traceback ? { traceback: end.traceback } : {}),
   };
-  const values: Record<string, unknown> = { ':now': new Date(a.now).toISOString(), ':result': a.result, ':event': a.event };
-  const sets = ['#finish = :now', '#result = :result', '#event = :event', '#start = if_not_exists(#start, :now)'];
-  if (a.result === 'Error') {
-    names['#message'] = 'message';
-    values[':error'] = 'Error';
-    sets.push('#message = :error');
-  }
-  if (a.traceback) {
-    names['#traceback'] = 'traceback';
-    values[':traceback'] = a.traceback;
-    sets.push('#traceback = :traceback');
-  }
+  const names: Record<string, string> = {};
+  const values: Record<string, unknown> = {};
+  const sets = Object.entries(fields).map(([field, value], i) => {
+    names[`#a${i}`] = field;
+    values[`:a${i}`] = value;
+    return `#a${i} = :a${i}`;
+  });
+  names['#finish'] = 'finishTime';
   try {
     await table.db.send(new UpdateCommand({
-      TableName: table.name, Key: keys.action(a.instanceId, a.requestId),
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#finish)',
+      TableName: table.name, Key: keys.action(instanceId, start.requestId),
+      ConditionExpression: 'attribute_not_exists(#finish)',
       UpdateExpression: `SET ${sets.join(', ')}`,
       ExpressionAttributeNames: names, ExpressionAttributeValues: values,
     }));
@@ -88,6 +85,44 @@ export async function finishAction(
   }
 }
 
+/** The action a live claim stands for (its event once a worker took it up). */
+function fromClaim(instanceId: string, c: Claim): InstanceAction {
+  return {
+    instanceId, requestId: c.requestId, action: operationRow(c.op).action, userId: c.userId, projectId: c.projectId,
+    startTime: new Date(c.claimedAt).toISOString(),
+    ...(c.eventStart ? { event: eventName(c.op), eventStart: c.eventStart } : {}),
+  };
+}
+
+/** The action a released claim stands for, until its own record is written. */
+function fromOutcome(instanceId: string, o: Outcome): InstanceAction | undefined {
+  if (!o.op || !o.userId || !o.projectId || o.claimedAt === undefined) return undefined;
+  return {
+    instanceId, requestId: o.requestId, action: operationRow(o.op).action, userId: o.userId, projectId: o.projectId,
+    startTime: new Date(o.claimedAt).toISOString(), event: eventName(o.op),
+    eventStart: o.eventStart ?? o.finishedAt, finishTime: o.finishedAt, result: o.result,
+    ...(o.result === 'Error' ? { message: 'Error', traceback: o.message } : {}),
+  };
+}
+
+/** The actions the instance item itself carries: the running one, a taken-over one, the last ended one. */
+function actionsOnInstance(instance: Instance): InstanceAction[] {
+  const found: InstanceAction[] = [];
+  if (instance.claim) found.push(fromClaim(instance.id, instance.claim));
+  if (instance.preempted) found.push(fromClaim(instance.id, instance.preempted));
+  const last = instance.lastOutcome && fromOutcome(instance.id, instance.lastOutcome);
+  if (last) found.push(last);
+  return found;
+}
+
+/** One action of a server the caller has read: from the instance item when it is there, else its record. */
+export async function findAction(table: Table, instance: Instance, requestId: string): Promise<InstanceAction | undefined> {
+  const onItem = actionsOnInstance(instance).find((a) => a.requestId === requestId);
+  if (onItem && !onItem.finishTime) return onItem;
+  return (await getAction(table, instance.id, requestId)) ?? onItem;
+}
+
+/** An action's own record (written once the action has ended). */
 export async function getAction(table: Table, instanceId: string, requestId: string): Promise<InstanceAction | undefined> {
   const out = await table.db.send(new GetCommand({
     TableName: table.name, Key: keys.action(instanceId, requestId), ConsistentRead: true,
@@ -95,8 +130,10 @@ export async function getAction(table: Table, instanceId: string, requestId: str
   return out.Item as InstanceAction | undefined;
 }
 
-/** Newest first, as Nova lists them. */
-export async function listActions(table: Table, instanceId: string): Promise<InstanceAction[]> {
-  const items = await queryInstanceItems<InstanceAction>(table, instanceId, 'ACTION#');
-  return items.sort((a, b) => b.startTime.localeCompare(a.startTime));
+/** Newest first, as Nova lists them: the records, and what the instance item carries besides. */
+export async function listActionsOf(table: Table, instance: Instance): Promise<InstanceAction[]> {
+  const records = await queryInstanceItems<InstanceAction>(table, instance.id, 'ACTION#');
+  const recorded = new Set(records.map((a) => a.requestId));
+  const all = [...records, ...actionsOnInstance(instance).filter((a) => !recorded.has(a.requestId))];
+  return all.sort((a, b) => b.startTime.localeCompare(a.startTime));
 }

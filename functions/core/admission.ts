@@ -1,14 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { finishAction, recordActionStart } from './actions.js';
+import { finishAction } from './actions.js';
 import { operationRow, type OperationName } from './catalogue.js';
-import { abandonClaim, claimInstance, type ClaimGuard, type Claimed } from './claims.js';
+import { abandonClaim, claimInstance, readInstance, type ClaimGuard, type Claimed } from './claims.js';
 import { BadRequest, ServiceUnavailable } from './errors.js';
 import { findFlavor } from './flavors.js';
-import type { Caller, Claim, Instance, InstanceFields } from './instance.js';
+import type { Caller, Instance, InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
-import { Reservations } from './reservations.js';
-import { eventName } from './settle.js';
+import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { PowerState } from './states.js';
 import { keys, leaseShardOf, serverShardOf, type Table } from './table.js';
 
@@ -38,63 +37,80 @@ export interface Accepted extends Claimed {
 }
 
 /**
- * The API side of a guarded operation: claim (one conditional write; 409 names what blocks),
- * reserve what it needs, record the action, enqueue. Every step after the claim that fails
- * undoes the ones before it, so a refused request leaves nothing behind.
+ * The API side of a guarded operation: ONE conditional write that claims the instance and, in
+ * the claim itself, records the action (who, what, when); ONE SendMessage. No read: a refusal
+ * is explained from the old item the failed write returns. An operation on a volume or a port
+ * first reserves it on its own item (a refusal there costs no claim), and its device name is
+ * chosen from the claimed item. Every step after the claim that fails undoes the ones before it,
+ * so a refused request leaves nothing behind.
  */
 export async function requestOperation(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted> {
   const now = (deps.now ?? Date.now)();
   const params = req.params ?? {};
-  const claimed = await claimInstance(deps.table, {
-    instanceId: req.instanceId, op: req.op, caller: req.caller, requestId: req.requestId, params,
-    now, leaseMs: deps.claimLeaseMs, guard: req.guard, fields: req.fields,
-  });
-  const giveBack = () => abandonClaim(deps.table, req.instanceId, claimed.token);
-
   const reservation = Reservations[req.op];
-  const claim: Claim = claimed.instance.claim!;
-  let extra: Record<string, unknown> = {};
-  if (reservation) {
-    try {
-      extra = await reservation.acquire(deps.table, {
-        instanceId: req.instanceId, projectId: claimed.instance.projectId, requestId: req.requestId, params, now,
-      });
-    } catch (err) {
-      // A refusal after part of the reservation was taken (the volume reserved, then no free
-      // device): undo is safe to repeat and touches only this request's holdings.
-      await reservation.undo(deps.table, claim, req.instanceId);
-      await giveBack();
-      throw err;
-    }
-  }
-  const allParams = { ...params, ...extra };
+  const ctx: ReservationContext = {
+    instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
+    requestId: req.requestId, params, now,
+  };
+  const guard = req.guard ?? reservation?.guard?.(ctx);
+  await reservation?.reserve?.(deps.table, ctx);
+
+  let claimed: Claimed;
   try {
-    await recordActionStart(deps.table, {
-      instanceId: req.instanceId, requestId: req.requestId, action: operationRow(req.op).action,
-      userId: req.caller.userId, projectId: req.caller.projectId, now,
+    claimed = await claimInstance(deps.table, {
+      instanceId: req.instanceId, op: req.op, caller: req.caller, requestId: req.requestId, params,
+      now, leaseMs: deps.claimLeaseMs, guard, fields: req.fields,
     });
-    await deps.queue.send(messageFor(req, claimed.token, allParams));
   } catch (err) {
-    await reservation?.undo(deps.table, claim, req.instanceId);
+    await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
+    throw err;
+  }
+
+  const giveBack = async () => {
+    await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
+    await abandonClaim(deps.table, req.instanceId, claimed.token);
+  };
+  let allParams: Record<string, unknown>;
+  try {
+    allParams = { ...params, ...reservation?.decide?.(claimed.instance) };
+  } catch (err) {
     await giveBack();
-    await failUnqueued(deps.table, req.instanceId, req.requestId, req.op, now);
+    throw err;
+  }
+  try {
+    await deps.queue.send(messageFor(req, claimed.token, allParams, now));
+  } catch (err) {
+    await giveBack();
+    await failUnqueued(deps.table, req, now);
     throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.', { cause: err });
   }
   return { ...claimed, params: allParams };
 }
 
-function messageFor(req: OperationRequest, token: number, params: Record<string, unknown>): OperationMessage {
+/**
+ * The project a volume or port reserved for this request must belong to: the instance's. For a
+ * member that is the caller's own (the claim's condition checks it in the same write, and a
+ * refused claim undoes the reservation). An administrator may act on another project's server,
+ * so only then is the instance's project read first: it never changes once the server exists.
+ */
+async function reservingProject(table: Table, req: OperationRequest, reservation: Reservation | undefined): Promise<string> {
+  if (!reservation?.reserve || !req.caller.isAdmin) return req.caller.projectId;
+  return (await readInstance(table, req.instanceId))?.projectId ?? req.caller.projectId;
+}
+
+function messageFor(req: OperationRequest, token: number, params: Record<string, unknown>, now: number): OperationMessage {
   return {
     requestId: req.requestId, instanceId: req.instanceId, op: req.op, token, params,
-    userId: req.caller.userId, projectId: req.caller.projectId,
+    userId: req.caller.userId, projectId: req.caller.projectId, claimedAt: now,
     ...(req.globalRequestId ? { globalRequestId: req.globalRequestId } : {}),
   };
 }
 
-async function failUnqueued(table: Table, instanceId: string, requestId: string, op: OperationName, now: number) {
-  await finishAction(table, {
-    instanceId, requestId, event: eventName(op), result: 'Error', now, traceback: 'The operation could not be queued',
-  }).catch(() => undefined);
+/** An accepted request that never reached the queue still ends in exactly one (failed) action. */
+async function failUnqueued(table: Table, req: OperationRequest, now: number) {
+  await finishAction(table, req.instanceId, {
+    requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId, claimedAt: now,
+  }, { result: 'Error', now, traceback: 'The operation could not be queued' }).catch(() => undefined);
 }
 
 export interface CreateRequest {
@@ -111,7 +127,10 @@ export interface CreateRequest {
   readonly launchIndex?: number;
 }
 
-/** Create: the new item itself is the claim (task_state scheduling), written only if absent. */
+/**
+ * Create: the new item itself is the claim (task_state scheduling) and the action's start,
+ * written only if absent; then one SendMessage.
+ */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
   if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
   const now = (deps.now ?? Date.now)();
@@ -129,6 +148,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       params: {}, claimedAt: now,
     },
     leaseUntil: now + deps.claimLeaseMs,
+    volumes: {}, ports: {},
   };
   await deps.table.db.send(new PutCommand({
     TableName: deps.table.name,
@@ -143,18 +163,14 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
   };
   try {
-    await recordActionStart(deps.table, {
-      instanceId: id, requestId: req.requestId, action: row.action,
-      userId: req.caller.userId, projectId: req.caller.projectId, now,
-    });
-    await deps.queue.send(messageFor(request, instance.version, {}));
+    await deps.queue.send(messageFor(request, instance.version, {}, now));
   } catch (err) {
     await deps.table.db.send(new DeleteCommand({
       TableName: deps.table.name, Key: keys.instance(id),
       ConditionExpression: '#ver = :one', ExpressionAttributeNames: { '#ver': 'version' },
       ExpressionAttributeValues: { ':one': 1 },
     })).catch(() => undefined);
-    await failUnqueued(deps.table, id, req.requestId, 'create', now);
+    await failUnqueued(deps.table, request, now);
     throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', { cause: err });
   }
   return instance;

@@ -1,12 +1,15 @@
-import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { readInstance } from './claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
-import {
-  isConditionFailure, itemFromConditionFailure, keys, queryInstanceItems, queryInstanceRange, type Table,
-} from './table.js';
+import type { Attachment, AttachmentMap, Instance } from './instance.js';
+import { isConditionFailure, itemFromConditionFailure, keys, type Table } from './table.js';
+
+export type { Attachment } from './instance.js';
 
 // Volumes and ports: resources that belong to at most one instance. Each has its own item whose
-// status moves available -> attaching -> in-use by conditional writes (Cinder's reserve), and
-// an attachment item under the instance (a block-device mapping, or a virtual interface).
+// status moves available -> attaching -> in-use by conditional writes (Cinder's reserve). The
+// attachment itself (a block-device mapping, or a virtual interface) lives in a map on the
+// instance item, so a server view reads one item and admission picks a device without a read.
 // Every write is single-item and conditional; a multi-item step is an ordered sequence whose
 // compensation is the reverse, each undo conditioned on the request that made the change.
 
@@ -21,28 +24,11 @@ export interface AttachableItem {
   readonly requestId?: string;
 }
 
-export interface Attachment {
-  readonly id: string;
-  readonly instanceId: string;
-  readonly requestId: string;
-  readonly created: string;
-  /** Volumes: the device name in the guest. Ports: the MAC address. */
-  readonly device?: string;
-  readonly macAddress?: string;
-  readonly netId?: string;
-  readonly fixedIp?: string;
-  readonly touched?: string;
-  /** Volumes from 2.79: deleted with the server. */
-  readonly deleteOnTermination?: boolean;
-  /** The device tag (2.49), shown from 2.70. */
-  readonly tag?: string | null;
-}
-
 export interface AttachableKind {
   readonly noun: 'volume' | 'port';
   readonly item: (id: string) => { pk: string; sk: string };
-  readonly attachment: (instanceId: string, id: string) => { pk: string; sk: string };
-  readonly attachmentPrefix: string;
+  /** The instance item's map that holds this kind's attachments. */
+  readonly map: AttachmentMap;
   /** What the driver reports when an attachment it expects is gone (Nova's exception name). */
   readonly missingAttachment: string;
   /** Nova's 404 for an id the project cannot see (Cinder's VolumeNotFound, Neutron's PortNotFound). */
@@ -50,11 +36,11 @@ export interface AttachableKind {
 }
 
 export const Volumes: AttachableKind = {
-  noun: 'volume', item: keys.volume, attachment: keys.mapping, attachmentPrefix: 'BDM#',
+  noun: 'volume', item: keys.volume, map: 'volumes',
   missingAttachment: 'VolumeBDMNotFound', notFound: (id) => `Volume ${id} could not be found.`,
 };
 export const Ports: AttachableKind = {
-  noun: 'port', item: keys.port, attachment: keys.vif, attachmentPrefix: 'VIF#',
+  noun: 'port', item: keys.port, map: 'ports',
   missingAttachment: 'PortNotFound', notFound: (id) => `Port id ${id} could not be found.`,
 };
 
@@ -74,10 +60,10 @@ export async function reserve(
       Key: kind.item(req.id),
       ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
       UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
-        + '#project = if_not_exists(#project, :project)',
+        + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',
       ExpressionAttributeNames: {
         '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
-        '#project': 'projectId',
+        '#project': 'projectId', '#createdBy': 'createdByRequest',
       },
       ExpressionAttributeValues: {
         ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
@@ -115,6 +101,19 @@ export async function markAttached(
 export async function unreserve(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
 ): Promise<boolean> {
+  // An id first seen by this very request leaves no trace: the item goes, and with it the owner
+  // project the reservation recorded, so a refused or failed attach takes nothing from anyone.
+  try {
+    await table.db.send(new DeleteCommand({
+      TableName: table.name, Key: kind.item(req.id),
+      ConditionExpression: '#instance = :instance AND #request = :request AND #createdBy = :request',
+      ExpressionAttributeNames: { '#instance': 'instanceId', '#request': 'requestId', '#createdBy': 'createdByRequest' },
+      ExpressionAttributeValues: { ':instance': req.instanceId, ':request': req.requestId },
+    }));
+    return true;
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+  }
   return transition(table, kind, req.id, {
     condition: '#instance = :instance AND #request = :request',
     expression: 'SET #status = :available REMOVE #instance, #request',
@@ -157,20 +156,15 @@ export async function readAttachable(table: Table, kind: AttachableKind, id: str
   return out.Item as AttachableItem | undefined;
 }
 
-/** Record the attachment under the instance (idempotent for the same request). */
-export async function putAttachment(table: Table, kind: AttachableKind, attachment: Attachment): Promise<void> {
-  try {
-    await table.db.send(new PutCommand({
-      TableName: table.name,
-      Item: { ...kind.attachment(attachment.instanceId, attachment.id), ...attachment },
-      ConditionExpression: 'attribute_not_exists(pk) OR #request = :request',
-      ExpressionAttributeNames: { '#request': 'requestId' },
-      ExpressionAttributeValues: { ':request': attachment.requestId },
-    }));
-  } catch (err) {
-    if (isConditionFailure(err)) throw new DriverError(`${kind.noun} ${attachment.id} is already attached`, 500, { cause: err });
-    throw err;
-  }
+/** One attachment of one kind on an instance item (own keys only: an id is user input). */
+export function attachmentOn(instance: Instance | undefined, kind: AttachableKind, id: string): Attachment | undefined {
+  const map = instance?.[kind.map];
+  return map && Object.hasOwn(map, id) ? map[id] : undefined;
+}
+
+/** The attachments of one kind on an instance item. */
+export function attachmentsOf(instance: Instance | undefined, kind: AttachableKind): Attachment[] {
+  return Object.values(instance?.[kind.map] ?? {});
 }
 
 /**
@@ -182,10 +176,10 @@ export async function touchAttachment(
 ): Promise<void> {
   try {
     await table.db.send(new UpdateCommand({
-      TableName: table.name, Key: kind.attachment(req.instanceId, req.id),
-      ConditionExpression: 'attribute_exists(pk)',
-      UpdateExpression: 'SET #touched = :now',
-      ExpressionAttributeNames: { '#touched': 'touched' },
+      TableName: table.name, Key: keys.instance(req.instanceId),
+      ConditionExpression: 'attribute_exists(#map.#id)',
+      UpdateExpression: 'SET #map.#id.#touched = :now',
+      ExpressionAttributeNames: { '#map': kind.map, '#id': req.id, '#touched': 'touched' },
       ExpressionAttributeValues: { ':now': new Date(req.now).toISOString() },
     }));
   } catch (err) {
@@ -196,51 +190,29 @@ export async function touchAttachment(
   }
 }
 
-/** Remove the attachment; with requestId, only the one that request made (compensation). */
-export async function deleteAttachment(
-  table: Table, kind: AttachableKind, req: { instanceId: string; id: string; requestId?: string },
-): Promise<boolean> {
-  try {
-    await table.db.send(new DeleteCommand({
-      TableName: table.name, Key: kind.attachment(req.instanceId, req.id),
-      ...(req.requestId
-        ? {
-          ConditionExpression: '#request = :request',
-          ExpressionAttributeNames: { '#request': 'requestId' },
-          ExpressionAttributeValues: { ':request': req.requestId },
-        }
-        : {}),
-    }));
-    return true;
-  } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
-  }
+/**
+ * Write an attachment onto the instance item outside any claim: for seeding tests and the
+ * pre-blueprint baseline only. taskgate's own operations change the map in their fenced release.
+ */
+export async function writeAttachmentUnfenced(
+  table: Table, kind: AttachableKind, attachment: Attachment | { instanceId: string; id: string; remove: true },
+): Promise<void> {
+  const remove = 'remove' in attachment;
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: keys.instance(attachment.instanceId),
+    UpdateExpression: remove ? 'REMOVE #map.#id' : 'SET #map.#id = :attachment',
+    ExpressionAttributeNames: { '#map': kind.map, '#id': attachment.id },
+    ...(remove ? {} : { ExpressionAttributeValues: { ':attachment': attachment } }),
+  }));
 }
 
+/** One attachment of a server (a read of the instance item). */
 export async function getAttachment(
   table: Table, kind: AttachableKind, instanceId: string, id: string,
 ): Promise<Attachment | undefined> {
-  const out = await table.db.send(new GetCommand({
-    TableName: table.name, Key: kind.attachment(instanceId, id), ConsistentRead: true,
-  }));
-  return out.Item as Attachment | undefined;
+  return attachmentOn(await readInstance(table, instanceId), kind, id);
 }
 
 export async function listAttachments(table: Table, kind: AttachableKind, instanceId: string): Promise<Attachment[]> {
-  return queryInstanceItems<Attachment>(table, instanceId, kind.attachmentPrefix);
-}
-
-/**
- * An instance's volumes and ports in one Query instead of two (a server view needs both): the
- * sort keys BDM#... < META < VIF#... are one range, with the instance item in the middle.
- */
-export async function listVolumesAndPorts(
-  table: Table, instanceId: string,
-): Promise<{ volumes: Attachment[]; ports: Attachment[] }> {
-  const items = await queryInstanceRange<Attachment & { sk: string }>(
-    table, instanceId, Volumes.attachmentPrefix, `${Ports.attachmentPrefix}\uffff`,
-  );
-  const of = (kind: AttachableKind) => items.filter((i) => i.sk.startsWith(kind.attachmentPrefix));
-  return { volumes: of(Volumes), ports: of(Ports) };
+  return attachmentsOf(await readInstance(table, instanceId), kind);
 }

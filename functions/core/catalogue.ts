@@ -1,4 +1,4 @@
-import type { TaskState, VmState } from './states.js';
+import { TASK_STATES, type TaskState, type VmState } from './states.js';
 
 /**
  * What an operation leaves vm_state as:
@@ -14,14 +14,37 @@ export interface OperationRow {
   readonly verb: string;
   /** The instance action Nova records for it (nova/compute/instance_actions.py). */
   readonly action: string;
-  /** vm_states admission accepts; 'any' skips the check. */
+  /** vm_states admission accepts; 'any' skips the check (Nova's `vm_state=None`). */
   readonly allowedVmStates: readonly VmState[] | 'any';
+  /**
+   * task_states admission accepts, null meaning idle: Nova's `task_state` argument of
+   * @check_instance_state (default `[None]`). A non-null entry means this operation takes the
+   * claim over from the one in flight (a new fencing token; the old worker is fenced out).
+   */
+  readonly allowedTaskStates: readonly (TaskState | null)[];
   /** task_state set by the claim, then the ones the worker steps through, in order. */
   readonly taskStates: readonly [TaskState, ...TaskState[]];
   readonly onSuccess: VmOutcome;
   readonly onFailure: VmOutcome;
-  /** Takes the claim over from any operation in flight except itself (delete). */
-  readonly preempts?: true;
+}
+
+/** Nova's default for @check_instance_state: only an idle instance. */
+const IDLE: readonly (TaskState | null)[] = [null];
+/** nova/compute/task_states.py ALLOW_REBOOT, the states of it that taskgate has. */
+const ALLOW_REBOOT: readonly (TaskState | null)[] = [
+  null, 'rebooting', 'rebooting_hard', 'resuming', 'unpausing', 'pausing', 'suspending',
+];
+/** Nova's delete has no task_state check; taskgate refuses only a second delete. */
+const ANY_BUT_DELETING: readonly (TaskState | null)[] = [null, ...TASK_STATES.filter((t) => t !== 'deleting')];
+
+/** Whether `taskState` (undefined: idle) lets `row` claim the instance. */
+export function allowsTaskState(row: OperationRow, taskState: TaskState | undefined): boolean {
+  return row.allowedTaskStates.includes(taskState ?? null);
+}
+
+/** Whether admitting `row` may take a claim over from an operation in flight. */
+export function preempts(row: OperationRow): boolean {
+  return row.allowedTaskStates.some((t) => t !== null);
 }
 
 const VOLUME_STATES: readonly VmState[] = [
@@ -30,95 +53,96 @@ const VOLUME_STATES: readonly VmState[] = [
 const INTERFACE_STATES: readonly VmState[] = ['active', 'paused', 'stopped'];
 
 /**
- * The operation catalogue (docs/operations.md explains each row), read by admission (which states may start an
- * operation, which task_state it claims) and by the compute worker (which states it steps
- * through, where it leaves vm_state). Adding an operation is a row here and a driver step.
+ * The operation catalogue (docs/operations.md explains each row), read by admission (which
+ * states may start an operation, which task_state it claims) and by the compute worker (which
+ * states it steps through, where it leaves vm_state). Adding an operation is a row here and a driver step.
  */
 export const OperationCatalogue = {
   create: {
-    verb: 'create', action: 'create', allowedVmStates: ['building'], taskStates: ['scheduling', 'spawning'],
+    verb: 'create', action: 'create', allowedVmStates: ['building'], allowedTaskStates: IDLE, taskStates: ['scheduling', 'spawning'],
     onSuccess: 'active', onFailure: 'error',
   },
   rebuild: {
-    verb: 'rebuild', action: 'rebuild', allowedVmStates: ['active', 'stopped', 'error'], taskStates: ['rebuilding'],
+    verb: 'rebuild', action: 'rebuild', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rebuilding'],
     onSuccess: { error: 'active' }, onFailure: 'error',
   },
   resize: {
-    verb: 'resize', action: 'resize', allowedVmStates: ['active', 'stopped'],
+    verb: 'resize', action: 'resize', allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
     taskStates: ['resize_prep', 'resize_migrating', 'resize_finish'],
     onSuccess: 'resized', onFailure: 'unchanged',
   },
   confirm_resize: {
-    verb: 'confirmResize', action: 'confirmResize', allowedVmStates: ['resized'], taskStates: ['resize_confirming'],
+    verb: 'confirmResize', action: 'confirmResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_confirming'],
     onSuccess: 'pre_resize', onFailure: 'unchanged',
   },
   revert_resize: {
-    verb: 'revertResize', action: 'revertResize', allowedVmStates: ['resized'], taskStates: ['resize_reverting'],
+    verb: 'revertResize', action: 'revertResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_reverting'],
     onSuccess: 'pre_resize', onFailure: 'error',
   },
   shelve: {
-    verb: 'shelve', action: 'shelve', allowedVmStates: ['active', 'stopped', 'paused', 'suspended'],
+    verb: 'shelve', action: 'shelve', allowedVmStates: ['active', 'stopped', 'paused', 'suspended'], allowedTaskStates: IDLE,
     taskStates: ['shelving'], onSuccess: 'shelved', onFailure: 'unchanged',
   },
   shelve_offload: {
-    verb: 'shelveOffload', action: 'shelveOffload', allowedVmStates: ['shelved'], taskStates: ['shelving_offloading'],
+    verb: 'shelveOffload', action: 'shelveOffload', allowedVmStates: ['shelved'], allowedTaskStates: IDLE, taskStates: ['shelving_offloading'],
     onSuccess: 'shelved_offloaded', onFailure: 'shelved',
   },
   unshelve: {
-    verb: 'unshelve', action: 'unshelve', allowedVmStates: ['shelved', 'shelved_offloaded'], taskStates: ['unshelving'],
+    verb: 'unshelve', action: 'unshelve', allowedVmStates: ['shelved', 'shelved_offloaded'], allowedTaskStates: IDLE, taskStates: ['unshelving'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   attach_volume: {
-    verb: 'attach_volume', action: 'attach_volume', allowedVmStates: VOLUME_STATES, taskStates: ['attaching_volume'],
+    verb: 'attach_volume', action: 'attach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_volume: {
-    verb: 'detach_volume', action: 'detach_volume', allowedVmStates: VOLUME_STATES, taskStates: ['detaching_volume'],
+    verb: 'detach_volume', action: 'detach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   attach_interface: {
-    verb: 'attach_interface', action: 'attach_interface', allowedVmStates: INTERFACE_STATES, taskStates: ['attaching_interface'],
+    verb: 'attach_interface', action: 'attach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_interface: {
-    verb: 'detach_interface', action: 'detach_interface', allowedVmStates: INTERFACE_STATES, taskStates: ['detaching_interface'],
+    verb: 'detach_interface', action: 'detach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   start: {
-    verb: 'start', action: 'start', allowedVmStates: ['stopped'], taskStates: ['powering-on'],
+    verb: 'start', action: 'start', allowedVmStates: ['stopped'], allowedTaskStates: IDLE, taskStates: ['powering-on'],
     onSuccess: 'active', onFailure: 'stopped',
   },
   stop: {
-    verb: 'stop', action: 'stop', allowedVmStates: ['active', 'error'], taskStates: ['powering-off'],
+    verb: 'stop', action: 'stop', allowedVmStates: ['active', 'error'], allowedTaskStates: IDLE, taskStates: ['powering-off'],
     onSuccess: 'stopped', onFailure: 'unchanged',
   },
   reboot_soft: {
-    verb: 'reboot', action: 'reboot', allowedVmStates: ['active'], taskStates: ['rebooting'],
+    verb: 'reboot', action: 'reboot', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['rebooting'],
     onSuccess: 'active', onFailure: 'active',
   },
   reboot_hard: {
     verb: 'reboot', action: 'reboot', allowedVmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+    allowedTaskStates: ALLOW_REBOOT,
     taskStates: ['rebooting_hard'], onSuccess: 'active', onFailure: 'error',
   },
   pause: {
-    verb: 'pause', action: 'pause', allowedVmStates: ['active'], taskStates: ['pausing'],
+    verb: 'pause', action: 'pause', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['pausing'],
     onSuccess: 'paused', onFailure: 'unchanged',
   },
   unpause: {
-    verb: 'unpause', action: 'unpause', allowedVmStates: ['paused'], taskStates: ['unpausing'],
+    verb: 'unpause', action: 'unpause', allowedVmStates: ['paused'], allowedTaskStates: IDLE, taskStates: ['unpausing'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   suspend: {
-    verb: 'suspend', action: 'suspend', allowedVmStates: ['active'], taskStates: ['suspending'],
+    verb: 'suspend', action: 'suspend', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['suspending'],
     onSuccess: 'suspended', onFailure: 'unchanged',
   },
   resume: {
-    verb: 'resume', action: 'resume', allowedVmStates: ['suspended'], taskStates: ['resuming'],
+    verb: 'resume', action: 'resume', allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   delete: {
-    verb: 'delete', action: 'delete', allowedVmStates: 'any', taskStates: ['deleting'],
-    onSuccess: 'deleted', onFailure: 'error', preempts: true,
+    verb: 'delete', action: 'delete', allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,
+    taskStates: ['deleting'], onSuccess: 'deleted', onFailure: 'error',
   },
 } as const satisfies Record<string, OperationRow>;
 

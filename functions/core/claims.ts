@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { operationRow, type OperationName } from './catalogue.js';
+import { allowsTaskState, operationRow, preempts, type OperationName } from './catalogue.js';
 import { Conflict, FencedOut, NotFound, type DomainError } from './errors.js';
 import {
   isVisibleTo, type Caller, type Claim, type Fault, type Instance, type InstancePatch, type Outcome,
@@ -42,6 +42,32 @@ export interface ClaimGuard {
   readonly values: Record<string, unknown>;
   /** Given the item as it is, the error to answer when the guard is what failed. */
   readonly refusal: (instance: Instance) => DomainError | undefined;
+  /**
+   * Nova decides this before the instance's state (detach: the attachment lookup comes before
+   * @check_instance_state), rather than after it (resize: the flavor check is inside the method).
+   */
+  readonly beforeState?: true;
+}
+
+/**
+ * "The instance is no longer claimed", in one place: task_state, the claim, its lease (and the
+ * sparse index entry) and a taken-over claim go, and the fencing token moves on. Release, an
+ * admission's give-back and reset-state all use it.
+ */
+export const CLEARED_CLAIM = {
+  remove: ['#ts', '#claim', '#shard', '#lease', '#preempted'],
+  add: '#ver :one',
+  names: {
+    '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil',
+    '#preempted': 'preempted', '#ver': 'version',
+  },
+  values: { ':one': 1 },
+} as const;
+
+/** An update expression from SET parts and extra REMOVE parts, clearing the claim. */
+export function clearingClaim(sets: readonly string[], removes: readonly string[] = []): string {
+  const set = sets.length > 0 ? `SET ${sets.join(', ')} ` : '';
+  return `${set}REMOVE ${[...CLEARED_CLAIM.remove, ...removes].join(', ')} ADD ${CLEARED_CLAIM.add}`;
 }
 
 export interface Claimed {
@@ -56,7 +82,9 @@ export function invalidStateMessage(verb: string, instanceId: string, attr: 'tas
 
 /**
  * Why `op` may not claim `instance` now, or undefined if it may. The order is Nova's: existence
- * and ownership, then the lock, then task_state, then vm_state.
+ * and ownership, then the lock (@check_instance_lock wraps @check_instance_state), then
+ * vm_state, then task_state (check_instance_state tests them in that order). The same catalogue
+ * row builds the claim's condition in claimInstance.
  */
 export function refusalFor(
   op: OperationName, instanceId: string, caller: Caller, instance: Instance | undefined,
@@ -64,15 +92,28 @@ export function refusalFor(
   if (!isVisibleTo(instance, caller)) return new NotFound(`Instance ${instanceId} could not be found.`);
   const row = operationRow(op);
   if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
-  const blockingTask = row.preempts ? instance.taskState === row.taskStates[0] : instance.taskState !== undefined;
-  if (blockingTask && instance.taskState) {
-    if (row.preempts) return new AlreadyInProgress(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
-    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
-  }
   if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
     return new Conflict(invalidStateMessage(row.verb, instanceId, 'vm_state', instance.vmState));
   }
+  if (!allowsTaskState(row, instance.taskState)) {
+    // A second delete of a server being deleted: Nova's delete has no task_state check and
+    // answers 204 again; taskgate takes no second claim (the route answers 204 for this).
+    if (preempts(row) && instance.taskState === row.taskStates[0]) {
+      return new AlreadyInProgress(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
+    }
+    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', String(instance.taskState ?? 'None')));
+  }
   return undefined;
+}
+
+/** The refusal for a failed claim, the guard's in Nova's place among the state checks. */
+function claimRefusal(req: ClaimRequest, current: Instance | undefined): DomainError | undefined {
+  const guard = req.guard;
+  if (guard?.beforeState && isVisibleTo(current, req.caller)) {
+    const early = guard.refusal(current);
+    if (early) return early;
+  }
+  return refusalFor(req.op, req.instanceId, req.caller, current) ?? (current && guard?.refusal(current));
 }
 
 /** Admission: ONE conditional write that checks state, lock and project and sets the claim. */
@@ -93,11 +134,6 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     values[':proj'] = req.caller.projectId;
     values[':false'] = false;
   }
-  if (row.preempts) {
-    conditions.push('(attribute_not_exists(#ts) OR #ts <> :ts)');
-  } else {
-    conditions.push('attribute_not_exists(#ts)');
-  }
   if (row.allowedVmStates !== 'any') {
     const placeholders = row.allowedVmStates.map((state, i) => {
       values[`:vm${i}`] = state;
@@ -105,6 +141,12 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     });
     conditions.push(`#vm IN (${placeholders.join(', ')})`);
   }
+  const busyStates = row.allowedTaskStates.filter((t) => t !== null);
+  const idle = row.allowedTaskStates.includes(null) ? ['attribute_not_exists(#ts)'] : [];
+  const taking = busyStates.length > 0
+    ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
+    : [];
+  conditions.push(`(${[...idle, ...taking].join(' OR ')})`);
   if (req.guard) {
     conditions.push(`(${req.guard.condition})`);
     Object.assign(names, req.guard.names);
@@ -116,7 +158,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     params: req.params ?? {}, claimedAt: req.now,
   };
   const sets = ['#ts = :ts', '#claim = :claim', '#shard = :shard', '#lease = :lease', '#updated = :updated'];
-  if (row.preempts) {
+  if (preempts(row)) {
     // Keep the claim being taken over, so its reservations can be released by the new owner.
     sets.push('#preempted = if_not_exists(#claim, :noClaim)');
     names['#preempted'] = 'preempted';
@@ -147,8 +189,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, req.instanceId);
-      const refusal = refusalFor(req.op, req.instanceId, req.caller, current)
-        ?? (current && req.guard?.refusal(current));
+      const refusal = claimRefusal(req, current);
       if (refusal) throw refusal;
       // The read saw a state that admits us: the blocking claim was released in between.
       if (attempt >= CLAIM_ATTEMPTS) {
@@ -204,9 +245,14 @@ export async function beginWork(
 ): Promise<BeginResult> {
   const instance = await fencedUpdate(table, req.instanceId, req.token, {
     condition: '(attribute_not_exists(#claim.#runner) OR attribute_not_exists(#claim.#runUntil) OR #claim.#runUntil < :now)',
-    expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease',
-    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil' },
-    values: { ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs },
+    // The compute event's start rides on the take-up (on a redelivery the first start stays).
+    expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease, '
+      + '#claim.#eventStart = if_not_exists(#claim.#eventStart, :nowIso)',
+    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil', '#eventStart': 'eventStart' },
+    values: {
+      ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs,
+      ':nowIso': new Date(req.now).toISOString(),
+    },
   });
   if (instance) return { kind: 'started', instance };
   const current = await readInstance(table, req.instanceId);
@@ -214,6 +260,13 @@ export async function beginWork(
     return { kind: 'stale', instance: current };
   }
   return { kind: 'busy' };
+}
+
+function runnerIs(names: Record<string, string>, values: Record<string, unknown>, runner: string): string {
+  names['#claim'] = 'claim';
+  names['#runner'] = 'runner';
+  values[':runner'] = runner;
+  return '#claim.#runner = :runner';
 }
 
 /**
@@ -232,7 +285,9 @@ export async function yieldWork(table: Table, req: { instanceId: string; token: 
 /** A fenced checkpoint between driver steps: renews both leases, may enter the next task_state. */
 export async function renewClaim(
   table: Table,
-  req: { instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState },
+  req: {
+    instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState; runner?: string;
+  },
 ): Promise<void> {
   const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated', '#claim': 'claim', '#runUntil': 'runUntil' };
   const values: Record<string, unknown> = {
@@ -243,7 +298,10 @@ export async function renewClaim(
     expression += ', #ts = :next';
     values[':next'] = req.taskState;
   }
-  const ok = await fencedUpdate(table, req.instanceId, req.token, { expression, names, values });
+  // A runner whose lease ran out and whose work another delivery took over is fenced out too:
+  // else both would run the operation at once, under the same token.
+  const condition = req.runner ? runnerIs(names, values, req.runner) : undefined;
+  const ok = await fencedUpdate(table, req.instanceId, req.token, { expression, names, values, condition });
   if (!ok) throw new FencedOut(req.instanceId, req.token);
 }
 
@@ -257,6 +315,8 @@ export interface Release {
   readonly now: number;
   /** Only the sweeper: release only if the lease really has expired. */
   readonly onlyIfLeaseBefore?: number;
+  /** Only the worker: release only if its run was not taken over by another delivery. */
+  readonly runner?: string;
 }
 
 const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -267,15 +327,14 @@ const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
  */
 export async function releaseClaim(table: Table, rel: Release): Promise<Instance | undefined> {
   const names: Record<string, string> = {
-    '#vm': 'vmState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#updated': 'updated',
-    '#preempted': 'preempted', '#outcome': 'lastOutcome',
+    ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#outcome': 'lastOutcome',
   };
   const values: Record<string, unknown> = {
-    ':vm': rel.vmState, ':one': 1, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
+    ...CLEARED_CLAIM.values, ':vm': rel.vmState, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
   };
   const sets = ['#vm = :vm', '#updated = :updated', '#outcome = :outcome'];
-  const removes = ['#ts', '#claim', '#shard', '#lease', '#preempted'];
-  const { clear = [], ...fields } = rel.patch ?? {};
+  const removes: string[] = [];
+  const { clear = [], attach, detach, ...fields } = rel.patch ?? {};
   for (const [field, value] of Object.entries(fields)) {
     names[`#f_${field}`] = field;
     values[`:f_${field}`] = value;
@@ -284,6 +343,15 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   for (const field of clear) {
     names[`#f_${field}`] = field;
     removes.push(`#f_${field}`);
+  }
+  if (attach) {
+    Object.assign(names, { '#amap': attach.map, '#aid': attach.attachment.id });
+    values[':attachment'] = attach.attachment;
+    sets.push('#amap.#aid = :attachment');
+  }
+  if (detach) {
+    Object.assign(names, { '#dmap': detach.map, '#did': detach.id });
+    removes.push('#dmap.#did');
   }
   if (rel.fault) {
     names['#fault'] = 'fault';
@@ -299,25 +367,22 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
     sets.push('#deleted = :true', '#expires = :expires');
     removes.push('#g1pk', '#g1sk', '#g2pk', '#g2sk');
   }
-  let condition: string | undefined;
+  const conditions: string[] = [];
   if (rel.onlyIfLeaseBefore !== undefined) {
-    condition = '#lease < :leaseBefore';
+    conditions.push('#lease < :leaseBefore');
     values[':leaseBefore'] = rel.onlyIfLeaseBefore;
   }
+  if (rel.runner) conditions.push(runnerIs(names, values, rel.runner));
+  const condition = conditions.length > 0 ? conditions.join(' AND ') : undefined;
   return fencedUpdate(table, rel.instanceId, rel.token, {
-    expression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')} ADD #ver :one`,
-    names: { ...names, '#ts': 'taskState' },
-    values,
-    condition,
+    expression: clearingClaim(sets, removes), names, values, condition,
   });
 }
 
 /** Admission's compensation: give the claim back untouched when a later admission step failed. */
 export async function abandonClaim(table: Table, instanceId: string, token: number): Promise<boolean> {
   const out = await fencedUpdate(table, instanceId, token, {
-    expression: 'REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
-    names: { '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#preempted': 'preempted' },
-    values: { ':one': 1 },
+    expression: clearingClaim([]), names: { ...CLEARED_CLAIM.names }, values: { ...CLEARED_CLAIM.values },
   });
   return out !== undefined;
 }

@@ -179,6 +179,25 @@ export function localSettingsFromEnv(env: Env, projectRoot: string) {
   };
 }
 
+/** Idempotency-Key records (functions/core/idempotency.ts). */
+export interface IdempotencySettings {
+  /** How long a finished answer is replayed to a retry with the same key. */
+  readonly ttlSeconds: number;
+  /**
+   * How long a key stays "in progress" (409 to a retry) when the request that took it never
+   * finished (the API Lambda died): past the API's 29 s integration timeout, then a retry runs.
+   */
+  readonly inProgressSeconds: number;
+}
+
+export function idempotencySettings(env: Env = process.env): IdempotencySettings {
+  const read = new EnvReader(env);
+  return {
+    ttlSeconds: read.integer('TASKGATE_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, { min: 1, max: 30 * 24 * 3600 }),
+    inProgressSeconds: read.integer('TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS', 60, { min: 1, max: 3600 }),
+  };
+}
+
 /** Where clients reach the API: the base of every link in its answers (see functions/api/mount.ts). */
 export interface PublicUrlSettings {
   readonly publicUrl?: string;

@@ -53,9 +53,31 @@ export async function allFlavors(table: Table): Promise<Flavor[]> {
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+// Admission (create, resize) and server views read flavors on every request, and flavors change
+// seldom: each process keeps the list for a few seconds, so the hot path stays at one write and
+// no read. An id the cached list lacks is read again before it is refused, so a flavor created
+// in another process is found at once; a flavor deleted elsewhere may still be accepted for up
+// to FLAVOR_CACHE_MS (Nova has the same window between its flavor check and the build).
+const FLAVOR_CACHE_MS = 10_000;
+const cache = new Map<string, { readonly until: number; readonly flavors: Promise<Flavor[]> }>();
+
+/** Every flavor, tombstones included, as read at most FLAVOR_CACHE_MS ago by this process. */
+export function cachedFlavors(table: Table, now = Date.now()): Promise<Flavor[]> {
+  const hit = cache.get(table.name);
+  if (hit && hit.until > now) return hit.flavors;
+  const flavors = allFlavors(table);
+  cache.set(table.name, { until: now + FLAVOR_CACHE_MS, flavors });
+  flavors.catch(() => cache.delete(table.name));
+  return flavors;
+}
+
 /** The flavor with this id; deleted ones only when asked (a server's own flavor). */
 export async function findFlavor(table: Table, id: string, includeDeleted = false): Promise<Flavor | undefined> {
-  const f = (await allFlavors(table)).find((x) => x.id === id);
+  let f = (await cachedFlavors(table)).find((x) => x.id === id);
+  if (!f) {
+    cache.delete(table.name);
+    f = (await cachedFlavors(table)).find((x) => x.id === id);
+  }
   return f && (includeDeleted || !f.deleted) ? f : undefined;
 }
 
@@ -93,6 +115,7 @@ export async function createFlavor(table: Table, f: NewFlavor): Promise<Flavor> 
     if (isConditionFailure(err)) throw new Conflict(`Flavor with ID ${id} already exists.`);
     throw err;
   }
+  cache.delete(table.name);
   return created;
 }
 
@@ -101,6 +124,7 @@ export async function deleteFlavor(table: Table, id: string): Promise<void> {
   const f = await findFlavor(table, id);
   if (!f) throw new NotFound(`Flavor ${id} could not be found.`);
   await table.db.send(new PutCommand({ TableName: table.name, Item: { ...itemKey(id), ...f, deleted: true } }));
+  cache.delete(table.name);
 }
 
 /** 2.55: only the description changes. */
@@ -109,6 +133,7 @@ export async function updateFlavorDescription(table: Table, id: string, descript
   if (!f) throw new NotFound(`Flavor ${id} could not be found.`);
   const updated = { ...f, description };
   await table.db.send(new PutCommand({ TableName: table.name, Item: { ...itemKey(id), ...updated } }));
+  cache.delete(table.name);
   return updated;
 }
 

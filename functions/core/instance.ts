@@ -29,9 +29,12 @@ export interface Claim {
   readonly userId: string;
   readonly projectId: string;
   readonly params: Record<string, unknown>;
+  /** When admission claimed it: the instance action's start time. */
   readonly claimedAt: number;
   /** The worker running it now, if one has started (in-progress marker). */
   readonly runner?: string;
+  /** When a worker first took it up: the start of its compute event (ISO 8601). */
+  readonly eventStart?: string;
   /** When the runner's lease ends: a redelivery after that may take the work over. */
   readonly runUntil?: number;
 }
@@ -61,6 +64,13 @@ export interface Instance {
   readonly fault?: Fault;
   /** How the last released claim ended: lets a redelivery find its own outcome. */
   readonly lastOutcome?: Outcome;
+  /**
+   * The server's volumes and ports by id, kept on the instance item so that a server view, a
+   * detail page and admission's device choice read nothing else. Written only by a fenced
+   * release (or a driver's fenced write), so they change under the claim like everything else.
+   */
+  readonly volumes?: Readonly<Record<string, Attachment>>;
+  readonly ports?: Readonly<Record<string, Attachment>>;
   readonly deleted?: boolean;
   readonly created: string;
   readonly updated: string;
@@ -90,16 +100,53 @@ export type InstanceFields = Partial<Pick<Instance,
   'name' | 'imageId' | 'metadata' | 'tags' | 'accessIPv4' | 'accessIPv6' | 'diskConfig' | 'description'
   | 'keyName' | 'userData' | 'hostname' | 'trustedCerts'>>;
 
+/**
+ * How the last released claim ended, with what its instance action record needs: the action is
+ * visible from here between the release and the write of its own record.
+ */
 export interface Outcome {
   readonly requestId: string;
   readonly result: 'Success' | 'Error';
   readonly message?: string;
+  readonly op?: OperationName;
+  readonly userId?: string;
+  readonly projectId?: string;
+  readonly claimedAt?: number;
+  readonly eventStart?: string;
+  readonly finishedAt?: string;
 }
+
+/** A volume's block-device mapping or a port's virtual interface on one instance. */
+export interface Attachment {
+  readonly id: string;
+  readonly instanceId: string;
+  readonly requestId: string;
+  readonly created: string;
+  /** Volumes: the device name in the guest. */
+  readonly device?: string;
+  /** Ports: MAC address, network and fixed IP. */
+  readonly macAddress?: string;
+  readonly netId?: string;
+  readonly fixedIp?: string;
+  readonly touched?: string;
+  /** Volumes from 2.79: deleted with the server. */
+  readonly deleteOnTermination?: boolean;
+  /** The device tag (2.49), shown from 2.70. */
+  readonly tag?: string | null;
+}
+
+export type AttachmentMap = 'volumes' | 'ports';
 
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
-  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name'>
-> & { readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[] };
+  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports'>
+> & {
+  readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
+  /** An attachment this operation made: lands on the instance item with the release. */
+  readonly attach?: { readonly map: AttachmentMap; readonly attachment: Attachment };
+  /** An attachment this operation removed. */
+  readonly detach?: { readonly map: AttachmentMap; readonly id: string };
+};
 
 export function isVisibleTo(instance: Instance | undefined, caller: Caller): instance is Instance {
   return !!instance && !instance.deleted && (caller.isAdmin || instance.projectId === caller.projectId);

@@ -1,5 +1,5 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from './claims.js';
+import { CLEARED_CLAIM, clearingClaim, readInstance } from './claims.js';
 import { BadRequest, Forbidden, NotFound } from './errors.js';
 import { authorize } from './policy.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
@@ -70,6 +70,7 @@ async function* indexPages(
       KeyConditionExpression: after ? '#pk = :pk AND #sk < :after' : '#pk = :pk',
       ExpressionAttributeNames: { '#pk': pkName, ...(after ? { '#sk': skName } : {}) },
       ExpressionAttributeValues: { ':pk': pk, ...(after ? { ':after': after } : {}) },
+      // One more than the page, so the same Query tells whether a next page exists.
       ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(limit + 1, 25),
     }));
     for (const item of (out.Items ?? []) as (Instance & Record<string, string>)[]) yield { ...item, sortKey: item[skName]! };
@@ -153,12 +154,9 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     const out = await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),
       ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
-      UpdateExpression: 'SET #vm = :vm, #updated = :now REMOVE #ts, #claim, #shard, #lease, #preempted ADD #ver :one',
-      ExpressionAttributeNames: {
-        '#vm': 'vmState', '#updated': 'updated', '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard',
-        '#lease': 'leaseUntil', '#preempted': 'preempted', '#ver': 'version', '#deleted': 'deleted',
-      },
-      ExpressionAttributeValues: { ':vm': vmState, ':now': new Date().toISOString(), ':one': 1 },
+      UpdateExpression: clearingClaim(['#vm = :vm', '#updated = :now']),
+      ExpressionAttributeNames: { ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#deleted': 'deleted' },
+      ExpressionAttributeValues: { ...CLEARED_CLAIM.values, ':vm': vmState, ':now': new Date().toISOString() },
       ReturnValues: 'ALL_OLD',
     }));
     const superseded = (out.Attributes as Instance | undefined)?.claim;

@@ -11,6 +11,8 @@ export interface OperationMessage {
   readonly params: Record<string, unknown>;
   readonly userId: string;
   readonly projectId: string;
+  /** Admission time (epoch ms): the instance action's start, for whoever writes its record. */
+  readonly claimedAt?: number;
   /** The caller's X-OpenStack-Request-ID, when it sent one: ties the work to its request chain. */
   readonly globalRequestId?: string;
 }

@@ -1,14 +1,14 @@
-import {
-  deleteAttachment, getAttachment, listAttachments, Ports, reserve, unreserve, Volumes, type AttachableKind,
-} from './attachables.js';
+import { attachmentOn, markAttached, Ports, releaseAttachable, reserve, unreserve, Volumes, type AttachableKind } from './attachables.js';
 import type { OperationName } from './catalogue.js';
+import type { ClaimGuard } from './claims.js';
 import { NotFound } from './errors.js';
-import type { Claim } from './instance.js';
+import type { Claim, Instance } from './instance.js';
 import type { Table } from './table.js';
 
-// What some operations must hold besides the instance claim, acquired at admission under the
-// claim (so no other operation on this instance can interleave), and how to give it back when
-// the operation fails, is fenced out, expires, or is taken over by delete.
+// What some operations hold besides the instance claim: a volume or a port. Its own item is
+// reserved at admission BEFORE the claim (so a request for a resource another server holds is
+// refused with one failed write and never claims the instance), and given back, or made
+// in-use, or freed, after the operation's fenced release.
 
 export interface ReservationContext {
   readonly instanceId: string;
@@ -19,43 +19,59 @@ export interface ReservationContext {
   readonly now: number;
 }
 
+type ClaimRef = Pick<Claim, 'requestId' | 'params'>;
+
 export interface Reservation {
-  /** Returns extra parameters for the worker (e.g. the device name chosen). */
-  acquire(table: Table, ctx: ReservationContext): Promise<Record<string, unknown>>;
-  /** Undo this request's reservation and any partial attachment it made; safe to repeat. */
-  undo(table: Table, claim: Pick<Claim, 'requestId' | 'params'>, instanceId: string): Promise<void>;
+  /** Before the claim: reserve the resource (a 400 here costs no claim). */
+  readonly reserve?: (table: Table, ctx: ReservationContext) => Promise<void>;
+  /** A precondition the claim's own write checks (detach: the attachment exists). */
+  readonly guard?: (ctx: ReservationContext) => ClaimGuard;
+  /** After the claim, from the claimed item (no read): extra parameters for the worker. */
+  readonly decide?: (instance: Instance) => Record<string, unknown>;
+  /** Undo this request's reservation; safe to repeat, a no-op once the resource moved on. */
+  readonly undo: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
+  /** After a successful release: what the resource's own item must say now. Safe to repeat. */
+  readonly settle: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
 }
 
-const attaching = (kind: AttachableKind, idParam: string, extra: Reservation['acquire'] = async () => ({})): Reservation => ({
-  async acquire(table, ctx) {
-    await reserve(table, kind, {
-      id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
-    });
-    return extra(table, ctx);
+const nothing = async () => undefined;
+
+const attaching = (kind: AttachableKind, idParam: string, decide?: Reservation['decide']): Reservation => ({
+  reserve: (table, ctx) => reserve(table, kind, {
+    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
+  }),
+  decide,
+  undo: async (table, claim, instanceId) => {
+    await unreserve(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
   },
-  async undo(table, claim, instanceId) {
-    const id = String(claim.params[idParam]);
-    await deleteAttachment(table, kind, { instanceId, id, requestId: claim.requestId });
-    await unreserve(table, kind, { id, instanceId, requestId: claim.requestId });
+  settle: async (table, claim, instanceId) => {
+    await markAttached(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
   },
 });
 
-const mustBeAttached = (kind: AttachableKind, idParam: string): Reservation => ({
-  async acquire(table, ctx) {
+/** Detach: the claim's own write checks the attachment is on the instance item (Nova: 404 first). */
+const detaching = (kind: AttachableKind, idParam: string): Reservation => ({
+  guard: (ctx) => {
     const id = String(ctx.params[idParam]);
-    if (!await getAttachment(table, kind, ctx.instanceId, id)) {
-      throw new NotFound(kind === Volumes
-        ? `Volume ${id} is not attached to ${ctx.instanceId}`
-        : `Port ${id} is not attached to ${ctx.instanceId}`);
-    }
-    return {};
+    return {
+      condition: 'attribute_exists(#attMap.#attId)',
+      names: { '#attMap': kind.map, '#attId': id },
+      values: {},
+      beforeState: true,
+      refusal: (instance) => (attachmentOn(instance, kind, id)
+        ? undefined
+        : new NotFound(`${kind === Volumes ? 'Volume' : 'Port'} ${id} is not attached to ${ctx.instanceId}`)),
+    };
   },
-  async undo() { /* nothing was reserved */ },
+  undo: nothing,
+  settle: async (table, claim, instanceId) => {
+    await releaseAttachable(table, kind, { id: String(claim.params[idParam]), instanceId });
+  },
 });
 
-/** The next free guest device (vdb, vdc, ...); vda is the root disk. */
-async function nextDevice(table: Table, ctx: ReservationContext): Promise<Record<string, unknown>> {
-  const taken = new Set((await listAttachments(table, Volumes, ctx.instanceId)).map((a) => a.device));
+/** The next free guest device (vdb, vdc, ...; vda is the root disk), from the claimed item. */
+function nextDevice(instance: Instance): Record<string, unknown> {
+  const taken = new Set(Object.values(instance.volumes ?? {}).map((a) => a.device));
   for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
     const device = `/dev/vd${String.fromCharCode(c)}`;
     if (!taken.has(device)) return { device };
@@ -65,9 +81,9 @@ async function nextDevice(table: Table, ctx: ReservationContext): Promise<Record
 
 export const Reservations: Partial<Record<OperationName, Reservation>> = {
   attach_volume: attaching(Volumes, 'volumeId', nextDevice),
-  detach_volume: mustBeAttached(Volumes, 'volumeId'),
+  detach_volume: detaching(Volumes, 'volumeId'),
   attach_interface: attaching(Ports, 'portId'),
-  detach_interface: mustBeAttached(Ports, 'portId'),
+  detach_interface: detaching(Ports, 'portId'),
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */
@@ -75,4 +91,13 @@ export async function undoReservation(
   table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'> | null | undefined,
 ): Promise<void> {
   if (claim) await Reservations[claim.op]?.undo(table, claim, instanceId);
+}
+
+/** After a release: a failed operation gives back what it reserved; a successful one settles it. */
+export async function settleReservation(
+  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'>, succeeded: boolean,
+): Promise<void> {
+  const reservation = Reservations[claim.op];
+  if (!reservation) return;
+  await (succeeded ? reservation.settle : reservation.undo)(table, claim, instanceId);
 }

@@ -1,63 +1,97 @@
-import { finishAction, getAction } from './actions.js';
-import { operationRow, resolveVmOutcome, type OperationName } from './catalogue.js';
+import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
+import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { releaseClaim } from './claims.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
-import { undoReservation } from './reservations.js';
+import { settleReservation } from './reservations.js';
 import type { Table } from './table.js';
 
 export type Result =
   | { readonly ok: true; readonly patch: InstancePatch }
   | { readonly ok: false; readonly message: string; readonly code?: number };
 
-export const eventName = (op: OperationName) => `compute_${op}`;
+export { eventName };
 
-type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params'>;
+/** The request a claim or a queued message stands for. */
+export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId' | 'projectId'> & {
+  readonly claimedAt?: number;
+  readonly eventStart?: string;
+};
+
+/** The action's start: from the live claim when it is this request's (it knows the event start). */
+function actionStart(instance: Instance | undefined, claim: ClaimRef): ActionStart {
+  const live = instance?.claim?.requestId === claim.requestId ? instance.claim : undefined;
+  return { ...claim, ...(live ? { claimedAt: live.claimedAt, eventStart: live.eventStart } : {}) };
+}
 
 /**
- * Ends an operation that still holds its claim: the catalogue's outcome in ONE fenced release,
- * then (only once released) the undo of a failed operation's reservations and the one terminal
- * action record. Used by the worker, the sweeper and the dead-letter handler alike. Returns
- * false, having changed nothing, when the claim had moved on.
+ * Ends an operation that still holds its claim: the catalogue's outcome in ONE fenced release
+ * (which also keeps the ended action on the instance item), then (only once released) what the
+ * operation's volume or port must say now, and the action's one record. Used by the worker, the
+ * sweeper and the dead-letter handler alike. Returns false, having changed nothing, when the
+ * claim had moved on.
  */
 export async function settleOperation(
   table: Table,
-  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number },
+  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number; runner?: string },
 ): Promise<boolean> {
   const row = operationRow(s.claim.op);
   const { instance, result } = s;
+  const start = actionStart(instance, s.claim);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
     patch: result.ok ? result.patch : undefined,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
-    outcome: { requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }) },
-    onlyIfLeaseBefore: s.onlyIfLeaseBefore,
+    outcome: {
+      requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }),
+      op: start.op, userId: start.userId, projectId: start.projectId, claimedAt: start.claimedAt,
+      eventStart: start.eventStart, finishedAt: new Date(s.now).toISOString(),
+    },
+    onlyIfLeaseBefore: s.onlyIfLeaseBefore, runner: s.runner,
   });
   if (!released) return false;
-  if (!result.ok) await undoReservation(table, instance.id, s.claim);
-  await finishAction(table, {
-    instanceId: instance.id, requestId: s.claim.requestId, event: eventName(s.claim.op),
+  // Past the release nothing else will find this operation again (the sweeper's query no longer
+  // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
+  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok));
+  await retryThrottled(() => finishAction(table, instance.id, start, {
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
-  });
+  }));
   return true;
+}
+
+const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
+const SETTLE_ATTEMPTS = 5;
+
+async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await write();
+    } catch (err) {
+      if (attempt >= SETTLE_ATTEMPTS || !(err instanceof Error) || !THROTTLED.has(err.name)) throw err;
+      await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
+    }
+  }
 }
 
 /**
  * A request whose claim is gone. If its action already ended, this is a late duplicate: nothing
  * to do (undoing now could detach what it attached). If the instance records that this very
  * request released it (a crash came between the release and the action record), that is its
- * outcome. Otherwise it was superseded (delete, reset-state, lease expiry): it gives back what
- * it reserved, changes nothing on the instance, and its action ends in Error.
+ * outcome, and what followed the release is done again. Otherwise it was superseded (delete,
+ * reset-state, lease expiry): it gives back what it reserved, changes nothing on the instance,
+ * and its action ends in Error.
  */
 export async function abandonSuperseded(
   table: Table, instanceId: string, claim: ClaimRef, now: number, current?: Instance,
 ): Promise<void> {
   if ((await getAction(table, instanceId, claim.requestId))?.finishTime) return;
   const own = current?.lastOutcome?.requestId === claim.requestId ? current.lastOutcome : undefined;
-  if (own?.result !== 'Success') await undoReservation(table, instanceId, claim);
-  await finishAction(table, {
-    instanceId, requestId: claim.requestId, event: eventName(claim.op), now,
-    result: own?.result ?? 'Error',
+  await settleReservation(table, instanceId, claim, own?.result === 'Success');
+  const start: ActionStart = own
+    ? { ...claim, claimedAt: own.claimedAt ?? claim.claimedAt, eventStart: own.eventStart ?? claim.eventStart }
+    : claim;
+  await finishAction(table, instanceId, start, {
+    result: own?.result ?? 'Error', now,
     traceback: own ? own.message : 'Superseded: the claim on the instance was taken over before this operation finished',
   });
 }

@@ -1,7 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  deleteAttachment, listAttachments, markAttached, putAttachment, releaseAttachable, touchAttachment,
-  Ports, Volumes, type Attachment, type AttachableKind,
+  attachmentsOf, releaseAttachable, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind,
 } from './attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
@@ -49,8 +48,8 @@ export class SimulatedDriver implements ComputeDriver {
   };
 
   readonly rebuild = async (ctx: OperationContext): Promise<InstancePatch> => {
-    // Under the claim no other operation can change the mappings, so this read is current.
-    return this.rebuildFrom(ctx, await listAttachments(this.table, Volumes, ctx.instance.id));
+    // Under the claim no other operation can change the mappings: the item taken up is current.
+    return this.rebuildFrom(ctx, attachmentsOf(ctx.instance, Volumes));
   };
 
   /**
@@ -111,49 +110,39 @@ export class SimulatedDriver implements ComputeDriver {
     return { powerState: PowerState.RUNNING };
   };
 
-  readonly attach_volume = async (ctx: OperationContext): Promise<InstancePatch> => {
-    await this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', {
+  readonly attach_volume = (ctx: OperationContext) =>
+    this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', {
       device: String(ctx.params.device), deleteOnTermination: ctx.params.deleteOnTermination === true,
       ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
     });
-    return {};
-  };
 
-  readonly detach_volume = async (ctx: OperationContext): Promise<InstancePatch> => {
-    await this.detach(ctx, Volumes, String(ctx.params.volumeId), 'disconnect_volume');
-    return {};
-  };
+  readonly detach_volume = (ctx: OperationContext) => this.detach(ctx, Volumes, String(ctx.params.volumeId), 'disconnect_volume');
 
-  readonly attach_interface = async (ctx: OperationContext): Promise<InstancePatch> => {
-    await this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
+  readonly attach_interface = (ctx: OperationContext) =>
+    this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
       macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId), fixedIp: String(ctx.params.fixedIp),
       ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
     });
-    return {};
-  };
 
-  readonly detach_interface = async (ctx: OperationContext): Promise<InstancePatch> => {
-    await this.detach(ctx, Ports, String(ctx.params.portId), 'unplug_vif');
-    return {};
-  };
+  readonly detach_interface = (ctx: OperationContext) => this.detach(ctx, Ports, String(ctx.params.portId), 'unplug_vif');
 
+  /** One step (its checkpoint fences it); the mapping lands on the instance with the release. */
   private async attach(
     ctx: OperationContext, kind: AttachableKind, id: string, step: string, details: Partial<Attachment>,
-  ): Promise<void> {
+  ): Promise<InstancePatch> {
     await this.step(ctx, step);
-    await ctx.checkpoint();
-    await putAttachment(this.table, kind, {
-      ...details, id, instanceId: ctx.instance.id, requestId: ctx.requestId, created: new Date().toISOString(),
-    });
-    await markAttached(this.table, kind, { id, instanceId: ctx.instance.id, requestId: ctx.requestId });
+    return {
+      attach: {
+        map: kind.map,
+        attachment: { ...details, id, instanceId: ctx.instance.id, requestId: ctx.requestId, created: new Date().toISOString() },
+      },
+    };
   }
 
-  /** Repeatable: a redelivered detach finds the mapping gone and still frees the resource. */
-  private async detach(ctx: OperationContext, kind: AttachableKind, id: string, step: string): Promise<void> {
+  /** Repeatable: the mapping goes with the release, the resource is freed after it. */
+  private async detach(ctx: OperationContext, kind: AttachableKind, id: string, step: string): Promise<InstancePatch> {
     await this.step(ctx, step);
-    await ctx.checkpoint();
-    await deleteAttachment(this.table, kind, { instanceId: ctx.instance.id, id });
-    await releaseAttachable(this.table, kind, { id, instanceId: ctx.instance.id });
+    return { detach: { map: kind.map, id } };
   }
 
   readonly start = (ctx: OperationContext) => this.power(ctx, 'power_on', PowerState.RUNNING);
@@ -175,14 +164,12 @@ export class SimulatedDriver implements ComputeDriver {
     const instanceId = ctx.instance.id;
     await this.step(ctx, 'shutdown');
     await undoReservation(this.table, instanceId, ctx.preempted);
+    // The item taken up lists what the server holds: no query. Each release is conditioned on
+    // the resource still being this instance's, so a repeat changes nothing.
     for (const kind of [Volumes, Ports]) {
-      for (const a of await listAttachments(this.table, kind, instanceId)) {
-        await ctx.checkpoint();
-        await deleteAttachment(this.table, kind, { instanceId, id: a.id });
-        await releaseAttachable(this.table, kind, { id: a.id, instanceId });
-      }
+      for (const a of attachmentsOf(ctx.instance, kind)) await releaseAttachable(this.table, kind, { id: a.id, instanceId });
     }
     await this.step(ctx, 'destroy');
-    return { powerState: PowerState.NOSTATE };
+    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {} };
   };
 }

@@ -10,6 +10,8 @@ import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from './table.js';
  */
 export async function sweepExpiredClaims(table: Table, now: number): Promise<number> {
   let released = 0;
+  // One instance's failure must not leave every later expired claim for the next sweep.
+  let failure: unknown;
   for (let shard = 0; shard < LEASE_SHARDS; shard++) {
     let start: Record<string, unknown> | undefined;
     do {
@@ -20,16 +22,24 @@ export async function sweepExpiredClaims(table: Table, now: number): Promise<num
         ExclusiveStartKey: start,
       }));
       for (const key of out.Items ?? []) {
-        const instance = await readInstance(table, String(key.pk).slice('INSTANCE#'.length));
-        if (!instance?.claim || instance.leaseUntil === undefined || instance.leaseUntil >= now) continue;
-        const expired = await settleOperation(table, {
-          instance, claim: instance.claim, token: instance.version, now, onlyIfLeaseBefore: now,
-          result: { ok: false, message: `Lease expired: operation ${instance.claim.op} (${instance.claim.requestId}) made no progress` },
-        });
-        if (expired) released++;
+        try {
+          if (await expire(table, String(key.pk).slice('INSTANCE#'.length), now)) released++;
+        } catch (err) {
+          failure ??= err;
+        }
       }
       start = out.LastEvaluatedKey;
     } while (start);
   }
+  if (failure) throw failure;
   return released;
+}
+
+async function expire(table: Table, instanceId: string, now: number): Promise<boolean> {
+  const instance = await readInstance(table, instanceId);
+  if (!instance?.claim || instance.leaseUntil === undefined || instance.leaseUntil >= now) return false;
+  return settleOperation(table, {
+    instance, claim: instance.claim, token: instance.version, now, onlyIfLeaseBefore: now,
+    result: { ok: false, message: `Lease expired: operation ${instance.claim.op} (${instance.claim.requestId}) made no progress` },
+  });
 }

@@ -61,8 +61,6 @@ export function tableFromEnv(): Table {
 
 export const keys = {
   instance: (id: string) => ({ pk: `INSTANCE#${id}`, sk: 'META' }),
-  mapping: (instanceId: string, volumeId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `BDM#${volumeId}` }),
-  vif: (instanceId: string, portId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `VIF#${portId}` }),
   action: (instanceId: string, requestId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `ACTION#${requestId}` }),
   volume: (id: string) => ({ pk: `VOLUME#${id}`, sk: 'META' }),
   port: (id: string) => ({ pk: `PORT#${id}`, sk: 'META' }),
@@ -114,11 +112,6 @@ export function usedPlaceholders(
 /** Every item under an instance whose sort key starts with `prefix`, all pages, consistently read. */
 export function queryInstanceItems<T>(table: Table, instanceId: string, prefix: string): Promise<T[]> {
   return queryInstance<T>(table, instanceId, 'begins_with(sk, :from)', { ':from': prefix });
-}
-
-/** Every item under an instance whose sort key lies between `from` and `to`, all pages. */
-export function queryInstanceRange<T>(table: Table, instanceId: string, from: string, to: string): Promise<T[]> {
-  return queryInstance<T>(table, instanceId, 'sk BETWEEN :from AND :to', { ':from': from, ':to': to });
 }
 
 async function queryInstance<T>(

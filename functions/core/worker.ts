@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { recordEventStart } from './actions.js';
 import { operationRow } from './catalogue.js';
-import { beginWork, renewClaim, yieldWork } from './claims.js';
+import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
 import type { OperationMessage } from './queue.js';
-import { abandonSuperseded, eventName, settleOperation, type Result } from './settle.js';
+import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
 import type { Table } from './table.js';
 
@@ -49,14 +48,19 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   const instance = begun.instance;
   const row = operationRow(msg.op);
-  await recordEventStart(table, { instanceId: instance.id, requestId: msg.requestId, event: eventName(msg.op), now: now() });
+  // The take-up just proved the token and renewed the lease: a checkpoint straight after it
+  // (the first step's) would prove nothing more, so it costs no write unless it moves task_state.
+  let fencedJustNow = true;
   const ctx: OperationContext = {
     op: msg.op, requestId: msg.requestId, instance, params: msg.params, preempted: instance.preempted ?? undefined,
     checkpoint: async (taskState?: TaskState) => {
       if (taskState && !row.taskStates.includes(taskState)) {
         throw new Error(`${msg.op} has no task_state ${taskState}`);
       }
-      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState });
+      const redundant = fencedJustNow && !taskState;
+      fencedJustNow = false;
+      if (redundant) return;
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, runner });
       await heartbeat?.();
     },
   };
@@ -66,7 +70,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     result = { ok: true, patch: await driver[msg.op](ctx) };
   } catch (err) {
     if (err instanceof FencedOut) {
-      await abandonSuperseded(table, instance.id, msg, now());
+      if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
       return 'dropped';
     }
     if (!(err instanceof DriverError)) {
@@ -75,7 +79,16 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now() });
-  if (!settled) await abandonSuperseded(table, instance.id, msg, now());
+  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), runner });
+  if (!settled && !await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
   return settled ? 'done' : 'dropped';
+}
+
+/**
+ * Our lease ran out and a redelivery of the same operation took it over (same token, same
+ * request, another runner): that run owns the outcome now; this one stops and writes nothing.
+ */
+async function takenOverByAnotherRun(table: Table, msg: OperationMessage): Promise<boolean> {
+  const current = await readInstance(table, msg.instanceId);
+  return current?.version === msg.token && current.taskState !== undefined && current.claim?.requestId === msg.requestId;
 }

@@ -9,13 +9,13 @@ import { logger } from '../observability/index.js';
  * that is not an operation is reported failed and stays in the dead-letter queue for a person
  * (the queue-depth alarm fires).
  */
-export function createDeadLetterHandler(table: Table) {
+export function createDeadLetterHandler(table: Table, now: () => number = Date.now) {
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const failed: string[] = [];
     for (const record of event.Records) {
       try {
         const message = parseOperationMessage(record.body);
-        await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), Date.now());
+        await settleDeadLetter(table, message, Number(record.attributes.ApproximateReceiveCount), now());
       } catch (err) {
         logger.error('dead-lettered message not settled; it stays in the dead-letter queue', { messageId: record.messageId, error: err as Error });
         failed.push(record.messageId);

@@ -1,30 +1,30 @@
-"""Shared by the client suites: where taskgate is, the local token convention, waiting, steps.
+"""Shared by the client suites: logging in, waiting, steps.
 
 The suites run under Debian's /usr/bin/python3 with python3-novaclient and python3-openstacksdk,
-started by scripts/client-suite.ts against a local runtime (TASKGATE_API_URL).
+started by scripts/client-suite.ts against taskgate in Keystone mode. They log in as a user would:
+a password through Keystone, from a clouds.yaml (OS_CLIENT_CONFIG_FILE, OS_CLOUD), and find
+taskgate as the compute endpoint in Keystone's catalog; nothing tells them taskgate's URL.
 """
 import os
 import sys
 import time
 import traceback
-import uuid
 
-from keystoneauth1 import session
-from keystoneauth1.token_endpoint import Token
+import openstack.config
 
-API = os.environ['TASKGATE_API_URL'].rstrip('/')
 IMAGE = '70a599e0-31e7-49b7-b260-868f441e862b'
 IMAGE2 = '155d900f-4e14-4e4c-a73d-069cbf4541e6'
+# The clouds (clouds.yaml entries): the suite's project's member acts; Keystone's admin and the
+# project's reader check that the roles in the Keystone token are the ones taskgate applies.
+CLOUD = os.environ['OS_CLOUD']
+ADMIN_CLOUD = os.environ['TASKGATE_ADMIN_CLOUD']
+READER_CLOUD = os.environ['TASKGATE_READER_CLOUD']
 
 
-def keystone_session(user, project):
-    """No Keystone: a token-endpoint plugin hands the clients taskgate's URL and the noauth token
-    (`<user>:<project>`), exactly what an operator's script would configure."""
-    return session.Session(auth=Token(API, f'{user}:{project}'))
-
-
-def fresh_project(client):
-    return f'{client}-{uuid.uuid4().hex[:8]}'
+def cloud_region(cloud):
+    """The clouds.yaml entry: keystoneauth's password plugin (auth_url, username, password,
+    project and domains) and the region and interface to pick from the catalog."""
+    return openstack.config.OpenStackConfig().get_one(cloud=cloud)
 
 
 def wait_for(read, done, what, timeout=60):

@@ -3,15 +3,21 @@ import uuid
 
 from novaclient import api_versions, client, exceptions
 
-from common import IMAGE, IMAGE2, Steps, expect, fresh_project, keystone_session, wait_for, API
+from common import ADMIN_CLOUD, CLOUD, IMAGE, IMAGE2, READER_CLOUD, Steps, cloud_region, expect, wait_for
 
 steps = Steps('novaclient')
-project = fresh_project('novaclient')
-sess = keystone_session('alice', project)
+
+
+def login(cloud, version):
+    """A novaclient on a password session; the compute endpoint comes from Keystone's catalog."""
+    region = cloud_region(cloud)
+    return client.Client(version, session=region.get_session(), region_name=region.region_name,
+                         endpoint_type=region.get_interface() or 'public')
+
+
 # Negotiate as `nova --os-compute-api-version 2.latest` does: the highest version both know.
-negotiated = api_versions.discover_version(
-    client.Client('2.1', session=sess, endpoint_override=API), api_versions.APIVersion('2.latest'))
-nova = client.Client(negotiated.get_string(), session=sess, endpoint_override=API)
+negotiated = api_versions.discover_version(login(CLOUD, '2.1'), api_versions.APIVersion('2.latest'))
+nova = login(CLOUD, negotiated.get_string())
 state = {}
 
 
@@ -141,6 +147,28 @@ def instance_actions():
     expect(detail.events and detail.events[0]['result'] == 'Success', detail.events)
 
 
+def roles():
+    """The roles in each user's Keystone token, as Nova's default policies read them."""
+    admin = login(ADMIN_CLOUD, negotiated.get_string())
+    reader = login(READER_CLOUD, negotiated.get_string())
+    # Keystone's own admin, in project admin: reads another project's server (Nova: admin or owner).
+    expect(admin.servers.get(state['id']).tenant_id == server().tenant_id, 'admin reads it, in its project')
+    try:
+        nova.servers.list(search_opts={'all_tenants': 1})
+    except exceptions.Forbidden as e:
+        expect(e.code == 403, e.code)
+    else:
+        raise AssertionError('a member listed all tenants')
+    expect(reader.servers.get(state['id']).status == 'ACTIVE', 'reader: reads')
+    try:
+        reader.servers.reboot(state['id'])
+    except exceptions.Forbidden as e:
+        expect(e.code == 403, e.code)
+    else:
+        raise AssertionError('a reader rebooted a server')
+    expect(server().status == 'ACTIVE' and getattr(server(), 'OS-EXT-STS:task_state') is None, 'nothing changed')
+
+
 def delete():
     nova.servers.delete(state['id'])
     wait_for(lambda: [s.id for s in nova.servers.list()], lambda ids: state['id'] not in ids, 'deleted')
@@ -164,6 +192,7 @@ for name, fn in [
     ('servers.shelve, servers.unshelve', shelve_unshelve),
     ('a conflict raises novaclient.exceptions.Conflict with Nova\'s message', conflicts),
     ('instance_action.list, instance_action.get', instance_actions),
+    ("roles from Keystone: admin reads another project's server, member may not list all_tenants, reader reads but may not reboot", roles),
     ('servers.delete', delete),
 ]:
     steps.run(name, fn)

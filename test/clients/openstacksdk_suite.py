@@ -5,12 +5,12 @@ import openstack
 from openstack import exceptions
 from openstack.compute.v2.server_action import ServerAction
 
-from common import API, IMAGE, IMAGE2, Steps, expect, fresh_project, keystone_session, wait_for
+from common import ADMIN_CLOUD, CLOUD, IMAGE, IMAGE2, READER_CLOUD, Steps, expect, wait_for
 
 steps = Steps('openstacksdk')
-project = fresh_project('openstacksdk')
-# The SDK discovers the endpoint's microversion range from taskgate's version document.
-conn = openstack.connection.Connection(session=keystone_session('alice', project), compute_endpoint_override=API)
+# A password login from clouds.yaml; the SDK finds compute in Keystone's catalog and discovers the
+# endpoint's microversion range from taskgate's version document.
+conn = openstack.connect(cloud=CLOUD)
 compute = conn.compute
 state = {}
 
@@ -155,6 +155,28 @@ def instance_actions():
     expect(detail.events and detail.events[0].result == 'Success', detail.events)
 
 
+def roles():
+    """The roles in each user's Keystone token, as Nova's default policies read them."""
+    admin = openstack.connect(cloud=ADMIN_CLOUD).compute
+    reader = openstack.connect(cloud=READER_CLOUD).compute
+    # Keystone's own admin, in project admin: reads another project's server (Nova: admin or owner).
+    expect(admin.get_server(state['id']).project_id == server().project_id, 'admin reads it, in its project')
+    try:
+        list(compute.servers(all_projects=True))
+    except exceptions.HttpException as e:  # 0.101 has no ForbiddenException: a 403 is an HttpException
+        expect(e.status_code == 403, e.status_code)
+    else:
+        raise AssertionError('a member listed all projects')
+    expect(reader.get_server(state['id']).status == 'ACTIVE', 'reader: reads')
+    try:
+        reader.reboot_server(state['id'], 'SOFT')
+    except exceptions.HttpException as e:  # 0.101 has no ForbiddenException: a 403 is an HttpException
+        expect(e.status_code == 403, e.status_code)
+    else:
+        raise AssertionError('a reader rebooted a server')
+    expect(server().status == 'ACTIVE' and server().task_state is None, 'nothing changed')
+
+
 def delete():
     compute.delete_server(state['id'])
     compute.wait_for_delete(server(), interval=0.1, wait=60)
@@ -174,6 +196,7 @@ for name, fn in [
     ('compute.shelve_server, unshelve_server', shelve_unshelve),
     ('a conflict raises openstack.exceptions.ConflictException with Nova\'s message', conflicts),
     ('instance actions: compute.server_actions, get_server_action (see server_actions())', instance_actions),
+    ("roles from Keystone: admin reads another project's server, member may not list all_projects, reader reads but may not reboot", roles),
     ('compute.delete_server, wait_for_delete', delete),
 ]:
     steps.run(name, fn)

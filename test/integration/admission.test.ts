@@ -30,7 +30,7 @@ const conflicting = (i: number) => {
     case 0: return ['/action', { rebuild: { imageRef: i % 2 ? IMAGE : IMAGE2 } }] as const;
     case 1: return ['/os-volume_attachments', { volumeAttachment: { volumeId: crypto.randomUUID() } }] as const;
     case 2: return ['/action', { 'os-stop': null }] as const;
-    case 3: return ['/action', { reboot: { type: 'HARD' } }] as const;
+    case 3: return ['/action', { reboot: { type: 'SOFT' } }] as const; // a HARD one may take over (Nova's ALLOW_REBOOT)
     default: return ['/action', { resize: { flavorRef: '2' } }] as const;
   }
 };

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { putAttachment, reserve, markAttached, Volumes } from '../../functions/core/attachables.js';
+import { markAttached, reserve, Volumes, writeAttachmentUnfenced } from '../../functions/core/attachables.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
@@ -103,7 +103,7 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
       const instance = await seedInstance(table);
       const volumeId = crypto.randomUUID();
       await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now() });
-      await putAttachment(table, Volumes, {
+      await writeAttachmentUnfenced(table, Volumes, {
         id: volumeId, instanceId: instance.id, requestId: 'seed', device: '/dev/vdb', created: new Date().toISOString(),
       });
       await markAttached(table, Volumes, { id: volumeId, instanceId: instance.id, requestId: 'seed' });

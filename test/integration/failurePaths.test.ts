@@ -1,8 +1,7 @@
-import { jest } from '@jest/globals';
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { getAction } from '../../functions/core/actions.js';
 import { requestOperation } from '../../functions/core/admission.js';
-import { putAttachment, readAttachable, Volumes } from '../../functions/core/attachables.js';
+import { readAttachable, Volumes, writeAttachmentUnfenced } from '../../functions/core/attachables.js';
 import { readInstance, renewClaim } from '../../functions/core/claims.js';
 import { leasesOf, timings } from '../../functions/core/config.js';
 import { sqsOperationQueue, type OperationQueue } from '../../functions/core/queue.js';
@@ -208,7 +207,7 @@ describe('every refusal gives back what it took', () => {
     try {
       const full = await seedInstance(api.table);
       for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
-        await putAttachment(api.table, Volumes, {
+        await writeAttachmentUnfenced(api.table, Volumes, {
           id: uuid(), instanceId: full.id, requestId: `seed-${c}`, device: `/dev/vd${String.fromCharCode(c)}`, created: new Date().toISOString(),
         });
       }

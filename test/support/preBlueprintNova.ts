@@ -1,4 +1,6 @@
-import { listAttachments, Volumes, type Attachment } from '../../functions/core/attachables.js';
+import {
+  attachmentsOf, releaseAttachable, Volumes, writeAttachmentUnfenced, type Attachment,
+} from '../../functions/core/attachables.js';
 import { readInstance } from '../../functions/core/claims.js';
 import type { OperationName } from '../../functions/core/catalogue.js';
 import type { OperationContext } from '../../functions/core/driver.js';
@@ -10,8 +12,8 @@ import type { Table } from '../../functions/core/table.js';
 // THE BASELINE, kept under test/ and never in product code: Nova before the blueprint.
 // Admission is read-check-then-act (read the instance, check task_state, go on); detach sets
 // no task_state at all; rebuild's API reads the block-device mappings and casts them to compute.
-// Both operations then run at once on the same driver. This is how the tests prove they can
-// see the race they exist to rule out.
+// Both operations then run at once on the same driver, and what each changes is written with no
+// fence. This is how the tests prove they can see the race they exist to rule out.
 
 /** The simulated driver, with rebuild taking the mappings nova-api read and cast to it. */
 export class PreBlueprintDriver extends SimulatedDriver {
@@ -35,10 +37,12 @@ export async function preBlueprintDetach(table: Table, driver: PreBlueprintDrive
   const instance = await checkInstanceState(table, instanceId, 'detach_volume');
   // No task_state is set: nothing stops a rebuild from starting now.
   await driver.detach_volume(unfencedContext('detach_volume', instance, { volumeId }));
+  await writeAttachmentUnfenced(table, Volumes, { instanceId, id: volumeId, remove: true });
+  await releaseAttachable(table, Volumes, { id: volumeId, instanceId });
 }
 
 export async function preBlueprintRebuild(table: Table, driver: PreBlueprintDriver, instanceId: string, imageRef: string) {
   const instance = await checkInstanceState(table, instanceId, 'rebuild');
-  const bdms = await listAttachments(table, Volumes, instanceId); // read in nova-api
+  const bdms = attachmentsOf(instance, Volumes); // read in nova-api
   await driver.rebuildWith(unfencedContext('rebuild', instance, { imageRef }), bdms); // run in nova-compute
 }

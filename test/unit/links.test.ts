@@ -20,7 +20,7 @@ function apiWith(options: ApiOptions) {
     table: { db: { send: async () => ({ Items: [] }) } as never, name: 'unused' },
     queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
     claimLeaseMs: 1000,
-  }, { identity: new NoauthIdentityProvider(), ...options });
+  }, { identity: new NoauthIdentityProvider(), ...options }); // the token below is development mode's
 }
 
 interface Front {

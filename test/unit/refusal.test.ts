@@ -27,10 +27,20 @@ describe('refusalFor: why a claim was refused, in Nova\'s order', () => {
     expect(refusalFor('stop', 'i-1', admin, locked)?.message).toBe(invalidStateMessage('stop', 'i-1', 'task_state', 'rebuilding'));
   });
 
-  it('names the task_state before the vm_state', () => {
+  it('names the vm_state before the task_state, as check_instance_state tests them', () => {
     const err = refusalFor('rebuild', 'i-1', alice, { ...base, vmState: 'paused', taskState: 'detaching_volume' });
     expect(err).toBeInstanceOf(Conflict);
-    expect(err?.message).toBe("Cannot 'rebuild' instance i-1 while it is in task_state detaching_volume");
+    expect(err?.message).toBe("Cannot 'rebuild' instance i-1 while it is in vm_state paused");
+    expect(refusalFor('rebuild', 'i-1', alice, { ...base, taskState: 'detaching_volume' })?.message)
+      .toBe("Cannot 'rebuild' instance i-1 while it is in task_state detaching_volume");
+  });
+
+  it('lets a hard reboot through while a soft reboot is in flight, as Nova does, but not a soft one', () => {
+    expect(refusalFor('reboot_hard', 'i-1', alice, { ...base, taskState: 'rebooting' })).toBeUndefined();
+    expect(refusalFor('reboot_soft', 'i-1', alice, { ...base, taskState: 'rebooting' })?.message)
+      .toBe("Cannot 'reboot' instance i-1 while it is in task_state rebooting");
+    expect(refusalFor('reboot_hard', 'i-1', alice, { ...base, taskState: 'rebuilding' })?.message)
+      .toBe("Cannot 'reboot' instance i-1 while it is in task_state rebuilding");
   });
 
   it('names the vm_state when idle in a state the operation does not allow', () => {

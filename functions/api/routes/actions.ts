@@ -10,7 +10,7 @@ import { empty, json, pathParam, requester, type ApiContext, type ApiResult, typ
 import { schemas, validate, type SchemaName } from '../schemas.js';
 import { serverView } from '../views.js';
 import { excerpt } from '../excerpt.js';
-import { checkMetadataQuota, serverViewOptions } from './servers.js';
+import { checkMetadataQuota, serverViewOptions, viewFlavors } from './servers.js';
 import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
 import { check, lockSchema, normalIPv6, rebuildSchema } from '../serverSchemas.js';
 import { getServer } from '../../core/instances.js';
@@ -82,7 +82,7 @@ async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body): Pro
  */
 async function rebuildView(deps: AdmissionDeps, ctx: ApiContext, instance: Instance, b: Body) {
   const v = ctx.apiVersion;
-  const options = await serverViewOptions(deps, instance, ctx);
+  const options = serverViewOptions(instance, ctx, await viewFlavors(deps, ctx));
   const view = serverView(instance, ctx.baseUrl, options, {
     full: isAtLeast(v, '2.75'), serverGroups: true, keyName: isAtLeast(v, '2.54'), extendedUserData: false,
   });

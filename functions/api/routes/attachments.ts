@@ -1,6 +1,6 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
-import { getAttachment, listAttachments, Ports, Volumes } from '../../core/attachables.js';
+import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
 import { NotFound } from '../../core/errors.js';
 import { canonicalUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
@@ -49,7 +49,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List volume attachments', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-        const all = await listAttachments(deps.table, Volumes, server.id);
+        const all = attachmentsOf(server, Volumes);
         return json(200, { volumeAttachments: all.map((a) => volumeAttachmentView(a, ctx.apiVersion)) });
       },
     },
@@ -59,7 +59,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const volumeId = pathParam(event, 'volume_id');
-        const found = await getAttachment(deps.table, Volumes, server.id, volumeId);
+        const found = attachmentOn(server, Volumes, volumeId);
         if (!found) throw new NotFound(`Volume ${volumeId} is not attached to ${server.id}`);
         return json(200, { volumeAttachment: volumeAttachmentView(found, ctx.apiVersion) });
       },
@@ -106,7 +106,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List interfaces', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-        const all = await listAttachments(deps.table, Ports, server.id);
+        const all = attachmentsOf(server, Ports);
         return json(200, { interfaceAttachments: all.map((a) => interfaceAttachmentView(a, 'ACTIVE', ctx.apiVersion)) });
       },
     },
@@ -116,7 +116,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const portId = pathParam(event, 'port_id');
-        const found = await getAttachment(deps.table, Ports, server.id, portId);
+        const found = attachmentOn(server, Ports, portId);
         if (!found) throw new NotFound(`Port ${portId} is not attached to ${server.id}`);
         return json(200, { interfaceAttachment: interfaceAttachmentView(found, 'ACTIVE', ctx.apiVersion) });
       },

@@ -1,4 +1,4 @@
-import { getAction, listActions, type InstanceAction } from '../../core/actions.js';
+import { findAction, listActionsOf, type InstanceAction } from '../../core/actions.js';
 import type { AdmissionDeps } from '../../core/admission.js';
 import { readInstance } from '../../core/claims.js';
 import { BadRequest, NotFound } from '../../core/errors.js';
@@ -70,7 +70,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List instance actions', success: [200], query: ['limit', 'marker', 'changes-since', 'changes-before'] },
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
-        const { actions, links } = page(await listActions(deps.table, server.id), event, ctx, server.id);
+        const { actions, links } = page(await listActionsOf(deps.table, server), event, ctx, server.id);
         return json(200, {
           instanceActions: actions.map((a) => instanceActionView(a, false, { version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin })),
           ...(links ? { links } : {}),
@@ -83,7 +83,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
         const requestId = pathParam(event, 'request_id');
-        const action = await getAction(deps.table, server.id, requestId);
+        const action = await findAction(deps.table, server, requestId);
         if (!action) throw new NotFound(`Action for request_id ${requestId} on instance ${server.id} not found`);
         return json(200, {
           instanceAction: instanceActionView(action, true, { version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin }),

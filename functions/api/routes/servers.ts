@@ -1,9 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
-import { listVolumesAndPorts } from '../../core/attachables.js';
+import { attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
 import { AlreadyInProgress } from '../../core/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/errors.js';
-import { allFlavors, findFlavor, type Flavor } from '../../core/flavors.js';
+import { cachedFlavors, type Flavor } from '../../core/flavors.js';
 import type { Instance, InstanceFields } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
 import { getKeyPair } from '../../core/keypairs.js';
@@ -25,21 +25,27 @@ const MAX_COUNT = 10;
 /** Nova's default metadata_items quota. */
 export const METADATA_ITEMS = 128;
 
-/** The server's view options: its volumes and ports, its flavor, the request's microversion and caller. */
-export async function serverViewOptions(
-  deps: AdmissionDeps, s: Instance, ctx: ApiContext, flavors?: readonly Flavor[],
-): Promise<ServerViewOptions> {
-  const { volumes, ports } = await listVolumesAndPorts(deps.table, s.id);
-  const flavor = isAtLeast(ctx.apiVersion, '2.47')
-    ? (flavors ? flavors.find((f) => f.id === s.flavorId) : await findFlavor(deps.table, s.flavorId, true))
-    : undefined;
-  return { volumes, ports, flavor, version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin };
+/**
+ * The server's view options: its volumes and ports (from the instance item itself, so a view
+ * and a whole detail page cost no read beyond the items), its flavor (from 2.47, embedded, out
+ * of `flavors`), the request's microversion and caller.
+ */
+export function serverViewOptions(s: Instance, ctx: ApiContext, flavors?: readonly Flavor[]): ServerViewOptions {
+  return {
+    volumes: attachmentsOf(s, Volumes), ports: attachmentsOf(s, Ports),
+    flavor: flavors?.find((f) => f.id === s.flavorId), version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin,
+  };
+}
+
+/** The flavors a server view needs: none before 2.47, then the (cached) list, tombstones included. */
+export async function viewFlavors(deps: AdmissionDeps, ctx: ApiContext): Promise<readonly Flavor[] | undefined> {
+  return isAtLeast(ctx.apiVersion, '2.47') ? cachedFlavors(deps.table) : undefined;
 }
 
 export async function fullServerView(
   deps: AdmissionDeps, s: Instance, ctx: ApiContext, parts: ServerParts = { full: true }, flavors?: readonly Flavor[],
 ) {
-  return serverView(s, ctx.baseUrl, await serverViewOptions(deps, s, ctx, flavors), parts);
+  return serverView(s, ctx.baseUrl, serverViewOptions(s, ctx, flavors ?? await viewFlavors(deps, ctx)), parts);
 }
 
 /** Nova's `servers_links` (for the list and the detail alike), pointing at the next page. */
@@ -161,9 +167,9 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     );
     if (query.nothing) return json(200, { servers: [] });
     const page = await listServers(deps.table, ctx.caller, query);
-    const flavors = detail && isAtLeast(ctx.apiVersion, '2.47') ? await allFlavors(deps.table) : undefined;
+    const flavors = detail ? await viewFlavors(deps, ctx) : undefined;
     const servers = detail
-      ? await Promise.all(page.servers.map((s) => fullServerView(deps, s, ctx, { full: true }, flavors)))
+      ? page.servers.map((s) => serverView(s, ctx.baseUrl, serverViewOptions(s, ctx, flavors), { full: true }))
       : page.servers.map((s) => serverSummaryView(s, ctx.baseUrl));
     return json(200, { servers, ...nextLink(ctx.baseUrl, detail ? 'servers/detail' : 'servers', event, page.next) });
   };
@@ -205,8 +211,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
 
   const ips = (network: boolean): Route => async (event, ctx) => {
     const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-    const { ports } = await listVolumesAndPorts(deps.table, instance.id);
-    const addresses = addressesView(ports, false);
+    const addresses = addressesView(attachmentsOf(instance, Ports), false);
     if (!network) return json(200, { addresses });
     const name = pathParam(event, 'network_label');
     if (!Object.hasOwn(addresses, name)) throw new NotFound('There is no such network');

@@ -1,4 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { JwtConfig } from '../config.js';
 import { IdentityUnavailable, Unauthenticated, type Identity, type IdentityProvider } from './identity.js';
 
 // OIDC / JWT mode: a token from a Cognito user pool or any OIDC issuer, verified by `jose`
@@ -6,19 +7,8 @@ import { IdentityUnavailable, Unauthenticated, type Identity, type IdentityProvi
 // audience. Only asymmetric algorithms are accepted, so `alg: none` and HS256-with-the-public-key
 // tricks fail before any claim is read. Project, user and roles come from configurable claims.
 
-export interface JwtOptions {
-  readonly issuer: string;
-  /** Expected `aud` (OIDC ID tokens) or, for Cognito access tokens, `client_id` when `audienceClaim` says so. */
-  readonly audience: string;
-  /** The claim that carries the audience: `aud` (default) or `client_id` (Cognito access tokens). */
-  readonly audienceClaim: 'aud' | 'client_id';
-  readonly jwksUrl: string;
-  readonly projectClaim: string;
-  readonly rolesClaim: string;
-  readonly userClaim: string;
-  readonly algorithms: readonly string[];
-  readonly clockToleranceSeconds: number;
-}
+/** The JWT mode's settings, as config.ts reads and validates them. */
+export type JwtOptions = Omit<JwtConfig, 'mode'>;
 
 /** Reads a claim by name; a dotted name (`custom:project` stays one name) walks nested objects. */
 function claim(payload: JWTPayload, name: string): unknown {

@@ -1,0 +1,127 @@
+import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
+import { createApi } from '../functions/api/app.js';
+import { createComputeHandler } from '../functions/compute/batch.js';
+import type { ComputeDriver, OperationContext } from '../functions/core/driver.js';
+import type { OperationName } from '../functions/core/catalogue.js';
+import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
+import { sqsOperationQueue } from '../functions/core/queue.js';
+import { SimulatedDriver } from '../functions/core/simulatedDriver.js';
+import { makeTable, type Table } from '../functions/core/table.js';
+import { CREDENTIALS, REGION, startEmulators, type Emulators } from '../local/emulators.js';
+import { startEventSourceMapping, type EventSourceMapping } from '../local/eventSourceMapping.js';
+import { lambdaContext } from '../local/lambdaContext.js';
+import { History } from './history.js';
+import { countRequests, RequestCounter } from './requestCounter.js';
+
+// taskgate's real handlers on the embedded emulators, in this process, with every AWS request
+// counted by path: 'api' (the API Lambda's clients), 'compute' (the compute Lambda's), 'esm'
+// (the event source mapping's receive and delete, which Lambda's service makes), 'peer' and
+// 'floor' (the benchmark's own clients).
+
+export interface Harness {
+  readonly emulators: Emulators;
+  readonly counter: RequestCounter;
+  readonly history: History;
+  /** A DynamoDB client and table whose requests count under `path`. */
+  table(path: string): Table;
+  sqs(path: string): SQSClient;
+  /** The API Lambda's handler, invoked in-process as Lambda would. */
+  api(method: string, path: string, body?: unknown): Promise<APIGatewayProxyResult>;
+  apiAs(token: string, method: string, path: string, body?: unknown): Promise<APIGatewayProxyResult>;
+  /** Runs whatever is queued through the compute handler, one receive at a time, until empty. */
+  drain(): Promise<number>;
+  /** The compute handler fed by event source mapping pollers, as `npm start` runs it. */
+  startCompute(concurrency?: number): EventSourceMapping;
+  stop(): Promise<void>;
+}
+
+export const BENCH_CALLER = 'bench:bench';
+
+/** The simulated driver, with every operation's run recorded in the history. */
+function recordingDriver(inner: ComputeDriver, history: History): ComputeDriver {
+  return Object.fromEntries((Object.keys(inner) as OperationName[]).map((op) => [op,
+    (ctx: OperationContext) => history.record(ctx.instance.id, ctx.requestId, () => inner[op](ctx))])) as unknown as ComputeDriver;
+}
+
+export async function startHarness(opts: { workMs: number }): Promise<Harness> {
+  const emulators = await startEmulators({ visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+  const counter = new RequestCounter();
+  const history = new History();
+  const clients: (DynamoDBClient | SQSClient)[] = [];
+  const table = (path: string) => {
+    const client = countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path);
+    clients.push(client);
+    return makeTable(emulators.tableName, client);
+  };
+  const sqs = (path: string) => {
+    const client = countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path);
+    clients.push(client);
+    return client;
+  };
+
+  // Development mode's identity (tokens "user:project"): the benchmark measures taskgate, not Keystone.
+  const api = createApi(
+    { table: table('api'), queue: sqsOperationQueue(sqs('api'), emulators.queueUrl), claimLeaseMs: 15 * 60_000 },
+    { identity: new NoauthIdentityProvider() },
+  );
+  const computeTable = table('compute');
+  const driver = recordingDriver(new SimulatedDriver(computeTable, { stepMs: opts.workMs }), history);
+  const compute = createComputeHandler({ table: computeTable, driver, runLeaseMs: 120_000, claimLeaseMs: 900_000 });
+  const esmSqs = sqs('esm');
+
+  const toEvent = (messages: Message[]): SQSEvent => ({
+    Records: messages.map((m) => ({
+      messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '',
+      attributes: { MessageGroupId: m.Attributes?.MessageGroupId, ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1' },
+    })) as never,
+  });
+
+  const apiAs: Harness['apiAs'] = async (token, method, fullPath, body) => {
+      const [path, query] = fullPath.split('?') as [string, string | undefined];
+      const params = query ? Object.fromEntries(new URLSearchParams(query)) : null;
+      const event = {
+        resource: '/{proxy+}', path: `/v2.1${path}`, httpMethod: method,
+        headers: { 'x-auth-token': token, 'content-type': 'application/json', host: 'bench', 'x-forwarded-proto': 'http' },
+        multiValueHeaders: {}, queryStringParameters: params,
+        multiValueQueryStringParameters: params && Object.fromEntries(Object.entries(params).map(([k, v]) => [k, [v]])),
+        pathParameters: { proxy: `v2.1${path}` }, stageVariables: null,
+        body: body === undefined ? null : JSON.stringify(body), isBase64Encoded: false,
+        requestContext: { requestId: randomUUID(), stage: '$default', httpMethod: method, path: `/v2.1${path}` },
+      } as unknown as APIGatewayProxyEvent;
+      return (await api(event as never, lambdaContext('api', 30_000) as never)) as APIGatewayProxyResult;
+  };
+
+  return {
+    emulators, counter, history, table, sqs, apiAs,
+    api: (method, path, body) => apiAs(BENCH_CALLER, method, path, body),
+    async drain() {
+      let ran = 0;
+      for (;;) {
+        const out = await esmSqs.send(new ReceiveMessageCommand({
+          QueueUrl: emulators.queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'],
+        }));
+        const messages = out.Messages ?? [];
+        if (messages.length === 0) return ran;
+        const result = await compute(toEvent(messages));
+        const failed = new Set((result.batchItemFailures ?? []).map((f) => f.itemIdentifier));
+        const done = messages.filter((m) => !failed.has(m.MessageId!));
+        if (done.length > 0) {
+          await esmSqs.send(new DeleteMessageBatchCommand({
+            QueueUrl: emulators.queueUrl, Entries: done.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle! })),
+          }));
+        }
+        ran += done.length;
+      }
+    },
+    startCompute(concurrency = 4) {
+      return startEventSourceMapping({ sqs: esmSqs, queueUrl: emulators.queueUrl, handler: compute, concurrency });
+    },
+    async stop() {
+      for (const c of clients) c.destroy();
+      await emulators.stop();
+    },
+  };
+}

@@ -1,0 +1,477 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { CLEARED_CLAIM, clearingClaim } from '../functions/core/claims.js';
+import { isConditionFailure, keys, type Table } from '../functions/core/table.js';
+import { seedInstance } from '../test/support/emulators.js';
+import { barChartSvg } from './chart.js';
+import { startHarness, type Harness } from './harness.js';
+import { findViolations } from './history.js';
+import { idempotencyPeer, lockItemPeer, naivePeer, type Attempt, type Peer, type PeerRequest } from './peers.js';
+import { zeroCounts, type Counts } from './requestCounter.js';
+import { median, percentile, progress, seededRandom } from './stats.js';
+
+// `npm run bench [-- --quick] [-- --seed N]`: taskgate's real handlers on the embedded
+// emulators, in this process. Prints a table, writes bench/results/<quick|full>.{json,txt,svg}.
+// Figures are for comparison on one machine; no test asserts any of them.
+
+const args = process.argv.slice(2);
+const quick = args.includes('--quick');
+const seedArg = args.indexOf('--seed');
+const SEED = seedArg >= 0 ? Number(args[seedArg + 1]) : 42;
+const SIZE = quick
+  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
+  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 5, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
+const WORK_MS = 20;
+const OWNER = { projectId: 'bench', userId: 'bench' };
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+const results: Record<string, unknown> = {
+  when: new Date().toISOString(), size: quick ? 'quick' : 'full', seed: SEED, workMs: WORK_MS,
+  machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
+};
+const lines: string[] = [];
+const say = (line = '') => { lines.push(line); console.log(line); };
+const ms = (v: number) => `${v.toFixed(2)} ms`;
+const perOp = (c: Counts, n: number) =>
+  Object.entries(c).filter(([, v]) => v > 0).map(([k, v]) => `${+(v / n).toFixed(2)} ${k}`).join(', ') || 'none';
+
+async function seedServers(table: Table, n: number): Promise<string[]> {
+  const bar = progress(`seeding ${n} servers`, n);
+  const ids: string[] = [];
+  for (let i = 0; i < n; i += 25) {
+    const batch = await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => seedInstance(table, OWNER)));
+    ids.push(...batch.map((s) => s.id));
+    bar.tick(batch.length);
+  }
+  bar.done();
+  return ids;
+}
+
+/** Puts a server back to idle without the worker (untimed): the claim cleared, the token moved on. */
+async function makeIdle(table: Table, id: string) {
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: keys.instance(id), UpdateExpression: clearingClaim([]),
+    ExpressionAttributeNames: { ...CLEARED_CLAIM.names }, ExpressionAttributeValues: { ...CLEARED_CLAIM.values },
+  }));
+}
+
+async function purge(h: Harness) {
+  await h.sqs('setup').send(new PurgeQueueCommand({ QueueUrl: h.emulators.queueUrl }));
+}
+
+// 1. The headline: the floor (one conditional UpdateItem + one SendMessage through the SDK) and
+//    the full admission through the API handler, interleaved.
+async function headline(h: Harness) {
+  const setup = h.table('setup');
+  const floorTable = h.table('floor');
+  const floorSqs = h.sqs('floor');
+  const [server] = await seedServers(setup, 1);
+  const floorKey = { pk: 'FLOOR#1', sk: 'META' };
+  const floor: number[] = [];
+  const full: number[] = [];
+  const bar = progress('floor vs full admission', SIZE.samples);
+  for (let i = 0; i < SIZE.samples; i++) {
+    const runFloor = async () => {
+      const t = performance.now();
+      await floorTable.db.send(new UpdateCommand({
+        TableName: floorTable.name, Key: floorKey, UpdateExpression: 'SET taskState = :ts, claim = :c ADD version :one',
+        ConditionExpression: 'attribute_not_exists(taskState)',
+        ExpressionAttributeValues: { ':ts': 'rebooting', ':c': { requestId: `f-${i}` }, ':one': 1 }, ReturnValues: 'ALL_NEW',
+      }));
+      await floorSqs.send(new SendMessageCommand({
+        QueueUrl: h.emulators.queueUrl, MessageBody: JSON.stringify({ i }), MessageGroupId: 'floor', MessageDeduplicationId: `floor-${i}`,
+      }));
+      floor.push(performance.now() - t);
+      await setup.db.send(new UpdateCommand({ TableName: setup.name, Key: floorKey, UpdateExpression: 'REMOVE taskState, claim' }));
+    };
+    const runFull = async () => {
+      const t = performance.now();
+      const res = await h.api('POST', `/servers/${server}/action`, { reboot: { type: 'SOFT' } });
+      full.push(performance.now() - t);
+      if (res.statusCode !== 202) throw new Error(`admission answered ${res.statusCode}: ${res.body}`);
+      await makeIdle(setup, server!);
+    };
+    if (i % 2 === 0) { await runFloor(); await runFull(); } else { await runFull(); await runFloor(); }
+    if (i % 100 === 99) await purge(h);
+    bar.tick();
+  }
+  bar.done();
+  await purge(h);
+  const r = {
+    floor: { median: median(floor), p99: percentile(floor, 0.99) },
+    full: { median: median(full), p99: percentile(full, 0.99) },
+  };
+  const ratio = { median: r.full.median / r.floor.median, p99: r.full.p99 / r.floor.p99 };
+  results.headline = { ...r, ratio, samples: SIZE.samples };
+  say('## Headline: full admission vs the floor (interleaved)');
+  say(`floor (1 UpdateItem + 1 SendMessage)   median ${ms(r.floor.median)}  p99 ${ms(r.floor.p99)}`);
+  say(`full admission (API handler, reboot)   median ${ms(r.full.median)}  p99 ${ms(r.full.p99)}`);
+  say(`ratio                                   median ${ratio.median.toFixed(2)}  p99 ${ratio.p99.toFixed(2)}  (target <= 1.15)`);
+  say();
+}
+
+// 2. Requests per operation, by path and kind, counted by the SDK middleware.
+async function requestsPerOperation(h: Harness) {
+  const setup = h.table('setup');
+  h.counter.reset();
+  const rows: { what: string; api: Counts; compute: Counts; esm: Counts }[] = [];
+  const measure = async (what: string, call: () => Promise<unknown>) => {
+    h.counter.take('api'); h.counter.take('compute'); h.counter.take('esm');
+    await call();
+    const api = h.counter.take('api');
+    await h.drain();
+    const esm = h.counter.take('esm');
+    esm.receive--; // the drain's last, empty receive: Lambda's long poll has no such cost per message
+    rows.push({ what, api, compute: h.counter.take('compute'), esm });
+  };
+  const [id, other] = await seedServers(setup, 2);
+  const vol = crypto.randomUUID();
+  const port = crypto.randomUUID();
+  await measure('create', () => h.api('POST', '/servers', { server: { name: 'b', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' } }));
+  await measure('reboot (soft)', () => h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }));
+  await measure('stop', () => h.api('POST', `/servers/${id}/action`, { 'os-stop': null }));
+  await measure('start', () => h.api('POST', `/servers/${id}/action`, { 'os-start': null }));
+  await measure('rebuild', () => h.api('POST', `/servers/${id}/action`, { rebuild: { imageRef: '155d900f-4e14-4e4c-a73d-069cbf4541e6' } }));
+  await measure('resize (3 steps)', () => h.api('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } }));
+  await measure('confirm resize', () => h.api('POST', `/servers/${id}/action`, { confirmResize: null }));
+  await measure('attach volume', () => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: vol } }));
+  await measure('attach interface', () => h.api('POST', `/servers/${id}/os-interface`, { interfaceAttachment: { port_id: port } }));
+  await measure('detach volume', () => h.api('DELETE', `/servers/${id}/os-volume_attachments/${vol}`));
+  await measure('detach interface', () => h.api('DELETE', `/servers/${id}/os-interface/${port}`));
+  // Refusals: what a 409, a bogus detach and a volume held elsewhere cost.
+  const held = crypto.randomUUID();
+  await h.api('POST', `/servers/${other}/os-volume_attachments`, { volumeAttachment: { volumeId: held } });
+  await h.drain();
+  await h.api('POST', `/servers/${id}/action`, { 'os-stop': null });
+  h.counter.take('api');
+  await h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
+  rows.push({ what: 'refused: 409 (busy)', api: h.counter.take('api'), compute: zeroCounts(), esm: zeroCounts() });
+  await h.drain();
+  await measure('refused: detach not attached (404)', () => h.api('DELETE', `/servers/${id}/os-volume_attachments/${crypto.randomUUID()}`));
+  await measure('refused: volume held elsewhere (400)', () => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: held } }));
+  await measure('delete (with 1 volume, 1 port)', async () => {
+    await h.api('POST', `/servers/${other}/os-interface`, { interfaceAttachment: {} });
+    await h.drain();
+    h.counter.take('api'); h.counter.take('compute'); h.counter.take('esm');
+    await h.api('DELETE', `/servers/${other}`);
+  });
+  await measure('GET /servers/{id}', () => h.api('GET', `/servers/${id}`));
+  await measure('GET .../os-instance-actions', () => h.api('GET', `/servers/${id}/os-instance-actions`));
+  results.requestsPerOperation = rows;
+  say('## Requests per operation (SDK middleware count; esm = receive/delete made by the event source mapping)');
+  say('(dynalite returns no old item with a failed condition, so a refusal reads once here; on DynamoDB it does not)');
+  say('operation                             | API path                     | compute path                 | esm');
+  for (const r of rows) say(`${r.what.padEnd(37)} | ${perOp(r.api, 1).padEnd(28)} | ${perOp(r.compute, 1).padEnd(28)} | ${perOp(r.esm, 1)}`);
+  say();
+
+  // The detail page: requests for N servers, whatever N.
+  const detail: { servers: number; requests: Counts }[] = [];
+  for (const n of [1, 10, 100]) {
+    const project = `detail${n}`;
+    for (let i = 0; i < n; i += 25) {
+      await Promise.all(Array.from({ length: Math.min(25, n - i) }, () => seedInstance(setup, { projectId: project, userId: 'u' })));
+    }
+    h.counter.take('api');
+    const event = await h.apiAs(`u:${project}`, 'GET', `/servers/detail?limit=${n}`);
+    if (event.statusCode !== 200) throw new Error(`detail answered ${event.statusCode}`);
+    detail.push({ servers: n, requests: h.counter.take('api') });
+  }
+  results.detailPage = detail;
+  say('## GET /servers/detail: requests for a page of N servers');
+  for (const d of detail) say(`N = ${String(d.servers).padEnd(4)} ${perOp(d.requests, 1)}`);
+  say();
+}
+
+interface RunFigures {
+  name: string; accepted: number; refused: number; replayed: number; seconds: number; opsPerS: number;
+  p50: number; p99: number; requestsPerAttempt: number; requestsPerAccepted: number; violations: number;
+}
+
+/** A seeded workload of conflicting requests over many instances, the same for every contender. */
+function workload(instances: string[], n: number): PeerRequest[] {
+  const random = seededRandom(SEED);
+  const ops = ['reboot', 'rebuild'];
+  return Array.from({ length: n }, (_, i) => ({
+    instanceId: instances[Math.floor(random() * instances.length)]!, op: ops[Math.floor(random() * ops.length)]!, requestId: `w-${i}`,
+  }));
+}
+
+async function runClients(requests: PeerRequest[], clients: number, attempt: (r: PeerRequest) => Promise<Attempt>, label: string) {
+  const latencies: number[] = [];
+  const tally = { accepted: 0, refused: 0, replayed: 0 };
+  const bar = progress(label, requests.length);
+  let next = 0;
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (next < requests.length) {
+      const req = requests[next++]!;
+      const t = performance.now();
+      tally[await attempt(req)]++;
+      latencies.push(performance.now() - t);
+      bar.tick();
+    }
+  }));
+  bar.done();
+  return { latencies, ...tally };
+}
+
+const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0);
+
+// 3. Peers, on the same emulators and the same seeded workload.
+async function peers(h: Harness) {
+  const setup = h.table('setup');
+  const instances = await seedServers(setup, SIZE.peerInstances);
+  const requests = workload(instances, SIZE.peerRequests);
+  const clients = 16;
+  const figures: RunFigures[] = [];
+
+  const contenders: Peer[] = [
+    naivePeer(h.table('peer'), h.history, WORK_MS),
+    lockItemPeer(h.table('peer'), h.history, WORK_MS),
+    idempotencyPeer(h.table('peer'), h.history, WORK_MS),
+  ];
+  for (const peer of contenders) {
+    h.history.intervals.length = 0;
+    h.counter.take('peer');
+    const t = performance.now();
+    const run = await runClients(requests, clients, (r) => peer.attempt(r), peer.name);
+    const seconds = (performance.now() - t) / 1000;
+    const requestsMade = total(h.counter.take('peer'));
+    figures.push({
+      name: peer.name, accepted: run.accepted, refused: run.refused, replayed: run.replayed, seconds,
+      opsPerS: run.accepted / seconds, p50: median(run.latencies), p99: percentile(run.latencies, 0.99),
+      requestsPerAttempt: requestsMade / requests.length, requestsPerAccepted: requestsMade / Math.max(1, run.accepted),
+      violations: findViolations(h.history.intervals).length,
+    });
+  }
+
+  // taskgate: the API handler answers; the compute handler runs what was accepted.
+  h.history.intervals.length = 0;
+  for (const p of ['api', 'compute', 'esm']) h.counter.take(p);
+  const compute = h.startCompute(4);
+  const t = performance.now();
+  const body = (op: string) => (op === 'reboot' ? { reboot: { type: 'SOFT' } } : { rebuild: { imageRef: '155d900f-4e14-4e4c-a73d-069cbf4541e6' } });
+  const run = await runClients(requests, clients, async (r) => {
+    const res = await h.api('POST', `/servers/${r.instanceId}/action`, body(r.op));
+    return res.statusCode === 202 ? 'accepted' : 'refused';
+  }, 'taskgate');
+  while (h.history.intervals.length < run.accepted) await new Promise((r) => setTimeout(r, 20));
+  const seconds = (performance.now() - t) / 1000;
+  await compute.stop();
+  const apiRequests = total(h.counter.take('api'));
+  const computeRequests = total(h.counter.take('compute'));
+  h.counter.take('esm');
+  figures.push({
+    name: 'taskgate', accepted: run.accepted, refused: run.refused, replayed: 0, seconds,
+    opsPerS: run.accepted / seconds, p50: median(run.latencies), p99: percentile(run.latencies, 0.99),
+    requestsPerAttempt: (apiRequests + computeRequests) / requests.length,
+    requestsPerAccepted: (apiRequests + computeRequests) / Math.max(1, run.accepted),
+    violations: findViolations(h.history.intervals).length,
+  });
+  const tg = figures.at(-1)!;
+  results.peers = { instances: SIZE.peerInstances, requests: requests.length, clients, figures };
+  say(`## Peers: ${requests.length} seeded requests (reboot/rebuild) over ${SIZE.peerInstances} instances, ${clients} clients, ${WORK_MS} ms work`);
+  say('contender                          accepted  refused replayed  ops/s (x tg)   p50 ms  p99 ms  req/attempt req/accepted  violations');
+  for (const f of figures) {
+    say(`${f.name.padEnd(34)} ${String(f.accepted).padStart(8)} ${String(f.refused).padStart(8)} ${String(f.replayed).padStart(8)}  `
+      + `${f.opsPerS.toFixed(1).padStart(6)} (${(f.opsPerS / tg.opsPerS).toFixed(2)})  ${f.p50.toFixed(1).padStart(6)}  ${f.p99.toFixed(1).padStart(6)}  `
+      + `${f.requestsPerAttempt.toFixed(2).padStart(11)} ${f.requestsPerAccepted.toFixed(2).padStart(12)}  ${String(f.violations).padStart(10)}`);
+  }
+  say('(p50/p99: time to the answer; the peers answer after the work, taskgate after admission)');
+  say();
+  return figures;
+}
+
+// 4. One instance under 64 concurrent clients: taskgate, the lock item, the raw conditional write.
+async function contention(h: Harness) {
+  const setup = h.table('setup');
+  const [id] = await seedServers(setup, 1);
+  const clients = 64;
+  const until = (s: number) => performance.now() + s * 1000;
+  const loop = async (deadline: number, fn: () => Promise<boolean>) => {
+    let ok = 0;
+    let answered = 0;
+    await Promise.all(Array.from({ length: clients }, async () => {
+      while (performance.now() < deadline) { if (await fn()) ok++; answered++; }
+    }));
+    return { ok, answered };
+  };
+  const bar = progress('contention (4 runs)', 4);
+  // Item 4: per-instance throughput, taskgate vs the lock item, the same few clients on one instance.
+  const perInstance = async (fewClients: number) => {
+    const [one] = await seedServers(setup, 1);
+    const computeFew = h.startCompute(4);
+    const before = h.history.intervals.length;
+    const start = performance.now();
+    const stopAt = start + SIZE.contentionS * 1000;
+    let accepted = 0;
+    const statuses: Record<number, number> = {};
+    await Promise.all(Array.from({ length: fewClients }, async () => {
+      while (performance.now() < stopAt) {
+        const { statusCode } = await h.api('POST', `/servers/${one}/action`, { reboot: { type: 'SOFT' } });
+        statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
+        if (statusCode === 202) accepted++;
+      }
+    }));
+    while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
+    const tgRate = accepted / ((performance.now() - start) / 1000);
+    await computeFew.stop();
+    const lockFew = lockItemPeer(h.table('peer'), h.history, WORK_MS);
+    let k = 0;
+    let lockAccepted = 0;
+    const lockStop = performance.now() + SIZE.contentionS * 1000;
+    await Promise.all(Array.from({ length: fewClients }, async () => {
+      while (performance.now() < lockStop) {
+        if ((await lockFew.attempt({ instanceId: `few-${one}`, op: 'reboot', requestId: `f-${k++}` })) === 'accepted') lockAccepted++;
+      }
+    }));
+    return { clients: fewClients, taskgate: tgRate, lockItem: lockAccepted / SIZE.contentionS, taskgateAnswers: statuses };
+  };
+  const few = await perInstance(4);
+  bar.tick();
+  const compute = h.startCompute(4);
+  const doneBefore = h.history.intervals.length;
+  let end = until(SIZE.contentionS);
+  const tg = await loop(end, async () => (await h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).statusCode === 202);
+  while (h.history.intervals.length - doneBefore < tg.ok) await new Promise((r) => setTimeout(r, 10));
+  const tgSeconds = (performance.now() - (end - SIZE.contentionS * 1000)) / 1000;
+  await compute.stop();
+  bar.tick();
+  const lock = lockItemPeer(h.table('peer'), h.history, WORK_MS);
+  let n = 0;
+  end = until(SIZE.contentionS);
+  const lk = await loop(end, async () => (await lock.attempt({ instanceId: `contended-${id}`, op: 'reboot', requestId: `c-${n++}` })) === 'accepted');
+  bar.tick();
+  const raw = h.table('floor');
+  const rawKey = { pk: 'RAW#1', sk: 'META' };
+  end = until(SIZE.contentionS);
+  const rw = await loop(end, async () => {
+    try {
+      await raw.db.send(new UpdateCommand({
+        TableName: raw.name, Key: rawKey, UpdateExpression: 'ADD version :one',
+        ConditionExpression: 'attribute_not_exists(version) OR version < :max', ExpressionAttributeValues: { ':one': 1, ':max': 1e12 },
+      }));
+      return true;
+    } catch (err) { if (isConditionFailure(err)) return false; throw err; }
+  });
+  bar.done();
+  const c = {
+    clients, workMs: WORK_MS, seconds: SIZE.contentionS,
+    taskgate: { acceptedPerS: tg.ok / tgSeconds, answersPerS: tg.answered / SIZE.contentionS },
+    lockItem: { acceptedPerS: lk.ok / SIZE.contentionS, answersPerS: lk.answered / SIZE.contentionS },
+    rawConditionalWritesPerS: rw.answered / SIZE.contentionS,
+    perInstance: few,
+  };
+  results.contention = c;
+  say(`## One instance, ${clients} concurrent clients, ${WORK_MS} ms work per operation, ${SIZE.contentionS} s`);
+  say(`taskgate   accepted ${c.taskgate.acceptedPerS.toFixed(1)} ops/s, answered ${c.taskgate.answersPerS.toFixed(0)} req/s`);
+  say(`lock item  accepted ${c.lockItem.acceptedPerS.toFixed(1)} ops/s, answered ${c.lockItem.answersPerS.toFixed(0)} req/s`);
+  say(`taskgate / lock item: ${(c.taskgate.acceptedPerS / c.lockItem.acceptedPerS).toFixed(2)} (target >= 0.5)`);
+  say(`emulator's raw conditional UpdateItem on one item: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
+  say(`per-instance throughput, ${few.clients} clients: taskgate ${few.taskgate.toFixed(1)} ops/s, lock item ${few.lockItem.toFixed(1)} ops/s, `
+    + `ratio ${(few.taskgate / few.lockItem).toFixed(2)} (target >= 0.5); taskgate's answers ${JSON.stringify(few.taskgateAnswers)}`);
+  say();
+}
+
+// 5. 1, 10, 100, 1000 instances: accepted operations/s and requests per operation.
+async function scale(h: Harness) {
+  const setup = h.table('setup');
+  const rows: { instances: number; acceptedPerS: number; apiPerAttempt: number; computePerAccepted: number }[] = [];
+  for (const n of SIZE.scale) {
+    const ids = await seedServers(setup, n);
+    for (const p of ['api', 'compute', 'esm']) h.counter.take(p);
+    const compute = h.startCompute(4);
+    const before = h.history.intervals.length;
+    let attempts = 0;
+    let accepted = 0;
+    let k = 0;
+    const t = performance.now();
+    const deadline = t + SIZE.scaleS * 1000;
+    await Promise.all(Array.from({ length: 16 }, async () => {
+      while (performance.now() < deadline) {
+        const res = await h.api('POST', `/servers/${ids[k++ % ids.length]}/action`, { reboot: { type: 'SOFT' } });
+        attempts++;
+        if (res.statusCode === 202) accepted++;
+      }
+    }));
+    while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
+    const seconds = (performance.now() - t) / 1000;
+    await compute.stop();
+    const api = total(h.counter.take('api'));
+    const comp = total(h.counter.take('compute'));
+    h.counter.take('esm');
+    rows.push({ instances: n, acceptedPerS: accepted / seconds, apiPerAttempt: api / attempts, computePerAccepted: comp / Math.max(1, accepted) });
+  }
+  results.scale = rows;
+  say('## Instances: 16 clients sending soft reboots round-robin');
+  say('instances  accepted ops/s  API req/attempt  compute req/accepted');
+  for (const r of rows) {
+    say(`${String(r.instances).padStart(9)}  ${r.acceptedPerS.toFixed(1).padStart(14)}  ${r.apiPerAttempt.toFixed(2).padStart(15)}  ${r.computePerAccepted.toFixed(2).padStart(20)}`);
+  }
+  say();
+}
+
+// 6. Cold start: each bundle's size and module initialisation in a fresh Node process.
+function coldStart() {
+  const out = mkdtempSync(join(tmpdir(), 'taskgate-bundles-'));
+  const rows: { handler: string; kib: number; initMs: number }[] = [];
+  const bar = progress('cold start', 4 * SIZE.coldRuns);
+  for (const name of ['api', 'compute', 'sweeper', 'dlq']) {
+    const file = join(out, `${name}.mjs`);
+    execFileSync(join(root, 'node_modules/.bin/esbuild'), [
+      join(root, `functions/${name}/handler.ts`), '--bundle', '--platform=node', '--format=esm', '--target=node22', '--minify',
+      `--outfile=${file}`, "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
+      '--log-level=error',
+    ]);
+    const times: number[] = [];
+    for (let i = 0; i < SIZE.coldRuns; i++) {
+      const run = spawnSync(process.execPath, ['--input-type=module', '-e',
+        `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`], {
+        env: { ...process.env, TABLE_NAME: 't', QUEUE_URL: 'http://127.0.0.1:1/q', AWS_REGION: 'us-east-1', TASKGATE_AUTH_MODE: 'noauth' }, encoding: 'utf8',
+      });
+      if (run.status !== 0) throw new Error(`${name} bundle failed to load: ${run.stderr}`);
+      times.push(Number(run.stdout.trim()));
+      bar.tick();
+    }
+    rows.push({ handler: name, kib: statSync(file).size / 1024, initMs: median(times) });
+  }
+  bar.done();
+  results.coldStart = rows;
+  say('## Cold start: esbuild bundle (minified ESM) and module initialisation in a fresh Node process');
+  for (const r of rows) say(`${r.handler.padEnd(8)} ${r.kib.toFixed(0).padStart(5)} KiB  init ${r.initMs.toFixed(1)} ms`);
+  say();
+}
+
+const h = await startHarness({ workMs: WORK_MS });
+try {
+  say(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED}) on ${cpus().length} x ${cpus()[0]?.model}, Node ${process.version}`);
+  say();
+  await headline(h);
+  await requestsPerOperation(h);
+  const peerFigures = await peers(h);
+  await contention(h);
+  await scale(h);
+  coldStart();
+
+  const dir = join(root, 'bench/results');
+  mkdirSync(dir, { recursive: true });
+  const name = quick ? 'quick' : 'full';
+  writeFileSync(join(dir, `${name}.json`), `${JSON.stringify(results, null, 2)}\n`);
+  writeFileSync(join(dir, `${name}.txt`), `${lines.join('\n')}\n`);
+  const head = results.headline as { floor: { median: number; p99: number }; full: { median: number; p99: number } };
+  writeFileSync(join(dir, `${name}.svg`), barChartSvg(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED})`, '', [
+    { name: 'Admission latency, ms (median)', bars: [
+      { label: 'floor: UpdateItem + SendMessage', value: head.floor.median },
+      { label: 'full admission (API handler)', value: head.full.median },
+    ] },
+    { name: 'Accepted operations/s (same workload)', bars: peerFigures.map((f) => ({ label: f.name, value: f.opsPerS, note: `violations ${f.violations}` })) },
+    { name: 'Requests per accepted operation', bars: peerFigures.map((f) => ({ label: f.name, value: f.requestsPerAccepted })) },
+  ]));
+  say(`wrote bench/results/${name}.json, ${name}.txt, ${name}.svg`);
+} finally {
+  await h.stop();
+}

@@ -1,0 +1,345 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import {
+  DeleteMessageCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SendMessageCommand, type Message,
+} from '@aws-sdk/client-sqs';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import { createApi } from '../../functions/api/app.js';
+import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
+import { createComputeHandler } from '../../functions/compute/batch.js';
+import { parseOperationMessage, sqsOperationQueue } from '../../functions/core/queue.js';
+import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
+import { sweepExpiredClaims } from '../../functions/core/sweeper.js';
+import { makeTable, type Table } from '../../functions/core/table.js';
+import { createDeadLetterHandler } from '../../functions/dlq/batch.js';
+import { logger } from '../../functions/observability/index.js';
+import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
+import { startEmulators } from '../../local/emulators.js';
+import {
+  addDynamoFaults, FaultLog, FaultyQueue, faultyDriver, runAs, SeededRandom, type DriverFault, type QueueFaultRates,
+} from '../support/faults/index.js';
+import { checkHistory, type Violation } from '../support/history/checker.js';
+import type { HistoryEvent } from '../support/history/events.js';
+import { HistoryRecorder } from '../support/history/recorder.js';
+import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+
+// The chaos run: the real API, compute, dead-letter and sweeper handlers on dynalite and
+// fauxqs over HTTP, a seeded random workload from many clients on shared instances, volumes
+// and ports, every fault of test/support/faults mixed in; then quiescence (faults off, the
+// queues drained, the sweeper driven on a clock the run controls), then the history checker.
+
+export interface ChaosOptions {
+  readonly seed: number;
+  readonly operations: number;
+  readonly clients?: number;
+  readonly instances?: number;
+  readonly volumes?: number;
+  readonly ports?: number;
+  /** Scales every fault rate (1 = the defaults below, 0 = no faults). */
+  readonly faultLevel?: number;
+}
+
+export interface ChaosReport {
+  readonly seed: number;
+  readonly operations: number;
+  readonly requestsByOp: Record<string, number>;
+  readonly answers: Record<string, number>;
+  readonly faults: Record<string, number>;
+  readonly outcomes: Record<string, number>;
+  readonly violations: Violation[];
+  readonly quiescent: boolean;
+  readonly historyEvents: number;
+  readonly seconds: number;
+  /** The whole recorded history, for a closer look at a violation. */
+  readonly history: readonly HistoryEvent[];
+}
+
+const SWEEP_MS = 500;
+const CLAIM_LEASE_MS = 6_000;
+const RUN_LEASE_MS = 3_000;
+
+/** Default chances, per request / delivery / driver step / DynamoDB call. */
+const RATES = {
+  apiKill: 0.02, workerKill: 0.04, deliveryDuplicate: 0.03, throttle: 0.005,
+  driverFail: 0.02, driverCrash: 0.01, driverHang: 0.03,
+  queue: { sendFailure: 0.02, drop: 0.02, delay: 0.03, duplicate: 0.03 } satisfies QueueFaultRates,
+};
+
+type Kind =
+  | 'create' | 'delete' | 'rebuild' | 'resize' | 'confirm_resize' | 'revert_resize' | 'shelve' | 'shelve_offload'
+  | 'unshelve' | 'start' | 'stop' | 'reboot_soft' | 'reboot_hard' | 'pause' | 'unpause' | 'suspend' | 'resume'
+  | 'attach_volume' | 'detach_volume' | 'attach_interface' | 'detach_interface';
+
+const WEIGHTS: Record<Kind, number> = {
+  create: 3, delete: 2, rebuild: 3, resize: 3, confirm_resize: 3, revert_resize: 2, shelve: 2, shelve_offload: 2,
+  unshelve: 3, start: 3, stop: 3, reboot_soft: 2, reboot_hard: 2, pause: 2, unpause: 2, suspend: 2, resume: 2,
+  attach_volume: 6, detach_volume: 5, attach_interface: 5, detach_interface: 4,
+};
+
+const ACTION_BODIES: Partial<Record<Kind, unknown>> = {
+  rebuild: { rebuild: { imageRef: IMAGE2 } }, confirm_resize: { confirmResize: null }, revert_resize: { revertResize: null },
+  shelve: { shelve: null }, shelve_offload: { shelveOffload: null }, unshelve: { unshelve: null },
+  start: { 'os-start': null }, stop: { 'os-stop': null }, reboot_soft: { reboot: { type: 'SOFT' } },
+  reboot_hard: { reboot: { type: 'HARD' } }, pause: { pause: null }, unpause: { unpause: null },
+  suspend: { suspend: null }, resume: { resume: null },
+};
+
+const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
+
+export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
+  const began = Date.now();
+  const random = new SeededRandom(options.seed);
+  const level = options.faultLevel ?? 1;
+  let offsetMs = 0;
+  const clock = () => Date.now() + offsetMs;
+  const recorder = new HistoryRecorder(clock);
+  const log = new FaultLog((kind, detail) => recorder.fault(kind, detail));
+  const faultsOn = { value: level > 0 };
+
+  const emulators = await startEmulators({ visibilityTimeoutSeconds: 1, maxReceiveCount: 4 });
+  const clientFor = (): Table => makeTable(emulators.tableName, new DynamoDBClient({
+    endpoint: emulators.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' },
+    maxAttempts: 1,
+  }));
+  const dynamoFaults = { random: random.fork('dynamodb'), log, throttleRate: RATES.throttle * level };
+  const [apiTable, workerTable, opsTable] = [clientFor(), clientFor(), clientFor()];
+  for (const t of [apiTable, workerTable, opsTable]) {
+    addDynamoFaults(t.db, dynamoFaults);
+    recorder.attach(t.db);
+  }
+  const harnessTable = clientFor();
+
+  const queueRates: QueueFaultRates = {
+    sendFailure: RATES.queue.sendFailure * level, drop: RATES.queue.drop * level,
+    delay: RATES.queue.delay * level, duplicate: RATES.queue.duplicate * level,
+  };
+  const queue = new FaultyQueue(sqsOperationQueue(emulators.sqs, emulators.queueUrl), {
+    random: random.fork('queue'), log, rates: queueRates, maxDelayMs: 1_500,
+    sendDuplicate: async (message) => {
+      await emulators.sqs.send(new SendMessageCommand({
+        QueueUrl: emulators.queueUrl, MessageBody: JSON.stringify(message),
+        MessageGroupId: message.instanceId, MessageDeduplicationId: `${message.requestId}-duplicate`,
+      }));
+    },
+  });
+
+  const apiRandom = random.fork('api');
+  const api = createApi({
+    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
+  }, { identity: new NoauthIdentityProvider() });
+  const served = await serveApi(((event, context) => {
+    const kill = faultsOn.value && apiRandom.chance(RATES.apiKill * level)
+      ? { write: apiRandom.between(1, 4), when: apiRandom.chance(0.5) ? 'before' as const : 'after' as const } : undefined;
+    return runAs({ role: 'api', killAt: kill }, () => api(event as never, context as never));
+  }) as ProxyHandler, 0);
+
+  // The worker: the real compute handler, one delivery per invocation so faults know whose it is.
+  const driverRandom = random.fork('driver');
+  const driver = faultyDriver(new SimulatedDriver(workerTable, { stepMs: 0 }), {
+    log, onStep: (e) => recorder.step(e),
+    faultAt: (): DriverFault | undefined => {
+      if (!faultsOn.value) return undefined;
+      if (driverRandom.chance(RATES.driverFail * level)) return { kind: 'fail' };
+      if (driverRandom.chance(RATES.driverCrash * level)) return { kind: 'crash' };
+      if (driverRandom.chance(RATES.driverHang * level)) return { kind: 'hang', ms: driverRandom.between(100, 1_500) };
+      return undefined;
+    },
+  });
+  const compute = createComputeHandler({ table: workerTable, driver, runLeaseMs: RUN_LEASE_MS, claimLeaseMs: CLAIM_LEASE_MS, now: clock });
+  const deadLetters = createDeadLetterHandler(opsTable, clock);
+  const workerRandom = random.fork('worker');
+
+  let running = true;
+  const toRecord = (m: Message): SQSRecord => ({
+    messageId: m.MessageId!, receiptHandle: m.ReceiptHandle!, body: m.Body ?? '',
+    attributes: {
+      ApproximateReceiveCount: m.Attributes?.ApproximateReceiveCount ?? '1', SentTimestamp: '0', SenderId: 'chaos',
+      ApproximateFirstReceiveTimestamp: '0', MessageGroupId: m.Attributes?.MessageGroupId,
+    },
+    messageAttributes: {}, md5OfBody: '', eventSource: 'aws:sqs', eventSourceARN: 'arn:chaos', awsRegion: 'us-east-1',
+  });
+  const poll = async (queueUrl: string, invoke: (record: SQSRecord) => Promise<SQSBatchResponse>) => {
+    while (running) {
+      let messages: Message[] = [];
+      try {
+        messages = (await emulators.sqs.send(new ReceiveMessageCommand({
+          QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'],
+        }))).Messages ?? [];
+      } catch { /* the emulator is stopping */ }
+      if (messages.length === 0) { await sleep(30); continue; }
+      const groups = new Map<string, Message[]>();
+      for (const m of messages) {
+        const g = m.Attributes?.MessageGroupId ?? m.MessageId!;
+        groups.set(g, [...(groups.get(g) ?? []), m]);
+      }
+      await Promise.all([...groups.values()].map(async (group) => {
+        for (const m of group) {
+          const out = await invoke(toRecord(m)).catch(() => ({ batchItemFailures: [{ itemIdentifier: m.MessageId! }] }));
+          if (out.batchItemFailures.length > 0) return; // the rest of the group waits, as Lambda's mapping does
+          if (faultsOn.value && queueUrl === emulators.queueUrl && workerRandom.chance(RATES.deliveryDuplicate * level)) {
+            log.note('delivery.duplicate', { messageId: m.MessageId });
+            return; // not deleted: delivered again after the visibility timeout
+          }
+          await emulators.sqs.send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: m.ReceiptHandle! })).catch(() => undefined);
+        }
+      }));
+    }
+  };
+  const invokeCompute = async (record: SQSRecord) => {
+    let msg;
+    try { msg = parseOperationMessage(record.body); } catch { return compute({ Records: [record] }); }
+    const kill = faultsOn.value && workerRandom.chance(RATES.workerKill * level)
+      ? { write: workerRandom.between(1, 6), when: workerRandom.chance(0.5) ? 'before' as const : 'after' as const } : undefined;
+    return runAs({ role: 'worker', requestId: msg.requestId, instanceId: msg.instanceId, token: msg.token, killAt: kill },
+      () => compute({ Records: [record] }));
+  };
+  const pollers = [
+    ...Array.from({ length: 4 }, () => poll(emulators.queueUrl, invokeCompute)),
+    poll(emulators.deadLetterQueueUrl, (record) => runAs({ role: 'dlq' }, () => deadLetters({ Records: [record] }))),
+  ];
+  let maxSweepMs = 0;
+  let sweeping = true;
+  const sweep = async () => {
+    const t = Date.now();
+    await runAs({ role: 'sweeper' }, () => sweepExpiredClaims(opsTable, clock())).catch(() => undefined);
+    maxSweepMs = Math.max(maxSweepMs, Date.now() - t);
+  };
+  const sweeper = (async () => {
+    while (sweeping) { await sleep(SWEEP_MS); if (sweeping) await sweep(); }
+  })();
+
+  // The handlers log every crash they survive; in a chaos run those are the point, not news.
+  const consoleError = console.error;
+  console.error = () => undefined;
+  const logLevel = logger.getLevelName();
+  logger.setLogLevel('SILENT');
+
+  const requestsByOp: Record<string, number> = {};
+  const answers: Record<string, number> = {};
+  try {
+    // The workload.
+    const clients = options.clients ?? 8;
+    const volumes = Array.from({ length: options.volumes ?? 6 }, () => crypto.randomUUID());
+    const ports = Array.from({ length: options.ports ?? 6 }, () => crypto.randomUUID());
+    const pool: string[] = [];
+    const base = `${served.url}/v2.1`;
+    const tokens = ['alice:demo', 'bob:demo'];
+    const send = async (client: Nova, op: string, method: string, path: string, body?: unknown, key?: string, instanceId?: string) => {
+      const start = clock();
+      const res = await client.request(method, path, body, key ? { 'Idempotency-Key': `"${key}"` } : {})
+        .catch((err: Error) => ({ status: 599, body: { error: err.message }, headers: new Headers() }));
+      recorder.request({
+        client: client.token, op, instanceId, method, path, body, idempotencyKey: key, start, end: clock(),
+        status: res.status, requestId: res.headers.get('x-openstack-request-id') ?? undefined, answer: res.body,
+      });
+      count(requestsByOp, op);
+      count(answers, String(res.status));
+      return res;
+    };
+    const seedNova = new Nova(base, tokens[0]);
+    for (let i = 0; i < (options.instances ?? 12); i++) {
+      const res = await send(seedNova, 'create', 'POST', '/servers', { server: { name: `chaos-${i}`, flavorRef: '1', imageRef: IMAGE } });
+      if (res.status === 202) pool.push(res.body.server.id);
+    }
+
+    let remaining = options.operations;
+    const clientLoop = async (c: number) => {
+      const r = random.fork(`client-${c}`);
+      const nova = new Nova(base, tokens[c % tokens.length]);
+      while (remaining-- > 0) {
+        const kind = r.weighted(WEIGHTS);
+        const id = pool.length > 0 ? r.pick(pool) : undefined;
+        if (kind !== 'create' && !id) continue;
+        let method = 'POST';
+        let path: string;
+        let body: unknown;
+        if (kind === 'create') { path = '/servers'; body = { server: { name: `chaos-c${c}`, flavorRef: '1', imageRef: IMAGE } }; }
+        else if (kind === 'delete') { method = 'DELETE'; path = `/servers/${id}`; }
+        else if (kind === 'resize') { path = `/servers/${id}/action`; body = { resize: { flavorRef: r.pick(['1', '2', '3']) } }; }
+        else if (kind === 'attach_volume') { path = `/servers/${id}/os-volume_attachments`; body = { volumeAttachment: { volumeId: r.pick(volumes) } }; }
+        else if (kind === 'detach_volume') { method = 'DELETE'; path = `/servers/${id}/os-volume_attachments/${r.pick(volumes)}`; }
+        else if (kind === 'attach_interface') { path = `/servers/${id}/os-interface`; body = { interfaceAttachment: { port_id: r.pick(ports) } }; }
+        else if (kind === 'detach_interface') { method = 'DELETE'; path = `/servers/${id}/os-interface/${r.pick(ports)}`; }
+        else { path = `/servers/${id}/action`; body = ACTION_BODIES[kind]; }
+        const key = r.chance(0.5) ? crypto.randomUUID() : undefined;
+        const first = send(nova, kind, method, path, body, key, id);
+        // Some keyed requests are retried at once (a client that timed out), some after the answer.
+        const concurrentRetry = key && r.chance(0.15) ? send(nova, kind, method, path, body, key, id) : undefined;
+        const res = await first;
+        await concurrentRetry;
+        if (key && (res.status >= 500 || r.chance(0.15))) await send(nova, kind, method, path, body, key, id);
+        if (kind === 'create' && res.status === 202) pool.push(res.body.server.id);
+        if (kind === 'delete' && res.status === 204 && pool.includes(id!)) pool.splice(pool.indexOf(id!), 1);
+        await sleep(r.int(20));
+      }
+    };
+    await Promise.all(Array.from({ length: clients }, (_, c) => clientLoop(c)));
+
+    // Quiescence: faults off, late sends out, queues drained, leases run out on the run's clock.
+    faultsOn.value = false;
+    dynamoFaults.throttleRate = 0;
+    Object.assign(queueRates, { sendFailure: 0, drop: 0, delay: 0, duplicate: 0 });
+    await queue.flush();
+    sweeping = false;
+    await sweeper;
+    const quiescent = await settle(emulators, harnessTable, async () => {
+      offsetMs += SWEEP_MS;
+      await sweep();
+    });
+    running = false;
+    await Promise.all(pollers);
+
+    const items = await scanAll(harnessTable);
+    recorder.add({ kind: 'final', at: clock(), items });
+    const outcomes: Record<string, number> = {};
+    for (const i of items) if (String(i.sk).startsWith('ACTION#')) count(outcomes, `${i.action}:${i.result ?? 'unfinished'}`);
+    const violations = checkHistory(recorder.events, { sweepIntervalMs: SWEEP_MS, sweepSlackMs: maxSweepMs + 250 });
+    if (!quiescent) violations.push({ invariant: 'terminal', message: 'the run did not come to rest: claims or messages were left' });
+    return {
+      seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
+      outcomes, violations, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
+    };
+  } finally {
+    console.error = consoleError;
+    logger.setLogLevel(logLevel);
+    running = false;
+    sweeping = false;
+    await Promise.allSettled(pollers);
+    await new Promise<void>((resolve) => served.server.close(() => resolve()));
+    served.server.closeAllConnections?.();
+    for (const t of [apiTable, workerTable, opsTable, harnessTable]) t.db.destroy();
+    await emulators.stop();
+  }
+}
+
+/** Until both queues are empty and no claim is left; each idle round moves the clock one sweep on. */
+async function settle(
+  emulators: Awaited<ReturnType<typeof startEmulators>>, table: Table, tick: () => Promise<void>,
+): Promise<boolean> {
+  const depth = async (url: string) => {
+    const a = (await emulators.sqs.send(new GetQueueAttributesCommand({
+      QueueUrl: url, AttributeNames: ['ApproximateNumberOfMessages', 'ApproximateNumberOfMessagesNotVisible'],
+    }))).Attributes ?? {};
+    return Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
+  };
+  for (let round = 0; round < 600; round++) {
+    const [main, dead] = [await depth(emulators.queueUrl), await depth(emulators.deadLetterQueueUrl)];
+    const claims = (await scanAll(table)).filter((i) => i.sk === 'META' && i.taskState !== undefined).length;
+    if (main === 0 && dead === 0 && claims === 0) return true;
+    await tick();
+    await sleep(100);
+  }
+  return false;
+}
+
+async function scanAll(table: Table): Promise<Record<string, any>[]> {
+  const items: Record<string, any>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await table.db.send(new ScanCommand({ TableName: table.name, ExclusiveStartKey: start, ConsistentRead: true }));
+    items.push(...(out.Items ?? []));
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return items;
+}

@@ -1,0 +1,180 @@
+import { startHarness, type Harness } from '../../bench/harness.js';
+import type { Counts } from '../../bench/requestCounter.js';
+import { readInstance } from '../../functions/core/claims.js';
+import { seedAttachment, seedInstance } from '../support/emulators.js';
+import { Ports, Volumes } from '../../functions/core/attachables.js';
+
+// How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
+// clients (counted, never timed). API path: one write and one send per operation on the
+// instance alone, two writes for an attach, no read; compute path: three writes for a one-step
+// operation; a detail page: at most two requests whatever its size.
+
+// dynalite does not return the old item with a failed condition; DynamoDB (Local) does.
+// dynalite returns no old item with a failed condition, so the refusal reads once to explain
+// itself. On DynamoDB Local the same one read was measured too (CI, 2026-11-25), although it
+// returns the old item: why is open (README, Status), so both backends are held to one read.
+const REFUSAL_READS = 1;
+
+let h: Harness;
+beforeAll(async () => { h = await startHarness({ workMs: 0 }); });
+afterAll(() => h.stop());
+
+const owner = { projectId: 'bench', userId: 'bench' };
+const none = { read: 0, write: 0, send: 0, receive: 0, delete: 0, other: 0 };
+const counts = (c: Partial<Counts>): Counts => ({ ...none, ...c });
+
+/** The API path's requests for `call`, then the compute path's for running what it queued. */
+async function measure(call: () => Promise<{ statusCode: number }>, status?: number) {
+  h.counter.reset();
+  const res = await call();
+  if (status !== undefined) expect(res.statusCode).toBe(status);
+  const api = h.counter.take('api');
+  await h.drain();
+  return { api, compute: h.counter.take('compute'), res };
+}
+
+describe('API path', () => {
+  it.each([
+    ['reboot', { reboot: { type: 'SOFT' } }],
+    ['stop', { 'os-stop': null }],
+    ['rebuild', { rebuild: { imageRef: '155d900f-4e14-4e4c-a73d-069cbf4541e6' } }],
+    ['resize', { resize: { flavorRef: '2' } }],
+    ['shelve', { shelve: null }],
+  ])('%s: one write and one send, no read', async (_op, body) => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    const { api } = await measure(() => h.api('POST', `/servers/${id}/action`, body), 202);
+    expect(api).toEqual(counts({ write: 1, send: 1 }));
+  });
+
+  it('create and delete: one write and one send', async () => {
+    const created = await measure(() => h.api('POST', '/servers', {
+      server: { name: 'c', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' },
+    }), 202);
+    expect(created.api).toEqual(counts({ write: 1, send: 1 }));
+    const id = JSON.parse((created.res as unknown as { body: string }).body).server.id;
+    expect((await measure(() => h.api('DELETE', `/servers/${id}`), 204)).api).toEqual(counts({ write: 1, send: 1 }));
+  });
+
+  it('the action is visible the moment the 202 is answered, from the claim itself', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    h.counter.reset();
+    const res = await h.api('POST', `/servers/${id}/action`, { 'os-stop': null });
+    const requestId = res.headers!['x-openstack-request-id'] as string;
+    const list = JSON.parse((await h.api('GET', `/servers/${id}/os-instance-actions`)).body).instanceActions;
+    expect(list).toEqual([expect.objectContaining({ action: 'stop', request_id: requestId, user_id: 'bench' })]);
+    const one = JSON.parse((await h.api('GET', `/servers/${id}/os-instance-actions/${requestId}`)).body).instanceAction;
+    expect(one).toMatchObject({ action: 'stop', request_id: requestId, events: [] });
+    await h.drain();
+    const done = JSON.parse((await h.api('GET', `/servers/${id}/os-instance-actions/${requestId}`)).body).instanceAction;
+    expect(done.events).toEqual([expect.objectContaining({ event: 'compute_stop', result: 'Success' })]);
+  });
+
+  it('attach volume and interface: the claim and the resource reservation, the device chosen without a read', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    await seedAttachment(h.table('setup'), Volumes, id); // holds /dev/vdb
+    const volumeId = crypto.randomUUID();
+    const vol = await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } }), 200);
+    expect(vol.api).toEqual(counts({ write: 2, send: 1 }));
+    expect(JSON.parse((vol.res as unknown as { body: string }).body).volumeAttachment.device).toBe('/dev/vdc');
+    const port = await measure(() => h.api('POST', `/servers/${id}/os-interface`, { interfaceAttachment: {} }), 200);
+    expect(port.api).toEqual(counts({ write: 2, send: 1 }));
+  });
+
+  it('detach volume and interface: one write (it checks the attachment) and one send', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    const volumeId = await seedAttachment(h.table('setup'), Volumes, id);
+    const portId = await seedAttachment(h.table('setup'), Ports, id);
+    expect((await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${volumeId}`), 202)).api)
+      .toEqual(counts({ write: 1, send: 1 }));
+    expect((await measure(() => h.api('DELETE', `/servers/${id}/os-interface/${portId}`), 202)).api)
+      .toEqual(counts({ write: 1, send: 1 }));
+  });
+
+  it('a refusal costs the one failed write (and a read only where the backend returns no old item)', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    await h.api('POST', `/servers/${id}/action`, { 'os-stop': null });
+    h.counter.reset();
+    const res = await h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
+    expect(res.statusCode).toBe(409);
+    expect(h.counter.take('api')).toEqual(counts({ write: 1, read: REFUSAL_READS }));
+    await h.drain();
+  });
+
+  it('a bogus detach or attach costs no claim, leaves `updated` alone and does not block a valid request', async () => {
+    const setup = h.table('setup');
+    const { id } = await seedInstance(setup, owner);
+    const other = await seedInstance(setup, owner);
+    const heldElsewhere = await seedAttachment(setup, Volumes, other.id, undefined, owner.projectId);
+    const before = await readInstance(setup, id);
+
+    const bogus = await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${crypto.randomUUID()}`), 404);
+    expect(bogus.api).toEqual(counts({ write: 1, read: REFUSAL_READS }));
+    const taken = await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: heldElsewhere } }), 400);
+    expect(taken.api).toEqual(counts({ write: 1, read: REFUSAL_READS }));
+    expect(await readInstance(setup, id)).toEqual(before);
+
+    // Many bogus detaches at once, and one valid request among them: it is admitted.
+    const answers = await Promise.all([
+      ...Array.from({ length: 20 }, () => h.api('DELETE', `/servers/${id}/os-volume_attachments/${crypto.randomUUID()}`)),
+      h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }),
+    ]);
+    expect(answers.map((a) => a.statusCode)).toEqual([...Array(20).fill(404), 202]);
+    await h.drain();
+  });
+});
+
+describe('compute path', () => {
+  it.each([
+    ['reboot', { reboot: { type: 'SOFT' } }],
+    ['stop', { 'os-stop': null }],
+    ['pause', { pause: null }],
+  ])('%s (one step): three writes (take up, release with outcome, action record), no read', async (_op, body) => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    const { compute } = await measure(() => h.api('POST', `/servers/${id}/action`, body), 202);
+    expect(compute).toEqual(counts({ write: 3 }));
+  });
+
+  it('each further step is one fenced checkpoint: shelve (2 steps) 4 writes, resize (3 steps) 5', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    expect((await measure(() => h.api('POST', `/servers/${id}/action`, { shelve: null }), 202)).compute).toEqual(counts({ write: 4 }));
+    const other = await seedInstance(h.table('setup'), owner);
+    const { compute } = await measure(() => h.api('POST', `/servers/${other.id}/action`, { resize: { flavorRef: '2' } }), 202);
+    expect(compute).toEqual(counts({ write: 5 }));
+  });
+
+  it('attach and detach: three writes and the resource\'s own item, no redundant checkpoint, no read', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    const volumeId = crypto.randomUUID();
+    expect((await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } }), 200)).compute)
+      .toEqual(counts({ write: 4 }));
+    expect((await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${volumeId}`), 202)).compute)
+      .toEqual(counts({ write: 4 }));
+  });
+
+  it('delete lists the volumes and ports from the item taken up: no query', async () => {
+    const setup = h.table('setup');
+    const { id } = await seedInstance(setup, owner);
+    await seedAttachment(setup, Volumes, id);
+    await seedAttachment(setup, Ports, id);
+    const { compute } = await measure(() => h.api('DELETE', `/servers/${id}`), 204);
+    // take up, free the volume, free the port, the destroy step's checkpoint, release, action record
+    expect(compute).toEqual(counts({ write: 6 }));
+  });
+});
+
+describe('reads that do not grow with the project', () => {
+  it.each([1, 30])('a detail page of %i servers costs one Query (at most 2 requests with a marker)', async (n) => {
+    const project = `detail-${n}-${crypto.randomUUID().slice(0, 8)}`;
+    for (let i = 0; i < n; i++) await seedInstance(h.table('setup'), { projectId: project, userId: 'u' });
+    h.counter.reset();
+    const res = await h.apiAs(`u:${project}`, 'GET', `/servers/detail?limit=${n}`);
+    expect(JSON.parse(res.body).servers).toHaveLength(n);
+    const c = h.counter.take('api');
+    expect(c).toEqual(counts({ read: 1 }));
+    // The next page, after a marker: the marker's read and the page's query.
+    const marker = JSON.parse(res.body).servers[0].id;
+    h.counter.reset();
+    await h.apiAs(`u:${project}`, 'GET', `/servers/detail?marker=${marker}`);
+    expect(h.counter.take('api').read).toBe(2);
+  });
+});

@@ -1,0 +1,299 @@
+import { isOperationName, operationRow, resolveVmOutcome, type OperationName } from '../../../functions/core/catalogue.js';
+import type { VmState } from '../../../functions/core/states.js';
+import type { HistoryEvent, RequestEvent, WriteEvent } from './events.js';
+import { findOverlaps, type HoldInterval } from './overlap.js';
+
+// The invariants of taskgate's design, checked over a recorded history. Each check is a pure
+// function of the history and names the invariant it found broken.
+
+export type Invariant =
+  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency';
+
+export interface Violation {
+  readonly invariant: Invariant;
+  readonly message: string;
+}
+
+export interface CheckOptions {
+  /** The sweeper's interval: a claim may outlive its lease by at most one sweep... */
+  readonly sweepIntervalMs: number;
+  /** ...plus this much for the sweep itself to run (0 in unit tests). */
+  readonly sweepSlackMs?: number;
+}
+
+/** Requests that queue work on a 2xx answer (lock, unlock and reads do not). */
+const QUEUED = (r: RequestEvent) => isOperationName(r.op) && r.status >= 200 && r.status < 300 && !!r.requestId;
+
+const writes = (h: readonly HistoryEvent[]) => h.filter((e): e is WriteEvent => e.kind === 'write');
+const isInstanceMeta = (w: WriteEvent) => w.pk.startsWith('INSTANCE#') && w.sk === 'META';
+const instanceOf = (w: WriteEvent) => w.pk.slice('INSTANCE#'.length);
+
+/** No two operations' fenced work on one instance overlaps in time. */
+export function checkOverlap(history: readonly HistoryEvent[]): Violation[] {
+  const spans = new Map<string, { resource: string; holder: string; firstEnd: number; lastStart: number }>();
+  for (const w of writes(history)) {
+    if (!w.ok || w.actor.role !== 'worker' || !w.actor.requestId || !w.actor.instanceId) continue;
+    if (!isInstanceMeta(w) && !w.actor.driver) continue;
+    const id = `${w.actor.instanceId} ${w.actor.requestId}`;
+    const span = spans.get(id) ?? { resource: w.actor.instanceId, holder: w.actor.requestId, firstEnd: w.end, lastStart: w.start };
+    span.firstEnd = Math.min(span.firstEnd, w.end);
+    span.lastStart = Math.max(span.lastStart, w.start);
+    spans.set(id, span);
+  }
+  // Only what certainly happened inside the span: after the first write answered, before the last was sent.
+  const intervals: HoldInterval[] = [...spans.values()].map((s) => ({
+    resource: s.resource, holder: s.holder, start: s.firstEnd, end: s.lastStart,
+  }));
+  return findOverlaps(intervals).map((o) => ({
+    invariant: 'overlap',
+    message: `operations ${o.first.holder} and ${o.second.holder} overlap on instance ${o.resource}`,
+  }));
+}
+
+/** Every accepted request ends in exactly one terminal outcome (its action finished once). */
+export function checkTerminal(history: readonly HistoryEvent[]): Violation[] {
+  const finishes = new Map<string, number>();
+  for (const w of writes(history)) {
+    if (!w.ok || !w.sk.startsWith('ACTION#') || !w.after?.finishTime) continue;
+    const requestId = w.sk.slice('ACTION#'.length);
+    finishes.set(requestId, (finishes.get(requestId) ?? 0) + 1);
+  }
+  const accepted = new Map<string, RequestEvent>();
+  for (const e of history) if (e.kind === 'request' && QUEUED(e)) accepted.set(e.requestId!, e);
+  const found: Violation[] = [];
+  for (const [requestId, r] of accepted) {
+    const n = finishes.get(requestId) ?? 0;
+    if (n !== 1) {
+      found.push({
+        invariant: 'terminal',
+        message: `${r.op} ${requestId} on ${r.instanceId ?? 'a new server'} was accepted (${r.status}) and ended ${n} times`,
+      });
+    }
+  }
+  return found;
+}
+
+interface Snapshot { readonly w: WriteEvent; readonly item: Record<string, any> }
+
+function snapshotsByInstance(history: readonly HistoryEvent[]): Map<string, Snapshot[]> {
+  const by = new Map<string, Snapshot[]>();
+  for (const w of writes(history)) {
+    if (!w.ok || !isInstanceMeta(w) || !w.after) continue;
+    by.set(instanceOf(w), [...(by.get(instanceOf(w)) ?? []), { w, item: w.after }]);
+  }
+  for (const list of by.values()) list.sort((a, b) => a.item.version - b.item.version || a.w.seq - b.w.seq);
+  return by;
+}
+
+/** No claim outlives its lease plus one sweep (and none is left at the end past that). */
+export function checkLeases(history: readonly HistoryEvent[], options: CheckOptions): Violation[] {
+  const allowance = options.sweepIntervalMs + (options.sweepSlackMs ?? 0);
+  const final = history.find((e) => e.kind === 'final');
+  const found: Violation[] = [];
+  // An item removed outright (a create whose message could not be sent) ends its claim there.
+  const removed = new Map(writes(history).filter((w) => w.ok && w.command === 'Delete' && isInstanceMeta(w)).map((w) => [instanceOf(w), w.end]));
+  for (const [instanceId, snaps] of snapshotsByInstance(history)) {
+    for (let i = 0; i < snaps.length; i++) {
+      const claim = snaps[i]!.item.claim;
+      if (!claim) continue;
+      const version = snaps[i]!.item.version;
+      if (i > 0 && snaps[i - 1]!.item.version === version) continue; // not where this claim began
+      let leaseUntil = snaps[i]!.item.leaseUntil as number;
+      let j = i + 1;
+      for (; j < snaps.length && snaps[j]!.item.version === version; j++) leaseUntil = snaps[j]!.item.leaseUntil ?? leaseUntil;
+      const ended = snaps[j];
+      const endedAt = ended ? Date.parse(ended.item.updated) : removed.get(instanceId) ?? final?.at;
+      if (endedAt !== undefined && endedAt > leaseUntil + allowance) {
+        found.push({
+          invariant: 'lease',
+          message: `claim of ${claim.op} ${claim.requestId} on ${instanceId} ${ended ? 'was released' : 'was still held'} `
+            + `${endedAt - leaseUntil} ms after its lease ran out (allowed: ${allowance} ms)`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+/** A write a superseded worker may still make: its own action record, the undo of its own reservation. */
+function isOwnCleanup(w: WriteEvent, requestId: string): boolean {
+  if (w.sk === `ACTION#${requestId}`) return true;
+  if (w.values?.[':request'] !== requestId) return false;
+  return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available');
+}
+
+/** Once its claim was taken over, a worker changes nothing but its own cleanup. */
+export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
+  const all = writes(history);
+  const snaps = snapshotsByInstance(history);
+  const found: Violation[] = [];
+  const runs = new Map<string, WriteEvent[]>();
+  for (const w of all) {
+    if (!w.ok || w.actor.role !== 'worker' || !w.actor.requestId || w.actor.token === undefined) continue;
+    const id = `${w.actor.instanceId} ${w.actor.requestId} ${w.actor.token}`;
+    runs.set(id, [...(runs.get(id) ?? []), w]);
+  }
+  for (const run of runs.values()) {
+    const { instanceId, requestId, token } = run[0]!.actor;
+    const superseding = (snaps.get(instanceId!) ?? []).find((s) => s.item.version > token!
+      && !(s.w.actor.role === 'worker' && s.w.actor.requestId === requestId));
+    if (!superseding) continue;
+    for (const w of run) {
+      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!)) {
+        found.push({
+          invariant: 'fenced',
+          message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
+            + `was taken over (version ${superseding.item.version} by ${superseding.w.actor.role})`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+/** The volumes and ports an instance item holds: its `volumes` and `ports` maps, keyed by id. */
+function holdingsOf(item: Record<string, any>): string[] {
+  return [
+    ...Object.keys(item.volumes ?? {}).map((id) => `volume ${id}`),
+    ...Object.keys(item.ports ?? {}).map((id) => `port ${id}`),
+  ];
+}
+
+/** A volume or port is attached to at most one instance at a time, and ends held consistently. */
+export function checkOwnership(history: readonly HistoryEvent[]): Violation[] {
+  const found: Violation[] = [];
+  // Replayed in the order the writes answered: which instance items hold which resources.
+  const heldBy = new Map<string, Set<string>>();
+  const holding = new Map<string, string[]>();
+  for (const w of [...writes(history)].sort((a, b) => a.seq - b.seq)) {
+    if (!w.ok || !isInstanceMeta(w)) continue;
+    const instanceId = instanceOf(w);
+    const now = w.command === 'Delete' || !w.after ? [] : holdingsOf(w.after);
+    for (const r of holding.get(instanceId) ?? []) heldBy.get(r)?.delete(instanceId);
+    for (const r of now) {
+      const set = heldBy.get(r) ?? new Set<string>();
+      set.add(instanceId);
+      heldBy.set(r, set);
+      if (set.size > 1) found.push({ invariant: 'ownership', message: `${r} attached to ${[...set].join(' and ')} at once` });
+    }
+    holding.set(instanceId, now);
+  }
+  const final = history.find((e) => e.kind === 'final');
+  if (!final) return found;
+  const items = final.items;
+  const instances = new Map(items.filter((i) => i.sk === 'META' && String(i.pk).startsWith('INSTANCE#')).map((i) => [i.id, i]));
+  const resources = new Map(items.filter((i) => /^(VOLUME|PORT)#/.test(i.pk)).map((i) => [i.pk, i]));
+  for (const instance of instances.values()) {
+    for (const [kind, map] of [['VOLUME', instance.volumes], ['PORT', instance.ports]] as const) {
+      for (const id of Object.keys(map ?? {})) {
+        const owner = resources.get(`${kind}#${id}`);
+        if (instance.deleted) {
+          found.push({ invariant: 'ownership', message: `${kind.toLowerCase()} ${id} still attached to deleted instance ${instance.id}` });
+        } else if (owner?.instanceId !== instance.id || owner?.status !== 'in-use') {
+          found.push({
+            invariant: 'ownership',
+            message: `${kind.toLowerCase()} ${id} attached to ${instance.id} but held by ${owner?.instanceId ?? 'nobody'} (${owner?.status ?? 'no item'})`,
+          });
+        }
+      }
+    }
+  }
+  for (const r of resources.values()) {
+    if (r.status === 'available') continue;
+    const instance = instances.get(r.instanceId);
+    const attached = !!(r.pk.startsWith('VOLUME') ? instance?.volumes : instance?.ports)?.[r.id];
+    if (r.status === 'attaching' && instance?.claim?.requestId !== r.requestId) {
+      found.push({ invariant: 'ownership', message: `${r.pk} left attaching by ${r.requestId}, which no longer runs (leaked reservation)` });
+    } else if (r.status === 'in-use' && (!attached || !instance || instance.deleted)) {
+      found.push({ invariant: 'ownership', message: `${r.pk} in-use by ${r.instanceId} without an attachment there` });
+    }
+  }
+  return found;
+}
+
+/** Every change of an instance's states is one the catalogue allows. */
+export function checkTransitions(history: readonly HistoryEvent[]): Violation[] {
+  const found: Violation[] = [];
+  const bad = (instanceId: string, message: string) => found.push({ invariant: 'transition', message: `${instanceId}: ${message}` });
+  for (const [instanceId, snaps] of snapshotsByInstance(history)) {
+    const first = snaps[0]!.item;
+    if (snaps[0]!.w.command === 'Put' && snaps[0]!.w.actor.role !== 'harness'
+      && !(first.vmState === 'building' && first.taskState === 'scheduling' && first.claim?.op === 'create')) {
+      bad(instanceId, `created as ${first.vmState}/${first.taskState}`);
+    }
+    for (let i = 1; i < snaps.length; i++) {
+      const p = snaps[i - 1]!.item;
+      const n = snaps[i]!.item;
+      const moved = `${p.vmState}/${p.taskState ?? '-'} -> ${n.vmState}/${n.taskState ?? '-'} (v${p.version} -> v${n.version})`;
+      if (p.deleted) {
+        if (n.version !== p.version || n.vmState !== p.vmState || n.taskState !== p.taskState) bad(instanceId, `changed after deletion: ${moved}`);
+        continue;
+      }
+      if (n.version === p.version) {
+        if (n.vmState !== p.vmState || n.claim?.requestId !== p.claim?.requestId) bad(instanceId, `changed without a new token: ${moved}`);
+        else if (n.taskState !== p.taskState) {
+          const states = n.claim ? operationRow(n.claim.op as OperationName).taskStates as readonly string[] : [];
+          if (states.indexOf(n.taskState) < states.indexOf(p.taskState)) bad(instanceId, `task_state went back: ${moved}`);
+        }
+        continue;
+      }
+      if (n.version !== p.version + 1) continue; // a snapshot in between was not seen
+      if (n.claim && n.claim.requestId !== p.claim?.requestId) {
+        const row = operationRow(n.claim.op as OperationName);
+        if (n.vmState !== p.vmState) bad(instanceId, `vm_state changed by a claim: ${moved}`);
+        if (n.taskState !== row.taskStates[0]) bad(instanceId, `${n.claim.op} claimed with task_state ${n.taskState}: ${moved}`);
+        if (!row.allowedTaskStates.includes(p.taskState ?? null)) {
+          bad(instanceId, p.claim ? `${n.claim.op} took over ${p.claim.op}: ${moved}` : `${n.claim.op} admitted while idle: ${moved}`);
+        } else if (!p.claim && row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(p.vmState)) {
+          bad(instanceId, `${n.claim.op} admitted in vm_state ${p.vmState}: ${moved}`);
+        }
+      } else if (!n.claim && p.claim) {
+        const row = operationRow(p.claim.op as OperationName);
+        const admitted = p.vmState as VmState;
+        const allowed = new Set<string>([
+          resolveVmOutcome(row.onSuccess, admitted, p.preResizeVmState),
+          resolveVmOutcome(row.onFailure, admitted, p.preResizeVmState),
+          admitted, // given back untouched (admission's compensation)
+        ]);
+        if (p.claim.op === 'delete') allowed.add('deleted');
+        if (!allowed.has(n.vmState)) bad(instanceId, `${p.claim.op} ended in vm_state ${n.vmState}: ${moved}`);
+      } else {
+        bad(instanceId, `token moved on without a claim changing hands: ${moved}`);
+      }
+    }
+  }
+  return found;
+}
+
+const TRANSIENT = (status: number) => status === 409 || status === 429 || status >= 500;
+
+/** A retry with the same key and body gets the first answer (or 409 while it still runs). */
+export function checkIdempotency(history: readonly HistoryEvent[]): Violation[] {
+  const groups = new Map<string, RequestEvent[]>();
+  for (const e of history) {
+    if (e.kind !== 'request' || !e.idempotencyKey) continue;
+    const id = `${e.client} ${e.idempotencyKey}`;
+    groups.set(id, [...(groups.get(id) ?? []), e]);
+  }
+  const found: Violation[] = [];
+  for (const [id, list] of groups) {
+    const kept = list.filter((r) => !TRANSIENT(r.status)).sort((a, b) => a.start - b.start);
+    const first = kept[0];
+    for (const r of kept.slice(1)) {
+      if (r.status !== first!.status || r.requestId !== first!.requestId || JSON.stringify(r.answer) !== JSON.stringify(first!.answer)) {
+        found.push({
+          invariant: 'idempotency',
+          message: `key ${id}: answered ${r.status} ${r.requestId}, first answered ${first!.status} ${first!.requestId}`,
+        });
+      }
+    }
+  }
+  return found;
+}
+
+export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): Violation[] {
+  return [
+    ...checkOverlap(history), ...checkTerminal(history), ...checkLeases(history, options), ...checkFencing(history),
+    ...checkOwnership(history), ...checkTransitions(history), ...checkIdempotency(history),
+  ];
+}

@@ -1,0 +1,70 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { currentInvocation } from '../faults/invocation.js';
+import type { StepEvent } from '../faults/driverFaults.js';
+import type { Actor, HistoryEvent, RequestEvent } from './events.js';
+
+// Records a history as it happens: writes through AWS SDK middleware on the clients a test
+// builds (innermost of the test's middlewares, so it sees what reached DynamoDB), requests from
+// the workload, steps from the driver wrapper, faults from the fault log.
+
+type Clock = () => number;
+type Distribute<T> = T extends unknown ? Omit<T, 'seq'> : never;
+
+const COMMANDS: Record<string, 'Put' | 'Update' | 'Delete'> = {
+  PutCommand: 'Put', UpdateCommand: 'Update', DeleteCommand: 'Delete',
+  PutItemCommand: 'Put', UpdateItemCommand: 'Update', DeleteItemCommand: 'Delete',
+};
+
+export class HistoryRecorder {
+  readonly events: HistoryEvent[] = [];
+  private seq = 0;
+  constructor(readonly now: Clock) {}
+
+  add(event: Distribute<HistoryEvent>): void {
+    this.events.push({ ...event, seq: ++this.seq } as HistoryEvent);
+  }
+
+  request(e: Omit<RequestEvent, 'kind' | 'seq'>): void { this.add({ kind: 'request', ...e }); }
+
+  step(e: StepEvent): void {
+    this.add({ kind: 'step', at: this.now(), actor: actorOf(), ...e });
+  }
+
+  fault(fault: string, detail: Record<string, unknown>): void {
+    this.add({ kind: 'fault', at: this.now(), fault, detail });
+  }
+
+  /**
+   * Records every write the client makes. Updates without ReturnValues are asked for the new
+   * item (the code that sent them reads no Attributes); one that asks for the old item keeps it.
+   */
+  attach(db: DynamoDBDocumentClient): void {
+    db.middlewareStack.add((next, context) => async (args) => {
+      const command = COMMANDS[context.commandName ?? ''];
+      if (!command) return next(args);
+      const input = args.input as Record<string, any>;
+      if (command === 'Update' && input.ReturnValues === undefined) input.ReturnValues = 'ALL_NEW';
+      const actor = actorOf();
+      const start = this.now();
+      const key = input.Key ?? { pk: input.Item?.pk, sk: input.Item?.sk };
+      const base = { kind: 'write' as const, actor, command, pk: String(key.pk), sk: String(key.sk), values: input.ExpressionAttributeValues };
+      try {
+        const out = await next(args);
+        const output = out.output as Record<string, any>;
+        const after = command === 'Put' ? input.Item : input.ReturnValues === 'ALL_NEW' ? output.Attributes : undefined;
+        this.add({ ...base, start, end: this.now(), ok: true, after });
+        return out;
+      } catch (err) {
+        if ((err as Error).name === 'ConditionalCheckFailedException') this.add({ ...base, start, end: this.now(), ok: false });
+        else this.add({ ...base, start, end: this.now(), ok: false, values: { ...base.values, error: (err as Error).name } });
+        throw err;
+      }
+    }, { step: 'initialize', priority: 'low', name: 'taskgateHistory' });
+  }
+}
+
+function actorOf(): Actor {
+  const i = currentInvocation();
+  if (!i) return { role: 'harness', id: 'harness' };
+  return { role: i.role, id: i.id, requestId: i.requestId, instanceId: i.instanceId, token: i.token, driver: i.driver || undefined };
+}

@@ -1,0 +1,163 @@
+import {
+  checkFencing, checkHistory, checkIdempotency, checkLeases, checkOverlap, checkOwnership, checkTerminal, checkTransitions,
+} from '../support/history/checker.js';
+import type { Actor, HistoryEvent, WriteEvent } from '../support/history/events.js';
+import { findOverlaps } from '../support/history/overlap.js';
+
+// The history checker must see each kind of violation: a clean history passes, and each
+// history below, with exactly one violation planted, fails naming that invariant.
+
+const I = 'i-1';
+const T0 = Date.parse('2030-01-01T00:00:00Z');
+const iso = (t: number) => new Date(t).toISOString();
+const SWEEP = 1_000;
+
+let seq = 0;
+const api: Actor = { role: 'api', id: 'api' };
+const worker = (requestId: string, token: number, driver = false): Actor => ({ role: 'worker', id: `w-${requestId}`, requestId, instanceId: I, token, driver });
+
+function meta(t: number, actor: Actor, item: Record<string, unknown>, command: WriteEvent['command'] = 'Update'): WriteEvent {
+  return {
+    kind: 'write', seq: ++seq, start: t, end: t + 1, actor, command, pk: `INSTANCE#${I}`, sk: 'META', ok: true,
+    after: { id: I, updated: iso(t), ...item },
+  };
+}
+function write(t: number, actor: Actor, pk: string, sk: string, command: WriteEvent['command'], after?: Record<string, unknown>, values?: Record<string, unknown>): WriteEvent {
+  return { kind: 'write', seq: ++seq, start: t, end: t + 1, actor, command, pk, sk, ok: true, after, values };
+}
+const claim = (op: string, requestId: string) => ({ op, requestId, params: {} });
+
+/** A clean life: create, build, reboot; every request ended once. */
+function cleanHistory(): HistoryEvent[] {
+  seq = 0;
+  return [
+    { kind: 'request', seq: ++seq, client: 'c1', op: 'create', method: 'POST', path: '/servers', start: T0, end: T0 + 5, status: 202, requestId: 'req-c', idempotencyKey: 'k1', answer: { id: I } },
+    meta(T0 + 1, api, { vmState: 'building', taskState: 'scheduling', claim: claim('create', 'req-c'), version: 1, leaseUntil: T0 + 5_000 }, 'Put'),
+    write(T0 + 2, api, `INSTANCE#${I}`, 'ACTION#req-c', 'Put', { requestId: 'req-c' }),
+    { kind: 'request', seq: ++seq, client: 'c1', op: 'create', method: 'POST', path: '/servers', start: T0 + 6, end: T0 + 8, status: 202, requestId: 'req-c', idempotencyKey: 'k1', answer: { id: I } },
+    meta(T0 + 10, worker('req-c', 1), { vmState: 'building', taskState: 'scheduling', claim: claim('create', 'req-c'), version: 1, leaseUntil: T0 + 6_000 }),
+    meta(T0 + 20, worker('req-c', 1), { vmState: 'building', taskState: 'spawning', claim: claim('create', 'req-c'), version: 1, leaseUntil: T0 + 6_000 }),
+    meta(T0 + 30, worker('req-c', 1), { vmState: 'active', version: 2, lastOutcome: { requestId: 'req-c', result: 'Success' } }),
+    write(T0 + 31, worker('req-c', 1), `INSTANCE#${I}`, 'ACTION#req-c', 'Update', { requestId: 'req-c', finishTime: iso(T0 + 31) }),
+    { kind: 'request', seq: ++seq, client: 'c2', op: 'reboot_hard', instanceId: I, method: 'POST', path: `/servers/${I}/action`, start: T0 + 40, end: T0 + 45, status: 202, requestId: 'req-r' },
+    meta(T0 + 41, api, { vmState: 'active', taskState: 'rebooting_hard', claim: claim('reboot_hard', 'req-r'), version: 3, leaseUntil: T0 + 5_041 }),
+    meta(T0 + 50, worker('req-r', 3), { vmState: 'active', taskState: 'rebooting_hard', claim: claim('reboot_hard', 'req-r'), version: 3, leaseUntil: T0 + 6_050 }),
+    meta(T0 + 60, worker('req-r', 3), { vmState: 'active', version: 4, lastOutcome: { requestId: 'req-r', result: 'Success' } }),
+    write(T0 + 61, worker('req-r', 3), `INSTANCE#${I}`, 'ACTION#req-r', 'Update', { requestId: 'req-r', finishTime: iso(T0 + 61) }),
+    { kind: 'final', seq: ++seq, at: T0 + 100, items: [] },
+  ];
+}
+
+const names = (h: HistoryEvent[]) => checkHistory(h, { sweepIntervalMs: SWEEP }).map((v) => v.invariant);
+
+describe('history checker', () => {
+  it('passes a clean history', () => {
+    expect(checkHistory(cleanHistory(), { sweepIntervalMs: SWEEP })).toEqual([]);
+  });
+
+  it('overlap: a second operation writes on the instance while the first still does', () => {
+    const h = cleanHistory();
+    // The create's worker writes once more, after the reboot's worker began.
+    h.push(meta(T0 + 55, worker('req-c', 1), { vmState: 'active', version: 4 }));
+    (h[h.length - 1] as any).ok = true;
+    const found = checkOverlap(h);
+    expect(found.map((v) => v.invariant)).toEqual(['overlap']);
+    expect(found[0]!.message).toMatch(/req-c and req-r overlap on instance i-1|req-r and req-c overlap/);
+  });
+
+  it('terminal: an accepted request that never ended, and one that ended twice', () => {
+    const never = cleanHistory().filter((e) => !(e.kind === 'write' && e.sk === 'ACTION#req-r'));
+    expect(names(never)).toEqual(['terminal']);
+    expect(checkTerminal(never)[0]!.message).toMatch(/reboot_hard req-r .* ended 0 times/);
+    const twice = cleanHistory();
+    twice.push(write(T0 + 70, { role: 'sweeper', id: 's' }, `INSTANCE#${I}`, 'ACTION#req-r', 'Update', { finishTime: iso(T0 + 70) }));
+    expect(names(twice)).toEqual(['terminal']);
+    expect(checkTerminal(twice)[0]!.message).toMatch(/ended 2 times/);
+  });
+
+  it('lease: a claim released long after its lease ran out, and one still held at the end', () => {
+    const late = cleanHistory();
+    const release = late.findIndex((e) => e.kind === 'write' && e.after?.version === 4);
+    (late[release] as any).after.updated = iso(T0 + 6_050 + SWEEP + 500);
+    expect(names(late)).toEqual(['lease']);
+    expect(checkLeases(late, { sweepIntervalMs: SWEEP })[0]!.message).toMatch(/reboot_hard req-r on i-1 was released 1500 ms after/);
+
+    const held = cleanHistory().filter((e) => !(e.kind === 'write' && (e.after?.version === 4 || e.sk === 'ACTION#req-r')));
+    const final = held.find((e) => e.kind === 'final') as any;
+    final.at = T0 + 10_000;
+    expect(checkLeases(held, { sweepIntervalMs: SWEEP }).map((v) => v.message)).toEqual([expect.stringMatching(/was still held/)]);
+  });
+
+  it('fenced: a worker writes after its claim was taken over', () => {
+    seq = 0;
+    const h: HistoryEvent[] = [
+      meta(T0, { role: 'harness', id: 'h' }, { vmState: 'active', version: 1 }, 'Put'),
+      meta(T0 + 10, api, { vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000 }),
+      meta(T0 + 20, worker('req-a', 2), { vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000 }),
+      meta(T0 + 30, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 3, leaseUntil: T0 + 9_000 }),
+      // The superseded attach still writes its mapping: the violation.
+      write(T0 + 40, worker('req-a', 2, true), `INSTANCE#${I}`, 'BDM#vol-1', 'Put', { id: 'vol-1', instanceId: I }, { ':request': 'req-a' }),
+      // Its own cleanup afterwards is allowed.
+      write(T0 + 50, worker('req-a', 2), `INSTANCE#${I}`, 'BDM#vol-1', 'Delete', undefined, { ':request': 'req-a' }),
+      write(T0 + 51, worker('req-a', 2), 'VOLUME#vol-1', 'META', 'Update', { status: 'available' }, { ':request': 'req-a', ':available': 'available' }),
+      write(T0 + 52, worker('req-a', 2), `INSTANCE#${I}`, 'ACTION#req-a', 'Update', { finishTime: iso(T0 + 52) }),
+    ];
+    const found = checkFencing(h);
+    expect(found).toHaveLength(1);
+    expect(found[0]).toMatchObject({ invariant: 'fenced', message: expect.stringMatching(/worker of req-a \(token 2\) wrote Put INSTANCE#i-1\/BDM#vol-1/) });
+    expect(checkFencing(h.filter((e) => !(e.kind === 'write' && e.command === 'Put' && e.sk === 'BDM#vol-1')))).toEqual([]);
+  });
+
+  it('ownership: a volume attached to two instances at once, and a leaked reservation at the end', () => {
+    seq = 0;
+    const twice: HistoryEvent[] = [
+      meta(T0, worker('req-a', 2, true), { vmState: 'active', version: 2, volumes: { 'vol-1': { id: 'vol-1' } } }),
+      { ...meta(T0 + 10, worker('req-b', 5, true), { vmState: 'active', version: 5, volumes: { 'vol-1': { id: 'vol-1' } } }), pk: 'INSTANCE#i-2' },
+    ];
+    expect(checkOwnership(twice).map((v) => v.message)).toEqual(['volume vol-1 attached to i-1 and i-2 at once']);
+
+    const leaked: HistoryEvent[] = [{
+      kind: 'final', seq: ++seq, at: T0,
+      items: [
+        { pk: 'INSTANCE#i-1', sk: 'META', id: 'i-1', vmState: 'active', version: 3 },
+        { pk: 'VOLUME#vol-9', sk: 'META', id: 'vol-9', status: 'attaching', instanceId: 'i-1', requestId: 'req-gone' },
+      ],
+    }];
+    expect(checkOwnership(leaked)).toEqual([{ invariant: 'ownership', message: expect.stringMatching(/VOLUME#vol-9 left attaching by req-gone/) }]);
+  });
+
+  it('transition: an operation admitted in a vm_state the catalogue refuses, and one ending where it may not', () => {
+    const admitted = cleanHistory();
+    const claimWrite = admitted.findIndex((e) => e.kind === 'write' && e.after?.version === 3) ;
+    (admitted[claimWrite] as any).after.claim = claim('unshelve', 'req-r');
+    (admitted[claimWrite] as any).after.taskState = 'unshelving';
+    for (const e of admitted) if (e.kind === 'write' && e.after?.version === 3) { e.after.claim = claim('unshelve', 'req-r'); e.after.taskState = 'unshelving'; }
+    expect(checkTransitions(admitted).map((v) => v.message)).toEqual([expect.stringMatching(/unshelve admitted in vm_state active/)]);
+
+    const ended = cleanHistory();
+    for (const e of ended) if (e.kind === 'write' && e.after?.version === 4) e.after.vmState = 'shelved';
+    expect(names(ended)).toEqual(['transition']);
+    expect(checkTransitions(ended)[0]!.message).toMatch(/reboot_hard ended in vm_state shelved/);
+  });
+
+  it('idempotency: a retry with the same key answered as another request', () => {
+    const h = cleanHistory();
+    const retry = h.findIndex((e) => e.kind === 'request' && e.start === T0 + 6);
+    // Answered with the same request id but another body: the retry was not given the first answer.
+    (h[retry] as any).answer = { id: 'i-other' };
+    expect(names(h)).toEqual(['idempotency']);
+    expect(checkIdempotency(h)[0]!.message).toMatch(/key c1 k1: answered 202 req-c, first answered 202 req-c/);
+  });
+});
+
+describe('findOverlaps', () => {
+  it('reports intersecting holds of different holders, not touching or same-holder ones', () => {
+    expect(findOverlaps([
+      { resource: 'r', holder: 'a', start: 0, end: 10 },
+      { resource: 'r', holder: 'b', start: 10, end: 20 },
+      { resource: 'r', holder: 'a', start: 15, end: 18 },
+      { resource: 's', holder: 'c', start: 0, end: 100 },
+      { resource: 's', holder: 'c', start: 5, end: 6 },
+    ]).map((o) => `${o.resource}:${o.first.holder}/${o.second.holder}`)).toEqual(['r:b/a']);
+  });
+});
