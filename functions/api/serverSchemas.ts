@@ -165,6 +165,14 @@ export const resizeSchema = {
 } as const;
 
 /** The lock action's value: anything before 2.73, then an optional locked_reason. */
+/** addSecurityGroup / removeSecurityGroup: the group's name. */
+export function securityGroupActionSchema(_v: ApiVersion) {
+  return {
+    type: 'object', required: ['name'], additionalProperties: false,
+    properties: { name: { type: 'string', minLength: 1, maxLength: 255 } },
+  };
+}
+
 export function lockSchema(v: ApiVersion) {
   if (!isAtLeast(v, '2.73')) return {};
   return {

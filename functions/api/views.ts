@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { InstanceAction } from '../core/actions.js';
 import type { Attachment } from '../core/attachables.js';
 import type { Flavor } from '../core/flavors.js';
-import type { Fault, Instance } from '../core/instance.js';
+import { securityGroupsOf, type Fault, type Instance } from '../core/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { serverStatus } from './status.js';
 import { dbDatetime, isotime } from './timestamps.js';
@@ -89,7 +89,9 @@ export function serverView(s: Instance, base: string, o: ServerViewOptions, part
   if (full) {
     view['OS-SRV-USG:launched_at'] = s.vmState === 'building' ? null : dbDatetime(s.created);
     view['OS-SRV-USG:terminated_at'] = null;
-    view.security_groups = [{ name: 'default' }];
+    // Nova shows the key only when the server has a group (views/servers.py _add_security_grps).
+    const groups = securityGroupsOf(s);
+    if (groups.length > 0) view.security_groups = groups.map((name) => ({ name }));
   }
   // os-extended-server-attributes: administrators only, more of them from 2.3.
   if (extendedAttrs) {

@@ -27,6 +27,7 @@ export interface OperationRequest {
   /** The caller's global request id (X-OpenStack-Request-ID), carried to the worker. */
   readonly globalRequestId?: string;
   readonly params?: Record<string, unknown>;
+  /** A condition of this request on the instance (resize's flavor, shelved volumes before 2.20). */
   readonly guard?: ClaimGuard;
   /** Instance fields set with the claim itself (see ClaimRequest.fields). */
   readonly fields?: Record<string, unknown>;
@@ -52,14 +53,14 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
     requestId: req.requestId, params, now,
   };
-  const guard = req.guard ?? reservation?.guard?.(ctx);
+  const guards = [reservation?.guard?.(ctx), req.guard].filter((g): g is ClaimGuard => g !== undefined);
   await reservation?.reserve?.(deps.table, ctx);
 
   let claimed: Claimed;
   try {
     claimed = await claimInstance(deps.table, {
       instanceId: req.instanceId, op: req.op, caller: req.caller, requestId: req.requestId, params,
-      now, leaseMs: deps.claimLeaseMs, guard, fields: req.fields,
+      now, leaseMs: deps.claimLeaseMs, guards, fields: req.fields,
     });
   } catch (err) {
     await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);

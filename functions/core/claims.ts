@@ -25,7 +25,8 @@ export interface ClaimRequest {
   /** How long the claim may wait for a worker before the sweeper may expire it. */
   readonly leaseMs: number;
   /** An extra precondition on the instance item, with the refusal it stands for. */
-  readonly guard?: ClaimGuard;
+  /** Conditions of the operation beyond its catalogue row, all of which must hold. */
+  readonly guards?: readonly ClaimGuard[];
   /** Instance fields the claim's own write sets (rebuild's new image and name, as Nova saves them at the API). */
   readonly fields?: Record<string, unknown>;
 }
@@ -106,14 +107,22 @@ export function refusalFor(
   return undefined;
 }
 
-/** The refusal for a failed claim, the guard's in Nova's place among the state checks. */
+/** The refusal for a failed claim, each guard's in Nova's place among the state checks. */
 function claimRefusal(req: ClaimRequest, current: Instance | undefined): DomainError | undefined {
-  const guard = req.guard;
-  if (guard?.beforeState && isVisibleTo(current, req.caller)) {
-    const early = guard.refusal(current);
-    if (early) return early;
+  const guards = req.guards ?? [];
+  if (isVisibleTo(current, req.caller)) {
+    for (const guard of guards) {
+      const early = guard.beforeState && guard.refusal(current);
+      if (early) return early;
+    }
   }
-  return refusalFor(req.op, req.instanceId, req.caller, current) ?? (current && guard?.refusal(current));
+  const byState = refusalFor(req.op, req.instanceId, req.caller, current);
+  if (byState || !current) return byState;
+  for (const guard of guards) {
+    const late = guard.refusal(current);
+    if (late) return late;
+  }
+  return undefined;
 }
 
 /** Admission: ONE conditional write that checks state, lock and project and sets the claim. */
@@ -147,10 +156,10 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
     : [];
   conditions.push(`(${[...idle, ...taking].join(' OR ')})`);
-  if (req.guard) {
-    conditions.push(`(${req.guard.condition})`);
-    Object.assign(names, req.guard.names);
-    Object.assign(values, req.guard.values);
+  for (const guard of req.guards ?? []) {
+    conditions.push(`(${guard.condition})`);
+    Object.assign(names, guard.names);
+    Object.assign(values, guard.values);
   }
 
   const claim: Claim = {

@@ -1,7 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { invalidStateMessage, readInstance } from './claims.js';
 import { Conflict, NotFound, type DomainError } from './errors.js';
-import { isVisibleTo, type Caller, type Instance } from './instance.js';
+import { isVisibleTo, securityGroupsOf, type Caller, type Instance } from './instance.js';
 import type { VmState } from './states.js';
 import { isConditionFailure, keys, usedPlaceholders, type Table } from './table.js';
 
@@ -88,7 +88,7 @@ export async function setServerFields(
 
 /** A read-modify-write of one attribute (metadata, tags) by compare-and-set, retried on a race. */
 export async function changeServerAttribute<T>(
-  table: Table, caller: Caller, instanceId: string, attribute: 'metadata' | 'tags',
+  table: Table, caller: Caller, instanceId: string, attribute: 'metadata' | 'tags' | 'securityGroups',
   change: (current: T, server: Instance) => T, rule?: FieldRule,
 ): Promise<Instance> {
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -96,7 +96,8 @@ export async function changeServerAttribute<T>(
     const refused = refusal(rule, instanceId, caller, server);
     if (refused) throw refused;
     const current = (server as unknown as Record<string, unknown>)[attribute] as T | undefined;
-    const next = change(current ?? ((attribute === 'tags' ? [] : {}) as T), server!);
+    const absent = attribute === 'metadata' ? {} : attribute === 'securityGroups' ? securityGroupsOf(server!) : [];
+    const next = change(current ?? (absent as T), server!);
     // Compare-and-set on a counter of these changes (never the claim's fencing token).
     const seen = server!.fieldsVersion;
     const out = await setServerFields(

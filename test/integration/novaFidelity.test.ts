@@ -338,6 +338,32 @@ describe('server changes', () => {
     badRequest(await nova.action(id, { createImage: { name: 'x' } }));
   });
 
+  it('security groups: only `default` exists (Nova\'s answers when Neutron has no such group)', async () => {
+    const nova = user('-sg');
+    const before = await nova.get('/servers');
+    const unknown = await nova.post('/servers', server({ security_groups: [{ name: 'does_not_exist' }] }));
+    badRequest(unknown);
+    expect(unknown.body.badRequest.message).toBe('Security group does_not_exist not found.');
+    expect((await nova.get('/servers')).body).toEqual(before.body);
+
+    const created = await nova.post('/servers', server({ security_groups: [{ name: 'default' }] }));
+    expect(created.body.server.security_groups).toEqual([{ name: 'default' }]);
+    const id = created.body.server.id;
+    await nova.waitIdle(id);
+    expect((await nova.get(`/servers/${id}`)).body.server.security_groups).toEqual([{ name: 'default' }]);
+    expect((await nova.action(id, { addSecurityGroup: { name: 'web' } })).status).toBe(404);
+    expect((await nova.action(id, { removeSecurityGroup: { name: 'default' } })).status).toBe(202);
+    expect((await nova.get(`/servers/${id}`)).body.server).not.toHaveProperty('security_groups');
+    const again = await nova.action(id, { removeSecurityGroup: { name: 'default' } });
+    badRequest(again);
+    expect(again.body.badRequest.message).toBe(`Security group default not associated with the instance ${id}`);
+    expect((await nova.action(id, { addSecurityGroup: { name: 'default' } })).status).toBe(202);
+    expect((await nova.action(id, { addSecurityGroup: { name: 'default' } })).status).toBe(202);
+    expect((await nova.get(`/servers/${id}`)).body.server.security_groups).toEqual([{ name: 'default' }]);
+    badRequest(await nova.action(id, { addSecurityGroup: {} }));
+    expect((await nova.action(crypto.randomUUID(), { addSecurityGroup: { name: 'default' } })).status).toBe(404);
+  });
+
   it('a second DELETE while deleting answers 204 and takes no second claim', async () => {
     const rt = await startRuntime({ port: 0, driver: { stepMs: 300 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
     try {

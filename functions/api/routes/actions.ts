@@ -5,6 +5,7 @@ import type { ClaimGuard } from '../../core/claims.js';
 import { BadRequest } from '../../core/errors.js';
 import { findFlavor } from '../../core/flavors.js';
 import { resetState, setLocked } from '../../core/instances.js';
+import { addSecurityGroup, removeSecurityGroup } from '../../core/securityGroups.js';
 import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { schemas, validate, type SchemaName } from '../schemas.js';
@@ -12,7 +13,7 @@ import { serverView } from '../views.js';
 import { excerpt } from '../excerpt.js';
 import { checkMetadataQuota, serverViewOptions, viewFlavors } from './servers.js';
 import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
-import { check, lockSchema, normalIPv6, rebuildSchema } from '../serverSchemas.js';
+import { check, lockSchema, normalIPv6, rebuildSchema, securityGroupActionSchema } from '../serverSchemas.js';
 import { getServer } from '../../core/instances.js';
 import { setServerFields } from '../../core/serverFields.js';
 import { PowerState } from '../../core/states.js';
@@ -136,6 +137,14 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
         rule: { verb: 'restore', vmStates: ['soft_deleted'], idle: true, lock: true },
       });
     },
+  },
+  addSecurityGroup: {
+    schema: securityGroupActionSchema,
+    run: (deps, ctx, id, body) => addSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
+  },
+  removeSecurityGroup: {
+    schema: securityGroupActionSchema,
+    run: (deps, ctx, id, body) => removeSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
   },
   'os-resetState': {
     schema: 'resetState',

@@ -1,4 +1,3 @@
-import { Forbidden } from '../../core/errors.js';
 import { json, type ApiRoute } from '../http.js';
 import { COMPUTE_HOST } from '../views.js';
 
@@ -15,8 +14,8 @@ export function availabilityZoneRoutes(): ApiRoute[] {
     },
     {
       method: 'GET', path: '/v2.1/os-availability-zone/detail', doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
-      handler: async (_event, ctx) => {
-        if (!ctx.caller.isAdmin) throw new Forbidden('Policy doesn\'t allow os_compute_api:os-availability-zone:detail to be performed.');
+      // Administrators only: os_compute_api:os-availability-zone:detail (middleware/policy.ts).
+      handler: async () => {
         return json(200, {
           availabilityZoneInfo: [{
             zoneName: 'nova', zoneState: { available: true },

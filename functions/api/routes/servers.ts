@@ -7,6 +7,7 @@ import { cachedFlavors, type Flavor } from '../../core/flavors.js';
 import type { Instance, InstanceFields } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
 import { getKeyPair } from '../../core/keypairs.js';
+import { requestedSecurityGroups } from '../../core/securityGroups.js';
 import { setServerFields } from '../../core/serverFields.js';
 import { isAtLeast, versionString } from '../apiVersion.js';
 import {
@@ -103,6 +104,7 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
   checkMetadataQuota(server.metadata);
   return {
     metadata: server.metadata ?? {}, tags: server.tags ?? [],
+    securityGroups: requestedSecurityGroups(server.security_groups),
     ...(server.accessIPv4 !== undefined ? { accessIPv4: server.accessIPv4 } : {}),
     ...(server.accessIPv6 !== undefined ? { accessIPv6: normalIPv6(server.accessIPv6) } : {}),
     diskConfig: server['OS-DCF:diskConfig'] ?? 'MANUAL',
@@ -151,11 +153,10 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     if (isTrue(server.return_reservation_id)) return json(202, { reservation_id: reservationId });
     const first = instances[0]!;
     const self = `${ctx.baseUrl}/v2.1/servers/${first.id}`;
-    const groups = (server.security_groups as { name?: string }[] | undefined)?.map((g) => ({ name: g.name ?? 'default' }));
     return json(202, {
       server: {
         id: first.id, links: serverSummaryView(first, ctx.baseUrl).links,
-        'OS-DCF:diskConfig': fields.diskConfig, security_groups: groups?.length ? groups : [{ name: 'default' }],
+        'OS-DCF:diskConfig': fields.diskConfig, security_groups: (fields.securityGroups ?? []).map((name) => ({ name })),
         adminPass: server.adminPass ?? randomBytes(9).toString('base64url'),
       },
     }, { location: self });
