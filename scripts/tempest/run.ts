@@ -91,6 +91,9 @@ build_interval = 1
 # taskgate keeps a shelved server until it is offloaded explicitly (Nova with -1).
 shelved_offload_time = -1
 [compute-feature-enabled]
+# Tempest gates its writable server-metadata tests behind this flag (with os-agents and
+# resetNetwork, which the modules run here do not touch); taskgate's server metadata is writable.
+xenapi_apis = True
 resize = True
 shelve = True
 pause = True
