@@ -8,37 +8,9 @@ import * as validators from './validators.generated.js';
 
 const UUID = '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$';
 const uuid = { type: 'string', pattern: UUID } as const;
-const name = { type: 'string', minLength: 1, maxLength: 255, pattern: '^\\S(.*\\S)?$' } as const;
 const flavorRef = { type: ['string', 'integer'], minLength: 1, maxLength: 255 } as const;
 
 export const schemas = {
-  createServer: {
-    type: 'object', required: ['server'], additionalProperties: false,
-    properties: {
-      server: {
-        type: 'object', required: ['name', 'flavorRef', 'imageRef'], additionalProperties: false,
-        properties: {
-          name, flavorRef, imageRef: uuid,
-          // Accepted as Nova accepts them; taskgate's simulated hypervisor has no use for them.
-          min_count: { type: ['integer', 'string'] }, max_count: { type: ['integer', 'string'] },
-          networks: {}, metadata: { type: 'object' }, key_name: { type: ['string', 'null'] },
-          security_groups: { type: 'array' }, user_data: { type: 'string' }, availability_zone: { type: 'string' },
-          config_drive: {}, 'OS-DCF:diskConfig': { enum: ['AUTO', 'MANUAL'] }, adminPass: { type: 'string' },
-          accessIPv4: { type: 'string' }, accessIPv6: { type: 'string' }, personality: { type: 'array' },
-          block_device_mapping_v2: { type: 'array' }, return_reservation_id: {},
-        },
-      },
-      'os:scheduler_hints': { type: 'object' },
-    },
-  },
-  rebuild: {
-    type: 'object', required: ['imageRef'], additionalProperties: false,
-    properties: {
-      imageRef: uuid, name, adminPass: { type: 'string' }, metadata: { type: 'object' },
-      preserve_ephemeral: { type: 'boolean' }, 'OS-DCF:diskConfig': { enum: ['AUTO', 'MANUAL'] },
-      accessIPv4: { type: 'string' }, accessIPv6: { type: 'string' }, personality: { type: 'array' },
-    },
-  },
   resize: {
     type: 'object', required: ['flavorRef'], additionalProperties: false,
     properties: { flavorRef, 'OS-DCF:diskConfig': { enum: ['AUTO', 'MANUAL'] } },

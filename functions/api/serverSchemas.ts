@@ -1,22 +1,13 @@
-import { isIP } from 'node:net';
-import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
 import { BadRequest } from '../core/errors.js';
-import { isAtLeast, type ApiVersion } from './apiVersion.js';
+import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './schemas.js';
+import * as generated from './validators.generated.js';
 
-// The request schemas of the server APIs as Nova's change them by microversion
-// (nova/api/openstack/compute/schemas/servers.py and parameter_types.py), built for the
-// request's version. Formats are Nova's: ipv4, ipv6, uuid, base64.
-
-const ajv = new Ajv({ allErrors: false, strict: false });
-ajv.addFormat('ipv4', (s: string) => isIP(s) === 4);
-ajv.addFormat('ipv6', (s: string) => isIP(s) === 6);
-ajv.addFormat('uuid', /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/);
-// Python's base64.decodebytes: whitespace ignored, padding must be right.
-ajv.addFormat('base64', (s: string) => {
-  const t = s.replace(/\s+/g, '');
-  return t.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(t);
-});
+// The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
+// microversion (nova/api/openstack/compute/schemas/servers.py and parameter_types.py), built
+// for a version. Formats are Nova's: ipv4, ipv6, uuid, base64 (functions/api/formats.ts).
+// `requestSchemas` below lists them all; `npm run schemas` compiles each at every version
+// served, and `checkBody` validates with those compiled validators: nothing compiles at runtime.
 
 // Nova's printable characters: no Unicode "other" (control, format, surrogate, private, unassigned)
 // and no separator but the space separators, within the Basic Multilingual Plane.
@@ -164,7 +155,6 @@ export const resizeSchema = {
   properties: { flavorRef, 'OS-DCF:diskConfig': diskConfig },
 } as const;
 
-/** The lock action's value: anything before 2.73, then an optional locked_reason. */
 /** addSecurityGroup / removeSecurityGroup: the group's name. */
 export function securityGroupActionSchema(_v: ApiVersion) {
   return {
@@ -173,6 +163,7 @@ export function securityGroupActionSchema(_v: ApiVersion) {
   };
 }
 
+/** The lock action's value: anything before 2.73, then an optional locked_reason. */
 export function lockSchema(v: ApiVersion) {
   if (!isAtLeast(v, '2.73')) return {};
   return {
@@ -235,16 +226,97 @@ export const normalIPv6 = (address: string) => new URL(`http://[${address}]/`).h
 export const isTrue = (value: unknown) =>
   value === true || (typeof value === 'string' && ['true', '1', 'on', 'yes'].includes(value.toLowerCase()));
 
-const cache = new WeakMap<object, ValidateFunction>();
-const byKey = new Map<string, ValidateFunction>();
+/** POST /flavors at version v (flavor_manage.py): a description from 2.55. */
+export function createFlavorSchema(v: ApiVersion) {
+  return {
+    type: 'object', required: ['flavor'], additionalProperties: false,
+    properties: {
+      flavor: {
+        type: 'object', required: ['name', 'ram', 'vcpus', 'disk'], additionalProperties: false,
+        properties: {
+          name: novaName,
+          id: { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
+          ram: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
+          vcpus: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
+          disk: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
+          'OS-FLV-EXT-DATA:ephemeral': { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
+          swap: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
+          rxtx_factor: { type: ['number', 'string'], pattern: '^[0-9]+(\\.[0-9]+)?$', minimum: 0, exclusiveMinimum: 0, maximum: 3.40282e38 },
+          'os-flavor-access:is_public': { type: ['boolean', 'string'] },
+          ...(isAtLeast(v, '2.55') ? { description } : {}),
+        },
+      },
+    },
+  };
+}
 
-/** Validates `body` with `schema` (compiled once per schema, or per `key` for built ones); Nova's 400. */
-export function check<T>(schema: object, body: unknown, key?: string): T {
-  let fn = key ? byKey.get(key) : cache.get(schema);
-  if (!fn) {
-    fn = ajv.compile(schema as AnySchemaObject);
-    if (key) byKey.set(key, fn); else cache.set(schema, fn);
-  }
+/** PUT /flavors/{id} (2.55): the description. */
+export const updateFlavorBody = {
+  type: 'object', required: ['flavor'], additionalProperties: false,
+  properties: { flavor: { type: 'object', required: ['description'], additionalProperties: false, properties: { description } } },
+} as const;
+
+/** POST /os-keypairs at version v (keypairs.py): a type from 2.2, a user_id from 2.10, a public key required from 2.92. */
+export function createKeypairSchema(v: ApiVersion) {
+  return {
+    type: 'object', required: ['keypair'], additionalProperties: false,
+    properties: {
+      keypair: {
+        type: 'object', required: isAtLeast(v, '2.92') ? ['name', 'public_key'] : ['name'], additionalProperties: false,
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 255 },
+          public_key: { type: 'string' },
+          ...(isAtLeast(v, '2.2') ? { type: { type: 'string', enum: ['ssh', 'x509'] } } : {}),
+          ...(isAtLeast(v, '2.10') ? { user_id: { type: 'string' } } : {}),
+        },
+      },
+    },
+  };
+}
+
+const always = (schema: object) => (_v: ApiVersion) => schema;
+
+/**
+ * Every request schema validated with `checkBody`, by name: what `npm run schemas` compiles (at
+ * every version served) and what `checkBody` finds validators for. A fixed schema is a builder
+ * that ignores the version.
+ */
+export const requestSchemas = {
+  createServer: createServerSchema,
+  updateServer: updateServerSchema,
+  rebuild: rebuildSchema,
+  lock: lockSchema,
+  securityGroupAction: securityGroupActionSchema,
+  attachVolume: attachVolumeSchema,
+  attachInterface: attachInterfaceSchema,
+  createFlavor: createFlavorSchema,
+  updateFlavor: always(updateFlavorBody),
+  createKeypair: createKeypairSchema,
+  metadata: always(metadataBody),
+  metaItem: always(metaItemBody),
+  tags: always(tagsBody),
+  tag: always(tag),
+} satisfies Record<string, (v: ApiVersion) => object>;
+
+export type RequestSchemaName = keyof typeof requestSchemas;
+
+/** A compiled validator, as ajv's standalone code makes it. */
+type CompiledValidator = ((data: unknown) => boolean) & { errors?: Parameters<typeof describe>[0][] | null };
+
+/** The validator compiled for `name` at version v: the last step at or before v's minor. */
+function validatorFor(name: RequestSchemaName, v: ApiVersion): CompiledValidator {
+  // Read through the namespace: the compile script imports this module before there is a generated table.
+  const table = (generated as unknown as { versionedValidators?: Record<string, [number, CompiledValidator][] | undefined> }).versionedValidators;
+  const steps = table?.[name];
+  let found: CompiledValidator | undefined;
+  if (steps && isSupported(v)) for (const [minor, fn] of steps) if (minor <= v.minor) found = fn;
+  if (!found) throw new Error(`no compiled validator for ${name} at ${versionString(v)}: run \`npm run schemas\``);
+  return found;
+}
+
+/** Validates `body` with the request schema `name` at version v (compiled ahead of time); Nova's 400. */
+export function checkBody<T>(name: RequestSchemaName, v: ApiVersion, body: unknown): T {
+  const fn = validatorFor(name, v);
   if (!fn(body)) throw new BadRequest(describe(fn.errors![0]!, body));
   return body as T;
 }

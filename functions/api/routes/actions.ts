@@ -12,8 +12,8 @@ import { schemas, validate, type SchemaName } from '../schemas.js';
 import { serverView } from '../views.js';
 import { excerpt } from '../excerpt.js';
 import { checkMetadataQuota, serverViewOptions, viewFlavors } from './servers.js';
-import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
-import { check, lockSchema, normalIPv6, rebuildSchema, securityGroupActionSchema } from '../serverSchemas.js';
+import { MAX_VERSION, isAtLeast } from '../apiVersion.js';
+import { checkBody, normalIPv6, requestSchemas, type RequestSchemaName } from '../serverSchemas.js';
 import { getServer } from '../../core/instances.js';
 import { setServerFields } from '../../core/serverFields.js';
 import { PowerState } from '../../core/states.js';
@@ -23,9 +23,12 @@ import type { Instance } from '../../core/instance.js';
 
 type Body = Record<string, unknown>;
 
+/** A request schema built for the request's microversion (serverSchemas.ts's requestSchemas). */
+interface Versioned { readonly versioned: RequestSchemaName }
+
 interface QueuedAction {
-  /** A request schema by name, or one built for the request's microversion. */
-  readonly schema: SchemaName | ((v: ApiVersion) => object);
+  /** A fixed request schema by name (schemas.ts), or a microversioned one. */
+  readonly schema: SchemaName | Versioned;
   readonly op: (body: Body) => OperationName;
   readonly params?: (body: Body) => Record<string, unknown>;
   readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
@@ -37,7 +40,7 @@ interface QueuedAction {
 }
 
 interface DirectAction {
-  readonly schema: SchemaName | ((v: ApiVersion) => object);
+  readonly schema: SchemaName | Versioned;
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void>;
 }
 
@@ -100,7 +103,7 @@ const simple = (op: OperationName, status: 202 | 204 = 202, schema: SchemaName =
 /** The body of POST /servers/{id}/action is one key: Nova's action name. */
 const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   rebuild: {
-    schema: rebuildSchema, op: () => 'rebuild', status: 202, withServer: true,
+    schema: { versioned: 'rebuild' }, op: () => 'rebuild', status: 202, withServer: true,
     params: (b) => ({ imageRef: b.imageRef }), fields: rebuildFields,
   },
   resize: {
@@ -124,7 +127,7 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   suspend: simple('suspend'),
   resume: simple('resume'),
   lock: {
-    schema: lockSchema,
+    schema: { versioned: 'lock' },
     run: (deps, ctx, id, body) => setLocked(deps.table, ctx.caller, id, true, body.locked_reason as string | undefined),
   },
   unlock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
@@ -139,11 +142,11 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
     },
   },
   addSecurityGroup: {
-    schema: securityGroupActionSchema,
+    schema: { versioned: 'securityGroupAction' },
     run: (deps, ctx, id, body) => addSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
   },
   removeSecurityGroup: {
-    schema: securityGroupActionSchema,
+    schema: { versioned: 'securityGroupAction' },
     run: (deps, ctx, id, body) => removeSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
   },
   'os-resetState': {
@@ -161,7 +164,7 @@ export function actionBodySchema() {
     type: 'object',
     oneOf: Object.entries(ACTIONS).map(([name, action]) => ({
       type: 'object', required: [name], additionalProperties: false,
-      properties: { [name]: typeof action.schema === 'function' ? action.schema(MAX_VERSION) : schemas[action.schema] },
+      properties: { [name]: typeof action.schema === 'string' ? schemas[action.schema] : requestSchemas[action.schema.versioned](MAX_VERSION) },
     })),
   };
 }
@@ -183,9 +186,9 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         throw new BadRequest(`There is no such action: ${excerpt(name)}`);
       }
       const value = (body as Body)[name];
-      const args = (typeof action.schema === 'function'
-        ? check<Body | null>(action.schema(ctx.apiVersion), value, `${name}-${versionString(ctx.apiVersion)}`)
-        : validate<Body | null>(action.schema, value)) ?? {};
+      const args = (typeof action.schema === 'string'
+        ? validate<Body | null>(action.schema, value)
+        : checkBody<Body | null>(action.schema.versioned, ctx.apiVersion, value)) ?? {};
 
       if ('run' in action) {
         await action.run(deps, ctx, instanceId, args);

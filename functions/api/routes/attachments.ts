@@ -7,9 +7,9 @@ import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
 import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
 import { Conflict } from '../../core/errors.js';
-import { isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
+import { isAtLeast, type ApiVersion } from '../apiVersion.js';
 import { schemas } from '../schemas.js';
-import { attachInterfaceSchema, attachVolumeSchema, check, isTrue } from '../serverSchemas.js';
+import { checkBody, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
 interface AttachVolumeBody {
@@ -68,9 +68,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       method: 'POST', path: `${base}/os-volume_attachments`, body: schemas.attachVolume,
       doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
-        const { volumeAttachment } = check<AttachVolumeBody>(
-          attachVolumeSchema(ctx.apiVersion), event.body, `attachVolume-${versionString(ctx.apiVersion)}`,
-        );
+        const { volumeAttachment } = checkBody<AttachVolumeBody>('attachVolume', ctx.apiVersion, event.body);
         const instanceId = pathParam(event, 'server_id');
         const volumeId = canonicalUuid(volumeAttachment.volumeId);
         const deleteOnTermination = isTrue(volumeAttachment.delete_on_termination);
@@ -125,9 +123,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       method: 'POST', path: `${base}/os-interface`, body: schemas.attachInterface,
       doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
-        const body = check<AttachInterfaceBody>(
-          attachInterfaceSchema(ctx.apiVersion), event.body ?? {}, `attachInterface-${versionString(ctx.apiVersion)}`,
-        );
+        const body = checkBody<AttachInterfaceBody>('attachInterface', ctx.apiVersion, event.body ?? {});
         const request = body.interfaceAttachment ?? {};
         const port = {
           portId: request.port_id ? canonicalUuid(request.port_id) : randomUUID(),

@@ -5,7 +5,7 @@ import {
 } from '../../core/flavors.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
-import { check, description, isTrue, novaName } from '../serverSchemas.js';
+import { checkBody, isTrue } from '../serverSchemas.js';
 import { flavorView } from '../views.js';
 
 // Flavors (nova/api/openstack/compute/flavors.py, flavor_manage.py): lists with Nova's filters
@@ -52,27 +52,6 @@ async function flavorPage(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext)
   return { flavors, next: more ? flavors.at(-1)!.id : undefined };
 }
 
-const createSchema = (ctx: ApiContext) => ({
-  type: 'object', required: ['flavor'], additionalProperties: false,
-  properties: {
-    flavor: {
-      type: 'object', required: ['name', 'ram', 'vcpus', 'disk'], additionalProperties: false,
-      properties: {
-        name: novaName,
-        id: { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
-        ram: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
-        vcpus: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
-        disk: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
-        'OS-FLV-EXT-DATA:ephemeral': { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
-        swap: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },
-        rxtx_factor: { type: ['number', 'string'], pattern: '^[0-9]+(\\.[0-9]+)?$', minimum: 0, exclusiveMinimum: 0, maximum: 3.40282e38 },
-        'os-flavor-access:is_public': { type: ['boolean', 'string'] },
-        ...(isAtLeast(ctx.apiVersion, '2.55') ? { description } : {}),
-      },
-    },
-  },
-});
-
 interface CreateBody { flavor: Record<string, unknown> }
 
 export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
@@ -105,7 +84,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'Create a flavor (admin)', success: [200] },
       handler: async (event, ctx) => {
         requireAdmin(ctx, 'create');
-        const { flavor: f } = check<CreateBody>(createSchema(ctx), event.body, `createFlavor-${isAtLeast(ctx.apiVersion, '2.55')}`);
+        const { flavor: f } = checkBody<CreateBody>('createFlavor', ctx.apiVersion, event.body);
         const isPublic = f['os-flavor-access:is_public'];
         const created: Flavor = await createFlavor(deps.table, {
           id: f.id === undefined || f.id === null ? null : String(f.id),
@@ -123,10 +102,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         if (!isAtLeast(ctx.apiVersion, '2.55')) throw new NotFound('The resource could not be found.');
         requireAdmin(ctx, 'update');
-        const body = check<{ flavor: { description: string | null } }>({
-          type: 'object', required: ['flavor'], additionalProperties: false,
-          properties: { flavor: { type: 'object', required: ['description'], additionalProperties: false, properties: { description } } },
-        }, event.body, 'updateFlavor');
+        const body = checkBody<{ flavor: { description: string | null } }>('updateFlavor', ctx.apiVersion, event.body);
         const updated = await updateFlavorDescription(deps.table, pathParam(event, 'flavor_id'), body.flavor.description);
         return json(200, { flavor: flavorView(updated, ctx.baseUrl, true, ctx.apiVersion) });
       },

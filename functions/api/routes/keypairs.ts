@@ -3,27 +3,12 @@ import { BadRequest, Forbidden } from '../../core/errors.js';
 import { createKeyPair, deleteKeyPair, getKeyPair, listKeyPairs, type KeyPair } from '../../core/keypairs.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
-import { check } from '../serverSchemas.js';
+import { checkBody, createKeypairSchema } from '../serverSchemas.js';
 import { dbDatetime } from '../timestamps.js';
 
 // os-keypairs (keypairs.py) as its microversions change it: 2.2 a key type and 201/204,
 // 2.10 administrators act on any user's key pairs (user_id), 2.35 paging (limit, marker),
 // 2.92 no more generated keys and a wider name alphabet.
-
-const createSchema = (v: ApiVersion) => ({
-  type: 'object', required: ['keypair'], additionalProperties: false,
-  properties: {
-    keypair: {
-      type: 'object', required: isAtLeast(v, '2.92') ? ['name', 'public_key'] : ['name'], additionalProperties: false,
-      properties: {
-        name: { type: 'string', minLength: 1, maxLength: 255 },
-        public_key: { type: 'string' },
-        ...(isAtLeast(v, '2.2') ? { type: { type: 'string', enum: ['ssh', 'x509'] } } : {}),
-        ...(isAtLeast(v, '2.10') ? { user_id: { type: 'string' } } : {}),
-      },
-    },
-  },
-});
 
 /** Nova's keypair name rule: before 2.92 letters, digits, '_', '-' and spaces; then '@' and '.' too. */
 function checkName(name: string, v: ApiVersion) {
@@ -54,12 +39,12 @@ const query = (event: ApiEvent) => event.queryStringParameters ?? {};
 export function keypairRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
-      method: 'POST', path: '/v2.1/os-keypairs', body: createSchema({ major: 2, minor: 2 }),
+      method: 'POST', path: '/v2.1/os-keypairs', body: createKeypairSchema({ major: 2, minor: 2 }),
       doc: { summary: 'Create or import a key pair', success: [200, 201] },
       handler: async (event, ctx) => {
         const v = ctx.apiVersion;
-        const { keypair } = check<{ keypair: { name: string; public_key?: string; type?: 'ssh' | 'x509'; user_id?: string } }>(
-          createSchema(v), event.body, `createKeypair-${isAtLeast(v, '2.2')}-${isAtLeast(v, '2.10')}-${isAtLeast(v, '2.92')}`,
+        const { keypair } = checkBody<{ keypair: { name: string; public_key?: string; type?: 'ssh' | 'x509'; user_id?: string } }>(
+          'createKeypair', v, event.body,
         );
         checkName(keypair.name, v);
         const userId = ownerOf(ctx, keypair.user_id);

@@ -4,7 +4,7 @@ import { getServer } from '../../core/instances.js';
 import { changeServerAttribute, type FieldRule } from '../../core/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiRoute } from '../http.js';
-import { check, metadataBody, metaItemBody, tag, tagsBody } from '../serverSchemas.js';
+import { checkBody, metadataBody, metaItemBody, tagsBody } from '../serverSchemas.js';
 import { checkMetadataQuota } from './servers.js';
 
 // Server metadata (server_metadata.py) and, from 2.26, server tags (server_tags.py). Each change
@@ -25,7 +25,7 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
   const base = '/v2.1/servers/{server_id}';
   const id = (e: Parameters<ApiRoute['handler']>[0]) => pathParam(e, 'server_id');
   const replace = (mode: 'set' | 'update'): ApiRoute['handler'] => async (event, ctx) => {
-    const { metadata } = check<{ metadata: Metadata }>(metadataBody, event.body);
+    const { metadata } = checkBody<{ metadata: Metadata }>('metadata', ctx.apiVersion, event.body);
     const server = await changeServerAttribute<Metadata>(deps.table, ctx.caller, id(event), 'metadata', (current) => {
       const next = mode === 'set' ? { ...metadata } : { ...current, ...metadata };
       checkMetadataQuota(next);
@@ -60,7 +60,7 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
     {
       method: 'PUT', path: `${base}/metadata/{key}`, body: metaItemBody, doc: { summary: 'Set a server metadata item', success: [200] },
       handler: async (event, ctx) => {
-        const { meta } = check<{ meta: Metadata }>(metaItemBody, event.body);
+        const { meta } = checkBody<{ meta: Metadata }>('metaItem', ctx.apiVersion, event.body);
         const key = pathParam(event, 'key');
         if (!Object.hasOwn(meta, key)) throw new BadRequest('Request body and URI mismatch');
         await changeServerAttribute<Metadata>(deps.table, ctx.caller, id(event), 'metadata', (current) => {
@@ -93,7 +93,7 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       method: 'PUT', path: `${base}/tags`, body: tagsBody, doc: { summary: 'Replace server tags (2.26)', success: [200] },
       handler: async (event, ctx) => {
         requireTags(ctx);
-        const { tags } = check<{ tags: string[] }>(tagsBody, event.body);
+        const { tags } = checkBody<{ tags: string[] }>('tags', ctx.apiVersion, event.body);
         const server = await changeServerAttribute<string[]>(deps.table, ctx.caller, id(event), 'tags',
           () => [...new Set(tags)], tagsRule('update tags'));
         return json(200, { tags: server.tags ?? [] });
@@ -121,7 +121,7 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         requireTags(ctx);
         const t = pathParam(event, 'tag');
-        check(tag, t);
+        checkBody('tag', ctx.apiVersion, t);
         let existed = false;
         const server = await changeServerAttribute<string[]>(deps.table, ctx.caller, id(event), 'tags', (current) => {
           existed = current.includes(t);

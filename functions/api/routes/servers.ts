@@ -9,12 +9,12 @@ import { getServer, listServers } from '../../core/instances.js';
 import { getKeyPair } from '../../core/keypairs.js';
 import { requestedSecurityGroups } from '../../core/securityGroups.js';
 import { setServerFields } from '../../core/serverFields.js';
-import { isAtLeast, versionString } from '../apiVersion.js';
+import { isAtLeast } from '../apiVersion.js';
 import {
   empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,
 } from '../http.js';
 import { serverListQuery } from '../listQuery.js';
-import { check, createServerSchema, isTrue, normalIPv6, updateServerSchema } from '../serverSchemas.js';
+import { checkBody, createServerSchema, isTrue, normalIPv6, updateServerSchema } from '../serverSchemas.js';
 import {
   addressesView, COMPUTE_HOST, serverSummaryView, serverView, type ServerParts, type ServerViewOptions,
 } from '../views.js';
@@ -134,7 +134,7 @@ function counts(server: Record<string, any>): { min: number; max: number } {
 export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
     const v = ctx.apiVersion;
-    const { server } = check<CreateBody>(createServerSchema(v), event.body, `createServer-${versionString(v)}`);
+    const { server } = checkBody<CreateBody>('createServer', v, event.body);
     const { max } = counts(server);
     const fields = await createFields(deps, ctx, server);
     const reservationId = `r-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
@@ -183,7 +183,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const update: Route = async (event, ctx) => {
     const v = ctx.apiVersion;
     const id = pathParam(event, 'server_id');
-    const { server } = check<CreateBody>(updateServerSchema(v), event.body, `updateServer-${versionString(v)}`);
+    const { server } = checkBody<CreateBody>('updateServer', v, event.body);
     await getServer(deps.table, ctx.caller, id);
     const fields: Record<string, unknown> = {};
     if (server.name !== undefined) fields.name = server.name;
