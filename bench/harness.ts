@@ -46,8 +46,12 @@ function recordingDriver(inner: ComputeDriver, history: History): ComputeDriver 
     (ctx: OperationContext) => history.record(ctx.instance.id, ctx.requestId, () => inner[op](ctx))])) as unknown as ComputeDriver;
 }
 
-export async function startHarness(opts: { workMs: number }): Promise<Harness> {
-  const emulators = await startEmulators({ visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+export async function startHarness(opts: {
+  workMs: number;
+  /** Another DynamoDB endpoint (DynamoDB Local in CI) instead of the embedded dynalite. */
+  dynamodbEndpoint?: string;
+}): Promise<Harness> {
+  const emulators = await startEmulators({ dynamodbEndpoint: opts.dynamodbEndpoint, visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
   const counter = new RequestCounter();
   const history = new History();
   const clients: (DynamoDBClient | SQSClient)[] = [];
