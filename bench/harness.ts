@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
@@ -40,6 +42,19 @@ export interface Harness {
 
 export const BENCH_CALLER = 'bench:bench';
 
+async function startEmulatorThread() {
+  const worker = new Worker(new URL('./emulatorThread.mjs', import.meta.url));
+  const [endpoints] = await once(worker, 'message') as [{ dynamodbEndpoint: string; sqsEndpoint: string }];
+  return {
+    ...endpoints,
+    async stop() {
+      worker.postMessage('stop');
+      await once(worker, 'message');
+      await worker.terminate();
+    },
+  };
+}
+
 /** The simulated driver, with every operation's run recorded in the history. */
 function recordingDriver(inner: ComputeDriver, history: History): ComputeDriver {
   return Object.fromEntries((Object.keys(inner) as OperationName[]).map((op) => [op,
@@ -50,8 +65,15 @@ export async function startHarness(opts: {
   workMs: number;
   /** Another DynamoDB endpoint (DynamoDB Local in CI) instead of the embedded dynalite. */
   dynamodbEndpoint?: string;
+  /** Serve dynalite and fauxqs from a worker thread (bench/emulatorThread.mjs) rather than this event loop. */
+  emulatorThread?: boolean;
 }): Promise<Harness> {
-  const emulators = await startEmulators({ dynamodbEndpoint: opts.dynamodbEndpoint, visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+  const thread = opts.emulatorThread ? await startEmulatorThread() : undefined;
+  const started = await startEmulators({
+    dynamodbEndpoint: thread?.dynamodbEndpoint ?? opts.dynamodbEndpoint, sqsEndpoint: thread?.sqsEndpoint,
+    visibilityTimeoutSeconds: 30, maxReceiveCount: 5,
+  });
+  const emulators: Emulators = thread ? { ...started, stop: async () => { await started.stop(); await thread.stop(); } } : started;
   const counter = new RequestCounter();
   const history = new History();
   const clients: (DynamoDBClient | SQSClient)[] = [];
