@@ -34,6 +34,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 
 const results: Record<string, unknown> = {
   when: new Date().toISOString(), size: quick ? 'quick' : 'full', seed: SEED, workMs: WORK_MS, emulatorThread,
+  dynamodb: process.env.TASKGATE_DYNAMODB_ENDPOINT ? 'endpoint' : 'dynalite',
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, platform: process.platform },
 };
 const lines: string[] = [];
@@ -216,7 +217,7 @@ async function requestsPerOperation(h: Harness) {
   await measure('GET .../os-instance-actions', () => h.api('GET', `/servers/${id}/os-instance-actions`));
   results.requestsPerOperation = rows;
   say('## Requests per operation (SDK middleware count; esm = receive/delete made by the event source mapping)');
-  say('(dynalite returns no old item with a failed condition, so a refusal reads once here; on DynamoDB it does not)');
+  if (!dynamodbEndpoint) say('(dynalite returns no old item with a failed condition, so a refusal reads once here; on DynamoDB it does not)');
   say('operation                             | API path                     | compute path                 | esm');
   for (const r of rows) say(`${r.what.padEnd(37)} | ${perOp(r.api, 1).padEnd(28)} | ${perOp(r.compute, 1).padEnd(28)} | ${perOp(r.esm, 1)}`);
   say();
@@ -561,9 +562,13 @@ function coldStart() {
   say();
 }
 
-const h = await startHarness({ workMs: WORK_MS, emulatorThread });
+// TASKGATE_DYNAMODB_ENDPOINT (as scripts/with-dynamodb-local.sh sets it) puts the table on that
+// DynamoDB instead of dynalite: DynamoDB Local returns the old item with a failed write, as DynamoDB does.
+const dynamodbEndpoint = process.env.TASKGATE_DYNAMODB_ENDPOINT;
+const h = await startHarness({ workMs: WORK_MS, emulatorThread, dynamodbEndpoint });
 try {
-  say(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED}${emulatorThread ? ', emulators on a worker thread' : ''}) on ${cpus().length} x ${cpus()[0]?.model}, `
+  say(`taskgate bench (${quick ? 'quick' : 'full'}, seed ${SEED}${emulatorThread ? ', emulators on a worker thread' : ''}`
+    + `${dynamodbEndpoint ? `, DynamoDB at ${dynamodbEndpoint}` : ''}) on ${cpus().length} x ${cpus()[0]?.model}, `
     + `Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   say();
   await headline(h);
