@@ -27,6 +27,8 @@ export interface Harness {
   readonly emulators: Emulators;
   readonly counter: RequestCounter;
   readonly history: History;
+  /** The worker thread serving the emulators, when they are on one (startHarness's emulatorThread). */
+  readonly emulatorThreadId?: number;
   /** A DynamoDB client and table whose requests count under `path`. */
   table(path: string): Table;
   sqs(path: string): SQSClient;
@@ -46,7 +48,7 @@ async function startEmulatorThread() {
   const worker = new Worker(new URL('./emulatorThread.mjs', import.meta.url));
   const [endpoints] = await once(worker, 'message') as [{ dynamodbEndpoint: string; sqsEndpoint: string }];
   return {
-    ...endpoints,
+    ...endpoints, threadId: worker.threadId,
     async stop() {
       worker.postMessage('stop');
       await once(worker, 'message');
@@ -121,7 +123,7 @@ export async function startHarness(opts: {
   };
 
   return {
-    emulators, counter, history, table, sqs, apiAs,
+    emulators, counter, history, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
     api: (method, path, body) => apiAs(BENCH_CALLER, method, path, body),
     async drain() {
       let ran = 0;
