@@ -52,7 +52,7 @@ export async function settleOperation(
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer
   // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
-  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok));
+  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok, released));
   await retryThrottled(() => finishAction(table, instance.id, start, {
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   }));
@@ -86,7 +86,7 @@ export async function abandonSuperseded(
 ): Promise<void> {
   if ((await getAction(table, instanceId, claim.requestId))?.finishTime) return;
   const own = current?.lastOutcome?.requestId === claim.requestId ? current.lastOutcome : undefined;
-  await settleReservation(table, instanceId, claim, own?.result === 'Success');
+  await settleReservation(table, instanceId, claim, own?.result === 'Success', current);
   const start: ActionStart = own
     ? { ...claim, claimedAt: own.claimedAt ?? claim.claimedAt, eventStart: own.eventStart ?? claim.eventStart }
     : claim;

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
-  attachmentsOf, releaseAttachable, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind,
+  attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind,
 } from './attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
@@ -155,17 +155,18 @@ export class SimulatedDriver implements ComputeDriver {
     return { powerState };
   }
 
-  /** Frees everything the instance holds, including what a preempted operation had reserved. */
+  /**
+   * Gives back what a preempted operation had reserved (it is on no instance item), then destroys
+   * the server. What the server holds is NOT freed here: the release empties its maps and records
+   * their ids, and only after it are the volumes and ports freed (reservations.ts), so no instant
+   * shows a resource free while this server still lists it.
+   */
   readonly delete = async (ctx: OperationContext): Promise<InstancePatch> => {
-    const instanceId = ctx.instance.id;
     await this.step(ctx, 'shutdown');
-    await undoReservation(this.table, instanceId, ctx.preempted);
-    // The item taken up lists what the server holds: no query. Each release is conditioned on
-    // the resource still being this instance's, so a repeat changes nothing.
-    for (const kind of [Volumes, Ports]) {
-      for (const a of attachmentsOf(ctx.instance, kind)) await releaseAttachable(this.table, kind, { id: a.id, instanceId });
-    }
+    await undoReservation(this.table, ctx.instance.id, ctx.preempted);
     await this.step(ctx, 'destroy');
-    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {} };
+    // The item taken up lists what the server holds (no query): under the claim nothing changes it.
+    const held = (kind: AttachableKind) => attachmentsOf(ctx.instance, kind).map((a) => a.id);
+    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {}, heldWhenDeleted: { volumes: held(Volumes), ports: held(Ports) } };
   };
 }

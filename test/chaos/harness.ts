@@ -58,6 +58,8 @@ export interface ChaosReport {
 const SWEEP_MS = 500;
 const CLAIM_LEASE_MS = 6_000;
 const RUN_LEASE_MS = 3_000;
+/** Past any API request of the run; a claim answered later is given back (admission.ts). */
+const RESERVATION_LEASE_MS = 2_000;
 
 /** Default chances, per request / delivery / driver step / DynamoDB call. */
 const RATES = {
@@ -126,7 +128,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const apiRandom = random.fork('api');
   const api = createApi({
-    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
+    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, reservationLeaseMs: RESERVATION_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
   }, { identity: new NoauthIdentityProvider() });
   const served = await serveApi(((event, context) => {
     const kill = faultsOn.value && apiRandom.chance(RATES.apiKill * level)
@@ -313,7 +315,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** Until both queues are empty and no claim is left; each idle round moves the clock one sweep on. */
+/**
+ * Until both queues are empty and nothing is left on the lease index (no claim, no reservation
+ * waiting for its claim); each idle round moves the clock one sweep on.
+ */
 async function settle(
   emulators: Awaited<ReturnType<typeof startEmulators>>, table: Table, tick: () => Promise<void>,
 ): Promise<boolean> {
@@ -325,7 +330,7 @@ async function settle(
   };
   for (let round = 0; round < 600; round++) {
     const [main, dead] = [await depth(emulators.queueUrl), await depth(emulators.deadLetterQueueUrl)];
-    const claims = (await scanAll(table)).filter((i) => i.sk === 'META' && i.taskState !== undefined).length;
+    const claims = (await scanAll(table)).filter((i) => i.sk === 'META' && (i.taskState !== undefined || i.leaseShard !== undefined)).length;
     if (main === 0 && dead === 0 && claims === 0) return true;
     await tick();
     await sleep(100);
