@@ -79,7 +79,7 @@ const detaching = (kind: AttachableKind, idParam: string): Reservation => ({
 });
 
 /**
- * Delete: its release empties the instance's maps and records what they held (heldWhenDeleted);
+ * Delete: its release empties the instance's maps and records what they held (settle.ts, heldWhenDeleted);
  * only after that is each volume and port freed, each write conditioned on the resource still
  * being this instance's. A worker that dies between the release and these writes leaves the
  * resources in-use by a deleted server, owned by nobody else; its redelivery finds its own

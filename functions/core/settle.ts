@@ -1,5 +1,6 @@
 import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
 import { operationRow, resolveVmOutcome } from './catalogue.js';
+import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachables.js';
 import { releaseClaim } from './claims.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
 import { settleReservation } from './reservations.js';
@@ -40,7 +41,7 @@ export async function settleOperation(
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
-    patch: result.ok ? result.patch : undefined,
+    patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
     outcome: {
       requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }),
@@ -57,6 +58,17 @@ export async function settleOperation(
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   }));
   return true;
+}
+
+/**
+ * A deleted server holds nothing: its release empties its maps and records what they held, and
+ * only after it is each volume and port freed (reservations.ts), so at no instant is a resource
+ * free while a server still lists it. The item taken up is current: under the claim nothing
+ * else changes the maps.
+ */
+function emptied(instance: Instance): InstancePatch {
+  const ids = (kind: AttachableKind) => attachmentsOf(instance, kind).map((a) => a.id);
+  return { volumes: {}, ports: {}, heldWhenDeleted: { volumes: ids(Volumes), ports: ids(Ports) } };
 }
 
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);

@@ -1,7 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind,
-} from './attachables.js';
+import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind } from './attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
@@ -157,16 +155,12 @@ export class SimulatedDriver implements ComputeDriver {
 
   /**
    * Gives back what a preempted operation had reserved (it is on no instance item), then destroys
-   * the server. What the server holds is NOT freed here: the release empties its maps and records
-   * their ids, and only after it are the volumes and ports freed (reservations.ts), so no instant
-   * shows a resource free while this server still lists it.
+   * the server. What the server holds is not freed here, but after the release (settle.ts).
    */
   readonly delete = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'shutdown');
     await undoReservation(this.table, ctx.instance.id, ctx.preempted);
     await this.step(ctx, 'destroy');
-    // The item taken up lists what the server holds (no query): under the claim nothing changes it.
-    const held = (kind: AttachableKind) => attachmentsOf(ctx.instance, kind).map((a) => a.id);
-    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {}, heldWhenDeleted: { volumes: held(Volumes), ports: held(Ports) } };
+    return { powerState: PowerState.NOSTATE };
   };
 }
