@@ -48,6 +48,8 @@ export interface ChaosReport {
   readonly faults: Record<string, number>;
   readonly outcomes: Record<string, number>;
   readonly violations: Violation[];
+  /** Reservations given back by the sweeper or a later attach after their request died unclaimed. */
+  readonly reservationsReclaimed: number;
   readonly quiescent: boolean;
   readonly historyEvents: number;
   readonly seconds: number;
@@ -298,9 +300,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const i of items) if (String(i.sk).startsWith('ACTION#')) count(outcomes, `${i.action}:${i.result ?? 'unfinished'}`);
     const violations = checkHistory(recorder.events, { sweepIntervalMs: SWEEP_MS, sweepSlackMs: maxSweepMs + 250 });
     if (!quiescent) violations.push({ invariant: 'terminal', message: 'the run did not come to rest: claims or messages were left' });
+    const reservationsReclaimed = recorder.events.filter((e) => e.kind === 'write' && e.ok && /^(VOLUME|PORT)#/.test(e.pk)
+      && e.values?.[':leaseBefore'] !== undefined).length;
     return {
       seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
-      outcomes, violations, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
+      outcomes, violations, reservationsReclaimed, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
     console.error = consoleError;
