@@ -3,7 +3,7 @@ import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachables.js';
 import { releaseClaim } from './claims.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
-import { settleReservation } from './reservations.js';
+import { settleReservation, undoReservation } from './reservations.js';
 import type { Table } from './table.js';
 
 export type Result =
@@ -39,6 +39,7 @@ export async function settleOperation(
   const { instance, result } = s;
   const start = actionStart(instance, s.claim);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
+  await endPreempted(table, instance, s.now);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
     patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
@@ -58,6 +59,22 @@ export async function settleOperation(
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   }));
   return true;
+}
+
+const SUPERSEDED = 'Superseded: the claim on the instance was taken over before this operation finished';
+
+/**
+ * What an operation that took another's claim over (a delete) owes it, before its own release
+ * clears the record of it: the reservation it made given back, and its action ended in Error.
+ * Its own worker does the same when it is fenced out, but its message may have been lost: then
+ * nothing else would ever end it. Both writes are conditioned, so doing them twice (a
+ * redelivery, the superseded worker itself) changes nothing.
+ */
+async function endPreempted(table: Table, instance: Instance, now: number): Promise<void> {
+  const preempted = instance.preempted;
+  if (!preempted) return;
+  await undoReservation(table, instance.id, preempted);
+  await finishAction(table, instance.id, preempted, { result: 'Error', now, traceback: SUPERSEDED });
 }
 
 /**
@@ -104,6 +121,6 @@ export async function abandonSuperseded(
     : claim;
   await finishAction(table, instanceId, start, {
     result: own?.result ?? 'Error', now,
-    traceback: own ? own.message : 'Superseded: the claim on the instance was taken over before this operation finished',
+    traceback: own ? own.message : SUPERSEDED,
   });
 }

@@ -3,7 +3,6 @@ import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type A
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
-import { undoReservation } from './reservations.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from './table.js';
 
@@ -154,12 +153,11 @@ export class SimulatedDriver implements ComputeDriver {
   }
 
   /**
-   * Gives back what a preempted operation had reserved (it is on no instance item), then destroys
-   * the server. What the server holds is not freed here, but after the release (settle.ts).
+   * Destroys the server. What it holds is freed after the release, and what an operation it took
+   * over had reserved is given back before it, by the domain, whatever the driver (settle.ts).
    */
   readonly delete = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'shutdown');
-    await undoReservation(this.table, ctx.instance.id, ctx.preempted);
     await this.step(ctx, 'destroy');
     return { powerState: PowerState.NOSTATE };
   };
