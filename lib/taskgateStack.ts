@@ -5,7 +5,7 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
 import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms } from './alarms.js';
 import { NovaApi } from './api.js';
@@ -109,7 +109,7 @@ export class TaskgateStack extends Stack {
         TASKGATE_AUTH_MODE: auth.mode,
       },
     });
-    grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT]);
+    grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT, INDEX_ALL_SERVERS]);
     grantSend(api.role, queue);
 
     // Compute: one FIFO batch, groups in parallel, each under its claim.

@@ -14,12 +14,20 @@ import sys
 import tempest
 
 BASE = 'tempest.lib.api_schema.response.compute'
-# Microversion module -> the schema modules taskgate serves. v2_9 re-exports the server schemas
-# as they stand at 2.9 (2.3's extended attributes, 2.9's `locked`).
+# Microversion module -> the schema modules taskgate serves: every microversion at which Tempest
+# redefines one of them (a later version that does not redefine a module uses the earlier one).
+SERVER_VERSIONS = ['v2_3', 'v2_6', 'v2_8', 'v2_9', 'v2_16', 'v2_19', 'v2_26', 'v2_45', 'v2_47', 'v2_48',
+                   'v2_51', 'v2_54', 'v2_57', 'v2_58', 'v2_62', 'v2_63', 'v2_70', 'v2_71', 'v2_73',
+                   'v2_75', 'v2_79']
 MODULES = {
-    'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs'],
-    'v2_9': ['servers'],
+    'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs', 'keypairs', 'availability_zone'],
+    'v2_2': ['keypairs'],
+    'v2_55': ['flavors'],
+    'v2_61': ['flavors'],
+    'v2_70': ['interfaces'],
+    **{v: ['servers'] for v in SERVER_VERSIONS if v != 'v2_70'},
 }
+MODULES['v2_70'] = ['interfaces', 'servers']
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures', 'tempest')
 
 

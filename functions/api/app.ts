@@ -18,6 +18,10 @@ import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
 import { actionRoutes } from './routes/actions.js';
 import { attachmentRoutes } from './routes/attachments.js';
+import { availabilityZoneRoutes } from './routes/availabilityZones.js';
+import { flavorRoutes } from './routes/flavors.js';
+import { keypairRoutes } from './routes/keypairs.js';
+import { metadataRoutes } from './routes/metadata.js';
 import { readonlyRoutes } from './routes/readonly.js';
 import { serverRoutes } from './routes/servers.js';
 import { versionRoutes } from './routes/versions.js';
@@ -88,6 +92,7 @@ function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
 export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
+    ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
   ];
 }
 

@@ -20,7 +20,7 @@ export type ApiResult = APIGatewayProxyResult;
 export type Route = (event: ApiEvent, context: ApiContext) => Promise<ApiResult>;
 
 export interface ApiRoute {
-  readonly method: 'GET' | 'POST' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
   readonly path: string;
   readonly handler: Route;
   /** The JSON Schema its body is validated with: the route takes a JSON body. */

@@ -106,7 +106,20 @@ export const pathParameters = {
     schema: { type: 'string', pattern: '^req-[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$' },
     canonical: (v: string) => v.toLowerCase(), notFound: (v: string) => `Action for request_id ${v} not found`,
   },
-  // Nova's extra spec keys.
+  // Server addresses' network label, a server tag, a key pair name (taskgate's own routes).
+  network_label: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: () => 'There is no such network',
+  },
+  tag: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: (v: string) => `Tag ${v} could not be found.`,
+  },
+  keypair_name: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: (v: string) => `Keypair ${v} not found.`,
+  },
+  // Nova's extra spec keys (and server metadata keys: the same pattern).
   key: {
     schema: { type: 'string', pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
     canonical: (v: string) => v, notFound: (v: string) => `Extra spec ${v} could not be found.`,
@@ -157,7 +170,7 @@ function compiled(name: string): CompiledValidator {
  * Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". The
  * value is shown once and cut short: an error never echoes unbounded input.
  */
-function describe(error: ErrorObject, body: unknown): string {
+export function describe(error: ErrorObject, body: unknown): string {
   const path = error.instancePath.split('/').filter(Boolean);
   let value: unknown = body;
   for (const part of path) value = (value as Record<string, unknown> | undefined)?.[part];

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { InstanceAction } from '../core/actions.js';
 import type { Attachment } from '../core/attachables.js';
 import type { Flavor } from '../core/flavors.js';
-import type { Fault, Instance } from '../core/instance.js';
+import { securityGroupsOf, type Fault, type Instance } from '../core/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { serverStatus } from './status.js';
 import { dbDatetime, isotime } from './timestamps.js';
@@ -20,6 +20,8 @@ export interface ServerViewOptions {
   readonly isAdmin: boolean;
   readonly volumes?: readonly Attachment[];
   readonly ports?: readonly Attachment[];
+  /** The server's flavor (embedded from 2.47); absent: the id alone is known. */
+  readonly flavor?: Flavor;
 }
 
 /** Nova shows `progress` only in these statuses, and `fault` only in ERROR and DELETED. */
@@ -27,76 +29,122 @@ const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERI
 const FAULT_STATUSES = new Set(['ERROR', 'DELETED']);
 
 /** The one simulated compute host; none while scheduling or once offloaded (as in Nova). */
-const COMPUTE_HOST = 'taskgate-compute';
-const hostOf = (s: Instance) =>
+export const COMPUTE_HOST = 'taskgate-compute';
+export const hostOf = (s: Instance) =>
   s.vmState === 'shelved_offloaded' || (s.vmState === 'building' && s.taskState === 'scheduling') ? null : COMPUTE_HOST;
 
+/** Nova's opaque per-project host id: sha224(project + host), '' when there is no host. */
+export const hostIdOf = (projectId: string, host: string | null) =>
+  (host ? createHash('sha224').update(projectId + host).digest('hex') : '');
+
 /**
- * The server as Nova's `show` builds it with every extension off: the body of a rebuild's
- * answer. Addresses carry only version and addr there.
+ * Which parts of Nova's view builder `show` a response includes (nova/api/openstack/compute/
+ * views/servers.py): GET and the detail list show everything; update and rebuild show only the
+ * basic server before 2.75 and everything from 2.75.
  */
-export function basicServerView(s: Instance, base: string, o: ServerViewOptions) {
+export interface ServerParts {
+  readonly full: boolean;
+  /** server_groups: show, update and rebuild from 2.71, never the detail list. */
+  readonly serverGroups?: boolean;
+  /** key_name outside the full view: rebuild from 2.54. */
+  readonly keyName?: boolean;
+  /** OS-EXT-SRV-ATTR:user_data for admins (rebuild shows user_data itself instead). */
+  readonly extendedUserData?: boolean;
+}
+
+/** Nova's server view for a request at `o.version`, with the `parts` the API shows. */
+export function serverView(s: Instance, base: string, o: ServerViewOptions, parts: ServerParts = { full: true }) {
+  const v = o.version;
+  const at = (version: string) => isAtLeast(v, version);
   const status = serverStatus(s.vmState, s.taskState);
   const host = hostOf(s);
-  return {
+  const full = parts.full;
+  const extendedAttrs = full && o.isAdmin;
+  const view: Record<string, unknown> = {
     id: s.id,
     name: s.name,
     status,
     tenant_id: s.projectId,
     user_id: s.userId,
-    metadata: {},
-    // Nova's opaque per-project host id: sha224(project + host), '' when there is no host.
-    hostId: host ? createHash('sha224').update(s.projectId + host).digest('hex') : '',
-    image: { id: s.imageId, links: [{ rel: 'bookmark', href: `${base}/images/${s.imageId}` }] },
-    flavor: { id: s.flavorId, links: [{ rel: 'bookmark', href: `${base}/flavors/${s.flavorId}` }] },
+    metadata: s.metadata ?? {},
+    hostId: hostIdOf(s.projectId, host),
+    // A server booted from a volume has no image: Nova shows ''.
+    image: s.imageId ? { id: s.imageId, links: [{ rel: 'bookmark', href: `${base}/images/${s.imageId}` }] } : '',
+    flavor: at('2.47') ? embeddedFlavor(s, o.flavor) : { id: s.flavorId, links: [{ rel: 'bookmark', href: `${base}/flavors/${s.flavorId}` }] },
     created: isotime(s.created),
     updated: isotime(s.updated),
-    addresses: addressesView(o.ports ?? [], false),
-    accessIPv4: '',
-    accessIPv6: '',
+    addresses: addressesView(o.ports ?? [], full),
+    accessIPv4: s.accessIPv4 ?? '',
+    accessIPv6: s.accessIPv6 ?? '',
     links: link(base, `servers/${s.id}`),
-    'OS-DCF:diskConfig': 'MANUAL',
-    ...(PROGRESS_STATUSES.has(status) ? { progress: 0 } : {}),
-    ...(s.fault && FAULT_STATUSES.has(status) ? { fault: faultView(s.fault, o.isAdmin) } : {}),
-    ...(isAtLeast(o.version, '2.9') ? { locked: s.locked } : {}),
+    'OS-DCF:diskConfig': s.diskConfig ?? 'MANUAL',
+  };
+  if (s.fault && FAULT_STATUSES.has(status)) view.fault = faultView(s.fault, o.isAdmin);
+  if (PROGRESS_STATUSES.has(status)) view.progress = 0;
+  if (full) {
+    view['OS-EXT-AZ:availability_zone'] = s.availabilityZone ?? 'nova';
+    view.config_drive = s.configDrive ? 'True' : '';
+  }
+  if (full || parts.keyName) view.key_name = s.keyName ?? null;
+  if (full) {
+    view['OS-SRV-USG:launched_at'] = s.vmState === 'building' ? null : dbDatetime(s.created);
+    view['OS-SRV-USG:terminated_at'] = null;
+    // Nova shows the key only when the server has a group (views/servers.py _add_security_grps).
+    const groups = securityGroupsOf(s);
+    if (groups.length > 0) view.security_groups = groups.map((name) => ({ name }));
+  }
+  // os-extended-server-attributes: administrators only, more of them from 2.3.
+  if (extendedAttrs) {
+    view['OS-EXT-SRV-ATTR:host'] = host;
+    view['OS-EXT-SRV-ATTR:instance_name'] = `instance-${s.id.slice(0, 8)}`;
+    view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = host;
+    if (at('2.3')) {
+      Object.assign(view, {
+        'OS-EXT-SRV-ATTR:hostname': hostnameOfServer(s),
+        'OS-EXT-SRV-ATTR:kernel_id': '',
+        'OS-EXT-SRV-ATTR:launch_index': s.launchIndex ?? 0,
+        'OS-EXT-SRV-ATTR:ramdisk_id': '',
+        'OS-EXT-SRV-ATTR:reservation_id': s.reservationId ?? `r-${s.id.slice(-8)}`,
+        'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
+      });
+      if (parts.extendedUserData !== false) view['OS-EXT-SRV-ATTR:user_data'] = s.userData ?? null;
+    }
+  }
+  if (full) {
+    view['OS-EXT-STS:task_state'] = s.taskState ?? null;
+    view['OS-EXT-STS:vm_state'] = s.vmState;
+    view['OS-EXT-STS:power_state'] = s.powerState;
+    view['os-extended-volumes:volumes_attached'] = (o.volumes ?? []).map((a) =>
+      (at('2.3') ? { id: a.id, delete_on_termination: a.deleteOnTermination ?? false } : { id: a.id }));
+  }
+  if (at('2.9')) view.locked = s.locked;
+  // host_status: by Nova's default policy, administrators only.
+  if (at('2.16') && full && o.isAdmin) view.host_status = host ? 'UP' : '';
+  if (at('2.19')) view.description = s.description ?? null;
+  if (at('2.26')) view.tags = [...(s.tags ?? [])];
+  if (at('2.63')) view.trusted_image_certificates = s.trustedCerts ?? null;
+  if (parts.serverGroups && at('2.71')) view.server_groups = [];
+  if (at('2.73')) view.locked_reason = s.locked ? (s.lockedReason ?? null) : null;
+  if (at('2.90') && !extendedAttrs) view['OS-EXT-SRV-ATTR:hostname'] = hostnameOfServer(s);
+  if (at('2.96') && full) view.pinned_availability_zone = null;
+  return view;
+}
+
+/** The basic view of a rebuild's answer before 2.75 (Nova's show with every extension off). */
+export function basicServerView(s: Instance, base: string, o: ServerViewOptions) {
+  return serverView(s, base, o, { full: false });
+}
+
+/** 2.47: the flavor as the server was built with it (Nova's instance.flavor). */
+function embeddedFlavor(s: Instance, f: Flavor | undefined) {
+  return {
+    vcpus: f?.vcpus ?? 0, ram: f?.ram ?? 0, disk: f?.disk ?? 0, ephemeral: f?.ephemeral ?? 0, swap: f?.swap ?? 0,
+    original_name: f?.name ?? s.flavorId, extra_specs: {},
   };
 }
 
-/** The server of GET /servers/{id} and /servers/detail: the basic view with Nova's extensions. */
-export function serverView(s: Instance, base: string, o: ServerViewOptions) {
-  const host = hostOf(s);
-  const since23 = isAtLeast(o.version, '2.3');
-  return {
-    ...basicServerView(s, base, o),
-    addresses: addressesView(o.ports ?? [], true),
-    'OS-EXT-AZ:availability_zone': 'nova',
-    config_drive: '',
-    key_name: null,
-    'OS-SRV-USG:launched_at': s.vmState === 'building' ? null : dbDatetime(s.created),
-    'OS-SRV-USG:terminated_at': null,
-    'OS-EXT-STS:task_state': s.taskState ?? null,
-    'OS-EXT-STS:vm_state': s.vmState,
-    'OS-EXT-STS:power_state': s.powerState,
-    'os-extended-volumes:volumes_attached': (o.volumes ?? []).map((v) =>
-      (since23 ? { id: v.id, delete_on_termination: false } : { id: v.id })),
-    security_groups: [{ name: 'default' }],
-    // os-extended-server-attributes: administrators only, more of them from 2.3.
-    ...(o.isAdmin ? {
-      'OS-EXT-SRV-ATTR:host': host,
-      'OS-EXT-SRV-ATTR:instance_name': `instance-${s.id.slice(0, 8)}`,
-      'OS-EXT-SRV-ATTR:hypervisor_hostname': host,
-      ...(since23 ? {
-        'OS-EXT-SRV-ATTR:reservation_id': `r-${s.id.slice(-8)}`,
-        'OS-EXT-SRV-ATTR:launch_index': 0,
-        'OS-EXT-SRV-ATTR:hostname': hostnameOf(s.name),
-        'OS-EXT-SRV-ATTR:kernel_id': '',
-        'OS-EXT-SRV-ATTR:ramdisk_id': '',
-        'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
-        'OS-EXT-SRV-ATTR:user_data': null,
-      } : {}),
-    } : {}),
-  };
-}
+/** The server's hostname: the one asked for (2.90), else derived from its name as Nova does. */
+export const hostnameOfServer = (s: Instance) => s.hostname ?? hostnameOf(s.name);
 
 /** Nova's hostname from a display name: lowercase, [a-z0-9-] only, at most 63 characters. */
 const hostnameOf = (name: string) =>
@@ -115,7 +163,7 @@ export function serverSummaryView(s: Instance, base: string) {
 }
 
 /** Addresses by network; `extended` adds the os-extended-ips(-mac) fields of the detail view. */
-function addressesView(ports: readonly Attachment[], extended: boolean) {
+export function addressesView(ports: readonly Attachment[], extended: boolean) {
   const byNetwork: Record<string, Record<string, string | number>[]> = {};
   for (const p of ports) {
     if (!p.fixedIp) continue;
@@ -129,8 +177,15 @@ function addressesView(ports: readonly Attachment[], extended: boolean) {
   return byNetwork;
 }
 
-export function volumeAttachmentView(a: Pick<Attachment, 'id' | 'instanceId' | 'device'>) {
-  return { id: a.id, serverId: a.instanceId, volumeId: a.id, device: a.device ?? null };
+/** A volume attachment: its device tag from 2.70, delete_on_termination from 2.79. */
+export function volumeAttachmentView(
+  a: Pick<Attachment, 'id' | 'instanceId' | 'device' | 'tag' | 'deleteOnTermination'>, version?: ApiVersion,
+) {
+  return {
+    id: a.id, serverId: a.instanceId, volumeId: a.id, device: a.device ?? null,
+    ...(version && isAtLeast(version, '2.70') ? { tag: a.tag ?? null } : {}),
+    ...(version && isAtLeast(version, '2.79') ? { delete_on_termination: a.deleteOnTermination ?? false } : {}),
+  };
 }
 
 /** taskgate has no subnets: each network has one, whose id is a UUID derived from the network's. */
@@ -139,18 +194,27 @@ function subnetOf(netId: string): string {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
-export function interfaceAttachmentView(a: Pick<Attachment, 'id' | 'netId' | 'macAddress' | 'fixedIp'>, state: string) {
+export function interfaceAttachmentView(
+  a: Pick<Attachment, 'id' | 'netId' | 'macAddress' | 'fixedIp' | 'tag'>, state: string, version?: ApiVersion,
+) {
   return {
     port_id: a.id, net_id: a.netId ?? null, mac_addr: a.macAddress ?? null, port_state: state,
     fixed_ips: a.fixedIp && a.netId ? [{ ip_address: a.fixedIp, subnet_id: subnetOf(a.netId) }] : [],
+    ...(version && isAtLeast(version, '2.70') ? { tag: a.tag ?? null } : {}),
   };
 }
 
 /**
- * Before 2.84 Nova shows whoever may see an action's events their traceback too; taskgate lets
- * the server's owner see the events (Nova's policy makes that an operator's choice).
+ * An instance action. Before 2.51 Nova shows the events to whoever may see them (taskgate: the
+ * server's owner too, with the traceback); from 2.51 everyone sees the events and only
+ * administrators the traceback; 2.58 adds updated_at, 2.62 the event's hostId (and host, for
+ * administrators).
  */
-export function instanceActionView(a: InstanceAction, withEvents: boolean) {
+export function instanceActionView(
+  a: InstanceAction, withEvents: boolean, o: { version?: ApiVersion; isAdmin?: boolean } = {},
+) {
+  const at = (x: string) => !!o.version && isAtLeast(o.version, x);
+  const showTraceback = !at('2.51') || !!o.isAdmin;
   return {
     action: a.action,
     instance_uuid: a.instanceId,
@@ -159,12 +223,15 @@ export function instanceActionView(a: InstanceAction, withEvents: boolean) {
     project_id: a.projectId,
     start_time: dbDatetime(a.startTime),
     message: a.message ?? null,
+    ...(at('2.58') ? { updated_at: dbDatetime(a.finishTime ?? a.eventStart ?? a.startTime) } : {}),
     ...(withEvents
       ? {
         events: a.event
           ? [{
             event: a.event, start_time: dbDatetime(a.eventStart ?? a.startTime), finish_time: dbDatetime(a.finishTime),
-            result: a.result ?? null, traceback: a.traceback ?? null,
+            result: a.result ?? null,
+            ...(showTraceback ? { traceback: a.traceback ?? null } : {}),
+            ...(at('2.62') ? { hostId: hostIdOf(a.projectId, COMPUTE_HOST), ...(o.isAdmin ? { host: COMPUTE_HOST } : {}) } : {}),
           }]
           : [],
       }
@@ -172,12 +239,18 @@ export function instanceActionView(a: InstanceAction, withEvents: boolean) {
   };
 }
 
-export function flavorView(f: Flavor, base: string, detail: boolean) {
-  const summary = { id: f.id, name: f.name, links: link(base, `flavors/${f.id}`) };
+/** Nova's flavor view: description from 2.55, extra specs from 2.61, swap 0 (not '') from 2.75. */
+export function flavorView(f: Flavor, base: string, detail: boolean, version?: ApiVersion) {
+  const at = (x: string) => !!version && isAtLeast(version, x);
+  const summary = {
+    id: f.id, name: f.name, links: link(base, `flavors/${f.id}`),
+    ...(at('2.55') ? { description: f.description ?? null } : {}),
+  };
   if (!detail) return summary;
   return {
-    ...summary, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 ? '' : f.swap,
+    ...summary, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 && !at('2.75') ? '' : f.swap,
     'OS-FLV-EXT-DATA:ephemeral': f.ephemeral, 'OS-FLV-DISABLED:disabled': false,
     rxtx_factor: f.rxtxFactor, 'os-flavor-access:is_public': f.isPublic,
+    ...(at('2.61') ? { extra_specs: {} } : {}),
   };
 }

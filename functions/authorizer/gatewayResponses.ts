@@ -12,5 +12,6 @@ export const GATEWAY_RESPONSES = {
 
 /** Requests API Gateway serves without the authorizer: Nova's version discovery. */
 export function isPublicPath(path: string): boolean {
-  return path === '/' || /^\/v2\.1\/?$/.test(path);
+  // Version discovery: the list, and the v2.1 and v2.0 documents Nova's list links to.
+  return path === '/' || /^\/v2(\.1)?\/?$/.test(path);
 }

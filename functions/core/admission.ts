@@ -5,11 +5,11 @@ import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim, claimInstance, readInstance, type ClaimGuard, type Claimed } from './claims.js';
 import { BadRequest, ServiceUnavailable } from './errors.js';
 import { findFlavor } from './flavors.js';
-import type { Caller, Instance } from './instance.js';
+import type { Caller, Instance, InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { PowerState } from './states.js';
-import { keys, leaseShardOf, type Table } from './table.js';
+import { keys, leaseShardOf, serverShardOf, type Table } from './table.js';
 
 export interface AdmissionDeps {
   readonly table: Table;
@@ -33,7 +33,10 @@ export interface OperationRequest {
   /** The caller's global request id (X-OpenStack-Request-ID), carried to the worker. */
   readonly globalRequestId?: string;
   readonly params?: Record<string, unknown>;
+  /** A condition of this request on the instance (resize's flavor, shelved volumes before 2.20). */
   readonly guard?: ClaimGuard;
+  /** Instance fields set with the claim itself (see ClaimRequest.fields). */
+  readonly fields?: Record<string, unknown>;
 }
 
 export interface Accepted extends Claimed {
@@ -57,14 +60,14 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
     requestId: req.requestId, params, now, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs,
   };
-  const guard = req.guard ?? reservation?.guard?.(ctx);
+  const guards = [reservation?.guard?.(ctx), req.guard].filter((g): g is ClaimGuard => g !== undefined);
   await reservation?.reserve?.(deps.table, ctx);
 
   let claimed: Claimed;
   try {
     claimed = await claimInstance(deps.table, {
       instanceId: req.instanceId, op: req.op, caller: req.caller, requestId: req.requestId, params,
-      now, leaseMs: deps.claimLeaseMs, guard,
+      now, leaseMs: deps.claimLeaseMs, guards, fields: req.fields,
     });
   } catch (err) {
     await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
@@ -133,6 +136,11 @@ export interface CreateRequest {
   readonly name: string;
   readonly flavorRef: string;
   readonly imageRef: string;
+  /** What the request sets on the instance besides name, flavor and image. */
+  readonly fields?: InstanceFields;
+  /** Multiple create: the reservation all share, and this one's index in it. */
+  readonly reservationId?: string;
+  readonly launchIndex?: number;
 }
 
 /**
@@ -140,7 +148,7 @@ export interface CreateRequest {
  * written only if absent; then one SendMessage.
  */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
-  if (!findFlavor(req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
+  if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
   const now = (deps.now ?? Date.now)();
   const id = randomUUID();
   const created = new Date(now).toISOString();
@@ -149,6 +157,8 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     id, projectId: req.caller.projectId, userId: req.caller.userId, name: req.name,
     vmState: 'building', taskState: row.taskStates[0], powerState: PowerState.NOSTATE,
     flavorId: req.flavorRef, imageId: req.imageRef, locked: false, version: 1, created, updated: created,
+    metadata: {}, tags: [], ...req.fields,
+    reservationId: req.reservationId ?? `r-${randomUUID().slice(0, 8)}`, launchIndex: req.launchIndex ?? 0,
     claim: {
       requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
       params: {}, claimedAt: now,
@@ -161,6 +171,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     Item: {
       ...keys.instance(id), ...instance,
       gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
+      gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
     },
     ConditionExpression: 'attribute_not_exists(pk)',
   }));

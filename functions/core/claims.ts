@@ -25,8 +25,17 @@ export interface ClaimRequest {
   /** How long the claim may wait for a worker before the sweeper may expire it. */
   readonly leaseMs: number;
   /** An extra precondition on the instance item, with the refusal it stands for. */
-  readonly guard?: ClaimGuard;
+  /** Conditions of the operation beyond its catalogue row, all of which must hold. */
+  readonly guards?: readonly ClaimGuard[];
+  /** Instance fields the claim's own write sets (rebuild's new image and name, as Nova saves them at the API). */
+  readonly fields?: Record<string, unknown>;
 }
+
+/**
+ * The refusal of an operation that is already running (a second delete while deleting): Nova
+ * accepts it again (204) but taskgate takes no second claim.
+ */
+export class AlreadyInProgress extends Conflict {}
 
 export interface ClaimGuard {
   readonly condition: string;
@@ -88,19 +97,32 @@ export function refusalFor(
     return new Conflict(invalidStateMessage(row.verb, instanceId, 'vm_state', instance.vmState));
   }
   if (!allowsTaskState(row, instance.taskState)) {
+    // A second delete of a server being deleted: Nova's delete has no task_state check and
+    // answers 204 again; taskgate takes no second claim (the route answers 204 for this).
+    if (preempts(row) && instance.taskState === row.taskStates[0]) {
+      return new AlreadyInProgress(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
+    }
     return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', String(instance.taskState ?? 'None')));
   }
   return undefined;
 }
 
-/** The refusal for a failed claim, the guard's in Nova's place among the state checks. */
+/** The refusal for a failed claim, each guard's in Nova's place among the state checks. */
 function claimRefusal(req: ClaimRequest, current: Instance | undefined): DomainError | undefined {
-  const guard = req.guard;
-  if (guard?.beforeState && isVisibleTo(current, req.caller)) {
-    const early = guard.refusal(current);
-    if (early) return early;
+  const guards = req.guards ?? [];
+  if (isVisibleTo(current, req.caller)) {
+    for (const guard of guards) {
+      const early = guard.beforeState && guard.refusal(current);
+      if (early) return early;
+    }
   }
-  return refusalFor(req.op, req.instanceId, req.caller, current) ?? (current && guard?.refusal(current));
+  const byState = refusalFor(req.op, req.instanceId, req.caller, current);
+  if (byState || !current) return byState;
+  for (const guard of guards) {
+    const late = guard.refusal(current);
+    if (late) return late;
+  }
+  return undefined;
 }
 
 /** Admission: ONE conditional write that checks state, lock and project and sets the claim. */
@@ -134,10 +156,10 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
     : [];
   conditions.push(`(${[...idle, ...taking].join(' OR ')})`);
-  if (req.guard) {
-    conditions.push(`(${req.guard.condition})`);
-    Object.assign(names, req.guard.names);
-    Object.assign(values, req.guard.values);
+  for (const guard of req.guards ?? []) {
+    conditions.push(`(${guard.condition})`);
+    Object.assign(names, guard.names);
+    Object.assign(values, guard.values);
   }
 
   const claim: Claim = {
@@ -152,6 +174,11 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     values[':noClaim'] = null;
   }
   values[':claim'] = claim;
+  for (const [field, value] of Object.entries(req.fields ?? {})) {
+    names[`#f_${field}`] = field;
+    values[`:f_${field}`] = value;
+    sets.push(`#f_${field} = :f_${field}`);
+  }
 
   for (let attempt = 1; ; attempt++) {
     const condition = conditions.join(' AND ');
@@ -342,10 +369,12 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   }
   if (rel.vmState === 'deleted') {
     // Gone from the project's listing; the item itself expires by TTL.
-    Object.assign(names, { '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk' });
+    Object.assign(names, {
+      '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk', '#g2pk': 'gsi2pk', '#g2sk': 'gsi2sk',
+    });
     Object.assign(values, { ':true': true, ':expires': Math.floor((rel.now + DELETED_RETENTION_MS) / 1000) });
     sets.push('#deleted = :true', '#expires = :expires');
-    removes.push('#g1pk', '#g1sk');
+    removes.push('#g1pk', '#g1sk', '#g2pk', '#g2sk');
   }
   const conditions: string[] = [];
   if (rel.onlyIfLeaseBefore !== undefined) {

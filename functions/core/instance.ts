@@ -80,7 +80,33 @@ export interface Instance {
   readonly deleted?: boolean;
   readonly created: string;
   readonly updated: string;
+  // What the user asked for and Nova keeps on the instance (absent on items written before them).
+  readonly metadata?: Record<string, string>;
+  readonly tags?: readonly string[];
+  /** Security group names (only Neutron's `default` exists here); absent on older items: default. */
+  readonly securityGroups?: readonly string[];
+  readonly accessIPv4?: string;
+  readonly accessIPv6?: string;
+  /** OS-DCF:diskConfig: 'AUTO' or 'MANUAL'. */
+  readonly diskConfig?: string;
+  readonly description?: string | null;
+  readonly keyName?: string | null;
+  readonly userData?: string | null;
+  readonly lockedReason?: string | null;
+  readonly hostname?: string;
+  readonly reservationId?: string;
+  readonly launchIndex?: number;
+  readonly trustedCerts?: readonly string[] | null;
+  readonly availabilityZone?: string | null;
+  readonly configDrive?: boolean;
+  /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
+  readonly fieldsVersion?: number;
 }
+
+/** The user-settable fields create, rebuild and update write on the instance item. */
+export type InstanceFields = Partial<Pick<Instance,
+  'name' | 'imageId' | 'metadata' | 'tags' | 'accessIPv4' | 'accessIPv6' | 'diskConfig' | 'description'
+  | 'keyName' | 'userData' | 'hostname' | 'trustedCerts' | 'securityGroups'>>;
 
 /**
  * How the last released claim ended, with what its instance action record needs: the action is
@@ -111,6 +137,10 @@ export interface Attachment {
   readonly netId?: string;
   readonly fixedIp?: string;
   readonly touched?: string;
+  /** Volumes from 2.79: deleted with the server. */
+  readonly deleteOnTermination?: boolean;
+  /** The device tag (2.49), shown from 2.70. */
+  readonly tag?: string | null;
 }
 
 export type AttachmentMap = 'volumes' | 'ports';
@@ -125,6 +155,12 @@ export type InstancePatch = Partial<
   /** An attachment this operation removed. */
   readonly detach?: { readonly map: AttachmentMap; readonly id: string };
 };
+
+/** The one security group there is: Neutron's per-project `default` (functions/core/securityGroups.ts). */
+export const DEFAULT_SECURITY_GROUP = 'default';
+
+/** The server's security groups (items written before groups were kept have the default one). */
+export const securityGroupsOf = (s: Instance): readonly string[] => s.securityGroups ?? [DEFAULT_SECURITY_GROUP];
 
 export function isVisibleTo(instance: Instance | undefined, caller: Caller): instance is Instance {
   return !!instance && !instance.deleted && (caller.isAdmin || instance.projectId === caller.projectId);

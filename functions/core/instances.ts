@@ -5,7 +5,10 @@ import { authorize } from './policy.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
-import { INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, usedPlaceholders, type Table } from './table.js';
+import {
+  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, LEASE_SHARDS, usedPlaceholders,
+  type Table,
+} from './table.js';
 
 // Reads, and the operations that change no task_state and need no queue (lock, reset-state).
 
@@ -22,51 +25,88 @@ export interface ServerPage {
 }
 
 /**
- * A project's servers, newest first, from the project index (a Query, never a Scan). The
+ * A project's servers (or, with `allProjects`, every project's: admins' all_tenants), newest
+ * first, from the project index or the sharded all-servers index (Queries, never a Scan). The
  * marker is a server id, as in Nova: its creation time positions the page.
  */
 export async function listServers(
   table: Table, caller: Caller,
-  q: { limit: number; marker?: string; filter?: (s: Instance) => boolean; projectId?: string },
+  q: { limit: number; marker?: string; filter?: (s: Instance) => boolean; projectId?: string; allProjects?: boolean },
 ): Promise<ServerPage> {
   const projectId = q.projectId ?? caller.projectId;
-  // Nova's database answers a limit of 0 with nothing (and no next page).
-  if (q.limit <= 0) return { servers: [] };
-  let start: Record<string, unknown> | undefined;
+  let after: string | undefined;
   if (q.marker) {
     const marker = await readInstance(table, q.marker);
-    if (!marker || marker.deleted || marker.projectId !== projectId) {
+    if (!marker || marker.deleted || (!q.allProjects && marker.projectId !== projectId)) {
       // Nova's answer to a marker it cannot place is 400, not 404.
       throw new BadRequest(`marker [${q.marker}] not found`);
     }
-    start = { ...keys.instance(marker.id), gsi1pk: `PROJECT#${projectId}`, gsi1sk: `${marker.created}#${marker.id}` };
+    after = `${marker.created}#${marker.id}`;
   }
   const servers: Instance[] = [];
+  if (q.limit <= 0) return { servers };
+  const sources = q.allProjects
+    ? Array.from({ length: LEASE_SHARDS }, (_, shard) =>
+      indexPages(table, INDEX_ALL_SERVERS, 'gsi2pk', 'gsi2sk', `SERVERS#${shard}`, after, q.limit))
+    : [indexPages(table, INDEX_BY_PROJECT, 'gsi1pk', 'gsi1sk', `PROJECT#${projectId}`, after, q.limit)];
+  for await (const item of newestFirst(sources)) {
+    if (item.deleted || (q.filter && !q.filter(item))) continue;
+    if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
+    servers.push(item);
+  }
+  return { servers };
+}
+
+type Indexed = Instance & { sortKey: string };
+
+/** One index partition, newest first, below `after` when given, page by page. */
+async function* indexPages(
+  table: Table, index: string, pkName: string, skName: string, pk: string, after: string | undefined, limit: number,
+): AsyncGenerator<Indexed> {
+  let start: Record<string, unknown> | undefined;
   do {
     const out = await table.db.send(new QueryCommand({
-      TableName: table.name, IndexName: INDEX_BY_PROJECT,
-      KeyConditionExpression: 'gsi1pk = :pk', ExpressionAttributeValues: { ':pk': `PROJECT#${projectId}` },
+      TableName: table.name, IndexName: index,
+      KeyConditionExpression: after ? '#pk = :pk AND #sk < :after' : '#pk = :pk',
+      ExpressionAttributeNames: { '#pk': pkName, ...(after ? { '#sk': skName } : {}) },
+      ExpressionAttributeValues: { ':pk': pk, ...(after ? { ':after': after } : {}) },
       // One more than the page, so the same Query tells whether a next page exists.
-      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(q.limit + 1, 25),
+      ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(limit + 1, 25),
     }));
-    for (const item of (out.Items ?? []) as Instance[]) {
-      if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
-      if (!item.deleted && (!q.filter || q.filter(item))) servers.push(item);
-    }
+    for (const item of (out.Items ?? []) as (Instance & Record<string, string>)[]) yield { ...item, sortKey: item[skName]! };
     start = out.LastEvaluatedKey;
   } while (start);
-  return { servers };
+}
+
+/** Merges partitions that are each newest first into one newest-first stream. */
+async function* newestFirst(sources: AsyncGenerator<Indexed>[]): AsyncGenerator<Instance> {
+  const heads = await Promise.all(sources.map((s) => s.next()));
+  for (;;) {
+    let best = -1;
+    heads.forEach((h, i) => {
+      if (!h.done && (best < 0 || h.value.sortKey > (heads[best]!.value as Indexed).sortKey)) best = i;
+    });
+    if (best < 0) return;
+    const { sortKey: _sk, ...item } = heads[best]!.value as Indexed;
+    yield item as Instance;
+    heads[best] = await sources[best]!.next();
+  }
 }
 
 /**
  * Lock or unlock, each ONE conditional write (no read before it: a read-then-write would let a
  * concurrent admin lock slip in between). Nova's rules: locking a server that is already locked
  * is a no-op for its owner (it never turns an admin's lock into the owner's); an admin's lock
- * only an admin lifts (403 unlock_override); another project's server is a 404.
+ * only an admin lifts (403 unlock_override); another project's server is a 404. The lock reason
+ * (2.73) lives and dies with the lock.
  */
-export async function setLocked(table: Table, caller: Caller, instanceId: string, locked: boolean): Promise<void> {
+export async function setLocked(
+  table: Table, caller: Caller, instanceId: string, locked: boolean, reason?: string,
+): Promise<void> {
   const conditions = ['attribute_exists(pk)', 'attribute_not_exists(#deleted)'];
-  const names: Record<string, string> = { '#locked': 'locked', '#by': 'lockedBy', '#deleted': 'deleted', '#proj': 'projectId' };
+  const names: Record<string, string> = {
+    '#locked': 'locked', '#by': 'lockedBy', '#deleted': 'deleted', '#proj': 'projectId', '#reason': 'lockedReason',
+  };
   const values: Record<string, unknown> = { ':proj': caller.projectId };
   if (!caller.isAdmin) conditions.push('#proj = :proj');
   if (locked) {
@@ -75,13 +115,16 @@ export async function setLocked(table: Table, caller: Caller, instanceId: string
     values[':false'] = false;
     values[':true'] = true;
     values[':by'] = caller.isAdmin ? 'admin' : 'owner';
+    if (reason !== undefined) values[':reason'] = reason;
   } else {
     if (!caller.isAdmin) conditions.push('(attribute_not_exists(#by) OR #by <> :admin)');
     values[':admin'] = 'admin';
     values[':false'] = false;
   }
   const condition = conditions.join(' AND ');
-  const expression = locked ? 'SET #locked = :true, #by = :by' : 'SET #locked = :false REMOVE #by';
+  const expression = locked
+    ? `SET #locked = :true, #by = :by${reason !== undefined ? ', #reason = :reason REMOVE' : ' REMOVE #reason'}`.replace(/ REMOVE$/, '')
+    : 'SET #locked = :false REMOVE #by, #reason';
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),

@@ -108,13 +108,17 @@ export class SimulatedDriver implements ComputeDriver {
   };
 
   readonly attach_volume = (ctx: OperationContext) =>
-    this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', { device: String(ctx.params.device) });
+    this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', {
+      device: String(ctx.params.device), deleteOnTermination: ctx.params.deleteOnTermination === true,
+      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
+    });
 
   readonly detach_volume = (ctx: OperationContext) => this.detach(ctx, Volumes, String(ctx.params.volumeId), 'disconnect_volume');
 
   readonly attach_interface = (ctx: OperationContext) =>
     this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
       macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId), fixedIp: String(ctx.params.fixedIp),
+      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
     });
 
   readonly detach_interface = (ctx: OperationContext) => this.detach(ctx, Ports, String(ctx.params.portId), 'unplug_vif');

@@ -10,6 +10,8 @@ export interface Table {
 
 export const INDEX_BY_PROJECT = 'byProject';
 export const INDEX_BY_LEASE = 'byLease';
+/** Every live server, newest first, over LEASE_SHARDS partitions (gsi2pk SERVERS#<shard>): admins' all_tenants lists. */
+export const INDEX_ALL_SERVERS = 'allServers';
 export const LEASE_SHARDS = 8;
 
 export interface KeyAttribute {
@@ -39,6 +41,7 @@ export const TABLE_DEFINITION = {
   indexes: [
     { name: INDEX_BY_PROJECT, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'ALL' },
     { name: INDEX_BY_LEASE, partitionKey: { name: 'leaseShard', type: 'S' }, sortKey: { name: 'leaseUntil', type: 'N' }, projection: 'KEYS_ONLY' },
+    { name: INDEX_ALL_SERVERS, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' }, projection: 'ALL' },
   ],
 } as const satisfies { ttlAttribute: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; indexes: readonly IndexDefinition[] };
 
@@ -74,6 +77,11 @@ export function isConditionFailure(err: unknown): err is Error & { Item?: Record
 export function itemFromConditionFailure<T>(err: { Item?: Record<string, unknown> }): T | undefined {
   if (!err.Item) return undefined;
   return unmarshall(err.Item as Parameters<typeof unmarshall>[0]) as T;
+}
+
+/** The all-servers index partition of an instance (`SERVERS#<n>`, n < LEASE_SHARDS). */
+export function serverShardOf(instanceId: string): string {
+  return leaseShardOf(instanceId).replace(/^LEASE#/, 'SERVERS#');
 }
 
 /** Spreads claims over a few index partitions so the sweeper never reads one hot key. */

@@ -66,24 +66,24 @@ it('loads every bundle in plain Node and exports a handler function', async () =
   }
 });
 
-it('serves a request from the API bundle (the flavor list, which needs no AWS call)', async () => {
+it('serves a request from the API bundle (the version document, which needs no AWS call)', async () => {
   const api = bundles.find((b) => b.code.includes('/v2.1/servers/{server_id}/action'));
   expect(api).toBeDefined();
   const event = {
-    resource: '/{proxy+}', path: '/v2.1/flavors', httpMethod: 'GET',
+    resource: '/{proxy+}', path: '/v2.1', httpMethod: 'GET',
     headers: { Host: 'evil.example', 'X-Auth-Token': 'alice:demo' }, multiValueHeaders: {},
-    queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: { proxy: 'v2.1/flavors' }, stageVariables: null,
+    queryStringParameters: null, multiValueQueryStringParameters: null, pathParameters: { proxy: 'v2.1' }, stageVariables: null,
     body: null, isBase64Encoded: false,
     requestContext: {
-      stage: 'compute', path: '/compute/v2.1/flavors', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' },
+      stage: 'compute', path: '/compute/v2.1', requestId: 'r', httpMethod: 'GET', identity: { sourceIp: '127.0.0.1' },
       domainName: 'abc123.execute-api.eu-west-1.amazonaws.com', apiId: 'abc123',
     },
   };
   const context = "{ awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 20000 }";
   const result = await inNode(api!.dir, `const r = await m.handler(${JSON.stringify(event)}, ${context}); console.log(JSON.stringify(r));`) as { statusCode: number; body: string };
   expect(result.statusCode).toBe(200);
-  const { flavors } = JSON.parse(result.body);
-  expect(flavors.length).toBeGreaterThan(0);
+  const { version } = JSON.parse(result.body);
+  expect(version.id).toBe('v2.1');
   // Links carry API Gateway's domain and the stage, as its client sees the URL; never the Host header.
-  expect(flavors[0].links[0].href).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/compute/v2.1/flavors/1');
+  expect(version.links[0]).toEqual({ rel: 'self', href: 'https://abc123.execute-api.eu-west-1.amazonaws.com/compute/v2.1/' });
 });

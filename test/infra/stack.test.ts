@@ -1,7 +1,7 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
-import { INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../../functions/core/table.js';
 import { createTable } from '../../local/emulators.js';
 import { EVENT_SOURCE_ACTIONS } from '../../lib/access.js';
 import { CLAIMS_RELEASED } from '../../lib/alarms.js';
@@ -48,7 +48,7 @@ describe('table', () => {
     expect(byName(table.Properties.AttributeDefinitions)).toEqual(byName(input!.AttributeDefinitions));
     expect(byName(table.Properties.GlobalSecondaryIndexes)).toEqual(byName(input!.GlobalSecondaryIndexes));
     expect(table.Properties.GlobalSecondaryIndexes.map((i: { IndexName: string }) => i.IndexName).sort())
-      .toEqual([INDEX_BY_LEASE, INDEX_BY_PROJECT].sort());
+      .toEqual([INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT].sort());
   });
 
   it('drops deletion protection and retention only when asked (throwaway stacks)', () => {
@@ -201,10 +201,10 @@ describe('IAM: each function gets only the actions its code calls, on named reso
     }
   });
 
-  it('API: item reads and writes, Query on the table and the project index only, SendMessage', () => {
+  it('API: item reads and writes, Query on the table, the project index and the all-servers index, SendMessage', () => {
     expect(grants('api', 'dynamodb:')).toEqual([
       { actions: item('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'), resource: tableArn },
-      { actions: ['dynamodb:Query'], resource: indexArn(INDEX_BY_PROJECT) },
+      { actions: ['dynamodb:Query'], resource: [indexArn(INDEX_ALL_SERVERS), indexArn(INDEX_BY_PROJECT)] },
     ]);
     expect(grants('api', 'sqs:')).toEqual([{ actions: ['sqs:SendMessage'], resource: arnOf(queueId) }]);
   });

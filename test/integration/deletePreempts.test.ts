@@ -2,9 +2,8 @@ import { getAction } from '../../functions/core/actions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
 import { getAttachment, listAttachments, Ports, readAttachable, Volumes } from '../../functions/core/attachables.js';
 import type { OperationName } from '../../functions/core/catalogue.js';
-import { readInstance } from '../../functions/core/claims.js';
+import { AlreadyInProgress, readInstance } from '../../functions/core/claims.js';
 import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
-import { Conflict } from '../../functions/core/errors.js';
 import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { runOperation } from '../../functions/core/worker.js';
 import {
@@ -77,9 +76,10 @@ describe('delete preempts', () => {
     expect(takeover.token).toBeGreaterThan(rebuild.token);
     expect(takeover.instance).toMatchObject({ taskState: 'deleting', preempted: expect.objectContaining({ op: 'rebuild' }) });
 
-    // A second delete while the first runs: 409, naming task_state deleting.
+    // A second delete while the first runs takes no claim: admission refuses it as already in
+    // progress (the API then answers Nova's 204, novaFidelity.test.ts), naming task_state deleting.
     const second = requestOperation(admission(queue), { instanceId: instance.id, op: 'delete', caller: alice, requestId: requestId() });
-    await expect(second).rejects.toBeInstanceOf(Conflict);
+    await expect(second).rejects.toBeInstanceOf(AlreadyInProgress);
     await expect(second).rejects.toThrow(`Cannot 'delete' instance ${instance.id} while it is in task_state deleting`);
 
     const deleting = queue.take();

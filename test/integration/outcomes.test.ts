@@ -92,7 +92,8 @@ const CASES: Case[] = [
   },
   {
     op: 'attach_volume', from: 'stopped', action: 'attach_volume',
-    send: (api, id, held) => api.nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: held.newVolumeId } }),
+    // 2.20: volumes of shelved servers too, as operations.md's table.
+    send: (api, id, held) => api.nova.atVersion('2.20').post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: held.newVolumeId } }),
     success: {
       vm: 'stopped', power: SHUTDOWN,
       check: async ({ volume, held }) => expect(await volume(held.newVolumeId)).toBe('in-use'),
@@ -104,7 +105,7 @@ const CASES: Case[] = [
   },
   {
     op: 'detach_volume', from: 'shelved_offloaded', action: 'detach_volume',
-    send: (api, id, held) => api.nova.delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
+    send: (api, id, held) => api.nova.atVersion('2.20').delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
     success: {
       vm: 'shelved_offloaded', power: NOSTATE,
       check: async ({ volume, held, instance }) => {

@@ -155,12 +155,18 @@ describe('projects and roles (Nova\'s default policies)', () => {
     ['DELETE', `/servers/${id}/os-volume_attachments/${VOL}`],
     ['POST', `/servers/${id}/os-interface`, { interfaceAttachment: { port_id: PORT } }],
     ['DELETE', `/servers/${id}/os-interface/${PORT}`],
+    ['PUT', `/servers/${id}`, { server: { name: 'renamed' } }],
+    ['POST', `/servers/${id}/metadata`, { metadata: { a: 'b' } }], ['PUT', `/servers/${id}/metadata`, { metadata: { a: 'b' } }],
+    ['PUT', `/servers/${id}/metadata/a`, { meta: { a: 'b' } }], ['DELETE', `/servers/${id}/metadata/a`],
+    ['PUT', `/servers/${id}/tags`, { tags: ['t'] }], ['PUT', `/servers/${id}/tags/t`], ['DELETE', `/servers/${id}/tags/t`],
+    ['DELETE', `/servers/${id}/tags`],
     ['DELETE', `/servers/${id}`],
   ];
   const reads = (id: string): [string, string][] => [
     ['GET', `/servers/${id}`], ['GET', `/servers/${id}/os-volume_attachments`], ['GET', `/servers/${id}/os-volume_attachments/${VOL}`],
     ['GET', `/servers/${id}/os-interface`], ['GET', `/servers/${id}/os-interface/${PORT}`],
     ['GET', `/servers/${id}/os-instance-actions`], ['GET', `/servers/${id}/os-instance-actions/${alphaRequest}`],
+    ['GET', `/servers/${id}/metadata`], ['GET', `/servers/${id}/tags`], ['GET', `/servers/${id}/ips`],
   ];
 
   it('each project gets 404 for every read and every operation on the other\'s servers, and nothing changes', async () => {
@@ -205,6 +211,7 @@ describe('projects and roles (Nova\'s default policies)', () => {
       ['GET', `/servers?tenant_id=${keystone.projects.beta}`], ['GET', `/servers/detail?tenant_id=${keystone.projects.beta}`],
       ['POST', '/flavors', { flavor: { name: 'x', ram: 1, vcpus: 1, disk: 1 } }], ['PUT', '/flavors/1', { flavor: { description: 'x' } }],
       ['DELETE', '/flavors/1'], ['POST', '/flavors/1/os-extra_specs', { extra_specs: { a: 'b' } }], ['DELETE', '/flavors/1/os-extra_specs/a'],
+      ['GET', '/os-availability-zone/detail'],
     ];
     for (const [method, path, body] of adminOnly) {
       const res = await member.request(method, path, body);
@@ -214,6 +221,8 @@ describe('projects and roles (Nova\'s default policies)', () => {
 
     // the admin passes the same policies (what all_tenants lists is the Nova-fidelity work's), and lifts its own lock
     expect((await admin.get('/servers?all_tenants=1')).status).toBe(200);
+    expect((await admin.get('/os-availability-zone/detail')).status).toBe(200);
+    expect((await member.get('/os-availability-zone')).status).toBe(200);
     expect((await admin.get(`/servers/detail?tenant_id=${keystone.projects.beta}`)).status).toBe(200);
     expect((await admin.action(alphaServer, { unlock: null })).status).toBe(202);
   });

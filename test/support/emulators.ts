@@ -5,7 +5,7 @@ import type { ComputeDriver, OperationContext } from '../../functions/core/drive
 import type { Caller, Instance } from '../../functions/core/instance.js';
 import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
 import { PowerState, type VmState } from '../../functions/core/states.js';
-import { keys, leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
+import { keys, leaseShardOf, makeTable, serverShardOf, type Table } from '../../functions/core/table.js';
 import { createApi } from '../../functions/api/app.js';
 import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/attachables.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
@@ -54,6 +54,7 @@ export async function seedInstance(table: Table, fields: Partial<Instance> & { v
     TableName: table.name,
     Item: {
       ...keys.instance(id), ...instance, gsi1pk: `PROJECT#${instance.projectId}`, gsi1sk: `${created}#${id}`,
+      gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
       ...(instance.taskState ? { leaseShard: leaseShardOf(id) } : {}),
     },
   }));

@@ -42,8 +42,16 @@ export class Nova {
   delete = <T = any>(path: string) => this.request<T>('DELETE', path);
   action = (serverId: string, body: unknown) => this.post(`/servers/${serverId}/action`, body);
 
+  /** The microversion this client asks for (2.1 when none). */
+  get minor(): number {
+    const asked = /compute 2\.(\d+)/.exec(this.defaultHeaders['OpenStack-API-Version'] ?? '');
+    return asked ? Number(asked[1]) : 1;
+  }
+
   async createServer(name = 'vm', flavorRef = '1', imageRef = IMAGE): Promise<string> {
-    const res = await this.post('/servers', { server: { name, flavorRef, imageRef } });
+    // From 2.37 Nova requires `networks`; taskgate's servers start without ports.
+    const networks = this.minor >= 37 ? { networks: 'none' } : {};
+    const res = await this.post('/servers', { server: { name, flavorRef, imageRef, ...networks } });
     if (res.status !== 202) throw new Error(`create failed: ${res.status} ${JSON.stringify(res.body)}`);
     return res.body.server.id;
   }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
 
@@ -26,14 +26,29 @@ const load = (module: string) =>
   (JSON.parse(readFileSync(new URL(`${module}.json`, fixtures), 'utf8')) as { schemas: Record<string, TempestSchema> }).schemas;
 
 /**
- * `module` is e.g. `v2_9.servers`; `name` the schema's name in it, e.g. `get_server`. A name a
- * later microversion's module does not redefine is the v2_1 one, as Tempest's clients use it.
+ * The schema Tempest's clients check `name` with at microversion 2.`minor`: the one in the latest
+ * module at or before that version which defines it (Tempest copies unchanged schemas forward).
+ */
+function resolve(kind: string, minor: number, name: string) {
+  for (let m = minor; m >= 1; m--) {
+    const module = `v2_${m}.${kind}`;
+    if (!existsSync(new URL(`${module}.json`, fixtures))) continue;
+    const schema = load(module)[name];
+    if (schema) return schema;
+  }
+  return undefined;
+}
+
+/**
+ * `module` is e.g. `v2_9.servers` (or any version, `v2_30.servers`); `name` the schema's name,
+ * e.g. `get_server`.
  */
 export function tempestSchema(module: string, name: string) {
   const key = `${module}.${name}`;
   let entry = compiled.get(key);
   if (!entry) {
-    const schema = load(module)[name] ?? load(module.replace(/^v2_\d+\./, 'v2_1.'))[name];
+    const [, minor, kind] = /^v2_(\d+)\.(.+)$/.exec(module)!;
+    const schema = resolve(kind!, Number(minor), name);
     if (!schema) throw new Error(`no Tempest schema ${key}`);
     entry = { schema, validate: schema.response_body ? ajv.compile(schema.response_body) : undefined };
     compiled.set(key, entry);

@@ -5,34 +5,46 @@ import type { ClaimGuard } from '../../core/claims.js';
 import { BadRequest } from '../../core/errors.js';
 import { findFlavor } from '../../core/flavors.js';
 import { resetState, setLocked } from '../../core/instances.js';
+import { addSecurityGroup, removeSecurityGroup } from '../../core/securityGroups.js';
 import type { VmState } from '../../core/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { schemas, validate, type SchemaName } from '../schemas.js';
-import { basicServerView } from '../views.js';
+import { serverView } from '../views.js';
 import { excerpt } from '../excerpt.js';
-import { serverViewOptions } from './servers.js';
+import { checkMetadataQuota, serverViewOptions, viewFlavors } from './servers.js';
+import { MAX_VERSION, isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
+import { check, lockSchema, normalIPv6, rebuildSchema, securityGroupActionSchema } from '../serverSchemas.js';
+import { getServer } from '../../core/instances.js';
+import { setServerFields } from '../../core/serverFields.js';
+import { PowerState } from '../../core/states.js';
+import { getKeyPair } from '../../core/keypairs.js';
+import { NotFound } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
 
 type Body = Record<string, unknown>;
 
 interface QueuedAction {
-  readonly schema: SchemaName;
+  /** A request schema by name, or one built for the request's microversion. */
+  readonly schema: SchemaName | ((v: ApiVersion) => object);
   readonly op: (body: Body) => OperationName;
   readonly params?: (body: Body) => Record<string, unknown>;
-  readonly guard?: (body: Body) => ClaimGuard;
+  readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
+  /** Instance fields the claim sets (Nova saves them at the API, before the compute side runs). */
+  readonly fields?: (deps: AdmissionDeps, ctx: ApiContext, body: Body) => Promise<Record<string, unknown>>;
   /** Nova's status for the action; rebuild also answers with the server. */
   readonly status: 202 | 204;
   readonly withServer?: true;
 }
 
 interface DirectAction {
-  readonly schema: SchemaName;
+  readonly schema: SchemaName | ((v: ApiVersion) => object);
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void>;
 }
 
 /** A resize must name an existing flavor other than the current one (Nova: 400). */
-function resizeGuard(body: Body): ClaimGuard {
+async function resizeGuard(deps: AdmissionDeps, body: Body): Promise<ClaimGuard> {
   const flavorRef = String(body.flavorRef);
-  if (!findFlavor(flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
+  if (!await findFlavor(deps.table, flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
   return {
     condition: '#flavor <> :newFlavor',
     names: { '#flavor': 'flavorId' },
@@ -42,18 +54,59 @@ function resizeGuard(body: Body): ClaimGuard {
   };
 }
 
+/** What a rebuild changes on the instance, saved with its claim as Nova saves it at the API. */
+async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body): Promise<Record<string, unknown>> {
+  checkMetadataQuota(b.metadata as Record<string, string> | undefined);
+  if (typeof b.key_name === 'string') {
+    try {
+      await getKeyPair(deps.table, ctx.caller.userId, b.key_name);
+    } catch (err) {
+      if (err instanceof NotFound) throw new BadRequest('Invalid key_name provided.');
+      throw err;
+    }
+  }
+  const fields: Record<string, unknown> = { imageId: String(b.imageRef) };
+  const copy: [string, string][] = [
+    ['name', 'name'], ['metadata', 'metadata'], ['accessIPv4', 'accessIPv4'], ['accessIPv6', 'accessIPv6'],
+    ['OS-DCF:diskConfig', 'diskConfig'], ['description', 'description'], ['key_name', 'keyName'],
+    ['user_data', 'userData'], ['trusted_image_certificates', 'trustedCerts'], ['hostname', 'hostname'],
+  ];
+  for (const [from, to] of copy) if (b[from] !== undefined) fields[to] = b[from];
+  if (typeof fields.accessIPv6 === 'string') fields.accessIPv6 = normalIPv6(fields.accessIPv6);
+  return fields;
+}
+
+/**
+ * Nova's answer to a rebuild: before 2.75 the basic server (key_name from 2.54, user_data from
+ * 2.57, server_groups from 2.71), from 2.75 the whole server as GET shows it; always the admin
+ * password, the one asked for or a new one.
+ */
+async function rebuildView(deps: AdmissionDeps, ctx: ApiContext, instance: Instance, b: Body) {
+  const v = ctx.apiVersion;
+  const options = serverViewOptions(instance, ctx, await viewFlavors(deps, ctx));
+  const view = serverView(instance, ctx.baseUrl, options, {
+    full: isAtLeast(v, '2.75'), serverGroups: true, keyName: isAtLeast(v, '2.54'), extendedUserData: false,
+  });
+  return {
+    ...view,
+    ...(isAtLeast(v, '2.57') ? { user_data: instance.userData ?? null } : {}),
+    adminPass: typeof b.adminPass === 'string' ? b.adminPass : randomBytes(9).toString('base64url'),
+  };
+}
+
 const simple = (op: OperationName, status: 202 | 204 = 202, schema: SchemaName = 'unvalidated'): QueuedAction =>
   ({ schema, op: () => op, status });
 
 /** The body of POST /servers/{id}/action is one key: Nova's action name. */
 const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   rebuild: {
-    schema: 'rebuild', op: () => 'rebuild', status: 202, withServer: true,
-    params: (b) => ({ imageRef: b.imageRef }),
+    schema: rebuildSchema, op: () => 'rebuild', status: 202, withServer: true,
+    params: (b) => ({ imageRef: b.imageRef }), fields: rebuildFields,
   },
   resize: {
     schema: 'resize', op: () => 'resize', status: 202,
     params: (b) => ({ flavorRef: String(b.flavorRef) }), guard: resizeGuard,
+    fields: async (_deps, _ctx, b) => (b['OS-DCF:diskConfig'] ? { diskConfig: b['OS-DCF:diskConfig'] } : {}),
   },
   confirmResize: simple('confirm_resize', 204),
   revertResize: simple('revert_resize'),
@@ -70,8 +123,29 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   unpause: simple('unpause'),
   suspend: simple('suspend'),
   resume: simple('resume'),
-  lock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, true) },
+  lock: {
+    schema: lockSchema,
+    run: (deps, ctx, id, body) => setLocked(deps.table, ctx.caller, id, true, body.locked_reason as string | undefined),
+  },
   unlock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
+  // taskgate deletes at once (Nova with reclaim_instance_interval 0): only a server an operator
+  // put in soft_deleted can be restored; any other is Nova's 409.
+  restore: {
+    schema: 'unvalidated',
+    run: async (deps, ctx, id) => {
+      await setServerFields(deps.table, ctx.caller, id, { vmState: 'active', powerState: PowerState.RUNNING }, {
+        rule: { verb: 'restore', vmStates: ['soft_deleted'], idle: true, lock: true },
+      });
+    },
+  },
+  addSecurityGroup: {
+    schema: securityGroupActionSchema,
+    run: (deps, ctx, id, body) => addSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
+  },
+  removeSecurityGroup: {
+    schema: securityGroupActionSchema,
+    run: (deps, ctx, id, body) => removeSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
+  },
   'os-resetState': {
     schema: 'resetState',
     run: (deps, ctx, id, body) => resetState(deps.table, ctx.caller, id, body.state as VmState),
@@ -87,7 +161,7 @@ export function actionBodySchema() {
     type: 'object',
     oneOf: Object.entries(ACTIONS).map(([name, action]) => ({
       type: 'object', required: [name], additionalProperties: false,
-      properties: { [name]: schemas[action.schema] },
+      properties: { [name]: typeof action.schema === 'function' ? action.schema(MAX_VERSION) : schemas[action.schema] },
     })),
   };
 }
@@ -103,23 +177,25 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       if (names.length !== 1) throw new BadRequest('There is either none or too many actions in the request body');
       const name = names[0]!;
       const action = Object.hasOwn(ACTIONS, name) ? ACTIONS[name] : undefined;
-      if (!action) throw new BadRequest(`There is no such action: ${excerpt(name)}`);
-      const args = validate<Body | null>(action.schema, (body as Body)[name]) ?? {};
+      if (!action) {
+        // Nova finds the server before it looks for the action: an unknown server is 404 first.
+        await getServer(deps.table, ctx.caller, instanceId);
+        throw new BadRequest(`There is no such action: ${excerpt(name)}`);
+      }
+      const value = (body as Body)[name];
+      const args = (typeof action.schema === 'function'
+        ? check<Body | null>(action.schema(ctx.apiVersion), value, `${name}-${versionString(ctx.apiVersion)}`)
+        : validate<Body | null>(action.schema, value)) ?? {};
 
       if ('run' in action) {
         await action.run(deps, ctx, instanceId, args);
         return empty(202);
       }
       const accepted = await requestOperation(deps, {
-        instanceId, op: action.op(args), ...requester(ctx), params: action.params?.(args), guard: action.guard?.(args),
+        instanceId, op: action.op(args), ...requester(ctx), params: action.params?.(args),
+        guard: await action.guard?.(deps, args), fields: await action.fields?.(deps, ctx, args),
       });
-      if (action.withServer) {
-        // Nova answers a rebuild with the basic server view and the new admin password.
-        const options = serverViewOptions(accepted.instance, ctx);
-        return json(action.status, {
-          server: { ...basicServerView(accepted.instance, ctx.baseUrl, options), adminPass: randomBytes(9).toString('base64url') },
-        });
-      }
+      if (action.withServer) return json(action.status, { server: await rebuildView(deps, ctx, accepted.instance, args) });
       return empty(action.status);
     },
   }];

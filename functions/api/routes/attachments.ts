@@ -5,12 +5,18 @@ import { NotFound } from '../../core/errors.js';
 import { canonicalUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
-import { schemas, validate } from '../schemas.js';
+import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
+import { Conflict } from '../../core/errors.js';
+import { isAtLeast, versionString, type ApiVersion } from '../apiVersion.js';
+import { schemas } from '../schemas.js';
+import { attachInterfaceSchema, attachVolumeSchema, check, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
-interface AttachVolumeBody { volumeAttachment: { volumeId: string; device?: string | null } }
+interface AttachVolumeBody {
+  volumeAttachment: { volumeId: string; device?: string | null; tag?: string; delete_on_termination?: boolean | string };
+}
 interface AttachInterfaceBody {
-  interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: { ip_address: string }[] };
+  interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: { ip_address: string }[]; tag?: string };
 }
 
 /** The network a port lands on when the request names none (taskgate has no network service). */
@@ -18,6 +24,21 @@ export const DEFAULT_NETWORK_ID = '3b0e7c4a-0c4e-4b3e-9a57-6a1d3c1f0b2a';
 
 const randomMac = () => `fa:16:3e:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 const randomIp = () => `10.0.${randomBytes(1)[0]}.${2 + (randomBytes(1)[0]! % 250)}`;
+
+/**
+ * Before 2.20 Nova refuses to attach or detach a volume of a shelved (or offloaded) server: a
+ * guard on the claim's own write, so the refusal stays one conditional write.
+ */
+function shelvedGuard(v: ApiVersion, verb: string): ClaimGuard | undefined {
+  if (isAtLeast(v, '2.20')) return undefined;
+  return {
+    condition: 'NOT (#vm IN (:shelved, :offloaded))',
+    names: { '#vm': 'vmState' },
+    values: { ':shelved': 'shelved', ':offloaded': 'shelved_offloaded' },
+    refusal: (s) => (s.vmState === 'shelved' || s.vmState === 'shelved_offloaded'
+      ? new Conflict(invalidStateMessage(verb, s.id, 'vm_state', s.vmState)) : undefined),
+  };
+}
 
 /** Volume attachments (os-volume_attachments) and interfaces (os-interface) of a server. */
 export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
@@ -29,7 +50,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = attachmentsOf(server, Volumes);
-        return json(200, { volumeAttachments: all.map(volumeAttachmentView) });
+        return json(200, { volumeAttachments: all.map((a) => volumeAttachmentView(a, ctx.apiVersion)) });
       },
     },
     {
@@ -40,22 +61,32 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const volumeId = pathParam(event, 'volume_id');
         const found = attachmentOn(server, Volumes, volumeId);
         if (!found) throw new NotFound(`Volume ${volumeId} is not attached to ${server.id}`);
-        return json(200, { volumeAttachment: volumeAttachmentView(found) });
+        return json(200, { volumeAttachment: volumeAttachmentView(found, ctx.apiVersion) });
       },
     },
     {
       method: 'POST', path: `${base}/os-volume_attachments`, body: schemas.attachVolume,
       doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
-        const { volumeAttachment } = validate<AttachVolumeBody>('attachVolume', event.body);
+        const { volumeAttachment } = check<AttachVolumeBody>(
+          attachVolumeSchema(ctx.apiVersion), event.body, `attachVolume-${versionString(ctx.apiVersion)}`,
+        );
         const instanceId = pathParam(event, 'server_id');
         const volumeId = canonicalUuid(volumeAttachment.volumeId);
+        const deleteOnTermination = isTrue(volumeAttachment.delete_on_termination);
         const accepted = await requestOperation(deps, {
-          instanceId, op: 'attach_volume', ...requester(ctx), params: { volumeId },
+          instanceId, op: 'attach_volume', ...requester(ctx), guard: shelvedGuard(ctx.apiVersion, 'attach_volume'),
+          params: {
+            volumeId, deleteOnTermination,
+            ...(volumeAttachment.tag !== undefined ? { tag: volumeAttachment.tag } : {}),
+          },
         });
         // Nova answers 200 with the attachment it is making (the device is chosen up front).
         return json(200, {
-          volumeAttachment: volumeAttachmentView({ id: volumeId, instanceId, device: String(accepted.params.device) }),
+          volumeAttachment: volumeAttachmentView({
+            id: volumeId, instanceId, device: String(accepted.params.device),
+            tag: volumeAttachment.tag ?? null, deleteOnTermination,
+          }, ctx.apiVersion),
         });
       },
     },
@@ -65,7 +96,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'detach_volume', ...requester(ctx),
-          params: { volumeId: pathParam(event, 'volume_id') },
+          params: { volumeId: pathParam(event, 'volume_id') }, guard: shelvedGuard(ctx.apiVersion, 'detach_volume'),
         });
         return empty(202);
       },
@@ -76,7 +107,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
         const all = attachmentsOf(server, Ports);
-        return json(200, { interfaceAttachments: all.map((a) => interfaceAttachmentView(a, 'ACTIVE')) });
+        return json(200, { interfaceAttachments: all.map((a) => interfaceAttachmentView(a, 'ACTIVE', ctx.apiVersion)) });
       },
     },
     {
@@ -87,25 +118,28 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const portId = pathParam(event, 'port_id');
         const found = attachmentOn(server, Ports, portId);
         if (!found) throw new NotFound(`Port ${portId} is not attached to ${server.id}`);
-        return json(200, { interfaceAttachment: interfaceAttachmentView(found, 'ACTIVE') });
+        return json(200, { interfaceAttachment: interfaceAttachmentView(found, 'ACTIVE', ctx.apiVersion) });
       },
     },
     {
       method: 'POST', path: `${base}/os-interface`, body: schemas.attachInterface,
       doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
-        const body = validate<AttachInterfaceBody>('attachInterface', event.body ?? {});
+        const body = check<AttachInterfaceBody>(
+          attachInterfaceSchema(ctx.apiVersion), event.body ?? {}, `attachInterface-${versionString(ctx.apiVersion)}`,
+        );
         const request = body.interfaceAttachment ?? {};
         const port = {
           portId: request.port_id ? canonicalUuid(request.port_id) : randomUUID(),
           netId: request.net_id ? canonicalUuid(request.net_id) : DEFAULT_NETWORK_ID,
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
+          ...(request.tag !== undefined ? { tag: request.tag } : {}),
         };
         await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'attach_interface', ...requester(ctx), params: port,
         });
         return json(200, {
-          interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN'),
+          interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN', ctx.apiVersion),
         });
       },
     },

@@ -1,72 +1,93 @@
-import { findAction, listActionsOf } from '../../core/actions.js';
+import { findAction, listActionsOf, type InstanceAction } from '../../core/actions.js';
 import type { AdmissionDeps } from '../../core/admission.js';
-import { NotFound } from '../../core/errors.js';
-import { FLAVORS, findFlavor } from '../../core/flavors.js';
-import { getServer } from '../../core/instances.js';
-import { json, pathParam, type ApiEvent, type ApiRoute } from '../http.js';
-import { flavorView, instanceActionView } from '../views.js';
+import { readInstance } from '../../core/claims.js';
+import { BadRequest, NotFound } from '../../core/errors.js';
+import type { Instance } from '../../core/instance.js';
+import { isAtLeast } from '../apiVersion.js';
+import { json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { parseChangesTime } from '../listQuery.js';
+import { instanceActionView } from '../views.js';
 
-/** The flavor the path names, or Nova's 404. */
-function flavorOf(event: ApiEvent) {
-  const flavorId = pathParam(event, 'flavor_id');
-  const flavor = findFlavor(flavorId);
-  if (!flavor) throw new NotFound(`Flavor ${flavorId} could not be found.`);
-  return flavor;
+// Instance actions (os-instance-actions), as their microversions change them: 2.21 reads a
+// deleted server's actions, 2.51 shows every user the events (the traceback to admins only),
+// 2.58 adds updated_at and paging (limit, marker, changes-since), 2.62 the events' host and
+// hostId, 2.66 changes-before.
+
+const MAX_LIMIT = 1000;
+
+/** The server, deleted ones too from 2.21 (Nova reads them with read_deleted='yes'). */
+async function serverFor(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext): Promise<Instance> {
+  const id = pathParam(event, 'server_id');
+  const s = await readInstance(deps.table, id);
+  const visible = s && (ctx.caller.isAdmin || s.projectId === ctx.caller.projectId)
+    && (!s.deleted || isAtLeast(ctx.apiVersion, '2.21'));
+  if (!visible) throw new NotFound(`Instance ${id} could not be found.`);
+  return s;
 }
 
-/** Instance actions (os-instance-actions) and flavors, with their (empty) extra specs. */
+/** When the action last changed: Nova's updated_at. */
+export const actionUpdated = (a: InstanceAction) => a.finishTime ?? a.eventStart ?? a.startTime;
+
+function page(actions: InstanceAction[], event: ApiEvent, ctx: ApiContext, serverId: string) {
+  if (!isAtLeast(ctx.apiVersion, '2.58')) return { actions };
+  const q = event.queryStringParameters ?? {};
+  const since = parseChangesTime(q, 'changes-since');
+  const before = isAtLeast(ctx.apiVersion, '2.66') ? parseChangesTime(q, 'changes-before') : undefined;
+  if (since && before && before < since) {
+    throw new BadRequest('The value of changes-since must be less than or equal to changes-before.');
+  }
+  let list = actions.filter((a) => {
+    const t = Date.parse(actionUpdated(a));
+    return (!since || t >= since) && (!before || t <= before);
+  });
+  if (q.marker !== undefined) {
+    const at = list.findIndex((a) => a.requestId === q.marker);
+    if (at < 0) throw new BadRequest(`Marker ${q.marker} could not be found.`);
+    list = list.slice(at + 1);
+  }
+  let limit = MAX_LIMIT;
+  if (q.limit !== undefined) {
+    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
+    limit = Number(q.limit);
+    if (limit < 0) throw new BadRequest('limit param must be positive');
+    limit = Math.min(limit, MAX_LIMIT);
+  }
+  const shown = list.slice(0, limit);
+  const next = shown.length > 0 && shown.length === limit ? shown.at(-1)!.requestId : undefined;
+  const links = next ? [{
+    rel: 'next',
+    href: `${ctx.baseUrl}/v2.1/servers/${serverId}/os-instance-actions?${new URLSearchParams({
+      ...(q as Record<string, string>), marker: next,
+    })}`,
+  }] : undefined;
+  return { actions: shown, links };
+}
+
 export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
       method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions',
-      doc: { summary: 'List instance actions', success: [200] },
+      doc: { summary: 'List instance actions', success: [200], query: ['limit', 'marker', 'changes-since', 'changes-before'] },
       handler: async (event, ctx) => {
-        const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-        const actions = await listActionsOf(deps.table, server);
-        return json(200, { instanceActions: actions.map((a) => instanceActionView(a, false)) });
+        const server = await serverFor(deps, event, ctx);
+        const { actions, links } = page(await listActionsOf(deps.table, server), event, ctx, server.id);
+        return json(200, {
+          instanceActions: actions.map((a) => instanceActionView(a, false, { version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin })),
+          ...(links ? { links } : {}),
+        });
       },
     },
     {
       method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}',
       doc: { summary: 'Show an instance action with its events', success: [200] },
       handler: async (event, ctx) => {
-        const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
+        const server = await serverFor(deps, event, ctx);
         const requestId = pathParam(event, 'request_id');
         const action = await findAction(deps.table, server, requestId);
         if (!action) throw new NotFound(`Action for request_id ${requestId} on instance ${server.id} not found`);
-        return json(200, { instanceAction: instanceActionView(action, true) });
-      },
-    },
-    {
-      method: 'GET', path: '/v2.1/flavors',
-      doc: { summary: 'List flavors', success: [200] },
-      handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, false)) }),
-    },
-    {
-      method: 'GET', path: '/v2.1/flavors/detail',
-      doc: { summary: 'List flavors with details', success: [200] },
-      handler: async (_event, ctx) => json(200, { flavors: FLAVORS.map((f) => flavorView(f, ctx.baseUrl, true)) }),
-    },
-    {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}',
-      doc: { summary: 'Show a flavor', success: [200] },
-      handler: async (event, ctx) => json(200, { flavor: flavorView(flavorOf(event), ctx.baseUrl, true) }),
-    },
-    {
-      // taskgate's flavors have no extra specs; clients read them (openstack flavor show/list).
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs',
-      doc: { summary: 'List a flavor\'s extra specs (none)', success: [200] },
-      handler: async (event) => {
-        flavorOf(event); // 404 for an unknown flavor
-        return json(200, { extra_specs: {} });
-      },
-    },
-    {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}',
-      doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
-      handler: async (event) => {
-        const flavor = flavorOf(event);
-        throw new NotFound(`Flavor ${flavor.id} has no extra specs with key ${pathParam(event, 'key')}.`);
+        return json(200, {
+          instanceAction: instanceActionView(action, true, { version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin }),
+        });
       },
     },
   ];

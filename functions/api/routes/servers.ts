@@ -1,72 +1,52 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
-import { BadRequest } from '../../core/errors.js';
-import { canonicalUuid, isUuid } from '../../core/ids.js';
-import type { Instance } from '../../core/instance.js';
+import { AlreadyInProgress } from '../../core/claims.js';
+import { BadRequest, Forbidden, NotFound } from '../../core/errors.js';
+import { cachedFlavors, type Flavor } from '../../core/flavors.js';
+import type { Instance, InstanceFields } from '../../core/instance.js';
 import { getServer, listServers } from '../../core/instances.js';
+import { getKeyPair } from '../../core/keypairs.js';
+import { requestedSecurityGroups } from '../../core/securityGroups.js';
+import { setServerFields } from '../../core/serverFields.js';
+import { isAtLeast, versionString } from '../apiVersion.js';
 import {
   empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,
 } from '../http.js';
-import { schemas, validate } from '../schemas.js';
-import { excerpt } from '../excerpt.js';
-import { nameFilter } from '../nameFilter.js';
-import { statusFilter } from '../status.js';
-import { serverSummaryView, serverView, type ServerViewOptions } from '../views.js';
+import { serverListQuery } from '../listQuery.js';
+import { check, createServerSchema, isTrue, normalIPv6, updateServerSchema } from '../serverSchemas.js';
+import {
+  addressesView, COMPUTE_HOST, serverSummaryView, serverView, type ServerParts, type ServerViewOptions,
+} from '../views.js';
 
-interface CreateBody {
-  server: { name: string; flavorRef: string | number; imageRef: string };
-}
+type CreateBody = { server: Record<string, any> };
 
-/** Nova's api.max_limit: the most servers one page may hold, whatever `limit` asks. */
-const MAX_LIMIT = 1000;
-/**
- * A page without `limit`: 100 servers, one Query of the project index (their volumes and ports
- * are on the items). Nova answers max_limit servers here; a smaller first page keeps an
- * unbounded list cheap, and every client follows the `next` link.
- */
-export const DEFAULT_PAGE_SIZE = 100;
-/** The list query parameters taskgate reads (others are ignored, as Nova ignores unknown filters). */
-const LIST_QUERY = ['limit', 'marker', 'name', 'status'] as const;
+/** Nova's default instances quota bounds one request's max_count (taskgate keeps no usage). */
+const MAX_COUNT = 10;
+/** Nova's default metadata_items quota. */
+export const METADATA_ITEMS = 128;
 
 /**
  * The server's view options: its volumes and ports (from the instance item itself, so a view
- * and a whole detail page cost no read beyond the items), the request's microversion and caller.
+ * and a whole detail page cost no read beyond the items), its flavor (from 2.47, embedded, out
+ * of `flavors`), the request's microversion and caller.
  */
-export function serverViewOptions(s: Instance, ctx: ApiContext): ServerViewOptions {
+export function serverViewOptions(s: Instance, ctx: ApiContext, flavors?: readonly Flavor[]): ServerViewOptions {
   return {
-    volumes: attachmentsOf(s, Volumes), ports: attachmentsOf(s, Ports), version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin,
+    volumes: attachmentsOf(s, Volumes), ports: attachmentsOf(s, Ports),
+    flavor: flavors?.find((f) => f.id === s.flavorId), version: ctx.apiVersion, isAdmin: ctx.caller.isAdmin,
   };
 }
 
-function fullServerView(s: Instance, ctx: ApiContext) {
-  return serverView(s, ctx.baseUrl, serverViewOptions(s, ctx));
+/** The flavors a server view needs: none before 2.47, then the (cached) list, tombstones included. */
+export async function viewFlavors(deps: AdmissionDeps, ctx: ApiContext): Promise<readonly Flavor[] | undefined> {
+  return isAtLeast(ctx.apiVersion, '2.47') ? cachedFlavors(deps.table) : undefined;
 }
 
-/** The list's query, already checked against its schemas (schemas.ts queryParameters). */
-function pageQuery(event: ApiEvent) {
-  const q = event.queryStringParameters ?? {};
-  let limit = DEFAULT_PAGE_SIZE;
-  if (q.limit !== undefined) {
-    // Nova: validate_integer(min 0); 0 (or -0) is a page of nothing; more than the maximum is the maximum.
-    const asked = Number(q.limit.trim());
-    if (asked < 0) throw new BadRequest('limit param must be positive');
-    limit = Math.min(asked === 0 ? 0 : asked, MAX_LIMIT);
-  }
-  const filters: ((s: Instance) => boolean)[] = [];
-  if (q.name !== undefined && q.name !== '') {
-    const matches = nameFilter(q.name);
-    filters.push((s) => matches(s.name));
-  }
-  const statuses = event.multiValueQueryStringParameters?.status ?? (q.status ? [q.status] : []);
-  if (statuses.length > 0) {
-    const matches = statusFilter(statuses);
-    filters.push((s) => matches(s.vmState, s.taskState));
-  }
-  // A marker is a server id; one that is not a UUID names no server (Nova: 400 "not found").
-  if (q.marker !== undefined && !isUuid(q.marker)) throw new BadRequest(`marker [${excerpt(q.marker)}] not found`);
-  const marker = q.marker === undefined ? undefined : canonicalUuid(q.marker);
-  return { limit, marker, filter: (s: Instance) => filters.every((f) => f(s)) };
+export async function fullServerView(
+  deps: AdmissionDeps, s: Instance, ctx: ApiContext, parts: ServerParts = { full: true }, flavors?: readonly Flavor[],
+) {
+  return serverView(s, ctx.baseUrl, serverViewOptions(s, ctx, flavors ?? await viewFlavors(deps, ctx)), parts);
 }
 
 /** Nova's `servers_links` (for the list and the detail alike), pointing at the next page. */
@@ -76,47 +56,175 @@ function nextLink(base: string, path: string, event: ApiEvent, next: string | un
   return { servers_links: [{ rel: 'next', href: `${base}/v2.1/${path}?${q}` }] };
 }
 
+/** Metadata over Nova's default quota is 403, as Nova's quota check answers. */
+export function checkMetadataQuota(metadata: Record<string, string> | undefined) {
+  if (metadata && Object.keys(metadata).length > METADATA_ITEMS) {
+    throw new Forbidden(`Quota exceeded for resources: ['metadata_items'] - Maximum number of metadata items exceeds ${METADATA_ITEMS}`);
+  }
+}
+
+/** What a create request asks beyond the schema, checked as Nova's compute API checks it. */
+async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record<string, any>): Promise<InstanceFields & Partial<Instance>> {
+  const v = ctx.apiVersion;
+  if ((server.imageRef === undefined || server.imageRef === '')
+    && !(server.block_device_mapping_v2?.length || server.block_device_mapping?.length)) {
+    throw new BadRequest('Missing imageRef attribute');
+  }
+  if (server.key_name !== undefined) {
+    try {
+      await getKeyPair(deps.table, ctx.caller.userId, server.key_name);
+    } catch (err) {
+      if (err instanceof NotFound) throw new BadRequest('Invalid key_name provided.');
+      throw err;
+    }
+  }
+  if (Array.isArray(server.networks) && !isAtLeast(v, '2.37')) {
+    for (const n of server.networks as { uuid?: string; port?: string }[]) {
+      if (n.uuid !== undefined && !/^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/.test(n.uuid)) {
+        throw new BadRequest(`Bad networks format: network uuid is not in proper format (${n.uuid})`);
+      }
+    }
+  }
+  const az: string | undefined = server.availability_zone;
+  if (az !== undefined) {
+    const [zone, host] = az.split(':');
+    if (zone !== 'nova') throw new BadRequest(`The requested availability zone is not available`);
+    if (host !== undefined && !ctx.caller.isAdmin) {
+      throw new Forbidden('Policy doesn\'t allow os_compute_api:servers:create:forced_host to be performed.');
+    }
+  }
+  if (server.host !== undefined || server.hypervisor_hostname !== undefined) {
+    if (!ctx.caller.isAdmin) {
+      throw new Forbidden('Policy doesn\'t allow compute:servers:create:requested_destination to be performed.');
+    }
+    for (const h of [server.host, server.hypervisor_hostname]) {
+      if (h !== undefined && h !== COMPUTE_HOST) throw new BadRequest(`Compute host ${h} could not be found.`);
+    }
+  }
+  checkMetadataQuota(server.metadata);
+  return {
+    metadata: server.metadata ?? {}, tags: server.tags ?? [],
+    securityGroups: requestedSecurityGroups(server.security_groups),
+    ...(server.accessIPv4 !== undefined ? { accessIPv4: server.accessIPv4 } : {}),
+    ...(server.accessIPv6 !== undefined ? { accessIPv6: normalIPv6(server.accessIPv6) } : {}),
+    diskConfig: server['OS-DCF:diskConfig'] ?? 'MANUAL',
+    description: server.description ?? null,
+    keyName: server.key_name ?? null,
+    userData: server.user_data ?? null,
+    trustedCerts: server.trusted_image_certificates ?? null,
+    configDrive: server.config_drive !== undefined && isTrue(server.config_drive),
+    availabilityZone: 'nova',
+    ...(server.hostname !== undefined ? { hostname: server.hostname } : {}),
+  };
+}
+
+function counts(server: Record<string, any>): { min: number; max: number } {
+  const min = Number(server.min_count ?? 1);
+  const max = Number(server.max_count ?? min);
+  if (min > max) throw new BadRequest('min_count must be <= max_count');
+  if (max > MAX_COUNT) {
+    throw new Forbidden(`Quota exceeded for instances: Requested ${max}, but already used 0 of ${MAX_COUNT} instances`);
+  }
+  if (max > 1 && server.hostname !== undefined) {
+    throw new BadRequest('Cannot specify the hostname when creating multiple servers.');
+  }
+  return { min, max };
+}
+
 export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
-    const { server } = validate<CreateBody>('createServer', event.body);
-    const instance = await createServer(deps, {
-      ...requester(ctx), name: server.name,
-      flavorRef: String(server.flavorRef), imageRef: server.imageRef,
-    });
-    const self = `${ctx.baseUrl}/v2.1/servers/${instance.id}`;
+    const v = ctx.apiVersion;
+    const { server } = check<CreateBody>(createServerSchema(v), event.body, `createServer-${versionString(v)}`);
+    const { max } = counts(server);
+    const fields = await createFields(deps, ctx, server);
+    const reservationId = `r-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    const flavorRef = String(server.flavorRef).replace(/^.*\//, '');
+    const imageRef = String(server.imageRef ?? '').replace(/^.*\//, '');
+    const instances: Instance[] = [];
+    for (let i = 0; i < max; i++) {
+      const name = max > 1 ? `${server.name}-${i + 1}` : server.name;
+      instances.push(await createServer(deps, {
+        ...requester(ctx),
+        // Each instance of a multiple create is its own request to the worker.
+        requestId: i === 0 ? ctx.requestId : `${ctx.requestId}-${i}`,
+        name, flavorRef, imageRef, fields, reservationId, launchIndex: i,
+      }));
+    }
+    if (isTrue(server.return_reservation_id)) return json(202, { reservation_id: reservationId });
+    const first = instances[0]!;
+    const self = `${ctx.baseUrl}/v2.1/servers/${first.id}`;
     return json(202, {
       server: {
-        id: instance.id, links: serverSummaryView(instance, ctx.baseUrl).links,
-        'OS-DCF:diskConfig': 'MANUAL', security_groups: [{ name: 'default' }],
-        adminPass: randomBytes(9).toString('base64url'),
+        id: first.id, links: serverSummaryView(first, ctx.baseUrl).links,
+        'OS-DCF:diskConfig': fields.diskConfig, security_groups: (fields.securityGroups ?? []).map((name) => ({ name })),
+        adminPass: server.adminPass ?? randomBytes(9).toString('base64url'),
       },
     }, { location: self });
   };
 
   const list = (detail: boolean): Route => async (event, ctx) => {
-    const page = await listServers(deps.table, ctx.caller, pageQuery(event));
+    const query = serverListQuery(
+      event.queryStringParameters ?? {}, event.multiValueQueryStringParameters ?? {}, ctx.apiVersion, ctx.caller,
+    );
+    if (query.nothing) return json(200, { servers: [] });
+    const page = await listServers(deps.table, ctx.caller, query);
+    const flavors = detail ? await viewFlavors(deps, ctx) : undefined;
     const servers = detail
-      ? page.servers.map((s) => fullServerView(s, ctx))
+      ? page.servers.map((s) => serverView(s, ctx.baseUrl, serverViewOptions(s, ctx, flavors), { full: true }))
       : page.servers.map((s) => serverSummaryView(s, ctx.baseUrl));
     return json(200, { servers, ...nextLink(ctx.baseUrl, detail ? 'servers/detail' : 'servers', event, page.next) });
   };
 
   const show: Route = async (event, ctx) => {
     const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
-    return json(200, { server: fullServerView(instance, ctx) });
+    return json(200, { server: await fullServerView(deps, instance, ctx, { full: true, serverGroups: true }) });
+  };
+
+  const update: Route = async (event, ctx) => {
+    const v = ctx.apiVersion;
+    const id = pathParam(event, 'server_id');
+    const { server } = check<CreateBody>(updateServerSchema(v), event.body, `updateServer-${versionString(v)}`);
+    await getServer(deps.table, ctx.caller, id);
+    const fields: Record<string, unknown> = {};
+    if (server.name !== undefined) fields.name = server.name;
+    if (server.accessIPv4 !== undefined) fields.accessIPv4 = server.accessIPv4;
+    if (server.accessIPv6 !== undefined) fields.accessIPv6 = normalIPv6(server.accessIPv6);
+    if (server['OS-DCF:diskConfig'] !== undefined) fields.diskConfig = server['OS-DCF:diskConfig'];
+    if (server.description !== undefined) fields.description = server.description;
+    if (server.hostname !== undefined) fields.hostname = server.hostname;
+    const updated = await setServerFields(deps.table, ctx.caller, id, fields);
+    const instance = updated === 'changed' ? await getServer(deps.table, ctx.caller, id) : updated;
+    // Before 2.75 Nova answers an update with the basic server only.
+    const full = isAtLeast(v, '2.75');
+    return json(200, { server: await fullServerView(deps, instance, ctx, { full, serverGroups: true }) });
   };
 
   const remove: Route = async (event, ctx) => {
-    await requestOperation(deps, {
-      instanceId: pathParam(event, 'server_id'), op: 'delete', ...requester(ctx),
-    });
+    try {
+      await requestOperation(deps, { instanceId: pathParam(event, 'server_id'), op: 'delete', ...requester(ctx) });
+    } catch (err) {
+      // Nova accepts a delete of a server already being deleted; taskgate takes no second claim.
+      if (err instanceof AlreadyInProgress) return empty(204);
+      throw err;
+    }
     return empty(204);
   };
 
+  const ips = (network: boolean): Route => async (event, ctx) => {
+    const instance = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
+    const addresses = addressesView(attachmentsOf(instance, Ports), false);
+    if (!network) return json(200, { addresses });
+    const name = pathParam(event, 'network_label');
+    if (!Object.hasOwn(addresses, name)) throw new NotFound('There is no such network');
+    return json(200, { [name]: addresses[name] });
+  };
+
+  const LIST_QUERY = ['limit', 'marker', 'name', 'status', 'image', 'flavor', 'host', 'all_tenants', 'tenant_id',
+    'changes-since', 'changes-before', 'tags', 'tags-any', 'not-tags', 'not-tags-any', 'locked', 'reservation_id'];
   return [
     {
-      method: 'POST', path: '/v2.1/servers', handler: create, body: schemas.createServer,
-      doc: { summary: 'Create a server', success: [202] },
+      method: 'POST', path: '/v2.1/servers', handler: create, body: createServerSchema({ major: 2, minor: 1 }),
+      doc: { summary: 'Create a server (min_count/max_count several)', success: [202] },
     },
     { method: 'GET', path: '/v2.1/servers', handler: list(false), doc: { summary: 'List servers', success: [200], query: LIST_QUERY } },
     {
@@ -124,6 +232,15 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List servers with details', success: [200], query: LIST_QUERY },
     },
     { method: 'GET', path: '/v2.1/servers/{server_id}', handler: show, doc: { summary: 'Show a server', success: [200] } },
+    {
+      method: 'PUT', path: '/v2.1/servers/{server_id}', handler: update, body: updateServerSchema({ major: 2, minor: 1 }),
+      doc: { summary: 'Update a server (name, access IPs, description, hostname)', success: [200] },
+    },
     { method: 'DELETE', path: '/v2.1/servers/{server_id}', handler: remove, doc: { summary: 'Delete a server', success: [204] } },
+    { method: 'GET', path: '/v2.1/servers/{server_id}/ips', handler: ips(false), doc: { summary: 'List a server\'s addresses', success: [200] } },
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/ips/{network_label}', handler: ips(true),
+      doc: { summary: 'Show a server\'s addresses on one network', success: [200] },
+    },
   ];
 }

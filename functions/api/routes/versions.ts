@@ -18,6 +18,13 @@ function v21(base: string) {
   };
 }
 
+function v20(base: string) {
+  return {
+    id: 'v2.0', status: 'SUPPORTED', version: '', min_version: '', updated: '2011-01-21T11:33:21Z',
+    links: [{ rel: 'self', href: `${base}/v2/` }],
+  };
+}
+
 export function versionRoutes(): ApiRoute[] {
   const one: ApiRoute['handler'] = async (_event, ctx) => {
     const version = v21(ctx.baseUrl);
@@ -29,12 +36,26 @@ export function versionRoutes(): ApiRoute[] {
       },
     });
   };
+  const legacy: ApiRoute['handler'] = async (_event, ctx) => {
+    const version = v20(ctx.baseUrl);
+    return json(200, {
+      version: {
+        ...version,
+        links: [...version.links, { rel: 'describedby', type: 'text/html', href: 'https://docs.openstack.org/' }],
+        'media-types': [{ base: 'application/json', type: 'application/vnd.openstack.compute+json;version=2' }],
+      },
+    });
+  };
   return [
-    // Nova also lists v2.0 (its legacy, microversion-less API); taskgate serves only v2.1.
+    // Nova lists v2.0 (its legacy, microversion-less API) first, then v2.1. taskgate serves v2.1;
+    // v2.0 is listed as Nova lists it, SUPPORTED, pointing at /v2/ (which taskgate does not route).
     {
-      method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v21(ctx.baseUrl)] }),
+      method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v20(ctx.baseUrl), v21(ctx.baseUrl)] }),
       doc: { summary: 'List API versions', success: [200], public: true },
     },
+    // The v2.0 document Nova's version list links to (taskgate serves no /v2/ resources).
+    { method: 'GET', path: '/v2', handler: legacy, doc: { summary: 'Show API version v2.0', success: [200], public: true } },
+    { method: 'GET', path: '/v2/', handler: legacy, doc: { summary: 'Show API version v2.0', success: [200], public: true } },
     { method: 'GET', path: '/v2.1', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
     { method: 'GET', path: '/v2.1/', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
   ];

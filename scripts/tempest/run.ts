@@ -1,0 +1,164 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MAX_VERSION, MIN_VERSION, versionString } from '../../functions/api/apiVersion.js';
+import { identityConfig } from '../../functions/core/config.js';
+import { identityProvider } from '../../functions/core/identity/fromConfig.js';
+import { startRuntime } from '../../local/runtime.js';
+import { keystoneInstalled, startKeystone } from '../keystone/harness.js';
+
+// `npm run test:tempest`: OpenStack's own Nova test suite (Tempest 33, Debian's python3-tempest)
+// against taskgate on its local runtime in Keystone mode: a real Keystone (scripts/keystone) issues
+// the tokens and taskgate validates them with its service user, as `npm start` does when
+// TASKGATE_AUTH_MODE=keystone.
+// It writes tempest.conf and static accounts into a temporary workspace (Glance, Cinder and
+// Neutron unavailable; the microversion range taskgate serves), runs the modules of include.txt
+// minus the tests of exclude.txt with stestr, prints Tempest's own counts and skip reasons, and
+// fails if any test failed.
+//   TEMPEST_CONCURRENCY (default 2), TEMPEST_KEEP=1 keeps the workspace, TEMPEST_REGEX narrows the run.
+
+const PYTHON = '/usr/bin/python3';
+const here = fileURLToPath(new URL('./', import.meta.url));
+const PROJECTS = ['tempest1', 'tempest2', 'tempest3', 'tempest4', 'tempest5', 'tempest6', 'tempest7', 'tempest8'];
+
+const probe = spawnSync(PYTHON, ['-c', 'import tempest, stestr'], { encoding: 'utf8' });
+if (probe.status !== 0 || !keystoneInstalled()) {
+  console.error('Tempest needs Debian\'s python3-tempest (with stestr) and python3-keystone:\n'
+    + '  apt-get install -y python3-tempest python3-keystone\n' + (probe.stderr ?? ''));
+  process.exit(2);
+}
+
+const keystone = await startKeystone({ projects: PROJECTS });
+const identity = identityProvider(identityConfig({
+  TASKGATE_AUTH_MODE: 'keystone',
+  TASKGATE_KEYSTONE_URL: keystone.url,
+  TASKGATE_KEYSTONE_USERNAME: keystone.service.name,
+  TASKGATE_KEYSTONE_PASSWORD: keystone.service.password,
+  // Keystone on a busy machine can take seconds to validate a token.
+  TASKGATE_KEYSTONE_TIMEOUT_MS: '30000',
+}));
+const runtime = await startRuntime({
+  port: 0, driver: { stepMs: 50 }, identity, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
+});
+await keystone.registerCompute(runtime.apiUrl);
+
+const ws = mkdtempSync(join(tmpdir(), 'taskgate-tempest-'));
+mkdirSync(join(ws, 'etc'));
+mkdirSync(join(ws, 'logs'));
+const account = (user: string, project: string, types?: string) => `- username: ${user}
+  project_name: ${project}
+  password: ${keystone.users[user]!.password}
+  domain_name: Default
+${types ? `  types: [${types}]\n` : ''}`;
+// Tempest's static accounts are locked per test class and never waited for: a class that finds
+// every account of the kind it needs taken fails at set-up ("Insufficient number of users
+// provided"). So there are as many administrators as members: one of each per project.
+writeFileSync(join(ws, 'etc', 'accounts.yaml'), [
+  ...PROJECTS.map((p) => account(`${p}-member`, p)),
+  ...PROJECTS.map((p) => account(`${p}-admin`, p, 'admin')),
+].join(''));
+writeFileSync(join(ws, 'etc', 'tempest.conf'), `[DEFAULT]
+log_dir = ${ws}/logs
+log_file = tempest.log
+[oslo_concurrency]
+lock_path = ${ws}/locks
+[auth]
+use_dynamic_credentials = False
+test_accounts_file = ${ws}/etc/accounts.yaml
+default_credentials_domain_name = Default
+create_isolated_networks = False
+admin_role = admin
+[identity]
+uri_v3 = ${keystone.url}
+auth_version = v3
+region = ${keystone.region}
+v3_endpoint_type = public
+[identity-feature-enabled]
+api_v2 = False
+[compute]
+image_ref = 70a599e0-31e7-49b7-b260-868f441e862b
+image_ref_alt = 155d900f-4e14-4e4c-a73d-069cbf4541e6
+flavor_ref = 1
+flavor_ref_alt = 2
+min_microversion = ${versionString(MIN_VERSION)}
+max_microversion = ${versionString(MAX_VERSION)}
+region = ${keystone.region}
+endpoint_type = publicURL
+build_timeout = 60
+build_interval = 1
+# taskgate keeps a shelved server until it is offloaded explicitly (Nova with -1).
+shelved_offload_time = -1
+[compute-feature-enabled]
+# Tempest gates its writable server-metadata tests behind this flag (with os-agents and
+# resetNetwork, which the modules run here do not touch); taskgate's server metadata is writable.
+xenapi_apis = True
+resize = True
+shelve = True
+pause = True
+suspend = True
+disk_config = True
+enable_instance_password = True
+# Not served by taskgate (its README says which actions and why):
+console_output = False
+change_password = False
+snapshot = False
+live_migration = False
+cold_migration = False
+vnc_console = False
+spice_console = False
+serial_console = False
+rescue = False
+interface_attach = False
+metadata_service = False
+config_drive = False
+personality = False
+[service_available]
+nova = True
+glance = False
+cinder = False
+neutron = False
+swift = False
+[validation]
+run_validation = False
+`);
+writeFileSync(join(ws, '.stestr.conf'), '[DEFAULT]\ntest_path=/usr/lib/python3/dist-packages/tempest/test_discover\ntop_dir=/usr/lib/python3/dist-packages\n');
+
+let status = 1;
+try {
+  const env = { ...process.env, TEMPEST_CONFIG_DIR: join(ws, 'etc'), OS_TEST_TIMEOUT: '300' };
+  spawnSync(PYTHON, ['-m', 'stestr', 'init'], { cwd: ws, stdio: 'ignore', env });
+  // Asynchronously: taskgate and the shim run in this process and must keep serving meanwhile.
+  const child = spawn(PYTHON, [
+    '-m', 'stestr', 'run', '--concurrency', process.env.TEMPEST_CONCURRENCY ?? '2',
+    '--include-list', join(here, 'include.txt'), '--exclude-list', join(here, 'exclude.txt'),
+    ...(process.env.TEMPEST_REGEX ? [process.env.TEMPEST_REGEX] : []),
+  ], { cwd: ws, env });
+  let out = '';
+  const collect = (chunk: Buffer) => {
+    const text = chunk.toString();
+    out += text;
+    // Progress: one line per finished test.
+    for (const line of text.split('\n')) if (/ \.\.\. (ok|FAILED|SKIPPED)/.test(line)) console.log(line.replace(/^\{\d+\} /, '').slice(0, 200));
+  };
+  child.stdout.on('data', collect);
+  child.stderr.on('data', collect);
+  const run = { status: await new Promise<number | null>((resolve) => child.on('close', resolve)) };
+  writeFileSync(join(ws, 'stestr-run.log'), out);
+  // Tempest's own summary, and every skip by its reason.
+  const summary = /={6}\nTotals\n={6}\n([\s\S]*?)\n\n/.exec(out)?.[1];
+  const failed = [...out.matchAll(/^\{\d+\} (\S+).* \.\.\. FAILED$/gm)].map((m) => m[1]);
+  const skips = new Map<string, number>();
+  for (const m of out.matchAll(/ \.\.\. SKIPPED: (.*)$/gm)) skips.set(m[1]!, (skips.get(m[1]!) ?? 0) + 1);
+  console.log(failed.length ? `\nFailed:\n${failed.map((f) => `  ${f}`).join('\n')}` : '');
+  console.log(`\nSkipped, by Tempest's reason:\n${[...skips].sort((a, b) => b[1] - a[1]).map(([r, n]) => `  ${n}  ${r}`).join('\n')}`);
+  console.log(`\nTempest (microversions ${versionString(MIN_VERSION)} to ${versionString(MAX_VERSION)}):\n${summary ?? out.slice(-3000)}`);
+  status = run.status ?? 1;
+  if (status !== 0 && !summary) console.log(readFileSync(join(ws, 'stestr-run.log'), 'utf8').slice(-5000));
+} finally {
+  await runtime.stop();
+  await keystone.stop();
+  if (process.env.TEMPEST_KEEP === '1') console.log(`workspace kept: ${ws}`); else rmSync(ws, { recursive: true, force: true });
+}
+process.exit(status === 0 ? 0 : 1);
