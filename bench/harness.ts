@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
@@ -25,6 +27,8 @@ export interface Harness {
   readonly emulators: Emulators;
   readonly counter: RequestCounter;
   readonly history: History;
+  /** The worker thread serving the emulators, when they are on one (startHarness's emulatorThread). */
+  readonly emulatorThreadId?: number;
   /** A DynamoDB client and table whose requests count under `path`. */
   table(path: string): Table;
   sqs(path: string): SQSClient;
@@ -40,14 +44,38 @@ export interface Harness {
 
 export const BENCH_CALLER = 'bench:bench';
 
+async function startEmulatorThread() {
+  const worker = new Worker(new URL('./emulatorThread.mjs', import.meta.url));
+  const [endpoints] = await once(worker, 'message') as [{ dynamodbEndpoint: string; sqsEndpoint: string }];
+  return {
+    ...endpoints, threadId: worker.threadId,
+    async stop() {
+      worker.postMessage('stop');
+      await once(worker, 'message');
+      await worker.terminate();
+    },
+  };
+}
+
 /** The simulated driver, with every operation's run recorded in the history. */
 function recordingDriver(inner: ComputeDriver, history: History): ComputeDriver {
   return Object.fromEntries((Object.keys(inner) as OperationName[]).map((op) => [op,
     (ctx: OperationContext) => history.record(ctx.instance.id, ctx.requestId, () => inner[op](ctx))])) as unknown as ComputeDriver;
 }
 
-export async function startHarness(opts: { workMs: number }): Promise<Harness> {
-  const emulators = await startEmulators({ visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+export async function startHarness(opts: {
+  workMs: number;
+  /** Another DynamoDB endpoint (DynamoDB Local in CI) instead of the embedded dynalite. */
+  dynamodbEndpoint?: string;
+  /** Serve dynalite and fauxqs from a worker thread (bench/emulatorThread.mjs) rather than this event loop. */
+  emulatorThread?: boolean;
+}): Promise<Harness> {
+  const thread = opts.emulatorThread ? await startEmulatorThread() : undefined;
+  const started = await startEmulators({
+    dynamodbEndpoint: thread?.dynamodbEndpoint ?? opts.dynamodbEndpoint, sqsEndpoint: thread?.sqsEndpoint,
+    visibilityTimeoutSeconds: 30, maxReceiveCount: 5,
+  });
+  const emulators: Emulators = thread ? { ...started, stop: async () => { await started.stop(); await thread.stop(); } } : started;
   const counter = new RequestCounter();
   const history = new History();
   const clients: (DynamoDBClient | SQSClient)[] = [];
@@ -95,7 +123,7 @@ export async function startHarness(opts: { workMs: number }): Promise<Harness> {
   };
 
   return {
-    emulators, counter, history, table, sqs, apiAs,
+    emulators, counter, history, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
     api: (method, path, body) => apiAs(BENCH_CALLER, method, path, body),
     async drain() {
       let ran = 0;

@@ -35,6 +35,8 @@ export interface Emulators {
 export interface EmulatorOptions {
   /** Use this DynamoDB endpoint instead of starting dynalite. */
   readonly dynamodbEndpoint?: string;
+  /** Use this SQS endpoint instead of starting fauxqs (the benchmark runs it on a worker thread). */
+  readonly sqsEndpoint?: string;
   readonly tableName?: string;
   /** Seconds a received message stays invisible before it is redelivered. */
   readonly visibilityTimeoutSeconds: number;
@@ -84,8 +86,8 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   if (dataDir) await mkdir(`${dataDir}/sqs`, { recursive: true });
   const local = options.dynamodbEndpoint ? undefined : await startDynalite(dataDir && `${dataDir}/dynamodb`);
   const dynamodbEndpoint = options.dynamodbEndpoint ?? local!.endpoint;
-  const fauxqs = await startFauxqs({ port: 0, logger: false, ...(dataDir ? { dataDir: `${dataDir}/sqs` } : {}) });
-  const sqsEndpoint = fauxqs.address;
+  const fauxqs = options.sqsEndpoint ? undefined : await startFauxqs({ port: 0, logger: false, ...(dataDir ? { dataDir: `${dataDir}/sqs` } : {}) });
+  const sqsEndpoint = options.sqsEndpoint ?? fauxqs!.address;
 
   const dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
   const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
@@ -120,7 +122,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     async stop() {
       sqs.destroy();
       dynamodb.destroy();
-      await fauxqs.stop();
+      await fauxqs?.stop();
       if (local) await new Promise<void>((resolve) => local.server.close(() => resolve()));
     },
   };

@@ -37,7 +37,6 @@ export function startEventSourceMapping(opts: {
   const { sqs, queueUrl, handler } = opts;
   const queueArn = `arn:aws:sqs:us-east-1:000000000000:${queueUrl.split('/').pop()}`;
   let running = true;
-  const abort = new AbortController();
 
   const poll = async () => {
     while (running) {
@@ -46,7 +45,7 @@ export function startEventSourceMapping(opts: {
         const out = await sqs.send(new ReceiveMessageCommand({
           QueueUrl: queueUrl, MaxNumberOfMessages: opts.batchSize ?? 10, WaitTimeSeconds: 1,
           MessageSystemAttributeNames: ['All'],
-        }), { abortSignal: abort.signal });
+        }));
         messages = out.Messages ?? [];
       } catch (err) {
         if (!running) return;
@@ -55,6 +54,13 @@ export function startEventSourceMapping(opts: {
         continue;
       }
       if (messages.length === 0) continue;
+      if (!running) {
+        // Received while stopping: hand them straight back, visible at once, to whoever polls next.
+        await sqs.send(new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })),
+        })).catch((err) => console.error('returning messages on stop failed', (err as Error).message));
+        return;
+      }
       let failed: Set<string>;
       try {
         const result = await handler({ Records: messages.map((m) => toRecord(m, queueArn)) });
@@ -81,9 +87,12 @@ export function startEventSourceMapping(opts: {
 
   const pollers = Array.from({ length: opts.concurrency ?? 4 }, () => poll());
   return {
+    // Stopping lets each poller's long poll end (at most WaitTimeSeconds) rather than aborting
+    // it: an aborted ReceiveMessage is abandoned only by the client, the queue still hands the
+    // next message to it, and that message stays invisible for the whole visibility timeout
+    // (its FIFO group blocked with it). What such a poll receives is given back at once.
     async stop() {
       running = false;
-      abort.abort();
       await Promise.allSettled(pollers);
     },
   };

@@ -137,7 +137,10 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     ':ts': row.taskStates[0], ':one': 1, ':shard': leaseShardOf(req.instanceId),
     ':lease': req.now + req.leaseMs, ':updated': new Date(req.now).toISOString(),
   };
-  const conditions = ['attribute_exists(pk)', 'attribute_not_exists(#deleted)'];
+  // Every clause costs the backend a little on the hot path: a member's project check already
+  // implies that the item exists, and one allowed vm_state is an equality, not a list.
+  const conditions = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
+  conditions.push('attribute_not_exists(#deleted)');
   if (!req.caller.isAdmin) {
     conditions.push('#proj = :proj', '#locked = :false');
     values[':proj'] = req.caller.projectId;
@@ -148,7 +151,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
       values[`:vm${i}`] = state;
       return `:vm${i}`;
     });
-    conditions.push(`#vm IN (${placeholders.join(', ')})`);
+    conditions.push(placeholders.length === 1 ? `#vm = ${placeholders[0]}` : `#vm IN (${placeholders.join(', ')})`);
   }
   const busyStates = row.allowedTaskStates.filter((t) => t !== null);
   const idle = row.allowedTaskStates.includes(null) ? ['attribute_not_exists(#ts)'] : [];

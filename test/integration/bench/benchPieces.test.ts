@@ -1,11 +1,12 @@
 import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { startHarness } from '../../../bench/harness.js';
 import { History } from '../../../bench/history.js';
 import { idempotencyPeer, lockItemPeer, naivePeer, type Peer } from '../../../bench/peers.js';
 import { countRequests, kindOf, RequestCounter } from '../../../bench/requestCounter.js';
 import { makeTable } from '../../../functions/core/table.js';
-import { startBackends, type TestBackends } from '../../support/emulators.js';
+import { seedInstance, startBackends, type TestBackends } from '../../support/emulators.js';
 
 /** A promise the test resolves by hand (a gate, not a timer). */
 function deferred() {
@@ -85,5 +86,21 @@ describe('each peer takes its lock', () => {
     expect(seen).toMatchObject({ owner: expect.any(String) });
     const after = await backends.table.db.send(new GetCommand({ TableName: backends.table.name, Key: { pk: `LOCK#${instanceId}`, sk: 'LOCK' } }));
     expect(after.Item).toBeUndefined();
+  });
+});
+
+describe('the harness', () => {
+  it('with the emulators on a worker thread, an admission is answered and its operation runs', async () => {
+    const h = await startHarness({ workMs: 0, emulatorThread: true });
+    try {
+      expect(h.emulatorThreadId).toBeGreaterThan(0);
+      const { id } = await seedInstance(h.table('setup'), { projectId: 'bench', userId: 'bench' });
+      expect((await h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).statusCode).toBe(202);
+      expect(await h.drain()).toBe(1);
+      expect(h.history.intervals.map((i) => i.instanceId)).toEqual([id]);
+      expect(JSON.parse((await h.api('GET', `/servers/${id}`)).body).server['OS-EXT-STS:task_state']).toBeNull();
+    } finally {
+      await h.stop();
+    }
   });
 });
