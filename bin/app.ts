@@ -40,6 +40,7 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   computeMaxConcurrency: number('computeMaxConcurrency'),
   // Validated and derived in functions/core/config.ts; a bad combination fails the synth.
   timings: {
+    apiTimeoutSeconds: number('apiTimeoutSeconds'),
     computeTimeoutSeconds: number('computeTimeoutSeconds'),
     visibilityTimeoutSeconds: number('visibilityTimeoutSeconds'),
     maxReceiveCount: number('maxReceiveCount'),

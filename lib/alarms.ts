@@ -57,7 +57,7 @@ export class OperationsAlarms extends Construct {
     this.add('ClaimsReleased', {
       metric: new Metric({ ...CLAIMS_RELEASED, statistic: 'Sum', period: Duration.minutes(5) }),
       threshold: 1,
-      description: 'The sweeper released expired claims: a worker crashed or timed out, or a message was lost.',
+      description: 'The sweeper released expired claims or reservations: a worker crashed or timed out, a message was lost, or an API invocation died between reserving a volume or port and claiming its server.',
     });
     for (const [name, fn] of Object.entries(props.functions)) {
       this.add(`${name}Errors`, {

@@ -28,9 +28,9 @@ export interface TaskgateStackProps extends StackProps {
   /** Stage-wide throttling. Default 100 requests per second, burst 200. */
   readonly apiThrottle?: { readonly rateLimit: number; readonly burstLimit: number };
   /**
-   * The compute timeout (default 60 s), the queue's visibility timeout (default six times it),
+   * The API timeout (default 20 s), the compute timeout (default 60 s), the queue's visibility timeout (default six times it),
    * maxReceiveCount (default 5), the lease margin (default 30 s) and the sweep interval (default
-   * 60 s); the run and claim leases derive from them (functions/core/config.ts).
+   * 60 s); the run, claim and reservation leases derive from them (functions/core/config.ts).
    */
   readonly timings?: Partial<TimingInputs>;
   /** How callers are identified; required (bin/app.ts: -c auth=keystone|jwt|noauth). */
@@ -98,8 +98,9 @@ export class TaskgateStack extends Stack {
     // API: validate, claim (one conditional UpdateItem), record the action, enqueue, answer 202.
     const api = new TaskgateFunction(this, 'ApiFunction', {
       ...common, handlerDir: 'api', description: 'taskgate Nova API',
-      // Under API Gateway's 29 s integration timeout.
-      timeout: Duration.seconds(20),
+      // Under API Gateway's 29 s integration timeout (config.ts checks it); a volume's reservation
+      // lease is this plus the margin, so no admission outlives the reservation it made.
+      timeout: Duration.seconds(leases.apiTimeoutSeconds),
       environment: {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,

@@ -78,7 +78,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
 
   const identity = options.identity ?? new NoauthIdentityProvider();
   const api = createApi({
-    table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: leases.claimLeaseMs,
+    table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),
+    claimLeaseMs: leases.claimLeaseMs, reservationLeaseMs: leases.reservationLeaseMs,
   }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL }, identity: identity.mode === 'noauth' ? identity : undefined });
   const authorizer = identity.mode === 'noauth' ? undefined : (e: APIGatewayRequestAuthorizerEvent) => authorizeRequest(identity, e);
   const served = await serveApi(
@@ -100,7 +101,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const sweeper = setInterval(() => {
     sweepExpiredClaims(table, Date.now())
-      .then((released) => { if (released > 0) console.log(`sweeper released ${released} expired claim(s)`); })
+      .then((released) => { if (released > 0) console.log(`sweeper released ${released} expired claim(s) or reservation(s)`); })
       .catch((err) => console.error('sweep failed', (err as Error).message));
   }, timings.sweepIntervalSeconds * 1000);
 

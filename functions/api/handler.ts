@@ -15,10 +15,13 @@ import { NoauthIdentityProvider } from '../core/identity/noauth.js';
 // only development mode has the API function read the token itself.
 const mode = authMode(process.env);
 
+const leases = leasesOf(timingsFromEnv(process.env));
+
 export const handler = createApi({
   table: tableFromEnv(),
   queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
-  claimLeaseMs: leasesOf(timingsFromEnv(process.env)).claimLeaseMs,
+  claimLeaseMs: leases.claimLeaseMs,
+  reservationLeaseMs: leases.reservationLeaseMs,
   idempotency: idempotencySettings(),
 }, {
   links: publicUrlSettings(new EnvReader(process.env)),

@@ -16,6 +16,12 @@ export interface AdmissionDeps {
   readonly queue: OperationQueue;
   /** How long an accepted operation may wait for its worker before the sweeper expires it. */
   readonly claimLeaseMs: number;
+  /**
+   * How long a volume's or port's reservation stands before the instance must show its claim:
+   * longer than an API invocation can live (timings().reservationLeaseSeconds). Unset, the claim
+   * lease, which is longer still: safe, only slower to recover a leaked reservation.
+   */
+  readonly reservationLeaseMs?: number;
   readonly now?: () => number;
 }
 
@@ -46,12 +52,13 @@ export interface Accepted extends Claimed {
  * so a refused request leaves nothing behind.
  */
 export async function requestOperation(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted> {
-  const now = (deps.now ?? Date.now)();
+  const clock = deps.now ?? Date.now;
+  const now = clock();
   const params = req.params ?? {};
   const reservation = Reservations[req.op];
   const ctx: ReservationContext = {
     instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
-    requestId: req.requestId, params, now,
+    requestId: req.requestId, params, now, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs,
   };
   const guards = [reservation?.guard?.(ctx), req.guard].filter((g): g is ClaimGuard => g !== undefined);
   await reservation?.reserve?.(deps.table, ctx);
@@ -77,6 +84,14 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   } catch (err) {
     await giveBack();
     throw err;
+  }
+  // A claim that answered after the reservation's lease ran out may have landed after the
+  // reservation was taken over (attachables.ts reclaimReservation): it must not run. Never
+  // happens on AWS (the API's timeout is shorter than the lease); a clock read, not a request.
+  if (reservation?.reserve && clock() >= now + ctx.leaseMs) {
+    await giveBack();
+    await failUnqueued(deps.table, req, now);
+    throw new ServiceUnavailable('The request took too long to be admitted; nothing was changed. Try again.');
   }
   try {
     await deps.queue.send(messageFor(req, claimed.token, allParams, now));

@@ -2,7 +2,7 @@ import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { readInstance } from './claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
 import type { Attachment, AttachmentMap, Instance } from './instance.js';
-import { isConditionFailure, itemFromConditionFailure, keys, type Table } from './table.js';
+import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, type Table } from './table.js';
 
 export type { Attachment } from './instance.js';
 
@@ -12,6 +12,19 @@ export type { Attachment } from './instance.js';
 // instance item, so a server view reads one item and admission picks a device without a read.
 // Every write is single-item and conditional; a multi-item step is an ordered sequence whose
 // compensation is the reverse, each undo conditioned on the request that made the change.
+//
+// A reservation is made BEFORE the instance is claimed (issue 11: a volume held elsewhere is
+// refused with one failed write and never claims the instance), so an API invocation that dies
+// between the two writes leaves it `attaching` for a request that never ran. It therefore carries
+// a short lease (`leaseUntil`, on the sweeper's sparse lease index like a claim), longer than any
+// API invocation can live: admission gives its claim back if the claim answered after that lease
+// (admission.ts). Past the lease, the request has either claimed the instance (visible on the
+// instance item), or ended, or never will: a later reserve of the same resource, or the sweeper,
+// reads the instance once and takes the reservation back only when it shows neither a claim nor
+// an attachment by that request (reclaimReservation). That read is on the rare takeover path
+// only: a live race's loser still gets its 400 from the one failed write. Claiming first instead
+// would make every refused attach claim (and block) the instance for a moment and cost it three
+// writes; a lease keeps the refusal one write and bounds the leak by the lease plus one sweep.
 
 export type AttachableStatus = 'available' | 'attaching' | 'in-use';
 
@@ -22,6 +35,8 @@ export interface AttachableItem {
   readonly projectId?: string;
   readonly instanceId?: string;
   readonly requestId?: string;
+  /** While `attaching`: when its request may be presumed dead unless the instance shows it (epoch ms). */
+  readonly leaseUntil?: number;
 }
 
 export interface AttachableKind {
@@ -48,42 +63,90 @@ export const Ports: AttachableKind = {
  * Reserve for one instance of `projectId`: an id seen for the first time is available, and
  * becomes that project's. Exactly one of several racing instances wins; the others get a 400
  * naming who holds it. Another project's volume or port is a 404, as an id Cinder or Neutron
- * does not show that project: it learns nothing of it, not even whether it is in use.
+ * does not show that project: it learns nothing of it, not even whether it is in use. A
+ * reservation whose lease ran out without its request claiming the instance is taken over.
  */
 export async function reserve(
   table: Table, kind: AttachableKind,
-  req: { id: string; instanceId: string; projectId: string; requestId: string; now: number },
+  req: { id: string; instanceId: string; projectId: string; requestId: string; now: number; leaseMs: number },
 ): Promise<void> {
-  try {
-    await table.db.send(new UpdateCommand({
-      TableName: table.name,
-      Key: kind.item(req.id),
-      ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
-      UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
-        + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',
-      ExpressionAttributeNames: {
-        '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
-        '#project': 'projectId', '#createdBy': 'createdByRequest',
-      },
-      ExpressionAttributeValues: {
-        ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
-        ':request': req.requestId, ':now': new Date(req.now).toISOString(), ':project': req.projectId,
-      },
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-    const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
-    if (held?.projectId !== undefined && held.projectId !== req.projectId) throw new NotFound(kind.notFound(req.id));
-    if (held?.instanceId === req.instanceId) {
-      throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await table.db.send(new UpdateCommand({
+        TableName: table.name,
+        Key: kind.item(req.id),
+        ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
+        UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
+          + '#lease = :lease, #shard = :shard, '
+          + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',
+        ExpressionAttributeNames: {
+          '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
+          '#project': 'projectId', '#createdBy': 'createdByRequest', '#lease': 'leaseUntil', '#shard': 'leaseShard',
+        },
+        ExpressionAttributeValues: {
+          ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
+          ':request': req.requestId, ':now': new Date(req.now).toISOString(), ':project': req.projectId,
+          ':lease': req.now + req.leaseMs, ':shard': leaseShardOf(req.id),
+        },
+        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      return;
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
+      if (held?.projectId !== undefined && held.projectId !== req.projectId) throw new NotFound(kind.notFound(req.id));
+      // The one rare case worth a read: a reservation past its lease may belong to a dead request.
+      if (attempt === 1 && held && reservationExpired(held, req.now)
+        && await reclaimReservation(table, kind, held, req.now) === 'freed') continue;
+      if (held?.instanceId === req.instanceId) {
+        throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
+      }
+      throw new BadRequest(
+        `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
+        + (held?.instanceId ? ` (attached to another server)` : ''),
+        { cause: err },
+      );
     }
-    throw new BadRequest(
-      `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
-      + (held?.instanceId ? ` (attached to another server)` : ''),
-      { cause: err },
-    );
   }
+}
+
+const reservationExpired = (item: AttachableItem, now: number) =>
+  item.status === 'attaching' && item.leaseUntil !== undefined && item.leaseUntil < now;
+
+/**
+ * What became of a reservation whose lease ran out, decided from its instance item (one read):
+ * - `attached`: its request's release put the attachment on the instance but died before marking
+ *   the resource in-use; that is done now.
+ * - `live`: its request holds the instance's claim (or is the claim a delete took over, whose
+ *   worker gives the reservation back): the reservation's lease now follows the claim's lease.
+ * - `freed`: the instance shows neither, and the lease guarantees its request can no longer
+ *   claim it: the API invocation died between the reservation and the claim, or the operation
+ *   ended in failure and died before giving it back. The reservation is undone.
+ * Every write is conditioned on the reservation still being that request's, so the sweeper and a
+ * reserve doing this at once, or a worker finishing meanwhile, cannot undo each other.
+ */
+export async function reclaimReservation(
+  table: Table, kind: AttachableKind, item: AttachableItem, now: number,
+): Promise<'attached' | 'live' | 'freed' | 'moved'> {
+  if (!item.instanceId || !item.requestId) return 'moved';
+  const req = { id: item.id, instanceId: item.instanceId, requestId: item.requestId };
+  const instance = await readInstance(table, item.instanceId);
+  if (attachmentOn(instance, kind, item.id)?.requestId === item.requestId) {
+    return await markAttached(table, kind, req) ? 'attached' : 'moved';
+  }
+  const held = [instance?.claim, instance?.preempted].some((c) => c?.requestId === item.requestId);
+  if (held) {
+    const followed = await transition(table, kind, item.id, {
+      condition: '#instance = :instance AND #request = :request AND #status = :attaching',
+      expression: 'SET #lease = :lease',
+      values: {
+        ':instance': req.instanceId, ':request': req.requestId, ':attaching': 'attaching',
+        ':lease': Math.max(instance?.leaseUntil ?? now, now),
+      },
+    });
+    return followed ? 'live' : 'moved';
+  }
+  return await unreserve(table, kind, req, { onlyIfLeaseBefore: now }) ? 'freed' : 'moved';
 }
 
 /** attaching -> in-use, only for the request that reserved it (false on a repeat). */
@@ -92,32 +155,41 @@ export async function markAttached(
 ): Promise<boolean> {
   return transition(table, kind, req.id, {
     condition: '#instance = :instance AND #request = :request AND #status = :attaching',
-    expression: 'SET #status = :inUse',
+    expression: 'SET #status = :inUse REMOVE #lease, #shard',
     values: { ':instance': req.instanceId, ':request': req.requestId, ':attaching': 'attaching', ':inUse': 'in-use' },
   });
 }
 
-/** Undo the reservation (or attachment) this request made. A no-op if the resource moved on. */
+/**
+ * Undo the reservation (or attachment) this request made. A no-op if the resource moved on.
+ * `onlyIfLeaseBefore`: only a reservation still `attaching` whose lease ran out (reclaimReservation).
+ */
 export async function unreserve(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
+  options: { onlyIfLeaseBefore?: number } = {},
 ): Promise<boolean> {
+  const expired = options.onlyIfLeaseBefore === undefined ? '' : ' AND #status = :attaching AND #lease < :leaseBefore';
+  const expiredValues = options.onlyIfLeaseBefore === undefined ? {} : { ':attaching': 'attaching', ':leaseBefore': options.onlyIfLeaseBefore };
   // An id first seen by this very request leaves no trace: the item goes, and with it the owner
   // project the reservation recorded, so a refused or failed attach takes nothing from anyone.
   try {
     await table.db.send(new DeleteCommand({
       TableName: table.name, Key: kind.item(req.id),
-      ConditionExpression: '#instance = :instance AND #request = :request AND #createdBy = :request',
-      ExpressionAttributeNames: { '#instance': 'instanceId', '#request': 'requestId', '#createdBy': 'createdByRequest' },
-      ExpressionAttributeValues: { ':instance': req.instanceId, ':request': req.requestId },
+      ConditionExpression: `#instance = :instance AND #request = :request AND #createdBy = :request${expired}`,
+      ExpressionAttributeNames: {
+        '#instance': 'instanceId', '#request': 'requestId', '#createdBy': 'createdByRequest',
+        ...(expired ? { '#status': 'status', '#lease': 'leaseUntil' } : {}),
+      },
+      ExpressionAttributeValues: { ':instance': req.instanceId, ':request': req.requestId, ...expiredValues },
     }));
     return true;
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
   }
   return transition(table, kind, req.id, {
-    condition: '#instance = :instance AND #request = :request',
-    expression: 'SET #status = :available REMOVE #instance, #request',
-    values: { ':instance': req.instanceId, ':request': req.requestId, ':available': 'available' },
+    condition: `#instance = :instance AND #request = :request${expired}`,
+    expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard',
+    values: { ':instance': req.instanceId, ':request': req.requestId, ':available': 'available', ...expiredValues },
   });
 }
 
@@ -127,7 +199,7 @@ export async function releaseAttachable(
 ): Promise<boolean> {
   return transition(table, kind, req.id, {
     condition: '#instance = :instance',
-    expression: 'SET #status = :available REMOVE #instance, #request',
+    expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard',
     values: { ':instance': req.instanceId, ':available': 'available' },
   });
 }
@@ -137,7 +209,10 @@ async function transition(
   t: { condition: string; expression: string; values: Record<string, unknown> },
 ): Promise<boolean> {
   const names: Record<string, string> = { '#status': 'status', '#instance': 'instanceId' };
-  if (t.condition.includes('#request') || t.expression.includes('#request')) names['#request'] = 'requestId';
+  const text = `${t.condition} ${t.expression}`;
+  if (text.includes('#request')) names['#request'] = 'requestId';
+  if (text.includes('#lease')) names['#lease'] = 'leaseUntil';
+  if (text.includes('#shard')) names['#shard'] = 'leaseShard';
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: kind.item(id),

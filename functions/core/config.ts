@@ -78,6 +78,8 @@ export function driverSettings(env: Env): DriverSettings {
  *   operation whose message kept failing; the sweeper ends only a claim whose message was lost.
  */
 export interface Timings {
+  /** The API function's timeout: no admission outlives it (under API Gateway's 29 s). */
+  readonly apiTimeoutSeconds: number;
   readonly computeTimeoutSeconds: number;
   readonly visibilityTimeoutSeconds: number;
   readonly maxReceiveCount: number;
@@ -85,28 +87,40 @@ export interface Timings {
   readonly leaseMarginSeconds: number;
   readonly runLeaseSeconds: number;
   readonly claimLeaseSeconds: number;
+  /**
+   * How long a volume's or port's reservation stands before its instance must show the request's
+   * claim (functions/core/attachables.ts): past any API invocation, so a reservation still
+   * unclaimed then belongs to a request that died between its two writes.
+   */
+  readonly reservationLeaseSeconds: number;
   readonly sweepIntervalSeconds: number;
 }
 
 export type TimingInputs = Pick<Timings,
-  'computeTimeoutSeconds' | 'maxReceiveCount' | 'leaseMarginSeconds' | 'sweepIntervalSeconds'>
+  'apiTimeoutSeconds' | 'computeTimeoutSeconds' | 'maxReceiveCount' | 'leaseMarginSeconds' | 'sweepIntervalSeconds'>
   & { readonly visibilityTimeoutSeconds?: number };
 
 /** AWS's guidance for a queue that feeds Lambda: visibility timeout six times the function timeout. */
 export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
+/** API Gateway's REST integration timeout: an API function may not run longer. */
+export const API_GATEWAY_TIMEOUT_SECONDS = 29;
+
 export const DEFAULT_TIMING_INPUTS: TimingInputs = {
-  computeTimeoutSeconds: 60, maxReceiveCount: 5, leaseMarginSeconds: 30, sweepIntervalSeconds: 60,
+  apiTimeoutSeconds: 20, computeTimeoutSeconds: 60, maxReceiveCount: 5, leaseMarginSeconds: 30, sweepIntervalSeconds: 60,
 };
 
 /** Derives the leases and checks the relations; throws ConfigError naming the one that fails. */
 export function timings(inputs: Partial<TimingInputs> = {}): Timings {
   const set = Object.fromEntries(Object.entries(inputs).filter(([, v]) => v !== undefined));
   const given: TimingInputs = { ...DEFAULT_TIMING_INPUTS, ...set };
-  const { computeTimeoutSeconds: timeout, maxReceiveCount, leaseMarginSeconds: margin, sweepIntervalSeconds } = given;
+  const { computeTimeoutSeconds: timeout, maxReceiveCount, leaseMarginSeconds: margin, sweepIntervalSeconds, apiTimeoutSeconds } = given;
   const visibility = given.visibilityTimeoutSeconds ?? VISIBILITY_TIMEOUT_FACTOR * timeout;
-  for (const [name, value] of Object.entries({ timeout, visibility, maxReceiveCount, margin, sweepIntervalSeconds })) {
+  for (const [name, value] of Object.entries({ apiTimeoutSeconds, timeout, visibility, maxReceiveCount, margin, sweepIntervalSeconds })) {
     if (!Number.isSafeInteger(value) || value < 1) throw new ConfigError(`${name} must be a positive whole number of seconds, not ${value}`);
+  }
+  if (apiTimeoutSeconds > API_GATEWAY_TIMEOUT_SECONDS) {
+    throw new ConfigError(`the API timeout (${apiTimeoutSeconds} s) is over API Gateway's ${API_GATEWAY_TIMEOUT_SECONDS} s`);
   }
   if (timeout > 900) throw new ConfigError(`the compute timeout (${timeout} s) is over Lambda's 900 s`);
   if (visibility > 43_200) throw new ConfigError(`the visibility timeout (${visibility} s) is over SQS's 12 hours`);
@@ -119,15 +133,16 @@ export function timings(inputs: Partial<TimingInputs> = {}): Timings {
     throw new ConfigError(`the visibility timeout (${visibility} s) must exceed the compute timeout plus the run lease (${timeout} + ${runLeaseSeconds} s)`);
   }
   return {
-    computeTimeoutSeconds: timeout, visibilityTimeoutSeconds: visibility, maxReceiveCount,
+    apiTimeoutSeconds, computeTimeoutSeconds: timeout, visibilityTimeoutSeconds: visibility, maxReceiveCount,
     leaseMarginSeconds: margin, runLeaseSeconds,
     claimLeaseSeconds: maxReceiveCount * visibility + margin,
+    reservationLeaseSeconds: apiTimeoutSeconds + margin,
     sweepIntervalSeconds,
   };
 }
 
 /**
- * TASKGATE_COMPUTE_TIMEOUT_SECONDS, TASKGATE_VISIBILITY_TIMEOUT_SECONDS (default six times the
+ * TASKGATE_API_TIMEOUT_SECONDS, TASKGATE_COMPUTE_TIMEOUT_SECONDS, TASKGATE_VISIBILITY_TIMEOUT_SECONDS (default six times the
  * timeout), TASKGATE_MAX_RECEIVE_COUNT, TASKGATE_LEASE_MARGIN_SECONDS, TASKGATE_SWEEP_INTERVAL_SECONDS.
  * The stack passes the same variables to every function, so handlers and queue agree.
  */
@@ -136,6 +151,7 @@ export function timingsFromEnv(env: Env): Timings {
   const d = DEFAULT_TIMING_INPUTS;
   const computeTimeoutSeconds = read.integer('TASKGATE_COMPUTE_TIMEOUT_SECONDS', d.computeTimeoutSeconds, { min: 1, max: 900 });
   return timings({
+    apiTimeoutSeconds: read.integer('TASKGATE_API_TIMEOUT_SECONDS', d.apiTimeoutSeconds, { min: 1, max: API_GATEWAY_TIMEOUT_SECONDS }),
     computeTimeoutSeconds,
     visibilityTimeoutSeconds: read.integer('TASKGATE_VISIBILITY_TIMEOUT_SECONDS',
       VISIBILITY_TIMEOUT_FACTOR * computeTimeoutSeconds, { min: 1, max: 43_200 }),
@@ -148,6 +164,7 @@ export function timingsFromEnv(env: Env): Timings {
 /** The variables that carry `t` to a function: timingsFromEnv(timingsEnv(t)) gives `t` back. */
 export function timingsEnv(t: Timings): Record<string, string> {
   return {
+    TASKGATE_API_TIMEOUT_SECONDS: String(t.apiTimeoutSeconds),
     TASKGATE_COMPUTE_TIMEOUT_SECONDS: String(t.computeTimeoutSeconds),
     TASKGATE_VISIBILITY_TIMEOUT_SECONDS: String(t.visibilityTimeoutSeconds),
     TASKGATE_MAX_RECEIVE_COUNT: String(t.maxReceiveCount),
@@ -156,13 +173,16 @@ export function timingsEnv(t: Timings): Record<string, string> {
   };
 }
 
-/** The two leases a worker writes, in milliseconds. */
+/** The leases the handlers write, in milliseconds. */
 export interface Leases {
   readonly runLeaseMs: number;
   readonly claimLeaseMs: number;
+  readonly reservationLeaseMs: number;
 }
 
-export const leasesOf = (t: Timings): Leases => ({ runLeaseMs: t.runLeaseSeconds * 1000, claimLeaseMs: t.claimLeaseSeconds * 1000 });
+export const leasesOf = (t: Timings): Leases => ({
+  runLeaseMs: t.runLeaseSeconds * 1000, claimLeaseMs: t.claimLeaseSeconds * 1000, reservationLeaseMs: t.reservationLeaseSeconds * 1000,
+});
 
 /**
  * Where `npm start` keeps its state: TASKGATE_DATA_DIR, default `.data` under the project.

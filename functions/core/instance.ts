@@ -71,6 +71,12 @@ export interface Instance {
    */
   readonly volumes?: Readonly<Record<string, Attachment>>;
   readonly ports?: Readonly<Record<string, Attachment>>;
+  /**
+   * Written by a delete's release, which empties `volumes` and `ports`: the ids they held, which
+   * are freed only after that release (reservations.ts), and again by a redelivery if the worker
+   * died in between.
+   */
+  readonly heldWhenDeleted?: { readonly volumes: readonly string[]; readonly ports: readonly string[] };
   readonly deleted?: boolean;
   readonly created: string;
   readonly updated: string;
@@ -141,7 +147,7 @@ export type AttachmentMap = 'volumes' | 'ports';
 
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
-  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports'>
+  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'>
 > & {
   readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
   /** An attachment this operation made: lands on the instance item with the release. */

@@ -7,8 +7,11 @@ import type { Table } from './table.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is
-// refused with one failed write and never claims the instance), and given back, or made
-// in-use, or freed, after the operation's fenced release.
+// refused with one failed write and never claims the instance), under a short lease that ends a
+// reservation whose request died before claiming (attachables.ts), and given back, or made
+// in-use, or freed, after the operation's fenced release. A resource is freed only AFTER the
+// release that took it off the instance item: at no instant may a resource be free while an
+// instance item still lists it, or another server could attach it meanwhile.
 
 export interface ReservationContext {
   readonly instanceId: string;
@@ -17,6 +20,8 @@ export interface ReservationContext {
   readonly requestId: string;
   readonly params: Record<string, unknown>;
   readonly now: number;
+  /** How long a reservation stands without its request's claim on the instance (attachables.ts). */
+  readonly leaseMs: number;
 }
 
 type ClaimRef = Pick<Claim, 'requestId' | 'params'>;
@@ -30,15 +35,19 @@ export interface Reservation {
   readonly decide?: (instance: Instance) => Record<string, unknown>;
   /** Undo this request's reservation; safe to repeat, a no-op once the resource moved on. */
   readonly undo: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
-  /** After a successful release: what the resource's own item must say now. Safe to repeat. */
-  readonly settle: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
+  /**
+   * After a successful release: what the resource's own item must say now. Safe to repeat.
+   * `released` is the instance item as the release left it, when known.
+   */
+  readonly settle: (table: Table, claim: ClaimRef, instanceId: string, released?: Instance) => Promise<void>;
 }
 
 const nothing = async () => undefined;
 
 const attaching = (kind: AttachableKind, idParam: string, decide?: Reservation['decide']): Reservation => ({
   reserve: (table, ctx) => reserve(table, kind, {
-    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
+    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId,
+    now: ctx.now, leaseMs: ctx.leaseMs,
   }),
   decide,
   undo: async (table, claim, instanceId) => {
@@ -69,6 +78,22 @@ const detaching = (kind: AttachableKind, idParam: string): Reservation => ({
   },
 });
 
+/**
+ * Delete: its release empties the instance's maps and records what they held (settle.ts, heldWhenDeleted);
+ * only after that is each volume and port freed, each write conditioned on the resource still
+ * being this instance's. A worker that dies between the release and these writes leaves the
+ * resources in-use by a deleted server, owned by nobody else; its redelivery finds its own
+ * outcome on the item (abandonSuperseded) and frees them from the same record.
+ */
+const deleting: Reservation = {
+  undo: nothing,
+  settle: async (table, _claim, instanceId, released) => {
+    for (const kind of [Volumes, Ports]) {
+      for (const id of released?.heldWhenDeleted?.[kind.map] ?? []) await releaseAttachable(table, kind, { id, instanceId });
+    }
+  },
+};
+
 /** The next free guest device (vdb, vdc, ...; vda is the root disk), from the claimed item. */
 function nextDevice(instance: Instance): Record<string, unknown> {
   const taken = new Set(Object.values(instance.volumes ?? {}).map((a) => a.device));
@@ -84,6 +109,7 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   detach_volume: detaching(Volumes, 'volumeId'),
   attach_interface: attaching(Ports, 'portId'),
   detach_interface: detaching(Ports, 'portId'),
+  delete: deleting,
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */
@@ -93,11 +119,15 @@ export async function undoReservation(
   if (claim) await Reservations[claim.op]?.undo(table, claim, instanceId);
 }
 
-/** After a release: a failed operation gives back what it reserved; a successful one settles it. */
+/**
+ * After a release: a failed operation gives back what it reserved; a successful one settles it.
+ * `released`: the instance item as the release left it.
+ */
 export async function settleReservation(
-  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'>, succeeded: boolean,
+  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'>, succeeded: boolean, released?: Instance,
 ): Promise<void> {
   const reservation = Reservations[claim.op];
   if (!reservation) return;
-  await (succeeded ? reservation.settle : reservation.undo)(table, claim, instanceId);
+  if (succeeded) await reservation.settle(table, claim, instanceId, released);
+  else await reservation.undo(table, claim, instanceId);
 }

@@ -1,8 +1,9 @@
 import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
 import { operationRow, resolveVmOutcome } from './catalogue.js';
+import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachables.js';
 import { releaseClaim } from './claims.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
-import { settleReservation } from './reservations.js';
+import { settleReservation, undoReservation } from './reservations.js';
 import type { Table } from './table.js';
 
 export type Result =
@@ -38,9 +39,10 @@ export async function settleOperation(
   const { instance, result } = s;
   const start = actionStart(instance, s.claim);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
+  await endPreempted(table, instance, s.now);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
-    patch: result.ok ? result.patch : undefined,
+    patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
     outcome: {
       requestId: s.claim.requestId, result: result.ok ? 'Success' : 'Error', ...(result.ok ? {} : { message: result.message }),
@@ -52,11 +54,38 @@ export async function settleOperation(
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer
   // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
-  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok));
+  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok, released));
   await retryThrottled(() => finishAction(table, instance.id, start, {
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   }));
   return true;
+}
+
+const SUPERSEDED = 'Superseded: the claim on the instance was taken over before this operation finished';
+
+/**
+ * What an operation that took another's claim over (a delete) owes it, before its own release
+ * clears the record of it: the reservation it made given back, and its action ended in Error.
+ * Its own worker does the same when it is fenced out, but its message may have been lost: then
+ * nothing else would ever end it. Both writes are conditioned, so doing them twice (a
+ * redelivery, the superseded worker itself) changes nothing.
+ */
+async function endPreempted(table: Table, instance: Instance, now: number): Promise<void> {
+  const preempted = instance.preempted;
+  if (!preempted) return;
+  await undoReservation(table, instance.id, preempted);
+  await finishAction(table, instance.id, preempted, { result: 'Error', now, traceback: SUPERSEDED });
+}
+
+/**
+ * A deleted server holds nothing: its release empties its maps and records what they held, and
+ * only after it is each volume and port freed (reservations.ts), so at no instant is a resource
+ * free while a server still lists it. The item taken up is current: under the claim nothing
+ * else changes the maps.
+ */
+function emptied(instance: Instance): InstancePatch {
+  const ids = (kind: AttachableKind) => attachmentsOf(instance, kind).map((a) => a.id);
+  return { volumes: {}, ports: {}, heldWhenDeleted: { volumes: ids(Volumes), ports: ids(Ports) } };
 }
 
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
@@ -86,12 +115,12 @@ export async function abandonSuperseded(
 ): Promise<void> {
   if ((await getAction(table, instanceId, claim.requestId))?.finishTime) return;
   const own = current?.lastOutcome?.requestId === claim.requestId ? current.lastOutcome : undefined;
-  await settleReservation(table, instanceId, claim, own?.result === 'Success');
+  await settleReservation(table, instanceId, claim, own?.result === 'Success', current);
   const start: ActionStart = own
     ? { ...claim, claimedAt: own.claimedAt ?? claim.claimedAt, eventStart: own.eventStart ?? claim.eventStart }
     : claim;
   await finishAction(table, instanceId, start, {
     result: own?.result ?? 'Error', now,
-    traceback: own ? own.message : 'Superseded: the claim on the instance was taken over before this operation finished',
+    traceback: own ? own.message : SUPERSEDED,
   });
 }

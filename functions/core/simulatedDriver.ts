@@ -1,11 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  attachmentsOf, releaseAttachable, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind,
-} from './attachables.js';
+import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind } from './attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
-import { undoReservation } from './reservations.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from './table.js';
 
@@ -159,17 +156,13 @@ export class SimulatedDriver implements ComputeDriver {
     return { powerState };
   }
 
-  /** Frees everything the instance holds, including what a preempted operation had reserved. */
+  /**
+   * Destroys the server. What it holds is freed after the release, and what an operation it took
+   * over had reserved is given back before it, by the domain, whatever the driver (settle.ts).
+   */
   readonly delete = async (ctx: OperationContext): Promise<InstancePatch> => {
-    const instanceId = ctx.instance.id;
     await this.step(ctx, 'shutdown');
-    await undoReservation(this.table, instanceId, ctx.preempted);
-    // The item taken up lists what the server holds: no query. Each release is conditioned on
-    // the resource still being this instance's, so a repeat changes nothing.
-    for (const kind of [Volumes, Ports]) {
-      for (const a of attachmentsOf(ctx.instance, kind)) await releaseAttachable(this.table, kind, { id: a.id, instanceId });
-    }
     await this.step(ctx, 'destroy');
-    return { powerState: PowerState.NOSTATE, volumes: {}, ports: {} };
+    return { powerState: PowerState.NOSTATE };
   };
 }

@@ -1,12 +1,15 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { Ports, readAttachable, reclaimReservation, Volumes, type AttachableKind } from './attachables.js';
 import { readInstance } from './claims.js';
 import { settleOperation } from './settle.js';
 import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from './table.js';
 
 /**
  * Releases claims whose lease expired (a crashed worker, a lost message) with the operation's
- * failure outcome and a fault. Found through the sparse lease index, shard by shard: never a
- * scan. A worker that renewed its lease meanwhile wins: the release is fenced on the expiry.
+ * failure outcome and a fault, and reservations of volumes and ports whose request died before
+ * claiming its instance (attachables.ts reclaimReservation). Found through the sparse lease
+ * index, shard by shard: never a scan. A worker that renewed its lease meanwhile wins: the
+ * release is fenced on the expiry. Returns how many claims and reservations it released.
  */
 export async function sweepExpiredClaims(table: Table, now: number): Promise<number> {
   let released = 0;
@@ -23,7 +26,7 @@ export async function sweepExpiredClaims(table: Table, now: number): Promise<num
       }));
       for (const key of out.Items ?? []) {
         try {
-          if (await expire(table, String(key.pk).slice('INSTANCE#'.length), now)) released++;
+          if (await expireItem(table, String(key.pk), now)) released++;
         } catch (err) {
           failure ??= err;
         }
@@ -33,6 +36,18 @@ export async function sweepExpiredClaims(table: Table, now: number): Promise<num
   }
   if (failure) throw failure;
   return released;
+}
+
+const RESERVABLE: Record<string, AttachableKind> = { VOLUME: Volumes, PORT: Ports };
+
+async function expireItem(table: Table, pk: string, now: number): Promise<boolean> {
+  const [prefix, id] = [pk.slice(0, pk.indexOf('#')), pk.slice(pk.indexOf('#') + 1)];
+  if (prefix === 'INSTANCE') return expire(table, id, now);
+  const kind = RESERVABLE[prefix];
+  if (!kind) return false;
+  const item = await readAttachable(table, kind, id);
+  if (item?.status !== 'attaching' || item.leaseUntil === undefined || item.leaseUntil >= now) return false;
+  return await reclaimReservation(table, kind, item, now) === 'freed';
 }
 
 async function expire(table: Table, instanceId: string, now: number): Promise<boolean> {

@@ -51,12 +51,17 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   // The take-up just proved the token and renewed the lease: a checkpoint straight after it
   // (the first step's) would prove nothing more, so it costs no write unless it moves task_state.
   let fencedJustNow = true;
+  // A run that takes over from a dead one starts the driver again from its first step, but the
+  // task_state shown never goes back: a step the dead run already passed only renews the leases.
+  let reached = instance.taskState ? row.taskStates.indexOf(instance.taskState) : -1;
   const ctx: OperationContext = {
     op: msg.op, requestId: msg.requestId, instance, params: msg.params, preempted: instance.preempted ?? undefined,
-    checkpoint: async (taskState?: TaskState) => {
-      if (taskState && !row.taskStates.includes(taskState)) {
-        throw new Error(`${msg.op} has no task_state ${taskState}`);
+    checkpoint: async (requested?: TaskState) => {
+      if (requested && !row.taskStates.includes(requested)) {
+        throw new Error(`${msg.op} has no task_state ${requested}`);
       }
+      const taskState = requested && row.taskStates.indexOf(requested) > reached ? requested : undefined;
+      if (taskState) reached = row.taskStates.indexOf(taskState);
       const redundant = fencedJustNow && !taskState;
       fencedJustNow = false;
       if (redundant) return;

@@ -13,6 +13,6 @@ export const handler = async (): Promise<{ released: number }> => {
   const released = await sweepExpiredClaims(table, Date.now());
   metrics.addMetric(CLAIMS_RELEASED_METRIC, MetricUnit.Count, released);
   metrics.publishStoredMetrics();
-  if (released > 0) logger.warn('released expired claims', { released });
+  if (released > 0) logger.warn('released expired claims or reservations', { released });
   return { released };
 };

@@ -48,6 +48,8 @@ export interface ChaosReport {
   readonly faults: Record<string, number>;
   readonly outcomes: Record<string, number>;
   readonly violations: Violation[];
+  /** Reservations given back by the sweeper or a later attach after their request died unclaimed. */
+  readonly reservationsReclaimed: number;
   readonly quiescent: boolean;
   readonly historyEvents: number;
   readonly seconds: number;
@@ -58,6 +60,8 @@ export interface ChaosReport {
 const SWEEP_MS = 500;
 const CLAIM_LEASE_MS = 6_000;
 const RUN_LEASE_MS = 3_000;
+/** Past any API request of the run; a claim answered later is given back (admission.ts). */
+const RESERVATION_LEASE_MS = 2_000;
 
 /** Default chances, per request / delivery / driver step / DynamoDB call. */
 const RATES = {
@@ -126,7 +130,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const apiRandom = random.fork('api');
   const api = createApi({
-    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
+    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, reservationLeaseMs: RESERVATION_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
   }, { identity: new NoauthIdentityProvider() });
   const served = await serveApi(((event, context) => {
     const kill = faultsOn.value && apiRandom.chance(RATES.apiKill * level)
@@ -296,9 +300,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     for (const i of items) if (String(i.sk).startsWith('ACTION#')) count(outcomes, `${i.action}:${i.result ?? 'unfinished'}`);
     const violations = checkHistory(recorder.events, { sweepIntervalMs: SWEEP_MS, sweepSlackMs: maxSweepMs + 250 });
     if (!quiescent) violations.push({ invariant: 'terminal', message: 'the run did not come to rest: claims or messages were left' });
+    const reservationsReclaimed = recorder.events.filter((e) => e.kind === 'write' && e.ok && /^(VOLUME|PORT)#/.test(e.pk)
+      && e.values?.[':leaseBefore'] !== undefined).length;
     return {
       seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
-      outcomes, violations, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
+      outcomes, violations, reservationsReclaimed, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
     console.error = consoleError;
@@ -313,7 +319,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   }
 }
 
-/** Until both queues are empty and no claim is left; each idle round moves the clock one sweep on. */
+/**
+ * Until both queues are empty and nothing is left on the lease index (no claim, no reservation
+ * waiting for its claim); each idle round moves the clock one sweep on.
+ */
 async function settle(
   emulators: Awaited<ReturnType<typeof startEmulators>>, table: Table, tick: () => Promise<void>,
 ): Promise<boolean> {
@@ -325,7 +334,7 @@ async function settle(
   };
   for (let round = 0; round < 600; round++) {
     const [main, dead] = [await depth(emulators.queueUrl), await depth(emulators.deadLetterQueueUrl)];
-    const claims = (await scanAll(table)).filter((i) => i.sk === 'META' && i.taskState !== undefined).length;
+    const claims = (await scanAll(table)).filter((i) => i.sk === 'META' && (i.taskState !== undefined || i.leaseShard !== undefined)).length;
     if (main === 0 && dead === 0 && claims === 0) return true;
     await tick();
     await sleep(100);

@@ -11,6 +11,7 @@ function deployed(inputs?: Partial<TimingInputs>) {
   const api = resources[logicalId(stack, stack.functions.api.fn)]!.Properties;
   const queue = resources[logicalId(stack, stack.queues.queue)]!.Properties;
   return {
+    apiTimeout: api.Timeout as number,
     functionTimeout: compute.Timeout as number,
     visibility: queue.VisibilityTimeout as number,
     maxReceiveCount: queue.RedrivePolicy.maxReceiveCount as number,
@@ -46,12 +47,24 @@ describe.each([
   it('a claim lease outlasts every redelivery, so the dead-letter handler ends a failing message before the sweeper', () => {
     expect(d.worker.claimLeaseSeconds).toBeGreaterThan(d.maxReceiveCount * d.visibility);
   });
+
+  it('a volume\'s reservation outlasts any API invocation that could still claim for it, and is shorter than a claim', () => {
+    expect(d.admission.apiTimeoutSeconds).toBe(d.apiTimeout);
+    expect(d.admission.reservationLeaseSeconds).toBeGreaterThan(d.apiTimeout);
+    expect(d.apiTimeout).toBeLessThan(29); // API Gateway's integration timeout
+    expect(d.admission.reservationLeaseSeconds).toBeLessThan(d.admission.claimLeaseSeconds);
+  });
 });
 
 describe('durations that cannot work are refused at synth', () => {
   it('refuses a visibility timeout that a redelivery would find the run lease alive at', () => {
     expect(() => timings({ computeTimeoutSeconds: 60, visibilityTimeoutSeconds: 120 })).toThrow(ConfigError);
     expect(() => synth({ timings: { computeTimeoutSeconds: 60, visibilityTimeoutSeconds: 60 } })).toThrow(/visibility timeout/);
+  });
+
+  it('refuses an API timeout over API Gateway\'s 29 s', () => {
+    expect(() => timings({ apiTimeoutSeconds: 30 })).toThrow(/API Gateway/);
+    expect(() => timingsFromEnv({ TASKGATE_API_TIMEOUT_SECONDS: '60' })).toThrow(/TASKGATE_API_TIMEOUT_SECONDS/);
   });
 
   it('refuses a variable that is not a whole number, naming it', () => {

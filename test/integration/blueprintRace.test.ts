@@ -102,7 +102,7 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
     for (; rounds < ROUNDS; rounds++) {
       const instance = await seedInstance(table);
       const volumeId = crypto.randomUUID();
-      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now() });
+      await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now(), leaseMs: 60_000 });
       await writeAttachmentUnfenced(table, Volumes, {
         id: volumeId, instanceId: instance.id, requestId: 'seed', device: '/dev/vdb', created: new Date().toISOString(),
       });

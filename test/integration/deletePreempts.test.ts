@@ -135,4 +135,27 @@ describe('delete preempts', () => {
     expect(await readAttachable(table, Volumes, volumeId)).toBeUndefined();
     expect(await getAction(table, instance.id, attach.requestId)).toMatchObject({ result: 'Error' });
   });
+
+  it('ends the operation it took over even when that one\'s message was lost: its action ends once, its volume is given back', async () => {
+    const { table } = backends;
+    const queue = new CapturingQueue();
+    const instance = await seedInstance(table);
+    const volumeId = uuid();
+    await requestOperation(admission(queue), {
+      instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
+    });
+    const lost = queue.take(); // never delivered: no worker of it will ever run
+    await requestOperation(admission(queue), { instanceId: instance.id, op: 'delete', caller: alice, requestId: requestId() });
+
+    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, queue.take()))
+      .toBe('done');
+
+    expect(await getAction(table, instance.id, lost.requestId)).toMatchObject({ result: 'Error', traceback: expect.stringMatching(/^Superseded/) });
+    expect(await readAttachable(table, Volumes, volumeId)).toBeUndefined();
+    expect(await readInstance(table, instance.id)).toMatchObject({ deleted: true, vmState: 'deleted' });
+    // Were it delivered after all, it changes nothing and does not end a second time.
+    expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, lost))
+      .toBe('dropped');
+    expect(await getAction(table, instance.id, lost.requestId)).toMatchObject({ result: 'Error' });
+  });
 });

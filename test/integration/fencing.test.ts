@@ -4,6 +4,7 @@ import { getAction } from '../../functions/core/actions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
 import { getAttachment, readAttachable, Volumes } from '../../functions/core/attachables.js';
 import { claimInstance, readInstance, releaseClaim, renewClaim } from '../../functions/core/claims.js';
+import type { OperationContext } from '../../functions/core/driver.js';
 import { FencedOut, ServiceUnavailable } from '../../functions/core/errors.js';
 import { resetState } from '../../functions/core/instances.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
@@ -13,6 +14,7 @@ import { createComputeHandler } from '../../functions/compute/batch.js';
 import {
   admin, alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,
 } from '../support/emulators.js';
+import { gate } from '../support/faults/leaseFaults.js';
 import { IMAGE2 } from '../support/nova.js';
 
 let backends: TestBackends;
@@ -83,7 +85,23 @@ describe('at-least-once delivery runs an operation once', () => {
   it('the same SQS message delivered twice, one after the other and at once', async () => {
     const { table, emulators } = backends;
     const queue = sqsOperationQueue(emulators.sqs, emulators.queueUrl);
-    const { driver, runs } = countingDriver(new SimulatedDriver(table, { stepMs: 30 }));
+    // "At once" is held by gates, not by the driver's speed: the first delivery stays inside the
+    // driver (having taken the work up) until the second one has answered.
+    let hold: { started: ReturnType<typeof gate>; release: ReturnType<typeof gate> } | undefined;
+    const inner = new SimulatedDriver(table, { stepMs: 0 });
+    const holding = new Proxy(inner, {
+      get(target, name, receiver) {
+        const real = Reflect.get(target, name, receiver);
+        if (name !== 'rebuild') return real;
+        return async (ctx: OperationContext) => {
+          const h = hold;
+          hold = undefined;
+          if (h) { h.started.open(); await h.release.opened; }
+          return real(ctx);
+        };
+      },
+    });
+    const { driver, runs } = countingDriver(holding);
     const compute = createComputeHandler({ table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 });
 
     for (const concurrent of [false, true]) {
@@ -100,15 +118,19 @@ describe('at-least-once delivery runs an operation once', () => {
       const body = received.Messages![0]!.Body!;
       const event = (i: number): SQSEvent => ({ Records: [record(body, i)] });
 
-      let results;
       if (concurrent) {
-        results = await Promise.all([compute(event(0)), compute(event(1))]);
-        // The one that found the other running asks for redelivery; redelivered, it is dropped.
-        const retried = results.filter((r) => r.batchItemFailures.length > 0);
-        expect(retried).toHaveLength(1);
+        hold = { started: gate(), release: gate() };
+        const { started, release } = hold;
+        const first = compute(event(0));
+        await started.opened;
+        // The second finds the first running under a live run lease: it asks for redelivery.
+        expect((await compute(event(1))).batchItemFailures).toHaveLength(1);
+        release.open();
+        expect((await first).batchItemFailures).toEqual([]);
+        // Redelivered after the first finished, it is dropped.
         expect((await compute(event(2))).batchItemFailures).toEqual([]);
       } else {
-        results = [await compute(event(0)), await compute(event(1))];
+        const results = [await compute(event(0)), await compute(event(1))];
         expect(results.map((r) => r.batchItemFailures)).toEqual([[], []]);
       }
       expect(runs.get('rebuild')).toBe(1);

@@ -17,7 +17,7 @@ beforeAll(async () => { backends = await startBackends(); });
 afterAll(() => backends.stop());
 
 const admission = (queue: CapturingQueue, claimLeaseMs = 60_000): AdmissionDeps =>
-  ({ table: backends.table, queue, claimLeaseMs });
+  ({ table: backends.table, queue, claimLeaseMs, reservationLeaseMs: 60_000 });
 
 const record = (body: string, group: string, id: string): SQSRecord => ({
   messageId: id, receiptHandle: id, body, md5OfBody: '', eventSource: 'aws:sqs',

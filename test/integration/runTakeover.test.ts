@@ -75,3 +75,52 @@ it('a run whose lease ran out and was taken over stops at its next checkpoint an
   expect(await getAction(table, instance.id, id)).toMatchObject({ result: 'Success' });
   expect(steps).toContain('resize#end:end');
 });
+
+it('a run that takes over from one that died at resize_finish never moves task_state back', async () => {
+  const { table } = backends;
+  const queue = new CapturingQueue();
+  let offset = 0;
+  const now = () => Date.now() + offset;
+  const instance = await seedInstance(table);
+  await requestOperation({ table, queue, claimLeaseMs: 60_000, now }, {
+    instanceId: instance.id, op: 'resize', caller: alice, requestId: requestId(), params: { flavorRef: '2' },
+  });
+  const message = queue.take();
+
+  // The first delivery passes the checkpoint into resize_finish, then dies there (never returns).
+  let died!: () => void;
+  const dead = new Promise<void>((r) => { died = r; });
+  const inner = new SimulatedDriver(table, { stepMs: 0 });
+  const dying = faultyDriver(inner, {
+    faultAt: (step) => {
+      if (step !== 'resize#end') return undefined; // after its last checkpoint, before its release
+      died();
+      return { kind: 'hang', until: new Promise<void>(() => undefined) };
+    },
+  });
+  void runOperation({ table, driver: dying, runLeaseMs: 1_000, claimLeaseMs: 60_000, now }, message);
+  await dead;
+  expect((await readInstance(table, instance.id))?.taskState).toBe('resize_finish');
+
+  // The redelivery after its run lease runs the driver from the first step again.
+  offset += 5_000;
+  const shown: string[] = [];
+  const watched = {
+    ...table,
+    db: new Proxy(table.db, {
+      get(target, name, receiver) {
+        if (name !== 'send') return Reflect.get(target, name, receiver);
+        return (command: { input?: { ExpressionAttributeValues?: Record<string, unknown> } }, ...rest: unknown[]) => {
+          const next = command.input?.ExpressionAttributeValues?.[':next'];
+          if (typeof next === 'string') shown.push(next);
+          return (target.send as (...a: unknown[]) => unknown).call(target, command, ...rest);
+        };
+      },
+    }),
+  } as typeof table;
+  expect(await runOperation({ table: watched, driver: new SimulatedDriver(watched, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 60_000, now }, message))
+    .toBe('done');
+
+  expect(shown).toEqual([]);
+  expect(await readInstance(table, instance.id)).toMatchObject({ vmState: 'resized', flavorId: '2' });
+});

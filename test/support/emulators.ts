@@ -96,7 +96,7 @@ export async function seedAttachment(
   table: Table, kind: AttachableKind, instanceId: string, id = uuid(), projectId = alice.projectId,
 ): Promise<string> {
   const requestId = `seed-${id}`.slice(0, 40);
-  await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now() });
+  await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now(), leaseMs: 60_000 });
   await writeAttachmentUnfenced(table, kind, {
     id, instanceId, requestId, created: new Date().toISOString(),
     ...(kind === Volumes ? { device: '/dev/vdb' } : { macAddress: 'fa:16:3e:00:00:01', netId: uuid(), fixedIp: '10.0.0.5' }),

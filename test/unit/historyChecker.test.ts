@@ -75,6 +75,21 @@ describe('history checker', () => {
     expect(checkTerminal(twice)[0]!.message).toMatch(/ended 2 times/);
   });
 
+  it('terminal: a delete answered 204 without a claim (the server was already being deleted) queued nothing; one with a claim must end', () => {
+    const deleteRequest = (requestId: string) => ({
+      kind: 'request' as const, seq: ++seq, client: 'c3', op: 'delete', instanceId: I, method: 'DELETE', path: `/servers/${I}`,
+      start: T0 + 70, end: T0 + 72, status: 204, requestId,
+    });
+    const noop = cleanHistory();
+    noop.push(deleteRequest('req-d2'));
+    expect(names(noop)).toEqual([]);
+    const claimedDelete = cleanHistory();
+    claimedDelete.push(deleteRequest('req-d'),
+      meta(T0 + 71, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 5, leaseUntil: T0 + 5_071 }));
+    expect(names(claimedDelete)).toContain('terminal');
+    expect(checkTerminal(claimedDelete)[0]!.message).toMatch(/delete req-d .* ended 0 times/);
+  });
+
   it('lease: a claim released long after its lease ran out, and one still held at the end', () => {
     const late = cleanHistory();
     const release = late.findIndex((e) => e.kind === 'write' && e.after?.version === 4);

@@ -58,8 +58,14 @@ export function checkTerminal(history: readonly HistoryEvent[]): Violation[] {
     const requestId = w.sk.slice('ACTION#'.length);
     finishes.set(requestId, (finishes.get(requestId) ?? 0) + 1);
   }
+  // A delete of a server already being deleted is Nova's 204 too, but queues nothing (no claim,
+  // no action): a delete counts as accepted only where its claim landed.
+  const claimed = new Set<string>();
+  for (const w of writes(history)) if (w.ok && isInstanceMeta(w) && w.after?.claim?.requestId) claimed.add(w.after.claim.requestId);
   const accepted = new Map<string, RequestEvent>();
-  for (const e of history) if (e.kind === 'request' && QUEUED(e)) accepted.set(e.requestId!, e);
+  for (const e of history) {
+    if (e.kind === 'request' && QUEUED(e) && (e.op !== 'delete' || claimed.has(e.requestId!))) accepted.set(e.requestId!, e);
+  }
   const found: Violation[] = [];
   for (const [requestId, r] of accepted) {
     const n = finishes.get(requestId) ?? 0;
