@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, type OperationName } from './catalogue.js';
-import type { Claim, Instance, Outcome } from './instance.js';
+import { takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
 import { isConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
 
 // Nova's instance actions: one record per request, with the compute event that ran it.
@@ -105,11 +105,11 @@ function fromOutcome(instanceId: string, o: Outcome): InstanceAction | undefined
   };
 }
 
-/** The actions the instance item itself carries: the running one, a taken-over one, the last ended one. */
+/** The actions the instance item itself carries: the running one, those it took over, the last ended one. */
 function actionsOnInstance(instance: Instance): InstanceAction[] {
   const found: InstanceAction[] = [];
   if (instance.claim) found.push(fromClaim(instance.id, instance.claim));
-  if (instance.preempted) found.push(fromClaim(instance.id, instance.preempted));
+  for (const claim of takenOverClaims(instance)) found.push(fromClaim(instance.id, claim));
   const last = instance.lastOutcome && fromOutcome(instance.id, instance.lastOutcome);
   if (last) found.push(last);
   return found;

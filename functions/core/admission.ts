@@ -8,6 +8,7 @@ import { findFlavor } from './flavors.js';
 import type { Caller, Instance, InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
+import { endTakenOver } from './settle.js';
 import { PowerState } from './states.js';
 import { keys, leaseShardOf, serverShardOf, type Table } from './table.js';
 
@@ -75,6 +76,10 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   }
 
   const giveBack = async () => {
+    // A takeover's claim may be given back, but not the claims it took over: their tokens have
+    // moved on, and their messages may have been lost, so they end here, before the give-back
+    // clears the record of them (no read: the claim's write returned the item).
+    await endTakenOver(deps.table, claimed.instance, clock());
     await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
     await abandonClaim(deps.table, req.instanceId, claimed.token);
   };

@@ -1,7 +1,7 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from './claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
-import type { Attachment, AttachmentMap, Instance } from './instance.js';
+import { takenOverClaims, type Attachment, type AttachmentMap, type Instance } from './instance.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, type Table } from './table.js';
 
 export type { Attachment } from './instance.js';
@@ -117,8 +117,8 @@ const reservationExpired = (item: AttachableItem, now: number) =>
  * What became of a reservation whose lease ran out, decided from its instance item (one read):
  * - `attached`: its request's release put the attachment on the instance but died before marking
  *   the resource in-use; that is done now.
- * - `live`: its request holds the instance's claim (or is the claim a delete took over, whose
- *   worker gives the reservation back): the reservation's lease now follows the claim's lease.
+ * - `live`: its request holds the instance's claim (or is one of the claims that claim took over,
+ *   whose owner gives the reservation back): the reservation's lease now follows the claim's lease.
  * - `freed`: the instance shows neither, and the lease guarantees its request can no longer
  *   claim it: the API invocation died between the reservation and the claim, or the operation
  *   ended in failure and died before giving it back. The reservation is undone.
@@ -134,7 +134,7 @@ export async function reclaimReservation(
   if (attachmentOn(instance, kind, item.id)?.requestId === item.requestId) {
     return await markAttached(table, kind, req) ? 'attached' : 'moved';
   }
-  const held = [instance?.claim, instance?.preempted].some((c) => c?.requestId === item.requestId);
+  const held = [instance?.claim, ...takenOverClaims(instance)].some((c) => c?.requestId === item.requestId);
   if (held) {
     const followed = await transition(table, kind, item.id, {
       condition: '#instance = :instance AND #request = :request AND #status = :attaching',

@@ -51,16 +51,17 @@ export interface ClaimGuard {
 }
 
 /**
- * "The instance is no longer claimed", in one place: task_state, the claim, its lease (and the
- * sparse index entry) and a taken-over claim go, and the fencing token moves on. Release, an
+ * "The instance is no longer claimed", in one place: task_state, the claim (and its list copy),
+ * its lease (and the sparse index entry) and the claims it took over go, and the fencing token
+ * moves on. Whoever clears them ends the taken-over claims first (settle.ts endTakenOver). Release, an
  * admission's give-back and reset-state all use it.
  */
 export const CLEARED_CLAIM = {
-  remove: ['#ts', '#claim', '#shard', '#lease', '#preempted'],
+  remove: ['#ts', '#claim', '#claimList', '#shard', '#lease', '#preempted', '#takenOver'],
   add: '#ver :one',
   names: {
-    '#ts': 'taskState', '#claim': 'claim', '#shard': 'leaseShard', '#lease': 'leaseUntil',
-    '#preempted': 'preempted', '#ver': 'version',
+    '#ts': 'taskState', '#claim': 'claim', '#claimList': 'claimAsList', '#shard': 'leaseShard', '#lease': 'leaseUntil',
+    '#preempted': 'preempted', '#takenOver': 'takenOver', '#ver': 'version',
   },
   values: { ':one': 1 },
 } as const;
@@ -130,7 +131,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   const row = operationRow(req.op);
   const names: Record<string, string> = {
     '#vm': 'vmState', '#ts': 'taskState', '#proj': 'projectId', '#locked': 'locked',
-    '#claim': 'claim', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
+    '#claim': 'claim', '#claimList': 'claimAsList', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
     '#lease': 'leaseUntil', '#updated': 'updated',
   };
   const values: Record<string, unknown> = {
@@ -169,14 +170,24 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId,
     params: req.params ?? {}, claimedAt: req.now,
   };
-  const sets = ['#ts = :ts', '#claim = :claim', '#shard = :shard', '#lease = :lease', '#updated = :updated'];
+  const sets = [
+    '#ts = :ts', '#claim = :claim', '#claimList = :claimList', '#shard = :shard', '#lease = :lease', '#updated = :updated',
+  ];
   if (preempts(row)) {
-    // Keep the claim being taken over, so its reservations can be released by the new owner.
-    sets.push('#preempted = if_not_exists(#claim, :noClaim)');
+    // Keep the claim being taken over, appended to those it had taken over itself (every operand
+    // is read from the item as it was before this write), so that the new owner ends them all
+    // and gives back what they reserved. A whole chain of takeovers is kept, not just the last.
+    sets.push(
+      '#takenOver = list_append(if_not_exists(#takenOver, :noClaims), if_not_exists(#claimList, :noClaims))',
+      '#preempted = if_not_exists(#claim, :noClaim)',
+    );
+    names['#takenOver'] = 'takenOver';
     names['#preempted'] = 'preempted';
+    values[':noClaims'] = [];
     values[':noClaim'] = null;
   }
   values[':claim'] = claim;
+  values[':claimList'] = [claim];
   for (const [field, value] of Object.entries(req.fields ?? {})) {
     names[`#f_${field}`] = field;
     values[`:f_${field}`] = value;

@@ -1,5 +1,5 @@
 import type { OperationName } from './catalogue.js';
-import type { Instance, InstancePatch } from './instance.js';
+import type { Claim, Instance, InstancePatch } from './instance.js';
 import type { TaskState } from './states.js';
 
 // The virt driver idea from Nova: the worker does an operation through this interface. The
@@ -11,8 +11,11 @@ export interface OperationContext {
   /** The instance as the worker took it up (vm_state is the one the operation was admitted in). */
   readonly instance: Instance;
   readonly params: Record<string, unknown>;
-  /** The claim a delete took over, if this operation is that delete. */
-  readonly preempted?: Instance['claim'];
+  /**
+   * The claims this operation took over (a delete, a hard reboot), oldest first. The domain ends
+   * them and gives back what they reserved (settle.ts); a driver may need to know what it stops.
+   */
+  readonly takenOver: readonly Claim[];
   /**
    * Between steps: proves the claim is still ours (renewing its lease) and may move to the next
    * task_state. Throws FencedOut once the claim was superseded: the driver must then stop.

@@ -56,7 +56,24 @@ export interface Instance {
   readonly locked: boolean;
   readonly lockedBy?: 'owner' | 'admin';
   readonly claim?: Claim;
-  /** The claim a delete took over: its reservations are released by the delete worker. */
+  /**
+   * The claim again, as a one-element list, written with it at admission: a DynamoDB update
+   * expression cannot wrap the `claim` map into a list, but it can append this list to another,
+   * which is how a takeover keeps the claim it takes over (`takenOver`) in the same one write.
+   */
+  readonly claimAsList?: readonly Claim[];
+  /**
+   * Every claim taken over (by a delete or a hard reboot) since the instance was last released,
+   * oldest first, as admitted: the operation that holds the instance ends them all, and gives
+   * back what they reserved, before its own release clears the list. Read through
+   * takenOverClaims().
+   */
+  readonly takenOver?: readonly Claim[];
+  /**
+   * The claim the latest takeover took, whole (with its run's event start). Older versions kept
+   * only this, one claim, so a chain of takeovers lost all but the last; it is still written, as
+   * the one record of a claim that an older version admitted without its list copy.
+   */
   readonly preempted?: Claim | null;
   /** Lease expiry of the live claim, epoch ms (sparse: only while claimed). */
   readonly leaseUntil?: number;
@@ -164,4 +181,17 @@ export const securityGroupsOf = (s: Instance): readonly string[] => s.securityGr
 
 export function isVisibleTo(instance: Instance | undefined, caller: Caller): instance is Instance {
   return !!instance && !instance.deleted && (caller.isAdmin || instance.projectId === caller.projectId);
+}
+
+/**
+ * Every claim taken over on this instance and not yet ended: the list, and the single
+ * `preempted` map (the latest, whole; the only record on items an older version wrote), each
+ * request once.
+ */
+export function takenOverClaims(instance: Instance | undefined): Claim[] {
+  const byRequest = new Map<string, Claim>();
+  for (const claim of instance?.takenOver ?? []) byRequest.set(claim.requestId, claim);
+  const latest = instance?.preempted;
+  if (latest) byRequest.set(latest.requestId, { ...byRequest.get(latest.requestId), ...latest });
+  return [...byRequest.values()];
 }

@@ -2,7 +2,7 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CLEARED_CLAIM, clearingClaim, readInstance } from './claims.js';
 import { BadRequest, Forbidden, NotFound } from './errors.js';
 import { authorize } from './policy.js';
-import { isVisibleTo, type Caller, type Instance } from './instance.js';
+import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
@@ -145,8 +145,8 @@ export async function setLocked(
 }
 
 /**
- * os-resetState (admin): sets vm_state, clears task_state and the claim, and moves the fencing
- * token on, so whatever worker held the claim can no longer write.
+ * os-resetState (admin): sets vm_state, clears task_state and the claim (and the claims it took
+ * over), and moves the fencing token on, so whatever worker held the claim can no longer write.
  */
 export async function resetState(table: Table, caller: Caller, instanceId: string, vmState: VmState): Promise<void> {
   authorize(caller, 'os_compute_api:os-admin-actions:reset_state');
@@ -159,8 +159,11 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
       ExpressionAttributeValues: { ...CLEARED_CLAIM.values, ':vm': vmState, ':now': new Date().toISOString() },
       ReturnValues: 'ALL_OLD',
     }));
-    const superseded = (out.Attributes as Instance | undefined)?.claim;
-    if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
+    // The live claim and every claim it had taken over are superseded now: each ends once.
+    const before = out.Attributes as Instance | undefined;
+    for (const superseded of [before?.claim, ...takenOverClaims(before)]) {
+      if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
+    }
   } catch (err) {
     if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`, { cause: err });
     throw err;

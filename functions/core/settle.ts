@@ -2,7 +2,7 @@ import { eventName, finishAction, getAction, type ActionStart } from './actions.
 import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachables.js';
 import { releaseClaim } from './claims.js';
-import type { Claim, Instance, InstancePatch } from './instance.js';
+import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import type { Table } from './table.js';
 
@@ -39,7 +39,7 @@ export async function settleOperation(
   const { instance, result } = s;
   const start = actionStart(instance, s.claim);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
-  await endPreempted(table, instance, s.now);
+  await endTakenOver(table, instance, s.now);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
     patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
@@ -64,17 +64,17 @@ export async function settleOperation(
 const SUPERSEDED = 'Superseded: the claim on the instance was taken over before this operation finished';
 
 /**
- * What an operation that took another's claim over (a delete) owes it, before its own release
- * clears the record of it: the reservation it made given back, and its action ended in Error.
- * Its own worker does the same when it is fenced out, but its message may have been lost: then
- * nothing else would ever end it. Both writes are conditioned, so doing them twice (a
- * redelivery, the superseded worker itself) changes nothing.
+ * What an operation that took claims over (a delete, a hard reboot) owes them, before its own
+ * release (or its give-back) clears the record of them: the reservation each made given back,
+ * and each action ended in Error. Their own workers do the same when they are fenced out, but
+ * their messages may have been lost: then nothing else would ever end them. Every write is
+ * conditioned, so doing them twice (a redelivery, the superseded worker itself) changes nothing.
  */
-async function endPreempted(table: Table, instance: Instance, now: number): Promise<void> {
-  const preempted = instance.preempted;
-  if (!preempted) return;
-  await undoReservation(table, instance.id, preempted);
-  await finishAction(table, instance.id, preempted, { result: 'Error', now, traceback: SUPERSEDED });
+export async function endTakenOver(table: Table, instance: Instance, now: number): Promise<void> {
+  for (const claim of takenOverClaims(instance)) {
+    await undoReservation(table, instance.id, claim);
+    await finishAction(table, instance.id, claim, { result: 'Error', now, traceback: SUPERSEDED });
+  }
 }
 
 /**

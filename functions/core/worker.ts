@@ -3,6 +3,7 @@ import { operationRow } from './catalogue.js';
 import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from './errors.js';
+import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
@@ -55,7 +56,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   // task_state shown never goes back: a step the dead run already passed only renews the leases.
   let reached = instance.taskState ? row.taskStates.indexOf(instance.taskState) : -1;
   const ctx: OperationContext = {
-    op: msg.op, requestId: msg.requestId, instance, params: msg.params, preempted: instance.preempted ?? undefined,
+    op: msg.op, requestId: msg.requestId, instance, params: msg.params, takenOver: takenOverClaims(instance),
     checkpoint: async (requested?: TaskState) => {
       if (requested && !row.taskStates.includes(requested)) {
         throw new Error(`${msg.op} has no task_state ${requested}`);
