@@ -7,6 +7,7 @@ import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
 import { runOperation } from '../../functions/core/worker.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { CapturingQueue, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
+import { captureLogs, logText } from '../support/logs.js';
 import { IMAGE, Nova } from '../support/nova.js';
 
 // The Idempotency-Key header (IETF httpapi draft) over HTTP, on the real API handler and
@@ -148,8 +149,10 @@ describe('Idempotency-Key', () => {
     const instance = await seedInstance(backends.table);
     const k = key();
     queue.inner.failNext = true;
-    const failed = await nova.request('POST', `/servers/${instance.id}/action`, { 'os-stop': null }, withKey(k));
+    const logs = captureLogs();
+    const failed = await nova.request('POST', `/servers/${instance.id}/action`, { 'os-stop': null }, withKey(k)).finally(logs.restore);
     expect(failed.status).toBe(503);
+    expect(logText(logs.entries)).toContain('simulated SendMessage failure');
     const retry = await nova.request('POST', `/servers/${instance.id}/action`, { 'os-stop': null }, withKey(k));
     expect(retry.status).toBe(202);
     expect(retry.headers.get('x-openstack-request-id')).not.toBe(failed.headers.get('x-openstack-request-id'));
