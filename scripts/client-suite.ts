@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { identityConfig } from '../functions/core/config.js';
 import { identityProvider } from '../functions/core/identity/fromConfig.js';
 import { startRuntime, type Runtime } from '../local/runtime.js';
-import { startKeystone, type Keystone } from './keystone/harness.js';
+import { keystoneModeSettings, startKeystone, type Keystone } from './keystone/harness.js';
 
 // `npm run test:clients`: the OpenStack clients operators already use, python-novaclient and
 // openstacksdk (Debian's packages, under Debian's /usr/bin/python3, not a pyenv python), run
@@ -38,14 +38,7 @@ try {
   keystone = await startKeystone({ projects: SUITES.map((s) => s.project) });
   console.log(`Keystone on ${keystone.authUrl} (${Math.round((Date.now() - started) / 1000)} s to set up)`);
 
-  const identity = identityProvider(identityConfig({
-    TASKGATE_AUTH_MODE: 'keystone',
-    TASKGATE_KEYSTONE_URL: keystone.url,
-    TASKGATE_KEYSTONE_USERNAME: keystone.service.name,
-    TASKGATE_KEYSTONE_PASSWORD: keystone.service.password,
-    // Keystone on a busy machine can take seconds to validate a token.
-    TASKGATE_KEYSTONE_TIMEOUT_MS: '30000',
-  }));
+  const identity = identityProvider(identityConfig(keystoneModeSettings(keystone)));
   // Driver steps long enough that an operation is still running when the suites send a
   // conflicting one, short enough that the whole run takes seconds.
   runtime = await startRuntime({ port: 0, driver: { stepMs: 300 }, identity, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });

@@ -10,7 +10,23 @@ import { hostOf } from './views.js';
 // GET /servers[/detail] query parameters as Nova reads them (servers.py _get_servers,
 // remove_invalid_options, schemas/servers.py query_params_v21..v275).
 
-const MAX_LIMIT = 1000;
+/** Nova's api.max_limit: the most items one page may hold, whatever `limit` asks. */
+export const MAX_LIMIT = 1000;
+/**
+ * A server page without `limit`: 100 servers, one Query of the project index (their volumes and
+ * ports are on the items). Nova answers max_limit servers here; a smaller first page keeps an
+ * unbounded list cheap, and every client follows the `next` link.
+ */
+export const DEFAULT_PAGE_SIZE = 100;
+
+/** A `limit` query parameter as Nova reads it (validate_integer, min 0), at most MAX_LIMIT. */
+export function pageLimit(value: string | undefined, absent: number = MAX_LIMIT): number {
+  if (value === undefined) return absent;
+  if (!/^-?\d+$/.test(value)) throw new BadRequest('limit param must be an integer');
+  const limit = Number(value);
+  if (limit < 0) throw new BadRequest('limit param must be positive');
+  return Math.min(limit, MAX_LIMIT);
+}
 
 /** oslo's parse_isotime: an ISO 8601 date, optionally with time, fraction and zone. */
 const ISO8601 = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?(Z|[+-]\d{2}(:?\d{2})?)?$/;
@@ -89,13 +105,7 @@ export function serverListQuery(
   const allowed = caller.isAdmin ? undefined : userOptions(v);
   const opt = (key: string) => (allowed && !allowed.has(key) ? undefined : q[key]);
 
-  let limit = MAX_LIMIT;
-  if (q.limit !== undefined) {
-    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
-    limit = Number(q.limit);
-    if (limit < 0) throw new BadRequest('limit param must be positive');
-    limit = Math.min(limit, MAX_LIMIT);
-  }
+  const limit = pageLimit(q.limit, DEFAULT_PAGE_SIZE);
 
   const filters: ((s: Instance) => boolean)[] = [];
   let nothing = false;

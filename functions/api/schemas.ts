@@ -29,33 +29,6 @@ export const schemas = {
    * whatever value they carry (clients send null, Tempest sends {}), and so does taskgate.
    */
   unvalidated: {},
-  attachVolume: {
-    type: 'object', required: ['volumeAttachment'], additionalProperties: false,
-    properties: {
-      volumeAttachment: {
-        type: 'object', required: ['volumeId'], additionalProperties: false,
-        properties: { volumeId: uuid, device: { type: ['string', 'null'], pattern: '^(/dev/[a-z0-9]+)?$' } },
-      },
-    },
-  },
-  attachInterface: {
-    type: 'object', additionalProperties: false,
-    properties: {
-      interfaceAttachment: {
-        type: 'object', additionalProperties: false,
-        properties: {
-          port_id: uuid, net_id: uuid,
-          fixed_ips: {
-            type: 'array', maxItems: 1,
-            items: {
-              type: 'object', required: ['ip_address'], additionalProperties: false,
-              properties: { ip_address: { type: 'string', pattern: '^[0-9.:a-fA-F]+$' } },
-            },
-          },
-        },
-      },
-    },
-  },
 } as const;
 
 export type SchemaName = keyof typeof schemas;

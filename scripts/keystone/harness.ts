@@ -285,3 +285,18 @@ function cloudsYaml(authUrl: string, users: Record<string, KeystoneUser>): strin
 `).join('');
   return `clouds:\n${clouds}`;
 }
+
+/**
+ * The settings that put taskgate in Keystone mode against this Keystone, with its service user,
+ * as `npm start` reads them (TASKGATE_AUTH_MODE=keystone, functions/core/config.ts).
+ */
+export function keystoneModeSettings(keystone: Keystone): Record<string, string> {
+  return {
+    TASKGATE_AUTH_MODE: 'keystone',
+    TASKGATE_KEYSTONE_URL: keystone.url,
+    TASKGATE_KEYSTONE_USERNAME: keystone.service.name,
+    TASKGATE_KEYSTONE_PASSWORD: keystone.service.password,
+    // Keystone on a busy machine can take seconds to validate a token.
+    TASKGATE_KEYSTONE_TIMEOUT_MS: '30000',
+  };
+}

@@ -7,7 +7,7 @@ import { MAX_VERSION, MIN_VERSION, versionString } from '../../functions/api/api
 import { identityConfig } from '../../functions/core/config.js';
 import { identityProvider } from '../../functions/core/identity/fromConfig.js';
 import { startRuntime } from '../../local/runtime.js';
-import { keystoneInstalled, startKeystone } from '../keystone/harness.js';
+import { keystoneInstalled, keystoneModeSettings, startKeystone } from '../keystone/harness.js';
 
 // `npm run test:tempest`: OpenStack's own Nova test suite (Tempest 33, Debian's python3-tempest)
 // against taskgate on its local runtime in Keystone mode: a real Keystone (scripts/keystone) issues
@@ -31,14 +31,7 @@ if (probe.status !== 0 || !keystoneInstalled()) {
 }
 
 const keystone = await startKeystone({ projects: PROJECTS });
-const identity = identityProvider(identityConfig({
-  TASKGATE_AUTH_MODE: 'keystone',
-  TASKGATE_KEYSTONE_URL: keystone.url,
-  TASKGATE_KEYSTONE_USERNAME: keystone.service.name,
-  TASKGATE_KEYSTONE_PASSWORD: keystone.service.password,
-  // Keystone on a busy machine can take seconds to validate a token.
-  TASKGATE_KEYSTONE_TIMEOUT_MS: '30000',
-}));
+const identity = identityProvider(identityConfig(keystoneModeSettings(keystone)));
 const runtime = await startRuntime({
   port: 0, driver: { stepMs: 50 }, identity, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
 });

@@ -22,10 +22,10 @@ it('is current: validators.generated.ts equals a fresh generation (run `npm run 
 
 it('has a working validator for every fixed schema', () => {
   for (const name of Object.keys(compiledSchemas)) expect(typeof exported[name]).toBe('function');
-  expect(Object.keys(validators)).toEqual(expect.arrayContaining(['attachVolume', 'path_server_id', 'query_limit']));
-  const attach = exported.attachVolume as (d: unknown) => boolean;
-  expect(attach({ volumeAttachment: { volumeId: '5f1c2f0e-8c55-4a43-9c34-1f2d0a3b7e61' } })).toBe(true);
-  expect(attach({ volumeAttachment: { volumeId: 'x'.repeat(300) } })).toBe(false);
+  expect(Object.keys(validators)).toEqual(expect.arrayContaining(['resize', 'path_server_id', 'query_limit']));
+  const resize = exported.resize as (d: unknown) => boolean;
+  expect(resize({ flavorRef: '2' })).toBe(true);
+  expect(resize({ flavorRef: 'x'.repeat(300) })).toBe(false);
   const serverId = exported.path_server_id as (d: unknown) => boolean;
   expect(serverId('5F1C2F0E8C554A439C341F2D0A3B7E61')).toBe(true);
   expect(serverId('../flavors')).toBe(false);

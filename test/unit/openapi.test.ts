@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { MAX_VERSION, MIN_VERSION } from '../../functions/api/apiVersion.js';
-import { createServerSchema, rebuildSchema } from '../../functions/api/serverSchemas.js';
+import { attachVolumeSchema, createServerSchema, rebuildSchema } from '../../functions/api/serverSchemas.js';
 import { Ajv } from 'ajv';
 import { apiRoutes } from '../../functions/api/app.js';
 import { openApiDocument, openApiJson } from '../../functions/api/openapi.js';
@@ -32,7 +32,7 @@ it('carries the very schemas that validate request bodies', () => {
   const body = (path: string) => doc.paths[path].post.requestBody.content['application/json'].schema;
   // Server bodies change by microversion: the document shows 2.1's create and the latest rebuild.
   expect(body('/v2.1/servers')).toEqual(createServerSchema(MIN_VERSION));
-  expect(body('/v2.1/servers/{server_id}/os-volume_attachments')).toEqual(schemas.attachVolume);
+  expect(body('/v2.1/servers/{server_id}/os-volume_attachments')).toEqual(attachVolumeSchema(MAX_VERSION));
   const actions = body('/v2.1/servers/{server_id}/action').oneOf;
   expect(actions).toContainEqual({ type: 'object', required: ['rebuild'], additionalProperties: false, properties: { rebuild: rebuildSchema(MAX_VERSION) } });
   expect(actions).toContainEqual({ type: 'object', required: ['resize'], additionalProperties: false, properties: { resize: schemas.resize } });

@@ -1,15 +1,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
-import { NotFound } from '../../core/errors.js';
+import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
+import { Conflict, NotFound } from '../../core/errors.js';
 import { canonicalUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
+import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
-import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
-import { Conflict } from '../../core/errors.js';
-import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { schemas } from '../schemas.js';
-import { checkBody, isTrue } from '../serverSchemas.js';
+import { attachInterfaceSchema, attachVolumeSchema, checkBody, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
 interface AttachVolumeBody {
@@ -65,7 +63,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-volume_attachments`, body: schemas.attachVolume,
+      method: 'POST', path: `${base}/os-volume_attachments`, body: attachVolumeSchema(MAX_VERSION),
       doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
         const { volumeAttachment } = checkBody<AttachVolumeBody>('attachVolume', ctx.apiVersion, event.body);
@@ -120,7 +118,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-interface`, body: schemas.attachInterface,
+      method: 'POST', path: `${base}/os-interface`, body: attachInterfaceSchema(MAX_VERSION),
       doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
         const body = checkBody<AttachInterfaceBody>('attachInterface', ctx.apiVersion, event.body ?? {});

@@ -5,13 +5,13 @@ import {
 } from '../../core/flavors.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { pageLimit } from '../listQuery.js';
 import { checkBody, isTrue } from '../serverSchemas.js';
 import { flavorView } from '../views.js';
 
 // Flavors (nova/api/openstack/compute/flavors.py, flavor_manage.py): lists with Nova's filters
 // and paging, and, for administrators, create, delete and (2.55) a description update.
 
-const MAX_LIMIT = 1000;
 
 /** The flavor the path names, or Nova's 404. */
 async function flavorOf(deps: AdmissionDeps, event: ApiEvent) {
@@ -34,13 +34,7 @@ async function flavorPage(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext)
     minDisk: flavorQueryNumber('minDisk', q.minDisk), minRam: flavorQueryNumber('minRam', q.minRam),
     isAdmin: ctx.caller.isAdmin, isPublic,
   });
-  let limit = MAX_LIMIT;
-  if (q.limit !== undefined) {
-    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
-    limit = Number(q.limit);
-    if (limit < 0) throw new BadRequest('limit param must be positive');
-    limit = Math.min(limit, MAX_LIMIT);
-  }
+  const limit = pageLimit(q.limit);
   let start = 0;
   if (q.marker !== undefined) {
     const at = all.findIndex((f) => f.id === q.marker);

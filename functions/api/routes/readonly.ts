@@ -5,7 +5,7 @@ import { BadRequest, NotFound } from '../../core/errors.js';
 import type { Instance } from '../../core/instance.js';
 import { isAtLeast } from '../apiVersion.js';
 import { json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
-import { parseChangesTime } from '../listQuery.js';
+import { pageLimit, parseChangesTime } from '../listQuery.js';
 import { instanceActionView } from '../views.js';
 
 // Instance actions (os-instance-actions), as their microversions change them: 2.21 reads a
@@ -13,7 +13,6 @@ import { instanceActionView } from '../views.js';
 // 2.58 adds updated_at and paging (limit, marker, changes-since), 2.62 the events' host and
 // hostId, 2.66 changes-before.
 
-const MAX_LIMIT = 1000;
 
 /** The server, deleted ones too from 2.21 (Nova reads them with read_deleted='yes'). */
 async function serverFor(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext): Promise<Instance> {
@@ -45,13 +44,7 @@ function page(actions: InstanceAction[], event: ApiEvent, ctx: ApiContext, serve
     if (at < 0) throw new BadRequest(`Marker ${q.marker} could not be found.`);
     list = list.slice(at + 1);
   }
-  let limit = MAX_LIMIT;
-  if (q.limit !== undefined) {
-    if (!/^-?\d+$/.test(q.limit)) throw new BadRequest('limit param must be an integer');
-    limit = Number(q.limit);
-    if (limit < 0) throw new BadRequest('limit param must be positive');
-    limit = Math.min(limit, MAX_LIMIT);
-  }
+  const limit = pageLimit(q.limit);
   const shown = list.slice(0, limit);
   const next = shown.length > 0 && shown.length === limit ? shown.at(-1)!.requestId : undefined;
   const links = next ? [{
