@@ -75,7 +75,9 @@ export async function reserve(
       await table.db.send(new UpdateCommand({
         TableName: table.name,
         Key: kind.item(req.id),
-        ConditionExpression: 'attribute_not_exists(pk) OR (#status = :available AND (attribute_not_exists(#project) OR #project = :project))',
+        // Unparenthesised (AND binds tighter than OR): dynalite's parser backtracks over each group.
+        ConditionExpression: 'attribute_not_exists(pk) OR #status = :available AND attribute_not_exists(#project) '
+          + 'OR #status = :available AND #project = :project',
         UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
           + '#lease = :lease, #shard = :shard, '
           + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',

@@ -139,32 +139,41 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     ':lease': req.now + req.leaseMs, ':updated': new Date(req.now).toISOString(),
   };
   // Every clause costs the backend a little on the hot path: a member's project check already
-  // implies that the item exists, and one allowed vm_state is an equality, not a list.
-  const conditions = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
-  conditions.push('attribute_not_exists(#deleted)');
+  // implies that the item exists, one allowed vm_state is an equality, not a list, and a deleted
+  // server (vm_state deleted, set by the same write that marks it) fails any list of vm_states
+  // that leaves deleted out.
+  const all: string[] = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
   if (!req.caller.isAdmin) {
-    conditions.push('#proj = :proj', '#locked = :false');
+    all.push('#proj = :proj', '#locked = :false');
     values[':proj'] = req.caller.projectId;
     values[':false'] = false;
   }
-  if (row.allowedVmStates !== 'any') {
+  if (row.allowedVmStates === 'any' || row.allowedVmStates.includes('deleted')) {
+    all.push('attribute_not_exists(#deleted)');
+  } else {
     const placeholders = row.allowedVmStates.map((state, i) => {
       values[`:vm${i}`] = state;
       return `:vm${i}`;
     });
-    conditions.push(placeholders.length === 1 ? `#vm = ${placeholders[0]}` : `#vm IN (${placeholders.join(', ')})`);
+    all.push(placeholders.length === 1 ? `#vm = ${placeholders[0]}` : `#vm IN (${placeholders.join(', ')})`);
   }
-  const busyStates = row.allowedTaskStates.filter((t) => t !== null);
-  const idle = row.allowedTaskStates.includes(null) ? ['attribute_not_exists(#ts)'] : [];
-  const taking = busyStates.length > 0
-    ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
-    : [];
-  conditions.push(`(${[...idle, ...taking].join(' OR ')})`);
   for (const guard of req.guards ?? []) {
-    conditions.push(`(${guard.condition})`);
+    if (/\bOR\b/.test(guard.condition)) throw new Error(`a claim guard is a conjunction, without OR: ${guard.condition}`);
+    all.push(guard.condition);
     Object.assign(names, guard.names);
     Object.assign(values, guard.values);
   }
+  const busyStates = row.allowedTaskStates.filter((t) => t !== null);
+  const taskStateAlternatives = [
+    ...(row.allowedTaskStates.includes(null) ? ['attribute_not_exists(#ts)'] : []),
+    ...(busyStates.length > 0
+      ? [`#ts IN (${busyStates.map((state, i) => { values[`:ts${i}`] = state; return `:ts${i}`; }).join(', ')})`]
+      : []),
+  ];
+  // Without parentheses, as a disjunction of conjunctions (AND binds tighter than OR): dynalite's
+  // expression parser spends about 0.3 ms backtracking over each parenthesised group, more than
+  // the rest of the write; DynamoDB evaluates both forms alike.
+  const condition = taskStateAlternatives.map((alternative) => [...all, alternative].join(' AND ')).join(' OR ');
 
   const claim: Claim = {
     requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId,
@@ -195,7 +204,6 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   }
 
   for (let attempt = 1; ; attempt++) {
-    const condition = conditions.join(' AND ');
     const expression = `SET ${sets.join(', ')} ADD #ver :one`;
     try {
       const out = await table.db.send(new UpdateCommand({
@@ -229,12 +237,20 @@ export async function readInstance(table: Table, instanceId: string): Promise<In
   return out.Item as Instance | undefined;
 }
 
-/** A write fenced by the claim's token; false when the claim has moved on. */
+/**
+ * A write fenced by the claim's token; undefined when the claim has moved on. The version alone is
+ * the fence: every write that takes a claim or clears one (CLEARED_CLAIM) moves it on. `condition`
+ * is a conjunction; `anyOf`, alternatives each joined to the fence (unparenthesised, as in
+ * claimInstance).
+ */
 async function fencedUpdate(
   table: Table, instanceId: string, token: number,
-  update: { expression: string; names: Record<string, string>; values: Record<string, unknown>; condition?: string },
+  update: {
+    expression: string; names: Record<string, string>; values: Record<string, unknown>; condition?: string; anyOf?: readonly string[];
+  },
 ): Promise<Instance | undefined> {
-  const condition = ['#ver = :token', 'attribute_exists(#ts)', update.condition].filter(Boolean).join(' AND ');
+  const fence = ['#ver = :token', update.condition].filter(Boolean).join(' AND ');
+  const condition = update.anyOf ? update.anyOf.map((alternative) => `${fence} AND ${alternative}`).join(' OR ') : fence;
   try {
     const out = await table.db.send(new UpdateCommand({
       TableName: table.name,
@@ -267,7 +283,8 @@ export async function beginWork(
   table: Table, req: { instanceId: string; token: number; runner: string; now: number; runLeaseMs: number; claimLeaseMs: number },
 ): Promise<BeginResult> {
   const instance = await fencedUpdate(table, req.instanceId, req.token, {
-    condition: '(attribute_not_exists(#claim.#runner) OR attribute_not_exists(#claim.#runUntil) OR #claim.#runUntil < :now)',
+    // No runner, or its run lease over (NOT ... >= is also true when runUntil is missing).
+    anyOf: ['attribute_not_exists(#claim.#runner)', 'NOT #claim.#runUntil >= :now'],
     // The compute event's start rides on the take-up (on a redelivery the first start stays).
     expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease, '
       + '#claim.#eventStart = if_not_exists(#claim.#eventStart, :nowIso)',

@@ -30,7 +30,7 @@ const randomIp = () => `10.0.${randomBytes(1)[0]}.${2 + (randomBytes(1)[0]! % 25
 function shelvedGuard(v: ApiVersion, verb: string): ClaimGuard | undefined {
   if (isAtLeast(v, '2.20')) return undefined;
   return {
-    condition: 'NOT (#vm IN (:shelved, :offloaded))',
+    condition: 'NOT #vm IN (:shelved, :offloaded)',
     names: { '#vm': 'vmState' },
     values: { ':shelved': 'shelved', ':offloaded': 'shelved_offloaded' },
     refusal: (s) => (s.vmState === 'shelved' || s.vmState === 'shelved_offloaded'
