@@ -24,6 +24,15 @@ const quick = args.includes('--quick');
 // The emulators on a worker thread of this process, off the event loop of the handlers and clients.
 const emulatorThread = args.includes('--emulator-thread');
 const seedArg = args.indexOf('--seed');
+// `--only headline,contention`: those parts alone, printed, nothing written (for working on one figure).
+const onlyArg = args.indexOf('--only');
+const only = onlyArg >= 0 ? new Set(args[onlyArg + 1]?.split(',')) : undefined;
+const SECTIONS = ['headline', 'requests', 'peers', 'contention', 'scale', 'coldstart'];
+if (only && [...only].some((part) => !SECTIONS.includes(part))) {
+  console.error(`--only takes some of: ${SECTIONS.join(', ')}`);
+  process.exit(2);
+}
+const runs = (part: string) => !only || only.has(part);
 const SEED = seedArg >= 0 ? Number(args[seedArg + 1]) : 42;
 const SIZE = quick
   ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
@@ -217,7 +226,6 @@ async function requestsPerOperation(h: Harness) {
   await measure('GET .../os-instance-actions', () => h.api('GET', `/servers/${id}/os-instance-actions`));
   results.requestsPerOperation = rows;
   say('## Requests per operation (SDK middleware count; esm = receive/delete made by the event source mapping)');
-  if (!dynamodbEndpoint) say('(dynalite returns no old item with a failed condition, so a refusal reads once here; on DynamoDB it does not)');
   say('operation                             | API path                     | compute path                 | esm');
   for (const r of rows) say(`${r.what.padEnd(37)} | ${perOp(r.api, 1).padEnd(28)} | ${perOp(r.compute, 1).padEnd(28)} | ${perOp(r.esm, 1)}`);
   say();
@@ -436,7 +444,7 @@ async function contention(h: Harness) {
   say(`why: one operation at a time, uncontended (median of ${chain.samples}): taskgate ${ms(chain.taskgateCycle)} from the request to the end `
     + `of its work (${chain.taskgateRequests} requests in the chain: claim, send, receive, take-up, release, action record, delete), `
     + `lock item ${ms(chain.lockCycle)} (2: put, delete); a refusal costs taskgate ${ms(chain.taskgateRefusal)} `
-    + `(the API handler, the failed claim and, on dynalite only, a read) and the lock item ${ms(chain.lockRefusal)} (a failed put)`);
+    + `(the API handler and the failed claim) and the lock item ${ms(chain.lockRefusal)} (a failed put)`);
   say();
 }
 
@@ -571,13 +579,18 @@ try {
     + `${dynamodbEndpoint ? `, DynamoDB at ${dynamodbEndpoint}` : ''}) on ${cpus().length} x ${cpus()[0]?.model}, `
     + `Node ${process.version}, load average ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
   say();
-  await headline(h);
-  await requestsPerOperation(h);
-  const peerFigures = await peers(h);
-  await contention(h);
-  await scale(h);
-  coldStart();
+  if (runs('headline')) await headline(h);
+  if (runs('requests')) await requestsPerOperation(h);
+  const peerFigures = runs('peers') ? await peers(h) : [];
+  if (runs('contention')) await contention(h);
+  if (runs('scale')) await scale(h);
+  if (runs('coldstart')) coldStart();
+  if (!only) writeResults(peerFigures);
+} finally {
+  await h.stop();
+}
 
+function writeResults(peerFigures: Awaited<ReturnType<typeof peers>>) {
   const dir = join(root, 'bench/results');
   mkdirSync(dir, { recursive: true });
   const name = quick ? 'quick' : 'full';
@@ -593,6 +606,4 @@ try {
     { name: 'Requests per accepted operation', bars: peerFigures.map((f) => ({ label: f.name, value: f.requestsPerAccepted })) },
   ]));
   say(`wrote bench/results/${name}.json, ${name}.txt, ${name}.svg`);
-} finally {
-  await h.stop();
 }

@@ -72,7 +72,8 @@ export function isConditionFailure(err: unknown): err is Error & { Item?: Record
 
 /**
  * The item as it was when a conditional write failed, from ReturnValuesOnConditionCheckFailure.
- * Backends that ignore that parameter (dynalite) return nothing: the caller then reads.
+ * A backend that ignores that parameter returns nothing: the caller then reads (the embedded
+ * dynalite returns it with the project's patch, patches/dynalite+4.0.0.patch).
  */
 export function itemFromConditionFailure<T>(err: { Item?: Record<string, unknown> }): T | undefined {
   if (!err.Item) return undefined;
