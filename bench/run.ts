@@ -35,8 +35,8 @@ if (only && [...only].some((part) => !SECTIONS.includes(part))) {
 const runs = (part: string) => !only || only.has(part);
 const SEED = seedArg >= 0 ? Number(args[seedArg + 1]) : 42;
 const SIZE = quick
-  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
-  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 5, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
+  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, contentionRounds: 1, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
+  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 3, contentionRounds: 4, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
 const WORK_MS = 20;
 const OWNER = { projectId: 'bench', userId: 'bench' };
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -347,100 +347,108 @@ async function peers(h: Harness) {
   return figures;
 }
 
-// 4. One instance under 64 concurrent clients: taskgate, the lock item, the raw conditional write.
-async function contention(h: Harness) {
-  const setup = h.table('setup');
-  const [id] = await seedServers(setup, 1);
-  const clients = 64;
-  const until = (s: number) => performance.now() + s * 1000;
-  const loop = async (deadline: number, fn: () => Promise<boolean>) => {
-    let ok = 0;
-    let answered = 0;
-    await Promise.all(Array.from({ length: clients }, async () => {
-      while (performance.now() < deadline) { if (await fn()) ok++; answered++; }
-    }));
-    return { ok, answered };
-  };
-  const bar = progress('contention (4 runs)', 4);
-  // Item 4: per-instance throughput, taskgate vs the lock item, the same few clients on one instance.
-  const perInstance = async (fewClients: number) => {
-    const [one] = await seedServers(setup, 1);
-    const computeFew = h.startCompute(4);
-    const before = h.history.intervals.length;
-    const start = performance.now();
-    const stopAt = start + SIZE.contentionS * 1000;
-    let accepted = 0;
-    const statuses: Record<number, number> = {};
-    await Promise.all(Array.from({ length: fewClients }, async () => {
-      while (performance.now() < stopAt) {
-        const { statusCode } = await h.api('POST', `/servers/${one}/action`, { reboot: { type: 'SOFT' } });
-        statuses[statusCode] = (statuses[statusCode] ?? 0) + 1;
-        if (statusCode === 202) accepted++;
-      }
-    }));
-    while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
-    const tgRate = accepted / ((performance.now() - start) / 1000);
-    await computeFew.stop();
-    const lockFew = lockItemPeer(h.table('peer'), h.history, WORK_MS);
-    let k = 0;
-    let lockAccepted = 0;
-    const lockStart = performance.now();
-    const lockStop = lockStart + SIZE.contentionS * 1000;
-    await Promise.all(Array.from({ length: fewClients }, async () => {
-      while (performance.now() < lockStop) {
-        if ((await lockFew.attempt({ instanceId: `few-${one}`, op: 'reboot', requestId: `f-${k++}` })) === 'accepted') lockAccepted++;
-      }
-    }));
-    // Both rates over the time until the last accepted operation's work ended (the lock item's last
-    // attempts end after the window too).
-    const lockRate = lockAccepted / ((performance.now() - lockStart) / 1000);
-    return { clients: fewClients, taskgate: tgRate, lockItem: lockRate, taskgateAnswers: statuses };
-  };
-  const few = await perInstance(4);
-  bar.tick();
-  const chain = await oneAtATime(h);
+// 4. One instance under contention: taskgate (through the API, its compute worker running) and the
+//    lock item, the same clients on one server, in interleaved rounds so that a burst of load on
+//    this shared machine falls on both alike; and the emulator's raw conditional-write rate.
+interface Window { accepted: number; answered: number; seconds: number; statuses: Record<number, number> }
+
+/** `clients` clients hammering `attempt` for `seconds`; the rate runs to when the last accepted work ended. */
+async function window(clients: number, seconds: number, attempt: () => Promise<number>, settled: (accepted: number) => Promise<void>) {
+  const start = performance.now();
+  const stopAt = start + seconds * 1000;
+  const w: Window = { accepted: 0, answered: 0, seconds: 0, statuses: {} };
+  await Promise.all(Array.from({ length: clients }, async () => {
+    while (performance.now() < stopAt) {
+      const status = await attempt();
+      w.statuses[status] = (w.statuses[status] ?? 0) + 1;
+      w.answered++;
+      if (status === 202) w.accepted++;
+    }
+  }));
+  await settled(w.accepted);
+  w.seconds = (performance.now() - start) / 1000;
+  return w;
+}
+
+async function taskgateWindow(h: Harness, server: string, clients: number, seconds: number) {
   const compute = h.startCompute(4);
-  const doneBefore = h.history.intervals.length;
-  let end = until(SIZE.contentionS);
-  const tg = await loop(end, async () => (await h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).statusCode === 202);
-  while (h.history.intervals.length - doneBefore < tg.ok) await new Promise((r) => setTimeout(r, 10));
-  const tgSeconds = (performance.now() - (end - SIZE.contentionS * 1000)) / 1000;
-  await compute.stop();
-  bar.tick();
+  const before = h.history.intervals.length;
+  try {
+    return await window(clients, seconds,
+      async () => (await h.api('POST', `/servers/${server}/action`, { reboot: { type: 'SOFT' } })).statusCode,
+      async (accepted) => { while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10)); });
+  } finally {
+    await compute.stop();
+  }
+}
+
+async function lockItemWindow(h: Harness, lockId: string, clients: number, seconds: number) {
   const lock = lockItemPeer(h.table('peer'), h.history, WORK_MS);
   let n = 0;
-  end = until(SIZE.contentionS);
-  const lk = await loop(end, async () => (await lock.attempt({ instanceId: `contended-${id}`, op: 'reboot', requestId: `c-${n++}` })) === 'accepted');
-  const lkSeconds = (performance.now() - (end - SIZE.contentionS * 1000)) / 1000;
+  // The lock item's work happens inside its attempt: an accepted attempt has ended its work.
+  return window(clients, seconds,
+    async () => ((await lock.attempt({ instanceId: lockId, op: 'reboot', requestId: `${lockId}-${n++}` })) === 'accepted' ? 202 : 409),
+    async () => undefined);
+}
+
+async function compareUnderContention(h: Harness, clients: number, rounds: number, seconds: number) {
+  const [server] = await seedServers(h.table('setup'), 1);
+  const tg: Window[] = [];
+  const lk: Window[] = [];
+  for (let r = 0; r < rounds; r++) {
+    // Alternate which goes first, so neither always follows the other's leftovers.
+    const pair = [
+      async () => { tg.push(await taskgateWindow(h, server!, clients, seconds)); },
+      async () => { lk.push(await lockItemWindow(h, `contended-${clients}-${server}`, clients, seconds)); },
+    ];
+    for (const run of r % 2 === 0 ? pair : pair.reverse()) await run();
+    await purge(h);
+  }
+  const rate = (ws: Window[]) => ws.reduce((a, w) => a + w.accepted, 0) / ws.reduce((a, w) => a + w.seconds, 0);
+  const answers = (ws: Window[]) => ws.reduce((a, w) => a + w.answered, 0) / ws.reduce((a, w) => a + w.seconds, 0);
+  const statuses: Record<number, number> = {};
+  for (const w of tg) for (const [k, v] of Object.entries(w.statuses)) statuses[+k] = (statuses[+k] ?? 0) + v;
+  const roundRatios = tg.map((w, i) => (w.accepted / w.seconds) / (lk[i]!.accepted / lk[i]!.seconds));
+  return {
+    clients, rounds, secondsPerRound: seconds,
+    taskgate: { acceptedPerS: rate(tg), answersPerS: answers(tg), answers: statuses },
+    lockItem: { acceptedPerS: rate(lk), answersPerS: answers(lk) },
+    ratio: rate(tg) / rate(lk), roundRatios, medianRoundRatio: median(roundRatios),
+  };
+}
+
+async function contention(h: Harness) {
+  const bar = progress('contention', 4);
+  const many = await compareUnderContention(h, 64, SIZE.contentionRounds, SIZE.contentionS);
+  bar.tick();
+  const few = await compareUnderContention(h, 4, SIZE.contentionRounds, SIZE.contentionS);
+  bar.tick();
+  const chain = await oneAtATime(h);
   bar.tick();
   const raw = h.table('floor');
   const rawKey = { pk: 'RAW#1', sk: 'META' };
-  end = until(SIZE.contentionS);
-  const rw = await loop(end, async () => {
+  const rw = await window(64, SIZE.contentionS, async () => {
     try {
       await raw.db.send(new UpdateCommand({
         TableName: raw.name, Key: rawKey, UpdateExpression: 'ADD version :one',
         ConditionExpression: 'attribute_not_exists(version) OR version < :max', ExpressionAttributeValues: { ':one': 1, ':max': 1e12 },
       }));
-      return true;
-    } catch (err) { if (isConditionFailure(err)) return false; throw err; }
-  });
+      return 202;
+    } catch (err) { if (isConditionFailure(err)) return 409; throw err; }
+  }, async () => undefined);
   bar.done();
-  const c = {
-    clients, workMs: WORK_MS, seconds: SIZE.contentionS,
-    taskgate: { acceptedPerS: tg.ok / tgSeconds, answersPerS: tg.answered / SIZE.contentionS },
-    lockItem: { acceptedPerS: lk.ok / lkSeconds, answersPerS: lk.answered / SIZE.contentionS },
-    rawConditionalWritesPerS: rw.answered / SIZE.contentionS,
-    perInstance: few, oneAtATime: chain,
-  };
+  const c = { workMs: WORK_MS, many, few, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain };
   results.contention = c;
-  say(`## One instance, ${clients} concurrent clients, ${WORK_MS} ms work per operation, ${SIZE.contentionS} s`);
-  say(`taskgate   accepted ${c.taskgate.acceptedPerS.toFixed(1)} ops/s, answered ${c.taskgate.answersPerS.toFixed(0)} req/s`);
-  say(`lock item  accepted ${c.lockItem.acceptedPerS.toFixed(1)} ops/s, answered ${c.lockItem.answersPerS.toFixed(0)} req/s`);
-  say(`taskgate / lock item: ${(c.taskgate.acceptedPerS / c.lockItem.acceptedPerS).toFixed(2)} (target >= 0.5)`);
-  say(`emulator's raw conditional UpdateItem on one item: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
-  say(`per-instance throughput, ${few.clients} clients: taskgate ${few.taskgate.toFixed(1)} ops/s, lock item ${few.lockItem.toFixed(1)} ops/s, `
-    + `ratio ${(few.taskgate / few.lockItem).toFixed(2)} (target >= 0.5); taskgate's answers ${JSON.stringify(few.taskgateAnswers)}`);
+  const line = (r: typeof many) => {
+    say(`${String(r.clients).padStart(2)} clients: taskgate ${r.taskgate.acceptedPerS.toFixed(1)} ops/s (answered ${r.taskgate.answersPerS.toFixed(0)} req/s), `
+      + `lock item ${r.lockItem.acceptedPerS.toFixed(1)} ops/s (answered ${r.lockItem.answersPerS.toFixed(0)} req/s): `
+      + `ratio ${r.ratio.toFixed(2)} (target >= 0.5); by round ${r.roundRatios.map((x) => x.toFixed(2)).join(' ')}; `
+      + `taskgate's answers ${JSON.stringify(r.taskgate.answers)}`);
+  };
+  say(`## One instance under contention, ${WORK_MS} ms work per operation, ${SIZE.contentionRounds} interleaved rounds of ${SIZE.contentionS} s each`);
+  line(many);
+  line(few);
+  say(`emulator's raw conditional UpdateItem on one item, 64 clients: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
   say(`why: one operation at a time, uncontended (median of ${chain.samples}): taskgate ${ms(chain.taskgateCycle)} from the request to the end `
     + `of its work (${chain.taskgateRequests} requests in the chain: claim, send, receive, take-up, release, action record, delete), `
     + `lock item ${ms(chain.lockCycle)} (2: put, delete); a refusal costs taskgate ${ms(chain.taskgateRefusal)} `

@@ -1,0 +1,45 @@
+import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { timings } from '../../functions/core/config.js';
+import { isConditionFailure, itemFromConditionFailure } from '../../functions/core/table.js';
+import { startBackends, type TestBackends } from '../support/emulators.js';
+
+// The two places where the embedded emulators are patched to answer as AWS does (patches/, applied
+// by patch-package on npm ci). Each test fails on the unpatched emulator.
+
+let backends: TestBackends;
+beforeAll(async () => { backends = await startBackends({ ...timings(), visibilityTimeoutSeconds: 30 }); });
+afterAll(() => backends.stop());
+
+it('a failed conditional write returns the old item when asked (ReturnValuesOnConditionCheckFailure), and only then', async () => {
+  const { table } = backends;
+  const Key = { pk: `FIDELITY#${crypto.randomUUID()}`, sk: 'META' };
+  await table.db.send(new PutCommand({ TableName: table.name, Item: { ...Key, state: 'held' } }));
+  const failedWrite = (ask: boolean) => table.db.send(new UpdateCommand({
+    TableName: table.name, Key, UpdateExpression: 'SET #s = :s', ConditionExpression: 'attribute_not_exists(pk)',
+    ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': 'taken' },
+    ...(ask ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+  })).then(() => { throw new Error('the write met a condition it cannot meet'); }, (err: unknown) => {
+    if (!isConditionFailure(err)) throw err;
+    return itemFromConditionFailure<Record<string, unknown>>(err);
+  });
+  expect(await failedWrite(true)).toEqual({ ...Key, state: 'held' });
+  expect(await failedWrite(false)).toBeUndefined();
+});
+
+it('a long poll answers when a message is there for it, not empty when another poller took the one that woke it', async () => {
+  const { sqs, queueUrl } = backends.emulators;
+  await sqs.send(new PurgeQueueCommand({ QueueUrl: queueUrl }));
+  const poll = () => sqs.send(new ReceiveMessageCommand({ QueueUrl: queueUrl, WaitTimeSeconds: 5, MaxNumberOfMessages: 1 }))
+    .then((out) => (out.Messages ?? []).map((m) => m.Body));
+  const send = (body: string, group: string) => sqs.send(new SendMessageCommand({
+    QueueUrl: queueUrl, MessageBody: body, MessageGroupId: group, MessageDeduplicationId: crypto.randomUUID(),
+  }));
+  const answers = Promise.all([poll(), poll()]);
+  // Both polls are waiting (a receive on an empty queue only answers on a message or its wait's end).
+  await new Promise((r) => setTimeout(r, 200));
+  await send('one', 'a');
+  // Both polls were woken; the one that found nothing must wait on, and take the next message.
+  await send('two', 'b');
+  expect((await answers).flat().sort()).toEqual(['one', 'two']);
+});
