@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Ajv, type ValidateFunction } from 'ajv';
+import { base64 } from '../../functions/api/formats.js';
 
 // Tempest's Nova response schemas (test/fixtures/tempest), compiled with ajv, with the formats
 // Tempest checks (jsonschema's draft-4 checker plus oslo's ISO 8601 for 'iso8601-date-time').
@@ -19,6 +20,8 @@ ajv.addFormat('uri', (s: string) => { try { return !!new URL(s); } catch { retur
 ajv.addFormat('ipv4', (s: string) => isIP(s) === 4);
 ajv.addFormat('ipv6', (s: string) => isIP(s) === 6);
 ajv.addFormat('uuid', /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i);
+// user_data (2.3's extended attributes): jsonschema does not check it; the request's own check is stricter.
+ajv.addFormat('base64', base64);
 
 const compiled = new Map<string, { schema: TempestSchema; validate?: ValidateFunction }>();
 
