@@ -353,7 +353,7 @@ async function peers(h: Harness) {
 interface Window { accepted: number; answered: number; seconds: number; statuses: Record<number, number> }
 
 /** `clients` clients hammering `attempt` for `seconds`; the rate runs to when the last accepted work ended. */
-async function window(clients: number, seconds: number, attempt: () => Promise<number>, settled: (accepted: number) => Promise<void>) {
+async function measureWindow(clients: number, seconds: number, attempt: () => Promise<number>, settled: (accepted: number) => Promise<void>) {
   const start = performance.now();
   const stopAt = start + seconds * 1000;
   const w: Window = { accepted: 0, answered: 0, seconds: 0, statuses: {} };
@@ -374,7 +374,7 @@ async function taskgateWindow(h: Harness, server: string, clients: number, secon
   const compute = h.startCompute(4);
   const before = h.history.intervals.length;
   try {
-    return await window(clients, seconds,
+    return await measureWindow(clients, seconds,
       async () => (await h.api('POST', `/servers/${server}/action`, { reboot: { type: 'SOFT' } })).statusCode,
       async (accepted) => { while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10)); });
   } finally {
@@ -386,7 +386,7 @@ async function lockItemWindow(h: Harness, lockId: string, clients: number, secon
   const lock = lockItemPeer(h.table('peer'), h.history, WORK_MS);
   let n = 0;
   // The lock item's work happens inside its attempt: an accepted attempt has ended its work.
-  return window(clients, seconds,
+  return measureWindow(clients, seconds,
     async () => ((await lock.attempt({ instanceId: lockId, op: 'reboot', requestId: `${lockId}-${n++}` })) === 'accepted' ? 202 : 409),
     async () => undefined);
 }
@@ -427,7 +427,7 @@ async function contention(h: Harness) {
   bar.tick();
   const raw = h.table('floor');
   const rawKey = { pk: 'RAW#1', sk: 'META' };
-  const rw = await window(64, SIZE.contentionS, async () => {
+  const rw = await measureWindow(64, SIZE.contentionS, async () => {
     try {
       await raw.db.send(new UpdateCommand({
         TableName: raw.name, Key: rawKey, UpdateExpression: 'ADD version :one',
