@@ -24,8 +24,7 @@ export interface ClaimRequest {
   readonly now: number;
   /** How long the claim may wait for a worker before the sweeper may expire it. */
   readonly leaseMs: number;
-  /** An extra precondition on the instance item, with the refusal it stands for. */
-  /** Conditions of the operation beyond its catalogue row, all of which must hold. */
+  /** Conditions of the operation beyond its catalogue row, each with the refusal it stands for; all must hold. */
   readonly guards?: readonly ClaimGuard[];
   /** Instance fields the claim's own write sets (rebuild's new image and name, as Nova saves them at the API). */
   readonly fields?: Record<string, unknown>;
@@ -142,24 +141,24 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   // implies that the item exists, one allowed vm_state is an equality, not a list, and a deleted
   // server (vm_state deleted, set by the same write that marks it) fails any list of vm_states
   // that leaves deleted out.
-  const all: string[] = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
+  const required: string[] = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
   if (!req.caller.isAdmin) {
-    all.push('#proj = :proj', '#locked = :false');
+    required.push('#proj = :proj', '#locked = :false');
     values[':proj'] = req.caller.projectId;
     values[':false'] = false;
   }
   if (row.allowedVmStates === 'any' || row.allowedVmStates.includes('deleted')) {
-    all.push('attribute_not_exists(#deleted)');
+    required.push('attribute_not_exists(#deleted)');
   } else {
     const placeholders = row.allowedVmStates.map((state, i) => {
       values[`:vm${i}`] = state;
       return `:vm${i}`;
     });
-    all.push(placeholders.length === 1 ? `#vm = ${placeholders[0]}` : `#vm IN (${placeholders.join(', ')})`);
+    required.push(placeholders.length === 1 ? `#vm = ${placeholders[0]}` : `#vm IN (${placeholders.join(', ')})`);
   }
   for (const guard of req.guards ?? []) {
     if (/\bOR\b/.test(guard.condition)) throw new Error(`a claim guard is a conjunction, without OR: ${guard.condition}`);
-    all.push(guard.condition);
+    required.push(guard.condition);
     Object.assign(names, guard.names);
     Object.assign(values, guard.values);
   }
@@ -173,7 +172,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   // Without parentheses, as a disjunction of conjunctions (AND binds tighter than OR): dynalite's
   // expression parser spends about 0.3 ms backtracking over each parenthesised group, more than
   // the rest of the write; DynamoDB evaluates both forms alike.
-  const condition = taskStateAlternatives.map((alternative) => [...all, alternative].join(' AND ')).join(' OR ');
+  const condition = taskStateAlternatives.map((alternative) => [...required, alternative].join(' AND ')).join(' OR ');
 
   const claim: Claim = {
     requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId,
