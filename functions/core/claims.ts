@@ -202,18 +202,19 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     sets.push(`#f_${field} = :f_${field}`);
   }
 
+  const expression = `SET ${sets.join(', ')} ADD #ver :one`;
+  const input = {
+    TableName: table.name,
+    Key: keys.instance(req.instanceId),
+    ConditionExpression: condition,
+    UpdateExpression: expression,
+    ...usedPlaceholders([condition, expression], names, values),
+    ReturnValues: 'ALL_NEW',
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+  } as const;
   for (let attempt = 1; ; attempt++) {
-    const expression = `SET ${sets.join(', ')} ADD #ver :one`;
     try {
-      const out = await table.db.send(new UpdateCommand({
-        TableName: table.name,
-        Key: keys.instance(req.instanceId),
-        ConditionExpression: condition,
-        UpdateExpression: expression,
-        ...usedPlaceholders([condition, expression], names, values),
-        ReturnValues: 'ALL_NEW',
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-      }));
+      const out = await table.db.send(new UpdateCommand({ ...input }));
       const instance = out.Attributes as Instance;
       return { token: instance.version, instance };
     } catch (err) {
