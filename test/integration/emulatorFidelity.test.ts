@@ -1,8 +1,6 @@
 import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { timings } from '../../functions/core/config.js';
-import { isConditionFailure, itemFromConditionFailure } from '../../functions/core/table.js';
-import { startBackends, type TestBackends } from '../support/emulators.js';
+import { failedConditionalWrite, startBackends, type TestBackends } from '../support/emulators.js';
 
 // The two places where the embedded emulators are patched to answer as AWS does (patches/, applied
 // by patch-package on npm ci). Each test fails on the unpatched emulator.
@@ -12,19 +10,9 @@ beforeAll(async () => { backends = await startBackends({ ...timings(), visibilit
 afterAll(() => backends.stop());
 
 it('a failed conditional write returns the old item when asked (ReturnValuesOnConditionCheckFailure), and only then', async () => {
-  const { table } = backends;
-  const Key = { pk: `FIDELITY#${crypto.randomUUID()}`, sk: 'META' };
-  await table.db.send(new PutCommand({ TableName: table.name, Item: { ...Key, state: 'held' } }));
-  const failedWrite = (ask: boolean) => table.db.send(new UpdateCommand({
-    TableName: table.name, Key, UpdateExpression: 'SET #s = :s', ConditionExpression: 'attribute_not_exists(pk)',
-    ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': 'taken' },
-    ...(ask ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
-  })).then(() => { throw new Error('the write met a condition it cannot meet'); }, (err: unknown) => {
-    if (!isConditionFailure(err)) throw err;
-    return itemFromConditionFailure<Record<string, unknown>>(err);
-  });
-  expect(await failedWrite(true)).toEqual({ ...Key, state: 'held' });
-  expect(await failedWrite(false)).toBeUndefined();
+  const asked = await failedConditionalWrite(backends.table, true);
+  expect(asked.returned).toEqual(asked.item);
+  expect((await failedConditionalWrite(backends.table, false)).returned).toBeUndefined();
 });
 
 it('a long poll answers when a message is there for it, not empty when another poller took the one that woke it', async () => {

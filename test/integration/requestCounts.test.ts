@@ -1,10 +1,8 @@
-import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startHarness, type Harness } from '../../bench/harness.js';
 import type { Counts } from '../../bench/requestCounter.js';
 import { readInstance } from '../../functions/core/claims.js';
 import { cachedFlavors } from '../../functions/core/flavors.js';
-import { isConditionFailure, itemFromConditionFailure, type Table } from '../../functions/core/table.js';
-import { seedAttachment, seedInstance } from '../support/emulators.js';
+import { failedConditionalWrite, seedAttachment, seedInstance } from '../support/emulators.js';
 import { Ports, Volumes } from '../../functions/core/attachables.js';
 
 // How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
@@ -18,22 +16,6 @@ import { Ports, Volumes } from '../../functions/core/attachables.js';
 // the backend does; the read that follows on a backend that does not is unit-tested with a mock
 // (test/unit/refusal.test.ts).
 
-/** Whether a failed conditional write on this backend carries the old item. */
-async function returnsOldItemOnConditionFailure(table: Table): Promise<boolean> {
-  const Key = { pk: `PROBE#${crypto.randomUUID()}`, sk: 'META' };
-  await table.db.send(new PutCommand({ TableName: table.name, Item: { ...Key, probe: 1 } }));
-  try {
-    await table.db.send(new UpdateCommand({
-      TableName: table.name, Key, UpdateExpression: 'SET probe = :two', ConditionExpression: 'attribute_not_exists(pk)',
-      ExpressionAttributeValues: { ':two': 2 }, ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-    return itemFromConditionFailure(err as { Item?: Record<string, unknown> }) !== undefined;
-  }
-  throw new Error('the probe write met its condition; it cannot have');
-}
-
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ workMs: 0, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
@@ -41,7 +23,8 @@ beforeAll(async () => {
 afterAll(() => h.stop());
 
 it('the backend returns the old item with a failed conditional write, as DynamoDB does', async () => {
-  expect(await returnsOldItemOnConditionFailure(h.table('probe'))).toBe(true);
+  const probe = await failedConditionalWrite(h.table('probe'), true);
+  expect(probe.returned).toEqual(probe.item);
 });
 
 const owner = { projectId: 'bench', userId: 'bench' };

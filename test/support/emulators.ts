@@ -1,11 +1,13 @@
 import { timings, type Timings } from '../../functions/core/config.js';
-import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationName } from '../../functions/core/catalogue.js';
 import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
 import type { Caller, Instance } from '../../functions/core/instance.js';
 import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
 import { PowerState, type VmState } from '../../functions/core/states.js';
-import { keys, leaseShardOf, makeTable, serverShardOf, type Table } from '../../functions/core/table.js';
+import {
+  isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, makeTable, serverShardOf, type Table,
+} from '../../functions/core/table.js';
 import { createApi } from '../../functions/api/app.js';
 import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/attachables.js';
 import { sqsOperationQueue } from '../../functions/core/queue.js';
@@ -129,4 +131,24 @@ export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
       await backends.stop();
     },
   };
+}
+
+/**
+ * A conditional write that cannot succeed, on a fresh item: the item as written, and what the
+ * failure brought back (`ask`: with ReturnValuesOnConditionCheckFailure ALL_OLD, as admission asks).
+ */
+export async function failedConditionalWrite(table: Table, ask: boolean) {
+  const item = { pk: `PROBE#${crypto.randomUUID()}`, sk: 'META', state: 'held' };
+  await table.db.send(new PutCommand({ TableName: table.name, Item: item }));
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: { pk: item.pk, sk: item.sk }, UpdateExpression: 'SET #s = :s', ConditionExpression: 'attribute_not_exists(pk)',
+      ExpressionAttributeNames: { '#s': 'state' }, ExpressionAttributeValues: { ':s': 'taken' },
+      ...(ask ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
+    }));
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    return { item, returned: itemFromConditionFailure<Record<string, unknown>>(err) };
+  }
+  throw new Error('the probe write met a condition it cannot meet');
 }
