@@ -52,14 +52,20 @@ async function endedActions(instance: Instance): Promise<Map<string, InstanceAct
 
 const superseded = { result: 'Error', traceback: expect.stringMatching(/^Superseded/), finishTime: expect.any(String) };
 
-/** Soft reboot (message lost), then two hard reboots, each taking the claim over from the one before. */
-async function chainOfTakeovers() {
+/** A soft reboot accepted whose message was lost: claimed, never to be delivered (`rates.drop` stays 1). */
+async function softRebootLost() {
   const { table } = backends;
   const instance = await seedInstance(table);
   const { queue, delivered, log, rates } = lossyQueue();
   const deps: AdmissionDeps = { table, queue, claimLeaseMs: 60_000 };
   rates.drop = 1;
   const soft = await admit(deps, instance.id, 'reboot_soft');
+  return { instance, deps, delivered, log, rates, soft };
+}
+
+/** Soft reboot (message lost), then two hard reboots, each taking the claim over from the one before. */
+async function chainOfTakeovers() {
+  const { instance, deps, delivered, log, rates, soft } = await softRebootLost();
   rates.drop = 0;
   expect(log.count('queue.drop')).toBe(1);
   expect(delivered.messages).toHaveLength(0);
@@ -130,11 +136,7 @@ describe('a chain of takeovers', () => {
 
   it('a takeover that could not be queued gives its claim back and ends what it took over', async () => {
     const { table } = backends;
-    const instance = await seedInstance(table);
-    const { queue, delivered, rates } = lossyQueue();
-    const deps: AdmissionDeps = { table, queue, claimLeaseMs: 60_000 };
-    rates.drop = 1;
-    const soft = await admit(deps, instance.id, 'reboot_soft');
+    const { instance, deps, delivered, rates, soft } = await softRebootLost();
     rates.drop = 0;
     rates.sendFailure = 1;
     const hard = requestId();
@@ -151,11 +153,7 @@ describe('a chain of takeovers', () => {
 
   it('reset-state ends the live claim and every claim it had taken over', async () => {
     const { table } = backends;
-    const instance = await seedInstance(table);
-    const { queue, delivered, rates } = lossyQueue();
-    const deps: AdmissionDeps = { table, queue, claimLeaseMs: 60_000 };
-    rates.drop = 1;
-    const soft = await admit(deps, instance.id, 'reboot_soft');
+    const { instance, deps, delivered, soft } = await softRebootLost();
     const hard = await admit(deps, instance.id, 'reboot_hard');
     expect(delivered.messages).toHaveLength(0);
     await resetState(table, admin, instance.id, 'error');
