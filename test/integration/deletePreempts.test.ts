@@ -51,6 +51,16 @@ function heldAt(op: OperationName, n: number) {
 
 const admission = (queue: CapturingQueue): AdmissionDeps => ({ table: backends.table, queue, claimLeaseMs: 60_000 });
 
+/** A server with an attach of a new volume admitted (the volume reserved), its message taken from the queue. */
+async function attachAdmitted(queue: CapturingQueue) {
+  const instance = await seedInstance(backends.table);
+  const volumeId = uuid();
+  await requestOperation(admission(queue), {
+    instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
+  });
+  return { instance, volumeId, attach: queue.take() };
+}
+
 describe('delete preempts', () => {
   it('takes over a long rebuild: the rebuild is fenced out, the server ends deleted, volumes and ports are free', async () => {
     const { table } = backends;
@@ -108,12 +118,7 @@ describe('delete preempts', () => {
   it('takes over an attach in flight: the volume it had reserved is given back, no mapping is left', async () => {
     const { table } = backends;
     const queue = new CapturingQueue();
-    const instance = await seedInstance(table);
-    const volumeId = uuid();
-    await requestOperation(admission(queue), {
-      instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
-    });
-    const attach = queue.take();
+    const { instance, volumeId, attach } = await attachAdmitted(queue);
     expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
     // Hold the attach at its one step (the mapping lands with its release, which is fenced).
     const slow = heldAt('attach_volume', 1);
@@ -139,12 +144,7 @@ describe('delete preempts', () => {
   it('ends the operation it took over even when that one\'s message was lost: its action ends once, its volume is given back', async () => {
     const { table } = backends;
     const queue = new CapturingQueue();
-    const instance = await seedInstance(table);
-    const volumeId = uuid();
-    await requestOperation(admission(queue), {
-      instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
-    });
-    const lost = queue.take(); // never delivered: no worker of it will ever run
+    const { instance, volumeId, attach: lost } = await attachAdmitted(queue); // never delivered: no worker of it will ever run
     await requestOperation(admission(queue), { instanceId: instance.id, op: 'delete', caller: alice, requestId: requestId() });
 
     expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, queue.take()))
