@@ -450,7 +450,7 @@ async function contention(h: Harness) {
   line(few);
   say(`emulator's raw conditional UpdateItem on one item, 64 clients: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
   say(`why: one operation at a time, uncontended (median of ${chain.samples}): taskgate ${ms(chain.taskgateCycle)} from the request to the end `
-    + `of its work (${chain.taskgateRequests} requests in the chain: claim, send, receive, take-up, release, action record, delete), `
+    + `of its work (${chain.taskgateRequests} requests in the chain: claim, send, receive, take-up (its run item's write and the instance's read, side by side), release, action record, delete), `
     + `lock item ${ms(chain.lockCycle)} (2: put, delete); a refusal costs taskgate ${ms(chain.taskgateRefusal)} `
     + `(the API handler and the failed claim) and the lock item ${ms(chain.lockRefusal)} (a failed put)`);
   say();

@@ -1,6 +1,7 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, type OperationName } from './catalogue.js';
 import { takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
+import { readRun } from './runs.js';
 import { isConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
 
 // Nova's instance actions: one record per request, with the compute event that ran it.
@@ -115,9 +116,20 @@ function actionsOnInstance(instance: Instance): InstanceAction[] {
   return found;
 }
 
+/**
+ * The instance with its live claim's event start: a first run that has not checkpointed keeps it
+ * on its own RUN# item only (runs.ts).
+ */
+async function withRunStart(table: Table, instance: Instance): Promise<Instance> {
+  if (!instance.claim || instance.claim.eventStart) return instance;
+  const run = await readRun(table, instance.id, instance.version);
+  return run ? { ...instance, claim: { ...instance.claim, eventStart: run.eventStart } } : instance;
+}
+
 /** One action of a server the caller has read: from the instance item when it is there, else its record. */
 export async function findAction(table: Table, instance: Instance, requestId: string): Promise<InstanceAction | undefined> {
-  const onItem = actionsOnInstance(instance).find((a) => a.requestId === requestId);
+  const live = instance.claim?.requestId === requestId ? await withRunStart(table, instance) : instance;
+  const onItem = actionsOnInstance(live).find((a) => a.requestId === requestId);
   if (onItem && !onItem.finishTime) return onItem;
   return (await getAction(table, instance.id, requestId)) ?? onItem;
 }
@@ -132,8 +144,10 @@ export async function getAction(table: Table, instanceId: string, requestId: str
 
 /** Newest first, as Nova lists them: the records, and what the instance item carries besides. */
 export async function listActionsOf(table: Table, instance: Instance): Promise<InstanceAction[]> {
-  const records = await queryInstanceItems<InstanceAction>(table, instance.id, 'ACTION#');
+  const [records, live] = await Promise.all([
+    queryInstanceItems<InstanceAction>(table, instance.id, 'ACTION#'), withRunStart(table, instance),
+  ]);
   const recorded = new Set(records.map((a) => a.requestId));
-  const all = [...records, ...actionsOnInstance(instance).filter((a) => !recorded.has(a.requestId))];
+  const all = [...records, ...actionsOnInstance(live).filter((a) => !recorded.has(a.requestId))];
   return all.sort((a, b) => b.startTime.localeCompare(a.startTime));
 }

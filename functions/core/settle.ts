@@ -4,6 +4,7 @@ import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachable
 import { releaseClaim } from './claims.js';
 import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
+import { readRun, type Run } from './runs.js';
 import type { Table } from './table.js';
 
 export type Result =
@@ -18,10 +19,16 @@ export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId' | 'p
   readonly eventStart?: string;
 };
 
-/** The action's start: from the live claim when it is this request's (it knows the event start). */
-function actionStart(instance: Instance | undefined, claim: ClaimRef): ActionStart {
-  const live = instance?.claim?.requestId === claim.requestId ? instance.claim : undefined;
-  return { ...claim, ...(live ? { claimedAt: live.claimedAt, eventStart: live.eventStart } : {}) };
+/**
+ * The action's start: from the live claim when it is this request's, its event's start from the
+ * run that ends it, else from the claim (a checkpoint or a takeover wrote it there), else from
+ * the claim's first run's own item (a first run that never wrote the instance).
+ */
+async function actionStart(table: Table, instance: Instance, claim: ClaimRef, token: number, run?: Run): Promise<ActionStart> {
+  const live = instance.claim?.requestId === claim.requestId ? instance.claim : undefined;
+  if (!live) return claim;
+  const eventStart = run?.eventStart ?? live.eventStart ?? (await readRun(table, instance.id, token))?.eventStart;
+  return { ...claim, claimedAt: live.claimedAt, eventStart };
 }
 
 /**
@@ -33,11 +40,11 @@ function actionStart(instance: Instance | undefined, claim: ClaimRef): ActionSta
  */
 export async function settleOperation(
   table: Table,
-  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number; runner?: string },
+  s: { instance: Instance; claim: ClaimRef; token: number; result: Result; now: number; onlyIfLeaseBefore?: number; run?: Run },
 ): Promise<boolean> {
   const row = operationRow(s.claim.op);
   const { instance, result } = s;
-  const start = actionStart(instance, s.claim);
+  const start = await actionStart(table, instance, s.claim, s.token, s.run);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
   await endTakenOver(table, instance, s.now);
   const released = await releaseClaim(table, {
@@ -49,7 +56,7 @@ export async function settleOperation(
       op: start.op, userId: start.userId, projectId: start.projectId, claimedAt: start.claimedAt,
       eventStart: start.eventStart, finishedAt: new Date(s.now).toISOString(),
     },
-    onlyIfLeaseBefore: s.onlyIfLeaseBefore, runner: s.runner,
+    onlyIfLeaseBefore: s.onlyIfLeaseBefore, run: s.run,
   });
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer

@@ -62,6 +62,8 @@ export function tableFromEnv(): Table {
 export const keys = {
   instance: (id: string) => ({ pk: `INSTANCE#${id}`, sk: 'META' }),
   action: (instanceId: string, requestId: string) => ({ pk: `INSTANCE#${instanceId}`, sk: `ACTION#${requestId}` }),
+  /** The first run of the claim whose token is `token` (runs.ts). */
+  run: (instanceId: string, token: number) => ({ pk: `INSTANCE#${instanceId}`, sk: `RUN#${token}` }),
   volume: (id: string) => ({ pk: `VOLUME#${id}`, sk: 'META' }),
   port: (id: string) => ({ pk: `PORT#${id}`, sk: 'META' }),
 };

@@ -47,10 +47,10 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     return 'dropped';
   }
 
-  const instance = begun.instance;
+  const { instance, run } = begun;
   const row = operationRow(msg.op);
-  // The take-up just proved the token and renewed the lease: a checkpoint straight after it
-  // (the first step's) would prove nothing more, so it costs no write unless it moves task_state.
+  // The take-up just proved the token and the run's lease: a checkpoint straight after it (the
+  // first step's) would prove nothing more, so it costs no write unless it moves task_state.
   let fencedJustNow = true;
   // A run that takes over from a dead one starts the driver again from its first step, but the
   // task_state shown never goes back: a step the dead run already passed only renews the leases.
@@ -66,7 +66,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
       const redundant = fencedJustNow && !taskState;
       fencedJustNow = false;
       if (redundant) return;
-      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, runner });
+      await renewClaim(table, { instanceId: instance.id, token: msg.token, now: now(), runLeaseMs, claimLeaseMs, taskState, run });
       await heartbeat?.();
     },
   };
@@ -80,12 +80,12 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
       return 'dropped';
     }
     if (!(err instanceof DriverError)) {
-      await yieldWork(table, { instanceId: instance.id, token: msg.token, runner }).catch(() => undefined);
+      await yieldWork(table, { instanceId: instance.id, token: msg.token, run }).catch(() => undefined);
       throw err;
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), runner });
+  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), run });
   if (!settled && !await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
   return settled ? 'done' : 'dropped';
 }

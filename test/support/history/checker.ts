@@ -121,9 +121,13 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
   return found;
 }
 
-/** A write a superseded worker may still make: its own action record, the undo of its own reservation. */
-function isOwnCleanup(w: WriteEvent, requestId: string): boolean {
-  if (w.sk === `ACTION#${requestId}`) return true;
+/**
+ * A write a superseded worker may still make: its own action record, its own run item (a late
+ * delivery's take-up writes it beside the read that finds the claim gone; functions/core/runs.ts),
+ * the undo of its own reservation.
+ */
+function isOwnCleanup(w: WriteEvent, requestId: string, token: number): boolean {
+  if (w.sk === `ACTION#${requestId}` || w.sk === `RUN#${token}`) return true;
   if (w.values?.[':request'] !== requestId) return false;
   return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available');
 }
@@ -145,7 +149,7 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
       && !(s.w.actor.role === 'worker' && s.w.actor.requestId === requestId));
     if (!superseding) continue;
     for (const w of run) {
-      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!)) {
+      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!)) {
         found.push({
           invariant: 'fenced',
           message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
