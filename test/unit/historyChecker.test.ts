@@ -107,7 +107,10 @@ describe('history checker', () => {
     seq = 0;
     const h: HistoryEvent[] = [
       meta(T0, { role: 'harness', id: 'h' }, { vmState: 'active', version: 1 }, 'Put'),
-      meta(T0 + 10, api, { vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000 }),
+      meta(T0 + 10, api, {
+        vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000,
+        takenOver: [claim('reboot_soft', 'req-s')],
+      }),
       meta(T0 + 20, worker('req-a', 2), { vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000 }),
       meta(T0 + 30, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 3, leaseUntil: T0 + 9_000 }),
       // The superseded attach still writes its mapping: the violation.
@@ -116,11 +119,17 @@ describe('history checker', () => {
       write(T0 + 50, worker('req-a', 2), `INSTANCE#${I}`, 'BDM#vol-1', 'Delete', undefined, { ':request': 'req-a' }),
       write(T0 + 51, worker('req-a', 2), 'VOLUME#vol-1', 'META', 'Update', { status: 'available' }, { ':request': 'req-a', ':available': 'available' }),
       write(T0 + 52, worker('req-a', 2), `INSTANCE#${I}`, 'ACTION#req-a', 'Update', { finishTime: iso(T0 + 52) }),
+      // So is its run item (a late take-up), and ending the action of the claim it had taken over.
+      write(T0 + 53, worker('req-a', 2), `INSTANCE#${I}`, 'RUN#2', 'Put', { runner: 'w' }),
+      write(T0 + 54, worker('req-a', 2), `INSTANCE#${I}`, 'ACTION#req-s', 'Update', { finishTime: iso(T0 + 54) }),
+      // Another request's action record is not its to write.
+      write(T0 + 55, worker('req-a', 2), `INSTANCE#${I}`, 'ACTION#req-x', 'Update', { finishTime: iso(T0 + 55) }),
     ];
     const found = checkFencing(h);
-    expect(found).toHaveLength(1);
-    expect(found[0]).toMatchObject({ invariant: 'fenced', message: expect.stringMatching(/worker of req-a \(token 2\) wrote Put INSTANCE#i-1\/BDM#vol-1/) });
-    expect(checkFencing(h.filter((e) => !(e.kind === 'write' && e.command === 'Put' && e.sk === 'BDM#vol-1')))).toEqual([]);
+    expect(found.map((v) => v.invariant)).toEqual(['fenced', 'fenced']);
+    expect(found[0]).toMatchObject({ message: expect.stringMatching(/worker of req-a \(token 2\) wrote Put INSTANCE#i-1\/BDM#vol-1/) });
+    expect(found[1]).toMatchObject({ message: expect.stringMatching(/wrote Update INSTANCE#i-1\/ACTION#req-x/) });
+    expect(checkFencing(h.filter((e) => !(e.kind === 'write' && (e.sk === 'BDM#vol-1' && e.command === 'Put' || e.sk === 'ACTION#req-x'))))).toEqual([]);
   });
 
   it('ownership: a volume attached to two instances at once, and a leaked reservation at the end', () => {

@@ -124,12 +124,17 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
 /**
  * A write a superseded worker may still make: its own action record, its own run item (a late
  * delivery's take-up writes it beside the read that finds the claim gone; functions/core/runs.ts),
- * the undo of its own reservation.
+ * the undo of its own reservation; and the same for each claim its own claim had taken over,
+ * which it ends before its release (settle.ts endTakenOver) and which the claim that superseded
+ * it ends too, each write conditioned so that only the first counts.
  */
-function isOwnCleanup(w: WriteEvent, requestId: string, token: number): boolean {
-  if (w.sk === `ACTION#${requestId}` || w.sk === `RUN#${token}`) return true;
-  if (w.values?.[':request'] !== requestId) return false;
-  return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available');
+function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver: readonly string[]): boolean {
+  if (w.sk === `RUN#${token}`) return true;
+  return [requestId, ...tookOver].some((owner) => {
+    if (w.sk === `ACTION#${owner}`) return true;
+    if (w.values?.[':request'] !== owner) return false;
+    return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available');
+  });
 }
 
 /** Once its claim was taken over, a worker changes nothing but its own cleanup. */
@@ -148,8 +153,10 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
     const superseding = (snaps.get(instanceId!) ?? []).find((s) => s.item.version > token!
       && !(s.w.actor.role === 'worker' && s.w.actor.requestId === requestId));
     if (!superseding) continue;
+    const own = (snaps.get(instanceId!) ?? []).find((s) => s.item.version === token);
+    const tookOver = ((own?.item.takenOver ?? []) as { requestId: string }[]).map((c) => c.requestId);
     for (const w of run) {
-      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!)) {
+      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver)) {
         found.push({
           invariant: 'fenced',
           message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
