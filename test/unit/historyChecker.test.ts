@@ -132,6 +132,25 @@ describe('history checker', () => {
     expect(checkFencing(h.filter((e) => !(e.kind === 'write' && (e.sk === 'BDM#vol-1' && e.command === 'Put' || e.sk === 'ACTION#req-x'))))).toEqual([]);
   });
 
+  it('fenced: after its own release a request settles what it reserved, but no driver of it writes', () => {
+    seq = 0;
+    const run = (id: string, driver = false): Actor => ({ ...worker('req-a', 2, driver), id });
+    const h: HistoryEvent[] = [
+      meta(T0, { role: 'harness', id: 'h' }, { vmState: 'active', version: 1 }, 'Put'),
+      meta(T0 + 10, api, { vmState: 'active', taskState: 'attaching_volume', claim: claim('attach_volume', 'req-a'), version: 2, leaseUntil: T0 + 9_000 }),
+      // The second run of req-a (it took over from the first) releases; the next request claims.
+      meta(T0 + 20, run('w-second'), { vmState: 'active', version: 3 }),
+      meta(T0 + 30, api, { vmState: 'active', taskState: 'rebooting', claim: claim('reboot_soft', 'req-r'), version: 4, leaseUntil: T0 + 9_000 }),
+      // The releasing run marks its volume in use after that, and a redelivery does it again: its settle.
+      write(T0 + 40, run('w-second'), 'VOLUME#vol-1', 'META', 'Update', { status: 'in-use' }, { ':request': 'req-a', ':inUse': 'in-use' }),
+      write(T0 + 45, run('w-third'), 'VOLUME#vol-1', 'META', 'Update', { status: 'in-use' }, { ':request': 'req-a', ':inUse': 'in-use' }),
+      // The first run's driver, taken over, writes its mapping late: the violation.
+      write(T0 + 50, run('w-first', true), `INSTANCE#${I}`, 'BDM#vol-1', 'Put', { id: 'vol-1', instanceId: I }, { ':request': 'req-a' }),
+    ];
+    const found = checkFencing(h);
+    expect(found.map((v) => v.message)).toEqual([expect.stringMatching(/wrote Put INSTANCE#i-1\/BDM#vol-1 after its claim was taken over \(version 3 by worker\)/)]);
+  });
+
   it('ownership: a volume attached to two instances at once, and a leaked reservation at the end', () => {
     seq = 0;
     const twice: HistoryEvent[] = [

@@ -150,12 +150,18 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
   }
   for (const run of runs.values()) {
     const { instanceId, requestId, token } = run[0]!.actor;
-    const superseding = (snaps.get(instanceId!) ?? []).find((s) => s.item.version > token!
-      && !(s.w.actor.role === 'worker' && s.w.actor.requestId === requestId));
+    // The first write to move the version past the token ends the claim: a takeover (or a reset)
+    // by another, or the request's own release by one of its runs. After its own release the
+    // request still settles what it reserved and records its action (settle.ts; a redelivery that
+    // finds the release done does it again, abandonSuperseded), whatever is claimed next; but no
+    // driver of it may still be at work.
+    const superseding = (snaps.get(instanceId!) ?? []).find((s) => s.item.version > token!);
     if (!superseding) continue;
+    const released = superseding.w.actor.role === 'worker' && superseding.w.actor.requestId === requestId;
     const own = (snaps.get(instanceId!) ?? []).find((s) => s.item.version === token);
     const tookOver = ((own?.item.takenOver ?? []) as { requestId: string }[]).map((c) => c.requestId);
     for (const w of run) {
+      if (released && !w.actor.driver) continue;
       if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver)) {
         found.push({
           invariant: 'fenced',
