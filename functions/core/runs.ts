@@ -5,9 +5,10 @@ import { isConditionFailure, keys, type Table } from './table.js';
 // delivery to take a claim up says so on an item of its own, RUN#<token> beside the instance,
 // written only if absent: that write does not wait behind the requests that pile up on a busy
 // instance's item (every refused admission is a write there), and a duplicate delivery of the
-// same message finds it and backs off. Only a later run, one that takes the work over from a
-// run that died, writes its runner id on the instance item, and from then on the first run's
-// writes (fenced on "no runner on the claim") fail.
+// same message finds it and backs off. Only a run that takes the work over from one that died,
+// or a first run taken up so late that its claim's lease needs renewing, writes its runner id on
+// the instance item (claims.ts beginWork); from then on the first run's writes, fenced on "no
+// runner on the claim", fail.
 
 /** What the first run wrote on its RUN# item. */
 export interface RunRecord {
