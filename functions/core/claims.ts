@@ -285,10 +285,11 @@ const isCurrent = (instance: Instance | undefined, token: number): instance is I
  * The first delivery writes nothing on the instance: its RUN# item (runs.ts) and a read of the
  * instance, side by side, prove the claim current and the run its own, and on a busy instance
  * neither waits behind the refused admissions queued on the instance's item. It may do so while
- * the claim's lease still covers what a take-up would renew it to, less half a run lease, so the
- * sweeper cannot end the claim under a run that checkpoints within its run lease. Otherwise (a
- * message that waited), and for every takeover, the take-up is one fenced write that names the
- * runner on the claim and renews the claim's lease to cover the rest of the redelivery budget.
+ * the claim's lease still covers what a take-up would renew it to, less a tenth of a run lease:
+ * the renewal would change next to nothing, so the sweeper's deadline and the redelivery budget
+ * it covers are as a take-up's write would leave them. Otherwise (a message that waited), and for
+ * every takeover, the take-up is one fenced write that names the runner on the claim and renews
+ * the claim's lease to cover the rest of the redelivery budget.
  */
 export async function beginWork(
   table: Table, req: { instanceId: string; token: number; runner: string; now: number; runLeaseMs: number; claimLeaseMs: number },
@@ -300,9 +301,9 @@ export async function beginWork(
   ]);
   if (!isCurrent(instance, req.token)) return { kind: 'stale', instance };
   const claim = instance.claim;
-  // Taken up within half a run lease of the claim's admission (or its last renewal), as nearly
-  // every message is: the claim's lease covers nearly what the take-up would renew it to.
-  const leaseCovers = (instance.leaseUntil ?? 0) >= req.now + req.claimLeaseMs - req.runLeaseMs / 2;
+  // Taken up within a tenth of a run lease of the claim's admission (or its last renewal), as
+  // nearly every message is (9 s with the default leases).
+  const leaseCovers = (instance.leaseUntil ?? 0) >= req.now + req.claimLeaseMs - req.runLeaseMs / 10;
   if (first && claim?.runner === undefined && claim?.runUntil === undefined && leaseCovers) {
     return { kind: 'started', instance, run: { runner: req.runner, onInstance: false, eventStart: mine.eventStart } };
   }
