@@ -27,7 +27,9 @@ export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId' | 'p
 async function actionStart(table: Table, instance: Instance, claim: ClaimRef, token: number, run?: Run): Promise<ActionStart> {
   const live = instance.claim?.requestId === claim.requestId ? instance.claim : undefined;
   if (!live) return claim;
-  const eventStart = run?.eventStart ?? live.eventStart ?? (await readRun(table, instance.id, token))?.eventStart;
+  // A reaper's read of the run item is retried when throttled, as its writes are: it must not be
+  // what leaves a claim for the next sweep.
+  const eventStart = run?.eventStart ?? live.eventStart ?? (await retryThrottled(() => readRun(table, instance.id, token)))?.eventStart;
   return { ...claim, claimedAt: live.claimedAt, eventStart };
 }
 
