@@ -488,7 +488,6 @@ async function oneAtATime(h: Harness) {
   h.counter.reset();
   if ((await reboot()).statusCode !== 202) throw new Error('the instance should have been idle');
   await h.drain();
-  const total = (c: Counts) => Object.values(c).reduce((a, b) => a + b, 0);
   const taskgateRequests = total(h.counter.take('api')) + total(h.counter.take('compute'));
   // Refusals: taskgate's instance stays claimed (nothing runs it); the lock item stays held.
   if ((await reboot()).statusCode !== 202) throw new Error('the instance should have been idle');
