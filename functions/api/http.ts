@@ -8,6 +8,11 @@ export interface ApiContext extends Context {
   requestId: string;
   /** The caller's X-OpenStack-Request-ID when well formed: Nova's global request id. */
   globalRequestId?: string;
+  /**
+   * This request retries, under its Idempotency-Key, one that died before answering, and runs
+   * as that request (same request id): what it finds already done is not done again.
+   */
+  resumed?: boolean;
   caller: Caller;
   /** Scheme, host and stage the client used, for Nova's links. */
   baseUrl: string;
@@ -48,8 +53,8 @@ export class HttpFault extends Error {
 }
 
 /** Who asks and under which request ids: what every admission takes from the request. */
-export function requester(ctx: ApiContext): { caller: Caller; requestId: string; globalRequestId?: string } {
-  return { caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId };
+export function requester(ctx: ApiContext): { caller: Caller; requestId: string; globalRequestId?: string; resumed?: boolean } {
+  return { caller: ctx.caller, requestId: ctx.requestId, globalRequestId: ctx.globalRequestId, ...(ctx.resumed ? { resumed: true } : {}) };
 }
 
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {

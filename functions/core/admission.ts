@@ -1,16 +1,17 @@
-import { randomUUID } from 'node:crypto';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { finishAction } from './actions.js';
+import { finishAction, getAction } from './actions.js';
+import { attachmentOn, Volumes } from './attachables.js';
 import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim, claimInstance, readInstance, type ClaimGuard, type Claimed } from './claims.js';
 import { BadRequest, ServiceUnavailable } from './errors.js';
 import { findFlavor } from './flavors.js';
-import type { Caller, Instance, InstanceFields } from './instance.js';
+import { derivedUuid } from './ids.js';
+import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { endTakenOver } from './settle.js';
 import { PowerState } from './states.js';
-import { keys, leaseShardOf, serverShardOf, type Table } from './table.js';
+import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from './table.js';
 
 export interface AdmissionDeps {
   readonly table: Table;
@@ -38,6 +39,11 @@ export interface OperationRequest {
   readonly guard?: ClaimGuard;
   /** Instance fields set with the claim itself (see ClaimRequest.fields). */
   readonly fields?: Record<string, unknown>;
+  /**
+   * A retry, under the same request id, of a request that died before answering (its
+   * Idempotency-Key was taken over): it may have been admitted already, and then is not again.
+   */
+  readonly resumed?: boolean;
 }
 
 export interface Accepted extends Claimed {
@@ -53,6 +59,10 @@ export interface Accepted extends Claimed {
  * so a refused request leaves nothing behind.
  */
 export async function requestOperation(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted> {
+  if (req.resumed) {
+    const earlier = await earlierAdmission(deps, req);
+    if (earlier) return earlier;
+  }
   const clock = deps.now ?? Date.now;
   const now = clock();
   const params = req.params ?? {};
@@ -109,6 +119,31 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
 }
 
 /**
+ * What became of a request that died before answering, when its retry comes (the key's in-progress
+ * window outlasts any API invocation, so the first can no longer be admitting it). Admitted and
+ * still holding the claim: it is queued again, as it may have died before its send (the queue
+ * drops the copy by its deduplication id, the worker a late one by its token). Admitted and ended,
+ * or taken over: the retry reports it. Neither: undefined, and the retry runs it.
+ */
+async function earlierAdmission(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted | undefined> {
+  const instance = await readInstance(deps.table, req.instanceId);
+  if (!instance) return undefined;
+  const claim = instance.claim;
+  if (claim?.requestId === req.requestId) {
+    const params = { ...claim.params, ...Reservations[req.op]?.decide?.(instance) };
+    await deps.queue.send(messageFor(req, instance.version, params, claim.claimedAt));
+    return { token: instance.version, instance, params };
+  }
+  const ended = instance.lastOutcome?.requestId === req.requestId
+    || takenOverClaims(instance).some((c) => c.requestId === req.requestId)
+    || await getAction(deps.table, req.instanceId, req.requestId) !== undefined;
+  if (!ended) return undefined;
+  const params = req.params ?? {};
+  const device = req.op === 'attach_volume' ? attachmentOn(instance, Volumes, String(params.volumeId))?.device : undefined;
+  return { token: instance.version, instance, params: { ...params, ...(device ? { device } : {}) } };
+}
+
+/**
  * The project a volume or port reserved for this request must belong to: the instance's. For a
  * member that is the caller's own (the claim's condition checks it in the same write, and a
  * refused claim undoes the reservation). An administrator may act on another project's server,
@@ -119,7 +154,10 @@ async function reservingProject(table: Table, req: OperationRequest, reservation
   return (await readInstance(table, req.instanceId))?.projectId ?? req.caller.projectId;
 }
 
-function messageFor(req: OperationRequest, token: number, params: Record<string, unknown>, now: number): OperationMessage {
+function messageFor(
+  req: Pick<OperationRequest, 'requestId' | 'instanceId' | 'op' | 'caller' | 'globalRequestId'>,
+  token: number, params: Record<string, unknown>, now: number,
+): OperationMessage {
   return {
     requestId: req.requestId, instanceId: req.instanceId, op: req.op, token, params,
     userId: req.caller.userId, projectId: req.caller.projectId, claimedAt: now,
@@ -149,13 +187,21 @@ export interface CreateRequest {
 }
 
 /**
+ * The id of the server a create request makes: a function of the request id, so a retry that
+ * goes on as a request that died (its Idempotency-Key taken over) finds the server it made.
+ */
+export const serverIdFor = (requestId: string): string => derivedUuid('server', requestId);
+
+/**
  * Create: the new item itself is the claim (task_state scheduling) and the action's start,
- * written only if absent; then one SendMessage.
+ * written only if absent; then one SendMessage. The item's id comes from the request id: if it
+ * is there already, this request made it before it died, and the retry reports it (queued again
+ * while its create still holds it: the first may have died before its send).
  */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
   if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
   const now = (deps.now ?? Date.now)();
-  const id = randomUUID();
+  const id = serverIdFor(req.requestId);
   const created = new Date(now).toISOString();
   const row = operationRow('create');
   const instance: Instance = {
@@ -163,7 +209,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     vmState: 'building', taskState: row.taskStates[0], powerState: PowerState.NOSTATE,
     flavorId: req.flavorRef, imageId: req.imageRef, locked: false, version: 1, created, updated: created,
     metadata: {}, tags: [], ...req.fields,
-    reservationId: req.reservationId ?? `r-${randomUUID().slice(0, 8)}`, launchIndex: req.launchIndex ?? 0,
+    reservationId: req.reservationId ?? reservationIdFor(req.requestId), launchIndex: req.launchIndex ?? 0,
     claim: {
       requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
       params: {}, claimedAt: now,
@@ -171,18 +217,29 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     leaseUntil: now + deps.claimLeaseMs,
     volumes: {}, ports: {},
   };
-  await deps.table.db.send(new PutCommand({
-    TableName: deps.table.name,
-    Item: {
-      ...keys.instance(id), ...instance,
-      gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
-      gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
-    },
-    ConditionExpression: 'attribute_not_exists(pk)',
-  }));
   const request: OperationRequest = {
     instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
   };
+  try {
+    await deps.table.db.send(new PutCommand({
+      TableName: deps.table.name,
+      Item: {
+        ...keys.instance(id), ...instance,
+        gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
+        gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
+      },
+      ConditionExpression: 'attribute_not_exists(pk)',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }));
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const made = itemFromConditionFailure<Instance>(err) ?? await readInstance(deps.table, id);
+    if (!made) throw err;
+    if (made.claim?.requestId === req.requestId) {
+      await deps.queue.send(messageFor(request, made.version, made.claim.params, made.claim.claimedAt));
+    }
+    return made;
+  }
   try {
     await deps.queue.send(messageFor(request, instance.version, {}, now));
   } catch (err) {
@@ -196,3 +253,6 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
   }
   return instance;
 }
+
+/** Nova's reservation id (r-xxxxxxxx) of a create request, from its request id as the server's is. */
+export const reservationIdFor = (requestId: string): string => `r-${derivedUuid('reservation', requestId).slice(0, 8)}`;

@@ -76,8 +76,10 @@ export async function reserve(
         TableName: table.name,
         Key: kind.item(req.id),
         // Unparenthesised (AND binds tighter than OR): dynalite's parser backtracks over each group.
+        // The last alternative: this very request reserved it before it died, and its retry
+        // (Idempotency-Key, same request id) reserves it again.
         ConditionExpression: 'attribute_not_exists(pk) OR #status = :available AND attribute_not_exists(#project) '
-          + 'OR #status = :available AND #project = :project',
+          + 'OR #status = :available AND #project = :project OR #status = :attaching AND #request = :request AND #project = :project',
         UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
           + '#lease = :lease, #shard = :shard, '
           + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',

@@ -221,6 +221,9 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, req.instanceId);
+      // Held by this very request: the retry of a request that died holding its Idempotency-Key,
+      // racing what that request still did (request ids are otherwise never reused).
+      if (current?.claim?.requestId === req.requestId) return { token: current.version, instance: current };
       const refusal = claimRefusal(req, current);
       if (refusal) throw refusal;
       // The read saw a state that admits us: the blocking claim was released in between.

@@ -214,7 +214,9 @@ export function idempotencySettings(env: Env = process.env): IdempotencySettings
   const read = new EnvReader(env);
   return {
     ttlSeconds: read.integer('TASKGATE_IDEMPOTENCY_TTL_SECONDS', 24 * 3600, { min: 1, max: 30 * 24 * 3600 }),
-    inProgressSeconds: read.integer('TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS', 60, { min: 1, max: 3600 }),
+    // Longer than any API invocation can live (API Gateway's integration timeout bounds them all):
+    // a retry that takes the key over must find its first request dead, not still admitting.
+    inProgressSeconds: read.integer('TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS', 60, { min: API_GATEWAY_TIMEOUT_SECONDS + 1, max: 3600 }),
   };
 }
 

@@ -23,8 +23,14 @@ export interface IdempotencyRecord<A> {
   readonly status: IdempotencyStatus;
   /** Hash of what was asked (method, path, body): a retry must match it. */
   readonly fingerprint: string;
-  /** The request that took the key: only it may complete or release it. */
+  /** The invocation that holds the key now: only it may complete or release it. */
   readonly owner: string;
+  /**
+   * The request id the key's work is done under: the first request's, kept when a retry takes
+   * over from a request that died (records of the previous version have only `owner`, which was
+   * that id). Everything the work creates is named from it, so a retry finds what the first did.
+   */
+  readonly requestId?: string;
   /** Epoch ms after which an INPROGRESS record counts as abandoned. */
   readonly inProgressUntil: number;
   /** Epoch seconds: DynamoDB's TTL attribute; also checked on read, as TTL deletes lazily. */
@@ -34,14 +40,18 @@ export interface IdempotencyRecord<A> {
 
 /** What taking a key found. */
 export type Acquired<A> =
-  | { readonly kind: 'acquired' }
+  /**
+   * The key is ours: run the request as `requestId`. `resumed` when the key was taken over from
+   * a request that died holding it: its work may already have been admitted, under that same id.
+   */
+  | { readonly kind: 'acquired'; readonly requestId: string; readonly resumed: boolean }
   | { readonly kind: 'replay'; readonly answer: A }
   | { readonly kind: 'inProgress' }
   | { readonly kind: 'mismatch' };
 
 /** The persistence behind the Idempotency-Key layer; one DynamoDB item per scoped key. */
 export interface IdempotencyStore<A> {
-  acquire(scope: IdempotencyScope, req: { fingerprint: string; owner: string; now: number }): Promise<Acquired<A>>;
+  acquire(scope: IdempotencyScope, req: { fingerprint: string; owner: string; requestId: string; now: number }): Promise<Acquired<A>>;
   /** Keep the answer for retries. A no-op if the key was taken over meanwhile. */
   complete(scope: IdempotencyScope, req: { owner: string; answer: A; now: number }): Promise<void>;
   /** Give the key up (the request changed nothing, e.g. a 5xx): a retry runs again. */
@@ -80,7 +90,7 @@ export function dynamoIdempotencyStore<A>(table: Table, times: IdempotencyTimes)
       const key = idempotencyKeyOf(scope);
       for (let attempt = 1; ; attempt++) {
         const record: IdempotencyRecord<A> = {
-          status: 'INPROGRESS', fingerprint: req.fingerprint, owner: req.owner,
+          status: 'INPROGRESS', fingerprint: req.fingerprint, owner: req.owner, requestId: req.requestId,
           inProgressUntil: req.now + times.inProgressSeconds * 1000,
           expiresAt: Math.floor(req.now / 1000) + times.ttlSeconds,
         };
@@ -88,14 +98,13 @@ export function dynamoIdempotencyStore<A>(table: Table, times: IdempotencyTimes)
           await table.db.send(new PutCommand({
             TableName: table.name,
             Item: { ...key, ...record },
-            // Free, expired (TTL has not deleted it yet), or taken by a request that died.
-            ConditionExpression: 'attribute_not_exists(#pk) OR #expires < :nowSeconds'
-              + ' OR (#status = :inProgress AND #until < :now)',
-            ExpressionAttributeNames: { '#pk': names['#pk'], '#expires': names['#expires'], '#status': names['#status'], '#until': names['#until'] },
-            ExpressionAttributeValues: { ':nowSeconds': Math.floor(req.now / 1000), ':inProgress': 'INPROGRESS', ':now': req.now },
+            // Free, or expired (TTL has not deleted it yet): a new request under this key.
+            ConditionExpression: 'attribute_not_exists(#pk) OR #expires < :nowSeconds',
+            ExpressionAttributeNames: { '#pk': names['#pk'], '#expires': names['#expires'] },
+            ExpressionAttributeValues: { ':nowSeconds': Math.floor(req.now / 1000) },
             ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
           }));
-          return { kind: 'acquired' };
+          return { kind: 'acquired', requestId: req.requestId, resumed: false };
         } catch (err) {
           if (!isConditionFailure(err)) throw err;
           const held = itemFromConditionFailure<IdempotencyRecord<A>>(err) ?? await read<A>(table, key);
@@ -106,7 +115,12 @@ export function dynamoIdempotencyStore<A>(table: Table, times: IdempotencyTimes)
           }
           if (held.fingerprint !== req.fingerprint) return { kind: 'mismatch' };
           if (held.status === 'COMPLETED' && held.answer !== undefined) return { kind: 'replay', answer: held.answer };
-          return { kind: 'inProgress' };
+          if (held.inProgressUntil >= req.now) return { kind: 'inProgress' };
+          // Its request died holding the key (the window outlasts any API invocation): take the
+          // key over, but not the work's name: the retry goes on as the first request.
+          const resumed = await takeOver(table, key, held, { ...req, until: record.inProgressUntil });
+          if (resumed) return { kind: 'acquired', requestId: resumed, resumed: true };
+          if (attempt >= ACQUIRE_ATTEMPTS) return { kind: 'inProgress' };
         }
       }
     },
@@ -133,6 +147,33 @@ export function dynamoIdempotencyStore<A>(table: Table, times: IdempotencyTimes)
       })).catch((err) => { if (!isConditionFailure(err)) throw err; });
     },
   };
+}
+
+/**
+ * One conditional write that moves an abandoned key to a new owner, only if it is still the
+ * abandoned request's; the request id the work runs under stays the first request's. Returns it,
+ * or undefined when another retry took the key first.
+ */
+async function takeOver<A>(
+  table: Table, key: { pk: string; sk: string }, held: IdempotencyRecord<A>, req: { owner: string; now: number; until: number },
+): Promise<string | undefined> {
+  const requestId = held.requestId ?? held.owner;
+  try {
+    await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: key,
+      ConditionExpression: '#status = :inProgress AND #owner = :abandoned AND #until < :now',
+      UpdateExpression: 'SET #owner = :owner, #until = :until, #request = :request',
+      ExpressionAttributeNames: { '#status': 'status', '#owner': 'owner', '#until': 'inProgressUntil', '#request': 'requestId' },
+      ExpressionAttributeValues: {
+        ':inProgress': 'INPROGRESS', ':abandoned': held.owner, ':now': req.now, ':owner': req.owner, ':until': req.until,
+        ':request': requestId,
+      },
+    }));
+    return requestId;
+  } catch (err) {
+    if (isConditionFailure(err)) return undefined;
+    throw err;
+  }
 }
 
 async function read<A>(table: Table, key: { pk: string; sk: string }): Promise<IdempotencyRecord<A> | undefined> {

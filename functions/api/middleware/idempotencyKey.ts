@@ -57,10 +57,15 @@ export function idempotencyKey(store: IdempotencyStore<StoredAnswer>, now: () =>
       }
       const scope: IdempotencyScope = { projectId: context.caller.projectId, userId: context.caller.userId, key: match[1]! };
       const fingerprint = fingerprintOf([event.httpMethod, event.path, parsedBody(event.body)]);
-      const found = await store.acquire(scope, { fingerprint, owner: context.requestId, now: now() });
+      const owner = context.requestId;
+      const found = await store.acquire(scope, { fingerprint, owner, requestId: owner, now: now() });
       switch (found.kind) {
         case 'acquired':
-          taken.set(request, { scope, owner: context.requestId });
+          taken.set(request, { scope, owner });
+          // A retry of a request that died holding the key goes on as that request (its id on
+          // the answer too), so admission finds what it already did instead of doing it again.
+          context.requestId = found.requestId;
+          context.resumed = found.resumed;
           return undefined;
         case 'replay':
           return { ...found.answer, headers: { ...found.answer.headers } };

@@ -1,9 +1,9 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
 import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
 import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
 import { Conflict, NotFound } from '../../core/errors.js';
-import { canonicalUuid } from '../../core/ids.js';
+import { canonicalUuid, derivedUuid } from '../../core/ids.js';
 import { getServer } from '../../core/instances.js';
 import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
@@ -124,16 +124,20 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
         const body = checkBody<AttachInterfaceBody>('attachInterface', ctx.apiVersion, event.body ?? {});
         const request = body.interfaceAttachment ?? {};
         const port = {
-          portId: request.port_id ? canonicalUuid(request.port_id) : randomUUID(),
+          // A port made for the request is named from the request id: a retry that goes on as
+          // this request (its Idempotency-Key taken over) finds the one it made.
+          portId: request.port_id ? canonicalUuid(request.port_id) : derivedUuid('port', ctx.requestId),
           netId: request.net_id ? canonicalUuid(request.net_id) : DEFAULT_NETWORK_ID,
           macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
           ...(request.tag !== undefined ? { tag: request.tag } : {}),
         };
-        await requestOperation(deps, {
+        const accepted = await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'attach_interface', ...requester(ctx), params: port,
         });
+        // What was admitted: a retry of a request already admitted reports that one's port.
+        const admitted = { ...port, ...accepted.params } as typeof port;
         return json(200, {
-          interfaceAttachment: interfaceAttachmentView({ id: port.portId, ...port }, 'DOWN', ctx.apiVersion),
+          interfaceAttachment: interfaceAttachmentView({ id: admitted.portId, ...admitted }, 'DOWN', ctx.apiVersion),
         });
       },
     },

@@ -1,5 +1,5 @@
-import { randomBytes, randomUUID } from 'node:crypto';
-import { createServer, requestOperation, type AdmissionDeps } from '../../core/admission.js';
+import { randomBytes } from 'node:crypto';
+import { createServer, requestOperation, reservationIdFor, type AdmissionDeps } from '../../core/admission.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
 import { AlreadyInProgress } from '../../core/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/errors.js';
@@ -137,7 +137,8 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const { server } = checkBody<CreateBody>('createServer', v, event.body);
     const { max } = counts(server);
     const fields = await createFields(deps, ctx, server);
-    const reservationId = `r-${randomUUID().replace(/-/g, '').slice(0, 8)}`;
+    // From the request id, as the servers' ids are: a retry that goes on as this request names them alike.
+    const reservationId = reservationIdFor(ctx.requestId);
     const flavorRef = String(server.flavorRef).replace(/^.*\//, '');
     const imageRef = String(server.imageRef ?? '').replace(/^.*\//, '');
     const instances: Instance[] = [];
