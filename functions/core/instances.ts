@@ -1,6 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { CLEARED_CLAIM, clearingClaim, readInstance } from './claims.js';
-import { BadRequest, Forbidden, NotFound } from './errors.js';
+import { CLEARED_CLAIM, clearingClaim, invalidStateMessage, readInstance } from './claims.js';
+import { BadRequest, Conflict, Forbidden, NotFound } from './errors.js';
 import { authorize } from './policy.js';
 import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
@@ -147,17 +147,24 @@ export async function setLocked(
 /**
  * os-resetState (admin): sets vm_state, clears task_state and the claim (and the claims it took
  * over), and moves the fencing token on, so whatever worker held the claim can no longer write.
+ *
+ * Except a delete's: a delete that was answered is carried out. Nova's reset only rewrites the
+ * database row, and the compute host goes on deleting (nova/api/openstack/compute/admin_actions.py
+ * `_reset_state`; compute/manager.py `terminate_instance` checks no task_state); here the reset
+ * would fence the delete's worker out and leave the server standing, so it is refused with 409
+ * while `deleting`, in the same write (no read: a delete landing in between is seen by it).
  */
 export async function resetState(table: Table, caller: Caller, instanceId: string, vmState: VmState): Promise<void> {
   authorize(caller, 'os_compute_api:os-admin-actions:reset_state');
   try {
     const out = await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(instanceId),
-      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted)',
+      ConditionExpression: 'attribute_exists(pk) AND attribute_not_exists(#deleted) AND NOT #ts = :deleting',
       UpdateExpression: clearingClaim(['#vm = :vm', '#updated = :now']),
       ExpressionAttributeNames: { ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#deleted': 'deleted' },
-      ExpressionAttributeValues: { ...CLEARED_CLAIM.values, ':vm': vmState, ':now': new Date().toISOString() },
+      ExpressionAttributeValues: { ...CLEARED_CLAIM.values, ':vm': vmState, ':now': new Date().toISOString(), ':deleting': 'deleting' },
       ReturnValues: 'ALL_OLD',
+      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
     // The live claim and every claim it had taken over are superseded now: each ends once.
     const before = out.Attributes as Instance | undefined;
@@ -165,8 +172,12 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
       if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
     }
   } catch (err) {
-    if (isConditionFailure(err)) throw new NotFound(`Instance ${instanceId} could not be found.`, { cause: err });
-    throw err;
+    if (!isConditionFailure(err)) throw err;
+    const current = itemFromConditionFailure<Instance>(err) ?? await readInstance(table, instanceId);
+    if (current && !current.deleted && current.taskState === 'deleting') {
+      throw new Conflict(invalidStateMessage('os-resetState', instanceId, 'task_state', 'deleting'), { cause: err });
+    }
+    throw new NotFound(`Instance ${instanceId} could not be found.`, { cause: err });
   }
 }
 
