@@ -20,5 +20,7 @@ it.each(SEEDS)('chaos (seed %i): every invariant holds over the recorded history
     expect(report.faults[kind] ?? 0).toBeGreaterThan(0);
   }
   expect(Object.values(report.outcomes).reduce((a, b) => a + b, 0)).toBeGreaterThan(50);
+  // Clients retried keyed requests whose answers were lost, so "one key, one effect" was put to the test.
+  expect(report.keyedRetriesAfterLoss).toBeGreaterThan(0);
   expect(report.violations).toEqual([]);
 }, 300_000);

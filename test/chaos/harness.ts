@@ -50,6 +50,8 @@ export interface ChaosReport {
   readonly violations: Violation[];
   /** Reservations given back by the sweeper or a later attach after their request died unclaimed. */
   readonly reservationsReclaimed: number;
+  /** Keyed requests whose answer was lost (API killed, 5xx), retried with their key after its window. */
+  readonly keyedRetriesAfterLoss: number;
   readonly quiescent: boolean;
   readonly historyEvents: number;
   readonly seconds: number;
@@ -62,6 +64,12 @@ const CLAIM_LEASE_MS = 6_000;
 const RUN_LEASE_MS = 3_000;
 /** Past any API request of the run; a claim answered later is given back (admission.ts). */
 const RESERVATION_LEASE_MS = 2_000;
+/**
+ * An Idempotency-Key's in-progress window: a retry after it takes over from a request that died
+ * holding the key. Deployed it is at least 30 s, past any API invocation; here API invocations
+ * live milliseconds, and the window is short enough for clients to retry within the run.
+ */
+const KEY_IN_PROGRESS_S = 2;
 
 /** Default chances, per request / delivery / driver step / DynamoDB call. */
 const RATES = {
@@ -130,7 +138,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const apiRandom = random.fork('api');
   const api = createApi({
-    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, reservationLeaseMs: RESERVATION_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: 30 },
+    table: apiTable, queue, claimLeaseMs: CLAIM_LEASE_MS, reservationLeaseMs: RESERVATION_LEASE_MS, now: clock, idempotency: { ttlSeconds: 3600, inProgressSeconds: KEY_IN_PROGRESS_S },
   }, { identity: new NoauthIdentityProvider() });
   const served = await serveApi(((event, context) => {
     const kill = faultsOn.value && apiRandom.chance(RATES.apiKill * level)
@@ -221,6 +229,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
 
   const requestsByOp: Record<string, number> = {};
   const answers: Record<string, number> = {};
+  let keyedRetriesAfterLoss = 0;
   try {
     // The workload.
     const clients = options.clients ?? 8;
@@ -270,9 +279,15 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         const first = send(nova, kind, method, path, body, key, id);
         // Some keyed requests are retried at once (a client that timed out), some after the answer.
         const concurrentRetry = key && r.chance(0.15) ? send(nova, kind, method, path, body, key, id) : undefined;
-        const res = await first;
+        let res = await first;
         await concurrentRetry;
-        if (key && (res.status >= 500 || r.chance(0.15))) await send(nova, kind, method, path, body, key, id);
+        if (key && res.status >= 500) {
+          // Its answer lost (the API killed, or a 503): the client retries with the same key once
+          // the key's window has passed, as a client that lost a connection does.
+          await sleep(KEY_IN_PROGRESS_S * 1000 + 100);
+          keyedRetriesAfterLoss++;
+          res = await send(nova, kind, method, path, body, key, id);
+        } else if (key && r.chance(0.15)) await send(nova, kind, method, path, body, key, id);
         if (kind === 'create' && res.status === 202) pool.push(res.body.server.id);
         if (kind === 'delete' && res.status === 204 && pool.includes(id!)) pool.splice(pool.indexOf(id!), 1);
         await sleep(r.int(20));
@@ -308,7 +323,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       && e.values?.[':leaseBefore'] !== undefined).length;
     return {
       seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
-      outcomes, violations, reservationsReclaimed, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
+      outcomes, violations, reservationsReclaimed, keyedRetriesAfterLoss, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
     console.error = consoleError;

@@ -1,5 +1,6 @@
 import {
-  checkFencing, checkHistory, checkIdempotency, checkLeases, checkOverlap, checkOwnership, checkTerminal, checkTransitions,
+  checkDeletions, checkFencing, checkHistory, checkIdempotency, checkKeyEffects, checkLeases, checkOverlap, checkOwnership,
+  checkTerminal, checkTransitions,
 } from '../support/history/checker.js';
 import type { Actor, HistoryEvent, WriteEvent } from '../support/history/events.js';
 import { findOverlaps } from '../support/history/overlap.js';
@@ -190,6 +191,78 @@ describe('history checker', () => {
     (h[retry] as any).answer = { id: 'i-other' };
     expect(names(h)).toEqual(['idempotency']);
     expect(checkIdempotency(h)[0]!.message).toMatch(/key c1 k1: answered 202 req-c, first answered 202 req-c/);
+  });
+});
+
+/**
+ * The clean history's hard reboot under an Idempotency-Key, then a retry under the same key after
+ * the first's answer was lost: `retryRunsAs` is the request id the key's record gives the retry.
+ */
+function keyedRebootRetried(retryRunsAs: string, record: Record<string, unknown>): HistoryEvent[] {
+  const h = cleanHistory().filter((e) => e.kind !== 'final');
+  h.push(write(T0 + 39, api, 'IDEMPOTENCY#0123456789abcdef', 'META', 'Put', { owner: 'req-r', requestId: 'req-r', status: 'INPROGRESS' }));
+  h.push(write(T0 + 70, api, 'IDEMPOTENCY#0123456789abcdef', 'META', 'Update', { status: 'INPROGRESS', ...record }));
+  h.push({
+    kind: 'request', seq: ++seq, client: 'c2', op: 'reboot_hard', instanceId: I, method: 'POST', path: `/servers/${I}/action`,
+    start: T0 + 70, end: T0 + 75, status: 202, requestId: retryRunsAs,
+  });
+  if (retryRunsAs !== 'req-r') {
+    // The retry was admitted as a new request: a second reboot.
+    h.push(meta(T0 + 71, api, { vmState: 'active', taskState: 'rebooting_hard', claim: claim('reboot_hard', retryRunsAs), version: 5, leaseUntil: T0 + 5_071 }));
+    h.push(meta(T0 + 80, worker(retryRunsAs, 5), { vmState: 'active', version: 6, lastOutcome: { requestId: retryRunsAs, result: 'Success' } }));
+    h.push(write(T0 + 81, worker(retryRunsAs, 5), `INSTANCE#${I}`, `ACTION#${retryRunsAs}`, 'Update', { requestId: retryRunsAs, finishTime: iso(T0 + 81) }));
+  }
+  h.push({ kind: 'final', seq: ++seq, at: T0 + 100, items: [] });
+  return h;
+}
+
+/** The clean history, then a delete answered 204 whose claim landed, ending as given. */
+function deleteAnswered(end: 'deleted' | 'reset' | 'driverFailed'): HistoryEvent[] {
+  const h = cleanHistory().filter((e) => e.kind !== 'final');
+  h.push({ kind: 'request', seq: ++seq, client: 'c1', op: 'delete', instanceId: I, method: 'DELETE', path: `/servers/${I}`, start: T0 + 70, end: T0 + 72, status: 204, requestId: 'req-d' });
+  h.push(meta(T0 + 71, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 5, leaseUntil: T0 + 5_071 }));
+  const instance = { pk: `INSTANCE#${I}`, sk: 'META', id: I, version: 6 };
+  let item: Record<string, unknown>;
+  let action: Record<string, unknown>;
+  if (end === 'reset') {
+    // An administrator's os-resetState took the claim over: the delete's worker was fenced out.
+    item = { ...instance, vmState: 'active' };
+    h.push(meta(T0 + 75, api, { vmState: 'active', version: 6 }));
+    action = { requestId: 'req-d', result: 'Error', traceback: 'Superseded: the claim on the instance was taken over before this operation finished', finishTime: iso(T0 + 76) };
+    h.push(write(T0 + 76, api, `INSTANCE#${I}`, 'ACTION#req-d', 'Update', action));
+  } else {
+    item = end === 'deleted' ? { ...instance, vmState: 'deleted', deleted: true } : { ...instance, vmState: 'error' };
+    h.push(meta(T0 + 80, worker('req-d', 5), { ...item, lastOutcome: { requestId: 'req-d', result: end === 'deleted' ? 'Success' : 'Error' } }));
+    action = end === 'deleted'
+      ? { requestId: 'req-d', result: 'Success', finishTime: iso(T0 + 81) }
+      : { requestId: 'req-d', result: 'Error', traceback: 'driver failed at destroy', finishTime: iso(T0 + 81) };
+    h.push(write(T0 + 81, worker('req-d', 5), `INSTANCE#${I}`, 'ACTION#req-d', 'Update', action));
+  }
+  h.push({ kind: 'final', seq: ++seq, at: T0 + 100, items: [item, { pk: `INSTANCE#${I}`, sk: 'ACTION#req-d', ...action }] });
+  return h;
+}
+
+describe('history checker: one key, one effect; an answered delete is carried out', () => {
+  it('keyEffect: a retry that takes an abandoned key over goes on as the first request: one reboot', () => {
+    expect(names(keyedRebootRetried('req-r', { owner: 'req-r2', requestId: 'req-r' }))).toEqual([]);
+  });
+
+  it('keyEffect: a retry that took the key over as a new request rebooted the server a second time', () => {
+    // As the previous version's takeover wrote it: the new request became the record's owner.
+    const h = keyedRebootRetried('req-r2', { owner: 'req-r2' });
+    expect(names(h)).toEqual(['keyEffect']);
+    expect(checkKeyEffects(h)[0]!.message).toMatch(/took effect 2 times: reboot_hard req-r on i-1 \(v3\); reboot_hard req-r2 on i-1 \(v5\)/);
+  });
+
+  it('deletion: a delete that ends with the server deleted, or failed by its own driver, passes', () => {
+    expect(names(deleteAnswered('deleted'))).toEqual([]);
+    expect(names(deleteAnswered('driverFailed'))).toEqual([]);
+  });
+
+  it('deletion: an answered delete superseded by a reset-state while the server stays', () => {
+    const h = deleteAnswered('reset');
+    expect(names(h)).toEqual(['deletion']);
+    expect(checkDeletions(h)[0]!.message).toMatch(/delete req-d of i-1 was answered 204, but the server ends active \(its action: Error Superseded/);
   });
 });
 

@@ -7,7 +7,7 @@ import { findOverlaps, type HoldInterval } from './overlap.js';
 // function of the history and names the invariant it found broken.
 
 export type Invariant =
-  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency';
+  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency' | 'keyEffect' | 'deletion';
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -314,9 +314,70 @@ export function checkIdempotency(history: readonly HistoryEvent[]): Violation[] 
   return found;
 }
 
+/**
+ * One key, one effect: whatever crashed when, the requests under one Idempotency-Key admit their
+ * work once. The key's record names the request it runs as (`requestId`; `owner` in records of
+ * the previous version, and the holder after a takeover), so every request id a key's record ever
+ * named is the key's; an effect is a claim landing on an instance under one of them (a create's
+ * item, or an operation's claim), counted once per landing, not per write that keeps it.
+ */
+export function checkKeyEffects(history: readonly HistoryEvent[]): Violation[] {
+  const keyOf = new Map<string, string>();
+  for (const w of writes(history)) {
+    if (!w.ok || !w.pk.startsWith('IDEMPOTENCY#') || !w.after) continue;
+    for (const id of [w.after.requestId, w.after.owner]) if (typeof id === 'string') keyOf.set(id, w.pk);
+  }
+  const effects = new Map<string, string[]>();
+  for (const [instanceId, snaps] of snapshotsByInstance(history)) {
+    snaps.forEach(({ item }, i) => {
+      const requestId = item.claim?.requestId as string | undefined;
+      const key = requestId === undefined ? undefined : keyOf.get(requestId);
+      if (!key || snaps[i - 1]?.item.claim?.requestId === requestId) return;
+      effects.set(key, [...(effects.get(key) ?? []), `${item.claim.op} ${requestId} on ${instanceId} (v${item.version})`]);
+    });
+  }
+  return [...effects].filter(([, list]) => list.length > 1).map(([key, list]) => ({
+    invariant: 'keyEffect' as const, message: `key ${key.slice(12, 24)}... took effect ${list.length} times: ${list.join('; ')}`,
+  }));
+}
+
+/**
+ * An answered delete is carried out: every delete whose claim landed ends with its server
+ * deleted, or with its own action failed (the driver's fault, its lease run out, its message
+ * dead-lettered: a delete that failed, as Nova's can, the server in ERROR). Never with the delete
+ * superseded by another operation while the server stays.
+ */
+export function checkDeletions(history: readonly HistoryEvent[]): Violation[] {
+  const final = history.find((e) => e.kind === 'final');
+  if (!final) return [];
+  const claimed = new Set<string>();
+  for (const w of writes(history)) {
+    if (w.ok && isInstanceMeta(w) && w.after?.claim?.op === 'delete') claimed.add(w.after.claim.requestId);
+  }
+  const items = new Map(final.items.map((i) => [`${i.pk} ${i.sk}`, i]));
+  const found: Violation[] = [];
+  for (const r of history) {
+    if (r.kind !== 'request' || r.op !== 'delete' || r.status !== 204 || !r.requestId || !claimed.has(r.requestId)) continue;
+    const instanceId = r.instanceId!;
+    const instance = items.get(`INSTANCE#${instanceId} META`);
+    if (!instance || instance.deleted) continue;
+    const action = items.get(`INSTANCE#${instanceId} ACTION#${r.requestId}`);
+    const failed = action?.result === 'Error' && !/^Superseded/.test(String(action.traceback ?? ''));
+    if (!failed) {
+      found.push({
+        invariant: 'deletion',
+        message: `delete ${r.requestId} of ${instanceId} was answered ${r.status}, but the server ends ${instance.vmState} `
+          + `(its action: ${action ? `${action.result ?? 'unfinished'} ${action.traceback ?? ''}`.trim() : 'none'})`,
+      });
+    }
+  }
+  return found;
+}
+
 export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): Violation[] {
   return [
     ...checkOverlap(history), ...checkTerminal(history), ...checkLeases(history, options), ...checkFencing(history),
-    ...checkOwnership(history), ...checkTransitions(history), ...checkIdempotency(history),
+    ...checkOwnership(history), ...checkTransitions(history), ...checkIdempotency(history), ...checkKeyEffects(history),
+    ...checkDeletions(history),
   ];
 }

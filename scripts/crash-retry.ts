@@ -1,0 +1,89 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startLocalProcess, type LocalProcess } from '../test/support/localProcess.js';
+import { IMAGE, Nova } from '../test/support/nova.js';
+
+// `npm run crash-retry`: the Idempotency-Key's promise, end to end, as a user would test it.
+// taskgate on its embedded default (a data directory kept across restarts) takes keyed creates,
+// each with its own key, and is SIGKILLed mid-flight, three times; after the last restart every
+// request whose answer was lost is retried once with the same key and body, past the key's
+// in-progress window. Printed: keys, answers lost, servers made per key. One key, one server.
+// Takes about a minute (the window is 30 s, its minimum).
+
+const ROUNDS = 3;
+const PER_ROUND = Number(process.env.CRASH_RETRY_PER_ROUND ?? 40);
+const WINDOW_S = 30;
+
+interface Sent { readonly key: string; readonly name: string; answered?: { status: number; id?: string } }
+
+const env = (dataDir: string) => ({
+  TASKGATE_DATA_DIR: dataDir, TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS: String(WINDOW_S), TASKGATE_DRIVER_STEP_MS: '20',
+});
+const body = (name: string) => ({ server: { name, flavorRef: '1', imageRef: IMAGE } });
+
+async function create(nova: Nova, s: Sent): Promise<void> {
+  const res = await nova.request('POST', '/servers', body(s.name), { 'Idempotency-Key': `"${s.key}"` });
+  s.answered = { status: res.status, id: res.body?.server?.id };
+}
+
+async function main() {
+  const dataDir = await mkdtemp(join(tmpdir(), 'taskgate-crash-retry-'));
+  const sent: Sent[] = [];
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      const proc = await startLocalProcess(env(dataDir));
+      const nova = new Nova(`${proc.apiUrl}/v2.1`);
+      const batch = Array.from({ length: PER_ROUND }, () => {
+        const key = crypto.randomUUID();
+        return { key, name: `crash-${key.slice(0, 8)}` } as Sent;
+      });
+      sent.push(...batch);
+      const inFlight = batch.map((s) => create(nova, s).catch(() => undefined));
+      // SIGKILL once a few answers are out: the rest are in flight at every stage.
+      while (batch.filter((s) => s.answered).length < PER_ROUND / 4) await sleep(5);
+      proc.child.kill('SIGKILL');
+      await proc.exited;
+      await Promise.all(inFlight);
+      console.log(`round ${round}: ${batch.filter((s) => s.answered).length} of ${PER_ROUND} answered before SIGKILL`);
+    }
+    const proc: LocalProcess = await startLocalProcess(env(dataDir));
+    const nova = new Nova(`${proc.apiUrl}/v2.1`);
+    const lost = sent.filter((s) => !s.answered || s.answered.status >= 500);
+    console.log(`${lost.length} answers lost; retrying each with its key after the ${WINDOW_S} s window`);
+    await sleep((WINDOW_S + 1) * 1000);
+    const retries: Record<number, number> = {};
+    for (const s of lost) {
+      await create(nova, s);
+      retries[s.answered!.status] = (retries[s.answered!.status] ?? 0) + 1;
+    }
+    console.log(`retries answered: ${JSON.stringify(retries)}`);
+    const servers: { id: string; name: string; status: string }[] = [];
+    for (let marker: string | undefined, page = 0; page < 100; page++) {
+      const res = await nova.get(`/servers/detail?limit=100${marker ? `&marker=${marker}` : ''}`);
+      servers.push(...res.body.servers);
+      if (!res.body.servers_links) break;
+      marker = res.body.servers.at(-1).id;
+    }
+    for (const s of servers) await nova.waitIdle(s.id, 120_000);
+    const byName = new Map<string, number>();
+    for (const s of servers) byName.set(s.name, (byName.get(s.name) ?? 0) + 1);
+    const keys = sent.length;
+    const doubled = sent.filter((s) => (byName.get(s.name) ?? 0) > 1);
+    const missing = sent.filter((s) => (byName.get(s.name) ?? 0) === 0);
+    const statuses: Record<string, number> = {};
+    for (const s of servers) {
+      const status = String((await nova.get(`/servers/${s.id}`)).body.server.status);
+      statuses[status] = (statuses[status] ?? 0) + 1;
+    }
+    console.log(`keys: ${keys}, servers: ${servers.length} (${JSON.stringify(statuses)}), keys with two or more servers: ${doubled.length}, keys with none: ${missing.length}`);
+    proc.child.kill('SIGTERM');
+    await proc.exited;
+    if (doubled.length > 0 || servers.length !== keys) process.exitCode = 1;
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
