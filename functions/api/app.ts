@@ -111,9 +111,13 @@ export interface ApiOptions {
   readonly identity?: IdentityProvider;
 }
 
-/** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
-export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
-  const routes = apiRoutes(deps);
+/**
+ * Registers the routes: middy's router over them, and the policy step that authorizes each
+ * request with the policy its route declares (middleware/policy.ts). Throws, so the API does not
+ * start, for a route that declares no policy or a path parameter without a schema.
+ */
+export function routeTable(routes: readonly ApiRoute[]) {
+  const authorizeRoute = policy(routes);
   // middy's router types its handlers for plain Lambda contexts; ours carry the request's caller.
   const router = httpRouterHandler({
     routes: routes.map((r) => ({
@@ -123,6 +127,12 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     })) as never,
     notFoundResponse: methodNotAllowedOrNotFound(routes),
   });
+  return { router, policy: authorizeRoute };
+}
+
+/** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
+export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
+  const { router, policy: authorizeRoute } = routeTable(apiRoutes(deps));
 
   const idempotent = idempotencyKey(
     dynamoIdempotencyStore<StoredAnswer>(deps.table, deps.idempotency ?? idempotencySettings({})), deps.now,
@@ -137,7 +147,7 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     .use(mount(options.links ?? {}))
     .use(requestCaller(isVersionDiscovery, options.identity))
     .use(microversion(isVersionDiscovery))
-    .use(policy(isVersionDiscovery))
+    .use(authorizeRoute)
     .use(novaErrors())
     // Innermost: replays and refusals need the caller; a replay skips everything after it.
     .use(idempotent.guard)

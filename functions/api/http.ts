@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { Caller } from '../core/instance.js';
+import type { PolicyName } from '../core/policy.js';
 import type { ApiVersion } from './apiVersion.js';
 
 /** What the middlewares add to Lambda's context for the routes. */
@@ -30,9 +31,19 @@ export interface ApiRoute {
   readonly handler: Route;
   /** The JSON Schema its body is validated with: the route takes a JSON body. */
   readonly body?: object;
+  /**
+   * The Nova policy (functions/core/policy.ts) a caller must pass for the route to run, checked
+   * before anything is read or written (middleware/policy.ts); PUBLIC for version discovery alone.
+   * Required: a route without one refuses to start (app.ts, routeTable).
+   */
+  readonly policy: RoutePolicy;
   /** For the OpenAPI document (functions/api/openapi.ts). */
   readonly doc: RouteDoc;
 }
+
+/** Version discovery's marker: served to anyone, without a token, as Nova serves it. */
+export const PUBLIC = 'public';
+export type RoutePolicy = PolicyName | typeof PUBLIC;
 
 export interface RouteDoc {
   readonly summary: string;
@@ -40,8 +51,6 @@ export interface RouteDoc {
   readonly success: readonly number[];
   /** Query parameters it reads. */
   readonly query?: readonly string[];
-  /** It needs no token (version discovery). */
-  readonly public?: true;
 }
 
 /** An error answered with Nova's fault body and a status no domain error carries (e.g. 406). */

@@ -1,5 +1,5 @@
 import { MAX_VERSION, MIN_VERSION, versionString } from './apiVersion.js';
-import type { ApiRoute } from './http.js';
+import { PUBLIC, type ApiRoute } from './http.js';
 import { pathParameters, queryParameters } from './schemas.js';
 
 // The OpenAPI document of the API taskgate serves, built from the router's own route table and
@@ -32,11 +32,12 @@ export function openApiDocument(routes: readonly ApiRoute[]) {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const route of routes) {
     const pathParams = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
-    const errors = route.doc.public ? [405, 500] : [400, 401, 403, 404, 405, 406, 409, ...(route.body ? [413] : []), 500, 503];
+    const isPublic = route.policy === PUBLIC;
+    const errors = isPublic ? [405, 500] : [400, 401, 403, 404, 405, 406, 409, ...(route.body ? [413] : []), 500, 503];
     (paths[route.path] ??= {})[route.method.toLowerCase()] = {
       summary: route.doc.summary,
       operationId: `${route.method.toLowerCase()}${route.path.replace(/[{}]/g, '').replace(/[^A-Za-z0-9]+(.)?/g, (_m, c: string | undefined) => (c ?? '').toUpperCase())}`,
-      ...(route.doc.public ? { security: [] } : {}),
+      ...(isPublic ? { security: [] } : {}),
       parameters: [
         ...pathParams.map((name) => ({
           name, in: 'path', required: true,
@@ -46,7 +47,7 @@ export function openApiDocument(routes: readonly ApiRoute[]) {
           name, in: 'query', required: false,
           schema: (queryParameters as Record<string, object | undefined>)[name] ?? { type: 'string' },
         })),
-        ...(route.doc.public ? [] : [
+        ...(isPublic ? [] : [
           { $ref: '#/components/parameters/OpenStackApiVersion' },
           { $ref: '#/components/parameters/XOpenStackNovaApiVersion' },
         ]),

@@ -1,58 +1,33 @@
 import type { MiddlewareObj } from '@middy/core';
-import { authorize, type PolicyName } from '../../core/policy.js';
-import type { ApiContext, ApiEvent, ApiResult } from '../http.js';
+import httpRouterHandler from '@middy/http-router';
+import { isPublicPath } from '../../authorizer/gatewayResponses.js';
+import { authorize, POLICIES, type PolicyName } from '../../core/policy.js';
+import { PUBLIC, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute } from '../http.js';
 
-// Which of Nova's policies (functions/core/policy.ts) a request needs, by method and path, checked
-// before the route runs: a reader's write is refused before anything is read or written. The
+// Each route declares the Nova policy (functions/core/policy.ts) it needs where it is defined
+// (functions/api/routes/*.ts); this step checks it before the route runs, so a reader's write is
+// refused before anything is read or written. It fails closed: a route without a policy refuses to
+// start, and a request no route takes reaches no handler (the router answers 404 or 405). The
 // admin-only rules that depend on the server (reset_state, unlocking an admin's lock) are checked
 // by the domain where it has the server.
 
-const ID = '[^/]+';
-const RULES: readonly (readonly [string, RegExp, PolicyName])[] = [
-  ['GET', /^\/v2\.1\/servers$/, 'os_compute_api:servers:index'],
-  ['GET', /^\/v2\.1\/servers\/detail$/, 'os_compute_api:servers:detail'],
-  ['POST', /^\/v2\.1\/servers$/, 'os_compute_api:servers:create'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/os-volume_attachments(/${ID})?$`), 'os_compute_api:os-volumes-attachments:index'],
-  ['POST', new RegExp(`^/v2\\.1/servers/${ID}/os-volume_attachments$`), 'os_compute_api:os-volumes-attachments:create'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}/os-volume_attachments/${ID}$`), 'os_compute_api:os-volumes-attachments:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}/os-volume_attachments/${ID}$`), 'os_compute_api:os-volumes-attachments:delete'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/os-interface(/${ID})?$`), 'os_compute_api:os-attach-interfaces:list'],
-  ['POST', new RegExp(`^/v2\\.1/servers/${ID}/os-interface$`), 'os_compute_api:os-attach-interfaces:create'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}/os-interface/${ID}$`), 'os_compute_api:os-attach-interfaces:delete'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/os-instance-actions(/${ID})?$`), 'os_compute_api:os-instance-actions:list'],
-  ['POST', new RegExp(`^/v2\\.1/servers/${ID}/action$`), 'os_compute_api:servers:action'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/metadata$`), 'os_compute_api:server-metadata:index'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/metadata/${ID}$`), 'os_compute_api:server-metadata:show'],
-  ['POST', new RegExp(`^/v2\\.1/servers/${ID}/metadata$`), 'os_compute_api:server-metadata:create'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}/metadata$`), 'os_compute_api:server-metadata:update_all'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}/metadata/${ID}$`), 'os_compute_api:server-metadata:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}/metadata/${ID}$`), 'os_compute_api:server-metadata:delete'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/tags$`), 'os_compute_api:os-server-tags:index'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/tags/${ID}$`), 'os_compute_api:os-server-tags:show'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}/tags$`), 'os_compute_api:os-server-tags:update_all'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}/tags/${ID}$`), 'os_compute_api:os-server-tags:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}/tags$`), 'os_compute_api:os-server-tags:delete_all'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}/tags/${ID}$`), 'os_compute_api:os-server-tags:delete'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/ips$`), 'os_compute_api:ips:index'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}/ips/${ID}$`), 'os_compute_api:ips:show'],
-  ['GET', /^\/v2\.1\/os-keypairs$/, 'os_compute_api:os-keypairs:index'],
-  ['POST', /^\/v2\.1\/os-keypairs$/, 'os_compute_api:os-keypairs:create'],
-  ['GET', new RegExp(`^/v2\\.1/os-keypairs/${ID}$`), 'os_compute_api:os-keypairs:show'],
-  ['DELETE', new RegExp(`^/v2\\.1/os-keypairs/${ID}$`), 'os_compute_api:os-keypairs:delete'],
-  ['GET', /^\/v2\.1\/os-availability-zone$/, 'os_compute_api:os-availability-zone:list'],
-  ['GET', /^\/v2\.1\/os-availability-zone\/detail$/, 'os_compute_api:os-availability-zone:detail'],
-  ['GET', new RegExp(`^/v2\\.1/servers/${ID}$`), 'os_compute_api:servers:show'],
-  ['PUT', new RegExp(`^/v2\\.1/servers/${ID}$`), 'os_compute_api:servers:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/servers/${ID}$`), 'os_compute_api:servers:delete'],
-  ['GET', new RegExp(`^/v2\\.1/flavors/${ID}/os-extra_specs(/${ID})?$`), 'os_compute_api:os-flavor-extra-specs:index'],
-  ['POST', new RegExp(`^/v2\\.1/flavors/${ID}/os-extra_specs$`), 'os_compute_api:os-flavor-extra-specs:create'],
-  ['PUT', new RegExp(`^/v2\\.1/flavors/${ID}/os-extra_specs/${ID}$`), 'os_compute_api:os-flavor-extra-specs:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/flavors/${ID}/os-extra_specs/${ID}$`), 'os_compute_api:os-flavor-extra-specs:delete'],
-  ['GET', /^\/v2\.1\/flavors(\/.*)?$/, 'os_compute_api:flavors'],
-  ['POST', /^\/v2\.1\/flavors$/, 'os_compute_api:os-flavor-manage:create'],
-  ['PUT', new RegExp(`^/v2\\.1/flavors/${ID}$`), 'os_compute_api:os-flavor-manage:update'],
-  ['DELETE', new RegExp(`^/v2\\.1/flavors/${ID}$`), 'os_compute_api:os-flavor-manage:delete'],
-];
+/**
+ * The route's declared policy, or an error naming the route: a route without a known policy (a
+ * JavaScript caller can leave out what the type requires), or whose PUBLIC marker disagrees with
+ * what API Gateway serves without a token (version discovery, gatewayResponses.ts isPublicPath).
+ */
+export function declaredPolicy(route: ApiRoute): PolicyName | typeof PUBLIC {
+  const name = `${route.method} ${route.path}`;
+  const policy = (route as { policy?: unknown }).policy;
+  if (policy === undefined || policy === null) throw new Error(`${name}: the route declares no policy (ApiRoute.policy)`);
+  if (policy !== PUBLIC && !(typeof policy === 'string' && Object.hasOwn(POLICIES, policy))) {
+    throw new Error(`${name}: ${JSON.stringify(policy)} is not a policy of functions/core/policy.ts nor PUBLIC`);
+  }
+  if ((policy === PUBLIC) !== isPublicPath(route.path)) {
+    throw new Error(`${name}: PUBLIC is for version discovery alone (isPublicPath), and version discovery is PUBLIC`);
+  }
+  return policy as PolicyName | typeof PUBLIC;
+}
 
 /** Listing other projects' servers (Nova's all_tenants, or tenant_id) is the admin's. */
 const ALL_TENANTS: Partial<Record<PolicyName, PolicyName>> = {
@@ -60,19 +35,33 @@ const ALL_TENANTS: Partial<Record<PolicyName, PolicyName>> = {
   'os_compute_api:servers:detail': 'os_compute_api:servers:detail:get_all_tenants',
 };
 
-export function policyFor(method: string, path: string, query: Record<string, unknown> | null | undefined): PolicyName | undefined {
-  const trimmed = path.length > 1 ? path.replace(/\/+$/, '') : path;
-  const rule = RULES.find(([m, pattern]) => m === method && pattern.test(trimmed))?.[2];
-  if (rule && ALL_TENANTS[rule] && query && ('all_tenants' in query || 'tenant_id' in query)) return ALL_TENANTS[rule];
-  return rule;
+/** The policy a request to the route needs: its declared one, or the admin's when it lists every project. */
+export function requestPolicy(declared: PolicyName, query: Record<string, unknown> | null | undefined): PolicyName {
+  const allTenants = ALL_TENANTS[declared];
+  return allTenants && query && ('all_tenants' in query || 'tenant_id' in query) ? allTenants : declared;
 }
 
-export function policy(isPublic: (event: ApiEvent) => boolean): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+/**
+ * The route a request goes to, found as the router finds it: by middy's http-router itself, over
+ * the same routes in the same order, so the policy checked is the one of the route that runs.
+ */
+export function routeMatcher(routes: readonly ApiRoute[]): (method: string, path: string) => ApiRoute | undefined {
+  const find = httpRouterHandler({
+    routes: routes.map((route) => ({ method: route.method, path: route.path, handler: () => route })) as never,
+    notFoundResponse: () => undefined as never,
+  }) as unknown as (event: object, context: object) => ApiRoute | undefined;
+  return (method, path) => find({ httpMethod: method, path, pathParameters: null }, {});
+}
+
+export function policy(routes: readonly ApiRoute[]): MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext> {
+  for (const route of routes) declaredPolicy(route);
+  const match = routeMatcher(routes);
   return {
     before: (request) => {
-      if (isPublic(request.event)) return;
-      const rule = policyFor(request.event.httpMethod, request.event.path, request.event.queryStringParameters);
-      if (rule) authorize(request.context.caller, rule);
+      const route = match(request.event.httpMethod, request.event.path);
+      // No route: the router answers 404 or 405, and no handler runs.
+      if (!route || route.policy === PUBLIC) return;
+      authorize(request.context.caller, requestPolicy(route.policy, request.event.queryStringParameters));
     },
   };
 }

@@ -171,7 +171,7 @@ export function actionBodySchema() {
 
 export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [{
-    method: 'POST', path: '/v2.1/servers/{server_id}/action', body: actionBodySchema(),
+    method: 'POST', path: '/v2.1/servers/{server_id}/action', policy: 'os_compute_api:servers:action', body: actionBodySchema(),
     doc: { summary: `Server actions: ${Object.keys(ACTIONS).join(', ')}`, success: [202, 204] },
     handler: async (event, ctx): Promise<ApiResult> => {
       const instanceId = pathParam(event, 'server_id');

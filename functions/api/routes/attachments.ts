@@ -43,7 +43,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
   const base = '/v2.1/servers/{server_id}';
   return [
     {
-      method: 'GET', path: `${base}/os-volume_attachments`,
+      method: 'GET', path: `${base}/os-volume_attachments`, policy: 'os_compute_api:os-volumes-attachments:index',
       doc: { summary: 'List volume attachments', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -52,7 +52,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/os-volume_attachments/{volume_id}`,
+      method: 'GET', path: `${base}/os-volume_attachments/{volume_id}`, policy: 'os_compute_api:os-volumes-attachments:index',
       doc: { summary: 'Show a volume attachment', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -63,7 +63,8 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-volume_attachments`, body: attachVolumeSchema(MAX_VERSION),
+      method: 'POST', path: `${base}/os-volume_attachments`, policy: 'os_compute_api:os-volumes-attachments:create',
+      body: attachVolumeSchema(MAX_VERSION),
       doc: { summary: 'Attach a volume', success: [200] },
       handler: async (event, ctx) => {
         const { volumeAttachment } = checkBody<AttachVolumeBody>('attachVolume', ctx.apiVersion, event.body);
@@ -87,7 +88,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${base}/os-volume_attachments/{volume_id}`,
+      method: 'DELETE', path: `${base}/os-volume_attachments/{volume_id}`, policy: 'os_compute_api:os-volumes-attachments:delete',
       doc: { summary: 'Detach a volume', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {
@@ -98,7 +99,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/os-interface`,
+      method: 'GET', path: `${base}/os-interface`, policy: 'os_compute_api:os-attach-interfaces:list',
       doc: { summary: 'List interfaces', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -107,7 +108,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/os-interface/{port_id}`,
+      method: 'GET', path: `${base}/os-interface/{port_id}`, policy: 'os_compute_api:os-attach-interfaces:list',
       doc: { summary: 'Show an interface', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -118,7 +119,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: `${base}/os-interface`, body: attachInterfaceSchema(MAX_VERSION),
+      method: 'POST', path: `${base}/os-interface`, policy: 'os_compute_api:os-attach-interfaces:create', body: attachInterfaceSchema(MAX_VERSION),
       doc: { summary: 'Attach an interface', success: [200] },
       handler: async (event, ctx) => {
         const body = checkBody<AttachInterfaceBody>('attachInterface', ctx.apiVersion, event.body ?? {});
@@ -142,7 +143,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${base}/os-interface/{port_id}`,
+      method: 'DELETE', path: `${base}/os-interface/{port_id}`, policy: 'os_compute_api:os-attach-interfaces:delete',
       doc: { summary: 'Detach an interface', success: [202] },
       handler: async (event, ctx) => {
         await requestOperation(deps, {

@@ -7,13 +7,15 @@ import { COMPUTE_HOST } from '../views.js';
 export function availabilityZoneRoutes(): ApiRoute[] {
   return [
     {
-      method: 'GET', path: '/v2.1/os-availability-zone', doc: { summary: 'List availability zones', success: [200] },
+      method: 'GET', path: '/v2.1/os-availability-zone', policy: 'os_compute_api:os-availability-zone:list',
+      doc: { summary: 'List availability zones', success: [200] },
       handler: async () => json(200, {
         availabilityZoneInfo: [{ zoneName: 'nova', zoneState: { available: true }, hosts: null }],
       }),
     },
     {
-      method: 'GET', path: '/v2.1/os-availability-zone/detail', doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
+      method: 'GET', path: '/v2.1/os-availability-zone/detail', policy: 'os_compute_api:os-availability-zone:detail',
+      doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
       // Administrators only: os_compute_api:os-availability-zone:detail (middleware/policy.ts).
       handler: async () => {
         return json(200, {

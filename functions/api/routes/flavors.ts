@@ -63,18 +63,21 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
   const num = (v: unknown, fallback: number) => (v === undefined || v === null ? fallback : Number(v));
   return [
-    { method: 'GET', path: '/v2.1/flavors', handler: list(false), doc: { summary: 'List flavors', success: [200], query: ['minDisk', 'minRam', 'is_public', 'limit', 'marker'] } },
     {
-      method: 'GET', path: '/v2.1/flavors/detail', handler: list(true),
+      method: 'GET', path: '/v2.1/flavors', policy: 'os_compute_api:flavors',
+      handler: list(false), doc: { summary: 'List flavors', success: [200], query: ['minDisk', 'minRam', 'is_public', 'limit', 'marker'] },
+    },
+    {
+      method: 'GET', path: '/v2.1/flavors/detail', policy: 'os_compute_api:flavors', handler: list(true),
       doc: { summary: 'List flavors with details', success: [200], query: ['minDisk', 'minRam', 'is_public', 'limit', 'marker'] },
     },
     {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}',
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}', policy: 'os_compute_api:flavors',
       doc: { summary: 'Show a flavor', success: [200] },
       handler: async (event, ctx) => json(200, { flavor: flavorView(await flavorOf(deps, event), ctx.baseUrl, true, ctx.apiVersion) }),
     },
     {
-      method: 'POST', path: '/v2.1/flavors', body: {},
+      method: 'POST', path: '/v2.1/flavors', policy: 'os_compute_api:os-flavor-manage:create', body: {},
       doc: { summary: 'Create a flavor (admin)', success: [200] },
       handler: async (event, ctx) => {
         requireAdmin(ctx, 'create');
@@ -91,7 +94,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'PUT', path: '/v2.1/flavors/{flavor_id}', body: {},
+      method: 'PUT', path: '/v2.1/flavors/{flavor_id}', policy: 'os_compute_api:os-flavor-manage:update', body: {},
       doc: { summary: 'Update a flavor\'s description (admin, 2.55)', success: [200] },
       handler: async (event, ctx) => {
         if (!isAtLeast(ctx.apiVersion, '2.55')) throw new NotFound('The resource could not be found.');
@@ -102,7 +105,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: '/v2.1/flavors/{flavor_id}',
+      method: 'DELETE', path: '/v2.1/flavors/{flavor_id}', policy: 'os_compute_api:os-flavor-manage:delete',
       doc: { summary: 'Delete a flavor (admin)', success: [202] },
       handler: async (event, ctx) => {
         requireAdmin(ctx, 'delete');
@@ -112,7 +115,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       // taskgate's flavors have no extra specs; clients read them (openstack flavor show/list).
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs',
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs', policy: 'os_compute_api:os-flavor-extra-specs:index',
       doc: { summary: 'List a flavor\'s extra specs (none)', success: [200] },
       handler: async (event) => {
         await flavorOf(deps, event); // 404 for an unknown flavor
@@ -120,7 +123,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}',
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}', policy: 'os_compute_api:os-flavor-extra-specs:index',
       doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
       handler: async (event) => {
         const flavor = await flavorOf(deps, event);

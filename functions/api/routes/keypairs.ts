@@ -39,7 +39,7 @@ const query = (event: ApiEvent) => event.queryStringParameters ?? {};
 export function keypairRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
-      method: 'POST', path: '/v2.1/os-keypairs', body: createKeypairSchema({ major: 2, minor: 2 }),
+      method: 'POST', path: '/v2.1/os-keypairs', policy: 'os_compute_api:os-keypairs:create', body: createKeypairSchema({ major: 2, minor: 2 }),
       doc: { summary: 'Create or import a key pair', success: [200, 201] },
       handler: async (event, ctx) => {
         const v = ctx.apiVersion;
@@ -57,7 +57,7 @@ export function keypairRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-keypairs',
+      method: 'GET', path: '/v2.1/os-keypairs', policy: 'os_compute_api:os-keypairs:index',
       doc: { summary: 'List key pairs', success: [200], query: ['user_id', 'limit', 'marker'] },
       handler: async (event, ctx) => {
         const v = ctx.apiVersion;
@@ -89,7 +89,7 @@ export function keypairRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-keypairs/{keypair_name}',
+      method: 'GET', path: '/v2.1/os-keypairs/{keypair_name}', policy: 'os_compute_api:os-keypairs:show',
       doc: { summary: 'Show a key pair', success: [200], query: ['user_id'] },
       handler: async (event, ctx) => {
         const k = await getKeyPair(deps.table, ownerOf(ctx, query(event).user_id), pathParam(event, 'keypair_name'));
@@ -97,7 +97,7 @@ export function keypairRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: '/v2.1/os-keypairs/{keypair_name}',
+      method: 'DELETE', path: '/v2.1/os-keypairs/{keypair_name}', policy: 'os_compute_api:os-keypairs:delete',
       doc: { summary: 'Delete a key pair', success: [202, 204], query: ['user_id'] },
       handler: async (event, ctx) => {
         await deleteKeyPair(deps.table, ownerOf(ctx, query(event).user_id), pathParam(event, 'keypair_name'));

@@ -42,13 +42,21 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
   return [
     {
-      method: 'GET', path: `${base}/metadata`, doc: { summary: 'List server metadata', success: [200] },
+      method: 'GET', path: `${base}/metadata`, policy: 'os_compute_api:server-metadata:index',
+      doc: { summary: 'List server metadata', success: [200] },
       handler: async (event, ctx) => json(200, { metadata: (await getServer(deps.table, ctx.caller, id(event))).metadata ?? {} }),
     },
-    { method: 'PUT', path: `${base}/metadata`, body: metadataBody, handler: replace('set'), doc: { summary: 'Replace server metadata', success: [200] } },
-    { method: 'POST', path: `${base}/metadata`, body: metadataBody, handler: replace('update'), doc: { summary: 'Update server metadata', success: [200] } },
     {
-      method: 'GET', path: `${base}/metadata/{key}`, doc: { summary: 'Show a server metadata item', success: [200] },
+      method: 'PUT', path: `${base}/metadata`, policy: 'os_compute_api:server-metadata:update_all',
+      body: metadataBody, handler: replace('set'), doc: { summary: 'Replace server metadata', success: [200] },
+    },
+    {
+      method: 'POST', path: `${base}/metadata`, policy: 'os_compute_api:server-metadata:create',
+      body: metadataBody, handler: replace('update'), doc: { summary: 'Update server metadata', success: [200] },
+    },
+    {
+      method: 'GET', path: `${base}/metadata/{key}`, policy: 'os_compute_api:server-metadata:show',
+      doc: { summary: 'Show a server metadata item', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, id(event));
         const key = pathParam(event, 'key');
@@ -58,7 +66,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'PUT', path: `${base}/metadata/{key}`, body: metaItemBody, doc: { summary: 'Set a server metadata item', success: [200] },
+      method: 'PUT', path: `${base}/metadata/{key}`, policy: 'os_compute_api:server-metadata:update',
+      body: metaItemBody, doc: { summary: 'Set a server metadata item', success: [200] },
       handler: async (event, ctx) => {
         const { meta } = checkBody<{ meta: Metadata }>('metaItem', ctx.apiVersion, event.body);
         const key = pathParam(event, 'key');
@@ -72,7 +81,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${base}/metadata/{key}`, doc: { summary: 'Delete a server metadata item', success: [204] },
+      method: 'DELETE', path: `${base}/metadata/{key}`, policy: 'os_compute_api:server-metadata:delete',
+      doc: { summary: 'Delete a server metadata item', success: [204] },
       handler: async (event, ctx) => {
         const key = pathParam(event, 'key');
         const server = await getServer(deps.table, ctx.caller, id(event));
@@ -86,11 +96,12 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/tags`, doc: { summary: 'List server tags (2.26)', success: [200] },
+      method: 'GET', path: `${base}/tags`, policy: 'os_compute_api:os-server-tags:index', doc: { summary: 'List server tags (2.26)', success: [200] },
       handler: async (event, ctx) => json(200, { tags: [...((await tagsOf(event, ctx)).tags ?? [])] }),
     },
     {
-      method: 'PUT', path: `${base}/tags`, body: tagsBody, doc: { summary: 'Replace server tags (2.26)', success: [200] },
+      method: 'PUT', path: `${base}/tags`, policy: 'os_compute_api:os-server-tags:update_all',
+      body: tagsBody, doc: { summary: 'Replace server tags (2.26)', success: [200] },
       handler: async (event, ctx) => {
         requireTags(ctx);
         const { tags } = checkBody<{ tags: string[] }>('tags', ctx.apiVersion, event.body);
@@ -100,7 +111,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${base}/tags`, doc: { summary: 'Delete all server tags (2.26)', success: [204] },
+      method: 'DELETE', path: `${base}/tags`, policy: 'os_compute_api:os-server-tags:delete_all',
+      doc: { summary: 'Delete all server tags (2.26)', success: [204] },
       handler: async (event, ctx) => {
         requireTags(ctx);
         await changeServerAttribute<string[]>(deps.table, ctx.caller, id(event), 'tags', () => [], tagsRule('delete tags'));
@@ -108,7 +120,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/tags/{tag}`, doc: { summary: 'Check a server tag (2.26)', success: [204] },
+      method: 'GET', path: `${base}/tags/{tag}`, policy: 'os_compute_api:os-server-tags:show',
+      doc: { summary: 'Check a server tag (2.26)', success: [204] },
       handler: async (event, ctx) => {
         const server = await tagsOf(event, ctx);
         const t = pathParam(event, 'tag');
@@ -117,7 +130,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'PUT', path: `${base}/tags/{tag}`, doc: { summary: 'Add a server tag (2.26)', success: [201, 204] },
+      method: 'PUT', path: `${base}/tags/{tag}`, policy: 'os_compute_api:os-server-tags:update',
+      doc: { summary: 'Add a server tag (2.26)', success: [201, 204] },
       handler: async (event, ctx) => {
         requireTags(ctx);
         const t = pathParam(event, 'tag');
@@ -136,7 +150,8 @@ export function metadataRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${base}/tags/{tag}`, doc: { summary: 'Delete a server tag (2.26)', success: [204] },
+      method: 'DELETE', path: `${base}/tags/{tag}`, policy: 'os_compute_api:os-server-tags:delete',
+      doc: { summary: 'Delete a server tag (2.26)', success: [204] },
       handler: async (event, ctx) => {
         requireTags(ctx);
         const t = pathParam(event, 'tag');

@@ -59,7 +59,7 @@ function page(actions: InstanceAction[], event: ApiEvent, ctx: ApiContext, serve
 export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions',
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions', policy: 'os_compute_api:os-instance-actions:list',
       doc: { summary: 'List instance actions', success: [200], query: ['limit', 'marker', 'changes-since', 'changes-before'] },
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
@@ -71,7 +71,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}',
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}', policy: 'os_compute_api:os-instance-actions:list',
       doc: { summary: 'Show an instance action with its events', success: [200] },
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);

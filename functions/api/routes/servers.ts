@@ -224,23 +224,37 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     'changes-since', 'changes-before', 'tags', 'tags-any', 'not-tags', 'not-tags-any', 'locked', 'reservation_id'];
   return [
     {
-      method: 'POST', path: '/v2.1/servers', handler: create, body: createServerSchema({ major: 2, minor: 1 }),
+      method: 'POST', path: '/v2.1/servers', policy: 'os_compute_api:servers:create',
+      handler: create, body: createServerSchema({ major: 2, minor: 1 }),
       doc: { summary: 'Create a server (min_count/max_count several)', success: [202] },
     },
-    { method: 'GET', path: '/v2.1/servers', handler: list(false), doc: { summary: 'List servers', success: [200], query: LIST_QUERY } },
     {
-      method: 'GET', path: '/v2.1/servers/detail', handler: list(true),
+      method: 'GET', path: '/v2.1/servers', policy: 'os_compute_api:servers:index',
+      handler: list(false), doc: { summary: 'List servers', success: [200], query: LIST_QUERY },
+    },
+    {
+      method: 'GET', path: '/v2.1/servers/detail', policy: 'os_compute_api:servers:detail', handler: list(true),
       doc: { summary: 'List servers with details', success: [200], query: LIST_QUERY },
     },
-    { method: 'GET', path: '/v2.1/servers/{server_id}', handler: show, doc: { summary: 'Show a server', success: [200] } },
     {
-      method: 'PUT', path: '/v2.1/servers/{server_id}', handler: update, body: updateServerSchema({ major: 2, minor: 1 }),
+      method: 'GET', path: '/v2.1/servers/{server_id}', policy: 'os_compute_api:servers:show',
+      handler: show, doc: { summary: 'Show a server', success: [200] },
+    },
+    {
+      method: 'PUT', path: '/v2.1/servers/{server_id}', policy: 'os_compute_api:servers:update',
+      handler: update, body: updateServerSchema({ major: 2, minor: 1 }),
       doc: { summary: 'Update a server (name, access IPs, description, hostname)', success: [200] },
     },
-    { method: 'DELETE', path: '/v2.1/servers/{server_id}', handler: remove, doc: { summary: 'Delete a server', success: [204] } },
-    { method: 'GET', path: '/v2.1/servers/{server_id}/ips', handler: ips(false), doc: { summary: 'List a server\'s addresses', success: [200] } },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/ips/{network_label}', handler: ips(true),
+      method: 'DELETE', path: '/v2.1/servers/{server_id}', policy: 'os_compute_api:servers:delete',
+      handler: remove, doc: { summary: 'Delete a server', success: [204] },
+    },
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/ips', policy: 'os_compute_api:ips:index',
+      handler: ips(false), doc: { summary: 'List a server\'s addresses', success: [200] },
+    },
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/ips/{network_label}', policy: 'os_compute_api:ips:show', handler: ips(true),
       doc: { summary: 'Show a server\'s addresses on one network', success: [200] },
     },
   ];

@@ -1,5 +1,5 @@
 import { MAX_VERSION, MIN_VERSION, versionString } from '../apiVersion.js';
-import { json, type ApiRoute } from '../http.js';
+import { json, PUBLIC, type ApiRoute } from '../http.js';
 
 // Version discovery, as Nova answers it (nova/api/openstack/compute/versions.py): the one API
 // taskgate serves, v2.1, with the microversion range clients negotiate from. No token needed.
@@ -50,13 +50,13 @@ export function versionRoutes(): ApiRoute[] {
     // Nova lists v2.0 (its legacy, microversion-less API) first, then v2.1. taskgate serves v2.1;
     // v2.0 is listed as Nova lists it, SUPPORTED, pointing at /v2/ (which taskgate does not route).
     {
-      method: 'GET', path: '/', handler: async (_event, ctx) => json(200, { versions: [v20(ctx.baseUrl), v21(ctx.baseUrl)] }),
-      doc: { summary: 'List API versions', success: [200], public: true },
+      method: 'GET', path: '/', policy: PUBLIC, handler: async (_event, ctx) => json(200, { versions: [v20(ctx.baseUrl), v21(ctx.baseUrl)] }),
+      doc: { summary: 'List API versions', success: [200] },
     },
     // The v2.0 document Nova's version list links to (taskgate serves no /v2/ resources).
-    { method: 'GET', path: '/v2', handler: legacy, doc: { summary: 'Show API version v2.0', success: [200], public: true } },
-    { method: 'GET', path: '/v2/', handler: legacy, doc: { summary: 'Show API version v2.0', success: [200], public: true } },
-    { method: 'GET', path: '/v2.1', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
-    { method: 'GET', path: '/v2.1/', handler: one, doc: { summary: 'Show API version v2.1', success: [200], public: true } },
+    { method: 'GET', path: '/v2', policy: PUBLIC, handler: legacy, doc: { summary: 'Show API version v2.0', success: [200] } },
+    { method: 'GET', path: '/v2/', policy: PUBLIC, handler: legacy, doc: { summary: 'Show API version v2.0', success: [200] } },
+    { method: 'GET', path: '/v2.1', policy: PUBLIC, handler: one, doc: { summary: 'Show API version v2.1', success: [200] } },
+    { method: 'GET', path: '/v2.1/', policy: PUBLIC, handler: one, doc: { summary: 'Show API version v2.1', success: [200] } },
   ];
 }
