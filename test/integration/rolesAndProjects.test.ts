@@ -1,0 +1,275 @@
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SignJWT, exportJWK, generateKeyPair } from 'jose';
+import { MAX_VERSION, versionString } from '../../functions/api/apiVersion.js';
+import { apiRoutes } from '../../functions/api/app.js';
+import { PUBLIC, type ApiRoute } from '../../functions/api/http.js';
+import { JwtIdentityProvider } from '../../functions/core/identity/jwt.js';
+import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { IMAGE, Nova } from '../support/nova.js';
+
+// Nova's default policies and project isolation over real HTTP, for EVERY route the API registers
+// (a new route is walked without being listed here), in the identity modes `npm test` runs:
+// - JWT (tokens minted here with any roles and project, the local runtime running the authorizer
+//   before the API as API Gateway does): a reader of the owning project reads everything and is
+//   refused every write with Nova's 403, before anything is written;
+// - both JWT and noauth (`user:project`, user `admin` the administrator): a member of another
+//   project gets 404 for every route naming the server, with none of its data, and nothing changes;
+//   an administrator of another project passes every route.
+// The Keystone suite (test/keystone/) checks the same against a real Keystone.
+
+const VERSION = `compute ${versionString(MAX_VERSION)}`;
+const ROUTES = apiRoutes(undefined as never).filter((r) => r.policy !== PUBLIC);
+const name = (r: ApiRoute) => `${r.method} ${r.path}`;
+const isWrite = (r: ApiRoute) => r.method !== 'GET';
+const namesServer = (r: ApiRoute) => r.path.startsWith('/v2.1/servers/{server_id}');
+
+/** Nova's exceptions to "a reader reads and does not write": */
+// key pairs are the user's own (owner-or-admin rules), whatever the user's role in the project;
+const USER_OWNED = (r: ApiRoute) => r.path.startsWith('/v2.1/os-keypairs');
+// and a few reads are the administrator's alone (Nova's ADMIN rules).
+const ADMIN_READS = ['GET /v2.1/os-availability-zone/detail'];
+
+interface Fixture {
+  readonly serverId: string;
+  /** What the owning project put on its server: nobody else may see any of it. */
+  readonly secrets: readonly string[];
+  /** Path parameters: for reads, and for writes (a flavor of the test's own, not a built-in one). */
+  readonly values: Record<string, string>;
+  readonly writeValues: Record<string, string>;
+}
+
+/** A valid body for each route that takes one: a refusal must be the policy's or the project's, not the body's. */
+function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
+  if (!route.body) return undefined;
+  const samples: Record<string, unknown> = {
+    'POST /v2.1/servers': { server: { name: `made-${uniq}`, flavorRef: '1', imageRef: IMAGE, networks: 'none' } },
+    'PUT /v2.1/servers/{server_id}': { server: { name: `renamed-${uniq}` } },
+    'POST /v2.1/servers/{server_id}/action': { reboot: { type: 'SOFT' } },
+    'POST /v2.1/servers/{server_id}/os-volume_attachments': { volumeAttachment: { volumeId: crypto.randomUUID() } },
+    'POST /v2.1/servers/{server_id}/os-interface': { interfaceAttachment: { port_id: crypto.randomUUID() } },
+    'PUT /v2.1/servers/{server_id}/metadata': { metadata: { a: uniq } },
+    'POST /v2.1/servers/{server_id}/metadata': { metadata: { b: uniq } },
+    'PUT /v2.1/servers/{server_id}/metadata/{key}': { meta: { [f.values.key!]: uniq } },
+    'PUT /v2.1/servers/{server_id}/tags': { tags: [`t-${uniq}`] },
+    'POST /v2.1/flavors': { flavor: { id: f.writeValues.flavor_id, name: `flavor-${uniq}`, ram: 512, vcpus: 1, disk: 1 } },
+    'PUT /v2.1/flavors/{flavor_id}': { flavor: { description: uniq } },
+    'POST /v2.1/os-keypairs': { keypair: { name: f.values.keypair_name } },
+  };
+  if (!Object.hasOwn(samples, name(route))) throw new Error(`${name(route)} takes a body: give it a valid sample in rolesAndProjects.test.ts`);
+  return samples[name(route)];
+}
+
+function pathOf(route: ApiRoute, values: Record<string, string>): string {
+  return route.path.replace(/\{(\w+)\}/g, (_m, param: string) => {
+    if (!Object.hasOwn(values, param)) throw new Error(`${name(route)}: no value for {${param}}: add one to the fixture in rolesAndProjects.test.ts`);
+    return encodeURIComponent(values[param]!);
+  }).replace(/^\/v2\.1/, '');
+}
+
+const call = (nova: Nova, route: ApiRoute, f: Fixture, uniq = 'x') =>
+  nova.request(route.method, pathOf(route, isWrite(route) ? f.writeValues : f.values), sampleBody(route, f, uniq));
+
+async function tableItems(runtime: Runtime): Promise<unknown[]> {
+  const items: Record<string, unknown>[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await runtime.table.db.send(new ScanCommand({ TableName: runtime.table.name, ExclusiveStartKey: start, ConsistentRead: true }));
+    items.push(...(page.Items ?? []));
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return items.sort((a, b) => `${a.pk}|${a.sk}`.localeCompare(`${b.pk}|${b.sk}`));
+}
+
+/** The owning project's server, with a volume, a port, metadata, a tag and an instance action on it. */
+async function makeFixture(owner: Nova): Promise<Fixture> {
+  const uniq = crypto.randomUUID().slice(0, 8);
+  const secrets = { name: `secret-name-${uniq}`, meta: `secret-meta-${uniq}`, tag: `secret-tag-${uniq}` };
+  const serverId = await owner.createServer(secrets.name);
+  await owner.waitIdle(serverId);
+  const volumeId = crypto.randomUUID();
+  const portId = crypto.randomUUID();
+  expect((await owner.post(`/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } })).status).toBe(200);
+  await owner.waitIdle(serverId);
+  expect((await owner.post(`/servers/${serverId}/os-interface`, { interfaceAttachment: { port_id: portId } })).status).toBe(200);
+  await owner.waitIdle(serverId);
+  expect((await owner.post(`/servers/${serverId}/metadata`, { metadata: { secret: secrets.meta } })).status).toBe(200);
+  expect((await owner.request('PUT', `/servers/${serverId}/tags/${secrets.tag}`)).status).toBe(201);
+  const actions = (await owner.get(`/servers/${serverId}/os-instance-actions`)).body.instanceActions;
+  const addresses = (await owner.get(`/servers/${serverId}/ips`)).body.addresses as Record<string, unknown>;
+  const values = {
+    server_id: serverId, volume_id: volumeId, port_id: portId, request_id: actions[0].request_id,
+    network_label: Object.keys(addresses)[0] ?? 'private', key: 'secret', tag: secrets.tag,
+    flavor_id: '1', keypair_name: `kp-${uniq}`,
+  };
+  return { serverId, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` } };
+}
+
+interface Callers {
+  /** A member of the owning project: makes the server, and reads as the reference for the others. */
+  readonly owner: Nova;
+  /** A reader of the owning project (JWT mode only: noauth has no roles but member and admin). */
+  readonly reader?: Nova;
+  readonly otherMember: Nova;
+  /** An administrator of another project. */
+  readonly admin: Nova;
+}
+
+interface Mode {
+  readonly name: string;
+  readonly hasReaders: boolean;
+  start(): Promise<{ runtime: Runtime; callers(root: string): Promise<Callers>; stop(): Promise<void> }>;
+}
+
+const noauth: Mode = {
+  name: 'noauth',
+  hasReaders: false,
+  async start() {
+    const runtime = await startRuntime({ port: 0, driver: { stepMs: 0 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
+    return {
+      runtime,
+      callers: async (root) => ({
+        owner: new Nova(root, 'owner:proj-a', { 'OpenStack-API-Version': VERSION }),
+        otherMember: new Nova(root, 'other:proj-b', { 'OpenStack-API-Version': VERSION }),
+        admin: new Nova(root, 'admin:admin-proj', { 'OpenStack-API-Version': VERSION }),
+      }),
+      stop: () => runtime.stop(),
+    };
+  },
+};
+
+const jwt: Mode = {
+  name: 'JWT',
+  hasReaders: true,
+  async start() {
+    const ISSUER = 'https://issuer.example.test/pool';
+    const AUDIENCE = 'taskgate-client';
+    const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
+    const jwk = { ...(await exportJWK(publicKey)), kid: 'k1', alg: 'RS256', use: 'sig' };
+    const jwks: Server = createServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ keys: [jwk] }));
+    });
+    await new Promise<void>((resolve) => jwks.listen(0, '127.0.0.1', resolve));
+    const runtime = await startRuntime({
+      port: 0, driver: { stepMs: 0 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
+      identity: new JwtIdentityProvider({
+        issuer: ISSUER, audience: AUDIENCE, audienceClaim: 'aud',
+        jwksUrl: `http://127.0.0.1:${(jwks.address() as AddressInfo).port}/.well-known/jwks.json`,
+        projectClaim: 'custom:project', rolesClaim: 'cognito:groups', userClaim: 'sub', algorithms: ['RS256'], clockToleranceSeconds: 0,
+      }),
+    });
+    const token = (sub: string, project: string, roles: string[]) => new SignJWT({ 'custom:project': project, 'cognito:groups': roles })
+      .setProtectedHeader({ alg: 'RS256', kid: 'k1' }).setIssuer(ISSUER).setAudience(AUDIENCE).setSubject(sub)
+      .setIssuedAt().setExpirationTime('30m').sign(privateKey);
+    const as = async (root: string, sub: string, project: string, roles: string[]) =>
+      new Nova(root, await token(sub, project, roles), { 'OpenStack-API-Version': VERSION });
+    return {
+      runtime,
+      callers: async (root) => ({
+        owner: await as(root, 'owner', 'proj-a', ['member', 'reader']),
+        reader: await as(root, 'reader', 'proj-a', ['reader']),
+        otherMember: await as(root, 'other', 'proj-b', ['member', 'reader']),
+        admin: await as(root, 'admin', 'admin-proj', ['admin', 'member', 'reader']),
+      }),
+      async stop() {
+        await runtime.stop();
+        await new Promise((resolve) => jwks.close(resolve));
+      },
+    };
+  },
+};
+
+it('walks the registered routes: reads and writes, routes naming a server among them', () => {
+  expect(ROUTES.filter(isWrite).length).toBeGreaterThan(15);
+  expect(ROUTES.filter((r) => !isWrite(r)).length).toBeGreaterThan(15);
+  expect(ROUTES.map(name)).toEqual(expect.arrayContaining([
+    'GET /v2.1/servers/{server_id}/os-instance-actions', 'GET /v2.1/servers/{server_id}/os-instance-actions/{request_id}',
+    'DELETE /v2.1/servers/{server_id}',
+  ]));
+});
+
+describe.each([jwt, noauth])('$name mode', (mode) => {
+  let stack: Awaited<ReturnType<Mode['start']>>;
+  let who: Callers;
+  let f: Fixture;
+
+  beforeAll(async () => {
+    stack = await mode.start();
+    // Nova clients' routes start at /v2.1; version discovery (public) is not walked.
+    who = await stack.callers(stack.runtime.apiUrl);
+    f = await makeFixture(who.owner);
+  }, 60_000);
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  // Only JWT mode has readers: noauth's callers are members, and `admin` the administrator.
+  const readerIt = mode.hasReaders ? it : () => undefined;
+
+  readerIt('a reader of the owning project is allowed every read, and sees what a member sees', async () => {
+    for (const route of ROUTES.filter((r) => !isWrite(r))) {
+      const [asReader, asOwner] = [await call(who.reader!, route, f), await call(who.owner, route, f)];
+      if (ADMIN_READS.includes(name(route))) {
+        expect([name(route), asReader.status, asOwner.status]).toEqual([name(route), 403, 403]);
+        continue;
+      }
+      expect([name(route), asReader.status]).toEqual([name(route), asOwner.status]);
+      if (!USER_OWNED(route)) expect([name(route), asReader.body]).toEqual([name(route), asOwner.body]);
+      expect([name(route), asReader.status < 400 || asReader.status === 404]).toEqual([name(route), true]);
+    }
+  });
+
+  readerIt('a reader of the owning project is refused every write with Nova\'s 403, and nothing is written', async () => {
+    const before = await tableItems(stack.runtime);
+    for (const route of ROUTES.filter((r) => isWrite(r) && !USER_OWNED(r))) {
+      const res = await call(who.reader!, route, f);
+      expect([name(route), res.status, res.body]).toEqual([name(route), 403, {
+        forbidden: { code: 403, message: `Policy doesn't allow ${route.policy} to be performed.` },
+      }]);
+    }
+    expect(await tableItems(stack.runtime)).toEqual(before);
+    // Its own key pairs are a user's, reader or not (Nova: admin or owner).
+    for (const route of ROUTES.filter((r) => isWrite(r) && USER_OWNED(r))) {
+      const res = await call(who.reader!, route, f);
+      expect([name(route), res.status, route.doc.success.includes(res.status)]).toEqual([name(route), res.status, true]);
+    }
+  });
+
+  it('a member of another project gets 404 for every route naming the server, with none of its data, and nothing changes', async () => {
+    const before = await tableItems(stack.runtime);
+    const naming = ROUTES.filter(namesServer);
+    expect(naming.length).toBeGreaterThan(20);
+    for (const route of naming) {
+      const res = await call(who.otherMember, route, f);
+      expect([name(route), res.status, Object.keys(res.body ?? {})]).toEqual([name(route), 404, ['itemNotFound']]);
+      const seen = JSON.stringify(res.body);
+      expect([name(route), f.secrets.filter((s) => seen.includes(s))]).toEqual([name(route), []]);
+    }
+    for (const path of ['/servers', '/servers/detail', `/servers/detail?name=${f.secrets[0]}`]) {
+      const listed = await who.otherMember.get(path);
+      expect([path, listed.status]).toEqual([path, 200]);
+      expect([path, [f.serverId, ...f.secrets].filter((s) => JSON.stringify(listed.body).includes(s))]).toEqual([path, []]);
+    }
+    expect(await tableItems(stack.runtime)).toEqual(before);
+  });
+
+  it('an administrator of another project passes every route: reads as the owner reads, writes succeed', async () => {
+    for (const route of ROUTES.filter((r) => !isWrite(r))) {
+      const [asAdmin, asOwner] = [await call(who.admin, route, f), await call(who.owner, route, f)];
+      const expected = ADMIN_READS.includes(name(route)) ? 200 : asOwner.status;
+      expect([name(route), asAdmin.status]).toEqual([name(route), expected]);
+    }
+    // Every write, the server's deletion last; each on an idle server, as a client would.
+    const writes = ROUTES.filter(isWrite);
+    const last = writes.filter((r) => r.method === 'DELETE' && r.path === '/v2.1/servers/{server_id}');
+    for (const route of [...writes.filter((r) => !last.includes(r)), ...last]) {
+      const res = await call(who.admin, route, f, crypto.randomUUID().slice(0, 8));
+      expect([name(route), res.status, route.doc.success.includes(res.status) ? 'success' : res.body])
+        .toEqual([name(route), res.status, 'success']);
+      if (namesServer(route)) await who.admin.waitIdle(f.serverId);
+    }
+    await who.owner.waitGone(f.serverId);
+  });
+});
