@@ -83,12 +83,17 @@ export class NovaApi extends Construct {
       const v21 = new Resource(this, 'VersionResource', { parent: this.api.root, pathPart: 'v2.1' });
       this.publicMethods.push(new Method(this, 'RootVersions', { resource: this.api.root, httpMethod: 'GET', integration, options: open }));
       this.publicMethods.push(new Method(this, 'V21Version', { resource: v21, httpMethod: 'GET', integration, options: open }));
-      for (const [type, r] of [[ResponseType.UNAUTHORIZED, GATEWAY_RESPONSES.UNAUTHORIZED], [ResponseType.AUTHORIZER_FAILURE, GATEWAY_RESPONSES.AUTHORIZER_FAILURE],
-        [ResponseType.AUTHORIZER_CONFIGURATION_ERROR, GATEWAY_RESPONSES.AUTHORIZER_CONFIGURATION_ERROR]] as const) {
-        this.api.addGatewayResponse(`${type.responseType}Response`, {
-          type, statusCode: String(r.statusCode), templates: { 'application/json': JSON.stringify(r.body) },
-        });
-      }
+    }
+    // API Gateway's own answers (a body over 10 MB, throttling, the authorizer's refusals, the
+    // function failing) in Nova's shapes, as the local runtime answers them (gatewayResponses.ts).
+    for (const [type, r] of Object.entries(GATEWAY_RESPONSES)) {
+      this.api.addGatewayResponse(`${type}Response`, {
+        type: ResponseType.of(type),
+        // A fallback's status would replace the status of every type of its class that has none:
+        // left unset, each keeps API Gateway's own.
+        ...(type.startsWith('DEFAULT_') ? {} : { statusCode: String(r.statusCode) }),
+        templates: { 'application/json': JSON.stringify(r.body) },
+      });
     }
     if (props.webAclArn) {
       new CfnWebACLAssociation(this, 'WebAcl', {

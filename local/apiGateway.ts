@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { lambdaContext } from './lambdaContext.js';
-import { runAuthorizer, type LocalAuthorizer } from './authorizer.js';
+import { gatewayResponse, runAuthorizer, type LocalAuthorizer } from './authorizer.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
 
@@ -90,11 +90,12 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
     req.on('data', (c: Buffer) => {
       size += c.length;
       if (size > MAX_PAYLOAD_BYTES) {
-        // API Gateway refuses the request without calling the function.
+        // API Gateway refuses the request without calling the function (its REQUEST_TOO_LARGE).
         if (!tooLarge) {
           tooLarge = true;
-          res.writeHead(413, { 'content-type': 'application/json', connection: 'close' });
-          res.end(JSON.stringify({ message: 'Request Too Long' }));
+          const refused = gatewayResponse('REQUEST_TOO_LARGE');
+          res.writeHead(refused.statusCode, { ...refused.headers as Record<string, string>, connection: 'close' });
+          res.end(refused.body);
           req.resume();
         }
         return;
@@ -110,10 +111,11 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
         res.writeHead(result.statusCode, result.headers as Record<string, string>);
         res.end(result.body);
       } catch (err) {
-        // API Gateway's own answer when the integration fails.
+        // API Gateway's own answer when the function fails (its DEFAULT_5XX, 502).
         console.error('api handler failed', err);
-        res.writeHead(502, { 'content-type': 'application/json' });
-        res.end(JSON.stringify({ message: 'Internal server error' }));
+        const failed = gatewayResponse('DEFAULT_5XX');
+        res.writeHead(failed.statusCode, failed.headers as Record<string, string>);
+        res.end(failed.body);
       }
     });
   });

@@ -1,11 +1,12 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { UNAUTHORIZED } from '../functions/authorizer/authorize.js';
-import { GATEWAY_RESPONSES, isPublicPath } from '../functions/authorizer/gatewayResponses.js';
+import { GATEWAY_RESPONSES, isPublicPath, type GatewayResponseType } from '../functions/authorizer/gatewayResponses.js';
 
 /** A REQUEST authorizer run in-process, as API Gateway runs the authorizer Lambda before the API's. */
 export type LocalAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
 
-function gatewayResponse(kind: keyof typeof GATEWAY_RESPONSES): APIGatewayProxyResult {
+/** API Gateway's own answer of a type, as the stack installs it (lib/api.ts). */
+export function gatewayResponse(kind: GatewayResponseType): APIGatewayProxyResult {
   const r = GATEWAY_RESPONSES[kind];
   return { statusCode: r.statusCode, headers: { 'content-type': 'application/json' }, body: JSON.stringify(r.body) };
 }
@@ -32,7 +33,7 @@ export async function runAuthorizer(authorizer: LocalAuthorizer, event: APIGatew
     return gatewayResponse('AUTHORIZER_FAILURE');
   }
   const allowed = result.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');
-  if (!allowed) return { statusCode: 403, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ message: 'User is not authorized to access this resource' }) };
+  if (!allowed) return gatewayResponse('ACCESS_DENIED');
   (event.requestContext as { authorizer: unknown }).authorizer = { ...result.context, principalId: result.principalId };
   return undefined;
 }
