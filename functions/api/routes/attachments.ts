@@ -52,7 +52,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/os-volume_attachments/{volume_id}`, policy: 'os_compute_api:os-volumes-attachments:index',
+      method: 'GET', path: `${base}/os-volume_attachments/{volume_id}`, policy: 'os_compute_api:os-volumes-attachments:show',
       doc: { summary: 'Show a volume attachment', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -108,7 +108,7 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${base}/os-interface/{port_id}`, policy: 'os_compute_api:os-attach-interfaces:list',
+      method: 'GET', path: `${base}/os-interface/{port_id}`, policy: 'os_compute_api:os-attach-interfaces:show',
       doc: { summary: 'Show an interface', success: [200] },
       handler: async (event, ctx) => {
         const server = await getServer(deps.table, ctx.caller, pathParam(event, 'server_id'));

@@ -123,7 +123,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}', policy: 'os_compute_api:os-flavor-extra-specs:index',
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}', policy: 'os_compute_api:os-flavor-extra-specs:show',
       doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
       handler: async (event) => {
         const flavor = await flavorOf(deps, event);

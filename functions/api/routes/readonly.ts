@@ -71,7 +71,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}', policy: 'os_compute_api:os-instance-actions:list',
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}', policy: 'os_compute_api:os-instance-actions:show',
       doc: { summary: 'Show an instance action with its events', success: [200] },
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
