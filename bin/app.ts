@@ -15,7 +15,7 @@ const number = (key: string) => (ctx(key) === undefined ? undefined : Number(ctx
 
 // Identity: no default. -c auth=keystone -c keystoneUrl=https://.../v3 [-c keystoneSecretArn=...],
 // -c auth=jwt -c jwtIssuer=... -c jwtAudience=... [-c jwtJwksUrl -c jwtProjectClaim -c jwtRolesClaim
-// -c jwtAudienceClaim=client_id], or -c auth=noauth (development only).
+// -c jwtRolesSeparator -c jwtAudienceClaim=client_id], or -c auth=noauth (development only).
 function stackAuth(): StackAuth {
   const required = (key: string) => ctx(key) ?? (() => { throw new Error(`-c auth=${ctx('auth')} needs -c ${key}=...`); })();
   switch (ctx('auth')) {
@@ -23,7 +23,7 @@ function stackAuth(): StackAuth {
     case 'keystone': return { mode: 'keystone', keystoneUrl: required('keystoneUrl'), serviceSecretArn: ctx('keystoneSecretArn') };
     case 'jwt': return {
       mode: 'jwt', issuer: required('jwtIssuer'), audience: required('jwtAudience'), jwksUrl: ctx('jwtJwksUrl'),
-      projectClaim: ctx('jwtProjectClaim'), rolesClaim: ctx('jwtRolesClaim'),
+      projectClaim: ctx('jwtProjectClaim'), rolesClaim: ctx('jwtRolesClaim'), rolesSeparator: ctx('jwtRolesSeparator'),
       audienceClaim: ctx('jwtAudienceClaim') === 'client_id' ? 'client_id' : undefined,
     };
     default:

@@ -10,7 +10,7 @@ import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms } from './alarms.js';
 import { NovaApi } from './api.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/config.js';
+import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/config.js';
 import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
@@ -18,7 +18,7 @@ import { TaskgateFunction } from './taskgateFunction.js';
 export type StackAuth =
   | { readonly mode: 'noauth' }
   | { readonly mode: 'keystone'; readonly keystoneUrl: string; readonly serviceSecretArn?: string }
-  | { readonly mode: 'jwt'; readonly issuer: string; readonly audience: string; readonly audienceClaim?: 'aud' | 'client_id'; readonly jwksUrl?: string; readonly projectClaim?: string; readonly rolesClaim?: string };
+  | { readonly mode: 'jwt'; readonly issuer: string; readonly audience: string; readonly audienceClaim?: 'aud' | 'client_id'; readonly jwksUrl?: string; readonly projectClaim?: string; readonly rolesClaim?: string; readonly rolesSeparator?: string };
 
 export interface TaskgateStackProps extends StackProps {
   /** Table deletion protection and RETAIN of table and logs. Default true; false for throwaway stacks. */
@@ -184,7 +184,11 @@ export class TaskgateStack extends Stack {
           ...(auth.jwksUrl ? { TASKGATE_JWT_JWKS_URL: auth.jwksUrl } : {}),
           ...(auth.projectClaim ? { TASKGATE_JWT_PROJECT_CLAIM: auth.projectClaim } : {}),
           ...(auth.rolesClaim ? { TASKGATE_JWT_ROLES_CLAIM: auth.rolesClaim } : {}),
+          ...(auth.rolesSeparator ? { TASKGATE_JWT_ROLES_SEPARATOR: auth.rolesSeparator } : {}),
         };
+        // The authorizer reads these with identityConfig: a bad value (a roles separator of letters)
+        // fails the synth here rather than every request at the authorizer's cold start.
+        identityConfig(environment);
       }
       authorizer = new TaskgateFunction(this, 'AuthorizerFunction', {
         ...common, handlerDir: 'authorizer', description: 'taskgate X-Auth-Token authorizer', timeout: Duration.seconds(10), environment,

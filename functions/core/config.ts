@@ -270,6 +270,8 @@ export interface JwtConfig {
   readonly jwksUrl: string;
   readonly projectClaim: string;
   readonly rolesClaim: string;
+  /** Splits a roles claim given as one string (unset: such a claim is one role); an array claim is never split. */
+  readonly rolesSeparator?: string;
   readonly userClaim: string;
   readonly algorithms: readonly string[];
   readonly clockToleranceSeconds: number;
@@ -319,6 +321,12 @@ export function identityConfig(env: Env): IdentityConfig {
       throw new ConfigError(`TASKGATE_JWT_ALGORITHMS: ${JSON.stringify(a.slice(0, 20))} is not an asymmetric JWS algorithm (${ASYMMETRIC_ALGORITHMS.join(', ')})`);
     }
   }
+  // Unset by default: a string roles claim is one role. A separator of letters or digits would cut
+  // role names apart (`nova-admin` on `-` gives `admin`), so only punctuation or spaces, at most 8.
+  const rolesSeparator = r.string('TASKGATE_JWT_ROLES_SEPARATOR');
+  if (rolesSeparator !== undefined && (rolesSeparator.length > 8 || /[\p{L}\p{N}\p{M}]/u.test(rolesSeparator))) {
+    throw new ConfigError(`TASKGATE_JWT_ROLES_SEPARATOR must be 1 to 8 characters, none a letter or digit (e.g. " " or ","), not ${JSON.stringify(rolesSeparator.slice(0, 20))}`);
+  }
   return {
     mode: 'jwt', issuer,
     audience: r.required('TASKGATE_JWT_AUDIENCE'),
@@ -326,6 +334,7 @@ export function identityConfig(env: Env): IdentityConfig {
     jwksUrl: r.string('TASKGATE_JWT_JWKS_URL', `${issuer.replace(/\/+$/, '')}/.well-known/jwks.json`),
     projectClaim: r.string('TASKGATE_JWT_PROJECT_CLAIM', 'project_id'),
     rolesClaim: r.string('TASKGATE_JWT_ROLES_CLAIM', 'roles'),
+    ...(rolesSeparator !== undefined ? { rolesSeparator } : {}),
     userClaim: r.string('TASKGATE_JWT_USER_CLAIM', 'sub'),
     algorithms,
     clockToleranceSeconds: r.integer('TASKGATE_JWT_CLOCK_TOLERANCE_SECONDS', 0, { min: 0, max: 300 }),

@@ -1,4 +1,5 @@
 import { Forbidden } from './errors.js';
+import type { Role } from './identity/identity.js';
 import type { Caller } from './instance.js';
 
 // Nova's default policies (nova/policies/*.py, "secure RBAC" defaults), as one table: for each
@@ -69,16 +70,26 @@ export const POLICIES = {
 export type PolicyName = keyof typeof POLICIES;
 
 /** Roles that satisfy each requirement (admin implies member implies reader, as Keystone's implied roles do). */
-const SATISFIED_BY: Record<Requirement, readonly string[] | 'anyone'> = {
+const SATISFIED_BY: Record<Requirement, readonly Role[] | 'anyone'> = {
   any: 'anyone',
   reader: ['reader', 'member', 'admin'],
   member: ['member', 'admin'],
   admin: ['admin'],
 };
 
+/**
+ * Whether the roles include `role`, by exact string equality: no trimming, case folding or
+ * Unicode normalization, so `Admin`, ` admin`, Cyrillic `аdmin` or `admin` + a zero-width space
+ * are other roles. The one place role names are compared (the admin decision, callerOf, uses it too).
+ */
+export function hasRole(roles: readonly unknown[], role: Role): boolean {
+  // oslo.policy compares role names case-insensitively; taskgate deliberately matches exactly (an IdP group named `Admin` must not silently become an administrator).
+  return roles.some((r) => r === role);
+}
+
 export function allows(caller: Pick<Caller, 'roles'>, policy: PolicyName): boolean {
   const needed = SATISFIED_BY[POLICIES[policy]];
-  return needed === 'anyone' || caller.roles.some((r) => needed.includes(r));
+  return needed === 'anyone' || needed.some((role) => hasRole(caller.roles, role));
 }
 
 /** Nova's 403 for a policy the caller fails, naming the rule as Nova does. */

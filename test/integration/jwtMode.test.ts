@@ -89,3 +89,31 @@ it('refuses expired, wrong issuer, wrong audience, bad signature, alg none and m
   expect((await new Nova(runtime.apiUrl, '').get('/servers')).status).toBe(401);
   expect((await new Nova(runtime.apiUrl, valid).post('/servers', { server: { name: 'ok', flavorRef: '1', imageRef: IMAGE } })).status).toBe(202);
 });
+
+it('a group named "viewer,admin" (or "member admin" given as a string) is not an administrator; "admin" is', async () => {
+  const owner = new Nova(runtime.apiUrl, await sign(CLAIMS));
+  const id = await owner.createServer('owned-by-a');
+  await owner.waitIdle(id);
+  const outsider = async (groups: unknown) => new Nova(runtime.apiUrl, await sign({ 'custom:project': 'proj-b', 'cognito:groups': groups }, { sub: 'user-b' }));
+  const admin = await outsider(['admin']);
+
+  for (const groups of [['viewer,admin'], ['observer,admin', 'reader'], ['Admin', 'member'], ['\u0430dmin', 'member'], 'member admin']) {
+    const fake = await outsider(groups);
+    const all = await fake.get('/servers?all_tenants=1');
+    expect([groups, all.status]).toEqual([groups, 403]);
+    expect(JSON.stringify(all.body)).not.toContain(id);
+    const reset = await fake.action(id, { 'os-resetState': { state: 'error' } });
+    // 403 (the admin-only rule) or 404 (another project's server): never the server, never a change.
+    expect([groups, [403, 404].includes(reset.status)]).toEqual([groups, true]);
+    const show = await fake.get(`/servers/${id}`);
+    expect([groups, [403, 404].includes(show.status)]).toEqual([groups, true]);
+    expect(show.body?.server).toBeUndefined();
+  }
+  expect((await owner.get(`/servers/${id}`)).body.server.status).toBe('ACTIVE');
+
+  const all = await admin.get('/servers?all_tenants=1');
+  expect(all.status).toBe(200);
+  expect(all.body.servers.map((s: { id: string }) => s.id)).toContain(id);
+  expect((await admin.action(id, { 'os-resetState': { state: 'error' } })).status).toBe(202);
+  expect((await owner.get(`/servers/${id}`)).body.server.status).toBe('ERROR');
+});

@@ -16,9 +16,14 @@ function claim(payload: JWTPayload, name: string): unknown {
   return name.split('.').reduce<unknown>((v, k) => (v && typeof v === 'object' ? (v as Record<string, unknown>)[k] : undefined), payload);
 }
 
-function rolesFrom(value: unknown): string[] | undefined {
-  if (Array.isArray(value) && value.every((r) => typeof r === 'string')) return value;
-  if (typeof value === 'string') return value.split(/[\s,]+/).filter(Boolean);
+/**
+ * The roles claim: an array of strings is taken as is (each element one role, commas and spaces
+ * included); a string is one role, unless the deployment sets TASKGATE_JWT_ROLES_SEPARATOR, when
+ * it is split on exactly that separator and the empty pieces dropped. Anything else: no roles claim.
+ */
+export function rolesFrom(value: unknown, separator?: string): string[] | undefined {
+  if (Array.isArray(value)) return value.every((r) => typeof r === 'string') ? [...value] : undefined;
+  if (typeof value === 'string') return (separator ? value.split(separator) : [value]).filter(Boolean);
   return undefined;
 }
 
@@ -50,7 +55,7 @@ export class JwtIdentityProvider implements IdentityProvider {
     }
     const userId = claim(payload, this.options.userClaim);
     const projectId = claim(payload, this.options.projectClaim);
-    const roles = rolesFrom(claim(payload, this.options.rolesClaim));
+    const roles = rolesFrom(claim(payload, this.options.rolesClaim), this.options.rolesSeparator);
     if (typeof userId !== 'string' || !userId) throw new Unauthenticated(`no ${this.options.userClaim} claim`);
     if (typeof projectId !== 'string' || !projectId) throw new Unauthenticated(`no ${this.options.projectClaim} claim`);
     if (!roles) throw new Unauthenticated(`no ${this.options.rolesClaim} claim`);
