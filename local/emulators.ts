@@ -3,7 +3,9 @@ import type { Server } from 'node:http';
 import {
   CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceInUseException,
 } from '@aws-sdk/client-dynamodb';
-import { mkdir } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
@@ -45,6 +47,105 @@ export interface EmulatorOptions {
   readonly dataDir?: string;
 }
 
+/** Why `npm start` cannot start, in one line (bin/local.ts prints it and exits 1). */
+export class LocalStartError extends Error {}
+
+// dynalite's own store (node_modules/dynalite/db/index.js): its LevelDB and key layout, for the
+// start-up repair below. The part used here:
+interface LevelEntries { [Symbol.asyncIterator](): AsyncIterator<[string, unknown]> }
+interface DynaliteStore {
+  readonly db: {
+    open(): Promise<void>;
+    close(): Promise<void>;
+    get(key: string): Promise<unknown>;
+    batch(ops: ({ type: 'put'; key: string; value: unknown } | { type: 'del'; key: string })[]): Promise<void>;
+    iterator(range: { gte: string; lt: string }): LevelEntries;
+  };
+  readonly tableDb: { readonly prefix: string };
+  getItemDb(table: string): { readonly prefix: string };
+  getIndexDb(type: 'Local' | 'Global', table: string, index: string): { readonly prefix: string };
+}
+interface DynaliteTable { TableName: string; LocalSecondaryIndexes?: { IndexName: string }[]; GlobalSecondaryIndexes?: { IndexName: string }[] }
+const dynaliteDb = createRequire(import.meta.url)('dynalite/db/index.js') as {
+  create(options: { path: string }): DynaliteStore;
+  getIndexActions(indexes: unknown[], existingItem: unknown, item: unknown, table: DynaliteTable): {
+    puts: { index: string; key: string; item: unknown }[];
+  };
+};
+
+/** The pid file of the process that holds a data directory, removed when it stops cleanly. */
+const pidFile = (dataDir: string) => `${dataDir}/taskgate.pid`;
+
+/** Opens dynalite's store on a data directory, or says who holds it (LevelDB allows one process). */
+async function openStore(dataDir: string): Promise<DynaliteStore> {
+  const store = dynaliteDb.create({ path: `${dataDir}/dynamodb` });
+  try {
+    await store.db.open();
+    return store;
+  } catch (err) {
+    const { code, cause } = err as { code?: string; cause?: { code?: string } };
+    if (code !== 'LEVEL_LOCKED' && cause?.code !== 'LEVEL_LOCKED') throw err;
+    const pid = Number((await readFile(pidFile(dataDir), 'utf8').catch(() => '')).trim());
+    let alive = false;
+    try {
+      alive = pid > 0 && process.kill(pid, 0);
+    } catch (e) {
+      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
+    }
+    throw new LocalStartError(`the data directory ${dataDir} is in use by ${alive ? `another taskgate (pid ${pid})` : 'another process'}: `
+      + 'stop it first, or set TASKGATE_DATA_DIR to another directory (or to memory)');
+  }
+}
+
+/** Throws LocalStartError when another process holds the data directory (before `--fresh` empties it). */
+export async function checkDataDirFree(dataDir: string): Promise<void> {
+  if (!existsSync(`${dataDir}/dynamodb`)) return;
+  await (await openStore(dataDir)).db.close();
+}
+
+/**
+ * Start-up repair of a data directory an older dynalite tore. It wrote an item's index entries
+ * and the item as separate LevelDB writes, so a process killed between them (SIGKILL mid-create)
+ * left index entries without their item, or at keys the item no longer has: servers a listing
+ * showed and GET answered 404, forever. dynalite is patched now (one batch per item,
+ * patches/dynalite+4.0.0.patch); directories torn before are put right here, on dynalite's
+ * LevelDB through its own store, before its server opens it: the DynamoDB API cannot remove an
+ * index entry alone. An index holds exactly what its items give (dynalite's getIndexActions,
+ * as it writes them), so each index is compared with that and what differs is written in one
+ * batch: entries no item gives are removed, missing or stale ones written. Returns how many.
+ */
+async function repairIndexes(dataDir: string, tableName: string): Promise<number> {
+  const store = await openStore(dataDir);
+  try {
+    const table = await store.db.get(store.tableDb.prefix + tableName).catch(() => undefined) as DynaliteTable | undefined;
+    if (!table?.TableName) return 0;
+    // Every key that starts with the prefix (each ends with '~'; '\x7f' is the byte after it).
+    const range = (prefix: string) => ({ gte: prefix, lt: `${prefix.slice(0, -1)}\x7f` });
+    const indexes = (['Local', 'Global'] as const).flatMap((type) =>
+      (table[`${type}SecondaryIndexes`] ?? []).map((index) => ({ index, prefix: store.getIndexDb(type, tableName, index.IndexName).prefix })));
+    const expected = new Map<string, string>();
+    for await (const [, item] of store.db.iterator(range(store.getItemDb(tableName).prefix))) {
+      for (const { index, prefix } of indexes) {
+        for (const put of dynaliteDb.getIndexActions([index], null, item, table).puts) expected.set(prefix + put.key, JSON.stringify(put.item));
+      }
+    }
+    const ops: Parameters<DynaliteStore['db']['batch']>[0] = [];
+    for (const { prefix } of indexes) {
+      for await (const [key, entry] of store.db.iterator(range(prefix))) {
+        const want = expected.get(key);
+        if (want === undefined) ops.push({ type: 'del', key });
+        else if (want !== JSON.stringify(entry)) ops.push({ type: 'put', key, value: JSON.parse(want) });
+        expected.delete(key);
+      }
+    }
+    for (const [key, want] of expected) ops.push({ type: 'put', key, value: JSON.parse(want) });
+    if (ops.length > 0) await store.db.batch(ops);
+    return ops.length;
+  } finally {
+    await store.db.close();
+  }
+}
+
 async function startDynalite(path?: string): Promise<{ endpoint: string; server: Server }> {
   const server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0, ...(path ? { path } : {}) }) as Server;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -84,16 +185,23 @@ export async function createTable(dynamodb: DynamoDBClient, tableName: string): 
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const { dataDir } = options;
   if (dataDir) await mkdir(`${dataDir}/sqs`, { recursive: true });
+  const tableName = options.tableName
+    ?? (dataDir ? DURABLE_TABLE_NAME : `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
+  const repaired = dataDir && !options.dynamodbEndpoint ? await repairIndexes(dataDir, tableName) : 0;
+  if (repaired > 0) console.warn(`data directory ${dataDir}: ${repaired} index entries that did not match their items (torn by a crash) put right`);
+  // Loopback only, every emulator: they take any credentials.
   const local = options.dynamodbEndpoint ? undefined : await startDynalite(dataDir && `${dataDir}/dynamodb`);
   const dynamodbEndpoint = options.dynamodbEndpoint ?? local!.endpoint;
-  const fauxqs = options.sqsEndpoint ? undefined : await startFauxqs({ port: 0, logger: false, ...(dataDir ? { dataDir: `${dataDir}/sqs` } : {}) });
+  const fauxqs = options.sqsEndpoint ? undefined : await startFauxqs({
+    port: 0, listenHost: '127.0.0.1', logger: false, ...(dataDir ? { dataDir: `${dataDir}/sqs` } : {}),
+  });
   const sqsEndpoint = options.sqsEndpoint ?? fauxqs!.address;
 
   const dynamodb = new DynamoDBClient({ endpoint: dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
   const sqs = new SQSClient({ endpoint: sqsEndpoint, region: REGION, credentials: CREDENTIALS });
-  const tableName = options.tableName
-    ?? (dataDir ? DURABLE_TABLE_NAME : `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
   await createTable(dynamodb, tableName);
+  // Named when a second start finds the data directory locked (openStore).
+  if (dataDir) await writeFile(pidFile(dataDir), `${process.pid}\n`);
 
   const dlq = await sqs.send(new CreateQueueCommand({
     QueueName: 'taskgate-operations-dlq.fifo', Attributes: { FifoQueue: 'true' },
@@ -124,6 +232,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
       dynamodb.destroy();
       await fauxqs?.stop();
       if (local) await new Promise<void>((resolve) => local.server.close(() => resolve()));
+      if (dataDir) await rm(pidFile(dataDir), { force: true });
     },
   };
 }

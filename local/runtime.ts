@@ -85,7 +85,11 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const served = await serveApi(
     ((event: APIGatewayProxyEvent, context: Context) => api(event as never, context as never)) as ProxyHandler,
     options.port, options.host, authorizer,
-  );
+  ).catch(async (err: unknown) => {
+    // The port is taken, say: let the data directory go (and its pid file) before saying so.
+    await emulators.stop();
+    throw err;
+  });
   const server: Server = served.server;
 
   // No function timeout bounds a local run, so the worker keeps its message invisible at each
