@@ -199,7 +199,7 @@ describe('history checker', () => {
  * the first's answer was lost: `retryRunsAs` is the request id the key's record gives the retry.
  */
 function keyedRebootRetried(retryRunsAs: string, record: Record<string, unknown>): HistoryEvent[] {
-  const h = cleanHistory().filter((e) => e.kind !== 'final');
+  const h: HistoryEvent[] = cleanHistory().filter((e) => e.kind !== 'final');
   h.push(write(T0 + 39, api, 'IDEMPOTENCY#0123456789abcdef', 'META', 'Put', { owner: 'req-r', requestId: 'req-r', status: 'INPROGRESS' }));
   h.push(write(T0 + 70, api, 'IDEMPOTENCY#0123456789abcdef', 'META', 'Update', { status: 'INPROGRESS', ...record }));
   h.push({
@@ -218,7 +218,7 @@ function keyedRebootRetried(retryRunsAs: string, record: Record<string, unknown>
 
 /** The clean history, then a delete answered 204 whose claim landed, ending as given. */
 function deleteAnswered(end: 'deleted' | 'reset' | 'driverFailed'): HistoryEvent[] {
-  const h = cleanHistory().filter((e) => e.kind !== 'final');
+  const h: HistoryEvent[] = cleanHistory().filter((e) => e.kind !== 'final');
   h.push({ kind: 'request', seq: ++seq, client: 'c1', op: 'delete', instanceId: I, method: 'DELETE', path: `/servers/${I}`, start: T0 + 70, end: T0 + 72, status: 204, requestId: 'req-d' });
   h.push(meta(T0 + 71, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 5, leaseUntil: T0 + 5_071 }));
   const instance = { pk: `INSTANCE#${I}`, sk: 'META', id: I, version: 6 };
