@@ -6,12 +6,12 @@ import { ReceiveMessageCommand, DeleteMessageBatchCommand, SQSClient, type Messa
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
 import { createApi } from '../functions/api/app.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
-import type { ComputeDriver, OperationContext } from '../functions/core/driver.js';
-import type { OperationName } from '../functions/core/catalogue.js';
+import type { ComputeDriver, OperationContext } from '../functions/core/compute/driver.js';
+import type { OperationName } from '../functions/core/compute/catalogue.js';
 import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
-import { sqsOperationQueue } from '../functions/core/queue.js';
-import { SimulatedDriver } from '../functions/core/simulatedDriver.js';
-import { makeTable, type Table } from '../functions/core/table.js';
+import { sqsOperationQueue } from '../functions/core/compute/queue.js';
+import { SimulatedDriver } from '../functions/core/compute/simulatedDriver.js';
+import { makeTable, type Table } from '../functions/core/shared/table.js';
 import { CREDENTIALS, REGION, startEmulators, type Emulators } from '../local/emulators.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../local/eventSourceMapping.js';
 import { lambdaContext } from '../local/lambdaContext.js';

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, type Table } from '../functions/core/table.js';
+import { isConditionFailure, type Table } from '../functions/core/shared/table.js';
 import type { History } from './history.js';
 
 // The ways others guard an instance operation, on the same table and the same workload. Each

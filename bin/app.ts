@@ -38,7 +38,7 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   deletionProtection: ctx('deletionProtection') !== 'false',
   apiStageName: ctx('apiStageName'),
   computeMaxConcurrency: number('computeMaxConcurrency'),
-  // Validated and derived in functions/core/config.ts; a bad combination fails the synth.
+  // Validated and derived in functions/core/shared/config.ts; a bad combination fails the synth.
   timings: {
     apiTimeoutSeconds: number('apiTimeoutSeconds'),
     computeTimeoutSeconds: number('computeTimeoutSeconds'),

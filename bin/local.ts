@@ -2,7 +2,7 @@ import { identityProvider } from '../functions/core/identity/fromConfig.js';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader, driverSettings, identityConfig, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/config.js';
+import { ConfigError, EnvReader, driverSettings, identityConfig, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/shared/config.js';
 import { failAtFromSetting } from '../local/faults.js';
 import { checkDataDirFree, LocalStartError } from '../local/emulators.js';
 import { startRuntime } from '../local/runtime.js';

@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { DeduplicationScope, FifoThroughputLimit, Queue, QueueEncryption } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 
-import { VISIBILITY_TIMEOUT_FACTOR, type Timings } from '../functions/core/config.js';
+import { VISIBILITY_TIMEOUT_FACTOR, type Timings } from '../functions/core/shared/config.js';
 
 export interface OperationQueuesProps {
   /** The visibility timeout and maxReceiveCount, as the handlers' leases assume them. */

@@ -1,7 +1,7 @@
 import { RemovalPolicy } from 'aws-cdk-lib';
 import { AttributeType, BillingMode, ProjectionType, Table } from 'aws-cdk-lib/aws-dynamodb';
 import { Construct } from 'constructs';
-import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/table.js';
+import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/shared/table.js';
 
 const attribute = (key: KeyAttribute) => ({ name: key.name, type: key.type === 'N' ? AttributeType.NUMBER : AttributeType.STRING });
 
@@ -17,7 +17,7 @@ export interface OperationsTableProps {
 }
 
 /**
- * The one table, created from TABLE_DEFINITION (functions/core/table.ts), the definition the local
+ * The one table, created from TABLE_DEFINITION (functions/core/shared/table.ts), the definition the local
  * runtime creates its table from too: pk/sk, the project index, the sparse lease index.
  */
 export class OperationsTable extends Construct {

@@ -5,12 +5,12 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import type { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
-import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/shared/table.js';
 import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms } from './alarms.js';
 import { NovaApi } from './api.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/config.js';
+import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
 import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
@@ -30,7 +30,7 @@ export interface TaskgateStackProps extends StackProps {
   /**
    * The API timeout (default 20 s), the compute timeout (default 60 s), the queue's visibility timeout (default six times it),
    * maxReceiveCount (default 5), the lease margin (default 30 s) and the sweep interval (default
-   * 60 s); the run, claim and reservation leases derive from them (functions/core/config.ts).
+   * 60 s); the run, claim and reservation leases derive from them (functions/core/shared/config.ts).
    */
   readonly timings?: Partial<TimingInputs>;
   /** How callers are identified; required (bin/app.ts: -c auth=keystone|jwt|noauth). */
@@ -119,7 +119,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
-        // The driver the compute function runs (functions/core/drivers.ts); the simulated one is the only one yet.
+        // The driver the compute function runs (functions/core/compute/drivers.ts); the simulated one is the only one yet.
         TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },

@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesCommand, SQSClient } from '@aws-sdk/client-sqs';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
-import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/table.js';
+import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/shared/table.js';
 
 // The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
 // any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI). In memory,

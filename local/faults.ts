@@ -1,7 +1,7 @@
-import { isOperationName, type OperationName } from '../functions/core/catalogue.js';
-import { ConfigError } from '../functions/core/config.js';
-import { DriverError } from '../functions/core/errors.js';
-import type { StepHook } from '../functions/core/simulatedDriver.js';
+import { isOperationName, type OperationName } from '../functions/core/compute/catalogue.js';
+import { ConfigError } from '../functions/core/shared/config.js';
+import { DriverError } from '../functions/core/shared/errors.js';
+import type { StepHook } from '../functions/core/compute/simulatedDriver.js';
 
 /**
  * Makes one step of one operation fail as a driver failure would (the operation's failure

@@ -2,7 +2,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { identityConfig } from '../functions/core/config.js';
+import { identityConfig } from '../functions/core/shared/config.js';
 import { identityProvider } from '../functions/core/identity/fromConfig.js';
 import { startRuntime, type Runtime } from '../local/runtime.js';
 import { keystoneModeSettings, startKeystone, type Keystone } from './keystone/harness.js';

@@ -3,9 +3,9 @@ import httpHeaderNormalizer from '@middy/http-header-normalizer';
 import httpJsonBodyParser from '@middy/http-json-body-parser';
 import httpRouterHandler from '@middy/http-router';
 import { isPublicPath } from '../authorizer/gatewayResponses.js';
-import type { AdmissionDeps } from '../core/admission.js';
-import { idempotencySettings, type IdempotencySettings } from '../core/config.js';
-import { dynamoIdempotencyStore } from '../core/idempotency.js';
+import type { AdmissionDeps } from '../core/compute/admission.js';
+import { idempotencySettings, type IdempotencySettings } from '../core/shared/config.js';
+import { dynamoIdempotencyStore } from '../core/shared/idempotency.js';
 import type { IdentityProvider } from '../core/identity/identity.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute, type Route } from './http.js';
 import { requestCaller } from './middleware/caller.js';
@@ -16,15 +16,15 @@ import { novaErrors } from './middleware/novaErrors.js';
 import { policy } from './middleware/policy.js';
 import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
-import { actionRoutes } from './routes/actions.js';
-import { attachmentRoutes } from './routes/attachments.js';
-import { availabilityZoneRoutes } from './routes/availabilityZones.js';
-import { flavorRoutes } from './routes/flavors.js';
-import { keypairRoutes } from './routes/keypairs.js';
-import { metadataRoutes } from './routes/metadata.js';
-import { readonlyRoutes } from './routes/readonly.js';
-import { serverRoutes } from './routes/servers.js';
-import { versionRoutes } from './routes/versions.js';
+import { actionRoutes } from './compute/actions.js';
+import { attachmentRoutes } from './compute/attachments.js';
+import { availabilityZoneRoutes } from './compute/availabilityZones.js';
+import { flavorRoutes } from './compute/flavors.js';
+import { keypairRoutes } from './compute/keypairs.js';
+import { metadataRoutes } from './compute/metadata.js';
+import { readonlyRoutes } from './compute/readonly.js';
+import { serverRoutes } from './compute/servers.js';
+import { versionRoutes } from './compute/versions.js';
 import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
@@ -97,12 +97,12 @@ export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
 }
 
 export interface ApiDeps extends AdmissionDeps {
-  /** Idempotency-Key records; the defaults of functions/core/config.ts when absent. */
+  /** Idempotency-Key records; the defaults of functions/core/shared/config.ts when absent. */
   readonly idempotency?: IdempotencySettings;
 }
 
 export interface ApiOptions {
-  /** Where clients reach the API (functions/core/config.ts publicUrlSettings). */
+  /** Where clients reach the API (functions/core/shared/config.ts publicUrlSettings). */
   readonly links?: LinkSettings;
   /**
    * Development mode only: the API function reads X-Auth-Token itself. In Keystone and JWT modes

@@ -1,8 +1,8 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EnvReader, authMode, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/config.js';
-import { sqsOperationQueue } from '../core/queue.js';
-import { tableFromEnv } from '../core/table.js';
+import { EnvReader, authMode, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/shared/config.js';
+import { sqsOperationQueue } from '../core/compute/queue.js';
+import { tableFromEnv } from '../core/shared/table.js';
 import { logger } from '../observability/index.js';
 import { createApi } from './app.js';
 import { NoauthIdentityProvider } from '../core/identity/noauth.js';

@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
-import type { Caller } from '../core/instance.js';
-import type { PolicyName } from '../core/policy.js';
+import type { Caller } from '../core/compute/instance.js';
+import type { PolicyName } from '../core/shared/policy.js';
 import type { ApiVersion } from './apiVersion.js';
 
 /** What the middlewares add to Lambda's context for the routes. */
@@ -32,7 +32,7 @@ export interface ApiRoute {
   /** The JSON Schema its body is validated with: the route takes a JSON body. */
   readonly body?: object;
   /**
-   * The Nova policy (functions/core/policy.ts) a caller must pass for the route to run, checked
+   * The Nova policy (functions/core/shared/policy.ts) a caller must pass for the route to run, checked
    * before anything is read or written (middleware/policy.ts); PUBLIC for version discovery alone.
    * Required: a route without one refuses to start (app.ts, routeTable).
    */

@@ -1,8 +1,8 @@
-import { BadRequest, Forbidden } from '../core/errors.js';
-import { canonicalUuid, isUuid } from '../core/ids.js';
+import { BadRequest, Forbidden } from '../core/shared/errors.js';
+import { canonicalUuid, isUuid } from '../core/shared/ids.js';
 import { excerpt } from './excerpt.js';
 import { nameFilter } from './nameFilter.js';
-import type { Caller, Instance } from '../core/instance.js';
+import type { Caller, Instance } from '../core/compute/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { statusFilter } from './status.js';
 import { hostOf } from './views.js';

@@ -1,5 +1,5 @@
 import { RE2JS } from 're2js';
-import { BadRequest } from '../core/errors.js';
+import { BadRequest } from '../core/shared/errors.js';
 import { excerpt } from './excerpt.js';
 
 // Nova filters servers by name with a regular expression (a database REGEXP). In-process, a

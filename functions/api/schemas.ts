@@ -1,6 +1,6 @@
 import type { ErrorObject } from 'ajv';
-import { BadRequest, NotFound } from '../core/errors.js';
-import { canonicalUuid } from '../core/ids.js';
+import { BadRequest, NotFound } from '../core/shared/errors.js';
+import { canonicalUuid } from '../core/shared/ids.js';
 import { excerpt } from './excerpt.js';
 import * as validators from './validators.generated.js';
 

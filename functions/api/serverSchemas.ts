@@ -1,4 +1,4 @@
-import { BadRequest } from '../core/errors.js';
+import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './schemas.js';
 import * as generated from './validators.generated.js';

@@ -1,4 +1,4 @@
-import type { TaskState, VmState } from '../core/states.js';
+import type { TaskState, VmState } from '../core/compute/states.js';
 
 // Nova's server status, derived from vm_state and task_state (nova/api/openstack/common.py).
 

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import type { InstanceAction } from '../core/actions.js';
-import type { Attachment } from '../core/attachables.js';
-import type { Flavor } from '../core/flavors.js';
-import { securityGroupsOf, type Fault, type Instance } from '../core/instance.js';
+import type { InstanceAction } from '../core/compute/actions.js';
+import type { Attachment } from '../core/shared/attachables.js';
+import type { Flavor } from '../core/compute/flavors.js';
+import { securityGroupsOf, type Fault, type Instance } from '../core/compute/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { serverStatus } from './status.js';
 import { dbDatetime, isotime } from './timestamps.js';

@@ -1,6 +1,6 @@
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
-import { identityConfig } from '../core/config.js';
+import { identityConfig } from '../core/shared/config.js';
 import { identityProvider } from '../core/identity/fromConfig.js';
 import type { ServiceCredentials } from '../core/identity/keystone.js';
 import { authorizeRequest } from './authorize.js';

@@ -1,7 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { parseOperationMessage, type OperationMessage } from '../core/queue.js';
-import { runOperation, type Heartbeat, type WorkerDeps } from '../core/worker.js';
+import { parseOperationMessage, type OperationMessage } from '../core/compute/queue.js';
+import { runOperation, type Heartbeat, type WorkerDeps } from '../core/compute/worker.js';
 import { logger } from '../observability/index.js';
 
 /** Thrown for a message whose operation is running under another delivery: it comes back later. */

@@ -1,7 +1,7 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { driverSettings, leasesOf, timingsFromEnv } from '../core/config.js';
-import { createDriver } from '../core/drivers.js';
-import { tableFromEnv } from '../core/table.js';
+import { driverSettings, leasesOf, timingsFromEnv } from '../core/shared/config.js';
+import { createDriver } from '../core/compute/drivers.js';
+import { tableFromEnv } from '../core/shared/table.js';
 import { logger } from '../observability/index.js';
 import { createComputeHandler } from './batch.js';
 

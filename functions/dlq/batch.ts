@@ -1,7 +1,7 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { settleDeadLetter } from '../core/deadLetters.js';
-import { parseOperationMessage } from '../core/queue.js';
-import type { Table } from '../core/table.js';
+import { settleDeadLetter } from '../core/compute/deadLetters.js';
+import { parseOperationMessage } from '../core/compute/queue.js';
+import type { Table } from '../core/shared/table.js';
 import { logger } from '../observability/index.js';
 
 /**

@@ -1,6 +1,6 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
-import { sweepExpiredClaims } from '../core/sweeper.js';
-import { tableFromEnv } from '../core/table.js';
+import { sweepExpiredClaims } from '../core/compute/sweeper.js';
+import { tableFromEnv } from '../core/shared/table.js';
 import { CLAIMS_RELEASED_METRIC, logger, metrics } from '../observability/index.js';
 
 // The sweeper Lambda's entry, on an EventBridge schedule. It reports what it released as the

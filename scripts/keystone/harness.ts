@@ -288,7 +288,7 @@ function cloudsYaml(authUrl: string, users: Record<string, KeystoneUser>): strin
 
 /**
  * The settings that put taskgate in Keystone mode against this Keystone, with its service user,
- * as `npm start` reads them (TASKGATE_AUTH_MODE=keystone, functions/core/config.ts).
+ * as `npm start` reads them (TASKGATE_AUTH_MODE=keystone, functions/core/shared/config.ts).
  */
 export function keystoneModeSettings(keystone: Keystone): Record<string, string> {
   return {

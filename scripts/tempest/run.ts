@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_VERSION, MIN_VERSION, versionString } from '../../functions/api/apiVersion.js';
-import { identityConfig } from '../../functions/core/config.js';
+import { identityConfig } from '../../functions/core/shared/config.js';
 import { identityProvider } from '../../functions/core/identity/fromConfig.js';
 import { startRuntime } from '../../local/runtime.js';
 import { keystoneInstalled, keystoneModeSettings, startKeystone } from '../keystone/harness.js';

@@ -1,5 +1,5 @@
 import { Match } from 'aws-cdk-lib/assertions';
-import { ConfigError } from '../../functions/core/config.js';
+import { ConfigError } from '../../functions/core/shared/config.js';
 import { synth } from './synth.js';
 
 // -c jwtRolesSeparator reaches the authorizer as TASKGATE_JWT_ROLES_SEPARATOR, as -c jwtRolesClaim

@@ -1,4 +1,4 @@
-import { timings, timingsFromEnv, ConfigError, type TimingInputs } from '../../functions/core/config.js';
+import { timings, timingsFromEnv, ConfigError, type TimingInputs } from '../../functions/core/shared/config.js';
 import { logicalId, synth } from './synth.js';
 
 // The stack's durations tie together as Lambda and SQS need them; read back from the template

@@ -1,11 +1,11 @@
 import { Match } from 'aws-cdk-lib/assertions';
 import type { CreateTableCommandInput } from '@aws-sdk/client-dynamodb';
 import { readFileSync } from 'node:fs';
-import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../../functions/core/table.js';
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../../functions/core/shared/table.js';
 import { createTable } from '../../local/emulators.js';
 import { EVENT_SOURCE_ACTIONS } from '../../lib/access.js';
 import { CLAIMS_RELEASED } from '../../lib/alarms.js';
-import { timingsEnv, VISIBILITY_TIMEOUT_FACTOR } from '../../functions/core/config.js';
+import { timingsEnv, VISIBILITY_TIMEOUT_FACTOR } from '../../functions/core/shared/config.js';
 import { TTL_ATTRIBUTE } from '../../lib/table.js';
 import type { TaskgateStack } from '../../lib/taskgateStack.js';
 import { logicalId, synth } from './synth.js';
@@ -141,7 +141,7 @@ describe('functions', () => {
     const reads = (file: string) => [...readFileSync(new URL(`../../functions/${file}`, import.meta.url), 'utf8')
       .matchAll(/process\.env\.([A-Z_]+)/g)].map((m) => m[1]!);
     for (const name of names) {
-      const needed = new Set([...reads(`${dirs[name]}/handler.ts`), ...reads('core/table.ts')]);
+      const needed = new Set([...reads(`${dirs[name]}/handler.ts`), ...reads('core/shared/table.ts')]);
       expect(Object.keys(fnProps(name).Environment.Variables)).toEqual(expect.arrayContaining([...needed]));
     }
     expect(fnProps('api').Environment.Variables.QUEUE_URL).toEqual({ Ref: queueId });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readInstance } from '../../functions/core/claims.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { CapturingQueue, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';

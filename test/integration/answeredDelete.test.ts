@@ -1,7 +1,7 @@
-import { readAttachable, Ports, Volumes } from '../../functions/core/attachables.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { readAttachable, Ports, Volumes } from '../../functions/core/shared/attachables.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 
 // A delete that was answered is carried out. An administrator's os-resetState while the delete

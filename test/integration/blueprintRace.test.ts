@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { markAttached, reserve, Volumes, writeAttachmentUnfenced } from '../../functions/core/attachables.js';
+import { markAttached, reserve, Volumes, writeAttachmentUnfenced } from '../../functions/core/shared/attachables.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';

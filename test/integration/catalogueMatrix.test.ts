@@ -1,6 +1,6 @@
-import { Ports, Volumes } from '../../functions/core/attachables.js';
-import { readInstance } from '../../functions/core/claims.js';
-import type { Instance } from '../../functions/core/instance.js';
+import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import type { Instance } from '../../functions/core/compute/instance.js';
 import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
 

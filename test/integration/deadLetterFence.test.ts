@@ -1,12 +1,12 @@
 import type { SQSEvent } from 'aws-lambda';
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
-import type { OperationName } from '../../functions/core/catalogue.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { resetState } from '../../functions/core/instances.js';
-import type { OperationMessage } from '../../functions/core/queue.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { resetState } from '../../functions/core/compute/instances.js';
+import type { OperationMessage } from '../../functions/core/compute/queue.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { createDeadLetterHandler } from '../../functions/dlq/batch.js';
 import {
   admin, alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends,
@@ -14,7 +14,7 @@ import {
 import { IMAGE2 } from '../support/nova.js';
 
 // The rule guarded: a dead-lettered message ends ITS operation, and only while its claim is the
-// instance's current one, fenced by the message's token (functions/core/deadLetters.ts
+// instance's current one, fenced by the message's token (functions/core/compute/deadLetters.ts
 // settleDeadLetter: `current` compares the item's version and claim with the message's, and the
 // release it makes is fenced on msg.token). A message whose claim was superseded (a delete took it
 // over, an admin reset the state, the claim was released and a newer one taken) must leave the

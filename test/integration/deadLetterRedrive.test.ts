@@ -1,4 +1,4 @@
-import { timings } from '../../functions/core/config.js';
+import { timings } from '../../functions/core/shared/config.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { captureLogs } from '../support/logs.js';
 import { IMAGE2, Nova } from '../support/nova.js';

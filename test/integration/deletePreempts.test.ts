@@ -1,11 +1,11 @@
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
-import { getAttachment, listAttachments, Ports, readAttachable, Volumes } from '../../functions/core/attachables.js';
-import type { OperationName } from '../../functions/core/catalogue.js';
-import { AlreadyInProgress, readInstance } from '../../functions/core/claims.js';
-import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
+import { getAttachment, listAttachments, Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import { AlreadyInProgress, readInstance } from '../../functions/core/compute/claims.js';
+import type { ComputeDriver, OperationContext } from '../../functions/core/compute/driver.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import {
   alice, CapturingQueue, requestId, seedAttachment, seedInstance, startBackends, uuid, type TestBackends,
 } from '../support/emulators.js';

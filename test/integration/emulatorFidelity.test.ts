@@ -1,5 +1,5 @@
 import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { timings } from '../../functions/core/config.js';
+import { timings } from '../../functions/core/shared/config.js';
 import { failedConditionalWrite, startBackends, type TestBackends } from '../support/emulators.js';
 
 // The two places where the embedded emulators are patched to answer as AWS does (patches/, applied

@@ -1,6 +1,6 @@
 import { GetQueueAttributesCommand, PurgeQueueCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
-import { timings } from '../../functions/core/config.js';
+import { timings } from '../../functions/core/shared/config.js';
 import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { startEventSourceMapping } from '../../local/eventSourceMapping.js';
 import { startBackends, type TestBackends } from '../support/emulators.js';

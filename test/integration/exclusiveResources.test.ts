@@ -1,4 +1,4 @@
-import { Ports, readAttachable, Volumes, type AttachableKind } from '../../functions/core/attachables.js';
+import { Ports, readAttachable, Volumes, type AttachableKind } from '../../functions/core/shared/attachables.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Nova } from '../support/nova.js';
 

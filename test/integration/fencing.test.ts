@@ -1,15 +1,15 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
-import { getAttachment, readAttachable, Volumes } from '../../functions/core/attachables.js';
-import { claimInstance, readInstance, releaseClaim, renewClaim } from '../../functions/core/claims.js';
-import type { OperationContext } from '../../functions/core/driver.js';
-import { FencedOut, ServiceUnavailable } from '../../functions/core/errors.js';
-import { resetState } from '../../functions/core/instances.js';
-import { sqsOperationQueue } from '../../functions/core/queue.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
+import { getAttachment, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { claimInstance, readInstance, releaseClaim, renewClaim } from '../../functions/core/compute/claims.js';
+import type { OperationContext } from '../../functions/core/compute/driver.js';
+import { FencedOut, ServiceUnavailable } from '../../functions/core/shared/errors.js';
+import { resetState } from '../../functions/core/compute/instances.js';
+import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { createComputeHandler } from '../../functions/compute/batch.js';
 import {
   admin, alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,

@@ -1,16 +1,16 @@
-import { findAction } from '../../functions/core/actions.js';
-import { requestOperation } from '../../functions/core/admission.js';
-import { readInstance } from '../../functions/core/claims.js';
-import type { ComputeDriver } from '../../functions/core/driver.js';
-import { readRun } from '../../functions/core/runs.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import type { Table } from '../../functions/core/table.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { findAction } from '../../functions/core/compute/actions.js';
+import { requestOperation } from '../../functions/core/compute/admission.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import type { ComputeDriver } from '../../functions/core/compute/driver.js';
+import { readRun } from '../../functions/core/compute/runs.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import type { Table } from '../../functions/core/shared/table.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { faultyDriver } from '../support/faults/index.js';
 import { alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 
 // The first delivery of an operation takes its claim up on a RUN# item of its own and reads the
-// instance beside it (functions/core/runs.ts): on a busy instance, whose item every refused
+// instance beside it (functions/core/compute/runs.ts): on a busy instance, whose item every refused
 // admission writes, the take-up does not queue behind them. These tests show that it writes
 // nothing on the instance, that a duplicate delivery still backs off, that a failed first run
 // gives its lease back, and that a message taken up late renews the claim's lease as before.

@@ -1,7 +1,7 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
 import { seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
-import { Ports, Volumes } from '../../functions/core/attachables.js';
+import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
 import { IMAGE } from '../support/nova.js';
 import { rawRequest, type RawResponse } from '../support/rawHttp.js';
 

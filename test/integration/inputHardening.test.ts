@@ -1,6 +1,6 @@
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { Ports, releaseAttachable, Volumes } from '../../functions/core/attachables.js';
-import { keys } from '../../functions/core/table.js';
+import { Ports, releaseAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { keys } from '../../functions/core/shared/table.js';
 import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import type { Nova } from '../support/nova.js';
 import { captureLogs, logText } from '../support/logs.js';

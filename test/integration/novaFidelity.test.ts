@@ -1,4 +1,4 @@
-import { readInstance } from '../../functions/core/claims.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 

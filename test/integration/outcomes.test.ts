@@ -1,10 +1,10 @@
-import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/attachables.js';
-import { OperationCatalogue, type OperationName } from '../../functions/core/catalogue.js';
-import { readInstance } from '../../functions/core/claims.js';
-import type { Instance } from '../../functions/core/instance.js';
-import type { PowerStateValue } from '../../functions/core/states.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { OperationCatalogue, type OperationName } from '../../functions/core/compute/catalogue.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import type { Instance } from '../../functions/core/compute/instance.js';
+import type { PowerStateValue } from '../../functions/core/compute/states.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import {
   CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
 } from '../support/emulators.js';

@@ -1,14 +1,14 @@
 import { DeleteMessageCommand, ReceiveMessageCommand, type Message } from '@aws-sdk/client-sqs';
-import { requestOperation } from '../../functions/core/admission.js';
-import { parseOperationMessage, sqsOperationQueue, type OperationMessage, type OperationQueue } from '../../functions/core/queue.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { requestOperation } from '../../functions/core/compute/admission.js';
+import { parseOperationMessage, sqsOperationQueue, type OperationMessage, type OperationQueue } from '../../functions/core/compute/queue.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { alice, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 
 // The rule guarded: the API's SendMessage names the request as the FIFO deduplication id (and the
 // instance as the message group), so that a send retried after a lost answer (the SDK's own
 // retry, or a duplicated send) is one message, and the operation is delivered once per request,
-// not once per send (functions/core/queue.ts). failurePaths.test.ts cannot see a wrong id:
+// not once per send (functions/core/compute/queue.ts). failurePaths.test.ts cannot see a wrong id:
 // fauxqs hands out one message of a group at a time, so one receive finds one message either way.
 // Here the queue is drained to the end, and the ids the queue was given are read back.
 

@@ -1,11 +1,11 @@
 import type { SQSRecord } from 'aws-lambda';
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
-import { readAttachable, Volumes } from '../../functions/core/attachables.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { settleDeadLetter } from '../../functions/core/deadLetters.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { sweepExpiredClaims } from '../../functions/core/sweeper.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
+import { readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { settleDeadLetter } from '../../functions/core/compute/deadLetters.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';
 import { createComputeHandler } from '../../functions/compute/batch.js';
 import {
   alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,

@@ -1,9 +1,9 @@
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation } from '../../functions/core/admission.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { readRun } from '../../functions/core/runs.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation, type WorkerDeps } from '../../functions/core/worker.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation } from '../../functions/core/compute/admission.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { readRun } from '../../functions/core/compute/runs.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation, type WorkerDeps } from '../../functions/core/compute/worker.js';
 import { faultyDriver } from '../support/faults/index.js';
 import {
   alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,

@@ -1,9 +1,9 @@
 import { startHarness, type Harness } from '../../bench/harness.js';
 import type { Counts } from '../../bench/requestCounter.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { cachedFlavors } from '../../functions/core/flavors.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { cachedFlavors } from '../../functions/core/compute/flavors.js';
 import { failedConditionalWrite, seedAttachment, seedInstance } from '../support/emulators.js';
-import { Ports, Volumes } from '../../functions/core/attachables.js';
+import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
 
 // How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
 // clients (counted, never timed). API path: one write and one send per operation on the
@@ -34,7 +34,7 @@ const counts = (c: Partial<Counts>): Counts => ({ ...none, ...c });
 /** The API path's requests for `call`, then the compute path's for running what it queued. */
 async function measure(call: () => Promise<{ statusCode: number }>, status?: number) {
   // Flavors (create's and resize's check, the 2.47 server view) are read once per process and
-  // kept for seconds (functions/core/flavors.ts): what is counted is the steady state.
+  // kept for seconds (functions/core/compute/flavors.ts): what is counted is the steady state.
   await cachedFlavors(h.table('setup'));
   h.counter.reset();
   const res = await call();

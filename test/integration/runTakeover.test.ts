@@ -1,8 +1,8 @@
-import { getAction } from '../../functions/core/actions.js';
-import { requestOperation } from '../../functions/core/admission.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { requestOperation } from '../../functions/core/compute/admission.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { faultyDriver } from '../support/faults/index.js';
 import { alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 

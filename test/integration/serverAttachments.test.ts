@@ -1,4 +1,4 @@
-import { getAttachment, listAttachments, Ports, Volumes } from '../../functions/core/attachables.js';
+import { getAttachment, listAttachments, Ports, Volumes } from '../../functions/core/shared/attachables.js';
 import { seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 
 // A server's volumes and ports live on its instance item: the views read them from there.

@@ -1,8 +1,8 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getAction } from '../../functions/core/actions.js';
-import { readInstance } from '../../functions/core/claims.js';
-import { sweepExpiredClaims } from '../../functions/core/sweeper.js';
-import { leaseShardOf, makeTable, type Table } from '../../functions/core/table.js';
+import { getAction } from '../../functions/core/compute/actions.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';
+import { leaseShardOf, makeTable, type Table } from '../../functions/core/shared/table.js';
 import { ThrottledError } from '../support/faults/index.js';
 import { alice, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 

@@ -1,13 +1,13 @@
-import { listActionsOf, type InstanceAction } from '../../functions/core/actions.js';
-import { requestOperation, type AdmissionDeps } from '../../functions/core/admission.js';
-import { readInstance } from '../../functions/core/claims.js';
-import type { OperationName } from '../../functions/core/catalogue.js';
-import { ServiceUnavailable } from '../../functions/core/errors.js';
-import { resetState } from '../../functions/core/instances.js';
-import type { Instance } from '../../functions/core/instance.js';
-import type { OperationMessage } from '../../functions/core/queue.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import { runOperation } from '../../functions/core/worker.js';
+import { listActionsOf, type InstanceAction } from '../../functions/core/compute/actions.js';
+import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import { ServiceUnavailable } from '../../functions/core/shared/errors.js';
+import { resetState } from '../../functions/core/compute/instances.js';
+import type { Instance } from '../../functions/core/compute/instance.js';
+import type { OperationMessage } from '../../functions/core/compute/queue.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
 import { FaultLog, FaultyQueue, SeededRandom, type QueueFaultRates } from '../support/faults/index.js';
 import {
   admin, alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends,

@@ -1,16 +1,16 @@
-import { timings, type Timings } from '../../functions/core/config.js';
+import { timings, type Timings } from '../../functions/core/shared/config.js';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { OperationName } from '../../functions/core/catalogue.js';
-import type { ComputeDriver, OperationContext } from '../../functions/core/driver.js';
-import type { Caller, Instance } from '../../functions/core/instance.js';
-import type { OperationMessage, OperationQueue } from '../../functions/core/queue.js';
-import { PowerState, type VmState } from '../../functions/core/states.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import type { ComputeDriver, OperationContext } from '../../functions/core/compute/driver.js';
+import type { Caller, Instance } from '../../functions/core/compute/instance.js';
+import type { OperationMessage, OperationQueue } from '../../functions/core/compute/queue.js';
+import { PowerState, type VmState } from '../../functions/core/compute/states.js';
 import {
   isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, makeTable, serverShardOf, type Table,
-} from '../../functions/core/table.js';
+} from '../../functions/core/shared/table.js';
 import { createApi } from '../../functions/api/app.js';
-import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/attachables.js';
-import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { markAttached, reserve, Volumes, writeAttachmentUnfenced, type AttachableKind } from '../../functions/core/shared/attachables.js';
+import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
 import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';

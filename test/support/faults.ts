@@ -1,5 +1,5 @@
-import type { OperationName } from '../../functions/core/catalogue.js';
-import type { StepHook } from '../../functions/core/simulatedDriver.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import type { StepHook } from '../../functions/core/compute/simulatedDriver.js';
 
 export { failAt } from '../../local/faults.js';
 

@@ -1,13 +1,13 @@
 import {
   attachmentsOf, releaseAttachable, Volumes, writeAttachmentUnfenced, type Attachment,
-} from '../../functions/core/attachables.js';
-import { readInstance } from '../../functions/core/claims.js';
-import type { OperationName } from '../../functions/core/catalogue.js';
-import type { OperationContext } from '../../functions/core/driver.js';
-import { Conflict } from '../../functions/core/errors.js';
-import type { Instance } from '../../functions/core/instance.js';
-import { SimulatedDriver } from '../../functions/core/simulatedDriver.js';
-import type { Table } from '../../functions/core/table.js';
+} from '../../functions/core/shared/attachables.js';
+import { readInstance } from '../../functions/core/compute/claims.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import type { OperationContext } from '../../functions/core/compute/driver.js';
+import { Conflict } from '../../functions/core/shared/errors.js';
+import type { Instance } from '../../functions/core/compute/instance.js';
+import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
+import type { Table } from '../../functions/core/shared/table.js';
 
 // THE BASELINE, kept under test/ and never in product code: Nova before the blueprint.
 // Admission is read-check-then-act (read the instance, check task_state, go on); detach sets

@@ -1,6 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createApi } from '../../functions/api/app.js';
-import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
@@ -9,7 +9,7 @@ import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js'
 // request ids on every answer, 401 without a token, Nova's error shapes from middy's own errors.
 
 const api = createApi({
-  // No backend, but an empty flavor partition: only the built-in flavors (functions/core/flavors.ts).
+  // No backend, but an empty flavor partition: only the built-in flavors (functions/core/compute/flavors.ts).
     table: { db: { send: async () => ({ Items: [] }) } as never, name: 'unused' },
   queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
   claimLeaseMs: 1000,

@@ -1,5 +1,5 @@
-import { OperationCatalogue, resolveVmOutcome, type OperationName } from '../../functions/core/catalogue.js';
-import { TASK_STATES, VM_STATES } from '../../functions/core/states.js';
+import { OperationCatalogue, resolveVmOutcome, type OperationName } from '../../functions/core/compute/catalogue.js';
+import { TASK_STATES, VM_STATES } from '../../functions/core/compute/states.js';
 
 describe('the operation catalogue', () => {
   it('speaks only Nova states', () => {

@@ -6,7 +6,7 @@ import * as formats from '../../functions/api/formats.js';
 import { compiledSchemas, describe as novaMessage } from '../../functions/api/schemas.js';
 import { checkBody, requestSchemas, type RequestSchemaName } from '../../functions/api/serverSchemas.js';
 import { MAX_VERSION, versionString, type ApiVersion } from '../../functions/api/apiVersion.js';
-import { BadRequest } from '../../functions/core/errors.js';
+import { BadRequest } from '../../functions/core/shared/errors.js';
 
 // The request schemas are compiled ahead of time (ajv standalone): the committed validators must
 // be exactly what the schemas generate now, there must be one for every schema (bodies, path and

@@ -3,13 +3,13 @@ import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { SignJWT, exportJWK, generateKeyPair, type JWTPayload } from 'jose';
 import { authorizeRequest } from '../../functions/authorizer/authorize.js';
-import { ConfigError, identityConfig, type Env, type JwtConfig } from '../../functions/core/config.js';
+import { ConfigError, identityConfig, type Env, type JwtConfig } from '../../functions/core/shared/config.js';
 import { MAX_ROLES, callerOf, fromAuthorizerContext, toAuthorizerContext } from '../../functions/core/identity/caller.js';
 import { identityProvider } from '../../functions/core/identity/fromConfig.js';
 import type { Identity, IdentityProvider } from '../../functions/core/identity/identity.js';
 import { JwtIdentityProvider } from '../../functions/core/identity/jwt.js';
-import type { Caller } from '../../functions/core/instance.js';
-import { allows, type PolicyName } from '../../functions/core/policy.js';
+import type { Caller } from '../../functions/core/compute/instance.js';
+import { allows, type PolicyName } from '../../functions/core/shared/policy.js';
 import { runAuthorizer } from '../../local/authorizer.js';
 
 // Every boundary that turns a token into a caller, fed hostile role names: a role whose name

@@ -1,8 +1,8 @@
 import { nameFilter } from '../../functions/api/nameFilter.js';
 import { excerpt } from '../../functions/api/excerpt.js';
 import { validPathParameter } from '../../functions/api/schemas.js';
-import { BadRequest, NotFound } from '../../functions/core/errors.js';
-import { canonicalUuid, isUuid } from '../../functions/core/ids.js';
+import { BadRequest, NotFound } from '../../functions/core/shared/errors.js';
+import { canonicalUuid, isUuid } from '../../functions/core/shared/ids.js';
 
 // The small checks every request goes through: UUID spellings, path ids, the name filter, and
 // how much of a client's value an error repeats.

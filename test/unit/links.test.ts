@@ -1,9 +1,9 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { createApi, type ApiOptions } from '../../functions/api/app.js';
-import { ConfigError, EnvReader, publicUrlSettings } from '../../functions/core/config.js';
+import { ConfigError, EnvReader, publicUrlSettings } from '../../functions/core/shared/config.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
-import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 
@@ -16,7 +16,7 @@ import { lambdaContext } from '../../local/lambdaContext.js';
 
 function apiWith(options: ApiOptions) {
   return createApi({
-    // No backend, but an empty flavor partition: only the built-in flavors (functions/core/flavors.ts).
+    // No backend, but an empty flavor partition: only the built-in flavors (functions/core/compute/flavors.ts).
     table: { db: { send: async () => ({ Items: [] }) } as never, name: 'unused' },
     queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
     claimLeaseMs: 1000,

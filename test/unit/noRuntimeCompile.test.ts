@@ -7,7 +7,7 @@ import { build } from 'esbuild';
 import { createApi } from '../../functions/api/app.js';
 import { versionString } from '../../functions/api/apiVersion.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
-import { makeTable } from '../../functions/core/table.js';
+import { makeTable } from '../../functions/core/shared/table.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 import { servedVersions } from '../../scripts/compile-schemas.js';

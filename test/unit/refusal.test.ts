@@ -1,6 +1,6 @@
-import { invalidStateMessage, refusalFor } from '../../functions/core/claims.js';
-import { Conflict, NotFound } from '../../functions/core/errors.js';
-import type { Instance } from '../../functions/core/instance.js';
+import { invalidStateMessage, refusalFor } from '../../functions/core/compute/claims.js';
+import { Conflict, NotFound } from '../../functions/core/shared/errors.js';
+import type { Instance } from '../../functions/core/compute/instance.js';
 
 const alice = { userId: 'alice', projectId: 'demo', roles: ['member', 'reader'], isAdmin: false };
 const admin = { userId: 'admin', projectId: 'admin', roles: ['admin', 'member', 'reader'], isAdmin: true };

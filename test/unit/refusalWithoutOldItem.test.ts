@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { claimInstance } from '../../functions/core/claims.js';
-import { Conflict } from '../../functions/core/errors.js';
-import { makeTable } from '../../functions/core/table.js';
+import { claimInstance } from '../../functions/core/compute/claims.js';
+import { Conflict } from '../../functions/core/shared/errors.js';
+import { makeTable } from '../../functions/core/shared/table.js';
 
 // DynamoDB (and the embedded emulators) return the old item with a failed conditional write; a
 // backend that does not (LocalStack's older versions, an unpatched dynalite) cannot be made to

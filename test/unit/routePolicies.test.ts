@@ -3,8 +3,8 @@ import { apiRoutes, createApi, routeTable } from '../../functions/api/app.js';
 import { PUBLIC, type ApiRoute } from '../../functions/api/http.js';
 import { isPublicPath } from '../../functions/authorizer/gatewayResponses.js';
 import { toAuthorizerContext } from '../../functions/core/identity/caller.js';
-import { POLICIES } from '../../functions/core/policy.js';
-import { sqsOperationQueue } from '../../functions/core/queue.js';
+import { POLICIES } from '../../functions/core/shared/policy.js';
+import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 
@@ -21,7 +21,7 @@ const routes = apiRoutes(deps);
 const name = (r: Pick<ApiRoute, 'method' | 'path'>) => `${r.method} ${r.path}`;
 const someRoute = routes.find((r) => r.path === '/v2.1/servers/{server_id}' && r.method === 'GET')!;
 
-it('every registered route declares a policy of functions/core/policy.ts, or PUBLIC for version discovery alone', () => {
+it('every registered route declares a policy of functions/core/shared/policy.ts, or PUBLIC for version discovery alone', () => {
   expect(routes.length).toBeGreaterThan(40);
   for (const route of routes) {
     const declared = (route as { policy?: unknown }).policy;

@@ -1,6 +1,6 @@
 import type { MiddlewareObj, Request } from '@middy/core';
-import { BadRequest, Conflict } from '../../core/errors.js';
-import { fingerprintOf, type IdempotencyScope, type IdempotencyStore } from '../../core/idempotency.js';
+import { BadRequest, Conflict } from '../../core/shared/errors.js';
+import { fingerprintOf, type IdempotencyScope, type IdempotencyStore } from '../../core/shared/idempotency.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 
 type ApiRequest = Request<ApiEvent, ApiResult, Error, ApiContext>;

@@ -1,5 +1,5 @@
 import type { MiddlewareObj, Request } from '@middy/core';
-import { BadRequest } from '../../core/errors.js';
+import { BadRequest } from '../../core/shared/errors.js';
 import {
   isSupported, MAX_VERSION, MIN_VERSION, parseVersion, requestedVersion, versionString, type ApiVersion,
 } from '../apiVersion.js';

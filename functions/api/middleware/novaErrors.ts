@@ -1,5 +1,5 @@
 import type { MiddlewareObj } from '@middy/core';
-import { DomainError, type DomainErrorKind } from '../../core/errors.js';
+import { DomainError, type DomainErrorKind } from '../../core/shared/errors.js';
 import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { IdentityUnavailable, Unauthenticated } from '../../core/identity/identity.js';

@@ -1,11 +1,11 @@
 import type { MiddlewareObj } from '@middy/core';
 import httpRouterHandler from '@middy/http-router';
 import { isPublicPath } from '../../authorizer/gatewayResponses.js';
-import { authorize, POLICIES, type PolicyName } from '../../core/policy.js';
+import { authorize, POLICIES, type PolicyName } from '../../core/shared/policy.js';
 import { PUBLIC, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute } from '../http.js';
 
-// Each route declares the Nova policy (functions/core/policy.ts) it needs where it is defined
-// (functions/api/routes/*.ts); this step checks it before the route runs, so a reader's write is
+// Each route declares the Nova policy (functions/core/shared/policy.ts) it needs where it is defined
+// (functions/api/compute/*.ts); this step checks it before the route runs, so a reader's write is
 // refused before anything is read or written. It fails closed: a route without a policy refuses to
 // start, and a request no route takes reaches no handler (the router answers 404 or 405). The
 // admin-only rules that depend on the server (reset_state, unlocking an admin's lock) are checked
@@ -21,7 +21,7 @@ export function declaredPolicy(route: ApiRoute): PolicyName | typeof PUBLIC {
   const policy = (route as { policy?: unknown }).policy;
   if (policy === undefined || policy === null) throw new Error(`${name}: the route declares no policy (ApiRoute.policy)`);
   if (policy !== PUBLIC && !(typeof policy === 'string' && Object.hasOwn(POLICIES, policy))) {
-    throw new Error(`${name}: ${JSON.stringify(policy)} is not a policy of functions/core/policy.ts nor PUBLIC`);
+    throw new Error(`${name}: ${JSON.stringify(policy)} is not a policy of functions/core/shared/policy.ts nor PUBLIC`);
   }
   if ((policy === PUBLIC) !== isPublicPath(route.path)) {
     throw new Error(`${name}: PUBLIC is for version discovery alone (isPublicPath), and version discovery is PUBLIC`);

@@ -1,5 +1,5 @@
-import type { Caller } from '../instance.js';
-import { hasRole } from '../policy.js';
+import type { Caller } from '../compute/instance.js';
+import { hasRole } from '../shared/policy.js';
 import type { Identity } from './identity.js';
 
 /** The domain's caller for an identity: the role named exactly `admin` makes an administrator (policy.ts, hasRole). */

@@ -1,4 +1,4 @@
-import type { IdentityConfig } from '../config.js';
+import type { IdentityConfig } from '../shared/config.js';
 import type { IdentityProvider } from './identity.js';
 import { JwtIdentityProvider } from './jwt.js';
 import { KeystoneIdentityProvider, type ServiceCredentials } from './keystone.js';

@@ -1,5 +1,5 @@
 // Who is calling: what every identity mode (Keystone, OIDC/JWT, development noauth) reduces a
-// token to. The domain knows nothing of tokens; it sees a Caller (functions/core/instance.ts).
+// token to. The domain knows nothing of tokens; it sees a Caller (functions/core/compute/instance.ts).
 
 /** Nova's default roles. Keystone's implied roles put `member` and `reader` in an admin's token too. */
 export type Role = 'admin' | 'member' | 'reader';

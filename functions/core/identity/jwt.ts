@@ -1,5 +1,5 @@
 import { createRemoteJWKSet, errors, jwtVerify, type JWTPayload } from 'jose';
-import type { JwtConfig } from '../config.js';
+import type { JwtConfig } from '../shared/config.js';
 import { IdentityUnavailable, Unauthenticated, type Identity, type IdentityProvider } from './identity.js';
 
 // OIDC / JWT mode: a token from a Cognito user pool or any OIDC issuer, verified by `jose`

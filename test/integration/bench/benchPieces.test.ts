@@ -5,7 +5,7 @@ import { startHarness } from '../../../bench/harness.js';
 import { History } from '../../../bench/history.js';
 import { idempotencyPeer, lockItemPeer, naivePeer, type Peer } from '../../../bench/peers.js';
 import { countRequests, kindOf, RequestCounter } from '../../../bench/requestCounter.js';
-import { makeTable } from '../../../functions/core/table.js';
+import { makeTable } from '../../../functions/core/shared/table.js';
 import { seedInstance, startBackends, type TestBackends } from '../../support/emulators.js';
 
 /** A promise the test resolves by hand (a gate, not a timer). */

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { OperationName } from '../../../functions/core/catalogue.js';
-import type { ComputeDriver, OperationContext } from '../../../functions/core/driver.js';
-import { DriverError } from '../../../functions/core/errors.js';
+import type { OperationName } from '../../../functions/core/compute/catalogue.js';
+import type { ComputeDriver, OperationContext } from '../../../functions/core/compute/driver.js';
+import { DriverError } from '../../../functions/core/shared/errors.js';
 import type { FaultLog } from './faultLog.js';
 import { currentInvocation } from './invocation.js';
 

@@ -1,7 +1,7 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { OperationName } from '../../../functions/core/catalogue.js';
-import type { ComputeDriver, OperationContext } from '../../../functions/core/driver.js';
-import type { Table } from '../../../functions/core/table.js';
+import type { OperationName } from '../../../functions/core/compute/catalogue.js';
+import type { ComputeDriver, OperationContext } from '../../../functions/core/compute/driver.js';
+import type { Table } from '../../../functions/core/shared/table.js';
 
 // Minimal fault injection for the lease and failure-path tests, all outside production code:
 // a driver wrapper, an SDK middleware on a test-made client, a table wrapper.

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { OperationMessage, OperationQueue } from '../../../functions/core/queue.js';
+import type { OperationMessage, OperationQueue } from '../../../functions/core/compute/queue.js';
 import type { FaultLog } from './faultLog.js';
 import type { SeededRandom } from './random.js';
 

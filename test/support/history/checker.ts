@@ -1,5 +1,5 @@
-import { isOperationName, operationRow, resolveVmOutcome, type OperationName } from '../../../functions/core/catalogue.js';
-import type { VmState } from '../../../functions/core/states.js';
+import { isOperationName, operationRow, resolveVmOutcome, type OperationName } from '../../../functions/core/compute/catalogue.js';
+import type { VmState } from '../../../functions/core/compute/states.js';
 import type { HistoryEvent, RequestEvent, WriteEvent } from './events.js';
 import { findOverlaps, type HoldInterval } from './overlap.js';
 
@@ -123,7 +123,7 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
 
 /**
  * A write a superseded worker may still make: its own action record, its own run item (a late
- * delivery's take-up writes it beside the read that finds the claim gone; functions/core/runs.ts),
+ * delivery's take-up writes it beside the read that finds the claim gone; functions/core/compute/runs.ts),
  * the undo of its own reservation; and the same for each claim its own claim had taken over,
  * which it ends before its release (settle.ts endTakenOver) and which the claim that superseded
  * it ends too, each write conditioned so that only the first counts.

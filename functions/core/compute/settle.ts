@@ -1,11 +1,11 @@
 import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
 import { operationRow, resolveVmOutcome } from './catalogue.js';
-import { attachmentsOf, Ports, Volumes, type AttachableKind } from './attachables.js';
+import { attachmentsOf, Ports, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { releaseClaim } from './claims.js';
 import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import { readRun, type Run } from './runs.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 export type Result =
   | { readonly ok: true; readonly patch: InstancePatch }

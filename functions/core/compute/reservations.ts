@@ -1,9 +1,9 @@
-import { attachmentOn, markAttached, Ports, releaseAttachable, reserve, unreserve, Volumes, type AttachableKind } from './attachables.js';
+import { attachmentOn, markAttached, Ports, releaseAttachable, reserve, unreserve, Volumes, type AttachableKind } from '../shared/attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ClaimGuard } from './claims.js';
-import { NotFound } from './errors.js';
+import { NotFound } from '../shared/errors.js';
 import type { Claim, Instance } from './instance.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is

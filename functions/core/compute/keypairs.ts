@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, sign, X509Certificate } from 'node:crypto';
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequest, Conflict, Forbidden, NotFound } from './errors.js';
-import { isConditionFailure, type Table } from './table.js';
+import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
+import { isConditionFailure, type Table } from '../shared/table.js';
 
 // Nova's key pairs (os-keypairs): owned by a user, named uniquely per user. One item each under
 // the user's partition (KEYPAIR#<user>), so a user's list is one Query.

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind } from './attachables.js';
+import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind } from '../shared/attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
 import { PowerState, type TaskState } from './states.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 /**
  * Called before each step's work, after its checkpoint. What it throws, the step throws: a

@@ -89,7 +89,7 @@ export interface Timings {
   readonly claimLeaseSeconds: number;
   /**
    * How long a volume's or port's reservation stands before its instance must show the request's
-   * claim (functions/core/attachables.ts): past any API invocation, so a reservation still
+   * claim (functions/core/shared/attachables.ts): past any API invocation, so a reservation still
    * unclaimed then belongs to a request that died between its two writes.
    */
   readonly reservationLeaseSeconds: number;
@@ -199,7 +199,7 @@ export function localSettingsFromEnv(env: Env, projectRoot: string) {
   };
 }
 
-/** Idempotency-Key records (functions/core/idempotency.ts). */
+/** Idempotency-Key records (functions/core/shared/idempotency.ts). */
 export interface IdempotencySettings {
   /** How long a finished answer is replayed to a retry with the same key. */
   readonly ttlSeconds: number;

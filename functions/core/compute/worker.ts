@@ -2,12 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { operationRow } from './catalogue.js';
 import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
-import { DriverError, FencedOut } from './errors.js';
+import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 export interface WorkerDeps {
   readonly table: Table;

@@ -1,8 +1,8 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Ports, readAttachable, reclaimReservation, Volumes, type AttachableKind } from './attachables.js';
+import { Ports, readAttachable, reclaimReservation, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { readInstance } from './claims.js';
 import { settleOperation } from './settle.js';
-import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from './table.js';
+import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from '../shared/table.js';
 
 /**
  * Releases claims whose lease expired (a crashed worker, a lost message) with the operation's

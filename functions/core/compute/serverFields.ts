@@ -1,9 +1,9 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { invalidStateMessage, readInstance } from './claims.js';
-import { Conflict, NotFound, type DomainError } from './errors.js';
+import { Conflict, NotFound, type DomainError } from '../shared/errors.js';
 import { isVisibleTo, securityGroupsOf, type Caller, type Instance } from './instance.js';
 import type { VmState } from './states.js';
-import { isConditionFailure, keys, usedPlaceholders, type Table } from './table.js';
+import { isConditionFailure, keys, usedPlaceholders, type Table } from '../shared/table.js';
 
 // Changes to what the user set on a server (name, access IPs, metadata, tags, ...) that need no
 // queue and no claim. Each is ONE conditional write that never moves the fencing token (a

@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { isConditionFailure, keys, type Table } from './table.js';
+import { isConditionFailure, keys, type Table } from '../shared/table.js';
 
 // A run is one delivery of a queued operation working under the operation's claim. The first
 // delivery to take a claim up says so on an item of its own, RUN#<token> beside the instance,

@@ -1,6 +1,6 @@
-import type { AdmissionDeps } from '../../core/admission.js';
-import { BadRequest, Forbidden } from '../../core/errors.js';
-import { createKeyPair, deleteKeyPair, getKeyPair, listKeyPairs, type KeyPair } from '../../core/keypairs.js';
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { BadRequest, Forbidden } from '../../core/shared/errors.js';
+import { createKeyPair, deleteKeyPair, getKeyPair, listKeyPairs, type KeyPair } from '../../core/compute/keypairs.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
 import { checkBody, createKeypairSchema } from '../serverSchemas.js';

@@ -5,7 +5,7 @@ import type { PowerStateValue, TaskState, VmState } from './states.js';
 export interface Caller {
   readonly userId: string;
   readonly projectId: string;
-  /** The token's roles (functions/core/policy.ts decides what they allow). */
+  /** The token's roles (functions/core/shared/policy.ts decides what they allow). */
   readonly roles: readonly string[];
   /** Holds the admin role: sees and acts on every project's servers. */
   readonly isAdmin: boolean;
@@ -173,7 +173,7 @@ export type InstancePatch = Partial<
   readonly detach?: { readonly map: AttachmentMap; readonly id: string };
 };
 
-/** The one security group there is: Neutron's per-project `default` (functions/core/securityGroups.ts). */
+/** The one security group there is: Neutron's per-project `default` (functions/core/compute/securityGroups.ts). */
 export const DEFAULT_SECURITY_GROUP = 'default';
 
 /** The server's security groups (items written before groups were kept have the default one). */

@@ -1,10 +1,10 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from './claims.js';
+import { readInstance } from '../compute/claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
-import { takenOverClaims, type Attachment, type AttachmentMap, type Instance } from './instance.js';
+import { takenOverClaims, type Attachment, type AttachmentMap, type Instance } from '../compute/instance.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, type Table } from './table.js';
 
-export type { Attachment } from './instance.js';
+export type { Attachment } from '../compute/instance.js';
 
 // Volumes and ports: resources that belong to at most one instance. Each has its own item whose
 // status moves available -> attaching -> in-use by conditional writes (Cinder's reserve). The

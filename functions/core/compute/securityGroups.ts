@@ -1,7 +1,7 @@
-import { BadRequest, NotFound } from './errors.js';
+import { BadRequest, NotFound } from '../shared/errors.js';
 import { DEFAULT_SECURITY_GROUP, type Caller } from './instance.js';
 import { changeServerAttribute } from './serverFields.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 // Security groups are Neutron's; taskgate has no Neutron. What exists is the group every Neutron
 // project has, `default`, which a server gets unless it is removed. Any other name is answered

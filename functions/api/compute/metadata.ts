@@ -1,7 +1,7 @@
-import type { AdmissionDeps } from '../../core/admission.js';
-import { BadRequest, NotFound } from '../../core/errors.js';
-import { getServer } from '../../core/instances.js';
-import { changeServerAttribute, type FieldRule } from '../../core/serverFields.js';
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { BadRequest, NotFound } from '../../core/shared/errors.js';
+import { getServer } from '../../core/compute/instances.js';
+import { changeServerAttribute, type FieldRule } from '../../core/compute/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiRoute } from '../http.js';
 import { checkBody, metadataBody, metaItemBody, tagsBody } from '../serverSchemas.js';

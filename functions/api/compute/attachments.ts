@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { requestOperation, type AdmissionDeps } from '../../core/admission.js';
-import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
-import { invalidStateMessage, type ClaimGuard } from '../../core/claims.js';
-import { Conflict, NotFound } from '../../core/errors.js';
-import { canonicalUuid, derivedUuid } from '../../core/ids.js';
-import { getServer } from '../../core/instances.js';
+import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
+import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
+import { invalidStateMessage, type ClaimGuard } from '../../core/compute/claims.js';
+import { Conflict, NotFound } from '../../core/shared/errors.js';
+import { canonicalUuid, derivedUuid } from '../../core/shared/ids.js';
+import { getServer } from '../../core/compute/instances.js';
 import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
 import { attachInterfaceSchema, attachVolumeSchema, checkBody, isTrue } from '../serverSchemas.js';

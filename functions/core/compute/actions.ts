@@ -2,7 +2,7 @@ import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, type OperationName } from './catalogue.js';
 import { takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
 import { readRun } from './runs.js';
-import { isConditionFailure, keys, queryInstanceItems, type Table } from './table.js';
+import { isConditionFailure, keys, queryInstanceItems, type Table } from '../shared/table.js';
 
 // Nova's instance actions: one record per request, with the compute event that ran it.
 //

@@ -1,8 +1,8 @@
-import type { AdmissionDeps } from '../../core/admission.js';
-import { BadRequest, Forbidden, NotFound } from '../../core/errors.js';
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import {
   createFlavor, deleteFlavor, findFlavor, flavorQueryNumber, listFlavors, updateFlavorDescription, type Flavor,
-} from '../../core/flavors.js';
+} from '../../core/compute/flavors.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
 import { pageLimit } from '../listQuery.js';

@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { allowsTaskState, operationRow, preempts, type OperationName } from './catalogue.js';
-import { Conflict, FencedOut, NotFound, type DomainError } from './errors.js';
+import { Conflict, FencedOut, NotFound, type DomainError } from '../shared/errors.js';
 import {
   isVisibleTo, type Caller, type Claim, type Fault, type Instance, type InstancePatch, type Outcome,
 } from './instance.js';
@@ -8,7 +8,7 @@ import { endFirstRunLease, readRun, recordFirstRun, runFence, type Run, type Run
 import type { TaskState, VmState } from './states.js';
 import {
   isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table,
-} from './table.js';
+} from '../shared/table.js';
 
 // The claim store: admission, fenced progress and release, each ONE conditional UpdateItem on
 // the instance item. Nothing here reads before it writes; a read happens only to explain a

@@ -1,7 +1,7 @@
-import type { DriverSettings } from './config.js';
+import type { DriverSettings } from '../shared/config.js';
 import type { ComputeDriver } from './driver.js';
 import { SimulatedDriver, type StepHook } from './simulatedDriver.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 /**
  * The driver the configuration names (TASKGATE_DRIVER). This is where a real driver plugs in:

@@ -1,17 +1,17 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { finishAction, getAction } from './actions.js';
-import { attachmentOn, Volumes } from './attachables.js';
+import { attachmentOn, Volumes } from '../shared/attachables.js';
 import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim, claimInstance, readInstance, type ClaimGuard, type Claimed } from './claims.js';
-import { BadRequest, ServiceUnavailable } from './errors.js';
+import { BadRequest, ServiceUnavailable } from '../shared/errors.js';
 import { findFlavor } from './flavors.js';
-import { derivedUuid } from './ids.js';
+import { derivedUuid } from '../shared/ids.js';
 import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { endTakenOver } from './settle.js';
 import { PowerState } from './states.js';
-import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from './table.js';
+import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
 
 export interface AdmissionDeps {
   readonly table: Table;

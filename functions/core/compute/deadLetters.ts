@@ -1,7 +1,7 @@
 import { readInstance } from './claims.js';
 import type { OperationMessage } from './queue.js';
 import { abandonSuperseded, settleOperation } from './settle.js';
-import type { Table } from './table.js';
+import type { Table } from '../shared/table.js';
 
 /**
  * A message that failed maxReceiveCount times: if its claim is still current, release it with

@@ -1,8 +1,8 @@
-import { findAction, listActionsOf, type InstanceAction } from '../../core/actions.js';
-import type { AdmissionDeps } from '../../core/admission.js';
-import { readInstance } from '../../core/claims.js';
-import { BadRequest, NotFound } from '../../core/errors.js';
-import type { Instance } from '../../core/instance.js';
+import { findAction, listActionsOf, type InstanceAction } from '../../core/compute/actions.js';
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { readInstance } from '../../core/compute/claims.js';
+import { BadRequest, NotFound } from '../../core/shared/errors.js';
+import type { Instance } from '../../core/compute/instance.js';
 import { isAtLeast } from '../apiVersion.js';
 import { json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
 import { pageLimit, parseChangesTime } from '../listQuery.js';

@@ -1,14 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, requestOperation, reservationIdFor, type AdmissionDeps } from '../../core/admission.js';
-import { attachmentsOf, Ports, Volumes } from '../../core/attachables.js';
-import { AlreadyInProgress } from '../../core/claims.js';
-import { BadRequest, Forbidden, NotFound } from '../../core/errors.js';
-import { cachedFlavors, type Flavor } from '../../core/flavors.js';
-import type { Instance, InstanceFields } from '../../core/instance.js';
-import { getServer, listServers } from '../../core/instances.js';
-import { getKeyPair } from '../../core/keypairs.js';
-import { requestedSecurityGroups } from '../../core/securityGroups.js';
-import { setServerFields } from '../../core/serverFields.js';
+import { createServer, requestOperation, reservationIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
+import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
+import { AlreadyInProgress } from '../../core/compute/claims.js';
+import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
+import { cachedFlavors, type Flavor } from '../../core/compute/flavors.js';
+import type { Instance, InstanceFields } from '../../core/compute/instance.js';
+import { getServer, listServers } from '../../core/compute/instances.js';
+import { getKeyPair } from '../../core/compute/keypairs.js';
+import { requestedSecurityGroups } from '../../core/compute/securityGroups.js';
+import { setServerFields } from '../../core/compute/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
 import {
   empty, json, pathParam, requester, type ApiContext, type ApiEvent, type ApiRoute, type Route,

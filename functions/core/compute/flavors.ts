@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { BadRequest, Conflict, NotFound } from './errors.js';
-import { isConditionFailure, type Table } from './table.js';
+import { BadRequest, Conflict, NotFound } from '../shared/errors.js';
+import { isConditionFailure, type Table } from '../shared/table.js';
 
 // Flavors: Nova's classic defaults, built in, and the ones administrators create, which live in
 // the table under one partition (FLAVORS; flavors are few and read together). A deleted flavor

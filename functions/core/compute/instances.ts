@@ -1,14 +1,14 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { CLEARED_CLAIM, clearingClaim, invalidStateMessage, readInstance } from './claims.js';
-import { BadRequest, Conflict, Forbidden, NotFound } from './errors.js';
-import { authorize } from './policy.js';
+import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
+import { authorize } from '../shared/policy.js';
 import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
   INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, LEASE_SHARDS, usedPlaceholders,
   type Table,
-} from './table.js';
+} from '../shared/table.js';
 
 // Reads, and the operations that change no task_state and need no queue (lock, reset-state).
 

@@ -1,11 +1,11 @@
 import { Forbidden } from './errors.js';
-import type { Role } from './identity/identity.js';
-import type { Caller } from './instance.js';
+import type { Role } from '../identity/identity.js';
+import type { Caller } from '../compute/instance.js';
 
 // Nova's default policies (nova/policies/*.py, "secure RBAC" defaults), as one table: for each
 // rule taskgate enforces, the least role that passes it. Ownership (the project) is checked where
 // the server is read: a server of another project is 404, exactly like one that does not exist
-// (functions/core/instance.ts, isVisibleTo); an admin passes both checks.
+// (functions/core/compute/instance.ts, isVisibleTo); an admin passes both checks.
 //   reader: PROJECT_READER_OR_ADMIN     member: PROJECT_MEMBER_OR_ADMIN     admin: ADMIN
 //   any:    any authenticated caller (Nova's RULE_ANY, e.g. listing flavors)
 
