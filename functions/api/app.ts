@@ -26,6 +26,7 @@ import { readonlyRoutes } from './compute/readonly.js';
 import { serverRoutes } from './compute/servers.js';
 import { versionRoutes } from './compute/versions.js';
 import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
+import { serviceOf } from './services.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
@@ -146,7 +147,8 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     .use(requestIds())
     .use(mount(options.links ?? {}))
     .use(requestCaller(isVersionDiscovery, options.identity))
-    .use(microversion(isVersionDiscovery))
+    // Nova's microversions; Cinder's are its own routes' (functions/api/volumes/).
+    .use(microversion((event) => isVersionDiscovery(event) || serviceOf(event.path) !== 'compute'))
     .use(authorizeRoute)
     .use(novaErrors())
     // Innermost: replays and refusals need the caller; a replay skips everything after it.

@@ -1,4 +1,5 @@
 import type { ApiEvent } from './http.js';
+import { SERVICE_PATH } from './services.js';
 
 // Where the API is mounted: the path the router matches, and the base URL every link starts
 // with. Links are built from configuration or from what API Gateway itself says (its domain,
@@ -11,18 +12,18 @@ import type { ApiEvent } from './http.js';
 //   `/tiler/v2.1/servers` (the base path is not stripped);
 // - the root resource (`/`, version discovery) has resource `/` whatever the mount.
 
-/** The logical API path: `/` or `/v2.1...`, with any custom-domain base path taken off. */
+/** The logical API path: `/`, `/v2.1...` or another service's (services.ts), with any custom-domain base path taken off. */
 export function routedPath(event: ApiEvent, configuredBasePath = ''): string {
   const path = event.path || '/';
   if (event.resource === '/') return '/';
-  if (path === '/' || /^\/v2\.1(\/|$)/.test(path)) return path;
+  if (path === '/' || SERVICE_PATH.test(path)) return path;
   if (configuredBasePath && (path === configuredBasePath || path.startsWith(`${configuredBasePath}/`))) {
     return path.slice(configuredBasePath.length) || '/';
   }
   // A custom domain's base path: API Gateway passes it in both paths; on its own domain the
   // requestContext path carries the stage in front instead, and nothing is taken off.
   if (event.requestContext?.path === path) {
-    const at = path.search(/\/v2\.1(\/|$)/);
+    const at = path.search(/\/(v2\.1|image|volume|network)(\/|$)/);
     if (at > 0 && SAFE_PATH.test(path.slice(0, at))) return path.slice(at);
   }
   return path;

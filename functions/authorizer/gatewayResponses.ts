@@ -60,8 +60,11 @@ export const GATEWAY_RESPONSES = {
 
 export type GatewayResponseType = keyof typeof GATEWAY_RESPONSES;
 
-/** Requests API Gateway serves without the authorizer: Nova's version discovery. */
+/** Requests API Gateway serves without the authorizer: each service's version discovery. */
 export function isPublicPath(path: string): boolean {
-  // Version discovery: the list, and the v2.1 and v2.0 documents Nova's list links to.
-  return path === '/' || /^\/v2(\.1)?\/?$/.test(path);
+  // Nova's: the list, and the v2.1 and v2.0 documents its list links to.
+  if (path === '/' || /^\/v2(\.1)?\/?$/.test(path)) return true;
+  // Glance's (`/image`, `/image/versions`), Cinder's (`/volume`, `/volume/v3`) and Neutron's
+  // (`/network`, `/network/v2.0`), as their catalog endpoints are discovered.
+  return /^\/(image|volume|network)(\/|\/versions\/?|\/v2(\.0)?\/?|\/v3\/?)?$/.test(path);
 }

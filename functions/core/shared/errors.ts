@@ -5,28 +5,38 @@ export type DomainErrorKind =
 
 // Each takes ErrorOptions: an error raised because of another carries it as its `cause`.
 
+/**
+ * `type` names the error as a service whose errors carry a name says it (Neutron's
+ * `NetworkNotFound`, `IpAddressGenerationFailure`); services whose bodies have none ignore it.
+ */
+export interface DomainErrorOptions extends ErrorOptions {
+  readonly type?: string;
+}
+
 export class DomainError extends Error {
-  constructor(readonly kind: DomainErrorKind, message: string, options?: ErrorOptions) {
+  readonly type?: string;
+  constructor(readonly kind: DomainErrorKind, message: string, options?: DomainErrorOptions) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.type) this.type = options.type;
   }
 }
 
 export class BadRequest extends DomainError {
-  constructor(message: string, options?: ErrorOptions) { super('badRequest', message, options); }
+  constructor(message: string, options?: DomainErrorOptions) { super('badRequest', message, options); }
 }
 export class Forbidden extends DomainError {
-  constructor(message: string, options?: ErrorOptions) { super('forbidden', message, options); }
+  constructor(message: string, options?: DomainErrorOptions) { super('forbidden', message, options); }
 }
 export class NotFound extends DomainError {
-  constructor(message: string, options?: ErrorOptions) { super('itemNotFound', message, options); }
+  constructor(message: string, options?: DomainErrorOptions) { super('itemNotFound', message, options); }
 }
 export class Conflict extends DomainError {
-  constructor(message: string, options?: ErrorOptions) { super('conflictingRequest', message, options); }
+  constructor(message: string, options?: DomainErrorOptions) { super('conflictingRequest', message, options); }
 }
 /** The message is the client's; the cause (an AWS client's error, say) is only logged. */
 export class ServiceUnavailable extends DomainError {
-  constructor(message: string, options?: ErrorOptions) { super('serviceUnavailable', message, options); }
+  constructor(message: string, options?: DomainErrorOptions) { super('serviceUnavailable', message, options); }
 }
 
 /** A driver step failed: the operation ends with its failure outcome and a fault. */
