@@ -9,7 +9,7 @@ import { runOperation } from '../../functions/core/compute/worker.js';
 import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { CapturingQueue, seedInstance, startBackends, uuid, type TestBackends } from '../support/emulators.js';
-import { addDynamoFaults, FaultLog, runAs, SeededRandom } from '../support/faults/index.js';
+import { addDynamoFaults, FaultLog, runAs, SeededRandom, ThrottledError } from '../support/faults/index.js';
 import { IMAGE, Nova } from '../support/nova.js';
 
 // An Idempotency-Key survives the crash it exists for. The API invocation is killed at every
@@ -30,6 +30,8 @@ let offsetMs = 0;
 const now = () => Date.now() + offsetMs;
 /** Where the next API request dies; taken by that request. */
 let nextKill: { write: number; when: 'before' | 'after' } | undefined;
+/** Every DeleteItem of the API is throttled (as after the SDK's retries) while set. */
+let throttleDeletes = false;
 
 beforeAll(async () => {
   backends = await startBackends();
@@ -37,6 +39,10 @@ beforeAll(async () => {
     endpoint: backends.emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1,
   }));
   addDynamoFaults(apiTable.db, { random: new SeededRandom(1), log: new FaultLog(() => undefined), throttleRate: 0 });
+  apiTable.db.middlewareStack.add((next, context) => async (args) => {
+    if (throttleDeletes && /^Delete(Item)?Command$/.test(context.commandName ?? '')) throw new ThrottledError();
+    return next(args);
+  }, { step: 'initialize', name: 'throttleDeletes' });
   const api = createApi({
     table: apiTable, queue, claimLeaseMs: 600_000, reservationLeaseMs: 600_000, now,
     idempotency: { ttlSeconds: 3600, inProgressSeconds: IN_PROGRESS_SECONDS },
@@ -131,5 +137,37 @@ describe('an Idempotency-Key survives a crash of the API at any of its writes: o
     expect(await actionsOf(instance.id, 'attach_volume')).toHaveLength(1);
     const attached = await nova.get(`/servers/${instance.id}/os-volume_attachments`);
     expect((attached.body.volumeAttachments as { volumeId: string }[]).map((a) => a.volumeId)).toEqual([volumeId]);
+  });
+
+  it('a create whose send failed and whose undo could not be written keeps its key: the retry after the window finds the server', async () => {
+    const name = `undo-${uuid().slice(0, 8)}`;
+    const headers = { 'Idempotency-Key': `"${uuid()}"` };
+    const body = { server: { name, flavorRef: '1', imageRef: IMAGE } };
+    queue.failNext = true;
+    throttleDeletes = true;
+    const failed = await nova.request('POST', '/servers', body, headers);
+    throttleDeletes = false;
+    expect(failed.status).toBe(503);
+    // The key was kept, not given back: a retry within the window is told the first still runs.
+    expect((await nova.request('POST', '/servers', body, headers)).status).toBe(409);
+    offsetMs += (IN_PROGRESS_SECONDS + 1) * 1000;
+    const retry = await nova.request('POST', '/servers', body, headers);
+    expect(retry.status).toBe(202);
+    await drain();
+    const listed = (await nova.get(`/servers/detail?name=^${name}$`)).body.servers as { id: string; status: string }[];
+    expect(listed.map((s) => [s.id, s.status])).toEqual([[retry.body.server.id, 'ACTIVE']]);
+  });
+
+  it('a create whose send failed and was undone gives its key back: the retry at once makes the one server', async () => {
+    const name = `undone-${uuid().slice(0, 8)}`;
+    const headers = { 'Idempotency-Key': `"${uuid()}"` };
+    const body = { server: { name, flavorRef: '1', imageRef: IMAGE } };
+    queue.failNext = true;
+    expect((await nova.request('POST', '/servers', body, headers)).status).toBe(503);
+    const retry = await nova.request('POST', '/servers', body, headers);
+    expect(retry.status).toBe(202);
+    await drain();
+    const listed = (await nova.get(`/servers/detail?name=^${name}$`)).body.servers as { id: string }[];
+    expect(listed.map((s) => s.id)).toEqual([retry.body.server.id]);
   });
 });

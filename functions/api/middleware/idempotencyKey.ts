@@ -1,5 +1,5 @@
 import type { MiddlewareObj, Request } from '@middy/core';
-import { BadRequest, Conflict } from '../../core/shared/errors.js';
+import { BadRequest, Conflict, DomainError } from '../../core/shared/errors.js';
 import { fingerprintOf, type IdempotencyScope, type IdempotencyStore } from '../../core/shared/idempotency.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 
@@ -35,6 +35,9 @@ export function idempotencyKey(store: IdempotencyStore<StoredAnswer>, now: () =>
     taken.delete(request);
     const response = request.response;
     if (!response || isTransient(response.statusCode)) {
+      // A request that could not undo a write of its own keeps the key in progress: the retry
+      // after the window goes on as this request and finds what it left.
+      if (request.error instanceof DomainError && request.error.mayHaveChanged) return;
       await store.release(held.scope, held.owner);
       return;
     }

@@ -9,7 +9,7 @@ import { derivedUuid } from '../shared/ids.js';
 import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
-import { endTakenOver } from './settle.js';
+import { endTakenOver, retryThrottled } from './settle.js';
 import { PowerState } from './states.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
 
@@ -88,10 +88,15 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   const giveBack = async () => {
     // A takeover's claim may be given back, but not the claims it took over: their tokens have
     // moved on, and their messages may have been lost, so they end here, before the give-back
-    // clears the record of them (no read: the claim's write returned the item).
-    await endTakenOver(deps.table, claimed.instance, clock());
-    await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
-    await abandonClaim(deps.table, req.instanceId, claimed.token);
+    // clears the record of them (no read: the claim's write returned the item). A give-back that
+    // cannot be written leaves the claim to its lease, and the request's key to its retry.
+    try {
+      await retryThrottled(() => endTakenOver(deps.table, claimed.instance, clock()));
+      await retryThrottled(async () => reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId));
+      await retryThrottled(() => abandonClaim(deps.table, req.instanceId, claimed.token));
+    } catch (err) {
+      throw new ServiceUnavailable('The request could not be completed; retry it with the same Idempotency-Key.', { cause: err, mayHaveChanged: true });
+    }
   };
   let allParams: Record<string, unknown>;
   try {
@@ -243,13 +248,17 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
   try {
     await deps.queue.send(messageFor(request, instance.version, {}, now));
   } catch (err) {
-    await deps.table.db.send(new DeleteCommand({
+    // Undone only if the item is gone: one still there (a throttled delete, or a worker that got
+    // the message after all) keeps the request's key, so that its retry finds it.
+    const undone = await retryThrottled(() => deps.table.db.send(new DeleteCommand({
       TableName: deps.table.name, Key: keys.instance(id),
       ConditionExpression: '#ver = :one', ExpressionAttributeNames: { '#ver': 'version' },
       ExpressionAttributeValues: { ':one': 1 },
-    })).catch(() => undefined);
-    await failUnqueued(deps.table, request, now);
-    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', { cause: err });
+    }))).then(() => true, () => false);
+    if (undone) await failUnqueued(deps.table, request, now);
+    throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', {
+      cause: err, ...(undone ? {} : { mayHaveChanged: true as const }),
+    });
   }
   return instance;
 }

@@ -100,7 +100,7 @@ function emptied(instance: Instance): InstancePatch {
 const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
 const SETTLE_ATTEMPTS = 5;
 
-async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
+export async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await write();

@@ -11,14 +11,21 @@ export type DomainErrorKind =
  */
 export interface DomainErrorOptions extends ErrorOptions {
   readonly type?: string;
+  /**
+   * The request failed after a write of its own that it could not undo (its compensation failed):
+   * whoever holds its Idempotency-Key keeps it, so that a retry goes on as this request.
+   */
+  readonly mayHaveChanged?: true;
 }
 
 export class DomainError extends Error {
   readonly type?: string;
+  readonly mayHaveChanged?: true;
   constructor(readonly kind: DomainErrorKind, message: string, options?: DomainErrorOptions) {
     super(message, options);
     this.name = new.target.name;
     if (options?.type) this.type = options.type;
+    if (options?.mayHaveChanged) this.mayHaveChanged = true;
   }
 }
 

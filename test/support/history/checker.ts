@@ -319,7 +319,8 @@ export function checkIdempotency(history: readonly HistoryEvent[]): Violation[] 
  * work once. The key's record names the request it runs as (`requestId`; `owner` in records of
  * the previous version, and the holder after a takeover), so every request id a key's record ever
  * named is the key's; an effect is a claim landing on an instance under one of them (a create's
- * item, or an operation's claim), counted once per landing, not per write that keeps it.
+ * item, or an operation's claim), counted once per landing, not per write that keeps it, unless
+ * its own request undid it before answering.
  */
 export function checkKeyEffects(history: readonly HistoryEvent[]): Violation[] {
   const keyOf = new Map<string, string>();
@@ -327,12 +328,19 @@ export function checkKeyEffects(history: readonly HistoryEvent[]): Violation[] {
     if (!w.ok || !w.pk.startsWith('IDEMPOTENCY#') || !w.after) continue;
     for (const id of [w.after.requestId, w.after.owner]) if (typeof id === 'string') keyOf.set(id, w.pk);
   }
+  // Undone by its own request, which then answered 503 and gave its key back: a create's item
+  // deleted again, or a claim given back, its action ended as never queued. Not an effect.
+  const removed = new Set(writes(history).filter((w) => w.ok && w.command === 'Delete' && isInstanceMeta(w)).map(instanceOf));
+  const final = history.find((e) => e.kind === 'final');
+  const neverQueued = new Set((final?.items ?? [])
+    .filter((i) => String(i.sk).startsWith('ACTION#') && i.traceback === 'The operation could not be queued').map((i) => i.requestId));
   const effects = new Map<string, string[]>();
   for (const [instanceId, snaps] of snapshotsByInstance(history)) {
     snaps.forEach(({ item }, i) => {
       const requestId = item.claim?.requestId as string | undefined;
       const key = requestId === undefined ? undefined : keyOf.get(requestId);
       if (!key || snaps[i - 1]?.item.claim?.requestId === requestId) return;
+      if (neverQueued.has(requestId) || (item.claim.op === 'create' && removed.has(instanceId))) return;
       effects.set(key, [...(effects.get(key) ?? []), `${item.claim.op} ${requestId} on ${instanceId} (v${item.version})`]);
     });
   }
