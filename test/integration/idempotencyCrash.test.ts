@@ -10,6 +10,7 @@ import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { CapturingQueue, seedInstance, startBackends, uuid, type TestBackends } from '../support/emulators.js';
 import { addDynamoFaults, FaultLog, runAs, SeededRandom, ThrottledError } from '../support/faults/index.js';
+import { captureLogs } from '../support/logs.js';
 import { IMAGE, Nova } from '../support/nova.js';
 
 // An Idempotency-Key survives the crash it exists for. The API invocation is killed at every
@@ -33,7 +34,14 @@ let nextKill: { write: number; when: 'before' | 'after' } | undefined;
 /** Every DeleteItem of the API is throttled (as after the SDK's retries) while set. */
 let throttleDeletes = false;
 
+// A killed invocation's error is logged, as a crashed Lambda's is, and the local front reports
+// the failed handler: expected here, so kept off the test's output.
+let logs: ReturnType<typeof captureLogs>;
+const consoleError = console.error;
+
 beforeAll(async () => {
+  logs = captureLogs();
+  console.error = () => undefined;
   backends = await startBackends();
   apiTable = makeTable(backends.table.name, new DynamoDBClient({
     endpoint: backends.emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1,
@@ -56,6 +64,8 @@ beforeAll(async () => {
   nova = new Nova(`${served.url}/v2.1`);
 });
 afterAll(async () => {
+  logs.restore();
+  console.error = consoleError;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections?.();
   apiTable.db.destroy();
