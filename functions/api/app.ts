@@ -27,6 +27,8 @@ import { serverRoutes } from './compute/servers.js';
 import { versionRoutes } from './compute/versions.js';
 import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
 import { serviceOf } from './services.js';
+import { volumeMicroversion } from './volumes/microversion.js';
+import { volumeRoutes, type VolumeRouteDeps } from './volumes/routes.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
@@ -90,14 +92,15 @@ function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
 }
 
 /** Every route taskgate serves: the router's table, and the OpenAPI document's. */
-export function apiRoutes(deps: AdmissionDeps): ApiRoute[] {
+export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBackend'>): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
     ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
+    ...volumeRoutes(deps),
   ];
 }
 
-export interface ApiDeps extends AdmissionDeps {
+export interface ApiDeps extends AdmissionDeps, Pick<VolumeRouteDeps, 'volumeBackend'> {
   /** Idempotency-Key records; the defaults of functions/core/shared/config.ts when absent. */
   readonly idempotency?: IdempotencySettings;
 }
@@ -149,6 +152,7 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     .use(requestCaller(isVersionDiscovery, options.identity))
     // Nova's microversions; Cinder's are its own routes' (functions/api/volumes/).
     .use(microversion((event) => isVersionDiscovery(event) || serviceOf(event.path) !== 'compute'))
+    .use(volumeMicroversion())
     .use(authorizeRoute)
     .use(novaErrors())
     // Innermost: replays and refusals need the caller; a replay skips everything after it.

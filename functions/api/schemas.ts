@@ -75,6 +75,20 @@ export type PathParameterName = keyof typeof pathParameters;
 
 /**
  * Query parameters taskgate reads, as strings (API Gateway hands them over so). Others are
+  // Cinder's: the project in its endpoint (a Keystone project id, or noauth's name), a volume type
+  // (id or name), the project whose quotas are read.
+  project_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: () => 'The resource could not be found.',
+  },
+  type_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: (v: string) => `Volume type ${v} could not be found.`,
+  },
+  quota_project_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: (v: string) => `Quota for project ${v} could not be found.`,
+  },
  * ignored, as Nova ignores filters it does not know. `limit` is Nova's `validate_integer(min 0)`,
  * `name` a regular expression (functions/api/nameFilter.ts bounds it).
  */

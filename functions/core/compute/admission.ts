@@ -81,7 +81,8 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
       now, leaseMs: deps.claimLeaseMs, guards, fields: req.fields,
     });
   } catch (err) {
-    await reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
+    // Only a reservation made above has anything to undo (a detach's is begun by its worker).
+    if (reservation?.reserve) await reservation.undo(deps.table, { requestId: req.requestId, params }, req.instanceId);
     throw err;
   }
 

@@ -1,4 +1,7 @@
-import { attachmentOn, markAttached, Ports, releaseAttachable, reserve, unreserve, Volumes, type AttachableKind } from '../shared/attachables.js';
+import {
+  attachmentOn, beginAttaching, beginDetaching, markAttached, Ports, releaseAttachable, reserve, undoDetaching, unreserve, Volumes,
+  type AttachableKind,
+} from '../shared/attachables.js';
 import type { OperationName } from './catalogue.js';
 import type { ClaimGuard } from './claims.js';
 import { NotFound } from '../shared/errors.js';
@@ -33,6 +36,11 @@ export interface Reservation {
   readonly guard?: (ctx: ReservationContext) => ClaimGuard;
   /** After the claim, from the claimed item (no read): extra parameters for the worker. */
   readonly decide?: (instance: Instance) => Record<string, unknown>;
+  /**
+   * When its worker takes the operation up, before the driver runs: what the resource's own item
+   * says while it runs (a volume: attaching, detaching). Safe to repeat; undone by `undo`.
+   */
+  readonly begin?: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
   /** Undo this request's reservation; safe to repeat, a no-op once the resource moved on. */
   readonly undo: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
   /**
@@ -50,11 +58,15 @@ const attaching = (kind: AttachableKind, idParam: string, decide?: Reservation['
     now: ctx.now, leaseMs: ctx.leaseMs,
   }),
   decide,
+  begin: async (table, claim, instanceId) => {
+    if (kind === Volumes) await beginAttaching(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
+  },
   undo: async (table, claim, instanceId) => {
     await unreserve(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
   },
   settle: async (table, claim, instanceId) => {
-    await markAttached(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
+    const device = typeof claim.params.device === 'string' ? { device: claim.params.device } : {};
+    await markAttached(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId, ...device });
   },
 });
 
@@ -72,7 +84,13 @@ const detaching = (kind: AttachableKind, idParam: string): Reservation => ({
         : new NotFound(`${kind === Volumes ? 'Volume' : 'Port'} ${id} is not attached to ${ctx.instanceId}`)),
     };
   },
-  undo: nothing,
+  // A volume shows Cinder's detaching while the detach's worker runs, and in-use again if it fails.
+  begin: async (table, claim, instanceId) => {
+    if (kind === Volumes) await beginDetaching(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
+  },
+  undo: async (table, claim, instanceId) => {
+    if (kind === Volumes) await undoDetaching(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
+  },
   settle: async (table, claim, instanceId) => {
     await releaseAttachable(table, kind, { id: String(claim.params[idParam]), instanceId });
   },

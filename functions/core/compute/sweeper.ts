@@ -1,7 +1,9 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { Ports, readAttachable, reclaimReservation, Volumes, type AttachableKind } from '../shared/attachables.js';
+import { Ports, readAttachable, reclaimExpired, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { readInstance } from './claims.js';
 import { settleOperation } from './settle.js';
+import { endExpiredExtend } from '../volumes/volumes.js';
+import type { Volume } from '../volumes/volume.js';
 import { INDEX_BY_LEASE, LEASE_SHARDS, type Table } from '../shared/table.js';
 
 /**
@@ -46,8 +48,10 @@ async function expireItem(table: Table, pk: string, now: number): Promise<boolea
   const kind = RESERVABLE[prefix];
   if (!kind) return false;
   const item = await readAttachable(table, kind, id);
-  if (item?.status !== 'attaching' || item.leaseUntil === undefined || item.leaseUntil >= now) return false;
-  return await reclaimReservation(table, kind, item, now) === 'freed';
+  if (!item) return false;
+  // A volume an extend holds (Cinder's `extending`) whose API invocation died.
+  if (kind === Volumes && await endExpiredExtend(table, item as Volume, now)) return true;
+  return reclaimExpired(table, kind, item, now);
 }
 
 async function expire(table: Table, instanceId: string, now: number): Promise<boolean> {

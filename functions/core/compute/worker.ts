@@ -5,6 +5,7 @@ import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
+import { Reservations } from './reservations.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
 import type { Table } from '../shared/table.js';
@@ -49,6 +50,9 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   const { instance, run } = begun;
   const row = operationRow(msg.op);
+  // Cinder's volume shows the attach or detach running (attaching, detaching) from here; undone
+  // with the reservation if the operation fails or is superseded.
+  await Reservations[msg.op]?.begin?.(table, msg, instance.id);
   // The take-up just proved the token and the run's lease: a checkpoint straight after it (the
   // first step's) would prove nothing more, so it costs no write unless it moves task_state.
   let fencedJustNow = true;

@@ -1,13 +1,18 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from '../compute/claims.js';
 import { BadRequest, DriverError, NotFound } from './errors.js';
+import {
+  beginAttachingShared, beginDetachingShared, markAttachedShared, reclaimSharedExpired, removeShared, reserveShared,
+  undoDetachingShared, type SharedAttachment,
+} from './sharedAttachments.js';
 import { takenOverClaims, type Attachment, type AttachmentMap, type Instance } from '../compute/instance.js';
-import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, type Table } from './table.js';
+import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table } from './table.js';
 
 export type { Attachment } from '../compute/instance.js';
 
-// Volumes and ports: resources that belong to at most one instance. Each has its own item whose
-// status moves available -> attaching -> in-use by conditional writes (Cinder's reserve). The
+// Volumes and ports: resources that belong to at most one instance (a multiattach volume: to
+// several). Each has its own item whose status moves from available through a reservation to
+// in-use by conditional writes (Cinder's reserve). The
 // attachment itself (a block-device mapping, or a virtual interface) lives in a map on the
 // instance item, so a server view reads one item and admission picks a device without a read.
 // Every write is single-item and conditional; a multi-item step is an ordered sequence whose
@@ -15,7 +20,7 @@ export type { Attachment } from '../compute/instance.js';
 //
 // A reservation is made BEFORE the instance is claimed (issue 11: a volume held elsewhere is
 // refused with one failed write and never claims the instance), so an API invocation that dies
-// between the two writes leaves it `attaching` for a request that never ran. It therefore carries
+// between the two writes leaves it reserved for a request that never ran. It therefore carries
 // a short lease (`leaseUntil`, on the sweeper's sparse lease index like a claim), longer than any
 // API invocation can live: admission gives its claim back if the claim answered after that lease
 // (admission.ts). Past the lease, the request has either claimed the instance (visible on the
@@ -26,7 +31,14 @@ export type { Attachment } from '../compute/instance.js';
 // would make every refused attach claim (and block) the instance for a moment and cost it three
 // writes; a lease keeps the refusal one write and bounds the leak by the lease plus one sweep.
 
-export type AttachableStatus = 'available' | 'attaching' | 'in-use';
+// Volumes are Cinder's (functions/core/volumes/): made by Cinder's create before Nova may attach
+// them, and their status is Cinder's: available -> reserved (the reservation, before the claim)
+// -> attaching (its worker took the operation up) -> in-use -> detaching (a detach's worker runs)
+// -> available. A multiattach volume keeps its holders in a map instead (sharedAttachments.ts);
+// each function here falls through to it only when the item says multiattach, so the exclusive
+// case stays one conditional write. Ports still start `attaching` and may be first seen here.
+
+export type AttachableStatus = 'available' | 'reserved' | 'attaching' | 'in-use' | 'detaching' | (string & {});
 
 export interface AttachableItem {
   readonly id: string;
@@ -35,8 +47,16 @@ export interface AttachableItem {
   readonly projectId?: string;
   readonly instanceId?: string;
   readonly requestId?: string;
-  /** While `attaching`: when its request may be presumed dead unless the instance shows it (epoch ms). */
+  /** While reserved (or attaching): when its request may be presumed dead unless the instance shows it (epoch ms). */
   readonly leaseUntil?: number;
+  /** Volumes: a volume type with `multiattach="<is> True"` made it; its holders are `attachments`. */
+  readonly multiattach?: boolean;
+  readonly attachments?: Readonly<Record<string, SharedAttachment>>;
+  /** Volumes in use: the guest device and when the attach completed (Cinder's attachment view). */
+  readonly device?: string;
+  readonly attachedAt?: string;
+  /** The detach under way, while `detaching`. */
+  readonly detachRequestId?: string;
 }
 
 export interface AttachableKind {
@@ -48,20 +68,33 @@ export interface AttachableKind {
   readonly missingAttachment: string;
   /** Nova's 404 for an id the project cannot see (Cinder's VolumeNotFound, Neutron's PortNotFound). */
   readonly notFound: (id: string) => string;
+  /** The status a reservation holds it in until its request's worker takes it up. */
+  readonly reservedStatus: AttachableStatus;
+  /** Only an item its own service made may be reserved (Cinder's volumes); else an unknown id is available. */
+  readonly mustExist: boolean;
+  /** The refusal of a reservation of one that is not available, in its own service's words. */
+  readonly unavailable?: (id: string, held: AttachableItem) => string;
 }
+
+/** Cinder's refusal (cinder/volume/api.py _attachment_reserve), as Nova passes it on. */
+const volumeUnavailable = (id: string, held: AttachableItem) =>
+  `Invalid volume: Volume ${id} status must be ${held.multiattach ? 'available or in-use or downloading' : 'available or downloading'} `
+  + `to reserve, but the current status is ${held.status}.`;
 
 export const Volumes: AttachableKind = {
   noun: 'volume', item: keys.volume, map: 'volumes',
   missingAttachment: 'VolumeBDMNotFound', notFound: (id) => `Volume ${id} could not be found.`,
+  reservedStatus: 'reserved', mustExist: true, unavailable: volumeUnavailable,
 };
 export const Ports: AttachableKind = {
   noun: 'port', item: keys.port, map: 'ports',
   missingAttachment: 'PortNotFound', notFound: (id) => `Port id ${id} could not be found.`,
+  reservedStatus: 'attaching', mustExist: false,
 };
 
 /**
- * Reserve for one instance of `projectId`: an id seen for the first time is available, and
- * becomes that project's. Exactly one of several racing instances wins; the others get a 400
+ * Reserve for one instance of `projectId`. A volume must exist (Cinder made it) and be the
+ * project's; a port id seen for the first time is available, and becomes that project's. Exactly one of several racing instances wins; the others get a 400
  * naming who holds it. Another project's volume or port is a 404, as an id Cinder or Neutron
  * does not show that project: it learns nothing of it, not even whether it is in use. A
  * reservation whose lease ran out without its request claiming the instance is taken over.
@@ -78,19 +111,23 @@ export async function reserve(
         // Unparenthesised (AND binds tighter than OR): dynalite's parser backtracks over each group.
         // The last alternative: this very request reserved it before it died, and its retry
         // (Idempotency-Key, same request id) reserves it again.
-        ConditionExpression: 'attribute_not_exists(pk) OR #status = :available AND attribute_not_exists(#project) '
-          + 'OR #status = :available AND #project = :project OR #status = :attaching AND #request = :request AND #project = :project',
-        UpdateExpression: 'SET #id = :id, #status = :attaching, #instance = :instance, #request = :request, #updated = :now, '
+        ConditionExpression: kind.mustExist
+          ? '#status = :available AND #project = :project AND NOT #multi = :true '
+            + 'OR #status = :reserved AND #request = :request AND #project = :project'
+          : 'attribute_not_exists(pk) OR #status = :available AND attribute_not_exists(#project) '
+            + 'OR #status = :available AND #project = :project OR #status = :reserved AND #request = :request AND #project = :project',
+        UpdateExpression: 'SET #id = :id, #status = :reserved, #instance = :instance, #request = :request, #updated = :now, '
           + '#lease = :lease, #shard = :shard, '
           + '#project = if_not_exists(#project, :project), #createdBy = if_not_exists(#createdBy, :request)',
         ExpressionAttributeNames: {
           '#id': 'id', '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#updated': 'updated',
           '#project': 'projectId', '#createdBy': 'createdByRequest', '#lease': 'leaseUntil', '#shard': 'leaseShard',
+          ...(kind.mustExist ? { '#multi': 'multiattach' } : {}),
         },
         ExpressionAttributeValues: {
-          ':id': req.id, ':available': 'available', ':attaching': 'attaching', ':instance': req.instanceId,
+          ':id': req.id, ':available': 'available', ':reserved': kind.reservedStatus, ':instance': req.instanceId,
           ':request': req.requestId, ':now': new Date(req.now).toISOString(), ':project': req.projectId,
-          ':lease': req.now + req.leaseMs, ':shard': leaseShardOf(req.id),
+          ':lease': req.now + req.leaseMs, ':shard': leaseShardOf(req.id), ...(kind.mustExist ? { ':true': true } : {}),
         },
         ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }));
@@ -99,12 +136,15 @@ export async function reserve(
       if (!isConditionFailure(err)) throw err;
       const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
       if (held?.projectId !== undefined && held.projectId !== req.projectId) throw new NotFound(kind.notFound(req.id));
+      if (!held && kind.mustExist) throw new NotFound(kind.notFound(req.id));
+      if (held?.multiattach) return reserveShared(table, kind, held, req);
       // The one rare case worth a read: a reservation past its lease may belong to a dead request.
       if (attempt === 1 && held && reservationExpired(held, req.now)
         && await reclaimReservation(table, kind, held, req.now) === 'freed') continue;
       if (held?.instanceId === req.instanceId) {
         throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
       }
+      if (held && kind.unavailable) throw new BadRequest(kind.unavailable(req.id, held), { cause: err });
       throw new BadRequest(
         `Invalid ${kind.noun}: ${kind.noun} ${req.id} is ${held?.status ?? 'unavailable'}`
         + (held?.instanceId ? ` (attached to another server)` : ''),
@@ -114,8 +154,22 @@ export async function reserve(
   }
 }
 
+/** Held by one request that has not finished attaching it: a reservation, or its worker's attach. */
+const isHeldForAttach = (item: AttachableItem) => item.status === 'reserved' || item.status === 'attaching';
+
 const reservationExpired = (item: AttachableItem, now: number) =>
-  item.status === 'attaching' && item.leaseUntil !== undefined && item.leaseUntil < now;
+  !item.multiattach && isHeldForAttach(item) && item.leaseUntil !== undefined && item.leaseUntil < now;
+
+/**
+ * The sweeper's visit of a volume or port whose lease ran out: its reservation (or, on a
+ * multiattach volume, each of its holders' reservations) decided as reclaimReservation does.
+ * True when one was given back.
+ */
+export async function reclaimExpired(table: Table, kind: AttachableKind, item: AttachableItem, now: number): Promise<boolean> {
+  if (item.multiattach) return await reclaimSharedExpired(table, kind, item, now) > 0;
+  if (!reservationExpired(item, now)) return false;
+  return await reclaimReservation(table, kind, item, now) === 'freed';
+}
 
 /**
  * What became of a reservation whose lease ran out, decided from its instance item (one read):
@@ -135,16 +189,17 @@ export async function reclaimReservation(
   if (!item.instanceId || !item.requestId) return 'moved';
   const req = { id: item.id, instanceId: item.instanceId, requestId: item.requestId };
   const instance = await readInstance(table, item.instanceId);
-  if (attachmentOn(instance, kind, item.id)?.requestId === item.requestId) {
-    return await markAttached(table, kind, req) ? 'attached' : 'moved';
+  const mapped = attachmentOn(instance, kind, item.id);
+  if (mapped?.requestId === item.requestId) {
+    return await markAttached(table, kind, { ...req, device: mapped.device }) ? 'attached' : 'moved';
   }
   const held = [instance?.claim, ...takenOverClaims(instance)].some((c) => c?.requestId === item.requestId);
   if (held) {
     const followed = await transition(table, kind, item.id, {
-      condition: '#instance = :instance AND #request = :request AND #status = :attaching',
+      condition: '#instance = :instance AND #request = :request AND #status IN (:reserved, :attaching)',
       expression: 'SET #lease = :lease',
       values: {
-        ':instance': req.instanceId, ':request': req.requestId, ':attaching': 'attaching',
+        ':instance': req.instanceId, ':request': req.requestId, ':reserved': kind.reservedStatus, ':attaching': 'attaching',
         ':lease': Math.max(instance?.leaseUntil ?? now, now),
       },
     });
@@ -153,15 +208,58 @@ export async function reclaimReservation(
   return await unreserve(table, kind, req, { onlyIfLeaseBefore: now }) ? 'freed' : 'moved';
 }
 
-/** attaching -> in-use, only for the request that reserved it (false on a repeat). */
-export async function markAttached(
+/**
+ * reserved -> attaching: the request's worker took the attach up (Cinder's attachment_update).
+ * False, changing nothing, once the reservation is no longer that request's.
+ */
+export async function beginAttaching(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
 ): Promise<boolean> {
   return transition(table, kind, req.id, {
-    condition: '#instance = :instance AND #request = :request AND #status = :attaching',
-    expression: 'SET #status = :inUse REMOVE #lease, #shard',
-    values: { ':instance': req.instanceId, ':request': req.requestId, ':attaching': 'attaching', ':inUse': 'in-use' },
-  });
+    condition: '#instance = :instance AND #request = :request AND #status = :reserved',
+    expression: 'SET #status = :attaching',
+    values: { ':instance': req.instanceId, ':request': req.requestId, ':reserved': kind.reservedStatus, ':attaching': 'attaching' },
+  }, (old) => beginAttachingShared(table, kind, req));
+}
+
+/**
+ * reserved or attaching -> in-use, only for the request that reserved it (false on a repeat),
+ * recording the guest device the attach chose.
+ */
+export async function markAttached(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string; device?: string },
+): Promise<boolean> {
+  const device = req.device ? ', #device = :device, #attachedAt = :at' : '';
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance AND #request = :request AND #status IN (:reserved, :attaching)',
+    expression: `SET #status = :inUse${device} REMOVE #lease, #shard`,
+    values: {
+      ':instance': req.instanceId, ':request': req.requestId, ':reserved': kind.reservedStatus, ':attaching': 'attaching',
+      ':inUse': 'in-use', ...(req.device ? { ':device': req.device, ':at': new Date().toISOString() } : {}),
+    },
+  }, () => markAttachedShared(table, kind, req));
+}
+
+/** in-use -> detaching: a detach's worker took it up (Cinder's begin_detaching). */
+export async function beginDetaching(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
+): Promise<boolean> {
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance AND #status = :inUse',
+    expression: 'SET #status = :detaching, #detach = :request',
+    values: { ':instance': req.instanceId, ':inUse': 'in-use', ':detaching': 'detaching', ':request': req.requestId },
+  }, () => beginDetachingShared(table, kind, req));
+}
+
+/** A detach that failed or was superseded: detaching -> in-use again (Cinder's roll_detaching). */
+export async function undoDetaching(
+  table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
+): Promise<boolean> {
+  return transition(table, kind, req.id, {
+    condition: '#instance = :instance AND #status = :detaching AND #detach = :request',
+    expression: 'SET #status = :inUse REMOVE #detach',
+    values: { ':instance': req.instanceId, ':inUse': 'in-use', ':detaching': 'detaching', ':request': req.requestId },
+  }, () => undoDetachingShared(table, kind, req));
 }
 
 /**
@@ -172,11 +270,13 @@ export async function unreserve(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
   options: { onlyIfLeaseBefore?: number } = {},
 ): Promise<boolean> {
-  const expired = options.onlyIfLeaseBefore === undefined ? '' : ' AND #status = :attaching AND #lease < :leaseBefore';
-  const expiredValues = options.onlyIfLeaseBefore === undefined ? {} : { ':attaching': 'attaching', ':leaseBefore': options.onlyIfLeaseBefore };
+  const expired = options.onlyIfLeaseBefore === undefined ? '' : ' AND #status IN (:reserved, :attaching) AND #lease < :leaseBefore';
+  const expiredValues = options.onlyIfLeaseBefore === undefined
+    ? {} : { ':reserved': kind.reservedStatus, ':attaching': 'attaching', ':leaseBefore': options.onlyIfLeaseBefore };
   // An id first seen by this very request leaves no trace: the item goes, and with it the owner
   // project the reservation recorded, so a refused or failed attach takes nothing from anyone.
-  try {
+  // (A volume is Cinder's, never first seen here.)
+  if (!kind.mustExist) try {
     await table.db.send(new DeleteCommand({
       TableName: table.name, Key: kind.item(req.id),
       ConditionExpression: `#instance = :instance AND #request = :request AND #createdBy = :request${expired}`,
@@ -194,7 +294,7 @@ export async function unreserve(
     condition: `#instance = :instance AND #request = :request${expired}`,
     expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard',
     values: { ':instance': req.instanceId, ':request': req.requestId, ':available': 'available', ...expiredValues },
-  });
+  }, () => removeShared(table, kind, { ...req, leaseBefore: options.onlyIfLeaseBefore }));
 }
 
 /** Give the resource back (detach, delete). A no-op if it is no longer this instance's. */
@@ -203,30 +303,37 @@ export async function releaseAttachable(
 ): Promise<boolean> {
   return transition(table, kind, req.id, {
     condition: '#instance = :instance',
-    expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard',
+    expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard, #device, #attachedAt, #detach',
     values: { ':instance': req.instanceId, ':available': 'available' },
-  });
+  }, () => removeShared(table, kind, req));
 }
 
+/**
+ * One conditional write on the holder fields. When it fails on a multiattach volume (whose
+ * holders are a map, sharedAttachments.ts), `shared` makes the same move on the server's entry;
+ * on anything else the failure is the answer, and nothing more is written.
+ */
 async function transition(
   table: Table, kind: AttachableKind, id: string,
   t: { condition: string; expression: string; values: Record<string, unknown> },
+  shared?: (old: AttachableItem) => Promise<boolean>,
 ): Promise<boolean> {
-  const names: Record<string, string> = { '#status': 'status', '#instance': 'instanceId' };
-  const text = `${t.condition} ${t.expression}`;
-  if (text.includes('#request')) names['#request'] = 'requestId';
-  if (text.includes('#lease')) names['#lease'] = 'leaseUntil';
-  if (text.includes('#shard')) names['#shard'] = 'leaseShard';
+  const names: Record<string, string> = {
+    '#status': 'status', '#instance': 'instanceId', '#request': 'requestId', '#lease': 'leaseUntil', '#shard': 'leaseShard',
+    '#device': 'device', '#attachedAt': 'attachedAt', '#detach': 'detachRequestId',
+  };
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: kind.item(id),
       ConditionExpression: t.condition, UpdateExpression: t.expression,
-      ExpressionAttributeNames: names, ExpressionAttributeValues: t.values,
+      ...usedPlaceholders([t.condition, t.expression], names, t.values),
+      ...(shared ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
     }));
     return true;
   } catch (err) {
-    if (isConditionFailure(err)) return false;
-    throw err;
+    if (!isConditionFailure(err)) throw err;
+    const old = shared ? itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, id) : undefined;
+    return old?.multiattach && shared ? shared(old) : false;
   }
 }
 

@@ -86,6 +86,20 @@ export function hasRole(roles: readonly unknown[], role: Role): boolean {
   // oslo.policy compares role names case-insensitively; taskgate deliberately matches exactly (an IdP group named `Admin` must not silently become an administrator).
   return roles.some((r) => r === role);
 }
+  // Cinder's (cinder/policies/volumes.py, volume_actions.py, volume_type.py, quotas.py, limits.py):
+  // another project's volume is 404 where it is read (functions/core/volumes/volume.ts isVisible).
+  'volume:create': 'member',
+  'volume:get': 'reader',
+  'volume:get_all': 'reader',
+  'volume:update': 'member',
+  'volume:delete': 'member',
+  'volume:extend': 'member',
+  'volume:extend_attached_volume': 'member',
+  'volume_extension:volume_admin_actions:reset_status': 'admin',
+  'volume_extension:type_get': 'any',
+  'volume_extension:type_get_all': 'any',
+  'volume_extension:quotas:show': 'reader',
+  'limits_extension:used_limits': 'reader',
 
 export function allows(caller: Pick<Caller, 'roles'>, policy: PolicyName): boolean {
   const needed = SATISFIED_BY[POLICIES[policy]];
