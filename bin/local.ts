@@ -2,7 +2,9 @@ import { identityProvider } from '../functions/core/identity/fromConfig.js';
 import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { ConfigError, EnvReader, driverSettings, identityConfig, localSettingsFromEnv, publicUrlSettings, timingsFromEnv } from '../functions/core/shared/config.js';
+import {
+  ConfigError, EnvReader, driverSettings, identityConfig, idempotencySettings, localSettingsFromEnv, publicUrlSettings, timingsFromEnv,
+} from '../functions/core/shared/config.js';
 import { failAtFromSetting } from '../local/faults.js';
 import { checkDataDirFree, LocalStartError } from '../local/emulators.js';
 import { startRuntime } from '../local/runtime.js';
@@ -39,10 +41,12 @@ let failAt: string | undefined;
 let beforeStep: ReturnType<typeof failAtFromSetting> | undefined;
 let fresh: boolean;
 let publicUrl: string | undefined;
+let idempotency: ReturnType<typeof idempotencySettings>;
 try {
   settings = localSettingsFromEnv(process.env, projectRoot);
   timings = timingsFromEnv(process.env);
   publicUrl = publicUrlSettings(new EnvReader(process.env)).publicUrl;
+  idempotency = idempotencySettings(process.env);
   driverConfig = driverSettings(process.env);
   failAt = process.env.TASKGATE_DRIVER_FAIL_AT || undefined;
   beforeStep = failAt ? failAtFromSetting('TASKGATE_DRIVER_FAIL_AT', failAt) : undefined;
@@ -80,6 +84,7 @@ try {
     dynamodbEndpoint: settings.dynamodbEndpoint, dataDir: settings.dataDir,
     publicUrl,
     identity,
+    idempotency,
   });
 } catch (err) {
   // What a user can put right gets one line, not a stack.

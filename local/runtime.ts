@@ -5,7 +5,7 @@ import { authorizeRequest } from '../functions/authorizer/authorize.js';
 import type { IdentityProvider } from '../functions/core/identity/identity.js';
 import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { createComputeHandler } from '../functions/compute/batch.js';
-import { leasesOf, timings as defaultTimings, type Timings } from '../functions/core/shared/config.js';
+import { leasesOf, timings as defaultTimings, type IdempotencySettings, type Timings } from '../functions/core/shared/config.js';
 import { sweepExpiredClaims } from '../functions/core/compute/sweeper.js';
 import { createDeadLetterHandler } from '../functions/dlq/batch.js';
 import { sqsOperationQueue } from '../functions/core/compute/queue.js';
@@ -43,6 +43,8 @@ export interface RuntimeOptions {
    * has no authorizer and the API function reads `<user>:<project>` itself.
    */
   readonly identity?: IdentityProvider;
+  /** Idempotency-Key records (TASKGATE_IDEMPOTENCY_*); default: the deployed defaults. */
+  readonly idempotency?: IdempotencySettings;
 }
 
 export interface Runtime {
@@ -79,7 +81,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   const identity = options.identity ?? new NoauthIdentityProvider();
   const api = createApi({
     table, queue: sqsOperationQueue(emulators.sqs, emulators.queueUrl),
-    claimLeaseMs: leases.claimLeaseMs, reservationLeaseMs: leases.reservationLeaseMs,
+    claimLeaseMs: leases.claimLeaseMs, reservationLeaseMs: leases.reservationLeaseMs, idempotency: options.idempotency,
   }, { links: { publicUrl: options.publicUrl ?? LOCAL_PUBLIC_URL }, identity: identity.mode === 'noauth' ? identity : undefined });
   const authorizer = identity.mode === 'noauth' ? undefined : (e: APIGatewayRequestAuthorizerEvent) => authorizeRequest(identity, e);
   const served = await serveApi(

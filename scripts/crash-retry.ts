@@ -18,15 +18,21 @@ const WINDOW_S = 30;
 
 interface Sent { readonly key: string; readonly name: string; answered?: { status: number; id?: string } }
 
+// Short compute timings, so that an operation whose worker died with the process is taken up
+// again within seconds of the restart (its message comes back after the visibility timeout).
 const env = (dataDir: string) => ({
   TASKGATE_DATA_DIR: dataDir, TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS: String(WINDOW_S), TASKGATE_DRIVER_STEP_MS: '20',
+  TASKGATE_COMPUTE_TIMEOUT_SECONDS: '5', TASKGATE_LEASE_MARGIN_SECONDS: '2', TASKGATE_SWEEP_INTERVAL_SECONDS: '5',
 });
 const body = (name: string) => ({ server: { name, flavorRef: '1', imageRef: IMAGE } });
 
 async function create(nova: Nova, s: Sent): Promise<void> {
   const res = await nova.request('POST', '/servers', body(s.name), { 'Idempotency-Key': `"${s.key}"` });
   s.answered = { status: res.status, id: res.body?.server?.id };
+  if (res.status >= 400 && res.status !== 409) console.log(`  ${s.key}: ${res.status} ${JSON.stringify(res.body)}`);
+  if (res.status === 409) conflicts.push(JSON.stringify(res.body));
 }
+const conflicts: string[] = [];
 
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'taskgate-crash-retry-'));
@@ -34,7 +40,7 @@ async function main() {
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const proc = await startLocalProcess(env(dataDir));
-      const nova = new Nova(`${proc.apiUrl}/v2.1`);
+      const nova = new Nova(proc.apiUrl);
       const batch = Array.from({ length: PER_ROUND }, () => {
         const key = crypto.randomUUID();
         return { key, name: `crash-${key.slice(0, 8)}` } as Sent;
@@ -49,7 +55,7 @@ async function main() {
       console.log(`round ${round}: ${batch.filter((s) => s.answered).length} of ${PER_ROUND} answered before SIGKILL`);
     }
     const proc: LocalProcess = await startLocalProcess(env(dataDir));
-    const nova = new Nova(`${proc.apiUrl}/v2.1`);
+    const nova = new Nova(proc.apiUrl);
     const lost = sent.filter((s) => !s.answered || s.answered.status >= 500);
     console.log(`${lost.length} answers lost; retrying each with its key after the ${WINDOW_S} s window`);
     await sleep((WINDOW_S + 1) * 1000);
@@ -58,7 +64,7 @@ async function main() {
       await create(nova, s);
       retries[s.answered!.status] = (retries[s.answered!.status] ?? 0) + 1;
     }
-    console.log(`retries answered: ${JSON.stringify(retries)}`);
+    console.log(`retries answered: ${JSON.stringify(retries)}${conflicts.length ? `; a 409: ${conflicts[0]}` : ''}`);
     const servers: { id: string; name: string; status: string }[] = [];
     for (let marker: string | undefined, page = 0; page < 100; page++) {
       const res = await nova.get(`/servers/detail?limit=100${marker ? `&marker=${marker}` : ''}`);

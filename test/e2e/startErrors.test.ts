@@ -82,3 +82,11 @@ it('a clean stop removes the pid file', async () => {
   first = undefined;
   await expect(readFile(join(dataDir, 'taskgate.pid'), 'utf8')).rejects.toMatchObject({ code: 'ENOENT' });
 });
+
+it('the Idempotency-Key settings are npm start\'s too: a window no longer than an API invocation can live is refused in one line', async () => {
+  // The in-progress window must outlast API Gateway's 29 s: a retry that takes a key over must
+  // find its first request dead. `npm start` once ignored TASKGATE_IDEMPOTENCY_* altogether.
+  const refused = await runToExit({ TASKGATE_DATA_DIR: 'memory', TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS: '5' });
+  expect(refused.code).toBe(2); // a bad setting, as every other one
+  expect(refused.stderr).toMatch(/TASKGATE_IDEMPOTENCY_IN_PROGRESS_SECONDS must be an integer from 30 to 3600/);
+});
