@@ -25,6 +25,9 @@ import { metadataRoutes } from './compute/metadata.js';
 import { readonlyRoutes } from './compute/readonly.js';
 import { serverRoutes } from './compute/servers.js';
 import { versionRoutes } from './compute/versions.js';
+import { novaImageRoutes } from './compute/images.js';
+import { imageRoutes } from './images/images.js';
+import { imageVersionRoutes } from './images/versions.js';
 import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
 import { serviceOf } from './services.js';
 import { volumeMicroversion } from './volumes/microversion.js';
@@ -97,6 +100,7 @@ export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBac
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
     ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
     ...volumeRoutes(deps),
+    ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),
   ];
 }
 

@@ -26,7 +26,7 @@ export type ApiResult = APIGatewayProxyResult;
 export type Route = (event: ApiEvent, context: ApiContext) => Promise<ApiResult>;
 
 export interface ApiRoute {
-  readonly method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
   readonly path: string;
   readonly handler: Route;
   /** The JSON Schema its body is validated with: the route takes a JSON body. */

@@ -42,6 +42,12 @@ export const pathParameters = {
   server_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Instance ${v} could not be found.` },
   volume_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Volume ${v} could not be found.` },
   port_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Port id ${v} could not be found.` },
+  // Glance's image ids are hyphenated UUIDs; any other id names no image, which the route says in
+  // its service's words (Glance's and Nova's differ), so only an absurd length is refused here.
+  image_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v.toLowerCase(), notFound: (v: string) => `No image found with ID ${v}`,
+  },
   // Nova's flavor ids (flavor-manage's schema): letters, digits, '.', ' ', '_', '-', no outer spaces.
   flavor_id: {
     schema: { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
@@ -60,21 +66,15 @@ export const pathParameters = {
     schema: { type: 'string', minLength: 1, maxLength: 255 },
     canonical: (v: string) => v, notFound: (v: string) => `Tag ${v} could not be found.`,
   },
+  // An image tag (Glance): its length is checked by the image schema, with Glance's 400.
+  tag_value: {
+    schema: { type: 'string', minLength: 1, maxLength: 4096 },
+    canonical: (v: string) => v, notFound: () => 'The resource could not be found.',
+  },
   keypair_name: {
     schema: { type: 'string', minLength: 1, maxLength: 255 },
     canonical: (v: string) => v, notFound: (v: string) => `Keypair ${v} not found.`,
   },
-  // Nova's extra spec keys (and server metadata keys: the same pattern).
-  key: {
-    schema: { type: 'string', pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
-    canonical: (v: string) => v, notFound: (v: string) => `Extra spec ${v} could not be found.`,
-  },
-} as const;
-
-export type PathParameterName = keyof typeof pathParameters;
-
-/**
- * Query parameters taskgate reads, as strings (API Gateway hands them over so). Others are
   // Cinder's: the project in its endpoint (a Keystone project id, or noauth's name), a volume type
   // (id or name), the project whose quotas are read.
   project_id: {
@@ -89,6 +89,17 @@ export type PathParameterName = keyof typeof pathParameters;
     schema: { type: 'string', minLength: 1, maxLength: 255 },
     canonical: (v: string) => v, notFound: (v: string) => `Quota for project ${v} could not be found.`,
   },
+  // Nova's extra spec keys (and server metadata keys: the same pattern).
+  key: {
+    schema: { type: 'string', pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },
+    canonical: (v: string) => v, notFound: (v: string) => `Extra spec ${v} could not be found.`,
+  },
+} as const;
+
+export type PathParameterName = keyof typeof pathParameters;
+
+/**
+ * Query parameters taskgate reads, as strings (API Gateway hands them over so). Others are
  * ignored, as Nova ignores filters it does not know. `limit` is Nova's `validate_integer(min 0)`,
  * `name` a regular expression (functions/api/nameFilter.ts bounds it).
  */

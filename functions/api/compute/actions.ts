@@ -3,7 +3,8 @@ import { requestOperation, type AdmissionDeps } from '../../core/compute/admissi
 import type { OperationName } from '../../core/compute/catalogue.js';
 import type { ClaimGuard } from '../../core/compute/claims.js';
 import { BadRequest } from '../../core/shared/errors.js';
-import { findFlavor } from '../../core/compute/flavors.js';
+import { cachedFlavors, findFlavor } from '../../core/compute/flavors.js';
+import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
 import { resetState, setLocked } from '../../core/compute/instances.js';
 import { addSecurityGroup, removeSecurityGroup } from '../../core/compute/securityGroups.js';
 import type { VmState } from '../../core/compute/states.js';
@@ -33,7 +34,7 @@ interface QueuedAction {
   readonly params?: (body: Body) => Record<string, unknown>;
   readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
   /** Instance fields the claim sets (Nova saves them at the API, before the compute side runs). */
-  readonly fields?: (deps: AdmissionDeps, ctx: ApiContext, body: Body) => Promise<Record<string, unknown>>;
+  readonly fields?: (deps: AdmissionDeps, ctx: ApiContext, body: Body, instanceId: string) => Promise<Record<string, unknown>>;
   /** Nova's status for the action; rebuild also answers with the server. */
   readonly status: 202 | 204;
   readonly withServer?: true;
@@ -58,7 +59,22 @@ async function resizeGuard(deps: AdmissionDeps, body: Body): Promise<ClaimGuard>
 }
 
 /** What a rebuild changes on the instance, saved with its claim as Nova saves it at the API. */
-async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body): Promise<Record<string, unknown>> {
+async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body, instanceId: string): Promise<Record<string, unknown>> {
+  // Nova's rebuild reads the server, then the image as the caller: one the caller cannot read is
+  // a 400 (for a server the caller sees), one that is not active or does not fit the server's
+  // flavor another. The server is read only when the image could fail it (Nova has the same
+  // window between that check and the rebuild's claim as here).
+  const image = await imageToBoot(deps.table, ctx.caller, String(b.imageRef));
+  if (!image) {
+    await getServer(deps.table, ctx.caller, instanceId);
+    throw new BadRequest('Cannot find image for rebuild');
+  }
+  if ((await cachedFlavors(deps.table)).some((f) => imageRefusal(image, f))) {
+    const server = await getServer(deps.table, ctx.caller, instanceId);
+    const flavor = await findFlavor(deps.table, server.flavorId, true);
+    const refusal = flavor && imageRefusal(image, flavor);
+    if (refusal) throw refusal;
+  }
   checkMetadataQuota(b.metadata as Record<string, string> | undefined);
   if (typeof b.key_name === 'string') {
     try {
@@ -196,7 +212,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       }
       const accepted = await requestOperation(deps, {
         instanceId, op: action.op(args), ...requester(ctx), params: action.params?.(args),
-        guard: await action.guard?.(deps, args), fields: await action.fields?.(deps, ctx, args),
+        guard: await action.guard?.(deps, args), fields: await action.fields?.(deps, ctx, args, instanceId),
       });
       if (action.withServer) return json(action.status, { server: await rebuildView(deps, ctx, accepted.instance, args) });
       return empty(action.status);

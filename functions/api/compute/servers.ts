@@ -3,10 +3,12 @@ import { createServer, requestOperation, reservationIdFor, type AdmissionDeps } 
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { AlreadyInProgress } from '../../core/compute/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
-import { cachedFlavors, type Flavor } from '../../core/compute/flavors.js';
+import { cachedFlavors, findFlavor, type Flavor } from '../../core/compute/flavors.js';
+import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
 import type { Instance, InstanceFields } from '../../core/compute/instance.js';
 import { getServer, listServers } from '../../core/compute/instances.js';
 import { getKeyPair } from '../../core/compute/keypairs.js';
+import { requestedNics } from '../../core/networks/serverPorts.js';
 import { requestedSecurityGroups } from '../../core/compute/securityGroups.js';
 import { setServerFields } from '../../core/compute/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
@@ -70,6 +72,12 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
     && !(server.block_device_mapping_v2?.length || server.block_device_mapping?.length)) {
     throw new BadRequest('Missing imageRef attribute');
   }
+  // Nova finds the flavor (a missing one is createServer's 400), then reads the image as the
+  // caller, before the rest of the request; whether the image suits the flavor comes last.
+  const flavor = await findFlavor(deps.table, String(server.flavorRef).replace(/^.*\//, ''));
+  const imageRef = String(server.imageRef ?? '').replace(/^.*\//, '');
+  const image = flavor && imageRef ? await imageToBoot(deps.table, ctx.caller, imageRef) : undefined;
+  if (flavor && imageRef && !image) throw new BadRequest('Can not find requested image');
   if (server.key_name !== undefined) {
     try {
       await getKeyPair(deps.table, ctx.caller.userId, server.key_name);
@@ -102,6 +110,8 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
     }
   }
   checkMetadataQuota(server.metadata);
+  const refusal = flavor && image && imageRefusal(image, flavor);
+  if (refusal) throw refusal;
   return {
     metadata: server.metadata ?? {}, tags: server.tags ?? [],
     securityGroups: requestedSecurityGroups(server.security_groups),
@@ -137,6 +147,8 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const { server } = checkBody<CreateBody>('createServer', v, event.body);
     const { max } = counts(server);
     const fields = await createFields(deps, ctx, server);
+    // Its interfaces: the networks and ports named (or the project's network), checked as Nova checks them.
+    const nics = await requestedNics(deps.table, ctx.caller, server.networks, max);
     // From the request id, as the servers' ids are: a retry that goes on as this request names them alike.
     const reservationId = reservationIdFor(ctx.requestId);
     const flavorRef = String(server.flavorRef).replace(/^.*\//, '');
@@ -148,7 +160,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
         ...requester(ctx),
         // Each instance of a multiple create is its own request to the worker.
         requestId: i === 0 ? ctx.requestId : `${ctx.requestId}-${i}`,
-        name, flavorRef, imageRef, fields, reservationId, launchIndex: i,
+        name, flavorRef, imageRef, fields, reservationId, launchIndex: i, nics,
       }));
     }
     if (isTrue(server.return_reservation_id)) return json(202, { reservation_id: reservationId });

@@ -11,7 +11,28 @@ import type { Caller } from '../compute/instance.js';
 
 export type Requirement = 'any' | 'reader' | 'member' | 'admin';
 
+/**
+ * Glance's image rules (glance/policies/image.py, secure-RBAC defaults), by Glance's own names.
+ * Visibility and ownership (the image's owner project) are checked where the image is read
+ * (functions/core/images/access.ts): another project's private image is 404.
+ */
+export const IMAGE_POLICIES = {
+  get_images: 'reader',
+  get_image: 'reader',
+  add_image: 'member',
+  modify_image: 'member',
+  delete_image: 'member',
+  /** Making an image public; community is any member's (communitize_image). */
+  publicize_image: 'admin',
+  communitize_image: 'member',
+  upload_image: 'member',
+  download_image: 'member',
+  /** Glance checks no rule on its JSON schemas: any caller with a valid token reads them. */
+  get_image_schemas: 'any',
+} as const satisfies Record<string, Requirement>;
+
 export const POLICIES = {
+  ...IMAGE_POLICIES,
   'os_compute_api:servers:index': 'reader',
   'os_compute_api:servers:detail': 'reader',
   'os_compute_api:servers:show': 'reader',
@@ -65,6 +86,20 @@ export const POLICIES = {
   'os_compute_api:os-flavor-manage:create': 'admin',
   'os_compute_api:os-flavor-manage:update': 'admin',
   'os_compute_api:os-flavor-manage:delete': 'admin',
+  // Cinder's (cinder/policies/volumes.py, volume_actions.py, volume_type.py, quotas.py, limits.py):
+  // another project's volume is 404 where it is read (functions/core/volumes/volume.ts isVisible).
+  'volume:create': 'member',
+  'volume:get': 'reader',
+  'volume:get_all': 'reader',
+  'volume:update': 'member',
+  'volume:delete': 'member',
+  'volume:extend': 'member',
+  'volume:extend_attached_volume': 'member',
+  'volume_extension:volume_admin_actions:reset_status': 'admin',
+  'volume_extension:type_get': 'any',
+  'volume_extension:type_get_all': 'any',
+  'volume_extension:quotas:show': 'reader',
+  'limits_extension:used_limits': 'reader',
 } as const satisfies Record<string, Requirement>;
 
 export type PolicyName = keyof typeof POLICIES;
@@ -86,20 +121,6 @@ export function hasRole(roles: readonly unknown[], role: Role): boolean {
   // oslo.policy compares role names case-insensitively; taskgate deliberately matches exactly (an IdP group named `Admin` must not silently become an administrator).
   return roles.some((r) => r === role);
 }
-  // Cinder's (cinder/policies/volumes.py, volume_actions.py, volume_type.py, quotas.py, limits.py):
-  // another project's volume is 404 where it is read (functions/core/volumes/volume.ts isVisible).
-  'volume:create': 'member',
-  'volume:get': 'reader',
-  'volume:get_all': 'reader',
-  'volume:update': 'member',
-  'volume:delete': 'member',
-  'volume:extend': 'member',
-  'volume:extend_attached_volume': 'member',
-  'volume_extension:volume_admin_actions:reset_status': 'admin',
-  'volume_extension:type_get': 'any',
-  'volume_extension:type_get_all': 'any',
-  'volume_extension:quotas:show': 'reader',
-  'limits_extension:used_limits': 'reader',
 
 export function allows(caller: Pick<Caller, 'roles'>, policy: PolicyName): boolean {
   const needed = SATISFIED_BY[POLICIES[policy]];
@@ -108,5 +129,11 @@ export function allows(caller: Pick<Caller, 'roles'>, policy: PolicyName): boole
 
 /** Nova's 403 for a policy the caller fails, naming the rule as Nova does. */
 export function authorize(caller: Pick<Caller, 'roles'>, policy: PolicyName): void {
-  if (!allows(caller, policy)) throw new Forbidden(`Policy doesn't allow ${policy} to be performed.`);
+  if (!allows(caller, policy)) throw new Forbidden(refusal(policy));
+}
+
+/** A refused policy in its service's words: Glance's (oslo.policy's Forbidden in glance/common/exception.py), else Nova's. */
+export function refusal(policy: PolicyName): string {
+  if (Object.hasOwn(IMAGE_POLICIES, policy)) return `You are not authorized to complete ${policy} action.`;
+  return `Policy doesn't allow ${policy} to be performed.`;
 }

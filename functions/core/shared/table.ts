@@ -66,6 +66,8 @@ export const keys = {
   run: (instanceId: string, token: number) => ({ pk: `INSTANCE#${instanceId}`, sk: `RUN#${token}` }),
   volume: (id: string) => ({ pk: `VOLUME#${id}`, sk: 'META' }),
   port: (id: string) => ({ pk: `PORT#${id}`, sk: 'META' }),
+  /** Images live under one partition (IMAGES), read together as flavors are (functions/core/images/store.ts). */
+  image: (id: string) => ({ pk: 'IMAGES', sk: `IMAGE#${id}` }),
 };
 
 export function isConditionFailure(err: unknown): err is Error & { Item?: Record<string, unknown> } {
