@@ -6,6 +6,7 @@ import { UNAUTHORIZED } from '../../functions/authorizer/authorize.js';
 import { serveApi, MAX_PAYLOAD_BYTES, type ProxyHandler } from '../../local/apiGateway.js';
 import type { LocalAuthorizer } from '../../local/authorizer.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { IMAGE } from '../support/nova.js';
 import { rawRequest } from '../support/rawHttp.js';
 
 // What the local runtime answers in API Gateway's place is Nova's error shape, the very body the
@@ -32,7 +33,7 @@ async function tableItems(): Promise<unknown[]> {
 
 it('a body over API Gateway\'s 10 MB is 413 in Nova\'s overLimit shape, never reaches the function, and nothing is written', async () => {
   const before = await tableItems();
-  const body = JSON.stringify({ server: { name: 'big', flavorRef: '1', imageRef: crypto.randomUUID(), user_data: 'x'.repeat(11 * 1024 * 1024) } });
+  const body = JSON.stringify({ server: { name: 'big', flavorRef: '1', imageRef: IMAGE, user_data: 'x'.repeat(11 * 1024 * 1024) } });
   expect(Buffer.byteLength(body)).toBeGreaterThan(MAX_PAYLOAD_BYTES);
   const res = await rawRequest(runtime.apiUrl, 'POST', '/v2.1/servers', { 'x-auth-token': 'alice:demo', 'content-type': 'application/json' }, body);
   expect(res.status).toBe(413);
