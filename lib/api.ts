@@ -40,7 +40,7 @@ export interface NovaApiProps {
 export class NovaApi extends Construct {
   readonly api: LambdaRestApi;
   readonly accessLogs: LogGroup;
-  /** Nova's version discovery (`GET /`, `GET /v2.1`): served without the authorizer, as Nova serves it without a token. */
+  /** Each service's version discovery (Nova's `GET /`, `GET /v2.1`; Glance's `GET /image`, `GET /image/versions`): served without the authorizer, as those services serve it without a token. */
   readonly publicMethods: Method[] = [];
 
   constructor(scope: Construct, id: string, props: NovaApiProps) {
@@ -83,6 +83,12 @@ export class NovaApi extends Construct {
       const v21 = new Resource(this, 'VersionResource', { parent: this.api.root, pathPart: 'v2.1' });
       this.publicMethods.push(new Method(this, 'RootVersions', { resource: this.api.root, httpMethod: 'GET', integration, options: open }));
       this.publicMethods.push(new Method(this, 'V21Version', { resource: v21, httpMethod: 'GET', integration, options: open }));
+      // Glance's, at the image endpoint (`<base>/image`): its version list and /versions. Its API
+      // below (`/image/v2/...`) stays with the proxy and the authorizer.
+      const image = new Resource(this, 'ImageResource', { parent: this.api.root, pathPart: 'image' });
+      const imageVersions = new Resource(this, 'ImageVersionsResource', { parent: image, pathPart: 'versions' });
+      this.publicMethods.push(new Method(this, 'ImageVersions', { resource: image, httpMethod: 'GET', integration, options: open }));
+      this.publicMethods.push(new Method(this, 'ImageVersionsList', { resource: imageVersions, httpMethod: 'GET', integration, options: open }));
     }
     // API Gateway's own answers (a body over 10 MB, throttling, the authorizer's refusals, the
     // function failing) in Nova's shapes, as the local runtime answers them (gatewayResponses.ts).

@@ -3,6 +3,7 @@ import { TaskgateStack } from '../../lib/taskgateStack.js';
 import { Queue } from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { ACCEPTED_FINDINGS } from '../../lib/nagSuppressions.js';
+import { isPublicPath } from '../../functions/authorizer/gatewayResponses.js';
 import { synth } from './synth.js';
 
 // cdk-nag's AwsSolutions pack over the stack: no unacknowledged finding (error or warning), and
@@ -70,9 +71,12 @@ describe('identity modes', () => {
       const { stack, template } = synth({ auth });
       expect(violationsOf(stack)).toEqual([]);
       expect(acknowledgedAt(stack, 'AwsSolutions-APIG4').sort()).toEqual(stack.api.publicMethods.map((m) => m.node.path).sort());
-      expect(stack.api.publicMethods).toHaveLength(2);
+      // Each service's version discovery, and nothing else, is served without the authorizer.
+      const publicPaths = stack.api.publicMethods.map((m) => m.resource.path);
+      expect(publicPaths).toEqual(expect.arrayContaining(['/', '/v2.1', '/image', '/image/versions']));
+      expect(publicPaths.filter((path) => !isPublicPath(path))).toEqual([]);
       const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { AuthorizationType: string; HttpMethod: string } }[];
-      expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.HttpMethod)).toEqual(['GET', 'GET']);
+      expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.HttpMethod)).toEqual(publicPaths.map(() => 'GET'));
       expect(methods.filter((m) => m.Properties.AuthorizationType === 'CUSTOM').length).toBeGreaterThanOrEqual(2);
       template.hasResourceProperties('AWS::ApiGateway::Authorizer', { Type: 'REQUEST', IdentitySource: 'method.request.header.X-Auth-Token', AuthorizerResultTtlInSeconds: 60 });
       template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: 'UNAUTHORIZED', StatusCode: '401' });

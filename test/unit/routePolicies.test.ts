@@ -3,7 +3,7 @@ import { apiRoutes, createApi, routeTable } from '../../functions/api/app.js';
 import { PUBLIC, type ApiRoute } from '../../functions/api/http.js';
 import { isPublicPath } from '../../functions/authorizer/gatewayResponses.js';
 import { toAuthorizerContext } from '../../functions/core/identity/caller.js';
-import { POLICIES, refusal } from '../../functions/core/shared/policy.js';
+import { POLICIES, refusal, type PolicyName } from '../../functions/core/shared/policy.js';
 import { serviceFault } from '../../functions/api/middleware/novaErrors.js';
 import { serviceOf } from '../../functions/api/services.js';
 import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
@@ -71,7 +71,7 @@ describe('the policy checked is the route\'s declared one', () => {
     for (const route of guarded) {
       const res = await call(route.method, concrete(route.path), []);
       // In the route's service's body and words (Glance's for its rules, Nova's otherwise).
-      const refused = JSON.parse(serviceFault(serviceOf(route.path), 'forbidden', 403, refusal(route.policy)).body);
+      const refused = JSON.parse(serviceFault(serviceOf(route.path), 'forbidden', 403, refusal(route.policy as PolicyName)).body);
       expect([name(route), res.statusCode, JSON.parse(res.body)]).toEqual([name(route), 403, refused]);
     }
   });
