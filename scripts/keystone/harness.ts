@@ -47,7 +47,7 @@ export interface Keystone {
   readonly service: KeystoneUser;
   /** A project-scoped token for a user, by password. */
   token(user: string, project?: string): Promise<{ token: string; body: TokenBody }>;
-  /** Registers (or re-points) the compute endpoint in the catalog (and an image one: see provision()). */
+  /** Registers (or re-points) the compute endpoint (`<base>/v2.1`) in the catalog, and the image one beside it (`<base>/image`). */
   registerCompute(url: string): Promise<void>;
   /** A clouds.yaml text with one cloud per user, named after it. */
   cloudsYaml(): string;
@@ -237,13 +237,13 @@ async function provision(args: ProvisionArgs): Promise<Keystone> {
   const adminUser = (await (await admin('/users?name=admin')).json() as { users: { id: string }[] }).users[0]!;
   users.admin = { name: 'admin', id: adminUser.id, password, project: 'admin', projectId: projects.admin!, roles: ['admin'] };
 
-  // compute is taskgate. image is there for the openstack CLI alone: its server commands build an
-  // image client up front (to show image names) and fail when the catalog has no image service;
-  // pointed at taskgate, which serves no images, the name lookups get a 404, which the CLI
-  // tolerates (it shows the image id), as it does in development mode with admin_token.
+  // compute is taskgate's Nova at the given URL (`<base>/v2.1`); image its Glance at `<base>/image`,
+  // where clients find the images a server boots (openstack server create --image cirros).
   const serviceIds: Record<string, string> = {};
-  const registerCompute = async (url: string) => {
+  const registerCompute = async (computeUrl: string) => {
+    const endpoints = { compute: computeUrl, image: `${computeUrl.replace(/\/v2\.1\/?$/, '')}/image` };
     for (const [type, name] of [['compute', 'nova'], ['image', 'glance']] as const) {
+      const url = endpoints[type];
       serviceIds[type] ??= (await create<{ id: string }>('/services', 'service', { type, name, description: `taskgate (${type})` })).id;
       const existing = (await (await admin(`/endpoints?service_id=${serviceIds[type]}`)).json() as { endpoints: { id: string }[] }).endpoints;
       for (const endpoint of existing) await admin(`/endpoints/${endpoint.id}`, { method: 'DELETE' });
