@@ -5,6 +5,7 @@ import { runOperation } from '../../functions/core/compute/worker.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { CapturingQueue, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // Atomic admission over real HTTP: the API handler, dynalite and fauxqs, the compute worker.
 
@@ -25,10 +26,10 @@ afterAll(async () => {
   await held.stop();
 });
 
-const conflicting = (i: number) => {
+const conflicting = (i: number, volumeIds: readonly string[]) => {
   switch (i % 5) {
     case 0: return ['/action', { rebuild: { imageRef: i % 2 ? IMAGE : IMAGE2 } }] as const;
-    case 1: return ['/os-volume_attachments', { volumeAttachment: { volumeId: crypto.randomUUID() } }] as const;
+    case 1: return ['/os-volume_attachments', { volumeAttachment: { volumeId: volumeIds[i]! } }] as const;
     case 2: return ['/action', { 'os-stop': null }] as const;
     case 3: return ['/action', { reboot: { type: 'SOFT' } }] as const; // a HARD one may take over (Nova's ALLOW_REBOOT)
     default: return ['/action', { resize: { flavorRef: '2' } }] as const;
@@ -37,9 +38,11 @@ const conflicting = (i: number) => {
 
 it('admits exactly one of 50 concurrent conflicting requests; 49 get 409 naming its task_state', async () => {
   const { id } = await seedInstance(held.table);
+  // One volume for each attach among them (every fifth request), within the project's quota of 10.
+  const volumeIds = await Promise.all(Array.from({ length: 50 }, (_, i) => (i % 5 === 1 ? seedVolume(held.table) : '')));
 
   const responses = await Promise.all(Array.from({ length: 50 }, (_, i) => {
-    const [path, body] = conflicting(i);
+    const [path, body] = conflicting(i, volumeIds);
     return held.nova.post(`/servers/${id}${path}`, body);
   }));
 

@@ -4,6 +4,7 @@ import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 import { PreBlueprintDriver, preBlueprintDetach, preBlueprintRebuild } from '../support/preBlueprintNova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // The blueprint's failing case (avoid-conflicting-operations): detach a volume and rebuild the
 // instance at the same time. With taskgate's claim it cannot fail; with the pre-blueprint
@@ -27,7 +28,7 @@ describe('detach-volume racing rebuild through taskgate', () => {
     await nova.waitIdle(id);
 
     for (let round = 0; round < ROUNDS; round++) {
-      const volumeId = crypto.randomUUID();
+      const volumeId = await seedVolume(runtime.table);
       const attach = await nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } });
       expect(attach.status).toBe(200);
       await nova.waitIdle(id);
@@ -101,7 +102,7 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
     let rounds = 0;
     for (; rounds < ROUNDS; rounds++) {
       const instance = await seedInstance(table);
-      const volumeId = crypto.randomUUID();
+      const volumeId = await seedVolume(table);
       await reserve(table, Volumes, { id: volumeId, instanceId: instance.id, projectId: instance.projectId, requestId: 'seed', now: Date.now(), leaseMs: 60_000 });
       await writeAttachmentUnfenced(table, Volumes, {
         id: volumeId, instanceId: instance.id, requestId: 'seed', device: '/dev/vdb', created: new Date().toISOString(),

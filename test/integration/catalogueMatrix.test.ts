@@ -3,6 +3,7 @@ import { readInstance } from '../../functions/core/compute/claims.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
 // flight: admitted or refused exactly as docs/operations.md says, which follows Nova's API. The
@@ -91,7 +92,7 @@ const OPS: Record<string, Op> = {
   attach_volume: {
     verb: 'attach_volume', claims: 'attaching_volume', accepted: 200,
     // At 2.20 and later, as operations.md's table (before 2.20 Nova refuses shelved servers' volumes).
-    send: (api, id) => api.nova.atVersion('2.20').post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: uuid() } }),
+    send: async (api, id) => api.nova.atVersion('2.20').post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await seedVolume(api.table) } }),
   },
   detach_volume: {
     verb: 'detach_volume', claims: 'detaching_volume', accepted: 202,

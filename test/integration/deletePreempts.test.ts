@@ -10,6 +10,7 @@ import {
   alice, CapturingQueue, requestId, seedAttachment, seedInstance, startBackends, uuid, type TestBackends,
 } from '../support/emulators.js';
 import { IMAGE2 } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // Delete preempts: it takes the claim over from whatever runs, with a new fencing token. The
 // preempted worker is held at a chosen checkpoint (a gate, not a timer) while the delete runs,
@@ -54,7 +55,7 @@ const admission = (queue: CapturingQueue): AdmissionDeps => ({ table: backends.t
 /** A server with an attach of a new volume admitted (the volume reserved), its message taken from the queue. */
 async function attachAdmitted(queue: CapturingQueue) {
   const instance = await seedInstance(backends.table);
-  const volumeId = uuid();
+  const volumeId = await seedVolume(backends.table);
   await requestOperation(admission(queue), {
     instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
   });
@@ -119,7 +120,7 @@ describe('delete preempts', () => {
     const { table } = backends;
     const queue = new CapturingQueue();
     const { instance, volumeId, attach } = await attachAdmitted(queue);
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('reserved');
     // Hold the attach at its one step (the mapping lands with its release, which is fenced).
     const slow = heldAt('attach_volume', 1);
     const attaching = runOperation({ table, driver: slow.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 }, attach);
@@ -136,8 +137,9 @@ describe('delete preempts', () => {
     // would have written the mapping is the fenced write that is refused.
     expect(slow.checkpoints).toEqual(['passed']);
     expect(await getAttachment(table, Volumes, instance.id, volumeId)).toBeUndefined();
-    // First seen by the superseded attach, the volume leaves no trace: free for anyone, owned by none.
-    expect(await readAttachable(table, Volumes, volumeId)).toBeUndefined();
+    // Given back: available again, still its project's (Cinder made it).
+    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'available', projectId: alice.projectId });
+    expect((await readAttachable(table, Volumes, volumeId))?.instanceId).toBeUndefined();
     expect(await getAction(table, instance.id, attach.requestId)).toMatchObject({ result: 'Error' });
   });
 
@@ -151,7 +153,7 @@ describe('delete preempts', () => {
       .toBe('done');
 
     expect(await getAction(table, instance.id, lost.requestId)).toMatchObject({ result: 'Error', traceback: expect.stringMatching(/^Superseded/) });
-    expect(await readAttachable(table, Volumes, volumeId)).toBeUndefined();
+    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'available' });
     expect(await readInstance(table, instance.id)).toMatchObject({ deleted: true, vmState: 'deleted' });
     // Were it delivered after all, it changes nothing and does not end a second time.
     expect(await runOperation({ table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 }, lost))

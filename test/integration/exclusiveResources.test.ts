@@ -1,6 +1,7 @@
 import { Ports, readAttachable, Volumes, type AttachableKind } from '../../functions/core/shared/attachables.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Nova } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // A volume is attached to at most one instance, a port bound to at most one: each has its own
 // item, reserved by a conditional write. Pairs of servers race for the same id over HTTP through
@@ -32,6 +33,10 @@ interface Resource {
   readonly attach: (server: string, id: string) => Promise<{ status: number; body: any }>;
   readonly detach: (server: string, id: string) => Promise<{ status: number }>;
   readonly list: (server: string) => Promise<string[]>;
+  /** A new one, free, in the servers' project (a volume is Cinder's: made first). */
+  readonly make: () => Promise<string>;
+  /** The refusal of one another server holds (or reserves), in its service's words. */
+  readonly heldElsewhere: (id: string, statuses: string) => RegExp;
 }
 
 const RESOURCES: Record<'volume' | 'port', Resource> = {
@@ -40,12 +45,16 @@ const RESOURCES: Record<'volume' | 'port', Resource> = {
     attach: (s, id) => nova.post(`/servers/${s}/os-volume_attachments`, { volumeAttachment: { volumeId: id } }),
     detach: (s, id) => nova.delete(`/servers/${s}/os-volume_attachments/${id}`),
     list: async (s) => (await nova.get(`/servers/${s}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId),
+    make: () => seedVolume(runtime.table),
+    heldElsewhere: (id, statuses) => new RegExp(`^Invalid volume: Volume ${id} status must be available or downloading to reserve, but the current status is (${statuses})\\.$`),
   },
   port: {
     kind: Ports,
     attach: (s, id) => nova.post(`/servers/${s}/os-interface`, { interfaceAttachment: { port_id: id } }),
     detach: (s, id) => nova.delete(`/servers/${s}/os-interface/${id}`),
     list: async (s) => (await nova.get(`/servers/${s}/os-interface`)).body.interfaceAttachments.map((a: any) => a.port_id),
+    make: async () => crypto.randomUUID(),
+    heldElsewhere: (id, statuses) => new RegExp(`^Invalid port: port ${id} is (${statuses}) \\(attached to another server\\)$`),
   },
 };
 
@@ -63,7 +72,7 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
     await Promise.all(Array.from({ length: PAIRS }, async () => {
       const pair = await newPair();
       for (let round = 0; round < ROUNDS_PER_PAIR; round++) {
-        const id = crypto.randomUUID();
+        const id = await resource.make();
         const order = round % 2 ? [...pair].reverse() : pair;
         const answers = await Promise.all(order.map((server) => resource.attach(server, id)));
         tally.rounds++;
@@ -72,9 +81,8 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
         tally.won += winners.length;
         for (const [i, server] of order.entries()) {
           if (answers[i]!.status !== 400) continue;
-          // Usually still attaching; in-use if the winner's worker was already done.
-          expect(answers[i]!.body.badRequest.message)
-            .toMatch(new RegExp(`^Invalid ${noun}: ${noun} ${id} is (attaching|in-use) \\(attached to another server\\)$`));
+          // Usually still reserved; attaching or in-use if the winner's worker was under way or done.
+          expect(answers[i]!.body.badRequest.message).toMatch(resource.heldElsewhere(id, 'reserved|attaching|in-use'));
           tally.lostWith400++;
           const loser = (await nova.get(`/servers/${server}`)).body.server;
           if (loser['OS-EXT-STS:task_state'] === null) tally.loserIdle++;
@@ -92,7 +100,7 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
 
   it(`is free again once detached, and refuses the same ${noun} twice on one server (400, nothing changed)`, async () => {
     const [left, right] = await newPair();
-    const id = crypto.randomUUID();
+    const id = await resource.make();
     expect((await resource.attach(left, id)).status).toBe(200);
     await nova.waitIdle(left);
 
@@ -101,7 +109,7 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
     expect(again.body.badRequest.message).toBe(`Invalid ${noun}: ${noun} ${id} is already attached to this server`);
     const elsewhere = await resource.attach(right, id);
     expect(elsewhere.status).toBe(400);
-    expect(elsewhere.body.badRequest.message).toBe(`Invalid ${noun}: ${noun} ${id} is in-use (attached to another server)`);
+    expect(elsewhere.body.badRequest.message).toMatch(resource.heldElsewhere(id, 'in-use'));
     expect((await nova.get(`/servers/${right}`)).body.server['OS-EXT-STS:task_state']).toBeNull();
     expect(await resource.list(left)).toEqual([id]);
     expect(await resource.list(right)).toEqual([]);

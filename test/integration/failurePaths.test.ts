@@ -15,6 +15,7 @@ import {
 } from '../support/emulators.js';
 import { alwaysCrashing, beforeNextUpdate, dyingOnce, failSendMessage } from '../support/faults/leaseFaults.js';
 import { captureLogs, logText } from '../support/logs.js';
+import { seedVolume } from '../support/volumes.js';
 
 // One test per failure path of issue 9, on real dynalite and fauxqs with short durations set
 // through the configuration (the same derivation as deployed, at a small scale).
@@ -211,14 +212,13 @@ describe('every refusal gives back what it took', () => {
           id: uuid(), instanceId: full.id, requestId: `seed-${c}`, device: `/dev/vd${String.fromCharCode(c)}`, created: new Date().toISOString(),
         });
       }
-      const volumeId = uuid();
+      const volumeId = await seedVolume(api.table);
 
       const refused = await api.nova.post(`/servers/${full.id}/os-volume_attachments`, { volumeAttachment: { volumeId } });
 
       expect(refused.status).toBe(404);
       expect(refused.body.itemNotFound.message).toMatch(/No free device/);
-      const volume = await readAttachable(api.table, Volumes, volumeId);
-      expect(volume === undefined || volume.status === 'available').toBe(true);
+      expect(await readAttachable(api.table, Volumes, volumeId)).toMatchObject({ status: 'available' });
       expect((await readInstance(api.table, full.id))?.taskState).toBeUndefined();
       // ...so it attaches elsewhere.
       const other = await seedInstance(api.table);

@@ -16,6 +16,7 @@ import {
 } from '../support/emulators.js';
 import { gate } from '../support/faults/leaseFaults.js';
 import { IMAGE2 } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 let backends: TestBackends;
 beforeAll(async () => { backends = await startBackends(); });
@@ -53,10 +54,10 @@ describe('fencing: a stale token changes nothing', () => {
     const { table } = backends;
     const d = deps();
     const instance = await seedInstance(table);
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolume(table);
     await requestOperation(d, { instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId } });
     const message = d.queue.take();
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('reserved');
 
     await resetState(table, admin, instance.id, 'active');
     const after = await readInstance(table, instance.id);
@@ -147,7 +148,7 @@ describe('a failed send gives the claim back', () => {
     const { table } = backends;
     const d = deps();
     const instance = await seedInstance(table);
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolume(table);
     d.queue.failNext = true;
     await expect(requestOperation(d, {
       instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId },
@@ -171,7 +172,7 @@ describe('a late duplicate of a finished attach', () => {
     const { table } = backends;
     const d = deps();
     const instance = await seedInstance(table);
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolume(table);
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000 };
     await requestOperation(d, { instanceId: instance.id, op: 'attach_volume', caller: alice, requestId: requestId(), params: { volumeId } });
     const attach = d.queue.take();

@@ -12,6 +12,7 @@ import { CapturingQueue, seedInstance, startBackends, uuid, type TestBackends } 
 import { addDynamoFaults, FaultLog, runAs, SeededRandom, ThrottledError } from '../support/faults/index.js';
 import { captureLogs } from '../support/logs.js';
 import { IMAGE, Nova } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // An Idempotency-Key survives the crash it exists for. The API invocation is killed at every
 // write of a keyed create, action and attach (before the write is sent, or after it landed and
@@ -138,7 +139,7 @@ describe('an Idempotency-Key survives a crash of the API at any of its writes: o
 
   it.each(killPoints(4))('volume attach killed at write $write ($when), work run before the retry: $workBeforeRetry', async ({ write, when, workBeforeRetry }) => {
     const instance = await seedInstance(backends.table);
-    const volumeId = uuid();
+    const volumeId = await seedVolume(backends.table);
     const retry = await crashAndRetry({ write, when }, workBeforeRetry, 'POST', `/servers/${instance.id}/os-volume_attachments`, {
       volumeAttachment: { volumeId },
     });

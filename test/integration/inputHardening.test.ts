@@ -5,6 +5,7 @@ import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnl
 import type { Nova } from '../support/nova.js';
 import { captureLogs, logText } from '../support/logs.js';
 import { rawRequest } from '../support/rawHttp.js';
+import { seedVolume } from '../support/volumes.js';
 
 // What an adversarial probe found (issue 10, item 6), each over real HTTP through the local API
 // Gateway front and the API Lambda on the emulators: the answer Nova gives, and nothing changed.
@@ -92,14 +93,14 @@ describe('one volume or port, one key, whatever its spelling', () => {
     ['volume', 'os-volume_attachments', (id: string) => ({ volumeAttachment: { volumeId: id } }), Volumes],
     ['port', 'os-interface', (id: string) => ({ interfaceAttachment: { port_id: id } }), Ports],
   ] as const)('a %s spelled three ways is attached to one server of three', async (_noun, collection, body, kind) => {
-    const id = crypto.randomUUID();
+    const id = kind === Volumes ? await seedVolume(api.table) : crypto.randomUUID();
     const spellings = [id, id.toUpperCase(), id.replaceAll('-', '')];
     const servers = await Promise.all(spellings.map(() => seedInstance(api.table)));
     const answers = await Promise.all(servers.map((s, i) => owner.post(`/servers/${s.id}/${collection}`, body(spellings[i]!))));
     expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400]);
     const winner = answers.find((a) => a.status === 200)!;
     expect(JSON.stringify(winner.body)).toContain(id);
-    expect(await item(kind.item(id))).toMatchObject({ id, status: 'attaching' });
+    expect(await item(kind.item(id))).toMatchObject({ id, status: kind.reservedStatus });
     expect(await item(kind.item(id.toUpperCase()))).toBeUndefined();
     expect(await item(kind.item(id.replaceAll('-', '')))).toBeUndefined();
   });

@@ -1,5 +1,6 @@
 import { startApiOnly, seedInstance, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type Nova } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // lock / unlock and os-resetState, over HTTP: they change no task_state and queue nothing; a
 // locked server refuses every guarded operation from a non-admin and admits an admin's.
@@ -27,7 +28,7 @@ describe('lock', () => {
       owner.action(id, { reboot: { type: 'HARD' } }),
       owner.action(id, { rebuild: { imageRef: IMAGE2 } }),
       owner.action(id, { 'os-stop': null }),
-      owner.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: crypto.randomUUID() } }),
+      owner.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await seedVolume(api.table) } }),
       owner.post(`/servers/${id}/os-interface`, { interfaceAttachment: {} }),
       owner.delete(`/servers/${id}`),
     ];

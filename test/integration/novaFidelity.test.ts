@@ -1,6 +1,7 @@
 import { readInstance } from '../../functions/core/compute/claims.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { seedVolumeFor } from '../support/volumes.js';
 
 // What Tempest found taskgate doing differently from Nova (issue 12), each checked over HTTP
 // against the emulators: Nova's answer for every case.
@@ -311,7 +312,7 @@ describe('server changes', () => {
     await nova.waitIdle(id);
     await nova.action(id, { shelve: null });
     await nova.waitIdle(id);
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolumeFor(runtime.table, nova);
     const refused = await nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } });
     expect(refused.status).toBe(409);
     expect(refused.body.conflictingRequest.message).toBe(`Cannot 'attach_volume' instance ${id} while it is in vm_state shelved`);

@@ -2,6 +2,7 @@ import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, IMAGE2, Nova, type NovaResponse } from '../support/nova.js';
 import { tempestProblems } from '../support/tempestSchemas.js';
 import { failAt } from '../support/faults.js';
+import { seedVolumeFor } from '../support/volumes.js';
 
 // Every response body taskgate serves, over HTTP, checked against the schema Tempest holds Nova
 // to (test/fixtures/tempest), at every microversion where one of those schemas changes, as a user
@@ -92,7 +93,7 @@ describe.each(VERSIONS)('at microversion %s', (version) => {
     expect(updated.body.server).toMatchObject({ name: 'schema-vm-2', accessIPv4: '192.0.2.11' });
     expect('OS-EXT-STS:vm_state' in updated.body.server).toBe(at(75));
 
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolumeFor(runtime.table, nova);
     conforms(servers, 'attach_volume', await nova.post(`/servers/${id}/os-volume_attachments`, {
       volumeAttachment: { volumeId, ...(at(49) ? { tag: 'data' } : {}), ...(at(79) ? { delete_on_termination: true } : {}) },
     }));

@@ -10,6 +10,7 @@ import {
 } from '../support/emulators.js';
 import { failAt as failAtStep } from '../support/faults.js';
 import { IMAGE, IMAGE2, type NovaResponse } from '../support/nova.js';
+import { seedVolume } from '../support/volumes.js';
 
 // Each operation's two endings, as docs/operations.md states them: admitted over HTTP, run by the
 // compute worker through the simulated driver (told to fail at a named step for the failure
@@ -199,7 +200,7 @@ async function runCase(c: Case, failAt?: string) {
   });
   const held: Held = {
     volumeId: await seedAttachment(api.table, Volumes, id), portId: await seedAttachment(api.table, Ports, id),
-    newVolumeId: uuid(), newPortId: uuid(),
+    newVolumeId: await seedVolume(api.table), newPortId: uuid(),
   };
   const res = await c.send(api, id, held);
   if (res.status >= 300) throw new Error(`${c.op} from ${c.from}: ${res.status} ${JSON.stringify(res.body)}`);
@@ -213,7 +214,7 @@ async function runCase(c: Case, failAt?: string) {
   const seen: Seen = {
     instance: await readItem(id), held,
     // An id with no item was never attached, or its only attach failed and left no trace: available.
-    volume: async (v) => (await readAttachable(api.table, Volumes, v))?.status ?? 'available',
+    volume: async (v) => (await readAttachable(api.table, Volumes, v))?.status,
     port: async (p) => (await readAttachable(api.table, Ports, p))?.status ?? 'available',
   };
   return { id, requestId, seen };

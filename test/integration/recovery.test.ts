@@ -11,6 +11,7 @@ import {
   alice, CapturingQueue, countingDriver, requestId, seedInstance, startBackends, type TestBackends,
 } from '../support/emulators.js';
 import { captureLogs } from '../support/logs.js';
+import { seedVolume } from '../support/volumes.js';
 
 let backends: TestBackends;
 beforeAll(async () => { backends = await startBackends(); });
@@ -66,7 +67,7 @@ describe('nothing stuck: expired leases and dead letters end their operation', (
     const queue = new CapturingQueue();
     const lost = await seedInstance(table, { vmState: 'active' });
     const live = await seedInstance(table, { vmState: 'active' });
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolume(table);
     const lostRequest = requestId();
     await requestOperation(admission(queue, 1), {
       instanceId: lost.id, op: 'attach_volume', caller: alice, requestId: lostRequest, params: { volumeId },

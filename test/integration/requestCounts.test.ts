@@ -4,6 +4,7 @@ import { readInstance } from '../../functions/core/compute/claims.js';
 import { cachedFlavors } from '../../functions/core/compute/flavors.js';
 import { failedConditionalWrite, seedAttachment, seedInstance } from '../support/emulators.js';
 import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
+import { seedVolume } from '../support/volumes.js';
 
 // How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
 // clients (counted, never timed). API path: one write and one send per operation on the
@@ -82,8 +83,8 @@ describe('API path', () => {
 
   it('attach volume and interface: the claim and the resource reservation, the device chosen without a read', async () => {
     const { id } = await seedInstance(h.table('setup'), owner);
-    await seedAttachment(h.table('setup'), Volumes, id); // holds /dev/vdb
-    const volumeId = crypto.randomUUID();
+    await seedAttachment(h.table('setup'), Volumes, id, undefined, owner.projectId); // holds /dev/vdb
+    const volumeId = await seedVolume(h.table('setup'), { projectId: owner.projectId });
     const vol = await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } }), 200);
     expect(vol.api).toEqual(counts({ write: 2, send: 1 }));
     expect(JSON.parse((vol.res as unknown as { body: string }).body).volumeAttachment.device).toBe('/dev/vdc');
@@ -153,13 +154,13 @@ describe('compute path', () => {
     expect(compute).toEqual(counts({ write: 5, read: 1 }));
   });
 
-  it('attach and detach: three writes and the resource\'s own item, no redundant checkpoint, one read beside the take-up', async () => {
+  it('attach and detach: three writes and the volume\'s own two (attaching or detaching, then in-use or available), no redundant checkpoint, one read beside the take-up', async () => {
     const { id } = await seedInstance(h.table('setup'), owner);
-    const volumeId = crypto.randomUUID();
+    const volumeId = await seedVolume(h.table('setup'), { projectId: owner.projectId });
     expect((await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } }), 200)).compute)
-      .toEqual(counts({ write: 4, read: 1 }));
+      .toEqual(counts({ write: 5, read: 1 }));
     expect((await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${volumeId}`), 202)).compute)
-      .toEqual(counts({ write: 4, read: 1 }));
+      .toEqual(counts({ write: 5, read: 1 }));
   });
 
   it('delete lists the volumes and ports from the item taken up: no query', async () => {

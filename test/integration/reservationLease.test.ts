@@ -13,6 +13,7 @@ import { checkOwnership } from '../support/history/checker.js';
 import {
   alice, CapturingQueue, requestId, seedAttachment, seedInstance, startBackends, uuid, type TestBackends,
 } from '../support/emulators.js';
+import { seedVolume } from '../support/volumes.js';
 
 // Issue 9, "nothing stuck" for what an attach reserves before it claims (issue 11's one-write
 // admission), and "never owned twice" for what a delete frees: the API or the worker is killed
@@ -65,7 +66,7 @@ async function attachKilledBeforeClaim(instanceId: string, volumeId: string, at:
   const killed = runAs({ role: 'api', killAt: { write: 1, when: 'after' } }, () => attach(new CapturingQueue(), at, instanceId, volumeId, rid));
   await expect(killed).rejects.toBeInstanceOf(Killed);
   const volume = await readAttachable(table, Volumes, volumeId);
-  expect(volume).toMatchObject({ status: 'attaching', instanceId, requestId: rid, leaseUntil: at + RESERVATION_LEASE_MS });
+  expect(volume).toMatchObject({ status: 'reserved', instanceId, requestId: rid, leaseUntil: at + RESERVATION_LEASE_MS });
   const instance = await readInstance(table, instanceId);
   expect(instance?.claim).toBeUndefined();
   return rid;
@@ -74,7 +75,7 @@ async function attachKilledBeforeClaim(instanceId: string, volumeId: string, at:
 describe('an attach killed between its reservation and its claim', () => {
   it('holds the volume until its lease ends (a race loser still gets its 400 from one write), then the sweeper frees it', async () => {
     const [x, y] = [await seedInstance(table), await seedInstance(table)];
-    const volumeId = uuid();
+    const volumeId = await seedVolume(table);
     const t0 = Date.now();
     await attachKilledBeforeClaim(x.id, volumeId, t0);
 
@@ -83,12 +84,12 @@ describe('an attach killed between its reservation and its claim', () => {
     await expect(attach(new CapturingQueue(), t0 + 1_000, y.id, volumeId)).rejects.toBeInstanceOf(BadRequest);
     expect(reads).toEqual([]);
     expect(await sweepExpiredClaims(table, t0 + RESERVATION_LEASE_MS - 1)).toBe(0);
-    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
+    expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('reserved');
 
     // One sweep past the lease: the instance shows no claim by that request, so it is given back.
     expect(await sweepExpiredClaims(table, t0 + RESERVATION_LEASE_MS + 1)).toBe(1);
     const freed = await readAttachable(table, Volumes, volumeId);
-    expect(freed === undefined || freed.status === 'available').toBe(true);
+    expect(freed?.status).toBe('available');
     expect(freed?.leaseUntil).toBeUndefined();
     const accepted = await attach(new CapturingQueue(), t0 + RESERVATION_LEASE_MS + 2, y.id, volumeId);
     expect(accepted.params).toMatchObject({ volumeId, device: '/dev/vdb' });
@@ -96,7 +97,7 @@ describe('an attach killed between its reservation and its claim', () => {
 
   it('is taken over by the next reserve of the same volume once its lease ran out, without waiting for a sweep', async () => {
     const [x, y] = [await seedInstance(table), await seedInstance(table)];
-    const volumeId = uuid();
+    const volumeId = await seedVolume(table);
     const t0 = Date.now();
     await attachKilledBeforeClaim(x.id, volumeId, t0);
 
@@ -104,7 +105,7 @@ describe('an attach killed between its reservation and its claim', () => {
     const rid = requestId();
     await attach(queue, t0 + RESERVATION_LEASE_MS + 1, y.id, volumeId, rid);
 
-    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'attaching', instanceId: y.id, requestId: rid });
+    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'reserved', instanceId: y.id, requestId: rid });
     expect((await readInstance(table, y.id))?.claim?.requestId).toBe(rid);
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), ...leases };
     expect(await runOperation(worker, queue.take())).toBe('done');
@@ -116,14 +117,14 @@ describe('an attach killed between its reservation and its claim', () => {
 describe('a reservation past its lease whose request did claim', () => {
   it('is left alone while the operation is queued: its lease follows the claim\'s, and it ends attached', async () => {
     const [x, y] = [await seedInstance(table), await seedInstance(table)];
-    const volumeId = uuid();
+    const volumeId = await seedVolume(table);
     const t0 = Date.now();
     const queue = new CapturingQueue();
     await attach(queue, t0, x.id, volumeId);
 
     expect(await sweepExpiredClaims(table, t0 + RESERVATION_LEASE_MS + 1)).toBe(0);
     const claimed = await readInstance(table, x.id);
-    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'attaching', leaseUntil: claimed?.leaseUntil });
+    expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'reserved', leaseUntil: claimed?.leaseUntil });
     await expect(attach(new CapturingQueue(), t0 + RESERVATION_LEASE_MS + 2, y.id, volumeId)).rejects.toBeInstanceOf(BadRequest);
 
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), ...leases };
@@ -135,14 +136,15 @@ describe('a reservation past its lease whose request did claim', () => {
 
   it('whose worker died between its release and marking the volume in-use is completed by the sweeper, not freed', async () => {
     const x = await seedInstance(table);
-    const volumeId = uuid();
+    const volumeId = await seedVolume(table);
     const t0 = Date.now();
     const queue = new CapturingQueue();
     await attach(queue, t0, x.id, volumeId);
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), ...leases };
-    // Writes of a one-step attach: take-up, release (with the attachment), mark in-use, action.
+    // Writes of a one-step attach: take-up, the volume attaching, release (with the attachment),
+    // mark in-use, action.
     const message = queue.take();
-    await expect(runAs({ role: 'worker', killAt: { write: 3, when: 'before' } }, () => runOperation(worker, message)))
+    await expect(runAs({ role: 'worker', killAt: { write: 4, when: 'before' } }, () => runOperation(worker, message)))
       .rejects.toBeInstanceOf(Killed);
     expect((await readInstance(table, x.id))?.volumes?.[volumeId]).toBeDefined();
     expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');
@@ -154,7 +156,7 @@ describe('a reservation past its lease whose request did claim', () => {
 
 it('a claim that answers after the reservation\'s lease is given back with a 503: nothing held, nothing queued', async () => {
   const x = await seedInstance(table);
-  const volumeId = uuid();
+  const volumeId = await seedVolume(table);
   const t0 = Date.now();
   // The first reading of the clock starts the admission; every later one is past the lease.
   let calls = 0;
@@ -168,7 +170,7 @@ it('a claim that answers after the reservation\'s lease is given back with a 503
   expect(after?.claim).toBeUndefined();
   expect(after?.taskState).toBeUndefined();
   const volume = await readAttachable(table, Volumes, volumeId);
-  expect(volume === undefined || volume.status === 'available').toBe(true);
+  expect(volume?.status).toBe('available');
 });
 
 describe('delete frees volumes and ports only after its release empties the server\'s maps', () => {

@@ -16,6 +16,7 @@ import { startEmulators, type Emulators } from '../../local/emulators.js';
 import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';
 import { Nova } from './nova.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
+import { seedVolume } from './volumes.js';
 
 // Real emulators for integration tests: dynalite (or DynamoDB Local, when CI sets
 // TASKGATE_DYNAMODB_ENDPOINT) and fauxqs, both over HTTP.
@@ -95,8 +96,10 @@ export function countingDriver(inner: ComputeDriver): { driver: ComputeDriver; r
 
 /** A volume or port attached to `instanceId`, as a finished attach leaves it. */
 export async function seedAttachment(
-  table: Table, kind: AttachableKind, instanceId: string, id = uuid(), projectId = alice.projectId,
+  table: Table, kind: AttachableKind, instanceId: string, given?: string, projectId = alice.projectId,
 ): Promise<string> {
+  // A volume is Cinder's: made first, as a client makes it before asking Nova to attach it.
+  const id = given ?? (kind === Volumes ? await seedVolume(table, { projectId }) : uuid());
   const requestId = `seed-${id}`.slice(0, 40);
   await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now(), leaseMs: 60_000 });
   await writeAttachmentUnfenced(table, kind, {

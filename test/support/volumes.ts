@@ -1,25 +1,32 @@
-import { createVolume } from '../../functions/core/volumes/volumes.js';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { volumeItem } from '../../functions/core/volumes/volumes.js';
 import { DEFAULT_TYPE, MULTIATTACH_TYPE } from '../../functions/core/volumes/types.js';
+import type { Volume } from '../../functions/core/volumes/volume.js';
 import type { Table } from '../../functions/core/shared/table.js';
 import type { Nova } from './nova.js';
 
 // Volumes are Cinder's: Nova attaches only one that Cinder made. Tests make theirs first, on the
 // table (seedVolume) or through Cinder's API (Cinder), as a client would.
 
-let made = 0;
-
-/** An available volume of `projectId` (alice's `demo` unless said), made by Cinder's create. */
+/**
+ * An available volume of `projectId` (alice's `demo` unless said), written straight to the table
+ * as Cinder's create leaves it, as seedInstance writes a server: outside the project's quota,
+ * which only Cinder's API charges (volumes.test.ts, volumeRaces.test.ts).
+ */
 export async function seedVolume(
   table: Table, options: { projectId?: string; size?: number; multiattach?: boolean; name?: string } = {},
 ): Promise<string> {
-  const projectId = options.projectId ?? 'demo';
-  const volume = await createVolume({ table, leaseMs: 60_000 }, { userId: 'seed', projectId, roles: ['member'], isAdmin: false }, {
-    requestId: `req-seed-volume-${crypto.randomUUID()}-${++made}`, projectId, size: options.size ?? 1, name: options.name ?? null,
-    description: null, volumeType: options.multiattach ? MULTIATTACH_TYPE : DEFAULT_TYPE, metadata: {}, availabilityZone: 'nova',
-  });
-  return volume.id;
+  const id = crypto.randomUUID();
+  const created = new Date().toISOString();
+  const type = options.multiattach ? MULTIATTACH_TYPE : DEFAULT_TYPE;
+  const volume: Volume = {
+    id, projectId: options.projectId ?? 'demo', userId: 'seed', status: 'available', size: options.size ?? 1, name: options.name ?? null,
+    description: null, volumeTypeId: type.id, metadata: {}, availabilityZone: 'nova', multiattach: !!options.multiattach,
+    bootable: false, created, updated: created,
+  };
+  await table.db.send(new PutCommand({ TableName: table.name, Item: volumeItem(volume, `req-seed-${id}`) }));
+  return id;
 }
-
 export interface CinderResponse<T = any> {
   readonly status: number;
   readonly body: T;
@@ -77,3 +84,7 @@ export class Cinder {
     return res.status === 404 ? 'gone' : res.body.volume.status;
   }
 }
+
+/** An available volume of the project a Nova client acts for (its noauth token's `user:project`). */
+export const seedVolumeFor = (table: Table, nova: Nova, options: { multiattach?: boolean } = {}) =>
+  seedVolume(table, { ...options, projectId: nova.token.split(':')[1] ?? 'demo' });

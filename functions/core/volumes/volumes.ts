@@ -67,10 +67,7 @@ export async function createVolume(deps: VolumeDeps, caller: Caller, req: Create
   try {
     await deps.table.db.send(new PutCommand({
       TableName: deps.table.name,
-      Item: {
-        ...keys.volume(id), ...volume, createdByRequest: req.requestId,
-        gsi1pk: byProject(req.projectId), gsi1sk: `${created}#${id}`, gsi2pk: ALL_VOLUMES, gsi2sk: `${created}#${id}`,
-      },
+      Item: volumeItem(volume, req.requestId),
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
@@ -88,6 +85,15 @@ export async function createVolume(deps: VolumeDeps, caller: Caller, req: Create
     throw new ServiceUnavailable('The request took too long; nothing was changed. Try again.');
   }
   return volume;
+}
+
+/** The stored item of a volume: its key, the request that made it, and its places in the lists' indexes. */
+export function volumeItem(volume: Volume, requestId: string): Record<string, unknown> {
+  const at = `${volume.created}#${volume.id}`;
+  return {
+    ...keys.volume(volume.id), ...volume, createdByRequest: requestId,
+    gsi1pk: byProject(volume.projectId), gsi1sk: at, gsi2pk: ALL_VOLUMES, gsi2sk: at,
+  };
 }
 
 async function deleteOwn(table: Table, id: string, requestId: string) {
