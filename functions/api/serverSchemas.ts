@@ -235,7 +235,8 @@ export function createFlavorSchema(v: ApiVersion) {
         type: 'object', required: ['name', 'ram', 'vcpus', 'disk'], additionalProperties: false,
         properties: {
           name: novaName,
-          id: { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
+          // Nova's flavor_manage schema takes a number too (Tempest's admin tests send one); it is kept as its string.
+          id: { type: ['string', 'number', 'null'], minLength: 1, maxLength: 255, pattern: '^(?! )[a-zA-Z0-9. _-]+(?<! )$' },
           ram: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
           vcpus: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 1, maximum: 2147483647 },
           disk: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0, maximum: 2147483647 },

@@ -78,6 +78,15 @@ describe('flavors', () => {
     badRequest(await admin().post('/flavors', { flavor: { name: 'x', ram: 0, vcpus: 1, disk: 1 } }));
   });
 
+  it('takes a numeric flavor id, as Nova\'s flavor_manage schema does, and shows it as a string', async () => {
+    const numeric = 100_000 + Math.floor(Math.random() * 800_000);
+    const created = await admin().post('/flavors', { flavor: { name: `numeric-${numeric}`, ram: 128, vcpus: 1, disk: 1, id: numeric } });
+    expect(created.status).toBe(200);
+    expect(created.body.flavor.id).toBe(String(numeric));
+    expect((await user().get(`/flavors/${numeric}`)).body.flavor.name).toBe(`numeric-${numeric}`);
+    badRequest(await admin().post('/flavors', { flavor: { name: 'bad-id', ram: 128, vcpus: 1, disk: 1, id: true } }));
+  });
+
   it('updates a description from 2.55 (admin), not before', async () => {
     const res = await admin().atVersion('2.55').request('PUT', '/flavors/1', { flavor: { description: 'tiny one' } });
     expect(res.status).toBe(200);
