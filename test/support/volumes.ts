@@ -22,7 +22,7 @@ export async function seedVolume(
   const volume: Volume = {
     id, projectId: options.projectId ?? 'demo', userId: 'seed', status: 'available', size: options.size ?? 1, name: options.name ?? null,
     description: null, volumeTypeId: type.id, metadata: {}, availabilityZone: 'nova', multiattach: !!options.multiattach,
-    bootable: false, created, updated: created,
+    bootable: false, created, updated: created, ...(options.multiattach ? { attachments: {} } : {}),
   };
   await table.db.send(new PutCommand({ TableName: table.name, Item: volumeItem(volume, `req-seed-${id}`) }));
   return id;

@@ -62,6 +62,8 @@ export async function createVolume(deps: VolumeDeps, caller: Caller, req: Create
     id, projectId: req.projectId, userId: caller.userId, status: 'available', size: req.size, name: req.name,
     description: req.description, volumeTypeId: req.volumeType.id, metadata: req.metadata, availabilityZone: req.availabilityZone,
     multiattach: isMultiattach(req.volumeType), bootable: false, created, updated: created,
+    // A multiattach volume's holders: the map each server's entry is set in (sharedAttachments.ts).
+    ...(isMultiattach(req.volumeType) ? { attachments: {} } : {}),
   };
   await chargeVolume(quota(deps), req.projectId, id, req.size, now);
   try {
