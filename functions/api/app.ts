@@ -25,6 +25,8 @@ import { metadataRoutes } from './compute/metadata.js';
 import { readonlyRoutes } from './compute/readonly.js';
 import { serverRoutes } from './compute/servers.js';
 import { versionRoutes } from './compute/versions.js';
+import { networkProxyRoutes } from './compute/networkProxies.js';
+import { networkingRoutes } from './networks/routes.js';
 import { novaImageRoutes } from './compute/images.js';
 import { imageRoutes } from './images/images.js';
 import { imageVersionRoutes } from './images/versions.js';
@@ -101,6 +103,7 @@ export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBac
     ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),
+    ...networkProxyRoutes(deps), ...networkingRoutes(deps),
   ];
 }
 

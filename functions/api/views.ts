@@ -162,17 +162,18 @@ export function serverSummaryView(s: Instance, base: string) {
   return { id: s.id, name: s.name, links: link(base, `servers/${s.id}`) };
 }
 
-/** Addresses by network; `extended` adds the os-extended-ips(-mac) fields of the detail view. */
+/** Addresses by network name; `extended` adds the os-extended-ips(-mac) fields of the detail view. */
 export function addressesView(ports: readonly Attachment[], extended: boolean) {
   const byNetwork: Record<string, Record<string, string | number>[]> = {};
   for (const p of ports) {
-    if (!p.fixedIp) continue;
-    const net = p.netId ?? 'private';
-    (byNetwork[net] ??= []).push({
-      version: p.fixedIp.includes(':') ? 6 : 4, addr: p.fixedIp,
-      ...(extended ? { 'OS-EXT-IPS:type': 'fixed' } : {}),
-      ...(extended && p.macAddress ? { 'OS-EXT-IPS-MAC:mac_addr': p.macAddress } : {}),
-    });
+    const addresses = p.fixedIps?.map((f) => f.ipAddress) ?? (p.fixedIp ? [p.fixedIp] : []);
+    for (const addr of addresses) {
+      (byNetwork[p.netName ?? p.netId ?? 'private'] ??= []).push({
+        version: addr.includes(':') ? 6 : 4, addr,
+        ...(extended ? { 'OS-EXT-IPS:type': 'fixed' } : {}),
+        ...(extended && p.macAddress ? { 'OS-EXT-IPS-MAC:mac_addr': p.macAddress } : {}),
+      });
+    }
   }
   return byNetwork;
 }
@@ -188,18 +189,20 @@ export function volumeAttachmentView(
   };
 }
 
-/** taskgate has no subnets: each network has one, whose id is a UUID derived from the network's. */
+/** Interfaces made before taskgate had subnets: their one subnet's id is derived from the network's. */
 function subnetOf(netId: string): string {
   const h = createHash('sha1').update(`subnet:${netId}`).digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-5${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
 }
 
 export function interfaceAttachmentView(
-  a: Pick<Attachment, 'id' | 'netId' | 'macAddress' | 'fixedIp' | 'tag'>, state: string, version?: ApiVersion,
+  a: Pick<Attachment, 'id' | 'netId' | 'macAddress' | 'fixedIp' | 'fixedIps' | 'tag'>, state: string, version?: ApiVersion,
 ) {
   return {
     port_id: a.id, net_id: a.netId ?? null, mac_addr: a.macAddress ?? null, port_state: state,
-    fixed_ips: a.fixedIp && a.netId ? [{ ip_address: a.fixedIp, subnet_id: subnetOf(a.netId) }] : [],
+    fixed_ips: a.fixedIps
+      ? a.fixedIps.map((f) => ({ ip_address: f.ipAddress, subnet_id: f.subnetId }))
+      : a.fixedIp && a.netId ? [{ ip_address: a.fixedIp, subnet_id: subnetOf(a.netId) }] : [],
     ...(version && isAtLeast(version, '2.70') ? { tag: a.tag ?? null } : {}),
   };
 }

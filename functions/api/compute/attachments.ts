@@ -1,12 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
 import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { invalidStateMessage, type ClaimGuard } from '../../core/compute/claims.js';
-import { Conflict, NotFound } from '../../core/shared/errors.js';
+import { BadRequest, Conflict, NotFound } from '../../core/shared/errors.js';
 import { canonicalUuid, derivedUuid } from '../../core/shared/ids.js';
 import { getServer } from '../../core/compute/instances.js';
 import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
-import { empty, json, pathParam, requester, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, requester, type ApiContext, type ApiRoute } from '../http.js';
+import { networkForServer, projectNetwork } from '../../core/networks/serverPorts.js';
+import { canonicalIp } from '../../core/networks/ip.js';
 import { attachInterfaceSchema, attachVolumeSchema, checkBody, isTrue } from '../serverSchemas.js';
 import { interfaceAttachmentView, volumeAttachmentView } from '../views.js';
 
@@ -17,11 +18,25 @@ interface AttachInterfaceBody {
   interfaceAttachment?: { port_id?: string; net_id?: string; fixed_ips?: { ip_address: string }[]; tag?: string };
 }
 
-/** The network a port lands on when the request names none (taskgate has no network service). */
-export const DEFAULT_NETWORK_ID = '3b0e7c4a-0c4e-4b3e-9a57-6a1d3c1f0b2a';
-
-const randomMac = () => `fa:16:3e:${[...randomBytes(3)].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
-const randomIp = () => `10.0.${randomBytes(1)[0]}.${2 + (randomBytes(1)[0]! % 250)}`;
+/**
+ * What an attach binds: the port named (Neutron's, reserved for the server at admission), or one
+ * Nova makes on the network named, else on the project's one network (serverPorts.ts).
+ */
+async function interfaceToAttach(deps: AdmissionDeps, ctx: ApiContext, request: NonNullable<AttachInterfaceBody['interfaceAttachment']>) {
+  if (request.port_id && request.net_id) throw new BadRequest('Must not input both network_id and port_id');
+  const fixedIp = request.fixed_ips?.[0]?.ip_address;
+  if (fixedIp !== undefined && !request.net_id) throw new BadRequest('Must input network_id when request IP address');
+  if (request.port_id) return { portId: canonicalUuid(request.port_id) };
+  const network = request.net_id
+    ? await networkForServer(deps.table, ctx.caller, canonicalUuid(request.net_id), (message) => new NotFound(message))
+    : await projectNetwork(deps.table, ctx.caller);
+  if (!network) throw new BadRequest(`No specific network was requested and none are available for project '${ctx.caller.projectId}'.`);
+  return {
+    // Named from the request id: a retry that goes on as this request (its Idempotency-Key taken over) finds the one it made.
+    portId: derivedUuid('port', ctx.requestId), create: true, netId: network.id,
+    ...(fixedIp !== undefined ? { fixedIp: canonicalIp(fixedIp) ?? fixedIp } : {}),
+  };
+}
 
 /**
  * Before 2.20 Nova refuses to attach or detach a volume of a shelved (or offloaded) server: a
@@ -124,21 +139,14 @@ export function attachmentRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const body = checkBody<AttachInterfaceBody>('attachInterface', ctx.apiVersion, event.body ?? {});
         const request = body.interfaceAttachment ?? {};
-        const port = {
-          // A port made for the request is named from the request id: a retry that goes on as
-          // this request (its Idempotency-Key taken over) finds the one it made.
-          portId: request.port_id ? canonicalUuid(request.port_id) : derivedUuid('port', ctx.requestId),
-          netId: request.net_id ? canonicalUuid(request.net_id) : DEFAULT_NETWORK_ID,
-          macAddress: randomMac(), fixedIp: request.fixed_ips?.[0]?.ip_address ?? randomIp(),
-          ...(request.tag !== undefined ? { tag: request.tag } : {}),
-        };
+        const port = { ...await interfaceToAttach(deps, ctx, request), ...(request.tag !== undefined ? { tag: request.tag } : {}) };
         const accepted = await requestOperation(deps, {
           instanceId: pathParam(event, 'server_id'), op: 'attach_interface', ...requester(ctx), params: port,
         });
-        // What was admitted: a retry of a request already admitted reports that one's port.
-        const admitted = { ...port, ...accepted.params } as typeof port;
+        // What was admitted, with the port's address and MAC: a retry of a request already admitted reports that one's.
+        const admitted = { ...port, ...accepted.params } as Record<string, any>;
         return json(200, {
-          interfaceAttachment: interfaceAttachmentView({ id: admitted.portId, ...admitted }, 'DOWN', ctx.apiVersion),
+          interfaceAttachment: interfaceAttachmentView({ id: String(admitted.portId), ...admitted }, 'DOWN', ctx.apiVersion),
         });
       },
     },

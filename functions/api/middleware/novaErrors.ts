@@ -40,7 +40,7 @@ const REASONS: Record<number, string> = {
 
 /** Neutron's exception names for errors that do not carry their own (neutron_lib/exceptions). */
 const NEUTRON_TYPES: Record<number, string> = {
-  400: 'BadRequest', 403: 'PolicyNotAuthorized', 404: 'NotFound', 405: 'HTTPMethodNotAllowed', 409: 'Conflict',
+  400: 'HTTPBadRequest', 403: 'PolicyNotAuthorized', 404: 'NotFound', 405: 'HTTPMethodNotAllowed', 409: 'Conflict',
   413: 'RequestEntityTooLarge', 503: 'ServiceUnavailable',
 };
 

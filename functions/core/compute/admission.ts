@@ -9,6 +9,7 @@ import { derivedUuid } from '../shared/ids.js';
 import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
+import { reserveNamedPorts, type Nic } from '../networks/serverPorts.js';
 import { endTakenOver, retryThrottled } from './settle.js';
 import { PowerState } from './states.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
@@ -65,14 +66,15 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
   }
   const clock = deps.now ?? Date.now;
   const now = clock();
-  const params = req.params ?? {};
+  const asked = req.params ?? {};
   const reservation = Reservations[req.op];
   const ctx: ReservationContext = {
     instanceId: req.instanceId, projectId: await reservingProject(deps.table, req, reservation),
-    requestId: req.requestId, params, now, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs,
+    requestId: req.requestId, params: asked, now, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs,
   };
   const guards = [reservation?.guard?.(ctx), req.guard].filter((g): g is ClaimGuard => g !== undefined);
-  await reservation?.reserve?.(deps.table, ctx);
+  // What the reservation found (a port's address) goes on the claim with what was asked.
+  const params = { ...asked, ...await reservation?.reserve?.(deps.table, ctx) };
 
   let claimed: Claimed;
   try {
@@ -190,6 +192,10 @@ export interface CreateRequest {
   /** Multiple create: the reservation all share, and this one's index in it. */
   readonly reservationId?: string;
   readonly launchIndex?: number;
+  /** Its interfaces (functions/core/networks/serverPorts.ts): ports named are reserved here, the rest made by its worker. */
+  readonly nics?: readonly Nic[];
+  /** A retry of a request that died before answering (see OperationRequest.resumed). */
+  readonly resumed?: boolean;
 }
 
 /**
@@ -206,10 +212,25 @@ export const serverIdFor = (requestId: string): string => derivedUuid('server', 
  */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
   if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
-  const now = (deps.now ?? Date.now)();
+  const clock = deps.now ?? Date.now;
+  const now = clock();
   const id = serverIdFor(req.requestId);
   const created = new Date(now).toISOString();
   const row = operationRow('create');
+  const request: OperationRequest = {
+    instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
+  };
+  const namesPorts = (req.nics ?? []).some((n) => n.kind === 'port');
+  // A retry finds the server its request made before reserving anything again.
+  if (req.resumed && namesPorts) {
+    const made = await readInstance(deps.table, id);
+    if (made) return createdEarlier(deps, request, made);
+  }
+  const leaseMs = deps.reservationLeaseMs ?? deps.claimLeaseMs;
+  const nics = namesPorts
+    ? await reserveNamedPorts(deps.table, { instanceId: id, projectId: req.caller.projectId, requestId: req.requestId, now, leaseMs }, req.nics!)
+    : req.nics ?? [];
+  const params = nics.length > 0 ? { nics } : {};
   const instance: Instance = {
     id, projectId: req.caller.projectId, userId: req.caller.userId, name: req.name,
     vmState: 'building', taskState: row.taskStates[0], powerState: PowerState.NOSTATE,
@@ -218,13 +239,10 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     reservationId: req.reservationId ?? reservationIdFor(req.requestId), launchIndex: req.launchIndex ?? 0,
     claim: {
       requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
-      params: {}, claimedAt: now,
+      params, claimedAt: now,
     },
     leaseUntil: now + deps.claimLeaseMs,
     volumes: {}, ports: {},
-  };
-  const request: OperationRequest = {
-    instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
   };
   try {
     await deps.table.db.send(new PutCommand({
@@ -241,13 +259,13 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     if (!isConditionFailure(err)) throw err;
     const made = itemFromConditionFailure<Instance>(err) ?? await readInstance(deps.table, id);
     if (!made) throw err;
-    if (made.claim?.requestId === req.requestId) {
-      await deps.queue.send(messageFor(request, made.version, made.claim.params, made.claim.claimedAt));
-    }
-    return made;
+    return createdEarlier(deps, request, made);
   }
   try {
-    await deps.queue.send(messageFor(request, instance.version, {}, now));
+    // A put that answered after the ports' reservations ran out may have landed after the sweeper
+    // gave them back (attachables.ts reclaimReservation): it must not run (as requestOperation).
+    if (namesPorts && clock() >= now + leaseMs) throw new Error('the create was admitted after its ports\' reservations ran out');
+    await deps.queue.send(messageFor(request, instance.version, params, now));
   } catch (err) {
     // Undone only if the item is gone: one still there (a throttled delete, or a worker that got
     // the message after all) keeps the request's key, so that its retry finds it.
@@ -256,12 +274,23 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ConditionExpression: '#ver = :one', ExpressionAttributeNames: { '#ver': 'version' },
       ExpressionAttributeValues: { ':one': 1 },
     }))).then(() => true, () => false);
-    if (undone) await failUnqueued(deps.table, request, now);
+    if (undone) {
+      await retryThrottled(async () => Reservations.create?.undo(deps.table, { requestId: req.requestId, params }, id));
+      await failUnqueued(deps.table, request, now);
+    }
     throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', {
       cause: err, ...(undone ? {} : { mayHaveChanged: true as const }),
     });
   }
   return instance;
+}
+
+/** The server this very request made before it died: queued again while its create still holds it. */
+async function createdEarlier(deps: AdmissionDeps, request: OperationRequest, made: Instance): Promise<Instance> {
+  if (made.claim?.requestId === request.requestId) {
+    await deps.queue.send(messageFor(request, made.version, made.claim.params, made.claim.claimedAt));
+  }
+  return made;
 }
 
 /** Nova's reservation id (r-xxxxxxxx) of a create request, from its request id as the server's is. */

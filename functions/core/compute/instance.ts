@@ -152,6 +152,9 @@ export interface Attachment {
   /** Ports: MAC address, network and fixed IP. */
   readonly macAddress?: string;
   readonly netId?: string;
+  /** Ports: the network's name (the label of the server's addresses) and every address with its subnet. */
+  readonly netName?: string;
+  readonly fixedIps?: readonly { readonly subnetId: string; readonly ipAddress: string }[];
   readonly fixedIp?: string;
   readonly touched?: string;
   /** Volumes from 2.79: deleted with the server. */

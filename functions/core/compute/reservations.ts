@@ -7,6 +7,7 @@ import type { ClaimGuard } from './claims.js';
 import { NotFound } from '../shared/errors.js';
 import type { Claim, Instance } from './instance.js';
 import type { Table } from '../shared/table.js';
+import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is
@@ -30,8 +31,11 @@ export interface ReservationContext {
 type ClaimRef = Pick<Claim, 'requestId' | 'params'>;
 
 export interface Reservation {
-  /** Before the claim: reserve the resource (a 400 here costs no claim). */
-  readonly reserve?: (table: Table, ctx: ReservationContext) => Promise<void>;
+  /**
+   * Before the claim: reserve the resource (a 400 here costs no claim). What it returns joins the
+   * claim's parameters (a port's address and MAC, for the worker and the answer).
+   */
+  readonly reserve?: (table: Table, ctx: ReservationContext) => Promise<Record<string, unknown> | void>;
   /** A precondition the claim's own write checks (detach: the attachment exists). */
   readonly guard?: (ctx: ReservationContext) => ClaimGuard;
   /** After the claim, from the claimed item (no read): extra parameters for the worker. */
@@ -53,10 +57,12 @@ export interface Reservation {
 const nothing = async () => undefined;
 
 const attaching = (kind: AttachableKind, idParam: string, decide?: Reservation['decide']): Reservation => ({
-  reserve: (table, ctx) => reserve(table, kind, {
-    id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId,
-    now: ctx.now, leaseMs: ctx.leaseMs,
-  }),
+  reserve: async (table, ctx) => {
+    await reserve(table, kind, {
+      id: String(ctx.params[idParam]), instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId,
+      now: ctx.now, leaseMs: ctx.leaseMs,
+    });
+  },
   decide,
   begin: async (table, claim, instanceId) => {
     if (kind === Volumes) await beginAttaching(table, kind, { id: String(claim.params[idParam]), instanceId, requestId: claim.requestId });
@@ -125,9 +131,10 @@ function nextDevice(instance: Instance): Record<string, unknown> {
 export const Reservations: Partial<Record<OperationName, Reservation>> = {
   attach_volume: attaching(Volumes, 'volumeId', nextDevice),
   detach_volume: detaching(Volumes, 'volumeId'),
-  attach_interface: attaching(Ports, 'portId'),
+  attach_interface: attachingInterface,
   detach_interface: detaching(Ports, 'portId'),
   delete: deleting,
+  create: creatingServerPorts,
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */

@@ -5,6 +5,7 @@ import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from '../shared/table.js';
+import { allocateServerPorts } from '../networks/serverPorts.js';
 
 /**
  * Called before each step's work, after its checkpoint. What it throws, the step throws: a
@@ -40,8 +41,10 @@ export class SimulatedDriver implements ComputeDriver {
 
   readonly create = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'schedule');
+    // Nova's compute manager allocates the server's ports while it builds (the network service's, not the hypervisor's).
+    const ports = await allocateServerPorts(this.table, { instance: ctx.instance, requestId: ctx.requestId, params: ctx.params, now: Date.now() });
     await this.step(ctx, 'spawn', 'spawning');
-    return { powerState: PowerState.RUNNING };
+    return { powerState: PowerState.RUNNING, ...(Object.keys(ports).length > 0 ? { ports } : {}) };
   };
 
   readonly rebuild = async (ctx: OperationContext): Promise<InstancePatch> => {
@@ -117,7 +120,10 @@ export class SimulatedDriver implements ComputeDriver {
 
   readonly attach_interface = (ctx: OperationContext) =>
     this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
-      macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId), fixedIp: String(ctx.params.fixedIp),
+      macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId),
+      ...(typeof ctx.params.netName === 'string' ? { netName: ctx.params.netName } : {}),
+      ...(Array.isArray(ctx.params.fixedIps) ? { fixedIps: ctx.params.fixedIps as Attachment['fixedIps'] } : {}),
+      ...(typeof ctx.params.fixedIp === 'string' ? { fixedIp: ctx.params.fixedIp } : {}),
       ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
     });
 

@@ -1,6 +1,7 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from '../compute/claims.js';
-import { BadRequest, DriverError, NotFound } from './errors.js';
+import { BadRequest, DriverError, NotFound, type DomainError } from './errors.js';
+import { expirePort, letGoOfPort, portRefusal } from '../networks/ports.js';
 import {
   beginAttachingShared, beginDetachingShared, markAttachedShared, reclaimSharedExpired, removeShared, reserveShared,
   undoDetachingShared, type SharedAttachment,
@@ -36,7 +37,8 @@ export type { Attachment } from '../compute/instance.js';
 // -> attaching (its worker took the operation up) -> in-use -> detaching (a detach's worker runs)
 // -> available. A multiattach volume keeps its holders in a map instead (sharedAttachments.ts);
 // each function here falls through to it only when the item says multiattach, so the exclusive
-// case stays one conditional write. Ports still start `attaching` and may be first seen here.
+// case stays one conditional write. Ports are Neutron's (functions/core/networks/ports.ts): reserved
+// straight to `attaching`, and let go of in their own way (a port Nova made goes with its addresses).
 
 export type AttachableStatus = 'available' | 'reserved' | 'attaching' | 'in-use' | 'detaching' | (string & {});
 
@@ -74,6 +76,15 @@ export interface AttachableKind {
   readonly mustExist: boolean;
   /** The refusal of a reservation of one that is not available, in its own service's words. */
   readonly unavailable?: (id: string, held: AttachableItem) => string;
+  /** Ports: the refusal of one held elsewhere is Nova's 409 PortInUse (a 404 while Neutron removes it), not a 400. */
+  readonly refusal?: (id: string, held: AttachableItem) => DomainError;
+  /**
+   * Ports: how a server lets go of one (unreserve, detach, delete). A port Nova made, or one
+   * Neutron deleted meanwhile, goes with its addresses rather than turning available.
+   */
+  readonly letGo?: (table: Table, req: { id: string; instanceId: string; requestId?: string; onlyIfLeaseBefore?: number }) => Promise<boolean>;
+  /** Ports: the sweeper's visit of one whose creation or removal outlived its lease; undefined leaves it to reclaimExpired. */
+  readonly expire?: (table: Table, item: AttachableItem, now: number) => Promise<boolean | undefined>;
 }
 
 /** Cinder's refusal (cinder/volume/api.py _attachment_reserve), as Nova passes it on. */
@@ -86,10 +97,14 @@ export const Volumes: AttachableKind = {
   missingAttachment: 'VolumeBDMNotFound', notFound: (id) => `Volume ${id} could not be found.`,
   reservedStatus: 'reserved', mustExist: true, unavailable: volumeUnavailable,
 };
+/** Ports are Neutron's (functions/core/networks/ports.ts): made before Nova may bind them to a server. */
 export const Ports: AttachableKind = {
   noun: 'port', item: keys.port, map: 'ports',
   missingAttachment: 'PortNotFound', notFound: (id) => `Port id ${id} could not be found.`,
-  reservedStatus: 'attaching', mustExist: false,
+  reservedStatus: 'attaching', mustExist: true,
+  refusal: (id, held) => portRefusal(id, held),
+  letGo: (table, req) => letGoOfPort(table, req),
+  expire: (table, item, now) => expirePort(table, item as never, now),
 };
 
 /**
@@ -102,10 +117,10 @@ export const Ports: AttachableKind = {
 export async function reserve(
   table: Table, kind: AttachableKind,
   req: { id: string; instanceId: string; projectId: string; requestId: string; now: number; leaseMs: number },
-): Promise<void> {
+): Promise<AttachableItem | void> {
   for (let attempt = 1; ; attempt++) {
     try {
-      await table.db.send(new UpdateCommand({
+      const out = await table.db.send(new UpdateCommand({
         TableName: table.name,
         Key: kind.item(req.id),
         // Unparenthesised (AND binds tighter than OR): dynalite's parser backtracks over each group.
@@ -129,9 +144,10 @@ export async function reserve(
           ':request': req.requestId, ':now': new Date(req.now).toISOString(), ':project': req.projectId,
           ':lease': req.now + req.leaseMs, ':shard': leaseShardOf(req.id), ...(kind.mustExist ? { ':true': true } : {}),
         },
-        ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        // The item as reserved: a port's address and MAC for the server's interface, without a read.
+        ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }));
-      return;
+      return out.Attributes as AttachableItem;
     } catch (err) {
       if (!isConditionFailure(err)) throw err;
       const held = itemFromConditionFailure<AttachableItem>(err) ?? await readAttachable(table, kind, req.id);
@@ -141,6 +157,7 @@ export async function reserve(
       // The one rare case worth a read: a reservation past its lease may belong to a dead request.
       if (attempt === 1 && held && reservationExpired(held, req.now)
         && await reclaimReservation(table, kind, held, req.now) === 'freed') continue;
+      if (held && kind.refusal) throw kind.refusal(req.id, held);
       if (held?.instanceId === req.instanceId) {
         throw new BadRequest(`Invalid ${kind.noun}: ${kind.noun} ${req.id} is already attached to this server`, { cause: err });
       }
@@ -166,6 +183,8 @@ const reservationExpired = (item: AttachableItem, now: number) =>
  * True when one was given back.
  */
 export async function reclaimExpired(table: Table, kind: AttachableKind, item: AttachableItem, now: number): Promise<boolean> {
+  const own = await kind.expire?.(table, item, now);
+  if (own !== undefined) return own;
   if (item.multiattach) return await reclaimSharedExpired(table, kind, item, now) > 0;
   if (!reservationExpired(item, now)) return false;
   return await reclaimReservation(table, kind, item, now) === 'freed';
@@ -270,6 +289,7 @@ export async function unreserve(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string; requestId: string },
   options: { onlyIfLeaseBefore?: number } = {},
 ): Promise<boolean> {
+  if (kind.letGo) return kind.letGo(table, { ...req, ...options });
   const expired = options.onlyIfLeaseBefore === undefined ? '' : ' AND #status IN (:reserved, :attaching) AND #lease < :leaseBefore';
   const expiredValues = options.onlyIfLeaseBefore === undefined
     ? {} : { ':reserved': kind.reservedStatus, ':attaching': 'attaching', ':leaseBefore': options.onlyIfLeaseBefore };
@@ -301,6 +321,7 @@ export async function unreserve(
 export async function releaseAttachable(
   table: Table, kind: AttachableKind, req: { id: string; instanceId: string },
 ): Promise<boolean> {
+  if (kind.letGo) return kind.letGo(table, req);
   return transition(table, kind, req.id, {
     condition: '#instance = :instance',
     expression: 'SET #status = :available REMOVE #instance, #request, #lease, #shard, #device, #attachedAt, #detach',

@@ -100,6 +100,48 @@ export const POLICIES = {
   'volume_extension:type_get_all': 'any',
   'volume_extension:quotas:show': 'reader',
   'limits_extension:used_limits': 'reader',
+  // Nova's proxies to Neutron (nova/policies/networks.py, security_groups.py), served below 2.36.
+  'os_compute_api:os-networks:list': 'reader',
+  'os_compute_api:os-networks:show': 'reader',
+  'os_compute_api:os-security-groups:get': 'reader',
+  'os_compute_api:os-security-groups:show': 'reader',
+  'os_compute_api:os-security-groups:create': 'member',
+  'os_compute_api:os-security-groups:delete': 'member',
+  // Neutron's (neutron/conf/policies/*.py). The role each needs; the owner checks that go with
+  // it (the project, a shared or external network, the network's owner) are the network
+  // service's (functions/core/networks/), where a resource the project cannot see is a 404.
+  'get_network': 'reader',
+  'create_network': 'member',
+  'create_network:shared': 'admin',
+  'create_network:router:external': 'admin',
+  'update_network': 'member',
+  'update_network:shared': 'admin',
+  'update_network:router:external': 'admin',
+  'delete_network': 'member',
+  'get_subnet': 'reader',
+  'create_subnet': 'member',
+  'update_subnet': 'member',
+  'delete_subnet': 'member',
+  'get_port': 'reader',
+  'create_port': 'member',
+  /** Also the network's owner (NET_OWNER_MEMBER): functions/api/networks/ports.ts. */
+  'create_port:mac_address': 'admin',
+  'create_port:fixed_ips:ip_address': 'admin',
+  'create_port:device_owner': 'admin',
+  'create_port:binding:host_id': 'admin',
+  'update_port': 'member',
+  'update_port:binding:host_id': 'admin',
+  'update_port:device_owner': 'admin',
+  'delete_port': 'member',
+  'get_security_group': 'reader',
+  'create_security_group': 'member',
+  'update_security_group': 'member',
+  'delete_security_group': 'member',
+  'get_security_group_rule': 'reader',
+  'create_security_group_rule': 'member',
+  'delete_security_group_rule': 'member',
+  /** Neutron checks no rule for its extensions and version documents: any authenticated caller. */
+  'get_extension': 'any',
 } as const satisfies Record<string, Requirement>;
 
 export type PolicyName = keyof typeof POLICIES;
