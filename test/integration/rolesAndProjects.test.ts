@@ -11,6 +11,7 @@ import { serviceOf } from '../../functions/api/services.js';
 import { refusal } from '../../functions/core/shared/policy.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, Nova } from '../support/nova.js';
+import { Cinder } from '../support/volumes.js';
 
 // Nova's default policies and project isolation over real HTTP, for EVERY route the API registers
 // (a new route is walked without being listed here), in the identity modes `npm test` runs:
@@ -27,6 +28,8 @@ const ROUTES = apiRoutes(undefined as never).filter((r) => r.policy !== PUBLIC);
 const name = (r: ApiRoute) => `${r.method} ${r.path}`;
 const isWrite = (r: ApiRoute) => r.method !== 'GET';
 const namesServer = (r: ApiRoute) => r.path.startsWith('/v2.1/servers/{server_id}');
+/** The owning project (both modes' owner acts for it): Cinder's paths name it. */
+const OWNER_PROJECT = 'proj-a';
 
 /** Nova's exceptions to "a reader reads and does not write": */
 // key pairs are the user's own (owner-or-admin rules), whatever the user's role in the project;
@@ -46,6 +49,8 @@ interface Fixture {
   readonly serverId: string;
   /** An image of the owning project for Nova's image proxy to delete (the walk deletes the other last). */
   readonly spareImageId: string;
+  /** Available volumes of the owning project: for Nova's attach, Cinder's delete and Cinder's extend. */
+  readonly spareVolumes: { readonly attach: string; readonly delete: string; readonly extend: string };
   /** What the owning project put on its server: nobody else may see any of it. */
   readonly secrets: readonly string[];
   /** Path parameters: for reads, and for writes (a flavor of the test's own, not a built-in one). */
@@ -60,7 +65,7 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'POST /v2.1/servers': { server: { name: `made-${uniq}`, flavorRef: '1', imageRef: IMAGE, networks: 'none' } },
     'PUT /v2.1/servers/{server_id}': { server: { name: `renamed-${uniq}` } },
     'POST /v2.1/servers/{server_id}/action': { reboot: { type: 'SOFT' } },
-    'POST /v2.1/servers/{server_id}/os-volume_attachments': { volumeAttachment: { volumeId: crypto.randomUUID() } },
+    'POST /v2.1/servers/{server_id}/os-volume_attachments': { volumeAttachment: { volumeId: f.spareVolumes.attach } },
     'POST /v2.1/servers/{server_id}/os-interface': { interfaceAttachment: { port_id: crypto.randomUUID() } },
     'PUT /v2.1/servers/{server_id}/metadata': { metadata: { a: uniq } },
     'POST /v2.1/servers/{server_id}/metadata': { metadata: { b: uniq } },
@@ -70,6 +75,9 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'PUT /v2.1/flavors/{flavor_id}': { flavor: { description: uniq } },
     'POST /v2.1/os-keypairs': { keypair: { name: f.values.keypair_name } },
     'POST /image/v2/images': { name: `image-${uniq}` },
+    'POST /volume/v3/{project_id}/volumes': { volume: { size: 1, name: `volume-${uniq}` } },
+    'PUT /volume/v3/{project_id}/volumes/{volume_id}': { volume: { description: uniq } },
+    'POST /volume/v3/{project_id}/volumes/{volume_id}/action': { 'os-extend': { new_size: 2 } },
     'PATCH /image/v2/images/{image_id}': [{ op: 'replace', path: '/name', value: `renamed-${uniq}` }],
     'POST /v2.1/images/{image_id}/metadata': { metadata: { b: uniq } },
     'PUT /v2.1/images/{image_id}/metadata': { metadata: { a: uniq } },
@@ -98,6 +106,9 @@ const call = (nova: Nova, route: ApiRoute, f: Fixture, uniq = 'x') => {
   const values = {
     ...(isWrite(route) ? f.writeValues : f.values),
     ...(name(route) === 'DELETE /v2.1/images/{image_id}' ? { image_id: f.spareImageId } : {}),
+    // Cinder deletes and extends only an available volume: not the one attached to the server.
+    ...(name(route) === 'DELETE /volume/v3/{project_id}/volumes/{volume_id}' ? { volume_id: f.spareVolumes.delete } : {}),
+    ...(name(route) === 'POST /volume/v3/{project_id}/volumes/{volume_id}/action' ? { volume_id: f.spareVolumes.extend } : {}),
   };
   return client.request(route.method, pathOf(route, values), sampleBody(route, f, uniq), routeHeaders(route));
 };
@@ -119,7 +130,9 @@ async function makeFixture(owner: Nova): Promise<Fixture> {
   const secrets = { name: `secret-name-${uniq}`, meta: `secret-meta-${uniq}`, tag: `secret-tag-${uniq}` };
   const serverId = await owner.createServer(secrets.name);
   await owner.waitIdle(serverId);
-  const volumeId = crypto.randomUUID();
+  // Volumes are Cinder's: made through its API before Nova attaches one.
+  const cinder = new Cinder(owner.baseUrl.replace(/\/v2\.1$/, ''), owner.token, OWNER_PROJECT);
+  const [volumeId, attach, del, extend] = [await cinder.create(), await cinder.create(), await cinder.create(), await cinder.create()];
   const portId = crypto.randomUUID();
   expect((await owner.post(`/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } })).status).toBe(200);
   await owner.waitIdle(serverId);
@@ -138,9 +151,10 @@ async function makeFixture(owner: Nova): Promise<Fixture> {
     server_id: serverId, volume_id: volumeId, port_id: portId, request_id: actions[0].request_id,
     network_label: Object.keys(addresses)[0] ?? 'private', key: 'secret', tag: secrets.tag,
     flavor_id: '1', keypair_name: `kp-${uniq}`, image_id: image.body.id, tag_value: secrets.tag,
+    project_id: OWNER_PROJECT, quota_project_id: OWNER_PROJECT, type_id: 'default',
   };
   return {
-    serverId, spareImageId: spare.body.id, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
+    serverId, spareImageId: spare.body.id, spareVolumes: { attach, delete: del, extend }, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
   };
 }
 
