@@ -2,6 +2,7 @@ import { Ports, readAttachable, Volumes, type AttachableKind } from '../../funct
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Nova } from '../support/nova.js';
 import { seedVolume } from '../support/volumes.js';
+import { makePort } from '../support/networks.js';
 
 // A volume is attached to at most one instance, a port bound to at most one: each has its own
 // item, reserved by a conditional write. Pairs of servers race for the same id over HTTP through
@@ -37,6 +38,10 @@ interface Resource {
   readonly make: () => Promise<string>;
   /** The refusal of one another server holds (or reserves), in its service's words. */
   readonly heldElsewhere: (id: string, statuses: string) => RegExp;
+  /** The refusal's status and Nova's fault kind: Cinder's 400, Nova's 409 PortInUse for a port. */
+  readonly refused: { readonly status: number; readonly kind: string };
+  /** The refusal of one this very server holds already. */
+  readonly alreadyHere: (id: string) => string;
 }
 
 const RESOURCES: Record<'volume' | 'port', Resource> = {
@@ -47,19 +52,26 @@ const RESOURCES: Record<'volume' | 'port', Resource> = {
     list: async (s) => (await nova.get(`/servers/${s}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId),
     make: () => seedVolume(runtime.table),
     heldElsewhere: (id, statuses) => new RegExp(`^Invalid volume: Volume ${id} status must be available or downloading to reserve, but the current status is (${statuses})\\.$`),
+    refused: { status: 400, kind: 'badRequest' },
+    alreadyHere: (id) => `Invalid volume: volume ${id} is already attached to this server`,
   },
   port: {
     kind: Ports,
     attach: (s, id) => nova.post(`/servers/${s}/os-interface`, { interfaceAttachment: { port_id: id } }),
     detach: (s, id) => nova.delete(`/servers/${s}/os-interface/${id}`),
     list: async (s) => (await nova.get(`/servers/${s}/os-interface`)).body.interfaceAttachments.map((a: any) => a.port_id),
-    make: async () => crypto.randomUUID(),
-    heldElsewhere: (id, statuses) => new RegExp(`^Invalid port: port ${id} is (${statuses}) \\(attached to another server\\)$`),
+    // A port is Neutron's: made first, on the project's network.
+    make: () => makePort(nova),
+    heldElsewhere: (id) => new RegExp(`^Port ${id} is still in use\\.$`),
+    refused: { status: 409, kind: 'conflictingRequest' },
+    alreadyHere: (id) => `Port ${id} is still in use.`,
   },
 };
 
+/** Two servers without interfaces of their own (networks `none`), so each lists only what it won. */
 async function newPair(): Promise<[string, string]> {
-  const pair: [string, string] = [await nova.createServer('left'), await nova.createServer('right')];
+  const bare = nova.atVersion('2.37');
+  const pair: [string, string] = [await bare.createServer('left'), await bare.createServer('right')];
   await Promise.all(pair.map((id) => nova.waitIdle(id)));
   return pair;
 }
@@ -67,7 +79,7 @@ async function newPair(): Promise<[string, string]> {
 describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers racing for one %s', (noun) => {
   const resource = RESOURCES[noun];
 
-  it(`never both: ${PAIRS * ROUNDS_PER_PAIR} rounds, exactly one winner, the loser 400 with no claim kept`, async () => {
+  it(`never both: ${PAIRS * ROUNDS_PER_PAIR} rounds, exactly one winner, the loser refused with no claim kept`, async () => {
     const tally = { rounds: 0, won: 0, lostWith400: 0, loserIdle: 0, heldByWinnerOnly: 0 };
     await Promise.all(Array.from({ length: PAIRS }, async () => {
       const pair = await newPair();
@@ -80,9 +92,9 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
         const losers = order.filter((_, i) => answers[i]!.status !== 200);
         tally.won += winners.length;
         for (const [i, server] of order.entries()) {
-          if (answers[i]!.status !== 400) continue;
+          if (answers[i]!.status !== resource.refused.status) continue;
           // Usually still reserved; attaching or in-use if the winner's worker was under way or done.
-          expect(answers[i]!.body.badRequest.message).toMatch(resource.heldElsewhere(id, 'reserved|attaching|in-use'));
+          expect(answers[i]!.body[resource.refused.kind].message).toMatch(resource.heldElsewhere(id, 'reserved|attaching|in-use'));
           tally.lostWith400++;
           const loser = (await nova.get(`/servers/${server}`)).body.server;
           if (loser['OS-EXT-STS:task_state'] === null) tally.loserIdle++;
@@ -98,18 +110,18 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
     expect(tally).toEqual({ rounds, won: rounds, lostWith400: rounds, loserIdle: rounds, heldByWinnerOnly: rounds });
   });
 
-  it(`is free again once detached, and refuses the same ${noun} twice on one server (400, nothing changed)`, async () => {
+  it(`is free again once detached, and refuses the same ${noun} twice on one server (nothing changed)`, async () => {
     const [left, right] = await newPair();
     const id = await resource.make();
     expect((await resource.attach(left, id)).status).toBe(200);
     await nova.waitIdle(left);
 
     const again = await resource.attach(left, id);
-    expect(again.status).toBe(400);
-    expect(again.body.badRequest.message).toBe(`Invalid ${noun}: ${noun} ${id} is already attached to this server`);
+    expect(again.status).toBe(resource.refused.status);
+    expect(again.body[resource.refused.kind].message).toBe(resource.alreadyHere(id));
     const elsewhere = await resource.attach(right, id);
-    expect(elsewhere.status).toBe(400);
-    expect(elsewhere.body.badRequest.message).toMatch(resource.heldElsewhere(id, 'in-use'));
+    expect(elsewhere.status).toBe(resource.refused.status);
+    expect(elsewhere.body[resource.refused.kind].message).toMatch(resource.heldElsewhere(id, 'in-use'));
     expect((await nova.get(`/servers/${right}`)).body.server['OS-EXT-STS:task_state']).toBeNull();
     expect(await resource.list(left)).toEqual([id]);
     expect(await resource.list(right)).toEqual([]);

@@ -15,6 +15,7 @@ import { serveApi, type ProxyHandler } from '../../local/apiGateway.js';
 import { startEmulators, type Emulators } from '../../local/emulators.js';
 import { LOCAL_PUBLIC_URL } from '../../local/runtime.js';
 import { Nova } from './nova.js';
+import { seedPort } from './networks.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { seedVolume } from './volumes.js';
 
@@ -99,7 +100,7 @@ export async function seedAttachment(
   table: Table, kind: AttachableKind, instanceId: string, given?: string, projectId = alice.projectId,
 ): Promise<string> {
   // A volume is Cinder's: made first, as a client makes it before asking Nova to attach it.
-  const id = given ?? (kind === Volumes ? await seedVolume(table, { projectId }) : uuid());
+  const id = given ?? (kind === Volumes ? await seedVolume(table, { projectId }) : await seedPort(table, projectId));
   const requestId = `seed-${id}`.slice(0, 40);
   await reserve(table, kind, { id, instanceId, projectId, requestId, now: Date.now(), leaseMs: 60_000 });
   await writeAttachmentUnfenced(table, kind, {
