@@ -40,7 +40,7 @@ export interface NovaApiProps {
 export class NovaApi extends Construct {
   readonly api: LambdaRestApi;
   readonly accessLogs: LogGroup;
-  /** Each service's version discovery (Nova's `GET /`, `GET /v2.1`; Glance's `GET /image`, `GET /image/versions`): served without the authorizer, as those services serve it without a token. */
+  /** Each service's version discovery (Nova's `GET /`, `GET /v2.1`; Glance's `GET /image`, `GET /image/versions`; Cinder's `GET /volume`, `GET /volume/v3`): served without the authorizer, as those services serve it without a token. */
   readonly publicMethods: Method[] = [];
 
   constructor(scope: Construct, id: string, props: NovaApiProps) {
@@ -89,6 +89,12 @@ export class NovaApi extends Construct {
       const imageVersions = new Resource(this, 'ImageVersionsResource', { parent: image, pathPart: 'versions' });
       this.publicMethods.push(new Method(this, 'ImageVersions', { resource: image, httpMethod: 'GET', integration, options: open }));
       this.publicMethods.push(new Method(this, 'ImageVersionsList', { resource: imageVersions, httpMethod: 'GET', integration, options: open }));
+      // Cinder's, at the volume endpoint's root (`<base>/volume`) and its v3 (`<base>/volume/v3`);
+      // `/volume/v3/<project>/...` stays with the proxy and the authorizer.
+      const volume = new Resource(this, 'VolumeResource', { parent: this.api.root, pathPart: 'volume' });
+      const volumeV3 = new Resource(this, 'VolumeV3Resource', { parent: volume, pathPart: 'v3' });
+      this.publicMethods.push(new Method(this, 'VolumeVersions', { resource: volume, httpMethod: 'GET', integration, options: open }));
+      this.publicMethods.push(new Method(this, 'VolumeV3Version', { resource: volumeV3, httpMethod: 'GET', integration, options: open }));
     }
     // API Gateway's own answers (a body over 10 MB, throttling, the authorizer's refusals, the
     // function failing) in Nova's shapes, as the local runtime answers them (gatewayResponses.ts).
