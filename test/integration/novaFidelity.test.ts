@@ -1,5 +1,6 @@
 import { readInstance } from '../../functions/core/compute/claims.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { PRIVATE_NETWORK_ID } from '../../functions/core/networks/defaults.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 import { seedVolumeFor } from '../support/volumes.js';
 
@@ -155,7 +156,12 @@ describe('create', () => {
     badRequest(await nova.post('/servers', server()));
     badRequest(await nova.post('/servers', server({ networks: 'some' })));
     expect((await nova.post('/servers', server({ networks: 'auto' }))).status).toBe(202);
-    expect((await nova.post('/servers', server({ networks: [{ uuid: crypto.randomUUID() }] }))).status).toBe(202);
+    expect((await nova.post('/servers', server({ networks: [{ uuid: PRIVATE_NETWORK_ID }] }))).status).toBe(202);
+    // A network that does not exist is Nova's 400 (NetworkNotFound), nothing created.
+    const missing = crypto.randomUUID();
+    const refused = await nova.post('/servers', server({ networks: [{ uuid: missing }] }));
+    badRequest(refused);
+    expect(refused.body.badRequest.message).toBe(`Network ${missing} could not be found.`);
   });
 
   it('creates min_count..max_count servers under one reservation, and returns it when asked', async () => {
@@ -283,16 +289,20 @@ describe('server changes', () => {
     expect((await nova.as(`mallory:${project}-else`).request('PUT', `/servers/${id}`, { server: { name: 'x' } })).status).toBe(404);
   });
 
-  it('GET /servers/{id}/ips and /ips/{network}', async () => {
+  it('GET /servers/{id}/ips and /ips/{network}: by network name, the address of each port', async () => {
     const nova = user('-ips');
     const id = await nova.createServer('ips');
     await nova.waitIdle(id);
-    expect((await nova.get(`/servers/${id}/ips`)).body).toEqual({ addresses: {} });
+    // Before 2.37 a server naming no network gets the project's one (`private`), as Nova's auto does.
+    const first = (await nova.get(`/servers/${id}/ips`)).body.addresses.private;
+    expect(first).toEqual([{ version: 4, addr: expect.stringMatching(/^10\.0\.0\.\d+$/) }]);
     const iface = await nova.post(`/servers/${id}/os-interface`, { interfaceAttachment: {} });
     await nova.waitIdle(id);
     const { net_id: net, fixed_ips: [{ ip_address: ip }] } = iface.body.interfaceAttachment;
-    expect((await nova.get(`/servers/${id}/ips`)).body).toEqual({ addresses: { [net]: [{ version: 4, addr: ip }] } });
-    expect((await nova.get(`/servers/${id}/ips/${net}`)).body).toEqual({ [net]: [{ version: 4, addr: ip }] });
+    expect(net).toBe(PRIVATE_NETWORK_ID);
+    const both = [...first, { version: 4, addr: ip }];
+    expect((await nova.get(`/servers/${id}/ips`)).body).toEqual({ addresses: { private: both } });
+    expect((await nova.get(`/servers/${id}/ips/private`)).body).toEqual({ private: both });
     expect((await nova.get(`/servers/${id}/ips/nowhere`)).status).toBe(404);
   });
 
