@@ -238,11 +238,15 @@ async function provision(args: ProvisionArgs): Promise<Keystone> {
   users.admin = { name: 'admin', id: adminUser.id, password, project: 'admin', projectId: projects.admin!, roles: ['admin'] };
 
   // compute is taskgate's Nova at the given URL (`<base>/v2.1`); image its Glance at `<base>/image`,
-  // where clients find the images a server boots (openstack server create --image cirros).
+  // where clients find the images a server boots (openstack server create --image cirros);
+  // volumev3 and block-storage its Cinder at `<base>/volume/v3/<project>` (openstack volume create).
   const serviceIds: Record<string, string> = {};
   const registerCompute = async (computeUrl: string) => {
-    const endpoints = { compute: computeUrl, image: `${computeUrl.replace(/\/v2\.1\/?$/, '')}/image` };
-    for (const [type, name] of [['compute', 'nova'], ['image', 'glance']] as const) {
+    const base = computeUrl.replace(/\/v2\.1\/?$/, '');
+    // Cinder's endpoint names the caller's project, as Cinder's catalog entries do.
+    const volume = `${base}/volume/v3/$(project_id)s`;
+    const endpoints = { compute: computeUrl, image: `${base}/image`, volumev3: volume, 'block-storage': volume };
+    for (const [type, name] of [['compute', 'nova'], ['image', 'glance'], ['volumev3', 'cinderv3'], ['block-storage', 'cinder']] as const) {
       const url = endpoints[type];
       serviceIds[type] ??= (await create<{ id: string }>('/services', 'service', { type, name, description: `taskgate (${type})` })).id;
       const existing = (await (await admin(`/endpoints?service_id=${serviceIds[type]}`)).json() as { endpoints: { id: string }[] }).endpoints;
