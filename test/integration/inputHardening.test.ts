@@ -2,7 +2,7 @@ import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { Ports, releaseAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { keys } from '../../functions/core/shared/table.js';
 import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
-import type { Nova } from '../support/nova.js';
+import { IMAGE, type Nova } from '../support/nova.js';
 import { captureLogs, logText } from '../support/logs.js';
 import { rawRequest } from '../support/rawHttp.js';
 import { seedVolume } from '../support/volumes.js';
@@ -201,7 +201,7 @@ describe('query strings', () => {
 describe('bodies', () => {
   it('a body over Nova\'s 112 KiB is 413 overLimit, and nothing is written', async () => {
     const before = await dump();
-    const res = await owner.post('/servers', { server: { name: 'big', flavorRef: '1', imageRef: crypto.randomUUID(), user_data: 'x'.repeat(120_000) } });
+    const res = await owner.post('/servers', { server: { name: 'big', flavorRef: '1', imageRef: IMAGE, user_data: 'x'.repeat(120_000) } });
     expect(res.status).toBe(413);
     expect(res.body).toEqual({ overLimit: { code: 413, message: 'Request is too large.' } });
     expect(await dump()).toEqual(before);
@@ -214,7 +214,7 @@ describe('bodies', () => {
 
   it('an error echoes a bad value once, cut short', async () => {
     const name = `${' '.repeat(50)}${'n'.repeat(50_000)}`;
-    const res = await owner.post('/servers', { server: { name, flavorRef: '1', imageRef: crypto.randomUUID() } });
+    const res = await owner.post('/servers', { server: { name, flavorRef: '1', imageRef: IMAGE } });
     expect(res.status).toBe(400);
     expect(res.body.badRequest.message.length).toBeLessThan(400);
     const server = await seedInstance(api.table);

@@ -94,9 +94,13 @@ function pathOf(route: ApiRoute, values: Record<string, string>): string {
   }).replace(/^\/v2\.1/, '');
 }
 
-/** Headers a route needs besides the caller's: Glance's patch media type; the image proxy's last microversion. */
+/**
+ * Headers a route needs besides the caller's: the image proxy's last microversion; for Glance,
+ * JSON errors (its bodies follow the Accept header) and its patch media type.
+ */
 const routeHeaders = (route: ApiRoute): Record<string, string> => ({
   ...(isImageProxy(route) ? { 'OpenStack-API-Version': 'compute 2.35' } : {}),
+  ...(route.path.startsWith('/image/') ? { accept: 'application/json' } : {}),
   ...(route.method === 'PATCH' && route.path.startsWith('/image/') ? { 'content-type': 'application/openstack-images-v2.1-json-patch' } : {}),
 });
 

@@ -59,7 +59,8 @@ describe('registering a route', () => {
 describe('the policy checked is the route\'s declared one', () => {
   const api = createApi(deps);
   const call = (method: string, path: string, roles: string[]) => {
-    const event = proxyEvent({ method, url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } } as never, Buffer.from(''));
+    // Asking for JSON: Glance's errors follow the Accept header.
+    const event = proxyEvent({ method, url: path, headers: { accept: 'application/json' }, socket: { remoteAddress: '127.0.0.1' } } as never, Buffer.from(''));
     (event.requestContext as { authorizer: unknown }).authorizer = toAuthorizerContext({ userId: 'u', projectId: 'p', roles });
     return api(event as never, lambdaContext('api', 1000) as never);
   };

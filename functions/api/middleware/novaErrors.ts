@@ -4,6 +4,7 @@ import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { IdentityUnavailable, Unauthenticated } from '../../core/identity/identity.js';
 import { serviceOf, type ServiceName } from '../services.js';
+import { inAcceptedFormat } from '../images/errors.js';
 
 const STATUS: Record<DomainErrorKind, number> = {
   badRequest: 400, forbidden: 403, itemNotFound: 404, conflictingRequest: 409, serviceUnavailable: 503,
@@ -67,7 +68,11 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
     onError: (request) => {
       const err = request.error;
       const service = serviceOf(request.event.path ?? '/');
-      const fault = (kind: string, code: number, message: string, type?: string) => serviceFault(service, kind, code, message, type);
+      const fault = (kind: string, code: number, message: string, type?: string) => {
+        const answer = serviceFault(service, kind, code, message, type);
+        // Glance's body follows the client's Accept header, as webob's does.
+        return service === 'image' ? inAcceptedFormat(answer, request.event.headers?.accept) : answer;
+      };
       if (err instanceof DomainError) {
         request.response = fault(err.kind, STATUS[err.kind], err.message, err.type);
         // A 5xx's message is fixed; what caused it (what AWS answered) is for the operator, in the
