@@ -22,6 +22,7 @@ import {
 import { checkHistory, type Violation } from '../support/history/checker.js';
 import type { HistoryEvent } from '../support/history/events.js';
 import { HistoryRecorder } from '../support/history/recorder.js';
+import { Cinder } from '../support/volumes.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 
 // The chaos run: the real API, compute, dead-letter and sweeper handlers on dynalite and
@@ -233,7 +234,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   try {
     // The workload.
     const clients = options.clients ?? 8;
-    const volumes = Array.from({ length: options.volumes ?? 6 }, () => crypto.randomUUID());
+    const volumes: string[] = [];
     const ports = Array.from({ length: options.ports ?? 6 }, () => crypto.randomUUID());
     const pool: string[] = [];
     const base = `${served.url}/v2.1`;
@@ -251,6 +252,9 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       return res;
     };
     const seedNova = new Nova(base, tokens[0]);
+    // Volumes are Cinder's: made through its API before any attach names them.
+    const cinder = new Cinder(served.url, tokens[0]!, 'demo');
+    for (let i = 0; i < (options.volumes ?? 6); i++) volumes.push(await cinder.create());
     for (let i = 0; i < (options.instances ?? 12); i++) {
       const res = await send(seedNova, 'create', 'POST', '/servers', { server: { name: `chaos-${i}`, flavorRef: '1', imageRef: IMAGE } });
       if (res.status === 202) pool.push(res.body.server.id);

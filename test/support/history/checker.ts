@@ -133,7 +133,9 @@ function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver:
   return [requestId, ...tookOver].some((owner) => {
     if (w.sk === `ACTION#${owner}`) return true;
     if (w.values?.[':request'] !== owner) return false;
-    return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available');
+    // Its reservation given back, or its volume back in-use from the detaching it had begun.
+    return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available')
+      || (w.command === 'Update' && w.values?.[':detaching'] === 'detaching' && w.after?.status === 'in-use');
   });
 }
 
@@ -212,7 +214,7 @@ export function checkOwnership(history: readonly HistoryEvent[]): Violation[] {
         const owner = resources.get(`${kind}#${id}`);
         if (instance.deleted) {
           found.push({ invariant: 'ownership', message: `${kind.toLowerCase()} ${id} still attached to deleted instance ${instance.id}` });
-        } else if (owner?.instanceId !== instance.id || owner?.status !== 'in-use') {
+        } else if (owner?.instanceId !== instance.id || !(owner?.status === 'in-use' || owner?.status === 'detaching')) {
           found.push({
             invariant: 'ownership',
             message: `${kind.toLowerCase()} ${id} attached to ${instance.id} but held by ${owner?.instanceId ?? 'nobody'} (${owner?.status ?? 'no item'})`,
@@ -225,9 +227,10 @@ export function checkOwnership(history: readonly HistoryEvent[]): Violation[] {
     if (r.status === 'available') continue;
     const instance = instances.get(r.instanceId);
     const attached = !!(r.pk.startsWith('VOLUME') ? instance?.volumes : instance?.ports)?.[r.id];
-    if (r.status === 'attaching' && instance?.claim?.requestId !== r.requestId) {
+    // A volume's reservation is Cinder's `reserved`, `attaching` once its worker took it up.
+    if ((r.status === 'attaching' || r.status === 'reserved') && instance?.claim?.requestId !== r.requestId) {
       found.push({ invariant: 'ownership', message: `${r.pk} left attaching by ${r.requestId}, which no longer runs (leaked reservation)` });
-    } else if (r.status === 'in-use' && (!attached || !instance || instance.deleted)) {
+    } else if ((r.status === 'in-use' || r.status === 'detaching') && (!attached || !instance || instance.deleted)) {
       found.push({ invariant: 'ownership', message: `${r.pk} in-use by ${r.instanceId} without an attachment there` });
     }
   }
