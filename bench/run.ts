@@ -8,6 +8,7 @@ import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { claimInstance, CLEARED_CLAIM, clearingClaim } from '../functions/core/compute/claims.js';
 import { isConditionFailure, keys, type Table } from '../functions/core/shared/table.js';
 import { seedInstance } from '../test/support/emulators.js';
+import { seedVolume } from '../test/support/volumes.js';
 import { barChartSvg } from './chart.js';
 import { startHarness, type Harness } from './harness.js';
 import { findViolations, type History } from './history.js';
@@ -192,7 +193,7 @@ async function requestsPerOperation(h: Harness) {
     rows.push({ what, api, compute: h.counter.take('compute'), esm });
   };
   const [id, other] = await seedServers(setup, 2);
-  const vol = crypto.randomUUID();
+  const vol = await seedVolume(setup, { projectId: OWNER.projectId });
   const port = crypto.randomUUID();
   await measure('create', () => h.api('POST', '/servers', { server: { name: 'b', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' } }));
   await measure('reboot (soft)', () => h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }));
@@ -206,7 +207,7 @@ async function requestsPerOperation(h: Harness) {
   await measure('detach volume', () => h.api('DELETE', `/servers/${id}/os-volume_attachments/${vol}`));
   await measure('detach interface', () => h.api('DELETE', `/servers/${id}/os-interface/${port}`));
   // Refusals: what a 409, a bogus detach and a volume held elsewhere cost.
-  const held = crypto.randomUUID();
+  const held = await seedVolume(setup, { projectId: OWNER.projectId });
   await h.api('POST', `/servers/${other}/os-volume_attachments`, { volumeAttachment: { volumeId: held } });
   await h.drain();
   await h.api('POST', `/servers/${id}/action`, { 'os-stop': null });

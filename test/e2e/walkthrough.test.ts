@@ -1,5 +1,6 @@
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { Cinder } from '../support/volumes.js';
 
 // The README's walk-through, over HTTP, against TASKGATE_API_URL when given (LocalStack, a
 // deployed stack, a running `npm start`), else against the local runtime started here.
@@ -29,7 +30,8 @@ it('creates a server, attaches a volume, survives the blueprint race, and delete
   const active = await nova.waitIdle(id);
   expect(active).toMatchObject({ status: 'ACTIVE', 'OS-EXT-STS:vm_state': 'active', 'OS-EXT-STS:power_state': 1 });
 
-  const volumeId = crypto.randomUUID();
+  // The volume is Cinder's, made before Nova attaches it.
+  const volumeId = await new Cinder(nova.baseUrl.replace(/\/v2\.1$/, ''), nova.token, project).create();
   const attach = await nova.post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } });
   expect(attach.status).toBe(200);
   expect(attach.body.volumeAttachment).toMatchObject({ volumeId, serverId: id, device: '/dev/vdb' });
