@@ -1,9 +1,10 @@
 import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
 import { readInstance } from '../../functions/core/compute/claims.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
-import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
+import { alice, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type NovaResponse } from '../support/nova.js';
 import { seedVolume } from '../support/volumes.js';
+import { seedPort } from '../support/networks.js';
 
 // Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
 // flight: admitted or refused exactly as docs/operations.md says, which follows Nova's API. The
@@ -100,7 +101,8 @@ const OPS: Record<string, Op> = {
   },
   attach_interface: {
     verb: 'attach_interface', claims: 'attaching_interface', accepted: 200,
-    send: (api, id) => api.nova.post(`/servers/${id}/os-interface`, { interfaceAttachment: { port_id: uuid() } }),
+    // A port is Neutron's: made first, as the server's project's.
+    send: async (api, id) => api.nova.post(`/servers/${id}/os-interface`, { interfaceAttachment: { port_id: await seedPort(api.table, alice.projectId) } }),
   },
   detach_interface: {
     verb: 'detach_interface', claims: 'detaching_interface', accepted: 202,

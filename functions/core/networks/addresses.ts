@@ -1,4 +1,4 @@
-import { randomInt } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { isConditionFailure, keys, type Table } from '../shared/table.js';
 import {
@@ -177,10 +177,8 @@ export async function hasAddresses(table: Table, subnetId: string): Promise<bool
 }
 
 function randomBig(below: bigint): bigint {
-  // Two 48-bit draws are plenty for any pool a subnet has (an IPv6 /64 included, up to a bias no one can see).
-  const high = BigInt(randomInt(2 ** 48));
-  const low = BigInt(randomInt(2 ** 48));
-  return ((high << 48n) | low) % below;
+  // 128 random bits: any pool a subnet has (an IPv6 /64 included), up to a bias no one can see.
+  return BigInt(`0x${randomBytes(16).toString('hex')}`) % below;
 }
 
 function shuffle<T>(items: T[]): void {
