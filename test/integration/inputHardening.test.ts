@@ -6,6 +6,7 @@ import { IMAGE, type Nova } from '../support/nova.js';
 import { captureLogs, logText } from '../support/logs.js';
 import { rawRequest } from '../support/rawHttp.js';
 import { seedVolume } from '../support/volumes.js';
+import { seedPort } from '../support/networks.js';
 
 // What an adversarial probe found (issue 10, item 6), each over real HTTP through the local API
 // Gateway front and the API Lambda on the emulators: the answer Nova gives, and nothing changed.
@@ -93,11 +94,14 @@ describe('one volume or port, one key, whatever its spelling', () => {
     ['volume', 'os-volume_attachments', (id: string) => ({ volumeAttachment: { volumeId: id } }), Volumes],
     ['port', 'os-interface', (id: string) => ({ interfaceAttachment: { port_id: id } }), Ports],
   ] as const)('a %s spelled three ways is attached to one server of three', async (_noun, collection, body, kind) => {
-    const id = kind === Volumes ? await seedVolume(api.table) : crypto.randomUUID();
+    // Each is its service's, made first (a volume by Cinder, a port by Neutron).
+    const id = kind === Volumes ? await seedVolume(api.table) : await seedPort(api.table, 'demo');
     const spellings = [id, id.toUpperCase(), id.replaceAll('-', '')];
     const servers = await Promise.all(spellings.map(() => seedInstance(api.table)));
     const answers = await Promise.all(servers.map((s, i) => owner.post(`/servers/${s.id}/${collection}`, body(spellings[i]!))));
-    expect(answers.map((a) => a.status).sort()).toEqual([200, 400, 400]);
+    // The losers: Cinder's 400, Nova's 409 PortInUse.
+    const refused = kind === Volumes ? 400 : 409;
+    expect(answers.map((a) => a.status).sort()).toEqual([200, refused, refused]);
     const winner = answers.find((a) => a.status === 200)!;
     expect(JSON.stringify(winner.body)).toContain(id);
     expect(await item(kind.item(id))).toMatchObject({ id, status: kind.reservedStatus });

@@ -6,11 +6,12 @@ import type { PowerStateValue } from '../../functions/core/compute/states.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import {
-  CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
+  alice, CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
 } from '../support/emulators.js';
 import { failAt as failAtStep } from '../support/faults.js';
 import { IMAGE, IMAGE2, type NovaResponse } from '../support/nova.js';
 import { seedVolume } from '../support/volumes.js';
+import { seedPort } from '../support/networks.js';
 
 // Each operation's two endings, as docs/operations.md states them: admitted over HTTP, run by the
 // compute worker through the simulated driver (told to fail at a named step for the failure
@@ -200,7 +201,7 @@ async function runCase(c: Case, failAt?: string) {
   });
   const held: Held = {
     volumeId: await seedAttachment(api.table, Volumes, id), portId: await seedAttachment(api.table, Ports, id),
-    newVolumeId: await seedVolume(api.table), newPortId: uuid(),
+    newVolumeId: await seedVolume(api.table), newPortId: await seedPort(api.table, alice.projectId),
   };
   const res = await c.send(api, id, held);
   if (res.status >= 300) throw new Error(`${c.op} from ${c.from}: ${res.status} ${JSON.stringify(res.body)}`);
