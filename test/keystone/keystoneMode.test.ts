@@ -5,6 +5,7 @@ import { KeystoneIdentityProvider } from '../../functions/core/identity/keystone
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { startKeystone, type Keystone } from '../support/keystone.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { Cinder } from '../support/volumes.js';
 
 // Keystone mode against a real Keystone 22 (scripts/keystone/): the local runtime runs the same
 // authorizer as API Gateway would, and every token is validated by Keystone with taskgate's
@@ -126,7 +127,8 @@ describe('tokens', () => {
 });
 
 describe('projects and roles (Nova\'s default policies)', () => {
-  const VOL = '5f1c2f0e-8c55-4a43-9c34-1f2d0a3b7e61';
+  /** alpha's volume, made through Cinder with alpha's Keystone token (Nova attaches only Cinder's). */
+  let VOL = '';
   const PORT = '0b8e0a9c-1b7a-4c1e-9f43-3cb1d6f2a7e0';
   let alphaServer: string;
   let betaServer: string;
@@ -137,6 +139,7 @@ describe('projects and roles (Nova\'s default policies)', () => {
     betaServer = await as('beta-member').createServer('beta-1');
     await as('alpha-member').waitIdle(alphaServer);
     await as('beta-member').waitIdle(betaServer);
+    VOL = await new Cinder(runtime.apiUrl.replace(/\/v2\.1$/, ''), tokens['alpha-member']!, keystone.projects.alpha!).create();
     expect((await as('alpha-member').post(`/servers/${alphaServer}/os-volume_attachments`, { volumeAttachment: { volumeId: VOL } })).status).toBe(200);
     await as('alpha-member').waitIdle(alphaServer);
     const actions = await as('alpha-member').get(`/servers/${alphaServer}/os-instance-actions`);
