@@ -23,6 +23,33 @@ export async function allNetworks(table: Table): Promise<Network[]> {
   return (await queryPartition<Record<string, unknown>>(table, NETWORK_PARTITION, 'NETWORK#')).map((i) => withoutKeys<Network>(i));
 }
 
+// Nova's admission reads networks for every create (the project's network, or the ones named):
+// each process keeps the list for a few seconds, as it keeps flavors, so a create stays one write
+// and one send. A network the list lacks is read again before it is refused; one deleted
+// elsewhere may still be accepted for those seconds, and its port then fails the build (the
+// worker reads the network itself), as a network deleted during a build does in Nova.
+const NETWORK_CACHE_MS = 10_000;
+const cache = new Map<string, { readonly until: number; readonly networks: Promise<Network[]> }>();
+
+export function cachedNetworks(table: Table, now = Date.now()): Promise<Network[]> {
+  const hit = cache.get(table.name);
+  if (hit && hit.until > now) return hit.networks;
+  const networks = allNetworks(table);
+  cache.set(table.name, { until: now + NETWORK_CACHE_MS, networks });
+  networks.catch(() => cache.delete(table.name));
+  return networks;
+}
+
+/** The network by id from the cached list, the list read again if it lacks it. */
+export async function cachedNetwork(table: Table, id: string): Promise<Network | undefined> {
+  let found = (await cachedNetworks(table)).find((n) => n.id === id);
+  if (!found) {
+    cache.delete(table.name);
+    found = (await cachedNetworks(table)).find((n) => n.id === id);
+  }
+  return found;
+}
+
 export async function readNetwork(table: Table, id: string): Promise<Network | undefined> {
   await ensureDefaults(table);
   const item = await getItem<Record<string, unknown>>(table, networkKeys.network(id));

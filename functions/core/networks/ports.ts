@@ -278,11 +278,13 @@ export async function letGoOfPort(
     Object.assign(values, { ':attaching': 'attaching', ':before': req.onlyIfLeaseBefore });
   }
   const now = req.now ?? Date.now();
+  const goes = ['#novaMade = :true', '#doomed = :true', ...(req.requestId !== undefined ? ['#createdBy = :request'] : [])];
+  // Unbinding first: a port the user made (the one a detach lets go of) costs one write; a port
+  // that goes is told apart by the failed write's old item, and removed.
   for (let attempt = 0; attempt < 3; attempt++) {
-    const goes = ['#novaMade = :true', '#doomed = :true', ...(req.requestId !== undefined ? ['#createdBy = :request'] : [])];
+    const unbound = await unbind(table, req.id, held, names, values, req.requestId !== undefined);
+    if (unbound !== 'goes') return unbound;
     if (await removePortIf(table, req.id, held, goes, names, values, now) === 'yes') return true;
-    const unbound = await unbind(table, req.id, held, names, values);
-    if (unbound !== 'retry') return unbound;
   }
   return false;
 }
@@ -301,17 +303,18 @@ async function removePortIf(
 }
 
 async function unbind(
-  table: Table, id: string, held: string[], names: Record<string, string>, values: Record<string, unknown>,
-): Promise<boolean | 'retry'> {
-  const condition = [...held, 'attribute_not_exists(#novaMade)', 'attribute_not_exists(#doomed)', 'NOT #status IN (:creating, :deleting)']
-    .join(' AND ');
+  table: Table, id: string, held: string[], names: Record<string, string>, values: Record<string, unknown>, undo: boolean,
+): Promise<boolean | 'goes'> {
+  const stays = ['attribute_not_exists(#novaMade)', 'attribute_not_exists(#doomed)', 'NOT #status IN (:creating, :deleting)',
+    ...(undo ? ['NOT #createdBy = :request'] : [])];
+  const condition = [...held, ...stays].join(' AND ');
   const expression = 'SET #status = :available REMOVE #instance, #request, #lease, #shard';
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.port(id), ConditionExpression: condition, UpdateExpression: expression,
       ...usedPlaceholders([condition, expression], {
         ...names, '#novaMade': 'novaMade', '#doomed': 'doomed', '#status': 'status', '#instance': 'instanceId',
-        '#request': 'requestId', '#lease': 'leaseUntil', '#shard': 'leaseShard',
+        '#request': 'requestId', '#lease': 'leaseUntil', '#shard': 'leaseShard', '#createdBy': 'createdByRequest',
       }, { ...values, ':available': 'available', ':creating': 'creating', ':deleting': 'deleting' }),
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
@@ -319,9 +322,9 @@ async function unbind(
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
     const current = itemFromConditionFailure<Port>(err);
-    // Doomed between the two writes (Neutron deleted it meanwhile): removed after all.
-    const stillHeld = current?.instanceId === values[':instance'] && current?.status !== 'deleting';
-    return stillHeld && (current?.doomed || current?.novaMade) ? 'retry' : false;
+    // Still this server's, but a port that goes (Nova made it, Neutron deleted it, or this undo's request made it).
+    const removable = current?.novaMade || current?.doomed || (undo && current?.createdByRequest === values[':request']);
+    return current?.instanceId === values[':instance'] && current?.status !== 'deleting' && removable ? 'goes' : false;
   }
 }
 

@@ -7,7 +7,7 @@ import type { Reservation, ReservationContext } from '../compute/reservations.js
 import { checkRequestedAddress } from './addresses.js';
 import { canonicalIp } from './ip.js';
 import { networkKeys, type FixedIp, type Network, type Port } from './model.js';
-import { allNetworks, canSeeNetwork, readNetwork } from './networks.js';
+import { cachedNetwork, cachedNetworks, canSeeNetwork, readNetwork } from './networks.js';
 import { createPort } from './ports.js';
 import { ensureDefaultGroup } from './securityGroups.js';
 import { getItem } from './store.js';
@@ -51,7 +51,7 @@ const usable = (n: Network, caller: Pick<Caller, 'projectId'>) =>
  * the project's own or a shared one; several are Nova's 409 NetworkAmbiguous.
  */
 export async function projectNetwork(table: Table, caller: Pick<Caller, 'projectId'>): Promise<Network | undefined> {
-  const candidates = (await allNetworks(table)).filter((n) => usable(n, caller) && n.subnets.length > 0);
+  const candidates = (await cachedNetworks(table)).filter((n) => usable(n, caller) && n.subnets.length > 0);
   if (candidates.length > 1) {
     throw new Conflict('Multiple possible networks found, use a Network ID to be more specific.');
   }
@@ -62,7 +62,7 @@ export async function projectNetwork(table: Table, caller: Pick<Caller, 'project
 export async function networkForServer(
   table: Table, caller: Pick<Caller, 'projectId' | 'isAdmin'>, id: string, notFound: (message: string) => DomainError,
 ): Promise<Network> {
-  const network = await readNetwork(table, id);
+  const network = await cachedNetwork(table, id);
   if (!network || !canSeeNetwork(network, caller)) throw notFound(`Network ${id} could not be found.`);
   if (network.external && !network.shared && !caller.isAdmin) {
     throw new Forbidden(`It is not allowed to create an interface on external network ${id}`);
