@@ -2,6 +2,7 @@
 import uuid
 
 from novaclient import api_versions, client, exceptions
+import openstack
 
 from common import ADMIN_CLOUD, CLOUD, IMAGE, IMAGE2, READER_CLOUD, Steps, cloud_region, expect, wait_for
 
@@ -70,7 +71,8 @@ def list_and_paginate():
 
 
 def attach_detach_volume():
-    volume = str(uuid.uuid4())
+    # The volume is Cinder's (made with openstacksdk: Debian's novaclient has no Cinder).
+    volume = openstack.connect(cloud=CLOUD).block_storage.create_volume(size=1, name='nova-vol').id
     attachment = nova.volumes.create_server_volume(state['id'], volume)
     expect(attachment.volumeId == volume and attachment.device == '/dev/vdb', attachment)
     wait_status('ACTIVE')

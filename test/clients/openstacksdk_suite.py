@@ -53,16 +53,22 @@ def list_servers():
 
 
 def attach_detach_volume():
-    volume = str(uuid.uuid4())
+    # The volume is Cinder's: the SDK finds block-storage in Keystone's catalog and makes it there.
+    made = conn.block_storage.create_volume(size=1, name='sdk-vol')
+    expect(made.status == 'available' and made.size == 1, (made.status, made.size))
+    volume = made.id
     attachment = compute.create_volume_attachment(state['id'], volume_id=volume)
     expect(attachment.volume_id == volume and attachment.device == '/dev/vdb', attachment)
     wait_status('ACTIVE')
     expect([a.volume_id for a in compute.volume_attachments(state['id'])] == [volume], 'listed')
     expect(compute.get_volume_attachment(volume, state['id']).server_id == state['id'], 'shown')
     expect([v['id'] for v in server().attached_volumes] == [volume], 'on the server')
+    expect(conn.block_storage.get_volume(volume).status == 'in-use', 'in-use in Cinder')
     compute.delete_volume_attachment(volume, state['id'], ignore_missing=False)
     wait_status('ACTIVE')
     expect(list(compute.volume_attachments(state['id'])) == [], 'detached')
+    wait_for(lambda: conn.block_storage.get_volume(volume), lambda v: v.status == 'available', 'volume available')
+    conn.block_storage.delete_volume(volume)
 
 
 def interfaces():
