@@ -83,8 +83,9 @@ it('a multiattach reservation whose request never claimed its server is taken of
   const id = await seedVolume(table, { multiattach: true });
   const [x, y] = [await seedInstance(table), await seedInstance(table)];
   const t0 = Date.now();
-  await reserve(table, Volumes, { id, instanceId: x.id, projectId: 'demo', requestId: 'req-dead', now: t0, leaseMs: LEASE });
+  // The item carries the latest reservation's lease (x's, the earlier one here): the sweeper visits then.
   await reserve(table, Volumes, { id, instanceId: y.id, projectId: 'demo', requestId: 'req-later', now: t0 + 10, leaseMs: LEASE });
+  await reserve(table, Volumes, { id, instanceId: x.id, projectId: 'demo', requestId: 'req-dead', now: t0, leaseMs: LEASE });
   expect(Object.keys((await readAttachable(table, Volumes, id))?.attachments ?? {}).sort()).toEqual([x.id, y.id].sort());
   // Neither request claimed its server: past the first lease only the first goes, and the item's
   // lease becomes the second's; past that one, the second.
