@@ -2,6 +2,8 @@ import { startHarness, type Harness } from '../../bench/harness.js';
 import type { Counts } from '../../bench/requestCounter.js';
 import { readInstance } from '../../functions/core/compute/claims.js';
 import { cachedFlavors } from '../../functions/core/compute/flavors.js';
+import { DEFAULT_IMAGES } from '../../functions/core/images/image.js';
+import { findImageToBoot } from '../../functions/core/images/store.js';
 import { cachedNetworks } from '../../functions/core/networks/networks.js';
 import { seedPort } from '../support/networks.js';
 import { failedConditionalWrite, seedAttachment, seedInstance } from '../support/emulators.js';
@@ -41,6 +43,8 @@ async function measure(call: () => Promise<{ statusCode: number }>, status?: num
   await cachedFlavors(h.table('setup'));
   // So are the networks a create without `networks` gets its interface on (functions/core/networks/networks.ts).
   await cachedNetworks(h.table('setup'));
+  // And the images create and rebuild check (functions/core/images/store.ts).
+  await findImageToBoot(h.table('setup'), DEFAULT_IMAGES[0]!.id);
   h.counter.reset();
   const res = await call();
   if (status !== undefined) expect(res.statusCode).toBe(status);
