@@ -95,6 +95,12 @@ export class NovaApi extends Construct {
       const volumeV3 = new Resource(this, 'VolumeV3Resource', { parent: volume, pathPart: 'v3' });
       this.publicMethods.push(new Method(this, 'VolumeVersions', { resource: volume, httpMethod: 'GET', integration, options: open }));
       this.publicMethods.push(new Method(this, 'VolumeV3Version', { resource: volumeV3, httpMethod: 'GET', integration, options: open }));
+      // Neutron's, at the network endpoint (`<base>/network`) and its v2.0; `/network/v2.0/ports`
+      // and the rest stay with the proxy and the authorizer.
+      const network = new Resource(this, 'NetworkResource', { parent: this.api.root, pathPart: 'network' });
+      const networkV20 = new Resource(this, 'NetworkV20Resource', { parent: network, pathPart: 'v2.0' });
+      this.publicMethods.push(new Method(this, 'NetworkVersions', { resource: network, httpMethod: 'GET', integration, options: open }));
+      this.publicMethods.push(new Method(this, 'NetworkV20Version', { resource: networkV20, httpMethod: 'GET', integration, options: open }));
     }
     // API Gateway's own answers (a body over 10 MB, throttling, the authorizer's refusals, the
     // function failing) in Nova's shapes, as the local runtime answers them (gatewayResponses.ts).

@@ -73,7 +73,7 @@ describe('identity modes', () => {
       expect(acknowledgedAt(stack, 'AwsSolutions-APIG4').sort()).toEqual(stack.api.publicMethods.map((m) => m.node.path).sort());
       // Each service's version discovery, and nothing else, is served without the authorizer.
       const publicPaths = stack.api.publicMethods.map((m) => m.resource.path);
-      expect(publicPaths).toEqual(expect.arrayContaining(['/', '/v2.1', '/image', '/image/versions', '/volume', '/volume/v3']));
+      expect(publicPaths).toEqual(expect.arrayContaining(['/', '/v2.1', '/image', '/image/versions', '/volume', '/volume/v3', '/network', '/network/v2.0']));
       expect(publicPaths.filter((path) => !isPublicPath(path))).toEqual([]);
       const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { AuthorizationType: string; HttpMethod: string } }[];
       expect(methods.filter((m) => m.Properties.AuthorizationType === 'NONE').map((m) => m.Properties.HttpMethod)).toEqual(publicPaths.map(() => 'GET'));
