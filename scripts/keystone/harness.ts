@@ -245,8 +245,10 @@ async function provision(args: ProvisionArgs): Promise<Keystone> {
     const base = computeUrl.replace(/\/v2\.1\/?$/, '');
     // Cinder's endpoint names the caller's project, as Cinder's catalog entries do.
     const volume = `${base}/volume/v3/$(project_id)s`;
-    const endpoints = { compute: computeUrl, image: `${base}/image`, volumev3: volume, 'block-storage': volume };
-    for (const [type, name] of [['compute', 'nova'], ['image', 'glance'], ['volumev3', 'cinderv3'], ['block-storage', 'cinder']] as const) {
+    const endpoints = { compute: computeUrl, image: `${base}/image`, volumev3: volume, 'block-storage': volume, network: `${base}/network` };
+    for (const [type, name] of [
+      ['compute', 'nova'], ['image', 'glance'], ['volumev3', 'cinderv3'], ['block-storage', 'cinder'], ['network', 'neutron'],
+    ] as const) {
       const url = endpoints[type];
       serviceIds[type] ??= (await create<{ id: string }>('/services', 'service', { type, name, description: `taskgate (${type})` })).id;
       const existing = (await (await admin(`/endpoints?service_id=${serviceIds[type]}`)).json() as { endpoints: { id: string }[] }).endpoints;
