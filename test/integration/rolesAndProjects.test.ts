@@ -12,6 +12,7 @@ import { refusal } from '../../functions/core/shared/policy.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { IMAGE, Nova } from '../support/nova.js';
 import { Cinder } from '../support/volumes.js';
+import { makePort, neutron } from '../support/networks.js';
 
 // Nova's default policies and project isolation over real HTTP, for EVERY route the API registers
 // (a new route is walked without being listed here), in the identity modes `npm test` runs:
@@ -42,6 +43,8 @@ const MEMBER_READS = ['GET /image/v2/images/{image_id}/file'];
 const NOT_IMPLEMENTED = ['PUT /image/v2/images/{image_id}/file'];
 /** Nova's image proxy is served up to 2.35 (its metadata to 2.38): walked at 2.35. */
 const isImageProxy = (r: ApiRoute) => r.path.startsWith('/v2.1/images');
+/** Nova's network and security group proxies are served up to 2.35: walked at 2.35. */
+const isNetworkProxy = (r: ApiRoute) => r.path.startsWith('/v2.1/os-networks') || r.path.startsWith('/v2.1/os-security-groups');
 /** A route's refusal of its policy, in its service's body and words. */
 const refused = (r: ApiRoute) => JSON.parse(serviceFault(serviceOf(r.path), 'forbidden', 403, refusal(r.policy as Parameters<typeof refusal>[0])).body);
 
@@ -51,6 +54,8 @@ interface Fixture {
   readonly spareImageId: string;
   /** Available volumes of the owning project: for Nova's attach, Cinder's delete and Cinder's extend. */
   readonly spareVolumes: { readonly attach: string; readonly delete: string; readonly extend: string };
+  /** Neutron resources of the owning project that a delete may take (no port on them, not in use), and a port for Nova's attach. */
+  readonly spareNetwork: { readonly network: string; readonly subnet: string; readonly group: string; readonly novaGroup: string; readonly port: string };
   /** What the owning project put on its server: nobody else may see any of it. */
   readonly secrets: readonly string[];
   /** Path parameters: for reads, and for writes (a flavor of the test's own, not a built-in one). */
@@ -66,7 +71,7 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'PUT /v2.1/servers/{server_id}': { server: { name: `renamed-${uniq}` } },
     'POST /v2.1/servers/{server_id}/action': { reboot: { type: 'SOFT' } },
     'POST /v2.1/servers/{server_id}/os-volume_attachments': { volumeAttachment: { volumeId: f.spareVolumes.attach } },
-    'POST /v2.1/servers/{server_id}/os-interface': { interfaceAttachment: { port_id: crypto.randomUUID() } },
+    'POST /v2.1/servers/{server_id}/os-interface': { interfaceAttachment: { port_id: f.spareNetwork.port } },
     'PUT /v2.1/servers/{server_id}/metadata': { metadata: { a: uniq } },
     'POST /v2.1/servers/{server_id}/metadata': { metadata: { b: uniq } },
     'PUT /v2.1/servers/{server_id}/metadata/{key}': { meta: { [f.values.key!]: uniq } },
@@ -82,6 +87,18 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'POST /v2.1/images/{image_id}/metadata': { metadata: { b: uniq } },
     'PUT /v2.1/images/{image_id}/metadata': { metadata: { a: uniq } },
     'PUT /v2.1/images/{image_id}/metadata/{key}': { meta: { [f.values.key!]: uniq } },
+    'POST /v2.1/os-security-groups': { security_group: { name: `group-${uniq}`, description: uniq } },
+    'POST /network/v2.0/networks': { network: { name: `net-${uniq}` } },
+    'PUT /network/v2.0/networks/{network_id}': { network: { description: uniq } },
+    'POST /network/v2.0/subnets': { subnet: { network_id: f.values.network_id, ip_version: 4, cidr: `172.${16 + (parseInt(uniq.slice(0, 2), 16) % 16)}.${parseInt(uniq.slice(2, 4), 16)}.0/24` } },
+    'PUT /network/v2.0/subnets/{subnet_id}': { subnet: { description: uniq } },
+    'POST /network/v2.0/ports': { port: { network_id: f.values.network_id, name: `port-${uniq}` } },
+    'PUT /network/v2.0/ports/{port_id}': { port: { description: uniq } },
+    'POST /network/v2.0/security-groups': { security_group: { name: `group-${uniq}` } },
+    'PUT /network/v2.0/security-groups/{security_group_id}': { security_group: { description: uniq } },
+    'POST /network/v2.0/security-group-rules': {
+      security_group_rule: { security_group_id: f.values.security_group_id, direction: 'ingress', protocol: 'tcp', port_range_min: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000, port_range_max: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000 },
+    },
   };
   if (!Object.hasOwn(samples, name(route))) throw new Error(`${name(route)} takes a body: give it a valid sample in rolesAndProjects.test.ts`);
   return samples[name(route)];
@@ -99,7 +116,7 @@ function pathOf(route: ApiRoute, values: Record<string, string>): string {
  * JSON errors (its bodies follow the Accept header) and its patch media type.
  */
 const routeHeaders = (route: ApiRoute): Record<string, string> => ({
-  ...(isImageProxy(route) ? { 'OpenStack-API-Version': 'compute 2.35' } : {}),
+  ...(isImageProxy(route) || isNetworkProxy(route) ? { 'OpenStack-API-Version': 'compute 2.35' } : {}),
   ...(route.path.startsWith('/image/') ? { accept: 'application/json' } : {}),
   ...(route.method === 'PATCH' && route.path.startsWith('/image/') ? { 'content-type': 'application/openstack-images-v2.1-json-patch' } : {}),
 });
@@ -113,6 +130,11 @@ const call = (nova: Nova, route: ApiRoute, f: Fixture, uniq = 'x') => {
     // Cinder deletes and extends only an available volume: not the one attached to the server.
     ...(name(route) === 'DELETE /volume/v3/{project_id}/volumes/{volume_id}' ? { volume_id: f.spareVolumes.delete } : {}),
     ...(name(route) === 'POST /volume/v3/{project_id}/volumes/{volume_id}/action' ? { volume_id: f.spareVolumes.extend } : {}),
+    // Neutron deletes only what nothing uses: a network without ports, a subnet without addresses, a group no port names.
+    ...(name(route) === 'DELETE /network/v2.0/networks/{network_id}' ? { network_id: f.spareNetwork.network } : {}),
+    ...(name(route) === 'DELETE /network/v2.0/subnets/{subnet_id}' ? { subnet_id: f.spareNetwork.subnet } : {}),
+    ...(name(route) === 'DELETE /network/v2.0/security-groups/{security_group_id}' ? { security_group_id: f.spareNetwork.group } : {}),
+    ...(name(route) === 'DELETE /v2.1/os-security-groups/{security_group_id}' ? { security_group_id: f.spareNetwork.novaGroup } : {}),
   };
   return client.request(route.method, pathOf(route, values), sampleBody(route, f, uniq), routeHeaders(route));
 };
@@ -137,7 +159,25 @@ async function makeFixture(owner: Nova): Promise<Fixture> {
   // Volumes are Cinder's: made through its API before Nova attaches one.
   const cinder = new Cinder(owner.baseUrl.replace(/\/v2\.1$/, ''), owner.token, OWNER_PROJECT);
   const [volumeId, attach, del, extend] = [await cinder.create(), await cinder.create(), await cinder.create(), await cinder.create()];
-  const portId = crypto.randomUUID();
+  // Ports are Neutron's: made through its API before Nova binds one; a network, subnets and groups of the project's own.
+  const net = neutron(owner);
+  const made = async (path: string, resource: string, body: Record<string, unknown>) => {
+    const res = await net.post(path, { [resource]: body });
+    expect([path, res.status]).toEqual([path, 201]);
+    return res.body[resource].id as string;
+  };
+  const networkId = await made('/networks', 'network', { name: `net-${uniq}` });
+  const subnetId = await made('/subnets', 'subnet', { network_id: networkId, ip_version: 4, cidr: '192.168.77.0/24' });
+  const groupId = await made('/security-groups', 'security_group', { name: `group-${uniq}` });
+  const ruleId = await made('/security-group-rules', 'security_group_rule', { security_group_id: groupId, direction: 'ingress', protocol: 'udp' });
+  const spareNetwork = {
+    network: await made('/networks', 'network', { name: `spare-${uniq}` }),
+    subnet: await made('/subnets', 'subnet', { network_id: networkId, ip_version: 4, cidr: '192.168.78.0/24' }),
+    group: await made('/security-groups', 'security_group', { name: `spare-${uniq}` }),
+    novaGroup: await made('/security-groups', 'security_group', { name: `nova-spare-${uniq}` }),
+    port: await makePort(owner),
+  };
+  const portId = await makePort(owner);
   expect((await owner.post(`/servers/${serverId}/os-volume_attachments`, { volumeAttachment: { volumeId } })).status).toBe(200);
   await owner.waitIdle(serverId);
   expect((await owner.post(`/servers/${serverId}/os-interface`, { interfaceAttachment: { port_id: portId } })).status).toBe(200);
@@ -156,9 +196,10 @@ async function makeFixture(owner: Nova): Promise<Fixture> {
     network_label: Object.keys(addresses)[0] ?? 'private', key: 'secret', tag: secrets.tag,
     flavor_id: '1', keypair_name: `kp-${uniq}`, image_id: image.body.id, tag_value: secrets.tag,
     project_id: OWNER_PROJECT, quota_project_id: OWNER_PROJECT, type_id: 'default',
+    network_id: networkId, subnet_id: subnetId, security_group_id: groupId, security_group_rule_id: ruleId,
   };
   return {
-    serverId, spareImageId: spare.body.id, spareVolumes: { attach, delete: del, extend }, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
+    serverId, spareImageId: spare.body.id, spareVolumes: { attach, delete: del, extend }, spareNetwork, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
   };
 }
 

@@ -1,5 +1,5 @@
 import { Forbidden } from '../../core/shared/errors.js';
-import { allows, type PolicyName } from '../../core/shared/policy.js';
+import { allows, refusal, type PolicyName } from '../../core/shared/policy.js';
 import type { Asker } from '../../core/networks/model.js';
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import type { ApiContext } from '../http.js';
@@ -13,7 +13,7 @@ export const V2 = '/network/v2.0';
 export const askerOf = (ctx: ApiContext): Asker => ({ projectId: ctx.caller.projectId, isAdmin: ctx.caller.isAdmin });
 
 export function neutronAuthorize(ctx: ApiContext, policy: PolicyName): void {
-  if (!allows(ctx.caller, policy)) throw new Forbidden(`rule:${policy} is disallowed by policy`, { type: 'PolicyNotAuthorized' });
+  if (!allows(ctx.caller, policy)) throw new Forbidden(refusal(policy), { type: 'PolicyNotAuthorized' });
 }
 
 /** A sub-rule that also passes for the network's owner (Neutron's NET_OWNER_MEMBER). */

@@ -31,8 +31,49 @@ export const IMAGE_POLICIES = {
   get_image_schemas: 'any',
 } as const satisfies Record<string, Requirement>;
 
+/**
+ * Neutron's (neutron/conf/policies/*.py): the role each needs; the owner checks that go with it
+ * (the project, a shared or external network, the network's owner) are the network service's
+ * (functions/core/networks/), where a resource the project cannot see is a 404.
+ */
+export const NETWORK_POLICIES = {
+  'get_network': 'reader',
+  'create_network': 'member',
+  'create_network:shared': 'admin',
+  'create_network:router:external': 'admin',
+  'update_network': 'member',
+  'update_network:shared': 'admin',
+  'update_network:router:external': 'admin',
+  'delete_network': 'member',
+  'get_subnet': 'reader',
+  'create_subnet': 'member',
+  'update_subnet': 'member',
+  'delete_subnet': 'member',
+  'get_port': 'reader',
+  'create_port': 'member',
+  /** Also the network's owner (NET_OWNER_MEMBER): functions/api/networks/ports.ts. */
+  'create_port:mac_address': 'admin',
+  'create_port:fixed_ips:ip_address': 'admin',
+  'create_port:device_owner': 'admin',
+  'create_port:binding:host_id': 'admin',
+  'update_port': 'member',
+  'update_port:binding:host_id': 'admin',
+  'update_port:device_owner': 'admin',
+  'delete_port': 'member',
+  'get_security_group': 'reader',
+  'create_security_group': 'member',
+  'update_security_group': 'member',
+  'delete_security_group': 'member',
+  'get_security_group_rule': 'reader',
+  'create_security_group_rule': 'member',
+  'delete_security_group_rule': 'member',
+  /** Neutron checks no rule for its extensions and version documents: any authenticated caller. */
+  'get_extension': 'any',
+} as const satisfies Record<string, Requirement>;
+
 export const POLICIES = {
   ...IMAGE_POLICIES,
+  ...NETWORK_POLICIES,
   'os_compute_api:servers:index': 'reader',
   'os_compute_api:servers:detail': 'reader',
   'os_compute_api:servers:show': 'reader',
@@ -107,41 +148,6 @@ export const POLICIES = {
   'os_compute_api:os-security-groups:show': 'reader',
   'os_compute_api:os-security-groups:create': 'member',
   'os_compute_api:os-security-groups:delete': 'member',
-  // Neutron's (neutron/conf/policies/*.py). The role each needs; the owner checks that go with
-  // it (the project, a shared or external network, the network's owner) are the network
-  // service's (functions/core/networks/), where a resource the project cannot see is a 404.
-  'get_network': 'reader',
-  'create_network': 'member',
-  'create_network:shared': 'admin',
-  'create_network:router:external': 'admin',
-  'update_network': 'member',
-  'update_network:shared': 'admin',
-  'update_network:router:external': 'admin',
-  'delete_network': 'member',
-  'get_subnet': 'reader',
-  'create_subnet': 'member',
-  'update_subnet': 'member',
-  'delete_subnet': 'member',
-  'get_port': 'reader',
-  'create_port': 'member',
-  /** Also the network's owner (NET_OWNER_MEMBER): functions/api/networks/ports.ts. */
-  'create_port:mac_address': 'admin',
-  'create_port:fixed_ips:ip_address': 'admin',
-  'create_port:device_owner': 'admin',
-  'create_port:binding:host_id': 'admin',
-  'update_port': 'member',
-  'update_port:binding:host_id': 'admin',
-  'update_port:device_owner': 'admin',
-  'delete_port': 'member',
-  'get_security_group': 'reader',
-  'create_security_group': 'member',
-  'update_security_group': 'member',
-  'delete_security_group': 'member',
-  'get_security_group_rule': 'reader',
-  'create_security_group_rule': 'member',
-  'delete_security_group_rule': 'member',
-  /** Neutron checks no rule for its extensions and version documents: any authenticated caller. */
-  'get_extension': 'any',
 } as const satisfies Record<string, Requirement>;
 
 export type PolicyName = keyof typeof POLICIES;
@@ -174,8 +180,12 @@ export function authorize(caller: Pick<Caller, 'roles'>, policy: PolicyName): vo
   if (!allows(caller, policy)) throw new Forbidden(refusal(policy));
 }
 
-/** A refused policy in its service's words: Glance's (oslo.policy's Forbidden in glance/common/exception.py), else Nova's. */
+/**
+ * A refused policy in its service's words: Glance's (oslo.policy's Forbidden in
+ * glance/common/exception.py), Neutron's (neutron-lib's PolicyNotAuthorized), else Nova's.
+ */
 export function refusal(policy: PolicyName): string {
   if (Object.hasOwn(IMAGE_POLICIES, policy)) return `You are not authorized to complete ${policy} action.`;
+  if (Object.hasOwn(NETWORK_POLICIES, policy)) return `rule:${policy} is disallowed by policy`;
   return `Policy doesn't allow ${policy} to be performed.`;
 }
