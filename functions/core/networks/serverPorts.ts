@@ -9,7 +9,7 @@ import { canonicalIp } from './ip.js';
 import { networkKeys, type FixedIp, type Network, type Port } from './model.js';
 import { cachedNetwork, cachedNetworks, canSeeNetwork, readNetwork } from './networks.js';
 import { createPort } from './ports.js';
-import { ensureDefaultGroup } from './securityGroups.js';
+import { defaultGroupId, ensureDefaultGroup } from './securityGroups.js';
 import { getItem } from './store.js';
 import { subnetsOf } from './subnets.js';
 
@@ -242,7 +242,8 @@ export const attachingInterface: Reservation = {
       const port = await createPort(table, {
         id, projectId: ctx.projectId, network, subnets: await subnetsOf(table, network), name: '', description: '', adminStateUp: true,
         ...(fixedIp ? { fixedIps: [{ ipAddress: fixedIp }] } : {}),
-        securityGroups: [await ensureDefaultGroup(table, ctx.projectId, ctx.now)], portSecurityEnabled: network.portSecurityEnabled,
+        // The default group by its id alone: a refused attach (its claim refused after this) leaves nothing made.
+        securityGroups: [defaultGroupId(ctx.projectId)], portSecurityEnabled: network.portSecurityEnabled,
         requestId: ctx.requestId, now: ctx.now, creatingUntil: leaseUntil, bind: { instanceId: ctx.instanceId, leaseUntil },
       });
       return portDetails(port);
