@@ -1,5 +1,6 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';
+import { changeImage } from '../../functions/core/images/store.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
 
 // The image service (Glance v2's images API under /image) and Nova's side of it, over HTTP
@@ -208,6 +209,34 @@ describe('create, patch and delete', () => {
     expect(image.body).toMatchObject({ name: 'image', additionalProperties: { type: 'string' } });
     expect(image.body.properties.visibility.enum).toEqual(['community', 'public', 'private', 'shared']);
     expect((await alice.get('/schemas/images')).body.properties.images.items.name).toBe('image');
+  });
+});
+
+describe('two changes of one image', () => {
+  it('a change whose image was written after it read it is redone on what won: neither is lost', async () => {
+    const image = await made(alice, { name: 'contended' });
+    let runs = 0;
+    const changed = await changeImage(api.table, image.id, async (current) => {
+      runs++;
+      // Another request changes the image between this one's read and its write.
+      if (runs === 1) expect((await patch(alice, image.id, [{ op: 'add', path: '/first', value: '1' }])).status).toBe(200);
+      return { ...current!, properties: { ...current!.properties, second: '2' } };
+    });
+    expect(runs).toBe(2);
+    expect(changed.properties).toEqual({ first: '1', second: '2' });
+    expect((await alice.get(`/images/${image.id}`)).body).toMatchObject({ first: '1', second: '2' });
+  });
+
+  it('six patches at once each land (each loser redoes its change), and a built-in image\'s first change is made once', async () => {
+    const image = await made(alice, { name: 'many-writers' });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f'];
+    const answers = await Promise.all(keys.map((k) => patch(alice, image.id, [{ op: 'add', path: `/${k}`, value: k }])));
+    expect(answers.map((a) => a.status)).toEqual(keys.map(() => 200));
+    expect((await alice.get(`/images/${image.id}`)).body).toMatchObject(Object.fromEntries(keys.map((k) => [k, k])));
+    const tagged = await Promise.all(keys.map((k) => admin.request('PUT', `/images/${IMAGE2}/tags/${k}`)));
+    expect(tagged.map((a) => a.status)).toEqual(keys.map(() => 204));
+    expect([...(await admin.get(`/images/${IMAGE2}`)).body.tags].sort()).toEqual(keys);
+    await Promise.all(keys.map((k) => admin.delete(`/images/${IMAGE2}/tags/${k}`)));
   });
 });
 
