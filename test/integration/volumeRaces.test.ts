@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import { readInstance } from '../../functions/core/compute/claims.js';
 import { readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { seedInstance } from '../support/emulators.js';
@@ -73,11 +74,13 @@ it(`attach racing the volume's delete: exactly one wins, never a deleted volume 
   for (let r = 0; r < ROUNDS; r++) {
     const { servers: [server], nova, cinder } = await round();
     const id = await cinder.create();
-    const racers = [
-      () => nova.post(`/servers/${server}/os-volume_attachments`, attachBody(id)),
-      () => cinder.delete(`/volumes/${id}`),
-    ];
-    const [attach, del] = await Promise.all(r % 2 ? racers.map((f) => f()) : racers.reverse().map((f) => f()).reverse());
+    // Both in flight at once, each round the other one sent first, so that each side wins some
+    // rounds (what is asserted holds whichever does).
+    const sendAttach = () => nova.post(`/servers/${server}/os-volume_attachments`, attachBody(id));
+    const sendDelete = () => cinder.delete(`/volumes/${id}`);
+    const [attach, del] = r % 2 === 0
+      ? await Promise.all([sleep(2).then(sendAttach), sendDelete()])
+      : await Promise.all([sendAttach(), sleep(2).then(sendDelete)]);
     tally.rounds++;
     if ((attach!.status === 200) !== (del!.status === 202)) tally.oneWinner++;
     if (attach!.status === 200) {
@@ -103,7 +106,8 @@ it(`attach racing the volume's extend (held while extending): exactly one wins (
     const id = await cinder.create({ size: 1 });
     const held = api.holdExtends();
     const extending = cinder.post(`/volumes/${id}/action`, { 'os-extend': { new_size: 2 } });
-    const attach = await nova.post(`/servers/${server}/os-volume_attachments`, attachBody(id));
+    // Every other round the attach leaves a moment later, so that each side wins some rounds.
+    const attach = await sleep(r % 2 ? 8 : 0).then(() => nova.post(`/servers/${server}/os-volume_attachments`, attachBody(id)));
     // The extend answers at once when refused; when it won it waits, holding the volume, until now.
     held.open();
     const extend = await extending;
