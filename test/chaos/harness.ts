@@ -24,6 +24,7 @@ import type { HistoryEvent } from '../support/history/events.js';
 import { HistoryRecorder } from '../support/history/recorder.js';
 import { Cinder } from '../support/volumes.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { seedPort } from '../support/networks.js';
 
 // The chaos run: the real API, compute, dead-letter and sweeper handlers on dynalite and
 // fauxqs over HTTP, a seeded random workload from many clients on shared instances, volumes
@@ -235,7 +236,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // The workload.
     const clients = options.clients ?? 8;
     const volumes: string[] = [];
-    const ports = Array.from({ length: options.ports ?? 6 }, () => crypto.randomUUID());
+    // Ports are Neutron's: made (outside the faults) before any client asks Nova to attach one.
+    const ports = await Promise.all(Array.from({ length: options.ports ?? 6 }, () => seedPort(harnessTable, 'demo')));
     const pool: string[] = [];
     const base = `${served.url}/v2.1`;
     const tokens = ['alice:demo', 'bob:demo'];

@@ -9,7 +9,7 @@ import { derivedUuid } from '../shared/ids.js';
 import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
-import { reserveNamedPorts, type Nic } from '../networks/serverPorts.js';
+import { giveBackCreatePorts, interfacesForCreate, type Nic } from '../networks/serverPorts.js';
 import { endTakenOver, retryThrottled } from './settle.js';
 import { PowerState } from './states.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
@@ -192,7 +192,7 @@ export interface CreateRequest {
   /** Multiple create: the reservation all share, and this one's index in it. */
   readonly reservationId?: string;
   readonly launchIndex?: number;
-  /** Its interfaces (functions/core/networks/serverPorts.ts): ports named are reserved here, the rest made by its worker. */
+  /** Its interfaces (functions/core/networks/serverPorts.ts): made or reserved here, held by the server's item from its write. */
   readonly nics?: readonly Nic[];
   /** A retry of a request that died before answering (see OperationRequest.resumed). */
   readonly resumed?: boolean;
@@ -220,17 +220,17 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
   const request: OperationRequest = {
     instanceId: id, op: 'create', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
   };
-  const namesPorts = (req.nics ?? []).some((n) => n.kind === 'port');
-  // A retry finds the server its request made before reserving anything again.
-  if (req.resumed && namesPorts) {
+  const hasPorts = (req.nics ?? []).length > 0;
+  // A retry finds the server its request made before making or reserving anything again.
+  if (req.resumed && hasPorts) {
     const made = await readInstance(deps.table, id);
     if (made) return createdEarlier(deps, request, made);
   }
   const leaseMs = deps.reservationLeaseMs ?? deps.claimLeaseMs;
-  const nics = namesPorts
-    ? await reserveNamedPorts(deps.table, { instanceId: id, projectId: req.caller.projectId, requestId: req.requestId, now, leaseMs }, req.nics!)
-    : req.nics ?? [];
-  const params = nics.length > 0 ? { nics } : {};
+  const ports = hasPorts
+    ? await interfacesForCreate(deps.table, { instanceId: id, projectId: req.caller.projectId, requestId: req.requestId, now, leaseMs }, req.nics!)
+    : {};
+  const params = hasPorts ? { portIds: Object.keys(ports) } : {};
   const instance: Instance = {
     id, projectId: req.caller.projectId, userId: req.caller.userId, name: req.name,
     vmState: 'building', taskState: row.taskStates[0], powerState: PowerState.NOSTATE,
@@ -242,7 +242,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       params, claimedAt: now,
     },
     leaseUntil: now + deps.claimLeaseMs,
-    volumes: {}, ports: {},
+    volumes: {}, ports,
   };
   try {
     await deps.table.db.send(new PutCommand({
@@ -264,7 +264,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
   try {
     // A put that answered after the ports' reservations ran out may have landed after the sweeper
     // gave them back (attachables.ts reclaimReservation): it must not run (as requestOperation).
-    if (namesPorts && clock() >= now + leaseMs) throw new Error('the create was admitted after its ports\' reservations ran out');
+    if (hasPorts && clock() >= now + leaseMs) throw new Error('the create was admitted after its ports\' reservations ran out');
     await deps.queue.send(messageFor(request, instance.version, params, now));
   } catch (err) {
     // Undone only if the item is gone: one still there (a throttled delete, or a worker that got
@@ -275,7 +275,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       ExpressionAttributeValues: { ':one': 1 },
     }))).then(() => true, () => false);
     if (undone) {
-      await retryThrottled(async () => Reservations.create?.undo(deps.table, { requestId: req.requestId, params }, id));
+      await retryThrottled(() => giveBackCreatePorts(deps.table, id, { requestId: req.requestId, params }));
       await failUnqueued(deps.table, request, now);
     }
     throw new ServiceUnavailable('The server could not be queued for creation; nothing was changed. Try again.', {

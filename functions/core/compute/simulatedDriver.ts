@@ -5,7 +5,6 @@ import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from '../shared/table.js';
-import { allocateServerPorts } from '../networks/serverPorts.js';
 
 /**
  * Called before each step's work, after its checkpoint. What it throws, the step throws: a
@@ -41,10 +40,8 @@ export class SimulatedDriver implements ComputeDriver {
 
   readonly create = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'schedule');
-    // Nova's compute manager allocates the server's ports while it builds (the network service's, not the hypervisor's).
-    const ports = await allocateServerPorts(this.table, { instance: ctx.instance, requestId: ctx.requestId, params: ctx.params, now: Date.now() });
     await this.step(ctx, 'spawn', 'spawning');
-    return { powerState: PowerState.RUNNING, ...(Object.keys(ports).length > 0 ? { ports } : {}) };
+    return { powerState: PowerState.RUNNING };
   };
 
   readonly rebuild = async (ctx: OperationContext): Promise<InstancePatch> => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { Conflict, NotFound, ServiceUnavailable, type DomainError } from '../shared/errors.js';
+import { Conflict, DomainError, NotFound, ServiceUnavailable } from '../shared/errors.js';
 import {
   INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, LEASE_SHARDS,
   usedPlaceholders, type Table,
@@ -106,18 +106,24 @@ export async function createPort(table: Table, spec: PortSpec): Promise<Port> {
     ...(spec.bind ? { novaMade: true } : {}),
     createdByRequest: spec.requestId, leaseUntil: spec.creatingUntil, createdAt: created, updatedAt: created, revision: 1,
   } as Port;
-  try {
-    await table.db.send(new PutCommand({
-      TableName: table.name,
-      Item: { ...keys.port(spec.id), ...item, leaseShard: leaseShardOf(spec.id), ...portIndexes(spec.id, spec.projectId, created) },
-      ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-    const made = itemFromConditionFailure<Port>(err) ?? await getItem<Port>(table, keys.port(spec.id));
-    if (made?.createdByRequest !== spec.requestId) throw err;
-    // This request made it before it died: finished, it is reported; still creating, it goes on.
-    if (made.status !== 'creating') return made;
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await table.db.send(new PutCommand({
+        TableName: table.name,
+        Item: { ...keys.port(spec.id), ...item, leaseShard: leaseShardOf(spec.id), ...portIndexes(spec.id, spec.projectId, created) },
+        ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+      }));
+      break;
+    } catch (err) {
+      if (!isConditionFailure(err)) throw err;
+      const made = itemFromConditionFailure<Port>(err) ?? await getItem<Port>(table, keys.port(spec.id));
+      if (made?.createdByRequest !== spec.requestId) throw err;
+      // This request made it before it died: still creating, it goes on; being undone (the sweeper
+      // gave up on it), the undo is finished and it is made again; finished, it is reported.
+      if (made.status === 'creating') break;
+      if (made.status !== 'deleting' || attempt > 0) return made;
+      await finishRemoval(table, made);
+    }
   }
   const fixedIps: FixedIp[] = [];
   try {
@@ -131,7 +137,11 @@ export async function createPort(table: Table, spec: PortSpec): Promise<Port> {
       }));
     }
   } catch (err) {
-    await removePort(table, spec.id, { from: 'creating', now: spec.now }).catch(() => undefined);
+    // Refused (no address left, the network gone): undone now. Anything else (a throttled write,
+    // a crash) leaves it creating, for a retry of the request to go on or the sweeper to undo.
+    if (err instanceof DomainError && err.kind !== 'serviceUnavailable') {
+      await removePort(table, spec.id, { from: 'creating', now: spec.now }).catch(() => undefined);
+    }
     throw err;
   }
   return finishCreation(table, spec, fixedIps);

@@ -1,25 +1,25 @@
 import { markAttached, Ports, reserve, unreserve } from '../shared/attachables.js';
-import { BadRequest, Conflict, DomainError, DriverError, Forbidden, NotFound } from '../shared/errors.js';
+import { BadRequest, Conflict, DomainError, Forbidden, NotFound } from '../shared/errors.js';
 import { canonicalUuid, derivedUuid } from '../shared/ids.js';
 import type { Table } from '../shared/table.js';
-import type { Attachment, Caller, Instance } from '../compute/instance.js';
+import type { Attachment, Caller } from '../compute/instance.js';
 import type { Reservation, ReservationContext } from '../compute/reservations.js';
 import { checkRequestedAddress } from './addresses.js';
 import { canonicalIp } from './ip.js';
 import { networkKeys, type FixedIp, type Network, type Port } from './model.js';
 import { cachedNetwork, cachedNetworks, canSeeNetwork, readNetwork } from './networks.js';
 import { createPort } from './ports.js';
-import { defaultGroupId, ensureDefaultGroup } from './securityGroups.js';
+import { defaultGroupId } from './securityGroups.js';
 import { getItem } from './store.js';
 import { subnetsOf } from './subnets.js';
 
 // Nova's side of networking: which networks and ports a server asks for, and the ports it gets.
-// A port the user names is reserved for the server at admission, before the server's item is
-// written (attachables.ts reserve: Nova's 409 PortInUse is one failed write); a port on a network
-// is made by the create's worker (as Nova's compute manager allocates them while it builds),
-// bound to the server and the create's request, and reaches the server's item with the create's
-// fenced release. A create that fails, or is taken over by a delete, gives each port back (the
-// ones Nova made go with their addresses); one that succeeds marks them in use.
+// All of it happens at admission, before the server's or the claim's one conditional write (as
+// an attach reserves its volume): a port the user names is reserved for the server (attachables.ts
+// reserve: Nova's 409 PortInUse is one failed write), a port on a network is made bound to the
+// server and the request. The server's item is written holding them, so whatever becomes of the
+// operation they are the server's from then on; until then each carries a short lease, and the
+// sweeper gives back what a request that died before writing the server's item left.
 
 /** One interface a server asked for, as admission resolved it. */
 export type Nic =
@@ -125,54 +125,85 @@ export async function requestedNics(
 }
 
 /**
- * Admission's part: each port the create names is reserved for the server (Nova's 409 PortInUse,
- * its 400 PortNotFound), its details kept for the worker. On a refusal, the ports reserved so far
- * are given back.
+ * A create's interfaces, made at admission before the server's item is written (which then holds
+ * them in its `ports`): each port named is reserved for the server (Nova's 409 PortInUse, its 400
+ * PortNotFound), and on each network named a port is made, bound to the server and the request
+ * (its id from the request: a retry of the request goes on with the same ports). Every refusal is
+ * Nova's, and gives back what was made or reserved before it.
  */
-export async function reserveNamedPorts(
+export async function interfacesForCreate(
   table: Table, req: { instanceId: string; projectId: string; requestId: string; now: number; leaseMs: number }, nics: readonly Nic[],
-): Promise<Nic[]> {
-  const reserved: Nic[] = [];
+): Promise<Record<string, Attachment>> {
+  const interfaces: Record<string, Attachment> = {};
+  const leaseUntil = req.now + req.leaseMs;
   try {
-    for (const nic of nics) {
-      if (nic.kind !== 'port') {
-        reserved.push(nic);
-        continue;
-      }
+    for (const [index, nic] of nics.entries()) {
+      const id = nic.kind === 'port' ? nic.portId : novaPortId(req.requestId, index);
       let port: Port;
       try {
-        port = await reserve(table, Ports, { id: nic.portId, ...req }) as Port;
+        port = nic.kind === 'port'
+          ? await reserve(table, Ports, { id, ...req }) as Port
+          : await novaPort(table, { ...req, id, networkId: nic.networkId, fixedIp: nic.fixedIp, leaseUntil });
       } catch (err) {
-        // Nova's create answers a port it cannot find with 400 (servers.py), its attach with 404.
-        if (err instanceof NotFound) throw new BadRequest(`Port id ${nic.portId} could not be found.`, { cause: err });
-        throw err;
+        throw asNovaCreateRefusal(err, nic);
       }
-      reserved.push({ kind: 'port', portId: nic.portId, port: portDetails(port) });
+      interfaces[id] = interfaceOf({ id, ...portDetails(port) }, req.instanceId, req.requestId, req.now);
     }
   } catch (err) {
-    await giveBackPorts(table, req.instanceId, { requestId: req.requestId, params: { nics: reserved } });
+    await giveBackPorts(table, req.instanceId, { requestId: req.requestId, params: { portIds: Object.keys(interfaces) } });
     throw err;
   }
-  return reserved;
+  return interfaces;
 }
 
-const nicsOf = (params: Record<string, unknown>): Nic[] => (Array.isArray(params.nics) ? params.nics as Nic[] : []);
+/** A port Nova makes on a network for a server, bound to it and the request. */
+async function novaPort(
+  table: Table, req: { id: string; instanceId: string; projectId: string; requestId: string; now: number; networkId: string; fixedIp?: string; leaseUntil: number },
+): Promise<Port> {
+  const network = await readNetwork(table, req.networkId);
+  if (!network || network.deleting) throw new NotFound(`Network ${req.networkId} could not be found.`, { type: 'NetworkNotFound' });
+  return createPort(table, {
+    id: req.id, projectId: req.projectId, network, subnets: await subnetsOf(table, network), name: '', description: '', adminStateUp: true,
+    ...(req.fixedIp ? { fixedIps: [{ ipAddress: req.fixedIp }] } : {}),
+    // The default group by its id alone: a request refused after this (its claim) leaves nothing made.
+    securityGroups: [defaultGroupId(req.projectId)], portSecurityEnabled: network.portSecurityEnabled,
+    requestId: req.requestId, now: req.now, creatingUntil: req.leaseUntil, bind: { instanceId: req.instanceId, leaseUntil: req.leaseUntil },
+  });
+}
 
-/** Each of the create's ports, named or made: [port id, nic]. */
-const portsOf = (claim: { requestId: string; params: Record<string, unknown> }) =>
-  nicsOf(claim.params).map((nic, i) => [nic.kind === 'port' ? nic.portId : novaPortId(claim.requestId, i), nic] as const);
+/** Neutron's refusals as Nova's create answers them (servers.py): 400, or 409 for a port in use. */
+function asNovaCreateRefusal(err: unknown, nic: Nic): unknown {
+  if (!(err instanceof DomainError)) return err;
+  if (err.kind === 'itemNotFound') {
+    return new BadRequest(nic.kind === 'port' ? `Port id ${nic.portId} could not be found.` : err.message, { cause: err });
+  }
+  if (err.type === 'IpAddressGenerationFailure') return new BadRequest(`No fixed IP addresses available for network: ${(nic as { networkId: string }).networkId}`, { cause: err });
+  if (err.type === 'IpAddressAlreadyAllocated') return new BadRequest(`Fixed IP address ${(nic as { fixedIp?: string }).fixedIp} is already in use on instance .`, { cause: err });
+  return err;
+}
+
+/** The create's ports, from its claim. */
+const portIdsOf = (params: Record<string, unknown>): string[] => (Array.isArray(params.portIds) ? params.portIds.map(String) : []);
 
 async function giveBackPorts(table: Table, instanceId: string, claim: { requestId: string; params: Record<string, unknown> }) {
-  for (const [id] of portsOf(claim)) await unreserve(table, Ports, { id, instanceId, requestId: claim.requestId });
+  for (const id of portIdsOf(claim.params)) await unreserve(table, Ports, { id, instanceId, requestId: claim.requestId });
 }
 
-/** The create's ports, around its release: given back if it failed (or was taken over), in use if it succeeded. */
+/**
+ * Around the create's release: its ports are on the server's item from the start, so whatever
+ * becomes of the create they are the server's (a delete that takes it over frees them with the
+ * server). A successful create marks them in use; after a failed one (the server in ERROR keeps
+ * its ports until it is deleted) the sweeper does, finding them on the server past their lease.
+ */
 export const creatingServerPorts: Reservation = {
-  undo: (table, claim, instanceId) => giveBackPorts(table, instanceId, claim),
+  undo: async () => undefined,
   settle: async (table, claim, instanceId) => {
-    for (const [id] of portsOf(claim)) await markAttached(table, Ports, { id, instanceId, requestId: claim.requestId });
+    for (const id of portIdsOf(claim.params)) await markAttached(table, Ports, { id, instanceId, requestId: claim.requestId });
   },
 };
+
+/** A create that never reached the queue (its item deleted again): what it made or reserved goes back. */
+export const giveBackCreatePorts = giveBackPorts;
 
 /** The interface the server's item keeps for a port. */
 export function interfaceOf(port: PortDetails & { id: string }, instanceId: string, requestId: string, now: number, tag?: string): Attachment {
@@ -181,44 +212,6 @@ export function interfaceOf(port: PortDetails & { id: string }, instanceId: stri
     netName: port.netName, fixedIps: port.fixedIps, ...(port.fixedIp ? { fixedIp: port.fixedIp } : {}),
     ...(tag !== undefined ? { tag } : {}),
   };
-}
-
-/**
- * The create's worker: a port on each network the server asked for, made bound to the server and
- * this request (a redelivery finds the ones it made), and each interface for the release to put
- * on the server's item. A network gone or out of addresses fails the build, as in Nova.
- */
-export async function allocateServerPorts(
-  table: Table, op: { instance: Instance; requestId: string; params: Record<string, unknown>; now: number },
-): Promise<Record<string, Attachment>> {
-  const interfaces: Record<string, Attachment> = {};
-  const { instance, requestId, now } = op;
-  const leaseUntil = Math.max(instance.leaseUntil ?? 0, now + 60_000);
-  for (const [id, nic] of portsOf(op)) {
-    if (nic.kind === 'port') {
-      if (nic.port) interfaces[id] = interfaceOf({ id, ...nic.port }, instance.id, requestId, now);
-      continue;
-    }
-    try {
-      const network = await readNetwork(table, nic.networkId);
-      if (!network || network.deleting) throw new NotFound(`Network ${nic.networkId} could not be found.`);
-      const port = await createPort(table, {
-        id, projectId: instance.projectId, network, subnets: await subnetsOf(table, network), name: '', description: '',
-        adminStateUp: true, ...(nic.fixedIp ? { fixedIps: [{ ipAddress: nic.fixedIp }] } : {}),
-        securityGroups: [await ensureDefaultGroup(table, instance.projectId, now)], portSecurityEnabled: network.portSecurityEnabled,
-        requestId, now, creatingUntil: leaseUntil, bind: { instanceId: instance.id, leaseUntil },
-      });
-      if (port.instanceId !== instance.id) throw new Conflict(`Port ${id} is still in use.`);
-      interfaces[id] = interfaceOf({ id, ...portDetails(port) }, instance.id, requestId, now);
-    } catch (err) {
-      // The network said no (gone, full, the address taken): the build fails, as Nova's does.
-      if (err instanceof DomainError && err.kind !== 'serviceUnavailable') {
-        throw new DriverError(`Build of instance ${instance.id} aborted: ${err.message}`, 500, { cause: err });
-      }
-      throw err;
-    }
-  }
-  return interfaces;
 }
 
 /**
@@ -234,22 +227,15 @@ export const attachingInterface: Reservation = {
         id, instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now, leaseMs: ctx.leaseMs,
       }) as Port);
     }
-    const network = await readNetwork(table, String(ctx.params.netId));
-    if (!network || network.deleting) throw new NotFound(`Network ${String(ctx.params.netId)} could not be found.`);
-    const leaseUntil = ctx.now + ctx.leaseMs;
     const fixedIp = typeof ctx.params.fixedIp === 'string' ? ctx.params.fixedIp : undefined;
     try {
-      const port = await createPort(table, {
-        id, projectId: ctx.projectId, network, subnets: await subnetsOf(table, network), name: '', description: '', adminStateUp: true,
-        ...(fixedIp ? { fixedIps: [{ ipAddress: fixedIp }] } : {}),
-        // The default group by its id alone: a refused attach (its claim refused after this) leaves nothing made.
-        securityGroups: [defaultGroupId(ctx.projectId)], portSecurityEnabled: network.portSecurityEnabled,
-        requestId: ctx.requestId, now: ctx.now, creatingUntil: leaseUntil, bind: { instanceId: ctx.instanceId, leaseUntil },
-      });
-      return portDetails(port);
+      return portDetails(await novaPort(table, {
+        id, instanceId: ctx.instanceId, projectId: ctx.projectId, requestId: ctx.requestId, now: ctx.now,
+        networkId: String(ctx.params.netId), fixedIp, leaseUntil: ctx.now + ctx.leaseMs,
+      }));
     } catch (err) {
       if (err instanceof DomainError && err.type === 'IpAddressGenerationFailure') {
-        throw new BadRequest(`No fixed IP addresses available for network: ${network.id}`, { cause: err });
+        throw new BadRequest(`No fixed IP addresses available for network: ${String(ctx.params.netId)}`, { cause: err });
       }
       if (err instanceof DomainError && err.type === 'IpAddressAlreadyAllocated') {
         throw new Conflict(`Fixed IP address ${fixedIp} is already in use on instance .`, { cause: err });
