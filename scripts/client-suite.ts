@@ -20,13 +20,16 @@ const PYTHON = process.env.TASKGATE_CLIENT_PYTHON ?? '/usr/bin/python3';
 const SUITES = [
   { file: 'novaclient_suite.py', project: 'alpha' },
   { file: 'openstacksdk_suite.py', project: 'beta' },
+  // A new user's first session with the `openstack` and `nova` commands: images, flavors and
+  // networks by name, volumes through Cinder, all found in the catalog.
+  { file: 'cli_tour.py', project: 'gamma' },
 ] as const;
 const dir = fileURLToPath(new URL('../test/clients/', import.meta.url));
 
-const probe = spawnSync(PYTHON, ['-c', 'import novaclient, openstack, keystoneauth1'], { encoding: 'utf8' });
+const probe = spawnSync(PYTHON, ['-c', 'import novaclient, openstack, openstackclient, keystoneauth1'], { encoding: 'utf8' });
 if (probe.status !== 0) {
   console.error(`${PYTHON} cannot import novaclient and openstack: install them with\n`
-    + '  apt-get install -y python3-novaclient python3-openstacksdk\n' + (probe.stderr ?? probe.error?.message ?? ''));
+    + '  apt-get install -y python3-novaclient python3-openstacksdk python3-openstackclient\n' + (probe.stderr ?? probe.error?.message ?? ''));
   process.exit(2);
 }
 
