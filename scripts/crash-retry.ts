@@ -64,6 +64,15 @@ async function main() {
       await create(nova, s);
       retries[s.answered!.status] = (retries[s.answered!.status] ?? 0) + 1;
     }
+    // A key still in progress (its first request was taken up again by the restarted worker, say,
+    // or its window not yet over): retried once more after another window, as a client would.
+    const busy = lost.filter((s) => s.answered?.status === 409);
+    if (busy.length > 0) {
+      await sleep((WINDOW_S + 1) * 1000);
+      for (const s of busy) await create(nova, s);
+      console.log(`${busy.length} retried again after another window: ${JSON.stringify(Object.fromEntries(
+        [...new Set(busy.map((s) => s.answered!.status))].map((st) => [st, busy.filter((s) => s.answered!.status === st).length])))}`);
+    }
     console.log(`retries answered: ${JSON.stringify(retries)}${conflicts.length ? `; a 409: ${conflicts[0]}` : ''}`);
     const servers: { id: string; name: string; status: string }[] = [];
     for (let marker: string | undefined, page = 0; page < 100; page++) {
@@ -80,8 +89,10 @@ async function main() {
     const missing = sent.filter((s) => (byName.get(s.name) ?? 0) === 0);
     const statuses: Record<string, number> = {};
     for (const s of servers) {
-      const status = String((await nova.get(`/servers/${s.id}`)).body.server.status);
+      const shown = (await nova.get(`/servers/${s.id}`)).body.server;
+      const status = String(shown.status);
       statuses[status] = (statuses[status] ?? 0) + 1;
+      if (status === 'ERROR') console.log(`  ${s.name} ERROR: ${shown.fault?.message}`);
     }
     console.log(`keys: ${keys}, servers: ${servers.length} (${JSON.stringify(statuses)}), keys with two or more servers: ${doubled.length}, keys with none: ${missing.length}`);
     proc.child.kill('SIGTERM');
