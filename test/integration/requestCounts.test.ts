@@ -67,12 +67,25 @@ describe('API path', () => {
   });
 
   it('create and delete: one write and one send', async () => {
+    // A port of its own, made first: reserved with the create (one write), as a volume is with an attach.
+    const port = await seedPort(h.table('setup'), owner.projectId);
     const created = await measure(() => h.api('POST', '/servers', {
-      server: { name: 'c', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' },
+      server: { name: 'c', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b', networks: [{ port }] },
     }), 202);
-    expect(created.api).toEqual(counts({ write: 1, send: 1 }));
+    expect(created.api).toEqual(counts({ write: 2, send: 1 }));
     const id = JSON.parse((created.res as unknown as { body: string }).body).server.id;
     expect((await measure(() => h.api('DELETE', `/servers/${id}`), 204)).api).toEqual(counts({ write: 1, send: 1 }));
+  });
+
+  it('a create on the project\'s network makes its port: four writes (the item, its membership, its address, the item finished) and five reads, where naming a port reserves it with one', async () => {
+    const image = '70a599e0-31e7-49b7-b260-868f441e862b';
+    const port = await seedPort(h.table('setup'), owner.projectId);
+    const named = await measure(() => h.api('POST', '/servers', { server: { name: 'n', flavorRef: '1', imageRef: image, networks: [{ port }] } }), 202);
+    const made = await measure(() => h.api('POST', '/servers', { server: { name: 'm', flavorRef: '1', imageRef: image } }), 202);
+    const more = Object.fromEntries(Object.entries(made.api).map(([kind, n]) => [kind, n - named.api[kind as keyof Counts]]));
+    // The network and its subnet (cached networks aside), the network again after the membership,
+    // the subnet's addresses, the subnet again after the address: each check after its write.
+    expect(more).toEqual(counts({ write: 3, read: 5 }));
   });
 
   it('the action is visible the moment the 202 is answered, from the claim itself', async () => {

@@ -87,7 +87,8 @@ export async function requestedNics(
   count: number,
 ): Promise<Nic[]> {
   if (networks === 'none') return [];
-  if (networks === undefined || networks === 'auto') {
+  // An empty list asks for nothing in particular: Nova gives the server the available network, as for `auto`.
+  if (networks === undefined || networks === 'auto' || networks.length === 0) {
     const network = await projectNetwork(table, caller);
     if (!network && networks === 'auto') {
       throw new BadRequest(`Unable to automatically allocate a network for project ${caller.projectId}`);
