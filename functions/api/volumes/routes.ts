@@ -90,7 +90,7 @@ export function volumeRoutes(deps: VolumeRouteDeps): ApiRoute[] {
           requestId: ctx.requestId, projectId: project, size: body.size, name: body.name, description: body.description,
           volumeType: type, metadata: body.metadata, availabilityZone: 'nova',
         }).catch(quotaFault);
-        return json(202, { volume: volumeDetail(volume, ctx, project) });
+        return json(202, { volume: volumeDetail(volume, ctx, project, false) });
       },
     },
     {
@@ -109,7 +109,7 @@ export function volumeRoutes(deps: VolumeRouteDeps): ApiRoute[] {
         const project = projectOf(event, ctx);
         const change = updateBody(event.body, ctx.apiVersion);
         const volume = await updateVolume(deps.table, ctx.caller, pathParam(event, 'volume_id'), change, clock());
-        return json(200, { volume: volumeDetail(volume, ctx, project) });
+        return json(200, { volume: volumeDetail(volume, ctx, project, false) });
       },
     },
     {

@@ -12,7 +12,12 @@ const link = (base: string, projectId: string, id: string) => [
 
 export const volumeSummary = (v: Volume, base: string, projectId: string) => ({ id: v.id, name: v.name, links: link(base, projectId, v.id) });
 
-export function volumeDetail(v: Volume, ctx: { baseUrl: string; apiVersion: ApiVersion; caller: Caller }, projectId: string) {
+/**
+ * `shown`: a show or a detailed list. Cinder adds the tenant, host and migration-status
+ * attributes there only (its contrib extensions extend `show` and `detail`), not to the volume a
+ * create or an update answers with (Tempest's create_volume and update_volume schemas refuse them).
+ */
+export function volumeDetail(v: Volume, ctx: { baseUrl: string; apiVersion: ApiVersion; caller: Caller }, projectId: string, shown = true) {
   const type = volumeTypeById(v.volumeTypeId);
   const at = (version: string) => isAtLeast(ctx.apiVersion, version);
   const admin = ctx.caller.isAdmin;
@@ -26,9 +31,10 @@ export function volumeDetail(v: Volume, ctx: { baseUrl: string; apiVersion: ApiV
     name: v.name, description: v.description, volume_type: type.name, snapshot_id: null, source_volid: null,
     metadata: v.metadata ?? {}, links: link(ctx.baseUrl, projectId, v.id), user_id: v.userId, bootable: String(v.bootable ?? false),
     encrypted: false, replication_status: null, consistencygroup_id: null, multiattach: v.multiattach, attachments,
-    'os-vol-tenant-attr:tenant_id': v.projectId,
-    ...(admin ? {
-      migration_status: null, 'os-vol-host-attr:host': 'taskgate@simulated#simulated',
+    ...(shown ? { 'os-vol-tenant-attr:tenant_id': v.projectId } : {}),
+    ...(admin ? { migration_status: null } : {}),
+    ...(admin && shown ? {
+      'os-vol-host-attr:host': 'taskgate@simulated#simulated',
       'os-vol-mig-status-attr:migstat': null, 'os-vol-mig-status-attr:name_id': null,
     } : {}),
     ...(at('3.13') ? { group_id: null } : {}),
