@@ -10,7 +10,7 @@ import subprocess
 import time
 import uuid
 
-from common import Steps, expect, wait_for
+from common import CLOUD, Steps, cloud_region, expect, wait_for
 
 steps = Steps('cli tour')
 suffix = uuid.uuid4().hex[:6]
@@ -19,13 +19,31 @@ VOLUME = f'tour-vol-{suffix}'
 NOVA_SERVER = f'tour-nova-{suffix}'
 
 
+def nova_login():
+    """The nova CLI reads no clouds.yaml: a user gives it the same password login as OS_*
+    variables (README, "Using OpenStack clients"), taken here from the clouds.yaml entry."""
+    config = cloud_region(CLOUD)
+    auth = config.auth
+    env = {k: v for k, v in os.environ.items() if k != 'OS_CLOUD'}
+    env.update({
+        'OS_AUTH_URL': auth['auth_url'], 'OS_USERNAME': auth['username'], 'OS_PASSWORD': auth['password'],
+        'OS_PROJECT_NAME': auth['project_name'],
+        'OS_USER_DOMAIN_NAME': auth.get('user_domain_name') or 'Default',
+        'OS_PROJECT_DOMAIN_NAME': auth.get('project_domain_name') or 'Default',
+    })
+    if config.region_name:
+        env['OS_REGION_NAME'] = config.region_name
+    return env
+
+
 def cli(*args, parse=True):
     """Runs a command as the user would type it; prints it and what it answered."""
     command = list(args)
     if parse and command[0] == 'openstack':
         command += ['-f', 'json']
     started = time.monotonic()
-    done = subprocess.run(command, capture_output=True, text=True, env=os.environ, timeout=180)
+    env = nova_login() if command[0] == 'nova' else os.environ
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180)
     shown = ' '.join(args)
     print(f'$ {shown}  ({time.monotonic() - started:.1f}s, exit {done.returncode})', flush=True)
     out = done.stdout.strip()

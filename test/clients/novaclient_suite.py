@@ -85,7 +85,10 @@ def attach_detach_volume():
 
 
 def interfaces():
-    port = str(uuid.uuid4())
+    # The port is Neutron's, made on the shared network `private` (with openstacksdk: Debian's
+    # novaclient has no Neutron); Nova binds it to the server and unbinds it at the detach.
+    network = openstack.connect(cloud=CLOUD).network
+    port = network.create_port(network_id=network.find_network('private', ignore_missing=False).id).id
     attached = nova.servers.interface_attach(state['id'], port, None, None)
     expect(attached.port_id == port, attached)
     wait_status('ACTIVE')
@@ -93,6 +96,8 @@ def interfaces():
     nova.servers.interface_detach(state['id'], port)
     wait_status('ACTIVE')
     expect(nova.servers.interface_list(state['id']) == [], 'detached')
+    expect(network.get_port(port).device_id == '', 'port unbound')
+    network.delete_port(port, ignore_missing=False)
 
 
 def rebuild():

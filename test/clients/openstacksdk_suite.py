@@ -72,7 +72,9 @@ def attach_detach_volume():
 
 
 def interfaces():
-    port = str(uuid.uuid4())
+    # The port is Neutron's, made on the shared network `private`; Nova binds it to the server.
+    network = openstack.connect(cloud=CLOUD).network
+    port = network.create_port(network_id=network.find_network('private', ignore_missing=False).id).id
     attached = compute.create_server_interface(state['id'], port_id=port)
     expect(attached.port_id == port, attached)
     wait_status('ACTIVE')
@@ -81,6 +83,8 @@ def interfaces():
     compute.delete_server_interface(port, server=state['id'], ignore_missing=False)
     wait_status('ACTIVE')
     expect(list(compute.server_interfaces(state['id'])) == [], 'detached')
+    expect(network.get_port(port).device_id == '', 'port unbound')
+    network.delete_port(port, ignore_missing=False)
 
 
 def rebuild():
