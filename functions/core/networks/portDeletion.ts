@@ -27,22 +27,26 @@ export async function deletePortOfNeutron(
       if (removed) return;
       continue;
     }
-    const server = await readInstance(deps.table, instanceId);
-    // A server being deleted (or gone) lets go of its ports with its deletion: marked, the port goes then.
-    const leaving = !server || server.deleted || server.taskState === 'deleting';
-    if (!leaving) {
+    if (!await leaving(deps, instanceId)) {
       try {
         await requestOperation(deps, {
           instanceId, op: 'detach_interface', caller: req.caller, requestId: req.requestId, globalRequestId: req.globalRequestId,
           params: { portId: port.id },
         });
       } catch (err) {
-        if (err instanceof DomainError && err.kind !== 'serviceUnavailable') throw portInUse(port.id, port.networkId, instanceId);
-        throw err;
+        if (!(err instanceof DomainError) || err.kind === 'serviceUnavailable') throw err;
+        // Refused because a deletion of the server claimed it meanwhile: that deletion lets go of the port.
+        if (!await leaving(deps, instanceId)) throw portInUse(port.id, port.networkId, instanceId);
       }
     }
     if (await doomPort(deps.table, port.id, instanceId)) return;
     // Let go of meanwhile (its detach already ran): an unbound port now, removed on the next pass.
   }
   throw portInUse(req.portId, '', '');
+}
+
+/** A server being deleted (or gone) lets go of its ports with its deletion: marked, a port goes then. */
+async function leaving(deps: AdmissionDeps, instanceId: string): Promise<boolean> {
+  const server = await readInstance(deps.table, instanceId);
+  return !server || !!server.deleted || server.taskState === 'deleting';
 }
