@@ -20,6 +20,8 @@ import { actionRoutes } from './compute/actions.js';
 import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
 import { flavorRoutes } from './compute/flavors.js';
+import { flavorAdminRoutes } from './compute/flavorAdmin.js';
+import { quotaRoutes } from './compute/quotas.js';
 import { keypairRoutes } from './compute/keypairs.js';
 import { metadataRoutes } from './compute/metadata.js';
 import { readonlyRoutes } from './compute/readonly.js';
@@ -100,7 +102,7 @@ function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
 export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBackend'>): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
+    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),
     ...networkProxyRoutes(deps), ...networkingRoutes(deps),

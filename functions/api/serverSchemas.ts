@@ -1,3 +1,6 @@
+import {
+  addTenantAccessBody, createExtraSpecsBody, removeTenantAccessBody, updateExtraSpecBody, updateQuotaClassSetSchema, updateQuotaSetSchema,
+} from './adminSchemas.js';
 import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './schemas.js';
@@ -297,6 +300,12 @@ export const requestSchemas = {
   metaItem: always(metaItemBody),
   tags: always(tagsBody),
   tag: always(tag),
+  createExtraSpecs: always(createExtraSpecsBody),
+  updateExtraSpec: always(updateExtraSpecBody),
+  addTenantAccess: always(addTenantAccessBody),
+  removeTenantAccess: always(removeTenantAccessBody),
+  updateQuotaSet: updateQuotaSetSchema,
+  updateQuotaClassSet: updateQuotaClassSetSchema,
 } satisfies Record<string, (v: ApiVersion) => object>;
 
 export type RequestSchemaName = keyof typeof requestSchemas;

@@ -139,7 +139,7 @@ export function basicServerView(s: Instance, base: string, o: ServerViewOptions)
 function embeddedFlavor(s: Instance, f: Flavor | undefined) {
   return {
     vcpus: f?.vcpus ?? 0, ram: f?.ram ?? 0, disk: f?.disk ?? 0, ephemeral: f?.ephemeral ?? 0, swap: f?.swap ?? 0,
-    original_name: f?.name ?? s.flavorId, extra_specs: {},
+    original_name: f?.name ?? s.flavorId, extra_specs: f?.extraSpecs ?? {},
   };
 }
 
@@ -254,6 +254,6 @@ export function flavorView(f: Flavor, base: string, detail: boolean, version?: A
     ...summary, ram: f.ram, disk: f.disk, vcpus: f.vcpus, swap: f.swap === 0 && !at('2.75') ? '' : f.swap,
     'OS-FLV-EXT-DATA:ephemeral': f.ephemeral, 'OS-FLV-DISABLED:disabled': false,
     rxtx_factor: f.rxtxFactor, 'os-flavor-access:is_public': f.isPublic,
-    ...(at('2.61') ? { extra_specs: {} } : {}),
+    ...(at('2.61') ? { extra_specs: f.extraSpecs ?? {} } : {}),
   };
 }

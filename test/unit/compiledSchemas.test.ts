@@ -83,6 +83,12 @@ const VALID: Record<RequestSchemaName, unknown> = {
   metaItem: { meta: { a: 'b' } },
   tags: { tags: ['a'] },
   tag: 'a',
+  createExtraSpecs: { extra_specs: { 'hw:cpu_policy': 'dedicated', n: 1 } },
+  updateExtraSpec: { 'hw:cpu_policy': 'shared' },
+  addTenantAccess: { addTenantAccess: { tenant: 'p1' } },
+  removeTenantAccess: { removeTenantAccess: { tenant: 'p1' } },
+  updateQuotaSet: { quota_set: { instances: 5, cores: '10', force: 'True' } },
+  updateQuotaClassSet: { quota_class_set: { instances: 5 } },
 };
 
 /** Bodies near the valid one: each property the latest schema names (two levels deep), set to each bad value or removed. */

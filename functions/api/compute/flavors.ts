@@ -1,7 +1,7 @@
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import {
-  createFlavor, deleteFlavor, findFlavor, flavorQueryNumber, listFlavors, updateFlavorDescription, type Flavor,
+  createFlavor, deleteFlavor, findFlavor, flavorQueryNumber, isFlavorVisible, listFlavors, updateFlavorDescription, type Flavor,
 } from '../../core/compute/flavors.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
@@ -13,11 +13,11 @@ import { flavorView } from '../views.js';
 // and paging, and, for administrators, create, delete and (2.55) a description update.
 
 
-/** The flavor the path names, or Nova's 404. */
-async function flavorOf(deps: AdmissionDeps, event: ApiEvent) {
+/** The flavor the path names, or Nova's 404 (also for a private flavor the caller's project has no access to). */
+export async function flavorOf(deps: AdmissionDeps, event: ApiEvent, ctx: Pick<ApiContext, 'caller'>) {
   const flavorId = pathParam(event, 'flavor_id');
   const flavor = await findFlavor(deps.table, flavorId);
-  if (!flavor) throw new NotFound(`Flavor ${flavorId} could not be found.`);
+  if (!flavor || !isFlavorVisible(flavor, ctx.caller)) throw new NotFound(`Flavor ${flavorId} could not be found.`);
   return flavor;
 }
 
@@ -32,7 +32,7 @@ async function flavorPage(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext)
   if (q.is_public !== undefined) isPublic = q.is_public.toLowerCase() === 'none' ? 'none' : isTrue(q.is_public);
   const all = await listFlavors(deps.table, {
     minDisk: flavorQueryNumber('minDisk', q.minDisk), minRam: flavorQueryNumber('minRam', q.minRam),
-    isAdmin: ctx.caller.isAdmin, isPublic,
+    isAdmin: ctx.caller.isAdmin, projectId: ctx.caller.projectId, isPublic,
   });
   const limit = pageLimit(q.limit);
   let start = 0;
@@ -74,7 +74,7 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
     {
       method: 'GET', path: '/v2.1/flavors/{flavor_id}', policy: 'os_compute_api:flavors',
       doc: { summary: 'Show a flavor', success: [200] },
-      handler: async (event, ctx) => json(200, { flavor: flavorView(await flavorOf(deps, event), ctx.baseUrl, true, ctx.apiVersion) }),
+      handler: async (event, ctx) => json(200, { flavor: flavorView(await flavorOf(deps, event, ctx), ctx.baseUrl, true, ctx.apiVersion) }),
     },
     {
       method: 'POST', path: '/v2.1/flavors', policy: 'os_compute_api:os-flavor-manage:create', body: {},
@@ -111,23 +111,6 @@ export function flavorRoutes(deps: AdmissionDeps): ApiRoute[] {
         requireAdmin(ctx, 'delete');
         await deleteFlavor(deps.table, pathParam(event, 'flavor_id'));
         return empty(202);
-      },
-    },
-    {
-      // taskgate's flavors have no extra specs; clients read them (openstack flavor show/list).
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs', policy: 'os_compute_api:os-flavor-extra-specs:index',
-      doc: { summary: 'List a flavor\'s extra specs (none)', success: [200] },
-      handler: async (event) => {
-        await flavorOf(deps, event); // 404 for an unknown flavor
-        return json(200, { extra_specs: {} });
-      },
-    },
-    {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-extra_specs/{key}', policy: 'os_compute_api:os-flavor-extra-specs:show',
-      doc: { summary: 'Show a flavor\'s extra spec (there are none)', success: [200] },
-      handler: async (event) => {
-        const flavor = await flavorOf(deps, event);
-        throw new NotFound(`Flavor ${flavor.id} has no extra specs with key ${pathParam(event, 'key')}.`);
       },
     },
   ];

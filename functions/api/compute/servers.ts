@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { createServer, requestOperation, reservationIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
+import { createServer, requestOperation, reservationIdFor, serverIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
+import { readInstance } from '../../core/compute/claims.js';
+import { chargeServers, giveBackServer } from '../../core/quotas/usage.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { AlreadyInProgress } from '../../core/compute/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
@@ -23,8 +25,6 @@ import {
 
 type CreateBody = { server: Record<string, any> };
 
-/** Nova's default instances quota bounds one request's max_count (taskgate keeps no usage). */
-const MAX_COUNT = 10;
 /** Nova's default metadata_items quota. */
 export const METADATA_ITEMS = 128;
 
@@ -132,9 +132,6 @@ function counts(server: Record<string, any>): { min: number; max: number } {
   const min = Number(server.min_count ?? 1);
   const max = Number(server.max_count ?? min);
   if (min > max) throw new BadRequest('min_count must be <= max_count');
-  if (max > MAX_COUNT) {
-    throw new Forbidden(`Quota exceeded for instances: Requested ${max}, but already used 0 of ${MAX_COUNT} instances`);
-  }
   if (max > 1 && server.hostname !== undefined) {
     throw new BadRequest('Cannot specify the hostname when creating multiple servers.');
   }
@@ -145,7 +142,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
     const v = ctx.apiVersion;
     const { server } = checkBody<CreateBody>('createServer', v, event.body);
-    const { max } = counts(server);
+    const { min, max } = counts(server);
     const fields = await createFields(deps, ctx, server);
     // Its interfaces: the networks and ports named (or the project's network), checked as Nova checks them.
     const nics = await requestedNics(deps.table, ctx.caller, server.networks, max);
@@ -153,15 +150,30 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const reservationId = reservationIdFor(ctx.requestId);
     const flavorRef = String(server.flavorRef).replace(/^.*\//, '');
     const imageRef = String(server.imageRef ?? '').replace(/^.*\//, '');
+    // Each instance of a multiple create is its own request to the worker, its server id from it.
+    const requestIds = Array.from({ length: max }, (_, i) => (i === 0 ? ctx.requestId : `${ctx.requestId}-${i}`));
+    const serverIds = requestIds.map(serverIdFor);
+    const flavor = await findFlavor(deps.table, flavorRef);
+    if (!flavor) throw new BadRequest(`Flavor ${flavorRef} could not be found.`);
+    const quota = { table: deps.table, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs };
+    const now = (deps.now ?? Date.now)();
+    // Last, as Nova checks quota after the request: as many as fit, from max_count down to min_count.
+    const count = await chargeServers(quota, ctx.caller.projectId, serverIds, flavor, min, now);
     const instances: Instance[] = [];
-    for (let i = 0; i < max; i++) {
+    for (let i = 0; i < count; i++) {
       const name = max > 1 ? `${server.name}-${i + 1}` : server.name;
-      instances.push(await createServer(deps, {
-        ...requester(ctx),
-        // Each instance of a multiple create is its own request to the worker.
-        requestId: i === 0 ? ctx.requestId : `${ctx.requestId}-${i}`,
-        name, flavorRef, imageRef, fields, reservationId, launchIndex: i, nics,
-      }));
+      try {
+        instances.push(await createServer(deps, {
+          ...requester(ctx), requestId: requestIds[i]!, name, flavorRef, imageRef, fields, reservationId, launchIndex: i, nics,
+        }));
+      } catch (err) {
+        // The servers not made give their charge back: this one if its item is not there (a
+        // create refused or undone), and every later one, never attempted.
+        for (let j = i; j < count; j++) {
+          if (j > i || !await readInstance(deps.table, serverIds[j]!)) await giveBackServer(deps.table, ctx.caller.projectId, serverIds[j]!);
+        }
+        throw err;
+      }
     }
     if (isTrue(server.return_reservation_id)) return json(202, { reservation_id: reservationId });
     const first = instances[0]!;

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequest, Conflict, NotFound } from '../shared/errors.js';
 import { isConditionFailure, type Table } from '../shared/table.js';
 
@@ -20,6 +20,10 @@ export interface Flavor {
   readonly isPublic: boolean;
   readonly description?: string | null;
   readonly deleted?: boolean;
+  /** Nova's extra specs (flavorExtraSpecs.ts): absent on a flavor never given any. */
+  readonly extraSpecs?: Record<string, string>;
+  /** The projects a private flavor is shared with (flavorAccess.ts), as a map for conditional writes. */
+  readonly access?: Record<string, true>;
 }
 
 const flavor = (id: string, name: string, vcpus: number, ram: number, disk: number): Flavor =>
@@ -34,7 +38,15 @@ export const FLAVORS: readonly Flavor[] = [
 ];
 
 const PK = 'FLAVORS';
-const itemKey = (id: string) => ({ pk: PK, sk: `FLAVOR#${id}` });
+export const flavorKey = (id: string) => ({ pk: PK, sk: `FLAVOR#${id}` });
+const itemKey = flavorKey;
+
+/** After a write: this process reads the flavors again (others within FLAVOR_CACHE_MS). */
+export const flavorChanged = (table: Table) => { cache.delete(table.name); };
+
+/** Whether the caller sees the flavor: public, or an admin, or a project it is shared with. */
+export const isFlavorVisible = (f: Flavor, caller: { isAdmin: boolean; projectId: string }) =>
+  f.isPublic || caller.isAdmin || Object.hasOwn(f.access ?? {}, caller.projectId);
 
 /** Every flavor, tombstones included, defaults overridden by their table items, sorted by id (Nova's default). */
 export async function allFlavors(table: Table): Promise<Flavor[]> {
@@ -84,16 +96,18 @@ export async function findFlavor(table: Table, id: string, includeDeleted = fals
 export interface FlavorQuery {
   readonly minDisk?: number;
   readonly minRam?: number;
-  /** Admins see private flavors too; users only public ones (taskgate has no flavor access lists). */
+  /** Admins see private flavors too; users public ones and those shared with their project. */
   readonly isAdmin: boolean;
+  readonly projectId?: string;
   /** 'true', 'false' or 'none' (admins): Nova's is_public filter. */
   readonly isPublic?: boolean | 'none';
 }
 
 export async function listFlavors(table: Table, q: FlavorQuery): Promise<Flavor[]> {
   const isPublic = q.isAdmin ? (q.isPublic ?? true) : true;
+  const shared = (f: Flavor) => !q.isAdmin && q.projectId !== undefined && Object.hasOwn(f.access ?? {}, q.projectId);
   return (await allFlavors(table)).filter((f) => !f.deleted
-    && (isPublic === 'none' || f.isPublic === isPublic)
+    && (isPublic === 'none' || f.isPublic === isPublic || shared(f))
     && (q.minDisk === undefined || f.disk >= q.minDisk)
     && (q.minRam === undefined || f.ram >= q.minRam));
 }
@@ -106,7 +120,8 @@ export async function createFlavor(table: Table, f: NewFlavor): Promise<Flavor> 
   const all = await allFlavors(table);
   if (all.some((x) => x.id === id)) throw new Conflict(`Flavor with ID ${id} already exists.`);
   if (all.some((x) => !x.deleted && x.name === f.name)) throw new Conflict(`Flavor with name ${f.name} already exists.`);
-  const created: Flavor = { ...f, id };
+  // The maps extra specs and access are written into key by key: they exist from the start.
+  const created: Flavor = { ...f, id, extraSpecs: {}, access: {} };
   try {
     await table.db.send(new PutCommand({
       TableName: table.name, Item: { ...itemKey(id), ...created }, ConditionExpression: 'attribute_not_exists(pk)',
@@ -131,10 +146,54 @@ export async function deleteFlavor(table: Table, id: string): Promise<void> {
 export async function updateFlavorDescription(table: Table, id: string, description: string | null): Promise<Flavor> {
   const f = await findFlavor(table, id);
   if (!f) throw new NotFound(`Flavor ${id} could not be found.`);
-  const updated = { ...f, description };
-  await table.db.send(new PutCommand({ TableName: table.name, Item: { ...itemKey(id), ...updated } }));
+  await updateFlavorItem(table, f, { set: 'SET #description = :description', names: { '#description': 'description' }, values: { ':description': description } });
+  return { ...f, description };
+}
+
+export interface FlavorWrite {
+  readonly set: string;
+  readonly condition?: string;
+  readonly names?: Record<string, string>;
+  readonly values?: Record<string, unknown>;
+}
+
+/**
+ * ONE conditional update of a live flavor's item, so that writes of different keys (extra specs,
+ * access, description) never undo each other. A built-in flavor gets its item first (written
+ * only if absent), and an item older than the maps extra specs and access gets them (only if
+ * absent) before a write into them. Throws Nova's 404 for a flavor deleted meanwhile; a failed
+ * `condition` is the caller's (a ConditionalCheckFailedException).
+ */
+export async function updateFlavorItem(table: Table, f: Flavor, w: FlavorWrite): Promise<void> {
+  if (FLAVORS.some((x) => x.id === f.id)) {
+    await table.db.send(new PutCommand({
+      TableName: table.name, Item: { ...itemKey(f.id), ...FLAVORS.find((x) => x.id === f.id), extraSpecs: {}, access: {} },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    })).catch((e: unknown) => { if (!isConditionFailure(e)) throw e; });
+  }
+  const names = { '#deleted': 'deleted', ...w.names };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await table.db.send(new UpdateCommand({
+        TableName: table.name, Key: itemKey(f.id), UpdateExpression: w.set,
+        ConditionExpression: ['attribute_exists(pk)', 'attribute_not_exists(#deleted)', ...(w.condition ? [w.condition] : [])].join(' AND '),
+        ExpressionAttributeNames: names, ...(w.values && Object.keys(w.values).length > 0 ? { ExpressionAttributeValues: w.values } : {}),
+      }));
+      break;
+    } catch (err) {
+      if (isConditionFailure(err) && !(await allFlavors(table)).some((x) => x.id === f.id && !x.deleted)) {
+        throw new NotFound(`Flavor ${f.id} could not be found.`);
+      }
+      // A path under a map the item does not have yet: give it the maps, then write again.
+      if (attempt > 1 || !(err instanceof Error) || err.name !== 'ValidationException') throw err;
+      await table.db.send(new UpdateCommand({
+        TableName: table.name, Key: itemKey(f.id), ConditionExpression: 'attribute_exists(pk)',
+        UpdateExpression: 'SET #specs = if_not_exists(#specs, :empty), #access = if_not_exists(#access, :empty)',
+        ExpressionAttributeNames: { '#specs': 'extraSpecs', '#access': 'access' }, ExpressionAttributeValues: { ':empty': {} },
+      }));
+    }
+  }
   cache.delete(table.name);
-  return updated;
 }
 
 /** A positive integer query value (minDisk, minRam), or Nova's 400. */

@@ -127,6 +127,20 @@ export const POLICIES = {
   'os_compute_api:os-flavor-manage:create': 'admin',
   'os_compute_api:os-flavor-manage:update': 'admin',
   'os_compute_api:os-flavor-manage:delete': 'admin',
+  'os_compute_api:os-flavor-access': 'admin',
+  'os_compute_api:os-flavor-access:add_tenant_access': 'admin',
+  'os_compute_api:os-flavor-access:remove_tenant_access': 'admin',
+  // nova/policies/quota_sets.py, quota_class_sets.py, limits.py: a reader sees its own project's
+  // quotas (the route checks the project), an admin any and changes them.
+  'os_compute_api:os-quota-sets:show': 'reader',
+  'os_compute_api:os-quota-sets:detail': 'reader',
+  'os_compute_api:os-quota-sets:defaults': 'any',
+  'os_compute_api:os-quota-sets:update': 'admin',
+  'os_compute_api:os-quota-sets:delete': 'admin',
+  'os_compute_api:os-quota-class-sets:show': 'admin',
+  'os_compute_api:os-quota-class-sets:update': 'admin',
+  'os_compute_api:limits': 'any',
+  'os_compute_api:limits:other_project': 'admin',
   // Cinder's (cinder/policies/volumes.py, volume_actions.py, volume_type.py, quotas.py, limits.py):
   // another project's volume is 404 where it is read (functions/core/volumes/volume.ts isVisible).
   'volume:create': 'member',
