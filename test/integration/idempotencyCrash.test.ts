@@ -63,6 +63,10 @@ beforeAll(async () => {
   }) as ProxyHandler, 0);
   server = served.server;
   nova = new Nova(`${served.url}/v2.1`);
+  // Far more servers than Nova's default instances quota are made here, and none deleted: the
+  // quota is not what this file tests (test/integration/quotas.test.ts is).
+  const unlimited = await nova.as('admin:admin').request('PUT', '/os-quota-sets/demo', { quota_set: { instances: -1, cores: -1, ram: -1 } });
+  if (unlimited.status !== 200) throw new Error(`quota update: ${unlimited.status}`);
 });
 afterAll(async () => {
   logs.restore();
