@@ -16,6 +16,9 @@ let nova: Nova;
 beforeAll(async () => {
   runtime = await startRuntime({ port: 0, driver: { stepMs: 0 }, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT });
   nova = new Nova(runtime.apiUrl);
+  // Hundreds of servers are made here, none deleted: the instances quota is not what this file tests.
+  const unlimited = await nova.as('admin:admin').request('PUT', '/os-quota-sets/demo', { quota_set: { instances: -1, cores: -1, ram: -1 } });
+  if (unlimited.status !== 200) throw new Error(`quota update: ${unlimited.status}`);
 });
 afterAll(() => runtime.stop());
 

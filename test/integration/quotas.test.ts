@@ -1,4 +1,4 @@
-import { readUsage } from '../../functions/core/quotas/usage.js';
+import { giveBackServer, readUsage } from '../../functions/core/quotas/usage.js';
 import { serverIdFor } from '../../functions/core/compute/admission.js';
 import { CapturingQueue, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import { IMAGE, Nova } from '../support/nova.js';
@@ -157,4 +157,11 @@ it('a create retried as the same request (same server id) is charged once', asyn
   const usage = await readUsage(api.table, p);
   expect([usage.instances, Object.keys(usage.counted)]).toEqual([1, [first.body.server.id]]);
   expect(serverIdFor).toBeDefined();
+
+  // A give-back done twice (a redelivered delete, two settlers at once) gives back once.
+  const id = first.body.server.id;
+  expect(await Promise.all([giveBackServer(api.table, p, id), giveBackServer(api.table, p, id)])).toEqual(expect.arrayContaining([true, false]));
+  expect(await giveBackServer(api.table, p, id)).toBe(false);
+  const after = await readUsage(api.table, p);
+  expect([after.instances, after.cores, after.ram, after.counted]).toEqual([0, 0, 0, {}]);
 });
