@@ -94,6 +94,11 @@ export const pathParameters = {
   subnet_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Subnet ${v} could not be found.` },
   security_group_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Security group ${v} does not exist` },
   security_group_rule_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Security group rule ${v} does not exist` },
+  // A Neutron extension's alias (GET /v2.0/extensions/{alias}).
+  alias: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 },
+    canonical: (v: string) => v, notFound: (v: string) => `Extension with alias ${v} does not exist`,
+  },
   // Nova's extra spec keys (and server metadata keys: the same pattern).
   key: {
     schema: { type: 'string', pattern: '^[a-zA-Z0-9-_:. ]{1,255}$' },

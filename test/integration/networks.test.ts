@@ -87,6 +87,10 @@ describe('version discovery', () => {
       'security-group', 'port-security', 'external-net', 'standard-attr-description', 'binding', 'net-mtu',
     ]));
     expect(res.body.extensions.map((e: { alias: string }) => e.alias)).not.toContain('router');
+    // Each shown by its alias (Tempest's test_list_show_extensions), one not served 404.
+    expect((await net(`u:${project()}`).get('/extensions/port-security')).body.extension).toEqual(
+      res.body.extensions.find((e: { alias: string }) => e.alias === 'port-security'));
+    await refused(() => net(`u:${project()}`).get('/extensions/router'), 404, 'ExtensionNotFound');
   });
 });
 
@@ -310,6 +314,21 @@ describe('security groups', () => {
     expect((await client.delete(`/security-group-rules/${rule.id}`)).status).toBe(204);
     expect((await client.delete(`/security-groups/${group.id}`)).status).toBe(204);
     expect((await client.get(`/security-group-rules?security_group_id=${group.id}`)).body.security_group_rules).toEqual([]);
+  });
+
+  it('as Neutron: "default" is taken (409, on a create and a rename), null remotes are none, ICMP type and code checked, a remote group that is not one is 404', async () => {
+    const client = net(`u:${project()}`);
+    await refused(() => client.post('/security-groups', { security_group: { name: 'Default' } }), 409, 'SecurityGroupDefaultAlreadyExists');
+    const group = await made(client, '/security-groups', 'security_group', { name: 'db' });
+    await refused(() => client.request('PUT', `/security-groups/${group.id}`, { security_group: { name: 'default' } }), 409, 'SecurityGroupDefaultAlreadyExists');
+    const rule = { security_group_id: group.id, direction: 'ingress', ethertype: 'IPv4' };
+    const open = await made(client, '/security-group-rules', 'security_group_rule', { ...rule, protocol: 'tcp', port_range_min: 80, port_range_max: 80, remote_ip_prefix: null, remote_group_id: null });
+    expect([open.remote_ip_prefix, open.remote_group_id]).toEqual([null, null]);
+    await refused(() => client.post('/security-group-rules', { security_group_rule: { ...rule, protocol: 'icmp', port_range_min: 1, port_range_max: 256 } }), 400, 'HTTPBadRequest', 'Invalid value for ICMP code (port_range_max) 256. It must be 0 to 255.');
+    await refused(() => client.post('/security-group-rules', { security_group_rule: { ...rule, protocol: 'icmp', port_range_min: 300, port_range_max: 1 } }), 400, 'HTTPBadRequest', 'Invalid value for ICMP type (port_range_min) 300. It must be 0 to 255.');
+    await refused(() => client.post('/security-group-rules', { security_group_rule: { ...rule, protocol: 'icmp', port_range_max: 6 } }), 400, 'HTTPBadRequest', 'ICMP code (port-range-max) 6 is provided but ICMP type (port-range-min) is missing.');
+    await refused(() => client.post('/security-group-rules', { security_group_rule: { ...rule, protocol: 'tcp', remote_group_id: 'bad_group_id' } }), 404, 'SecurityGroupNotFound');
+    await refused(() => client.post('/security-group-rules', { security_group_rule: { ...rule, protocol: 'tcp', remote_group_id: crypto.randomUUID() } }), 404, 'SecurityGroupNotFound');
   });
 });
 

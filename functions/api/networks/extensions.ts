@@ -1,4 +1,6 @@
-import { json, type ApiRoute } from '../http.js';
+import { NotFound } from '../../core/shared/errors.js';
+import { excerpt } from '../excerpt.js';
+import { json, pathParam, type ApiRoute } from '../http.js';
 import { V2 } from './common.js';
 import { listAnswer } from './listing.js';
 
@@ -21,12 +23,21 @@ const EXTENSIONS: readonly [alias: string, name: string, description: string][] 
   ['stateful-security-group', 'Stateful security group', 'Indicates if the security group is stateful or not'],
 ];
 
+const view = ([alias, name, description]: readonly [string, string, string]) => ({ alias, name, description, updated: UPDATED, links: [] });
+
 export function extensionRoutes(): ApiRoute[] {
   return [{
     method: 'GET', path: `${V2}/extensions`, policy: 'get_extension',
     doc: { summary: 'List the Networking API extensions served (Neutron)', success: [200] },
-    handler: async (event, ctx) => json(200, listAnswer(event, ctx, 'extensions', EXTENSIONS.map(([alias, name, description]) => ({
-      alias, name, description, updated: UPDATED, links: [],
-    })))),
+    handler: async (event, ctx) => json(200, listAnswer(event, ctx, 'extensions', EXTENSIONS.map(view))),
+  }, {
+    method: 'GET', path: `${V2}/extensions/{alias}`, policy: 'get_extension',
+    doc: { summary: 'Show a Networking API extension by its alias (Neutron)', success: [200] },
+    handler: async (event) => {
+      const alias = pathParam(event, 'alias');
+      const found = EXTENSIONS.find(([a]) => a === alias);
+      if (!found) throw new NotFound(`Extension with alias ${excerpt(alias)} does not exist`, { type: 'ExtensionNotFound' });
+      return json(200, { extension: view(found) });
+    },
   }];
 }

@@ -1,10 +1,12 @@
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { parseCidr } from '../../core/networks/ip.js';
-import { invalidInput } from '../../core/networks/model.js';
+import { invalidInput, securityGroupNotFound } from '../../core/networks/model.js';
+import { Conflict } from '../../core/shared/errors.js';
 import {
   allGroups, allRules, canSeeGroup, createGroup, createRule, deleteGroup, deleteRule, ensureDefaultGroup, rulesOf, updateGroup,
   visibleGroup, visibleRule, type NewRule,
 } from '../../core/networks/securityGroups.js';
+import { isUuid } from '../../core/shared/ids.js';
 import { excerpt } from '../excerpt.js';
 import { empty, json, pathParam, type ApiRoute } from '../http.js';
 import { bool, owningProject, required, resourceBody, str, uuid, type Attrs } from './bodies.js';
@@ -25,6 +27,15 @@ const body = (resource: string, keys: readonly string[]) => ({
 });
 
 const PROTOCOLS: Record<string, number> = { icmp: 1, tcp: 6, udp: 17, icmpv6: 58, ipv6_icmp: 58 };
+
+/** Neutron's name validator (_validate_name_not_default): "default", in any case, is taken, on a create or an update. */
+function groupName(attrs: Attrs): string | undefined {
+  const name = str(attrs, 'name');
+  if (name !== undefined && name.toLowerCase() === 'default') {
+    throw new Conflict('Default security group already exists.', { type: 'SecurityGroupDefaultAlreadyExists' });
+  }
+  return name;
+}
 
 /** Neutron's checks of a rule (securitygroups_db._validate_*): a 400 naming the field. */
 function ruleFrom(attrs: Attrs): NewRule {
@@ -56,17 +67,29 @@ function ruleFrom(attrs: Attrs): NewRule {
   const number = protocol === null ? undefined : PROTOCOLS[protocol] ?? Number(protocol);
   if ((min !== null || max !== null) && (number === 6 || number === 17)) {
     if (min === null || max === null || min < 1 || min > max) throw invalidInput('For TCP/UDP protocols, port_range_min must be <= port_range_max');
+  } else if (number === 1 || number === 58) {
+    // ICMP: the type and the code, each 0 to 255; a code needs a type.
+    for (const [value, field, attr] of [[min, 'type', 'port_range_min'], [max, 'code', 'port_range_max']] as const) {
+      if (value !== null && value > 255) throw invalidInput(`Invalid value for ICMP ${field} (${attr}) ${value}. It must be 0 to 255.`);
+    }
+    if (min === null && max !== null) {
+      throw invalidInput(`ICMP code (port-range-max) ${max} is provided but ICMP type (port-range-min) is missing.`);
+    }
   } else if ((min !== null || max !== null) && number !== 1 && number !== 58) {
     throw invalidInput('Invalid input for operation: port ranges need a protocol of tcp, udp, icmp or icmpv6.');
   }
-  const prefix = str(attrs, 'remote_ip_prefix', 64) ?? null;
+  // Neutron takes null for either remote (its default), as openstacksdk and Tempest send it.
+  const prefix = attrs.remote_ip_prefix === null ? null : str(attrs, 'remote_ip_prefix', 64) ?? null;
   if (prefix !== null) {
     const c = parseCidr(prefix.includes('/') ? prefix : `${prefix}/${prefix.includes(':') ? 128 : 32}`);
     if (c === 'invalid') throw invalidInput(`Invalid input for remote_ip_prefix. Reason: '${excerpt(prefix)}' is not a valid IP subnet.`);
     const version = 'recommended' in c ? (c.recommended.includes(':') ? 6 : 4) : c.version;
     if (`IPv${version}` !== ethertype) throw invalidInput(`Conflicting value ethertype ${ethertype} for CIDR ${excerpt(prefix)}`);
   }
-  const remoteGroup = uuid(attrs, 'remote_group_id') ?? null;
+  // Neutron does not validate remote_group_id's form: a group that is not one is not found (404).
+  const rawRemote = attrs.remote_group_id;
+  if (typeof rawRemote === 'string' && !isUuid(rawRemote)) throw securityGroupNotFound(excerpt(rawRemote));
+  const remoteGroup = rawRemote === null ? null : uuid(attrs, 'remote_group_id') ?? null;
   if (prefix !== null && remoteGroup !== null) throw invalidInput('Only remote_ip_prefix or remote_group_id may be provided.');
   if (attrs.remote_address_group_id !== undefined && attrs.remote_address_group_id !== null) {
     throw invalidInput('Invalid input for remote_address_group_id. Reason: taskgate does not support address groups.');
@@ -104,8 +127,7 @@ export function securityGroupRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'Create a security group (Neutron)', success: [201] },
       handler: async (event, ctx) => {
         const attrs = resourceBody(event.body, 'security_group', GROUP_CREATE, 'POST');
-        const name = str(attrs, 'name') ?? '';
-        if (name === 'default') throw invalidInput('Default security group already exists.');
+        const name = groupName(attrs) ?? '';
         const projectId = owningProject(attrs, ctx.caller);
         await ensureDefaultGroup(deps.table, projectId, nowOf(deps));
         const group = await createGroup(deps.table, ctx.requestId, {
@@ -120,7 +142,7 @@ export function securityGroupRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const attrs = resourceBody(event.body, 'security_group', GROUP, 'PUT');
         const group = await updateGroup(deps.table, askerOf(ctx), pathParam(event, 'security_group_id'), {
-          name: str(attrs, 'name'), description: str(attrs, 'description'), stateful: bool(attrs, 'stateful'),
+          name: groupName(attrs), description: str(attrs, 'description'), stateful: bool(attrs, 'stateful'),
         }, nowOf(deps));
         return json(200, { security_group: securityGroupView(group, await rulesOf(deps.table, group.id)) });
       },
