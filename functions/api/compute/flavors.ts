@@ -29,7 +29,8 @@ function requireAdmin(ctx: ApiContext, rule: string) {
 async function flavorPage(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContext) {
   const q = event.queryStringParameters ?? {};
   let isPublic: boolean | 'none' | undefined;
-  if (q.is_public !== undefined) isPublic = q.is_public.toLowerCase() === 'none' ? 'none' : isTrue(q.is_public);
+  // oslo's bool_from_string: 't' and 'y' are true too.
+  if (q.is_public !== undefined) isPublic = q.is_public.toLowerCase() === 'none' ? 'none' : isTrue(q.is_public) || ['t', 'y'].includes(q.is_public.toLowerCase());
   const all = await listFlavors(deps.table, {
     minDisk: flavorQueryNumber('minDisk', q.minDisk), minRam: flavorQueryNumber('minRam', q.minRam),
     isAdmin: ctx.caller.isAdmin, projectId: ctx.caller.projectId, isPublic,

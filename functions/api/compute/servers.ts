@@ -5,7 +5,7 @@ import { chargeServers, giveBackServer } from '../../core/quotas/usage.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { AlreadyInProgress } from '../../core/compute/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
-import { cachedFlavors, findFlavor, type Flavor } from '../../core/compute/flavors.js';
+import { cachedFlavors, findFlavor, isFlavorVisible, type Flavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
 import type { Instance, InstanceFields } from '../../core/compute/instance.js';
 import { getServer, listServers } from '../../core/compute/instances.js';
@@ -154,7 +154,8 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     const requestIds = Array.from({ length: max }, (_, i) => (i === 0 ? ctx.requestId : `${ctx.requestId}-${i}`));
     const serverIds = requestIds.map(serverIdFor);
     const flavor = await findFlavor(deps.table, flavorRef);
-    if (!flavor) throw new BadRequest(`Flavor ${flavorRef} could not be found.`);
+    // A private flavor the project has no access to is, to it, no flavor (Nova's lookup filters it out).
+    if (!flavor || !isFlavorVisible(flavor, ctx.caller)) throw new BadRequest(`Flavor ${flavorRef} could not be found.`);
     const quota = { table: deps.table, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs };
     const now = (deps.now ?? Date.now)();
     // Last, as Nova checks quota after the request: as many as fit, from max_count down to min_count.
