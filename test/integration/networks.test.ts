@@ -153,7 +153,7 @@ describe('networks', () => {
 
   it('pages with limit and marker, and links the next and previous pages', async () => {
     const client = net(`u:${project()}`);
-    const ids = [];
+    const ids: string[] = [];
     for (let i = 0; i < 3; i++) ids.push((await made(client, '/networks', 'network', { name: `n${i}` })).id);
     const own = (res: NovaResponse) => res.body.networks.map((n: { id: string }) => n.id).filter((id: string) => ids.includes(id));
     const sorted = [...ids].sort();
