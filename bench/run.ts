@@ -9,6 +9,7 @@ import { claimInstance, CLEARED_CLAIM, clearingClaim } from '../functions/core/c
 import { isConditionFailure, keys, type Table } from '../functions/core/shared/table.js';
 import { seedInstance } from '../test/support/emulators.js';
 import { seedVolume } from '../test/support/volumes.js';
+import { seedPort } from '../test/support/networks.js';
 import { barChartSvg } from './chart.js';
 import { startHarness, type Harness } from './harness.js';
 import { findViolations, type History } from './history.js';
@@ -194,7 +195,8 @@ async function requestsPerOperation(h: Harness) {
   };
   const [id, other] = await seedServers(setup, 2);
   const vol = await seedVolume(setup, { projectId: OWNER.projectId });
-  const port = crypto.randomUUID();
+  // A port is Neutron's: made first, as the owner's.
+  const port = await seedPort(setup, OWNER.projectId);
   await measure('create', () => h.api('POST', '/servers', { server: { name: 'b', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' } }));
   await measure('reboot (soft)', () => h.api('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }));
   await measure('stop', () => h.api('POST', `/servers/${id}/action`, { 'os-stop': null }));
