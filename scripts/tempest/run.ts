@@ -4,6 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MAX_VERSION, MIN_VERSION, versionString } from '../../functions/api/apiVersion.js';
+import { VOLUME_MAX_VERSION, VOLUME_MIN_VERSION } from '../../functions/api/volumes/microversion.js';
+import { PUBLIC_NETWORK_ID } from '../../functions/core/networks/defaults.js';
 import { identityConfig } from '../../functions/core/shared/config.js';
 import { identityProvider } from '../../functions/core/identity/fromConfig.js';
 import { startRuntime } from '../../local/runtime.js';
@@ -13,11 +15,13 @@ import { keystoneInstalled, keystoneModeSettings, startKeystone } from '../keyst
 // against taskgate on its local runtime in Keystone mode: a real Keystone (scripts/keystone) issues
 // the tokens and taskgate validates them with its service user, as `npm start` does when
 // TASKGATE_AUTH_MODE=keystone.
-// It writes tempest.conf and static accounts into a temporary workspace (Glance, Cinder and
-// Neutron unavailable; the microversion range taskgate serves), runs the modules of include.txt
+// It writes tempest.conf and static accounts into a temporary workspace (taskgate's Glance, Cinder
+// and Neutron available, with the features each serves; the microversion ranges served), runs the modules of include.txt
 // minus the tests of exclude.txt with stestr, prints Tempest's own counts and skip reasons, and
 // fails if any test failed.
-//   TEMPEST_CONCURRENCY (default 2), TEMPEST_KEEP=1 keeps the workspace, TEMPEST_REGEX narrows the run.
+//   TEMPEST_CONCURRENCY (default 2), TEMPEST_KEEP=1 keeps the workspace, TEMPEST_REGEX runs the
+//   tests it matches instead of include.txt's (exclude.txt still applies): stestr adds a regex to
+//   an include list rather than narrowing it.
 
 const PYTHON = '/usr/bin/python3';
 const here = fileURLToPath(new URL('./', import.meta.url));
@@ -83,6 +87,9 @@ build_timeout = 60
 build_interval = 1
 # taskgate keeps a shelved server until it is offloaded explicitly (Nova with -1).
 shelved_offload_time = -1
+# The shared network every project's servers are built on (Tempest's create_test_server asks
+# Neutron for it by name, as a user's --network private).
+fixed_network_name = private
 [compute-feature-enabled]
 # Tempest gates its writable server-metadata tests behind this flag (with os-agents and
 # resetNetwork, which the modules run here do not touch); taskgate's server metadata is writable.
@@ -103,18 +110,58 @@ vnc_console = False
 spice_console = False
 serial_console = False
 rescue = False
-interface_attach = False
+# Ports from taskgate's Neutron, attached and detached through os-interface.
+interface_attach = True
+attach_encrypted_volume = False
+volume_multiattach = False
 metadata_service = False
 config_drive = False
 personality = False
 [service_available]
 nova = True
-glance = False
-cinder = False
-neutron = False
+glance = True
+cinder = True
+neutron = True
 swift = False
 [validation]
 run_validation = False
+[image]
+build_timeout = 60
+[image-feature-enabled]
+# No image data: no import, no upload (README, Images).
+import_image = False
+api_v2 = True
+api_v1 = False
+[volume]
+catalog_type = volumev3
+min_microversion = ${versionString(VOLUME_MIN_VERSION)}
+max_microversion = ${versionString(VOLUME_MAX_VERSION)}
+volume_size = 1
+build_timeout = 60
+region = ${keystone.region}
+[volume-feature-enabled]
+# Not served by taskgate's Cinder (README, Volumes): snapshots, backups, clones, manage.
+backup = False
+snapshot = False
+clone = False
+manage_volume = False
+manage_snapshot = False
+extend_attached_volume = False
+# taskgate's Cinder serves no /extensions listing.
+api_extensions =
+[network]
+# No routers, floating IPs or project networks a test host could reach.
+project_networks_reachable = False
+public_network_id = ${PUBLIC_NETWORK_ID}
+floating_network_name = public
+build_timeout = 60
+region = ${keystone.region}
+[network-feature-enabled]
+# What taskgate's /network/v2.0/extensions answers (functions/api/networks/extensions.ts).
+api_extensions = security-group,port-security,external-net,binding,standard-attr-description,standard-attr-timestamp,standard-attr-revisions,project-id,net-mtu,filter-validation,stateful-security-group
+floating_ips = False
+ipv6 = False
+port_security = True
 `);
 writeFileSync(join(ws, '.stestr.conf'), '[DEFAULT]\ntest_path=/usr/lib/python3/dist-packages/tempest/test_discover\ntop_dir=/usr/lib/python3/dist-packages\n');
 
@@ -125,8 +172,8 @@ try {
   // Asynchronously: taskgate and the shim run in this process and must keep serving meanwhile.
   const child = spawn(PYTHON, [
     '-m', 'stestr', 'run', '--concurrency', process.env.TEMPEST_CONCURRENCY ?? '2',
-    '--include-list', join(here, 'include.txt'), '--exclude-list', join(here, 'exclude.txt'),
-    ...(process.env.TEMPEST_REGEX ? [process.env.TEMPEST_REGEX] : []),
+    ...(process.env.TEMPEST_REGEX ? [process.env.TEMPEST_REGEX] : ['--include-list', join(here, 'include.txt')]),
+    '--exclude-list', join(here, 'exclude.txt'),
   ], { cwd: ws, env });
   let out = '';
   const collect = (chunk: Buffer) => {
