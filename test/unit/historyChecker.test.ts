@@ -1,5 +1,5 @@
 import {
-  checkDeletions, checkFencing, checkHistory, checkIdempotency, checkKeyEffects, checkLeases, checkOverlap, checkOwnership,
+  checkAddresses, checkDeletions, checkFencing, checkHistory, checkIdempotency, checkKeyEffects, checkLeases, checkOverlap, checkOwnership,
   checkTerminal, checkTransitions,
 } from '../support/history/checker.js';
 import type { Actor, HistoryEvent, WriteEvent } from '../support/history/events.js';
@@ -168,6 +168,17 @@ describe('history checker', () => {
       ],
     }];
     expect(checkOwnership(leaked)).toEqual([{ invariant: 'ownership', message: expect.stringMatching(/VOLUME#vol-9 left attaching by req-gone/) }]);
+  });
+
+  it('address: a fixed IP left by a port that is gone, one listed by two ports, a membership without its port', () => {
+    const port = (id: string, ips: string[]) => ({ pk: `PORT#${id}`, sk: 'META', id, status: 'in-use', networkId: 'n', fixedIps: ips.map((ipAddress) => ({ subnetId: 's', ipAddress })) });
+    const address = (ip: string, portId: string) => ({ pk: 'SUBNET#s', sk: `IP#${ip}`, portId, ipAddress: ip });
+    const at = (items: Record<string, unknown>[]): HistoryEvent[] => [{ kind: 'final', seq: ++seq, at: T0, items }];
+    expect(checkAddresses(at([port('p1', ['10.0.0.2']), address('10.0.0.2', 'p1'), { pk: 'NETWORK#n', sk: 'PORT#p1', portId: 'p1', networkId: 'n' }]))).toEqual([]);
+    expect(checkAddresses(at([address('10.0.0.3', 'gone')])).map((v) => v.message)).toEqual([expect.stringMatching(/10\.0\.0\.3 held for port gone, which does not exist \(leaked\)/)]);
+    expect(checkAddresses(at([port('p1', ['10.0.0.2']), port('p2', ['10.0.0.2']), address('10.0.0.2', 'p1')])).map((v) => v.message))
+      .toEqual([expect.stringMatching(/listed by ports p1 and p2/), expect.stringMatching(/port p2 lists s 10\.0\.0\.2, which its address item does not give it/)]);
+    expect(checkAddresses(at([{ pk: 'NETWORK#n', sk: 'PORT#p9', portId: 'p9', networkId: 'n' }])).map((v) => v.invariant)).toEqual(['address']);
   });
 
   it('transition: an operation admitted in a vm_state the catalogue refuses, and one ending where it may not', () => {

@@ -7,7 +7,7 @@ import { findOverlaps, type HoldInterval } from './overlap.js';
 // function of the history and names the invariant it found broken.
 
 export type Invariant =
-  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency' | 'keyEffect' | 'deletion';
+  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency' | 'keyEffect' | 'deletion' | 'address';
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -385,10 +385,45 @@ export function checkDeletions(history: readonly HistoryEvent[]): Violation[] {
   return found;
 }
 
+/**
+ * At rest, a fixed IP is held by exactly the port that lists it: no address item without its
+ * port (a leak), none a port lists without its item, no address listed by two ports; and every
+ * membership of a network names a port on it (functions/core/networks/).
+ */
+export function checkAddresses(history: readonly HistoryEvent[]): Violation[] {
+  const final = history.find((e) => e.kind === 'final');
+  if (!final) return [];
+  const found: Violation[] = [];
+  const bad = (message: string) => found.push({ invariant: 'address', message });
+  const ports = new Map(final.items.filter((i) => String(i.pk).startsWith('PORT#') && i.sk === 'META').map((i) => [i.id as string, i]));
+  const held = new Map<string, string>();
+  for (const item of final.items.filter((i) => String(i.pk).startsWith('SUBNET#') && String(i.sk).startsWith('IP#'))) {
+    const where = `${String(item.pk).slice(7)} ${String(item.sk).slice(3)}`;
+    held.set(where, item.portId);
+    const port = ports.get(item.portId);
+    if (!port?.fixedIps?.some((f: { subnetId: string; ipAddress: string }) => `${f.subnetId} ${f.ipAddress}` === where)) {
+      bad(`address ${where} held for port ${item.portId}, which ${port ? 'does not list it' : 'does not exist'} (leaked)`);
+    }
+  }
+  const listedBy = new Map<string, string>();
+  for (const port of ports.values()) {
+    for (const f of (port.fixedIps ?? []) as { subnetId: string; ipAddress: string }[]) {
+      const where = `${f.subnetId} ${f.ipAddress}`;
+      if (listedBy.has(where)) bad(`address ${where} listed by ports ${listedBy.get(where)} and ${port.id}`);
+      listedBy.set(where, port.id);
+      if (held.get(where) !== port.id) bad(`port ${port.id} lists ${where}, which its address item does not give it`);
+    }
+  }
+  for (const m of final.items.filter((i) => String(i.pk).startsWith('NETWORK#') && String(i.sk).startsWith('PORT#'))) {
+    if (ports.get(m.portId)?.networkId !== m.networkId) bad(`membership of port ${m.portId} on network ${m.networkId} without its port`);
+  }
+  return found;
+}
+
 export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): Violation[] {
   return [
     ...checkOverlap(history), ...checkTerminal(history), ...checkLeases(history, options), ...checkFencing(history),
     ...checkOwnership(history), ...checkTransitions(history), ...checkIdempotency(history), ...checkKeyEffects(history),
-    ...checkDeletions(history),
+    ...checkDeletions(history), ...checkAddresses(history),
   ];
 }
