@@ -176,14 +176,19 @@ try {
     '--exclude-list', join(here, 'exclude.txt'),
   ], { cwd: ws, env });
   let out = '';
-  const collect = (chunk: Buffer) => {
-    const text = chunk.toString();
-    out += text;
-    // Progress: one line per finished test.
-    for (const line of text.split('\n')) if (/ \.\.\. (ok|FAILED|SKIPPED)/.test(line)) console.log(line.replace(/^\{\d+\} /, '').slice(0, 200));
+  // Progress: one line per finished test, whole (a chunk may end mid-line: its rest waits for the next).
+  const collector = () => {
+    let pending = '';
+    return (chunk: Buffer) => {
+      const text = chunk.toString();
+      out += text;
+      const lines = (pending + text).split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) if (/ \.\.\. (ok|FAILED|SKIPPED)/.test(line)) console.log(line.replace(/^\{\d+\} /, '').slice(0, 200));
+    };
   };
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
+  child.stdout.on('data', collector());
+  child.stderr.on('data', collector());
   const run = { status: await new Promise<number | null>((resolve) => child.on('close', resolve)) };
   writeFileSync(join(ws, 'stestr-run.log'), out);
   // Tempest's own summary, and every skip by its reason.
