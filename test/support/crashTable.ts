@@ -1,5 +1,5 @@
 import {
-  CreateTableCommand, GetItemCommand, QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient,
+  CreateTableCommand, DescribeTableCommand, GetItemCommand, ResourceInUseException, QueryCommand, ScanCommand, type AttributeValue, type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 
 // The table test/support/crashWriter.ts writes to and test/integration/crashConsistency.test.ts
@@ -35,7 +35,14 @@ export async function createCrashTable(db: DynamoDBClient): Promise<void> {
         KeySchema: [{ AttributeName: 'lpk', KeyType: 'HASH' }, { AttributeName: 'lsk', KeyType: 'RANGE' }],
       },
     ],
-  }));
+  })).catch((err: unknown) => { if (!(err instanceof ResourceInUseException)) throw err; });
+  // dynalite makes a table ACTIVE on a timer, even with createTableMs 0: writes before it are
+  // ResourceNotFound (seen on a busy machine). Wait for it, as the emulators' createTable does.
+  for (let i = 0; i < 200; i++) {
+    if ((await db.send(new DescribeTableCommand({ TableName: CRASH_TABLE }))).Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`table ${CRASH_TABLE} did not become ACTIVE`);
 }
 
 export interface Violations {
