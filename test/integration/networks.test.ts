@@ -186,6 +186,13 @@ describe('subnets', () => {
     expect(subnet).toMatchObject({ gateway_ip: '192.168.20.1', allocation_pools: [{ start: '192.168.20.2', end: '192.168.20.254' }] });
     const v6 = await made(client, '/subnets', 'subnet', { network_id: network.id, ip_version: 6, cidr: '2001:db8:0:1::/64' });
     expect(v6).toMatchObject({ gateway_ip: '2001:db8:0:1::1', allocation_pools: [{ start: '2001:db8:0:1::2', end: '2001:db8:0:1:ffff:ffff:ffff:ffff' }] });
+    // A port gets one address from each family's first subnet; the /64's pool is too large to read, and is sampled.
+    const dual = await made(client, '/ports', 'port', { network_id: network.id });
+    expect(dual.fixed_ips).toEqual([
+      { subnet_id: subnet.id, ip_address: expect.stringMatching(/^192\.168\.20\.\d+$/) },
+      { subnet_id: v6.id, ip_address: expect.stringMatching(/^2001:db8:0:1:/) },
+    ]);
+    expect((await client.delete(`/ports/${dual.id}`)).status).toBe(204);
     await refused(() => client.post('/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: '192.168.20.128/25' } }), 400, 'HTTPBadRequest', /overlaps with another subnet/);
     await refused(() => client.post('/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: '192.168.30.5/24' } }), 400, 'HTTPBadRequest',
       "Invalid input for cidr. Reason: '192.168.30.5/24' isn't a recommended IP subnet, '192.168.30.0/24' is recommended.");
