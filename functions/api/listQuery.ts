@@ -1,7 +1,8 @@
 import { BadRequest, Forbidden } from '../core/shared/errors.js';
 import { canonicalUuid, isUuid } from '../core/shared/ids.js';
 import { excerpt } from './excerpt.js';
-import { nameFilter } from './nameFilter.js';
+import { attachmentsOf, Ports } from '../core/shared/attachables.js';
+import { addressFilter, nameFilter } from './nameFilter.js';
 import type { Caller, Instance } from '../core/compute/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { statusFilter } from './status.js';
@@ -9,6 +10,11 @@ import { hostOf } from './views.js';
 
 // GET /servers[/detail] query parameters as Nova reads them (servers.py _get_servers,
 // remove_invalid_options, schemas/servers.py query_params_v21..v275).
+
+/** A server's fixed addresses, from its ports (one or several per port). */
+function fixedAddressesOf(s: Instance): string[] {
+  return attachmentsOf(s, Ports).flatMap((p) => [...(p.fixedIps ?? []).map((f) => f.ipAddress), ...(p.fixedIp ? [p.fixedIp] : [])]);
+}
 
 /** Nova's api.max_limit: the most items one page may hold, whatever `limit` asks. */
 export const MAX_LIMIT = 1000;
@@ -113,6 +119,13 @@ export function serverListQuery(
   if (name) {
     const matches = nameFilter(name);
     filters.push((s) => matches(s.name));
+  }
+  for (const param of ['ip', 'ip6'] as const) {
+    const pattern = opt(param);
+    if (!pattern) continue;
+    const matches = addressFilter(param, pattern);
+    const v6 = param === 'ip6';
+    filters.push((s) => matches(fixedAddressesOf(s).filter((a) => a.includes(':') === v6)));
   }
   const statuses = multi.status ?? (q.status ? [q.status] : []);
   if (statuses.length > 0) {

@@ -10,16 +10,29 @@ import { excerpt } from './excerpt.js';
 /** Nova's limit on a server name; a longer pattern cannot be meant for one. */
 export const MAX_NAME_PATTERN_LENGTH = 255;
 
-export function nameFilter(pattern: string): (name: string) => boolean {
+function compiled(param: string, pattern: string): RE2JS {
   if (pattern.length > MAX_NAME_PATTERN_LENGTH) {
-    throw new BadRequest(`Invalid input for query parameters name. Value: ${excerpt(pattern)}. `
+    throw new BadRequest(`Invalid input for query parameters ${param}. Value: ${excerpt(pattern)}. `
       + `Longer than ${MAX_NAME_PATTERN_LENGTH} characters`);
   }
-  let compiled: RE2JS;
   try {
-    compiled = RE2JS.compile(pattern);
+    return RE2JS.compile(pattern);
   } catch {
-    throw new BadRequest(`Invalid input for query parameters name. Value: ${excerpt(pattern)}. Not a valid regular expression`);
+    throw new BadRequest(`Invalid input for query parameters ${param}. Value: ${excerpt(pattern)}. Not a valid regular expression`);
   }
-  return (name) => compiled.matcher(name).find();
+}
+
+/** Nova's name filter: the pattern found anywhere in the name (a database REGEXP). */
+export function nameFilter(pattern: string): (name: string) => boolean {
+  const re = compiled('name', pattern);
+  return (name) => re.matcher(name).find();
+}
+
+/**
+ * Nova's `ip` and `ip6` filters (compute/api.py `_ip_filter`): Python's `re.match` of the pattern
+ * against each fixed address of the server, so anchored at the address's start.
+ */
+export function addressFilter(param: 'ip' | 'ip6', pattern: string): (addresses: readonly string[]) => boolean {
+  const re = compiled(param, pattern);
+  return (addresses) => addresses.some((a) => re.matcher(a).lookingAt());
 }

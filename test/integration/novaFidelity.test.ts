@@ -205,6 +205,18 @@ describe('server list filters', () => {
     expect(names(await user(p).get(`/servers/detail?image=${IMAGE}`))).toEqual(['f-tiny']);
   });
 
+  it('filters by fixed address (ip, ip6 from 2.5) as Nova does: the pattern matched at the address\'s start', async () => {
+    const address = async (id: string) => (await user(p).get(`/servers/${id}/ips`)).body.addresses.private[0].addr as string;
+    const [tiny, small] = [await address(ids.tiny!), await address(ids.small!)];
+    expect(names(await user(p).get(`/servers?ip=${tiny.replaceAll('.', '\\.')}$`))).toEqual(['f-tiny']);
+    expect(names(await user(p).get(`/servers/detail?ip=${small}$`))).toEqual(['f-small']);
+    expect(names(await user(p).get('/servers?ip=10\\.0\\.0\\.'))).toEqual(['f-small', 'f-tiny']);
+    // re.match, not re.search: a pattern found only inside the address does not match.
+    expect(names(await user(p).get(`/servers?ip=${tiny.split('.').slice(1).join('.')}$`))).toEqual([]);
+    expect(names(await user(p).atVersion('2.5').get('/servers?ip6=10'))).toEqual([]);
+    expect((await user(p).get('/servers?ip=(')).status).toBe(400);
+  });
+
   it('filters by host for administrators, ignores it for users (as Nova drops their admin-only filters)', async () => {
     expect(names(await user(p).get('/servers?host=elsewhere'))).toEqual(['f-small', 'f-tiny']);
     expect(names(await admin(p).get('/servers?host=elsewhere'))).toEqual([]);
