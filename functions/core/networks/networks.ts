@@ -157,7 +157,10 @@ export async function deleteNetwork(table: Table, asker: Asker, id: string): Pro
     throw networkInUse(id);
   }
   for (const subnetId of marked.subnets) {
-    await table.db.send(new DeleteCommand({ TableName: table.name, Key: networkKeys.subnet(subnetId) }));
+    await table.db.send(new DeleteCommand({
+      TableName: table.name, Key: networkKeys.subnet(subnetId),
+      ConditionExpression: '#network = :network', ExpressionAttributeNames: { '#network': 'networkId' }, ExpressionAttributeValues: { ':network': id },
+    })).catch((err) => { if (!isConditionFailure(err)) throw err; });
   }
   await table.db.send(new DeleteCommand({
     TableName: table.name, Key: networkKeys.network(id),

@@ -236,7 +236,11 @@ export async function removePort(table: Table, id: string, start: RemovalStart):
 export async function finishRemoval(table: Table, port: Port & { removedFrom?: string }): Promise<void> {
   const held = port.removedFrom === 'creating' ? await addressesHeldBy(table, port.id, port.subnetIds ?? []) : [];
   for (const f of [...(port.fixedIps ?? []), ...held]) await freeAddress(table, f.subnetId, f.ipAddress, port.id);
-  await table.db.send(new DeleteCommand({ TableName: table.name, Key: networkKeys.member(port.networkId, port.id) }));
+  await table.db.send(new DeleteCommand({
+    TableName: table.name, Key: networkKeys.member(port.networkId, port.id),
+    ConditionExpression: 'attribute_not_exists(pk) OR #port = :port', ExpressionAttributeNames: { '#port': 'portId' },
+    ExpressionAttributeValues: { ':port': port.id },
+  }));
   try {
     await table.db.send(new DeleteCommand({
       TableName: table.name, Key: keys.port(port.id), ConditionExpression: '#status = :deleting',

@@ -99,9 +99,21 @@ export async function createGroup(
     const rule: SecurityGroupRule = {
       id: ruleId(shape), projectId: fields.projectId, ...shape, description: '', createdAt: at, updatedAt: at, revision: 1, belongsToDefault: false,
     };
-    await table.db.send(new PutCommand({ TableName: table.name, Item: { ...networkKeys.rule(rule.id), ...rule } }));
+    await table.db.send(new PutCommand({
+      TableName: table.name, Item: { ...networkKeys.rule(rule.id), ...rule }, ConditionExpression: 'attribute_not_exists(pk)',
+    })).catch((err) => { if (!isConditionFailure(err)) throw err; });
   }
-  await table.db.send(new PutCommand({ TableName: table.name, Item: { ...networkKeys.securityGroup(group.id), ...group } }));
+  try {
+    await table.db.send(new PutCommand({
+      TableName: table.name, Item: { ...networkKeys.securityGroup(group.id), ...group },
+      ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }));
+  } catch (err) {
+    // This request made it before it died: its retry reports that one.
+    if (!isConditionFailure(err)) throw err;
+    const made = itemFromConditionFailure<Record<string, unknown>>(err);
+    if (made) return withoutKeys<SecurityGroup>(made);
+  }
   return group;
 }
 
@@ -173,7 +185,10 @@ export async function deleteGroup(table: Table, asker: Asker, id: string): Promi
     throw err;
   }
   for (const rule of await rulesOf(table, id)) {
-    await table.db.send(new DeleteCommand({ TableName: table.name, Key: networkKeys.rule(rule.id) }));
+    await table.db.send(new DeleteCommand({
+      TableName: table.name, Key: networkKeys.rule(rule.id),
+      ConditionExpression: '#group = :group', ExpressionAttributeNames: { '#group': 'securityGroupId' }, ExpressionAttributeValues: { ':group': id },
+    })).catch((err) => { if (!isConditionFailure(err)) throw err; });
   }
 }
 

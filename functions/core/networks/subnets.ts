@@ -252,5 +252,8 @@ export async function deleteSubnet(table: Table, asker: Asker, id: string): Prom
       if (!isConditionFailure(err)) throw err;
     }
   }
-  await table.db.send(new DeleteCommand({ TableName: table.name, Key: networkKeys.subnet(id) }));
+  await table.db.send(new DeleteCommand({
+    TableName: table.name, Key: networkKeys.subnet(id),
+    ConditionExpression: '#deleting = :true', ExpressionAttributeNames: { '#deleting': 'deleting' }, ExpressionAttributeValues: { ':true': true },
+  })).catch((err) => { if (!isConditionFailure(err)) throw err; });
 }
