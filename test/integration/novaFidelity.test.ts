@@ -371,7 +371,7 @@ describe('server changes', () => {
     badRequest(await nova.action(id, { createImage: { name: 'x' } }));
   });
 
-  it('security groups: only `default` exists (Nova\'s answers when Neutron has no such group)', async () => {
+  it('security groups: a group Neutron does not know is Nova\'s 400 at create and 404 to add; default comes and goes', async () => {
     const nova = user('-sg');
     const before = await nova.get('/servers');
     const unknown = await nova.post('/servers', server({ security_groups: [{ name: 'does_not_exist' }] }));
@@ -395,6 +395,25 @@ describe('server changes', () => {
     expect((await nova.get(`/servers/${id}`)).body.server.security_groups).toEqual([{ name: 'default' }]);
     badRequest(await nova.action(id, { addSecurityGroup: {} }));
     expect((await nova.action(crypto.randomUUID(), { addSecurityGroup: { name: 'default' } })).status).toBe(404);
+  });
+
+  it('security groups: a group made through Neutron is named at create, added and removed; another project\'s is not found', async () => {
+    const nova = user('-sg2');
+    const neutron = new Nova(`${root}/network/v2.0`, nova.token);
+    const web = await neutron.post('/security-groups', { security_group: { name: 'web' } });
+    expect(web.status).toBe(201);
+    const created = await nova.post('/servers', server({ security_groups: [{ name: 'web' }] }));
+    expect(created.status).toBe(202);
+    const id = created.body.server.id;
+    await nova.waitIdle(id);
+    expect((await nova.get(`/servers/${id}`)).body.server.security_groups).toEqual([{ name: 'web' }]);
+    expect((await nova.action(id, { addSecurityGroup: { name: 'default' } })).status).toBe(202);
+    expect((await nova.action(id, { removeSecurityGroup: { name: 'web' } })).status).toBe(202);
+    // By id too, as Nova passes a name or an id to Neutron.
+    expect((await nova.action(id, { addSecurityGroup: { name: web.body.security_group.id } })).status).toBe(202);
+    expect((await nova.get(`/servers/${id}`)).body.server.security_groups).toEqual([{ name: 'default' }, { name: 'web' }]);
+    const other = user('-sg3');
+    expect((await other.post('/servers', server({ security_groups: [{ name: 'web' }] }))).status).toBe(400);
   });
 
   it('a second DELETE while deleting answers 204 and takes no second claim', async () => {

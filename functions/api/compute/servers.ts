@@ -114,7 +114,7 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
   if (refusal) throw refusal;
   return {
     metadata: server.metadata ?? {}, tags: server.tags ?? [],
-    securityGroups: requestedSecurityGroups(server.security_groups),
+    securityGroups: await requestedSecurityGroups(deps.table, ctx.caller.projectId, server.security_groups),
     ...(server.accessIPv4 !== undefined ? { accessIPv4: server.accessIPv4 } : {}),
     ...(server.accessIPv6 !== undefined ? { accessIPv6: normalIPv6(server.accessIPv6) } : {}),
     diskConfig: server['OS-DCF:diskConfig'] ?? 'MANUAL',
