@@ -4,6 +4,7 @@ import { createNetwork, deleteNetwork } from '../../functions/core/networks/netw
 import { createPort } from '../../functions/core/networks/ports.js';
 import { makeTable } from '../../functions/core/shared/table.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { Nova } from '../support/nova.js';
 
 // Fixed IPs under concurrency, over HTTP through the whole runtime. An address is one port's by
@@ -180,7 +181,8 @@ describe('a network\'s deletion and a port\'s creation, interleaved at their one
   /** A client of the same table whose first write of `command` waits for `gate` (the process "paused" there). */
   function pausedAt(command: string, gate: Promise<void>) {
     const client = new DynamoDBClient({
-      endpoint: runtime.emulators.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
+      // The emulators' own credentials: DynamoDB Local keeps a database per access key and region.
+      endpoint: runtime.emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS,
     });
     const table = makeTable(runtime.table.name, client);
     let paused = false;
@@ -207,7 +209,8 @@ describe('a network\'s deletion and a port\'s creation, interleaved at their one
     let release!: () => void;
     const paused = pausedAt('Delete', new Promise((resolve) => { release = resolve; }));
     const deletion = deleteNetwork(paused.table, owner, network.id);
-    await paused.reached;
+    // A deletion that fails before its pause fails the test, rather than leaving it waiting.
+    await Promise.race([paused.reached, deletion.then(() => { throw new Error('the deletion ended before it paused'); })]);
     const id = crypto.randomUUID();
     const now = Date.now();
     const creation = await createPort(runtime.table, {
