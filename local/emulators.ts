@@ -76,6 +76,21 @@ const dynaliteDb = createRequire(import.meta.url)('dynalite/db/index.js') as {
 /** The pid file of the process that holds a data directory, removed when it stops cleanly. */
 const pidFile = (dataDir: string) => `${dataDir}/taskgate.pid`;
 
+/** The live process, other than this one, that the data directory's pid file names. */
+async function holderOf(dataDir: string): Promise<number | undefined> {
+  const pid = Number((await readFile(pidFile(dataDir), 'utf8').catch(() => '')).trim());
+  if (!(pid > 0) || pid === process.pid) return undefined;
+  try {
+    return process.kill(pid, 0) ? pid : undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
+const inUse = (dataDir: string, pid: number | undefined) => new LocalStartError(
+  `the data directory ${dataDir} is in use by ${pid ? `another taskgate (pid ${pid})` : 'another process'}: `
+  + 'stop it first, or set TASKGATE_DATA_DIR to another directory (or to memory)');
+
 /** Opens dynalite's store on a data directory, or says who holds it (LevelDB allows one process). */
 async function openStore(dataDir: string): Promise<DynaliteStore> {
   const store = dynaliteDb.create({ path: `${dataDir}/dynamodb` });
@@ -85,20 +100,18 @@ async function openStore(dataDir: string): Promise<DynaliteStore> {
   } catch (err) {
     const { code, cause } = err as { code?: string; cause?: { code?: string } };
     if (code !== 'LEVEL_LOCKED' && cause?.code !== 'LEVEL_LOCKED') throw err;
-    const pid = Number((await readFile(pidFile(dataDir), 'utf8').catch(() => '')).trim());
-    let alive = false;
-    try {
-      alive = pid > 0 && process.kill(pid, 0);
-    } catch (e) {
-      alive = (e as NodeJS.ErrnoException).code === 'EPERM';
-    }
-    throw new LocalStartError(`the data directory ${dataDir} is in use by ${alive ? `another taskgate (pid ${pid})` : 'another process'}: `
-      + 'stop it first, or set TASKGATE_DATA_DIR to another directory (or to memory)');
+    throw inUse(dataDir, await holderOf(dataDir));
   }
 }
 
-/** Throws LocalStartError when another process holds the data directory (before `--fresh` empties it). */
+/**
+ * Throws LocalStartError when another process holds the data directory (before `--fresh` empties
+ * it, and at every start): the live taskgate its pid file names (the only guard when DynamoDB is
+ * another endpoint, as fauxqs's SQLite takes no lock), or dynalite's LevelDB lock.
+ */
 export async function checkDataDirFree(dataDir: string): Promise<void> {
+  const holder = await holderOf(dataDir);
+  if (holder) throw inUse(dataDir, holder);
   if (!existsSync(`${dataDir}/dynamodb`)) return;
   await (await openStore(dataDir)).db.close();
 }
@@ -184,7 +197,11 @@ export async function createTable(dynamodb: DynamoDBClient, tableName: string): 
 
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const { dataDir } = options;
-  if (dataDir) await mkdir(`${dataDir}/sqs`, { recursive: true });
+  if (dataDir) {
+    const holder = await holderOf(dataDir);
+    if (holder) throw inUse(dataDir, holder);
+    await mkdir(`${dataDir}/sqs`, { recursive: true });
+  }
   const tableName = options.tableName
     ?? (dataDir ? DURABLE_TABLE_NAME : `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
   const repaired = dataDir && !options.dynamodbEndpoint ? await repairIndexes(dataDir, tableName) : 0;
