@@ -29,10 +29,14 @@ export async function readSubnet(table: Table, id: string): Promise<Subnet | und
   return item && withoutKeys<Subnet>(item);
 }
 
-/** Neutron's get_subnet: the owner, the administrator, or anyone the subnet's network is shared with (or external). */
+/**
+ * Neutron's get_subnet (neutron/conf/policies/subnet.py: admin, the project's reader, or
+ * `rule:shared`): the owner, the administrator, or anyone the subnet's network is shared with.
+ * An external network is seen by all, its subnets are not.
+ */
 export const canSeeSubnet = (s: Subnet, network: Network | undefined, asker: Asker) =>
   !s.deleting && (asker.isAdmin || s.projectId === asker.projectId || (!!network && canSeeNetwork(network, asker)
-    && (network.shared || network.external || network.projectId === asker.projectId)));
+    && (network.shared || network.projectId === asker.projectId)));
 
 export async function visibleSubnet(table: Table, asker: Asker, id: string): Promise<{ subnet: Subnet; network: Network | undefined }> {
   const subnet = await readSubnet(table, id);
