@@ -6,7 +6,7 @@ import { ensureDefaults } from './defaults.js';
 import {
   NETWORK_PARTITION, networkKeys, networkNotFound, nowIso, type Asker, type Network,
 } from './model.js';
-import { getItem, queryPartition, withoutKeys } from './store.js';
+import { fieldAssignments, getItem, queryPartition, withoutKeys } from './store.js';
 
 // Networks: Neutron's visibility (the owner, anyone for a shared or external one, the
 // administrator for all), and a deletion that never strands a port: the network is marked
@@ -101,13 +101,7 @@ export async function updateNetwork(table: Table, asker: Asker, id: string, chan
   if (!ownsNetwork(current, asker)) throw new Forbidden('rule:update_network is disallowed by policy', { type: 'PolicyNotAuthorized' });
   const names: Record<string, string> = { '#deleting': 'deleting', '#project': 'projectId', '#updated': 'updatedAt', '#rev': 'revision' };
   const values: Record<string, unknown> = { ':project': current.projectId, ':now': nowIso(now), ':one': 1 };
-  const sets = ['#updated = :now'];
-  for (const [field, value] of Object.entries(changes)) {
-    if (value === undefined) continue;
-    names[`#f_${field}`] = field;
-    values[`:f_${field}`] = value;
-    sets.push(`#f_${field} = :f_${field}`);
-  }
+  const sets = ['#updated = :now', ...fieldAssignments(changes, names, values)];
   const condition = 'attribute_exists(pk) AND attribute_not_exists(#deleting) AND #project = :project';
   const expression = `SET ${sets.join(', ')} ADD #rev :one`;
   try {

@@ -3,6 +3,7 @@ import { isConditionFailure, itemFromConditionFailure, keys, usedPlaceholders, t
 import { nowIso, portInUse, portNotFound, type Asker, type Port } from './model.js';
 import { readPort } from './ports.js';
 import { groupsForPort } from './securityGroups.js';
+import { fieldAssignments } from './store.js';
 
 // Neutron's update of a port: its name, description, state, groups. Its device is a server's
 // while a server holds it (only Nova changes that, by attach and detach); a port no server holds
@@ -32,16 +33,12 @@ export async function updatePort(table: Table, asker: Asker, id: string, changes
     ':creating': 'creating', ':deleting': 'deleting', ':project': port.projectId, ':now': nowIso(now), ':one': 1,
   };
   const sets = ['#updated = :now'];
-  const set = (field: string, value: unknown) => {
-    names[`#f_${field}`] = field;
-    values[`:f_${field}`] = value;
-    sets.push(`#f_${field} = :f_${field}`);
-  };
+  const set = (field: string, value: unknown) => sets.push(...fieldAssignments({ [field]: value }, names, values));
   const fields: Record<string, unknown> = {
     name: changes.name, description: changes.description, adminStateUp: changes.adminStateUp, securityGroups: groups,
     portSecurityEnabled: changes.portSecurityEnabled,
   };
-  for (const [field, value] of Object.entries(fields)) if (value !== undefined) set(field, value);
+  sets.push(...fieldAssignments(fields, names, values));
   const conditions = ['#project = :project', 'attribute_not_exists(#doomed)', 'NOT #status IN (:creating, :deleting)'];
   if (device) {
     const deviceId = changes.deviceId ?? port.deviceId ?? '';

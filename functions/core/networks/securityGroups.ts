@@ -7,7 +7,7 @@ import {
   networkKeys, nowIso, RULE_PARTITION, ruleNotFound, SECURITY_GROUP_PARTITION, securityGroupNotFound, type Asker, type Port,
   type SecurityGroup, type SecurityGroupRule,
 } from './model.js';
-import { getItem, queryPartition, withoutKeys } from './store.js';
+import { fieldAssignments, getItem, queryPartition, withoutKeys } from './store.js';
 
 // Security groups and their rules. Every project has a group named `default`, made the first time
 // the project needs one (listing its groups, making a port) with Neutron's default rules: ingress
@@ -126,13 +126,7 @@ export async function updateGroup(
   }
   const names: Record<string, string> = { '#project': 'projectId', '#rev': 'revision', '#updated': 'updatedAt' };
   const values: Record<string, unknown> = { ':project': group.projectId, ':now': nowIso(now), ':one': 1 };
-  const sets = ['#updated = :now'];
-  for (const [field, value] of Object.entries(changes)) {
-    if (value === undefined) continue;
-    names[`#f_${field}`] = field;
-    values[`:f_${field}`] = value;
-    sets.push(`#f_${field} = :f_${field}`);
-  }
+  const sets = ['#updated = :now', ...fieldAssignments(changes, names, values)];
   const condition = '#project = :project';
   const expression = `SET ${sets.join(', ')} ADD #rev :one`;
   try {

@@ -31,6 +31,23 @@ export async function queryPartition<T>(
   return items;
 }
 
+/**
+ * The SET clauses of an update for the fields given (an undefined one is left as it is), each
+ * under placeholders of its own, added to `names` and `values`.
+ */
+export function fieldAssignments(
+  fields: Record<string, unknown>, names: Record<string, string>, values: Record<string, unknown>,
+): string[] {
+  const sets: string[] = [];
+  for (const [field, value] of Object.entries(fields)) {
+    if (value === undefined) continue;
+    names[`#f_${field}`] = field;
+    values[`:f_${field}`] = value;
+    sets.push(`#f_${field} = :f_${field}`);
+  }
+  return sets;
+}
+
 /** An item as the domain sees it: without the table's own attributes. */
 export function withoutKeys<T>(item: Record<string, unknown>): T {
   const { pk: _pk, sk: _sk, gsi1pk: _g1, gsi1sk: _g1s, gsi2pk: _g2, gsi2sk: _g2s, leaseShard: _ls, ...rest } = item;

@@ -10,7 +10,7 @@ import {
   type Network, type Subnet,
 } from './model.js';
 import { canSeeNetwork, ownsNetwork, readNetwork } from './networks.js';
-import { getItem, queryPartition, withoutKeys } from './store.js';
+import { fieldAssignments, getItem, queryPartition, withoutKeys } from './store.js';
 
 // Subnets: a prefix on a network, its gateway and the pools addresses are given from. Two subnets
 // of one network never overlap: a new subnet joins its network's list with a write conditioned on
@@ -192,13 +192,7 @@ export async function updateSubnet(table: Table, asker: Asker, id: string, chang
   }
   const names: Record<string, string> = { '#deleting': 'deleting', '#rev': 'revision', '#updated': 'updatedAt' };
   const values: Record<string, unknown> = { ':now': nowIso(now), ':one': 1 };
-  const sets = ['#updated = :now'];
-  for (const [field, value] of Object.entries(next)) {
-    if (value === undefined) continue;
-    names[`#f_${field}`] = field;
-    values[`:f_${field}`] = value;
-    sets.push(`#f_${field} = :f_${field}`);
-  }
+  const sets = ['#updated = :now', ...fieldAssignments(next, names, values)];
   const condition = 'attribute_exists(pk) AND attribute_not_exists(#deleting)';
   const expression = `SET ${sets.join(', ')} ADD #rev :one`;
   try {
