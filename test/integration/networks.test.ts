@@ -113,6 +113,12 @@ describe('networks', () => {
     expect((await client.get(`/networks?id=${PUBLIC_NETWORK_ID}&fields=id&fields=name`)).body.networks).toEqual([{ id: PUBLIC_NETWORK_ID, name: 'public' }]);
   });
 
+  it('an external network is seen by every project, its subnets only by the administrator (Neutron\'s get_subnet: rule:shared)', async () => {
+    const publicSubnets = async (token: string) => ((await net(token).get(`/subnets?network_id=${PUBLIC_NETWORK_ID}`)).body.subnets as unknown[]).length;
+    expect(await publicSubnets(`u:${project()}`)).toBe(0);
+    expect(await publicSubnets(`admin:${project()}`)).toBeGreaterThan(0);
+  });
+
   it('a project\'s network is its own: another project gets 404, the administrator sees it', async () => {
     const [mine, theirs] = [project(), project()];
     const { network } = await ownNetwork(net(`u:${mine}`));
