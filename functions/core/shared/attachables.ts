@@ -371,7 +371,10 @@ export function attachmentOn(instance: Instance | undefined, kind: AttachableKin
 
 /** The attachments of one kind on an instance item. */
 export function attachmentsOf(instance: Instance | undefined, kind: AttachableKind): Attachment[] {
-  return Object.values(instance?.[kind.map] ?? {});
+  // In the order they were attached, as Nova lists a server's interfaces and volumes: a DynamoDB
+  // map keeps no order of its own (DynamoDB Local and dynalite return its keys differently).
+  return Object.values(instance?.[kind.map] ?? {})
+    .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
 }
 
 /**
