@@ -171,7 +171,7 @@ describe('create', () => {
     expect(res.body).toEqual({ reservation_id: expect.stringMatching(/^r-/) });
     const listed = await nova.get(`/servers/detail?reservation_id=${res.body.reservation_id}`);
     expect(listed.body.servers.map((s: { name: string }) => s.name).sort()).toEqual(['many-1', 'many-2', 'many-3']);
-    // Over the instances quota (10) even at min_count: Nova's 403 (functions/core/quotas/usage.ts).
+    // Over the instances quota (10) even at min_count: Nova's 403 (functions/core/placement/quotas/usage.ts).
     expect((await nova.post('/servers', server({ min_count: 11, max_count: 11 }))).status).toBe(403);
   });
 

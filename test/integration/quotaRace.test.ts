@@ -1,5 +1,5 @@
 import { DriverError } from '../../functions/core/shared/errors.js';
-import { readUsage } from '../../functions/core/quotas/usage.js';
+import { readUsage } from '../../functions/core/placement/quotas/usage.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { Nova } from '../support/nova.js';
 

@@ -1,4 +1,4 @@
-import { giveBackServer, readUsage } from '../../functions/core/quotas/usage.js';
+import { giveBackServer, readUsage } from '../../functions/core/placement/quotas/usage.js';
 import { serverIdFor } from '../../functions/core/compute/admission.js';
 import { CapturingQueue, startApiOnly, type ApiOnly } from '../support/emulators.js';
 import { IMAGE, Nova } from '../support/nova.js';

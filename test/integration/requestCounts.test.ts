@@ -69,7 +69,7 @@ describe('API path', () => {
   it('create and delete: one write and one send, and the quota charge (two reads of limits, one write)', async () => {
     // A port of its own, made first: reserved with the create (one write), as a volume is with an attach.
     const port = await seedPort(h.table('setup'), owner.projectId);
-    // The project's first create also makes its usage item (functions/core/quotas/usage.ts): not measured.
+    // The project's first create also makes its usage item (functions/core/placement/quotas/usage.ts): not measured.
     const warm = await h.api('POST', '/servers', { server: { name: 'w', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' } });
     expect(warm.statusCode).toBe(202);
     const created = await measure(() => h.api('POST', '/servers', {

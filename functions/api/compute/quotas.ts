@@ -2,8 +2,8 @@ import type { AdmissionDeps } from '../../core/compute/admission.js';
 import {
   classLimits, DEFAULT_CLASS, deleteProjectLimits, isResource, projectLimits, RESOURCES, setClassLimits, setProjectLimits,
   type Limits, type QuotaResource,
-} from '../../core/quotas/limits.js';
-import { readUsage, settleStale } from '../../core/quotas/usage.js';
+} from '../../core/placement/quotas/limits.js';
+import { readUsage, settleStale } from '../../core/placement/quotas/usage.js';
 import { BadRequest, Forbidden } from '../../core/shared/errors.js';
 import { authorize, refusal, type PolicyName } from '../../core/shared/policy.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
@@ -13,7 +13,7 @@ import { checkBody, isTrue } from '../serverSchemas.js';
 // Nova's quotas (nova/api/openstack/compute/quota_sets.py, quota_classes.py) and limits
 // (limits.py, views/limits.py), as each microversion shows them: nova-network's resources go
 // away at 2.36 (quota classes: 2.50), injected files' at 2.57, maxImageMeta at 2.39. Usage is
-// what admission charged (functions/core/quotas/usage.ts): instances, cores and ram.
+// what admission charged (functions/core/placement/quotas/usage.ts): instances, cores and ram.
 
 const NOVA_NETWORK: QuotaResource[] = ['fixed_ips', 'floating_ips', 'security_groups', 'security_group_rules'];
 const INJECTED: QuotaResource[] = ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes'];

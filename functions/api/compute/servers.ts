@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, reservationIdFor, serverIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
 import { readInstance } from '../../core/compute/claims.js';
-import { chargeServers, giveBackServer } from '../../core/quotas/usage.js';
+import { chargeServers, giveBackServer } from '../../core/placement/quotas/usage.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { AlreadyInProgress } from '../../core/compute/claims.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';

@@ -8,7 +8,7 @@ import { NotFound } from '../shared/errors.js';
 import type { Claim, Instance } from './instance.js';
 import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
-import { giveBackServer } from '../quotas/usage.js';
+import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './claims.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
@@ -118,7 +118,7 @@ const deleting: Reservation = {
       for (const id of released?.heldWhenDeleted?.[kind.map] ?? []) await releaseAttachable(table, kind, { id, instanceId });
     }
     // Its quota charge, once (conditioned on the entry); a worker that dies before this leaves it
-    // to the usage's settling of servers that are gone (functions/core/quotas/usage.ts).
+    // to the usage's settling of servers that are gone (functions/core/placement/quotas/usage.ts).
     const projectId = released?.projectId ?? (await readInstance(table, instanceId))?.projectId;
     if (projectId) await giveBackServer(table, projectId, instanceId);
   },

@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { Table } from '../shared/table.js';
+import type { Table } from '../../shared/table.js';
 
 // Nova's quota limits (nova/quota.py, nova/conf/quota.py), kept as Nova's DbQuotaDriver keeps
 // them: a default per resource, the `default` quota class overriding it, a project's own limit

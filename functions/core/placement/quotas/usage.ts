@@ -1,6 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { Forbidden } from '../shared/errors.js';
-import { isConditionFailure, itemFromConditionFailure, keys, type Table } from '../shared/table.js';
+import { Forbidden } from '../../shared/errors.js';
+import { isConditionFailure, itemFromConditionFailure, keys, type Table } from '../../shared/table.js';
 import { projectLimits, type Limits } from './limits.js';
 
 // A project's compute usage (instances, cores, ram) as one item, charged at admission with ONE
