@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';

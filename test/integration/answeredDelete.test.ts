@@ -1,5 +1,5 @@
 import { readAttachable, Ports, Volumes } from '../../functions/core/shared/attachables.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { CapturingQueue, seedAttachment, seedInstance, startApiOnly, type ApiOnly } from '../support/emulators.js';

@@ -1,5 +1,5 @@
 import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import { alice, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { IMAGE2, type NovaResponse } from '../support/nova.js';

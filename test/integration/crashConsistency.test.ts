@@ -9,7 +9,7 @@ import { createRequire } from 'node:module';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
 import { listServers } from '../../functions/core/compute/instances.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { INDEX_BY_LEASE, leaseShardOf, makeTable } from '../../functions/core/shared/table.js';
 import { DURABLE_TABLE_NAME, startEmulators } from '../../local/emulators.js';
 import { SeededRandom } from '../support/faults/random.js';

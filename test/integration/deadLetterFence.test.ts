@@ -2,7 +2,7 @@ import type { SQSEvent } from 'aws-lambda';
 import { getAction } from '../../functions/core/compute/actions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { resetState } from '../../functions/core/compute/instances.js';
 import type { OperationMessage } from '../../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';

@@ -1,6 +1,6 @@
 import { findAction } from '../../functions/core/compute/actions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { ComputeDriver } from '../../functions/core/compute/driver.js';
 import { readRun } from '../../functions/core/compute/runs.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';

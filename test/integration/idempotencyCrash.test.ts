@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createApi } from '../../functions/api/app.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { makeTable, type Table } from '../../functions/core/shared/table.js';
 import { runOperation } from '../../functions/core/compute/worker.js';

@@ -1,4 +1,4 @@
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { PRIVATE_NETWORK_ID } from '../../functions/core/networks/defaults.js';
 import { IMAGE, IMAGE2, Nova } from '../support/nova.js';

@@ -1,6 +1,6 @@
 import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { OperationCatalogue, type OperationName } from '../../functions/core/compute/catalogue.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import type { PowerStateValue } from '../../functions/core/compute/states.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';

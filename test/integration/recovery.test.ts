@@ -2,7 +2,7 @@ import type { SQSRecord } from 'aws-lambda';
 import { getAction } from '../../functions/core/compute/actions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import { readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { settleDeadLetter } from '../../functions/core/compute/deadLetters.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';

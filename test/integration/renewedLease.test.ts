@@ -1,6 +1,6 @@
 import { getAction } from '../../functions/core/compute/actions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { readRun } from '../../functions/core/compute/runs.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation, type WorkerDeps } from '../../functions/core/compute/worker.js';
@@ -10,8 +10,8 @@ import {
 } from '../support/emulators.js';
 
 // The rule guarded: a run that checkpoints is alive, and a checkpoint renews its run lease
-// (claims.ts renewClaim sets the claim's runUntil); a duplicate delivery of its message may take
-// the run over only once the lease the last checkpoint renewed has run out (claims.ts beginWork:
+// (takeUp.ts renewClaim sets the claim's runUntil); a duplicate delivery of its message may take
+// the run over only once the lease the last checkpoint renewed has run out (takeUp.ts beginWork:
 // `NOT #claim.#runUntil >= :now`), not merely once the first run's original lease, on its RUN#
 // item and never renewed there, has. Otherwise two workers run one operation on one instance at
 // once. The other tests deliver a duplicate either inside the original run lease (firstRun.test.ts)

@@ -1,6 +1,6 @@
 import { startHarness, type Harness } from '../../bench/harness.js';
 import type { Counts } from '../../bench/requestCounter.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { cachedFlavors } from '../../functions/core/compute/flavors.js';
 import { DEFAULT_IMAGES } from '../../functions/core/images/image.js';
 import { findImageToBoot } from '../../functions/core/images/store.js';

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import { Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { BadRequest, ServiceUnavailable } from '../../functions/core/shared/errors.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';

@@ -1,6 +1,6 @@
 import { getAction } from '../../functions/core/compute/actions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { faultyDriver } from '../support/faults/index.js';

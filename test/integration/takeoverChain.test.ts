@@ -1,6 +1,6 @@
 import { listActionsOf, type InstanceAction } from '../../functions/core/compute/actions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { ServiceUnavailable } from '../../functions/core/shared/errors.js';
 import { resetState } from '../../functions/core/compute/instances.js';

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { seedInstance } from '../support/emulators.js';
 import { startVolumeApi, type VolumeApi } from '../support/volumeApi.js';

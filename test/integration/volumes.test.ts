@@ -1,5 +1,5 @@
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { seedInstance } from '../support/emulators.js';
 import { gate, startVolumeApi, type VolumeApi } from '../support/volumeApi.js';
 

@@ -1,7 +1,7 @@
 import {
   attachmentsOf, releaseAttachable, Volumes, writeAttachmentUnfenced, type Attachment,
 } from '../../functions/core/shared/attachables.js';
-import { readInstance } from '../../functions/core/compute/claims.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import type { OperationContext } from '../../functions/core/compute/driver.js';
 import { Conflict } from '../../functions/core/shared/errors.js';

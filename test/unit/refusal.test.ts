@@ -1,4 +1,4 @@
-import { invalidStateMessage, refusalFor } from '../../functions/core/compute/claims.js';
+import { invalidStateMessage, refusalFor } from '../../functions/core/compute/refusals.js';
 import { Conflict, NotFound } from '../../functions/core/shared/errors.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 

@@ -1,7 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { claimInstance } from '../../functions/core/compute/claims.js';
+import { claimInstance } from '../../functions/core/compute/claimInstance.js';
 import { Conflict } from '../../functions/core/shared/errors.js';
 import { makeTable } from '../../functions/core/shared/table.js';
 

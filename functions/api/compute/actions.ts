@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
 import type { OperationName } from '../../core/compute/catalogue.js';
-import type { ClaimGuard } from '../../core/compute/claims.js';
+import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { BadRequest } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';

@@ -1,6 +1,7 @@
 import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
 import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
-import { invalidStateMessage, type ClaimGuard } from '../../core/compute/claims.js';
+import { invalidStateMessage } from '../../core/compute/refusals.js';
+import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { BadRequest, Conflict, NotFound } from '../../core/shared/errors.js';
 import { canonicalUuid, derivedUuid } from '../../core/shared/ids.js';
 import { getServer } from '../../core/compute/instances.js';

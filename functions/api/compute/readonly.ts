@@ -1,6 +1,6 @@
 import { findAction, listActionsOf, type InstanceAction } from '../../core/compute/actions.js';
 import type { AdmissionDeps } from '../../core/compute/admission.js';
-import { readInstance } from '../../core/compute/claims.js';
+import { readInstance } from '../../core/compute/readInstance.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import type { Instance } from '../../core/compute/instance.js';
 import { isAtLeast } from '../apiVersion.js';

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, reservationIdFor, serverIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
-import { readInstance } from '../../core/compute/claims.js';
+import { readInstance } from '../../core/compute/readInstance.js';
 import { chargeServers, giveBackServer } from '../../core/placement/quotas/usage.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
-import { AlreadyInProgress } from '../../core/compute/claims.js';
+import { AlreadyInProgress } from '../../core/compute/refusals.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor, isFlavorVisible, type Flavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';

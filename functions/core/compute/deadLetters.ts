@@ -1,4 +1,4 @@
-import { readInstance } from './claims.js';
+import { readInstance } from './readInstance.js';
 import type { OperationMessage } from './queue.js';
 import { abandonSuperseded, settleOperation } from './settle.js';
 import type { Table } from '../shared/table.js';

@@ -1,5 +1,7 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { CLEARED_CLAIM, clearingClaim, invalidStateMessage, readInstance } from './claims.js';
+import { CLEARED_CLAIM, clearingClaim } from './release.js';
+import { invalidStateMessage } from './refusals.js';
+import { readInstance } from './readInstance.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
 import { authorize } from '../shared/policy.js';
 import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './instance.js';

@@ -3,13 +3,13 @@ import {
   type AttachableKind,
 } from '../shared/attachables.js';
 import type { OperationName } from './catalogue.js';
-import type { ClaimGuard } from './claims.js';
+import type { ClaimGuard } from './claimInstance.js';
 import { NotFound } from '../shared/errors.js';
 import type { Claim, Instance } from './instance.js';
 import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
-import { readInstance } from './claims.js';
+import { readInstance } from './readInstance.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is

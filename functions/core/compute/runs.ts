@@ -7,7 +7,7 @@ import { isConditionFailure, keys, type Table } from '../shared/table.js';
 // instance's item (every refused admission is a write there), and a duplicate delivery of the
 // same message finds it and backs off. Only a run that takes the work over from one that died,
 // or a first run taken up so late that its claim's lease needs renewing, writes its runner id on
-// the instance item (claims.ts beginWork); from then on the first run's writes, fenced on "no
+// the instance item (takeUp.ts beginWork); from then on the first run's writes, fenced on "no
 // runner on the claim", fail.
 
 /** What the first run wrote on its RUN# item. */

@@ -1,6 +1,6 @@
 import { groupByName, allGroups } from '../networks/securityGroups.js';
 import { BadRequest, NotFound } from '../shared/errors.js';
-import { readInstance } from './claims.js';
+import { readInstance } from './readInstance.js';
 import { DEFAULT_SECURITY_GROUP, type Caller } from './instance.js';
 import { changeServerAttribute } from './serverFields.js';
 import type { Table } from '../shared/table.js';

@@ -1,5 +1,6 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { invalidStateMessage, readInstance } from './claims.js';
+import { invalidStateMessage } from './refusals.js';
+import { readInstance } from './readInstance.js';
 import { Conflict, NotFound, type DomainError } from '../shared/errors.js';
 import { isVisibleTo, securityGroupsOf, type Caller, type Instance } from './instance.js';
 import type { VmState } from './states.js';

@@ -1,7 +1,7 @@
 import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
 import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from '../shared/attachables.js';
-import { releaseClaim } from './claims.js';
+import { releaseClaim } from './release.js';
 import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import { readRun, type Run } from './runs.js';

@@ -1,6 +1,6 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Ports, readAttachable, reclaimExpired, Volumes, type AttachableKind } from '../shared/attachables.js';
-import { readInstance } from './claims.js';
+import { readInstance } from './readInstance.js';
 import { settleOperation } from './settle.js';
 import { endExpiredExtend } from '../volumes/volumes.js';
 import type { Volume } from '../volumes/volume.js';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { operationRow } from './catalogue.js';
-import { beginWork, readInstance, renewClaim, yieldWork } from './claims.js';
+import { beginWork, renewClaim, yieldWork } from './takeUp.js';
+import { readInstance } from './readInstance.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';

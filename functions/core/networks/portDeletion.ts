@@ -1,5 +1,5 @@
 import { requestOperation, type AdmissionDeps } from '../compute/admission.js';
-import { readInstance } from '../compute/claims.js';
+import { readInstance } from '../compute/readInstance.js';
 import type { Caller } from '../compute/instance.js';
 import { DomainError } from '../shared/errors.js';
 import { portInUse, portNotFound, type Asker } from './model.js';

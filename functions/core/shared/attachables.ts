@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from '../compute/claims.js';
+import { readInstance } from '../compute/readInstance.js';
 import { BadRequest, DriverError, NotFound, type DomainError } from './errors.js';
 import { expirePort, letGoOfPort, portRefusal } from '../networks/ports.js';
 import {

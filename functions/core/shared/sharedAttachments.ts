@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from '../compute/claims.js';
+import { readInstance } from '../compute/readInstance.js';
 import { takenOverClaims } from '../compute/instance.js';
 import { BadRequest } from './errors.js';
 import { isConditionFailure, itemFromConditionFailure, leaseShardOf, usedPlaceholders, type Table } from './table.js';

@@ -1,0 +1,111 @@
+import type { Fault, Instance, InstancePatch, Outcome } from './instance.js';
+import { fencedUpdate } from './fencedUpdate.js';
+import { runFence, type Run } from './runs.js';
+import type { VmState } from './states.js';
+import type { Table } from '../shared/table.js';
+
+// The end of a claim: the worker's or the sweeper's release, and admission's give-back.
+
+/**
+ * "The instance is no longer claimed", in one place: task_state, the claim (and its list copy),
+ * its lease (and the sparse index entry) and the claims it took over go, and the fencing token
+ * moves on. Whoever clears them ends the taken-over claims first (settle.ts endTakenOver). Release, an
+ * admission's give-back and reset-state all use it.
+ */
+export const CLEARED_CLAIM = {
+  remove: ['#ts', '#claim', '#claimList', '#shard', '#lease', '#preempted', '#takenOver'],
+  add: '#ver :one',
+  names: {
+    '#ts': 'taskState', '#claim': 'claim', '#claimList': 'claimAsList', '#shard': 'leaseShard', '#lease': 'leaseUntil',
+    '#preempted': 'preempted', '#takenOver': 'takenOver', '#ver': 'version',
+  },
+  values: { ':one': 1 },
+} as const;
+
+/** An update expression from SET parts and extra REMOVE parts, clearing the claim. */
+export function clearingClaim(sets: readonly string[], removes: readonly string[] = []): string {
+  const set = sets.length > 0 ? `SET ${sets.join(', ')} ` : '';
+  return `${set}REMOVE ${[...CLEARED_CLAIM.remove, ...removes].join(', ')} ADD ${CLEARED_CLAIM.add}`;
+}
+
+export interface Release {
+  readonly instanceId: string;
+  readonly token: number;
+  readonly vmState: VmState;
+  readonly patch?: InstancePatch;
+  readonly fault?: Fault;
+  readonly outcome: Outcome;
+  readonly now: number;
+  /** Only the sweeper: release only if the lease really has expired. */
+  readonly onlyIfLeaseBefore?: number;
+  /** Only the worker: release only if its run was not taken over by another delivery. */
+  readonly run?: Run;
+}
+
+const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+/**
+ * Release: ONE write that sets the outcome, clears task_state and the claim and moves the token
+ * on, conditioned on the token still being ours. Returns false if we were fenced out.
+ */
+export async function releaseClaim(table: Table, rel: Release): Promise<Instance | undefined> {
+  const names: Record<string, string> = {
+    ...CLEARED_CLAIM.names, '#vm': 'vmState', '#updated': 'updated', '#outcome': 'lastOutcome',
+  };
+  const values: Record<string, unknown> = {
+    ...CLEARED_CLAIM.values, ':vm': rel.vmState, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
+  };
+  const sets = ['#vm = :vm', '#updated = :updated', '#outcome = :outcome'];
+  const removes: string[] = [];
+  const { clear = [], attach, detach, ...fields } = rel.patch ?? {};
+  for (const [field, value] of Object.entries(fields)) {
+    names[`#f_${field}`] = field;
+    values[`:f_${field}`] = value;
+    sets.push(`#f_${field} = :f_${field}`);
+  }
+  for (const field of clear) {
+    names[`#f_${field}`] = field;
+    removes.push(`#f_${field}`);
+  }
+  if (attach) {
+    Object.assign(names, { '#amap': attach.map, '#aid': attach.attachment.id });
+    values[':attachment'] = attach.attachment;
+    sets.push('#amap.#aid = :attachment');
+  }
+  if (detach) {
+    Object.assign(names, { '#dmap': detach.map, '#did': detach.id });
+    removes.push('#dmap.#did');
+  }
+  if (rel.fault) {
+    names['#fault'] = 'fault';
+    values[':fault'] = rel.fault;
+    sets.push('#fault = :fault');
+  }
+  if (rel.vmState === 'deleted') {
+    // Gone from the project's listing; the item itself expires by TTL.
+    Object.assign(names, {
+      '#deleted': 'deleted', '#expires': 'expiresAt', '#g1pk': 'gsi1pk', '#g1sk': 'gsi1sk', '#g2pk': 'gsi2pk', '#g2sk': 'gsi2sk',
+    });
+    Object.assign(values, { ':true': true, ':expires': Math.floor((rel.now + DELETED_RETENTION_MS) / 1000) });
+    sets.push('#deleted = :true', '#expires = :expires');
+    removes.push('#g1pk', '#g1sk', '#g2pk', '#g2sk');
+  }
+  const conditions: string[] = [];
+  if (rel.onlyIfLeaseBefore !== undefined) {
+    conditions.push('#lease < :leaseBefore');
+    values[':leaseBefore'] = rel.onlyIfLeaseBefore;
+  }
+  if (rel.run) conditions.push(runFence(rel.run, names, values));
+  const condition = conditions.length > 0 ? conditions.join(' AND ') : undefined;
+  return fencedUpdate(table, rel.instanceId, rel.token, {
+    expression: clearingClaim(sets, removes), names, values, condition,
+  });
+}
+
+/** Admission's compensation: give the claim back untouched when a later admission step failed. */
+export async function abandonClaim(table: Table, instanceId: string, token: number): Promise<boolean> {
+  const out = await fencedUpdate(table, instanceId, token, {
+    expression: clearingClaim([]), names: { ...CLEARED_CLAIM.names }, values: { ...CLEARED_CLAIM.values },
+  });
+  return out !== undefined;
+}
