@@ -10,9 +10,10 @@ import { TASK_STATES, type TaskState, type VmState } from './states.js';
 export type VmOutcome = VmState | 'unchanged' | 'pre_resize' | Partial<Record<VmState, VmState>>;
 
 export interface OperationRow {
-  /** The action name Nova's 409 messages spell ("Cannot 'confirmResize' instance ..."). */
-  readonly verb: string;
-  /** The instance action Nova records for it (nova/compute/instance_actions.py). */
+  /**
+   * The instance action Nova records for it (nova/compute/instance_actions.py), which is also the
+   * name its 409 messages spell ("Cannot 'confirmResize' instance ...").
+   */
   readonly action: string;
   /** vm_states admission accepts; 'any' skips the check (Nova's `vm_state=None`). */
   readonly allowedVmStates: readonly VmState[] | 'any';
@@ -59,89 +60,89 @@ const INTERFACE_STATES: readonly VmState[] = ['active', 'paused', 'stopped'];
  */
 export const OperationCatalogue = {
   create: {
-    verb: 'create', action: 'create', allowedVmStates: ['building'], allowedTaskStates: IDLE, taskStates: ['scheduling', 'spawning'],
+    action: 'create', allowedVmStates: ['building'], allowedTaskStates: IDLE, taskStates: ['scheduling', 'spawning'],
     onSuccess: 'active', onFailure: 'error',
   },
   rebuild: {
-    verb: 'rebuild', action: 'rebuild', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rebuilding'],
+    action: 'rebuild', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rebuilding'],
     onSuccess: { error: 'active' }, onFailure: 'error',
   },
   resize: {
-    verb: 'resize', action: 'resize', allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
+    action: 'resize', allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
     taskStates: ['resize_prep', 'resize_migrating', 'resize_finish'],
     onSuccess: 'resized', onFailure: 'unchanged',
   },
   confirm_resize: {
-    verb: 'confirmResize', action: 'confirmResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_confirming'],
+    action: 'confirmResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_confirming'],
     onSuccess: 'pre_resize', onFailure: 'unchanged',
   },
   revert_resize: {
-    verb: 'revertResize', action: 'revertResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_reverting'],
+    action: 'revertResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_reverting'],
     onSuccess: 'pre_resize', onFailure: 'error',
   },
   shelve: {
-    verb: 'shelve', action: 'shelve', allowedVmStates: ['active', 'stopped', 'paused', 'suspended'], allowedTaskStates: IDLE,
+    action: 'shelve', allowedVmStates: ['active', 'stopped', 'paused', 'suspended'], allowedTaskStates: IDLE,
     taskStates: ['shelving'], onSuccess: 'shelved', onFailure: 'unchanged',
   },
   shelve_offload: {
-    verb: 'shelveOffload', action: 'shelveOffload', allowedVmStates: ['shelved'], allowedTaskStates: IDLE, taskStates: ['shelving_offloading'],
+    action: 'shelveOffload', allowedVmStates: ['shelved'], allowedTaskStates: IDLE, taskStates: ['shelving_offloading'],
     onSuccess: 'shelved_offloaded', onFailure: 'shelved',
   },
   unshelve: {
-    verb: 'unshelve', action: 'unshelve', allowedVmStates: ['shelved', 'shelved_offloaded'], allowedTaskStates: IDLE, taskStates: ['unshelving'],
+    action: 'unshelve', allowedVmStates: ['shelved', 'shelved_offloaded'], allowedTaskStates: IDLE, taskStates: ['unshelving'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   attach_volume: {
-    verb: 'attach_volume', action: 'attach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_volume'],
+    action: 'attach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_volume: {
-    verb: 'detach_volume', action: 'detach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_volume'],
+    action: 'detach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   attach_interface: {
-    verb: 'attach_interface', action: 'attach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_interface'],
+    action: 'attach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_interface: {
-    verb: 'detach_interface', action: 'detach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_interface'],
+    action: 'detach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   start: {
-    verb: 'start', action: 'start', allowedVmStates: ['stopped'], allowedTaskStates: IDLE, taskStates: ['powering-on'],
+    action: 'start', allowedVmStates: ['stopped'], allowedTaskStates: IDLE, taskStates: ['powering-on'],
     onSuccess: 'active', onFailure: 'stopped',
   },
   stop: {
-    verb: 'stop', action: 'stop', allowedVmStates: ['active', 'error'], allowedTaskStates: IDLE, taskStates: ['powering-off'],
+    action: 'stop', allowedVmStates: ['active', 'error'], allowedTaskStates: IDLE, taskStates: ['powering-off'],
     onSuccess: 'stopped', onFailure: 'unchanged',
   },
   reboot_soft: {
-    verb: 'reboot', action: 'reboot', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['rebooting'],
+    action: 'reboot', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['rebooting'],
     onSuccess: 'active', onFailure: 'active',
   },
   reboot_hard: {
-    verb: 'reboot', action: 'reboot', allowedVmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+    action: 'reboot', allowedVmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
     allowedTaskStates: ALLOW_REBOOT,
     taskStates: ['rebooting_hard'], onSuccess: 'active', onFailure: 'error',
   },
   pause: {
-    verb: 'pause', action: 'pause', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['pausing'],
+    action: 'pause', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['pausing'],
     onSuccess: 'paused', onFailure: 'unchanged',
   },
   unpause: {
-    verb: 'unpause', action: 'unpause', allowedVmStates: ['paused'], allowedTaskStates: IDLE, taskStates: ['unpausing'],
+    action: 'unpause', allowedVmStates: ['paused'], allowedTaskStates: IDLE, taskStates: ['unpausing'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   suspend: {
-    verb: 'suspend', action: 'suspend', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['suspending'],
+    action: 'suspend', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['suspending'],
     onSuccess: 'suspended', onFailure: 'unchanged',
   },
   resume: {
-    verb: 'resume', action: 'resume', allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
+    action: 'resume', allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   delete: {
-    verb: 'delete', action: 'delete', allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,
+    action: 'delete', allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,
     taskStates: ['deleting'], onSuccess: 'deleted', onFailure: 'error',
   },
 } as const satisfies Record<string, OperationRow>;

@@ -13,8 +13,8 @@ import { isVisibleTo, type Caller, type Instance } from './instance.js';
 export class AlreadyInProgress extends Conflict {}
 
 /** Nova's 409 text for an operation refused by state (nova/exception.py InstanceInvalidState). */
-export function invalidStateMessage(verb: string, instanceId: string, attr: 'task_state' | 'vm_state', value: string) {
-  return `Cannot '${verb}' instance ${instanceId} while it is in ${attr} ${value}`;
+export function invalidStateMessage(action: string, instanceId: string, attr: 'task_state' | 'vm_state', value: string) {
+  return `Cannot '${action}' instance ${instanceId} while it is in ${attr} ${value}`;
 }
 
 /**
@@ -30,15 +30,15 @@ export function refusalFor(
   const row = operationRow(op);
   if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
   if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
-    return new Conflict(invalidStateMessage(row.verb, instanceId, 'vm_state', instance.vmState));
+    return new Conflict(invalidStateMessage(row.action, instanceId, 'vm_state', instance.vmState));
   }
   if (!allowsTaskState(row, instance.taskState)) {
     // A second delete of a server being deleted: Nova's delete has no task_state check and
     // answers 204 again; taskgate takes no second claim (the route answers 204 for this).
     if (preempts(row) && instance.taskState === row.taskStates[0]) {
-      return new AlreadyInProgress(invalidStateMessage(row.verb, instanceId, 'task_state', instance.taskState));
+      return new AlreadyInProgress(invalidStateMessage(row.action, instanceId, 'task_state', instance.taskState));
     }
-    return new Conflict(invalidStateMessage(row.verb, instanceId, 'task_state', String(instance.taskState ?? 'None')));
+    return new Conflict(invalidStateMessage(row.action, instanceId, 'task_state', String(instance.taskState ?? 'None')));
   }
   return undefined;
 }
