@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
 import type { OperationName } from '../../core/compute/catalogue.js';
 import type { ClaimGuard } from '../../core/compute/claimInstance.js';
+import { changesFlavor } from '../../core/compute/guards.js';
 import { BadRequest } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
@@ -45,17 +46,11 @@ interface DirectAction {
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void>;
 }
 
-/** A resize must name an existing flavor other than the current one (Nova: 400). */
+/** A resize must name an existing flavor (Nova: 400) other than the current one (the guard). */
 async function resizeGuard(deps: AdmissionDeps, body: Body): Promise<ClaimGuard> {
   const flavorRef = String(body.flavorRef);
   if (!await findFlavor(deps.table, flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
-  return {
-    condition: '#flavor <> :newFlavor',
-    names: { '#flavor': 'flavorId' },
-    values: { ':newFlavor': flavorRef },
-    refusal: (instance) => instance.flavorId === flavorRef
-      ? new BadRequest('When resizing, instances must change flavor!') : undefined,
-  };
+  return changesFlavor(flavorRef);
 }
 
 /** What a rebuild changes on the instance, saved with its claim as Nova saves it at the API. */

@@ -1,8 +1,8 @@
 import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
 import { attachmentOn, attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
-import { invalidStateMessage } from '../../core/compute/refusals.js';
 import type { ClaimGuard } from '../../core/compute/claimInstance.js';
-import { BadRequest, Conflict, NotFound } from '../../core/shared/errors.js';
+import { notShelved } from '../../core/compute/guards.js';
+import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import { canonicalUuid, derivedUuid } from '../../core/shared/ids.js';
 import { getServer } from '../../core/compute/instances.js';
 import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
@@ -39,19 +39,9 @@ async function interfaceToAttach(deps: AdmissionDeps, ctx: ApiContext, request: 
   };
 }
 
-/**
- * Before 2.20 Nova refuses to attach or detach a volume of a shelved (or offloaded) server: a
- * guard on the claim's own write, so the refusal stays one conditional write.
- */
-function shelvedGuard(v: ApiVersion, verb: string): ClaimGuard | undefined {
-  if (isAtLeast(v, '2.20')) return undefined;
-  return {
-    condition: 'NOT #vm IN (:shelved, :offloaded)',
-    names: { '#vm': 'vmState' },
-    values: { ':shelved': 'shelved', ':offloaded': 'shelved_offloaded' },
-    refusal: (s) => (s.vmState === 'shelved' || s.vmState === 'shelved_offloaded'
-      ? new Conflict(invalidStateMessage(verb, s.id, 'vm_state', s.vmState)) : undefined),
-  };
+/** Before 2.20 Nova refuses to attach or detach a volume of a shelved (or offloaded) server. */
+function shelvedGuard(v: ApiVersion, action: string): ClaimGuard | undefined {
+  return isAtLeast(v, '2.20') ? undefined : notShelved(action);
 }
 
 /** Volume attachments (os-volume_attachments) and interfaces (os-interface) of a server. */
