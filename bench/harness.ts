@@ -69,6 +69,8 @@ export async function startHarness(opts: {
   dynamodbEndpoint?: string;
   /** Serve dynalite and fauxqs from a worker thread (bench/emulatorThread.mjs) rather than this event loop. */
   emulatorThread?: boolean;
+  /** Given every DynamoDB client the harness makes, before use (a test's write meter). */
+  dynamodbClient?: (client: DynamoDBClient) => void;
 }): Promise<Harness> {
   const thread = opts.emulatorThread ? await startEmulatorThread() : undefined;
   const started = await startEmulators({
@@ -82,6 +84,7 @@ export async function startHarness(opts: {
   const table = (path: string) => {
     const client = countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path);
     clients.push(client);
+    opts.dynamodbClient?.(client);
     return makeTable(emulators.tableName, client);
   };
   const sqs = (path: string) => {
