@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { InstanceAction } from '../core/compute/actions.js';
+import type { InstanceAction } from '../core/compute/instanceActions.js';
 import type { Attachment } from '../core/shared/attachables.js';
 import type { Flavor } from '../core/compute/flavors.js';
 import { securityGroupsOf, type Fault, type Instance } from '../core/compute/instance.js';

@@ -1,5 +1,5 @@
 import type { SQSEvent } from 'aws-lambda';
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';

@@ -1,4 +1,4 @@
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import { getAttachment, listAttachments, Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';

@@ -1,5 +1,5 @@
 import { ReceiveMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
 import { readAttachable, Volumes, writeAttachmentUnfenced } from '../../functions/core/shared/attachables.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';

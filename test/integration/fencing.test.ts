@@ -1,6 +1,6 @@
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import { getAttachment, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { claimInstance } from '../../functions/core/compute/claimInstance.js';

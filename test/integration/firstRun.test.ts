@@ -1,4 +1,4 @@
-import { findAction } from '../../functions/core/compute/actions.js';
+import { findAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { ComputeDriver } from '../../functions/core/compute/driver.js';

@@ -1,4 +1,4 @@
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { readRun } from '../../functions/core/compute/runs.js';

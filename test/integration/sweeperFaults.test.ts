@@ -1,5 +1,5 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { getAction } from '../../functions/core/compute/actions.js';
+import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';
 import { leaseShardOf, makeTable, type Table } from '../../functions/core/shared/table.js';

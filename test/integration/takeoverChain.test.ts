@@ -1,4 +1,4 @@
-import { listActionsOf, type InstanceAction } from '../../functions/core/compute/actions.js';
+import { listActionsOf, type InstanceAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';

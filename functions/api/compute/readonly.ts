@@ -1,4 +1,4 @@
-import { findAction, listActionsOf, type InstanceAction } from '../../core/compute/actions.js';
+import { findAction, listActionsOf, type InstanceAction } from '../../core/compute/instanceActions.js';
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { readInstance } from '../../core/compute/readInstance.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';

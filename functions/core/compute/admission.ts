@@ -1,5 +1,5 @@
 import { DeleteCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { finishAction, getAction } from './actions.js';
+import { finishAction, getAction } from './instanceActions.js';
 import { attachmentOn, Volumes } from '../shared/attachables.js';
 import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim } from './release.js';

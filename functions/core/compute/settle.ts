@@ -1,4 +1,4 @@
-import { eventName, finishAction, getAction, type ActionStart } from './actions.js';
+import { finishAction, getAction, type ActionStart } from './instanceActions.js';
 import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { releaseClaim } from './release.js';
@@ -10,8 +10,6 @@ import type { Table } from '../shared/table.js';
 export type Result =
   | { readonly ok: true; readonly patch: InstancePatch }
   | { readonly ok: false; readonly message: string; readonly code?: number };
-
-export { eventName };
 
 /** The request a claim or a queued message stands for. */
 export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId' | 'projectId'> & {
