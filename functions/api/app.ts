@@ -13,7 +13,7 @@ import { idempotencyKey, type StoredAnswer } from './middleware/idempotencyKey.j
 import { microversion } from './middleware/microversion.js';
 import { mount } from './middleware/mount.js';
 import { novaErrors } from './middleware/novaErrors.js';
-import { policy } from './middleware/policy.js';
+import { policy } from './middleware/routePolicy.js';
 import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
 import { actionRoutes } from './compute/actions.js';
@@ -126,7 +126,7 @@ export interface ApiOptions {
 
 /**
  * Registers the routes: middy's router over them, and the policy step that authorizes each
- * request with the policy its route declares (middleware/policy.ts). Throws, so the API does not
+ * request with the policy its route declares (middleware/routePolicy.ts). Throws, so the API does not
  * start, for a route that declares no policy or a path parameter without a schema.
  */
 export function routeTable(routes: readonly ApiRoute[]) {

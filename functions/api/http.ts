@@ -33,7 +33,7 @@ export interface ApiRoute {
   readonly body?: object;
   /**
    * The Nova policy (functions/core/shared/policy.ts) a caller must pass for the route to run, checked
-   * before anything is read or written (middleware/policy.ts); PUBLIC for version discovery alone.
+   * before anything is read or written (middleware/routePolicy.ts); PUBLIC for version discovery alone.
    * Required: a route without one refuses to start (app.ts, routeTable).
    */
   readonly policy: RoutePolicy;

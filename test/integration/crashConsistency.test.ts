@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
 import { DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
 import dynalite from 'dynalite';
-import { listServers } from '../../functions/core/compute/instances.js';
+import { listServers } from '../../functions/core/compute/instanceStore.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { INDEX_BY_LEASE, leaseShardOf, makeTable } from '../../functions/core/shared/table.js';
 import { DURABLE_TABLE_NAME, startEmulators } from '../../local/emulators.js';

@@ -3,7 +3,7 @@ import { getAction } from '../../functions/core/compute/instanceActions.js';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
-import { resetState } from '../../functions/core/compute/instances.js';
+import { resetState } from '../../functions/core/compute/instanceStore.js';
 import type { OperationMessage } from '../../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';

@@ -9,7 +9,7 @@ import { releaseClaim } from '../../functions/core/compute/release.js';
 import { renewClaim } from '../../functions/core/compute/takeUp.js';
 import type { OperationContext } from '../../functions/core/compute/driver.js';
 import { FencedOut, ServiceUnavailable } from '../../functions/core/shared/errors.js';
-import { resetState } from '../../functions/core/compute/instances.js';
+import { resetState } from '../../functions/core/compute/instanceStore.js';
 import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';

@@ -3,7 +3,7 @@ import { requestOperation, type AdmissionDeps } from '../../functions/core/compu
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { ServiceUnavailable } from '../../functions/core/shared/errors.js';
-import { resetState } from '../../functions/core/compute/instances.js';
+import { resetState } from '../../functions/core/compute/instanceStore.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import type { OperationMessage } from '../../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';

@@ -4,7 +4,7 @@ import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { notShelved } from '../../core/compute/guards.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import { canonicalUuid, derivedUuid } from '../../core/shared/ids.js';
-import { getServer } from '../../core/compute/instances.js';
+import { getServer } from '../../core/compute/instanceStore.js';
 import { isAtLeast, MAX_VERSION, type ApiVersion } from '../apiVersion.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiRoute } from '../http.js';
 import { networkForServer, projectNetwork } from '../../core/networks/serverPorts.js';

@@ -16,7 +16,7 @@ export function availabilityZoneRoutes(): ApiRoute[] {
     {
       method: 'GET', path: '/v2.1/os-availability-zone/detail', policy: 'os_compute_api:os-availability-zone:detail',
       doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
-      // Administrators only: os_compute_api:os-availability-zone:detail (middleware/policy.ts).
+      // Administrators only: os_compute_api:os-availability-zone:detail (middleware/routePolicy.ts).
       handler: async () => {
         return json(200, {
           availabilityZoneInfo: [{

@@ -1,6 +1,6 @@
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
-import { getServer } from '../../core/compute/instances.js';
+import { getServer } from '../../core/compute/instanceStore.js';
 import { changeServerAttribute, type FieldRule } from '../../core/compute/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, pathParam, type ApiRoute } from '../http.js';

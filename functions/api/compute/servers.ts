@@ -8,7 +8,7 @@ import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor, isFlavorVisible, type Flavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
 import type { Instance, InstanceFields } from '../../core/compute/instance.js';
-import { getServer, listServers } from '../../core/compute/instances.js';
+import { getServer, listServers } from '../../core/compute/instanceStore.js';
 import { getKeyPair } from '../../core/compute/keypairs.js';
 import { requestedNics } from '../../core/networks/serverPorts.js';
 import { requestedSecurityGroups } from '../../core/compute/securityGroups.js';

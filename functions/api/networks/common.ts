@@ -6,7 +6,7 @@ import type { ApiContext } from '../http.js';
 
 // What every Neutron route needs: who asks, as Neutron's policies see it, and Neutron's refusal
 // of a rule the caller's roles do not pass (neutron/conf/policies/*.py; the route's own rule is
-// checked before the route runs, functions/api/middleware/policy.ts).
+// checked before the route runs, functions/api/middleware/routePolicy.ts).
 
 export const V2 = '/network/v2.0';
 
