@@ -70,8 +70,8 @@ export function indexEntry(shape: TableShape, index: IndexDefinition, item: Item
 function sameValue(a: AttributeValue, b: AttributeValue): boolean {
   const [ta, tb] = [Object.keys(a)[0]!, Object.keys(b)[0]!];
   if (ta !== tb) return false;
-  const va = (a as Record<string, unknown>)[ta];
-  const vb = (b as Record<string, unknown>)[tb];
+  const va = (a as unknown as Record<string, unknown>)[ta];
+  const vb = (b as unknown as Record<string, unknown>)[tb];
   if (ta === 'M') return sameItem(va as Item, vb as Item);
   if (ta === 'L') return (va as AttributeValue[]).length === (vb as AttributeValue[]).length && (va as AttributeValue[]).every((e, i) => sameValue(e, (vb as AttributeValue[])[i]!));
   if (ta === 'SS' || ta === 'NS') return [...(va as string[])].sort().join('\u0000') === [...(vb as string[])].sort().join('\u0000');
