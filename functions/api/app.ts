@@ -32,7 +32,7 @@ import { networkingRoutes } from './networks/routes.js';
 import { novaImageRoutes } from './compute/images.js';
 import { imageRoutes } from './images/images.js';
 import { imageVersionRoutes } from './images/versions.js';
-import { pathParameters, validateQuery, validPathParameter } from './schemas.js';
+import { pathParameters, validateQuery, validPathParameter } from './parameters.js';
 import { serviceOf } from './services.js';
 import { volumeMicroversion } from './volumes/microversion.js';
 import { volumeRoutes, type VolumeRouteDeps } from './volumes/routes.js';
@@ -73,7 +73,7 @@ function withCheckedParameters(route: ApiRoute, handler: Route): Route {
   const names = [...route.path.matchAll(/\{(\w+)\}/g)].map((m) => m[1]!);
   // A route whose path parameter has no schema is a programming error: refuse to start.
   for (const name of names) {
-    if (!Object.hasOwn(pathParameters, name)) throw new Error(`${route.path}: path parameter ${name} has no schema in schemas.ts pathParameters`);
+    if (!Object.hasOwn(pathParameters, name)) throw new Error(`${route.path}: path parameter ${name} has no schema in parameters.ts pathParameters`);
   }
   return async (event, context) => {
     const params: Record<string, string> = {};

@@ -78,7 +78,7 @@ export const empty = (statusCode: number): ApiResult => ({ statusCode, headers: 
 
 /**
  * A path parameter of the route, as the path-parameter step left it (app.ts): decoded, valid
- * for its kind (functions/api/schemas.ts pathParameters) and in canonical spelling.
+ * for its kind (functions/api/parameters.ts pathParameters) and in canonical spelling.
  */
 export function pathParam(event: ApiEvent, name: string): string {
   const value = event.pathParameters?.[name];

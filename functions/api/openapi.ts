@@ -1,6 +1,6 @@
 import { MAX_VERSION, MIN_VERSION, versionString } from './apiVersion.js';
 import { PUBLIC, type ApiRoute } from './http.js';
-import { pathParameters, queryParameters } from './schemas.js';
+import { pathParameters, queryParameters } from './parameters.js';
 
 // The OpenAPI document of the API taskgate serves, built from the router's own route table and
 // the JSON Schemas that validate request bodies, so the document cannot drift from the code.

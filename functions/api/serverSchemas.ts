@@ -3,13 +3,13 @@ import {
 } from './adminSchemas.js';
 import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
-import { describe } from './schemas.js';
+import { describe } from './validationMessage.js';
 import * as generated from './validators.generated.js';
 
 // The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
 // microversion (nova/api/openstack/compute/schemas/servers.py and parameter_types.py), built
 // for a version. Formats are Nova's: ipv4, ipv6, uuid, base64 (functions/api/formats.ts).
-// `requestSchemas` below lists them all; `npm run schemas` compiles each at every version
+// `requestSchemas` below lists them all, the one registry of request bodies; `npm run schemas` compiles each at every version
 // served, and `checkBody` validates with those compiled validators: nothing compiles at runtime.
 
 // Nova's printable characters: no Unicode "other" (control, format, surrogate, private, unassigned)
@@ -153,10 +153,30 @@ export function rebuildSchema(v: ApiVersion) {
   };
 }
 
+/** The resize action's value (Nova's flavor_ref, at most 255 characters as a flavor id is). */
 export const resizeSchema = {
   type: 'object', required: ['flavorRef'], additionalProperties: false,
-  properties: { flavorRef, 'OS-DCF:diskConfig': diskConfig },
+  properties: { flavorRef: { ...flavorRef, maxLength: 255 }, 'OS-DCF:diskConfig': diskConfig },
 } as const;
+
+/** The reboot action's value: its type, in any of the cases Nova accepts. */
+export const rebootSchema = {
+  type: 'object', required: ['type'], additionalProperties: false,
+  properties: { type: { enum: ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'] } },
+} as const;
+
+/** os-resetState's value (admin): the vm_state to set. */
+export const resetStateSchema = {
+  type: 'object', required: ['state'], additionalProperties: false,
+  properties: { state: { enum: ['active', 'error'] } },
+} as const;
+
+/**
+ * Actions Nova validates no body for at 2.1 to 2.9 (confirmResize, shelve, os-stop, pause,
+ * unlock, ...): their schemas, where any, start later (unshelve 2.77, lock 2.73). Nova accepts
+ * whatever value they carry (clients send null, Tempest sends {}), and so does taskgate.
+ */
+export const unvalidatedSchema = {} as const;
 
 /** addSecurityGroup / removeSecurityGroup: the group's name. */
 export function securityGroupActionSchema(_v: ApiVersion) {
@@ -289,6 +309,10 @@ export const requestSchemas = {
   createServer: createServerSchema,
   updateServer: updateServerSchema,
   rebuild: rebuildSchema,
+  resize: always(resizeSchema),
+  reboot: always(rebootSchema),
+  resetState: always(resetStateSchema),
+  unvalidated: always(unvalidatedSchema),
   lock: lockSchema,
   securityGroupAction: securityGroupActionSchema,
   attachVolume: attachVolumeSchema,

@@ -3,7 +3,8 @@ import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
 import { compiledValidatorsSource, servedVersions, versionedSchemaPlan, VALIDATORS_FILE } from '../../scripts/compile-schemas.js';
 import * as validators from '../../functions/api/validators.generated.js';
 import * as formats from '../../functions/api/formats.js';
-import { compiledSchemas, describe as novaMessage } from '../../functions/api/schemas.js';
+import { compiledSchemas } from '../../functions/api/parameters.js';
+import { describe as novaMessage } from '../../functions/api/validationMessage.js';
 import { checkBody, requestSchemas, type RequestSchemaName } from '../../functions/api/serverSchemas.js';
 import { MAX_VERSION, versionString, type ApiVersion } from '../../functions/api/apiVersion.js';
 import { BadRequest } from '../../functions/core/shared/errors.js';
@@ -20,12 +21,9 @@ it('is current: validators.generated.ts equals a fresh generation (run `npm run 
   expect(readFileSync(VALIDATORS_FILE, 'utf8')).toBe(compiledValidatorsSource());
 });
 
-it('has a working validator for every fixed schema', () => {
+it('has a working validator for every path and query parameter', () => {
   for (const name of Object.keys(compiledSchemas)) expect(typeof exported[name]).toBe('function');
-  expect(Object.keys(validators)).toEqual(expect.arrayContaining(['resize', 'path_server_id', 'query_limit']));
-  const resize = exported.resize as (d: unknown) => boolean;
-  expect(resize({ flavorRef: '2' })).toBe(true);
-  expect(resize({ flavorRef: 'x'.repeat(300) })).toBe(false);
+  expect(Object.keys(validators)).toEqual(expect.arrayContaining(['path_server_id', 'query_limit']));
   const serverId = exported.path_server_id as (d: unknown) => boolean;
   expect(serverId('5F1C2F0E8C554A439C341F2D0A3B7E61')).toBe(true);
   expect(serverId('../flavors')).toBe(false);
@@ -72,6 +70,10 @@ const VALID: Record<RequestSchemaName, unknown> = {
   createServer: { server: { name: 'vm', imageRef: UUID, flavorRef: '1', networks: 'auto' } },
   updateServer: { server: { name: 'vm' } },
   rebuild: { imageRef: UUID },
+  resize: { flavorRef: '2' },
+  reboot: { type: 'HARD' },
+  resetState: { state: 'error' },
+  unvalidated: null,
   lock: { locked_reason: 'why' },
   securityGroupAction: { name: 'default' },
   attachVolume: { volumeAttachment: { volumeId: UUID } },
@@ -142,4 +144,10 @@ it('answers every request at every served version as ajv compiling the schema at
 it('finds no validator for a version taskgate does not serve', () => {
   expect(() => checkBody('createServer', { major: 2, minor: MAX_VERSION.minor + 1 }, {})).toThrow(/no compiled validator/);
   expect(() => checkBody('createServer', { major: 2, minor: 0 }, {})).toThrow(/no compiled validator/);
+});
+
+it('validates the fixed action bodies from the one registry: a resize names a flavor id of at most 255 characters', () => {
+  expect(compiledAnswer('resize', MAX_VERSION, { flavorRef: '2' })).toBe('valid');
+  expect(compiledAnswer('resize', MAX_VERSION, { flavorRef: 'x'.repeat(300) })).toMatch(/^Invalid input for field\/attribute flavorRef\. /);
+  expect(compiledAnswer('reboot', MAX_VERSION, { type: 'WARM' })).toMatch(/^Invalid input for field\/attribute type\. /);
 });

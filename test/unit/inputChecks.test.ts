@@ -1,6 +1,6 @@
 import { nameFilter } from '../../functions/api/nameFilter.js';
 import { excerpt } from '../../functions/api/excerpt.js';
-import { validPathParameter } from '../../functions/api/schemas.js';
+import { validPathParameter } from '../../functions/api/parameters.js';
 import { BadRequest, NotFound } from '../../functions/core/shared/errors.js';
 import { canonicalUuid, isUuid } from '../../functions/core/shared/ids.js';
 

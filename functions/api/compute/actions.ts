@@ -10,7 +10,6 @@ import { resetState, setLocked } from '../../core/compute/instanceStore.js';
 import { addSecurityGroup, removeSecurityGroup } from '../../core/compute/securityGroups.js';
 import type { VmState } from '../../core/compute/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
-import { schemas, validate, type SchemaName } from '../schemas.js';
 import { serverView } from '../views.js';
 import { excerpt } from '../excerpt.js';
 import { checkMetadataQuota, serverViewOptions, viewFlavors } from './servers.js';
@@ -25,12 +24,16 @@ import type { Instance } from '../../core/compute/instance.js';
 
 type Body = Record<string, unknown>;
 
-/** A request schema built for the request's microversion (serverSchemas.ts's requestSchemas). */
-interface Versioned { readonly versioned: RequestSchemaName }
+/**
+ * An action's request schema, by its name in the one registry (serverSchemas.ts requestSchemas),
+ * built for the request's microversion. `{ versioned }` is the older spelling of the same.
+ */
+type ActionSchema = RequestSchemaName | { readonly versioned: RequestSchemaName };
+
+const schemaName = (schema: ActionSchema): RequestSchemaName => (typeof schema === 'string' ? schema : schema.versioned);
 
 interface QueuedAction {
-  /** A fixed request schema by name (schemas.ts), or a microversioned one. */
-  readonly schema: SchemaName | Versioned;
+  readonly schema: ActionSchema;
   readonly op: (body: Body) => OperationName;
   readonly params?: (body: Body) => Record<string, unknown>;
   readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
@@ -42,7 +45,7 @@ interface QueuedAction {
 }
 
 interface DirectAction {
-  readonly schema: SchemaName | Versioned;
+  readonly schema: ActionSchema;
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void>;
 }
 
@@ -108,7 +111,7 @@ async function rebuildView(deps: AdmissionDeps, ctx: ApiContext, instance: Insta
   };
 }
 
-const simple = (op: OperationName, status: 202 | 204 = 202, schema: SchemaName = 'unvalidated'): QueuedAction =>
+const simple = (op: OperationName, status: 202 | 204 = 202, schema: RequestSchemaName = 'unvalidated'): QueuedAction =>
   ({ schema, op: () => op, status });
 
 /** The body of POST /servers/{id}/action is one key: Nova's action name. */
@@ -175,7 +178,7 @@ export function actionBodySchema() {
     type: 'object',
     oneOf: Object.entries(ACTIONS).map(([name, action]) => ({
       type: 'object', required: [name], additionalProperties: false,
-      properties: { [name]: typeof action.schema === 'string' ? schemas[action.schema] : requestSchemas[action.schema.versioned](MAX_VERSION) },
+      properties: { [name]: requestSchemas[schemaName(action.schema)](MAX_VERSION) },
     })),
   };
 }
@@ -197,9 +200,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         throw new BadRequest(`There is no such action: ${excerpt(name)}`);
       }
       const value = (body as Body)[name];
-      const args = (typeof action.schema === 'string'
-        ? validate<Body | null>(action.schema, value)
-        : checkBody<Body | null>(action.schema.versioned, ctx.apiVersion, value)) ?? {};
+      const args = checkBody<Body | null>(schemaName(action.schema), ctx.apiVersion, value) ?? {};
 
       if ('run' in action) {
         await action.run(deps, ctx, instanceId, args);

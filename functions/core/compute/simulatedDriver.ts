@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { attachmentsOf, touchAttachment, Ports, Volumes, type Attachment, type AttachableKind } from '../shared/attachables.js';
+import { attachedPatch, detachedPatch } from './attachmentPatches.js';
 import type { OperationName } from './catalogue.js';
 import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
@@ -107,42 +108,15 @@ export class SimulatedDriver implements ComputeDriver {
     return { powerState: PowerState.RUNNING };
   };
 
-  readonly attach_volume = (ctx: OperationContext) =>
-    this.attach(ctx, Volumes, String(ctx.params.volumeId), 'connect_volume', {
-      device: String(ctx.params.device), deleteOnTermination: ctx.params.deleteOnTermination === true,
-      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
-    });
-
-  readonly detach_volume = (ctx: OperationContext) => this.detach(ctx, Volumes, String(ctx.params.volumeId), 'disconnect_volume');
-
-  readonly attach_interface = (ctx: OperationContext) =>
-    this.attach(ctx, Ports, String(ctx.params.portId), 'plug_vif', {
-      macAddress: String(ctx.params.macAddress), netId: String(ctx.params.netId),
-      ...(typeof ctx.params.netName === 'string' ? { netName: ctx.params.netName } : {}),
-      ...(Array.isArray(ctx.params.fixedIps) ? { fixedIps: ctx.params.fixedIps as Attachment['fixedIps'] } : {}),
-      ...(typeof ctx.params.fixedIp === 'string' ? { fixedIp: ctx.params.fixedIp } : {}),
-      ...(typeof ctx.params.tag === 'string' ? { tag: ctx.params.tag } : {}),
-    });
-
-  readonly detach_interface = (ctx: OperationContext) => this.detach(ctx, Ports, String(ctx.params.portId), 'unplug_vif');
+  readonly attach_volume = (ctx: OperationContext) => this.attachment(ctx, 'connect_volume', attachedPatch(ctx, Volumes));
+  readonly detach_volume = (ctx: OperationContext) => this.attachment(ctx, 'disconnect_volume', detachedPatch(ctx, Volumes));
+  readonly attach_interface = (ctx: OperationContext) => this.attachment(ctx, 'plug_vif', attachedPatch(ctx, Ports));
+  readonly detach_interface = (ctx: OperationContext) => this.attachment(ctx, 'unplug_vif', detachedPatch(ctx, Ports));
 
   /** One step (its checkpoint fences it); the mapping lands on the instance with the release. */
-  private async attach(
-    ctx: OperationContext, kind: AttachableKind, id: string, step: string, details: Partial<Attachment>,
-  ): Promise<InstancePatch> {
+  private async attachment(ctx: OperationContext, step: string, patch: InstancePatch): Promise<InstancePatch> {
     await this.step(ctx, step);
-    return {
-      attach: {
-        map: kind.map,
-        attachment: { ...details, id, instanceId: ctx.instance.id, requestId: ctx.requestId, created: new Date().toISOString() },
-      },
-    };
-  }
-
-  /** Repeatable: the mapping goes with the release, the resource is freed after it. */
-  private async detach(ctx: OperationContext, kind: AttachableKind, id: string, step: string): Promise<InstancePatch> {
-    await this.step(ctx, step);
-    return { detach: { map: kind.map, id } };
+    return patch;
   }
 
   readonly start = (ctx: OperationContext) => this.power(ctx, 'power_on', PowerState.RUNNING);

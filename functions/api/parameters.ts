@@ -4,34 +4,11 @@ import { canonicalUuid } from '../core/shared/ids.js';
 import { excerpt } from './excerpt.js';
 import * as validators from './validators.generated.js';
 
-// Request schemas: the single source for validation here and for the OpenAPI document.
+// Path and query parameters: what each is, the single source for their validation here and for
+// the OpenAPI document. Request bodies have their own registry (serverSchemas.ts requestSchemas).
 
 const UUID = '^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$';
 const uuid = { type: 'string', pattern: UUID } as const;
-const flavorRef = { type: ['string', 'integer'], minLength: 1, maxLength: 255 } as const;
-
-export const schemas = {
-  resize: {
-    type: 'object', required: ['flavorRef'], additionalProperties: false,
-    properties: { flavorRef, 'OS-DCF:diskConfig': { enum: ['AUTO', 'MANUAL'] } },
-  },
-  reboot: {
-    type: 'object', required: ['type'], additionalProperties: false,
-    properties: { type: { enum: ['HARD', 'Hard', 'hard', 'SOFT', 'Soft', 'soft'] } },
-  },
-  resetState: {
-    type: 'object', required: ['state'], additionalProperties: false,
-    properties: { state: { enum: ['active', 'error'] } },
-  },
-  /**
-   * Actions Nova validates no body for at 2.1 to 2.9 (confirmResize, shelve, os-stop, pause,
-   * lock, ...): their schemas, where any, start later (unshelve 2.77, lock 2.73). Nova accepts
-   * whatever value they carry (clients send null, Tempest sends {}), and so does taskgate.
-   */
-  unvalidated: {},
-} as const;
-
-export type SchemaName = keyof typeof schemas;
 
 /**
  * Path parameters: what each id in a path is, for validation and the OpenAPI document alike. A
@@ -128,11 +105,10 @@ const QUERY_MESSAGES: Partial<Record<QueryParameterName, () => string>> = {
 };
 
 /**
- * Every schema a validator is compiled for, by the name it is exported under: the bodies by
- * their own names, path and query parameters prefixed (`path_server_id`, `query_limit`).
+ * The parameters' schemas a validator is compiled for, by the name it is exported under
+ * (`path_server_id`, `query_limit`).
  */
 export const compiledSchemas: Record<string, object> = {
-  ...schemas,
   ...Object.fromEntries(Object.entries(pathParameters).map(([name, p]) => [`path_${name}`, p.schema])),
   ...Object.fromEntries(Object.entries(queryParameters).map(([name, schema]) => [`query_${name}`, schema])),
 };
@@ -144,30 +120,6 @@ function compiled(name: string): CompiledValidator {
   const check = (validators as unknown as Record<string, CompiledValidator | undefined>)[name];
   if (!check) throw new Error(`no compiled validator ${name}: run \`npm run schemas\``);
   return check;
-}
-
-/**
- * Nova's wording: "Invalid input for field/attribute <path>. Value: <value>. <reason>". The
- * value is shown once and cut short: an error never echoes unbounded input.
- */
-export function describe(error: ErrorObject, body: unknown): string {
-  const path = error.instancePath.split('/').filter(Boolean);
-  let value: unknown = body;
-  for (const part of path) value = (value as Record<string, unknown> | undefined)?.[part];
-  const params = error.params as { missingProperty?: string; additionalProperty?: string };
-  const reason = error.keyword === 'required'
-    ? `'${excerpt(params.missingProperty)}' is a required property`
-    : error.keyword === 'additionalProperties'
-      ? `Additional properties are not allowed ('${excerpt(params.additionalProperty)}' was unexpected)`
-      : `It ${error.message ?? 'is invalid'}`;
-  return `Invalid input for field/attribute ${excerpt(path.join('/') || 'body')}. Value: ${excerpt(JSON.stringify(value ?? null))}. ${reason}`;
-}
-
-/** Validates a parsed body; a mismatch is Nova's 400 naming the field. */
-export function validate<T>(schema: SchemaName, body: unknown): T {
-  const check = compiled(schema);
-  if (!check(body)) throw new BadRequest(describe(check.errors![0]!, body));
-  return body as T;
 }
 
 /** A path parameter as the route reads it: decoded, valid for its kind, canonical; else Nova's 404. */
