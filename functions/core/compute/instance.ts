@@ -115,6 +115,14 @@ export interface Instance {
   readonly launchIndex?: number;
   readonly trustedCerts?: readonly string[] | null;
   readonly availabilityZone?: string | null;
+  /** The host Placement chose (functions/core/placement/scheduler.ts) and its hypervisor; absent until placed. */
+  readonly host?: string;
+  readonly node?: string;
+  /** The server group named by the create's `group` scheduler hint. */
+  readonly serverGroupId?: string;
+  /** What the create asked of the scheduler: an availability zone, an administrator's host. */
+  readonly requestedZone?: string;
+  readonly requestedHost?: string;
   readonly configDrive?: boolean;
   /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
   readonly fieldsVersion?: number;
@@ -123,7 +131,7 @@ export interface Instance {
 /** The user-settable fields create, rebuild and update write on the instance item. */
 export type InstanceFields = Partial<Pick<Instance,
   'name' | 'imageId' | 'metadata' | 'tags' | 'accessIPv4' | 'accessIPv6' | 'diskConfig' | 'description'
-  | 'keyName' | 'userData' | 'hostname' | 'trustedCerts' | 'securityGroups'>>;
+  | 'keyName' | 'userData' | 'hostname' | 'trustedCerts' | 'securityGroups' | 'serverGroupId' | 'requestedZone' | 'requestedHost'>>;
 
 /**
  * How the last released claim ended, with what its instance action record needs: the action is
@@ -167,7 +175,8 @@ export type AttachmentMap = 'volumes' | 'ports';
 
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
-  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'>
+  Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'
+    | 'host' | 'node' | 'availabilityZone'>
 > & {
   readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
   /** An attachment this operation made: lands on the instance item with the release. */

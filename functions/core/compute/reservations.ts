@@ -10,6 +10,7 @@ import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
+import { givePlacementBack } from './placing.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is
@@ -119,10 +120,20 @@ const deleting: Reservation = {
     }
     // Its quota charge, once (conditioned on the entry); a worker that dies before this leaves it
     // to the usage's settling of servers that are gone (functions/core/placement/quotas/usage.ts).
-    const projectId = released?.projectId ?? (await readInstance(table, instanceId))?.projectId;
-    if (projectId) await giveBackServer(table, projectId, instanceId);
+    const server = released ?? await readInstance(table, instanceId);
+    if (server?.projectId) await giveBackServer(table, server.projectId, instanceId);
+    // Its host's capacity and its group membership, once each (conditioned on the entries).
+    await givePlacementBack(table, { id: instanceId, serverGroupId: server?.serverGroupId }, true);
   },
 };
+
+/** A create's reservation, whose failure (or supersession) also gives back the host it was placed on. */
+function placedCreate(ports: Reservation): Reservation {
+  return { ...ports, undo: async (table, claim, instanceId) => {
+    await ports.undo(table, claim, instanceId);
+    await givePlacementBack(table, { id: instanceId }, false);
+  } };
+}
 
 /** The next free guest device (vdb, vdc, ...; vda is the root disk), from the claimed item. */
 function nextDevice(instance: Instance): Record<string, unknown> {
@@ -140,7 +151,7 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   attach_interface: attachingInterface,
   detach_interface: detaching(Ports, 'portId'),
   delete: deleting,
-  create: creatingServerPorts,
+  create: placedCreate(creatingServerPorts),
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */

@@ -6,6 +6,7 @@ import type { ComputeDriver, OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
+import { Placings } from './placing.js';
 import { Reservations } from './reservations.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
@@ -78,7 +79,9 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   let result: Result;
   try {
-    result = { ok: true, patch: await driver[msg.op](ctx) };
+    // Placement first (placing.ts says why here): its host goes to the driver and, with the release, to the instance.
+    const placed = await Placings[msg.op]?.({ table, instance, now: now(), leaseMs: claimLeaseMs }) ?? {};
+    result = { ok: true, patch: { ...placed, ...await driver[msg.op]({ ...ctx, params: { ...ctx.params, ...placed } }) } };
   } catch (err) {
     if (err instanceof FencedOut) {
       if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());

@@ -340,3 +340,55 @@ export function identityConfig(env: Env): IdentityConfig {
     clockToleranceSeconds: r.integer('TASKGATE_JWT_CLOCK_TOLERANCE_SECONDS', 0, { min: 0, max: 300 }),
   };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Placement: the simulated compute hosts the scheduler places servers on (functions/core/placement/).
+
+export interface ComputeHostConfig {
+  /** The host's name: nova-compute's service host and its one hypervisor's hostname. */
+  readonly name: string;
+  /** The availability zone its aggregate puts it in (Nova's default zone is `nova`). */
+  readonly zone: string;
+  readonly vcpus: number;
+  /** MiB. */
+  readonly ram: number;
+  /** GiB. */
+  readonly disk: number;
+}
+
+/**
+ * The default: one host, as before there were several, large enough that no test or walk-through
+ * ever meets its limit (4096 vCPUs, 16 TiB of RAM, 1 PiB of disk at allocation ratio 1).
+ */
+export const DEFAULT_COMPUTE_HOSTS: readonly ComputeHostConfig[] = [
+  { name: 'taskgate-compute', zone: 'nova', vcpus: 4096, ram: 16 * 1024 * 1024, disk: 1024 * 1024 },
+];
+
+const HOST_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
+
+/**
+ * TASKGATE_COMPUTE_HOSTS: a JSON array of hosts, each {"name", "zone" (default nova), "vcpus",
+ * "ram" (MiB), "disk" (GiB)}, names unique. Unset: DEFAULT_COMPUTE_HOSTS.
+ */
+export function computeHosts(env: Env = process.env): readonly ComputeHostConfig[] {
+  const raw = new EnvReader(env).string('TASKGATE_COMPUTE_HOSTS');
+  if (raw === undefined) return DEFAULT_COMPUTE_HOSTS;
+  const fail = (why: string): never => { throw new ConfigError(`TASKGATE_COMPUTE_HOSTS ${why}`); };
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { fail('must be a JSON array of hosts'); }
+  if (!Array.isArray(parsed) || parsed.length === 0 || parsed.length > 1000) fail('must be a JSON array of 1 to 1000 hosts');
+  const seen = new Set<string>();
+  return (parsed as unknown[]).map((h, i) => {
+    if (typeof h !== 'object' || h === null || Array.isArray(h)) return fail(`[${i}] must be an object`);
+    const { name, zone = 'nova', vcpus, ram, disk, ...rest } = h as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) fail(`[${i}] has unknown field ${JSON.stringify(Object.keys(rest)[0]!.slice(0, 40))}`);
+    if (typeof name !== 'string' || !HOST_NAME.test(name)) fail(`[${i}].name must be 1 to 63 letters, digits, '.', '_' or '-'`);
+    if (typeof zone !== 'string' || !HOST_NAME.test(zone)) fail(`[${i}].zone must be 1 to 63 letters, digits, '.', '_' or '-'`);
+    for (const [field, value] of Object.entries({ vcpus, ram, disk })) {
+      if (!Number.isSafeInteger(value) || (value as number) < 1) fail(`[${i}].${field} must be a positive integer`);
+    }
+    if (seen.has(name as string)) fail(`names host ${JSON.stringify(name)} twice`);
+    seen.add(name as string);
+    return { name, zone, vcpus, ram, disk } as ComputeHostConfig;
+  });
+}
