@@ -1,6 +1,7 @@
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { parseOperationMessage, type OperationMessage } from '../core/compute/queue.js';
+import type { Resumption } from '../core/compute/resumption.js';
 import { runOperation, type Heartbeat, type WorkerDeps } from '../core/compute/worker.js';
 import { logger } from '../observability/index.js';
 
@@ -20,10 +21,15 @@ class RetryLater extends Error {
 export interface ComputeConsumer {
   /** The heartbeat that keeps one record's message invisible while it is worked on (local runtime). */
   readonly heartbeatFor?: (record: SQSRecord) => Heartbeat;
+  /**
+   * How a message whose driver waits on its backend comes back after the delay. Without one it is
+   * reported failed and comes back after the queue's visibility timeout.
+   */
+  readonly resumption?: Resumption;
 }
 
 export function createComputeHandler(deps: WorkerDeps, consumer: ComputeConsumer = {}) {
-  const run = (record: SQSRecord) => runRecord(deps, record, consumer.heartbeatFor?.(record));
+  const run = (record: SQSRecord) => runRecord(deps, record, consumer.heartbeatFor?.(record), consumer.resumption);
   return async (event: SQSEvent): Promise<SQSBatchResponse> => {
     const groups = new Map<string, SQSRecord[]>();
     for (const r of event.Records) {
@@ -42,11 +48,19 @@ export function createComputeHandler(deps: WorkerDeps, consumer: ComputeConsumer
 }
 
 /** Resolves once the message is finished with (done, or stale and dropped); throws to retry it. */
-async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat): Promise<void> {
+async function runRecord(deps: WorkerDeps, record: SQSRecord, heartbeat?: Heartbeat, resumption?: Resumption): Promise<void> {
   let message: OperationMessage | undefined;
   try {
     message = parseOperationMessage(record.body);
-    if (await runOperation(deps, message, heartbeat) === 'retry') throw new RetryLater(`${message.op} ${message.requestId} runs under another delivery`);
+    const outcome = await runOperation(deps, message, heartbeat);
+    if (outcome === 'retry') throw new RetryLater(`${message.op} ${message.requestId} runs under another delivery`);
+    if (typeof outcome === 'object') {
+      const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+      const how = resumption
+        ? await resumption({ receiptHandle: record.receiptHandle, receiveCount }, message, outcome.resumeAfterSeconds)
+        : 'hidden';
+      if (how === 'hidden') throw new RetryLater(`${message.op} ${message.requestId} waits ${outcome.resumeAfterSeconds} s on its backend`);
+    }
   } catch (err) {
     if (err instanceof RetryLater) throw err;
     // Not the operation's failure (that is recorded and acknowledged) but a crash: retry it.

@@ -1,5 +1,7 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { driverSettings, leasesOf, timingsFromEnv } from '../core/shared/config.js';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { driverSettings, EnvReader, leasesOf, timingsFromEnv } from '../core/shared/config.js';
+import { sqsResumption } from '../core/compute/resumption.js';
 import { createDriver } from '../core/compute/drivers.js';
 import { tableFromEnv } from '../core/shared/table.js';
 import { logger } from '../observability/index.js';
@@ -10,11 +12,16 @@ import { createComputeHandler } from './batch.js';
 // function's timeout is shorter than the queue's visibility timeout (config.ts checks it).
 
 const table = tableFromEnv();
+const timings = timingsFromEnv(process.env);
+const queueUrl = new EnvReader(process.env).string('QUEUE_URL');
 
 const compute = createComputeHandler({
   table,
   driver: createDriver(table, driverSettings(process.env)),
-  ...leasesOf(timingsFromEnv(process.env)),
+  ...leasesOf(timings),
+}, {
+  // A driver that waits on its backend (EC2) has its message come back after the wait.
+  ...(queueUrl ? { resumption: sqsResumption(new SQSClient({}), queueUrl, timings.maxReceiveCount) } : {}),
 });
 
 export const handler = (event: SQSEvent, context: Context) => {

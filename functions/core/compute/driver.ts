@@ -27,3 +27,16 @@ export interface OperationContext {
 export type ComputeDriver = {
   readonly [op in OperationName]: (ctx: OperationContext) => Promise<InstancePatch>;
 };
+
+/**
+ * A driver's answer "not finished: look again in `afterSeconds`", for a backend whose changes
+ * take longer than an invocation should (EC2). The worker gives the run back with the claim
+ * kept, and the queue's consumer makes the message come back after the delay: waiting costs no
+ * compute. The next delivery starts the driver again, which reads the backend's state first.
+ */
+export class NotYet extends Error {
+  override readonly name = 'NotYet';
+  constructor(readonly afterSeconds: number, readonly reason: string) {
+    super(`not yet: ${reason}; again in ${afterSeconds} s`);
+  }
+}

@@ -1,5 +1,7 @@
 import type { DriverSettings } from '../shared/config.js';
 import type { ComputeDriver } from './driver.js';
+import { ec2Client } from './ec2/client.js';
+import { Ec2Driver } from './ec2/ec2Driver.js';
 import { SimulatedDriver, type StepHook } from './simulatedDriver.js';
 import type { Table } from '../shared/table.js';
 
@@ -12,5 +14,7 @@ export function createDriver(table: Table, settings: DriverSettings, beforeStep?
   switch (settings.driver) {
     case 'simulated':
       return new SimulatedDriver(table, { stepMs: settings.stepMs, beforeStep });
+    case 'ec2':
+      return new Ec2Driver(ec2Client(settings.ec2!), settings.ec2!).asComputeDriver();
   }
 }

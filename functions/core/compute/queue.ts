@@ -15,6 +15,11 @@ export interface OperationMessage {
   readonly claimedAt?: number;
   /** The caller's X-OpenStack-Request-ID, when it sent one: ties the work to its request chain. */
   readonly globalRequestId?: string;
+  /**
+   * How many times the operation was sent again to wait on its backend (resumption.ts): part of
+   * the copy's deduplication id, so that FIFO deduplication does not swallow it. Absent: the API's.
+   */
+  readonly resumption?: number;
 }
 
 export interface OperationQueue {
@@ -32,7 +37,7 @@ export function sqsOperationQueue(sqs: SQSClient, queueUrl: string): OperationQu
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(message),
         MessageGroupId: message.instanceId,
-        MessageDeduplicationId: message.requestId,
+        MessageDeduplicationId: message.resumption ? `${message.requestId}.${message.resumption}` : message.requestId,
       }));
     },
   };

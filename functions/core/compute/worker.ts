@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { operationRow } from './catalogue.js';
 import { beginWork, renewClaim, yieldWork } from './takeUp.js';
 import { readInstance } from './readInstance.js';
-import type { ComputeDriver, OperationContext } from './driver.js';
+import { NotYet, type ComputeDriver, type OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
@@ -32,8 +32,14 @@ export type Heartbeat = () => Promise<void>;
 /**
  * done: the operation ended (success or failure, recorded). dropped: the message was stale or a
  * duplicate, nothing ran. retry: another delivery of it is running now; come back later.
+ * A ResumeLater: the driver is waiting on its backend; the claim stays and the run is given
+ * back, and the message must come back after that many seconds to go on.
  */
-export type WorkOutcome = 'done' | 'dropped' | 'retry';
+export type WorkOutcome = 'done' | 'dropped' | 'retry' | ResumeLater;
+
+export interface ResumeLater {
+  readonly resumeAfterSeconds: number;
+}
 
 /**
  * Runs one queued operation under its claim. A crash (any error that is not the driver's) is
@@ -86,6 +92,11 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     if (err instanceof FencedOut) {
       if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
       return 'dropped';
+    }
+    if (err instanceof NotYet) {
+      // The next delivery takes the run over at once (its lease ended here) and renews the leases.
+      await yieldWork(table, { instanceId: instance.id, token: msg.token, run });
+      return { resumeAfterSeconds: err.afterSeconds };
     }
     if (!(err instanceof DriverError)) {
       await yieldWork(table, { instanceId: instance.id, token: msg.token, run }).catch(() => undefined);

@@ -47,21 +47,98 @@ export class EnvReader {
 }
 
 /** The compute drivers there are; a real one adds its name here and its construction in drivers.ts. */
-export const DRIVERS = ['simulated'] as const;
+export const DRIVERS = ['simulated', 'ec2'] as const;
 export type DriverName = (typeof DRIVERS)[number];
 
 export interface DriverSettings {
   readonly driver: DriverName;
   /** The simulated driver: how long each step takes. */
   readonly stepMs: number;
+  /** The EC2 driver's settings: present exactly when `driver` is ec2. */
+  readonly ec2?: Ec2Settings;
+}
+
+/**
+ * Where the EC2 driver launches instances and how taskgate's records name EC2's: flavors are
+ * instance types, images AMIs, volumes EBS volumes and ports ENIs. The image, volume and network
+ * services keep no EC2 ids of their own yet, so the mapping is configuration, checked here.
+ */
+export interface Ec2Settings {
+  /** An EC2-compatible endpoint instead of the region's own (a VPC endpoint, or a test double over HTTP). */
+  readonly endpoint?: string;
+  readonly subnetId: string;
+  readonly securityGroupIds: readonly string[];
+  readonly instanceProfileArn?: string;
+  readonly keyName?: string;
+  /** The value of the `taskgate:stack` tag on everything the driver makes: the IAM policy's condition. */
+  readonly stackTag: string;
+  readonly instanceTypes: Readonly<Record<string, string>>;
+  readonly amis: Readonly<Record<string, string>>;
+  readonly ebsVolumes: Readonly<Record<string, string>>;
+  readonly networkInterfaces: Readonly<Record<string, string>>;
+  /** How long a step waits for EC2 before it looks again (the message comes back after it). */
+  readonly pollSeconds: number;
+  /** How long an operation may wait for EC2 in all before it ends in error. */
+  readonly operationTimeoutSeconds: number;
+}
+
+/** A JSON object of strings, each value matching `pattern` (what EC2 calls such an id). */
+function idMap(read: EnvReader, name: string, pattern: RegExp, what: string): Record<string, string> {
+  const raw = read.string(name);
+  if (raw === undefined) return {};
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { parsed = undefined; }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`${name} must be a JSON object mapping taskgate ids to ${what}s`);
+  }
+  for (const [key, value] of Object.entries(parsed)) {
+    if (typeof value !== 'string' || !pattern.test(value)) {
+      throw new ConfigError(`${name}: ${JSON.stringify(key.slice(0, 40))} must map to ${what}, not ${JSON.stringify(String(value).slice(0, 40))}`);
+    }
+  }
+  return parsed as Record<string, string>;
+}
+
+function matching(name: string, value: string | undefined, pattern: RegExp, what: string): string | undefined {
+  if (value !== undefined && !pattern.test(value)) throw new ConfigError(`${name} must be ${what}, not ${JSON.stringify(value.slice(0, 60))}`);
+  return value;
+}
+
+export function ec2Settings(env: Env): Ec2Settings {
+  const read = new EnvReader(env);
+  const endpoint = read.string('TASKGATE_EC2_ENDPOINT');
+  if (endpoint !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(endpoint)) {
+    throw new ConfigError(`TASKGATE_EC2_ENDPOINT must be an http(s) URL, not ${JSON.stringify(endpoint.slice(0, 60))}`);
+  }
+  const subnetId = matching('TASKGATE_EC2_SUBNET_ID', read.required('TASKGATE_EC2_SUBNET_ID'), /^subnet-[0-9a-f]{8,17}$/, 'a subnet id (subnet-...)')!;
+  const securityGroupIds = read.required('TASKGATE_EC2_SECURITY_GROUP_IDS').split(',').map((g) => g.trim());
+  for (const g of securityGroupIds) matching('TASKGATE_EC2_SECURITY_GROUP_IDS', g, /^sg-[0-9a-f]{8,17}$/, 'a comma-separated list of security group ids (sg-...)');
+  const instanceTypes = idMap(read, 'TASKGATE_EC2_INSTANCE_TYPES', /^[a-z][a-z0-9-]*\.[a-z0-9]+$/, 'an instance type (e.g. t3.micro)');
+  const amis = idMap(read, 'TASKGATE_EC2_AMIS', /^ami-[0-9a-f]{8,17}$/, 'an AMI id (ami-...)');
+  if (Object.keys(instanceTypes).length === 0) throw new ConfigError('TASKGATE_EC2_INSTANCE_TYPES is not set: map each flavor id to an instance type');
+  if (Object.keys(amis).length === 0) throw new ConfigError('TASKGATE_EC2_AMIS is not set: map each image id to an AMI');
+  return {
+    ...(endpoint !== undefined ? { endpoint } : {}),
+    subnetId, securityGroupIds, instanceTypes, amis,
+    instanceProfileArn: matching('TASKGATE_EC2_INSTANCE_PROFILE_ARN', read.string('TASKGATE_EC2_INSTANCE_PROFILE_ARN'),
+      /^arn:aws[a-z-]*:iam::\d{12}:instance-profile\/[\w+=,.@/-]+$/, 'an instance profile ARN'),
+    keyName: read.string('TASKGATE_EC2_KEY_NAME'),
+    stackTag: read.string('TASKGATE_EC2_STACK_TAG', 'taskgate'),
+    ebsVolumes: idMap(read, 'TASKGATE_EC2_VOLUMES', /^vol-[0-9a-f]{8,17}$/, 'an EBS volume id (vol-...)'),
+    networkInterfaces: idMap(read, 'TASKGATE_EC2_NETWORK_INTERFACES', /^eni-[0-9a-f]{8,17}$/, 'a network interface id (eni-...)'),
+    pollSeconds: read.integer('TASKGATE_EC2_POLL_SECONDS', 15, { min: 1, max: 900 }),
+    operationTimeoutSeconds: read.integer('TASKGATE_EC2_OPERATION_TIMEOUT_SECONDS', 3600, { min: 60, max: 86_400 }),
+  };
 }
 
 /** TASKGATE_DRIVER (which driver the compute function runs) and its own settings. */
 export function driverSettings(env: Env): DriverSettings {
   const read = new EnvReader(env);
+  const driver = read.oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated');
   return {
-    driver: read.oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated'),
+    driver,
     stepMs: read.integer('TASKGATE_DRIVER_STEP_MS', 300, { min: 0, max: 60_000 }),
+    ...(driver === 'ec2' ? { ec2: ec2Settings(env) } : {}),
   };
 }
 

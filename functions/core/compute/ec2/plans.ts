@@ -1,0 +1,308 @@
+import {
+  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, DetachNetworkInterfaceCommand,
+  DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand,
+  StopInstancesCommand, TerminateInstancesCommand, type EC2Client,
+} from '@aws-sdk/client-ec2';
+import { Ports, Volumes } from '../../shared/attachables.js';
+import type { Ec2Settings } from '../../shared/config.js';
+import { attachableIdOf, attachedPatch, detachedPatch } from '../attachmentPatches.js';
+import type { OperationName } from '../catalogue.js';
+import type { OperationContext } from '../driver.js';
+import type { InstancePatch } from '../instance.js';
+import { PowerState, type TaskState } from '../states.js';
+import type { InstanceView, InterfaceView, VolumeView } from './observe.js';
+import { ec2DeviceName, type Ec2Resources } from './resources.js';
+import { tagging, tagsOf } from './tags.js';
+
+// The mapping: for each catalogue operation, what it reads from EC2 and, given what it read,
+// its next move. A plan never remembers what it did: it decides from EC2's state alone (and the
+// claim's time), so a resumption after a crash picks up where EC2 is, whatever was answered.
+// docs/ec2.md is this table in prose.
+
+export interface Seen {
+  readonly instance?: InstanceView;
+  readonly volume?: VolumeView;
+  readonly iface?: InterfaceView;
+  /** The state of this request's root-volume replacement, if it started one. */
+  readonly rootTask?: string;
+}
+
+export type Move =
+  /** The operation is finished: release the claim with this patch. */
+  | { readonly kind: 'done'; readonly patch: InstancePatch }
+  /** EC2 is on its way: look again later. */
+  | { readonly kind: 'wait'; readonly reason: string }
+  /** Make this call (fenced by a checkpoint first); then look again later, look again now, or finish. */
+  | {
+    readonly kind: 'call'; readonly action: string; readonly send: (ec2: EC2Client) => Promise<unknown>;
+    readonly then: 'wait' | 'look' | { readonly patch: InstancePatch }; readonly taskState?: TaskState;
+  }
+  | { readonly kind: 'fail'; readonly message: string; readonly code?: number };
+
+export interface PlanInput {
+  readonly ctx: OperationContext;
+  readonly seen: Seen;
+  readonly resources: Ec2Resources;
+  readonly settings: Ec2Settings;
+}
+
+export type Looks = 'nothing' | 'instance' | 'volume' | 'interface' | 'rootVolumeTask';
+
+export interface Plan {
+  readonly looks: Looks;
+  /** Whether the operation expects the server to have a live instance (create and delete do not). */
+  readonly needsInstance: boolean;
+  readonly next: (input: PlanInput) => Move;
+}
+
+const done = (patch: InstancePatch): Move => ({ kind: 'done', patch });
+const wait = (reason: string): Move => ({ kind: 'wait', reason });
+
+const start = (id: string, taskState?: TaskState): Move => ({
+  kind: 'call', action: 'StartInstances', then: 'wait', taskState,
+  send: (ec2) => ec2.send(new StartInstancesCommand({ InstanceIds: [id] })),
+});
+const stop = (id: string, how: { force?: boolean; hibernate?: boolean; taskState?: TaskState } = {}): Move => ({
+  kind: 'call', action: how.hibernate ? 'StopInstances Hibernate' : how.force ? 'StopInstances Force' : 'StopInstances', then: 'wait',
+  taskState: how.taskState,
+  send: (ec2) => ec2.send(new StopInstancesCommand({
+    InstanceIds: [id], ...(how.force ? { Force: true } : {}), ...(how.hibernate ? { Hibernate: true } : {}),
+  })),
+});
+
+/** Brings the instance to running or stopped through EC2's transitions, then finishes with `patch`. */
+function powered(want: 'running' | 'stopped', i: InstanceView, patch: InstancePatch, taskState?: TaskState): Move {
+  if (i.state === want) return done(patch);
+  if (i.state === 'pending' || i.state === 'stopping') return wait(`instance ${i.id} is ${i.state}`);
+  return want === 'running' ? start(i.id, taskState) : stop(i.id, { taskState });
+}
+
+const powerPlan = (want: 'running' | 'stopped', powerState: InstancePatch['powerState']): Plan => ({
+  looks: 'instance', needsInstance: true,
+  next: ({ seen }) => powered(want, seen.instance!, { powerState }),
+});
+
+/** Pause and suspend: EC2's hibernation (memory to the EBS root), where the instance was launched for it. */
+const hibernatePlan = (powerState: InstancePatch['powerState']): Plan => ({
+  looks: 'instance', needsInstance: true,
+  next: ({ ctx, seen }) => {
+    const i = seen.instance!;
+    if (i.state === 'stopped') return done({ powerState });
+    if (i.state === 'pending' || i.state === 'stopping') return wait(`instance ${i.id} is ${i.state}`);
+    if (!i.hibernationConfigured) {
+      return { kind: 'fail', message: `EC2 instance ${i.id} was not launched with hibernation configured: ${ctx.op} needs it (UnsupportedHibernationConfiguration)` };
+    }
+    return stop(i.id, { hibernate: true });
+  },
+});
+
+/** Resize and its revert: stopped, given the target instance type, started again if it ran before. */
+function retypePlan(target: (input: PlanInput) => string, wantRunning: (ctx: OperationContext) => boolean, patch: (ctx: OperationContext) => InstancePatch): Plan {
+  return {
+    looks: 'instance', needsInstance: true,
+    next: (input) => {
+      const i = input.seen.instance!;
+      const type = target(input);
+      const { ctx } = input;
+      if (i.instanceType === type) return powered(wantRunning(ctx) ? 'running' : 'stopped', i, patch(ctx), 'resize_finish');
+      if (i.state === 'stopped') {
+        return {
+          kind: 'call', action: 'ModifyInstanceAttribute InstanceType', then: 'look', taskState: 'resize_migrating',
+          send: (ec2) => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: i.id, InstanceType: { Value: type } })),
+        };
+      }
+      return powered('stopped', i, {}, 'resize_migrating');
+    },
+  };
+}
+
+const powerOf = (i: InstanceView) => (i.state === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING);
+
+/**
+ * Every catalogue operation that EC2 can carry out. An operation without a plan ends in error
+ * with a fault saying so (docs/ec2.md lists them and why).
+ */
+export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
+  create: {
+    looks: 'instance', needsInstance: false,
+    next: ({ ctx, seen, resources, settings }) => {
+      const i = seen.instance;
+      if (i) return powered('running', i, { powerState: PowerState.RUNNING });
+      const server = ctx.instance;
+      const tags = tagsOf({ stack: settings.stackTag, server: server.id, project: server.projectId, request: ctx.requestId });
+      const input = {
+        // The request id as ClientToken: a redelivery (or a resumption that did not see the
+        // instance yet: DescribeInstances is eventually consistent) gets the same instance back.
+        ClientToken: ctx.requestId,
+        ImageId: resources.ami(server.imageId),
+        InstanceType: resources.instanceType(server.flavorId) as never,
+        MinCount: 1, MaxCount: 1,
+        SubnetId: settings.subnetId,
+        SecurityGroupIds: [...settings.securityGroupIds],
+        ...(settings.instanceProfileArn ? { IamInstanceProfile: { Arn: settings.instanceProfileArn } } : {}),
+        ...(settings.keyName ? { KeyName: settings.keyName } : {}),
+        // Nova's user_data is base64 already, as RunInstances takes it.
+        ...(server.userData ? { UserData: server.userData } : {}),
+        MetadataOptions: { HttpTokens: 'required' as const },
+        TagSpecifications: tagging(['instance', 'volume', 'network-interface'], tags),
+      };
+      return {
+        kind: 'call', action: 'RunInstances', then: 'wait', taskState: 'spawning',
+        send: (ec2) => ec2.send(new RunInstancesCommand(input)),
+      };
+    },
+  },
+  delete: {
+    looks: 'instance', needsInstance: false,
+    next: ({ seen }) => {
+      const i = seen.instance;
+      if (!i || i.state === 'terminated') return done({ powerState: PowerState.NOSTATE });
+      if (i.state === 'shutting-down') return wait(`instance ${i.id} is shutting down`);
+      return {
+        kind: 'call', action: 'TerminateInstances', then: 'wait',
+        send: (ec2) => ec2.send(new TerminateInstancesCommand({ InstanceIds: [i.id] })),
+      };
+    },
+  },
+  start: powerPlan('running', PowerState.RUNNING),
+  stop: powerPlan('stopped', PowerState.SHUTDOWN),
+  unpause: powerPlan('running', PowerState.RUNNING),
+  resume: powerPlan('running', PowerState.RUNNING),
+  unshelve: powerPlan('running', PowerState.RUNNING),
+  // Shelving keeps the EBS root volume as Nova keeps the shelved snapshot; a stopped EBS-backed
+  // instance holds no host already, so offloading has nothing left to give back on EC2.
+  shelve: powerPlan('stopped', PowerState.SHUTDOWN),
+  shelve_offload: { looks: 'nothing', needsInstance: false, next: () => done({ powerState: PowerState.NOSTATE }) },
+  pause: hibernatePlan(PowerState.PAUSED),
+  suspend: hibernatePlan(PowerState.SUSPENDED),
+  reboot_soft: {
+    looks: 'instance', needsInstance: true,
+    next: ({ ctx, seen }) => {
+      const i = seen.instance!;
+      // Started since the claim (a stopped guest is started, as Nova's soft reboot falls back to hard).
+      if (i.state === 'running' && i.launchTime >= claimedAt(ctx)) return done({ powerState: PowerState.RUNNING });
+      if (i.state !== 'running') return powered('running', i, { powerState: PowerState.RUNNING });
+      return {
+        kind: 'call', action: 'RebootInstances', then: { patch: { powerState: PowerState.RUNNING } },
+        send: (ec2) => ec2.send(new RebootInstancesCommand({ InstanceIds: [i.id] })),
+      };
+    },
+  },
+  reboot_hard: {
+    looks: 'instance', needsInstance: true,
+    next: ({ ctx, seen }) => {
+      const i = seen.instance!;
+      // EC2 moves LaunchTime when it starts a stopped instance: running since the claim was
+      // taken means the stop and the start both happened.
+      if (i.state === 'running' && i.launchTime >= claimedAt(ctx)) return done({ powerState: PowerState.RUNNING });
+      if (i.state === 'running') return stop(i.id, { force: true });
+      return powered('running', i, { powerState: PowerState.RUNNING });
+    },
+  },
+  resize: retypePlan(
+    ({ ctx, resources }) => resources.instanceType(String(ctx.params.flavorRef)),
+    (ctx) => ctx.instance.vmState !== 'stopped',
+    (ctx) => ({
+      flavorId: String(ctx.params.flavorRef), oldFlavorId: ctx.instance.flavorId, preResizeVmState: ctx.instance.vmState,
+      powerState: ctx.instance.vmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING,
+    }),
+  ),
+  revert_resize: retypePlan(
+    ({ ctx, resources }) => resources.instanceType(ctx.instance.oldFlavorId ?? ctx.instance.flavorId),
+    (ctx) => ctx.instance.preResizeVmState !== 'stopped',
+    (ctx) => ({
+      flavorId: ctx.instance.oldFlavorId ?? ctx.instance.flavorId,
+      powerState: ctx.instance.preResizeVmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING,
+      clear: ['oldFlavorId', 'preResizeVmState'],
+    }),
+  ),
+  // EC2 changed the instance type in place: there is no source host to clean up.
+  confirm_resize: { looks: 'nothing', needsInstance: false, next: () => done({ clear: ['oldFlavorId', 'preResizeVmState'] }) },
+  rebuild: {
+    looks: 'rootVolumeTask', needsInstance: true,
+    next: ({ ctx, seen, resources, settings }) => {
+      const i = seen.instance!;
+      const imageId = String(ctx.params.imageRef ?? ctx.instance.imageId);
+      const task = seen.rootTask;
+      if (task === 'succeeded') return done({ imageId, powerState: powerOf(i) });
+      if (task === 'failed' || task === 'failed-detached') return { kind: 'fail', message: `EC2 replace-root-volume task for ${i.id} ${task}` };
+      if (task !== undefined) return wait(`replace-root-volume task is ${task}`);
+      if (i.state !== 'running' && i.state !== 'stopped') return wait(`instance ${i.id} is ${i.state}`);
+      const ImageId = resources.ami(imageId);
+      const tags = tagsOf({ stack: settings.stackTag, server: ctx.instance.id, project: ctx.instance.projectId, request: ctx.requestId });
+      return {
+        kind: 'call', action: 'CreateReplaceRootVolumeTask', then: 'wait',
+        send: (ec2) => ec2.send(new CreateReplaceRootVolumeTaskCommand({
+          InstanceId: i.id, ImageId, DeleteReplacedRootVolume: true, ClientToken: ctx.requestId,
+          TagSpecifications: tagging(['replace-root-volume-task'], tags),
+        })),
+      };
+    },
+  },
+  attach_volume: {
+    looks: 'volume', needsInstance: true,
+    next: ({ ctx, seen, resources }) => {
+      const v = seen.volume!;
+      const i = seen.instance!;
+      if (v.attachment === 'attached') return done(attachedPatch(ctx, Volumes));
+      if (v.attachment === 'attaching') return wait('the volume is attaching');
+      if (v.attachedElsewhere) return { kind: 'fail', message: `EC2 VolumeInUse: volume for ${attachableIdOf(ctx, Volumes)} is attached to another instance` };
+      if (v.state !== 'available') return wait(`the volume is ${v.state}`);
+      const VolumeId = resources.ebsVolume(attachableIdOf(ctx, Volumes));
+      const Device = ec2DeviceName(String(ctx.params.device));
+      return {
+        kind: 'call', action: 'AttachVolume', then: 'wait',
+        send: (ec2) => ec2.send(new AttachVolumeCommand({ InstanceId: i.id, VolumeId, Device })),
+      };
+    },
+  },
+  detach_volume: {
+    looks: 'volume', needsInstance: true,
+    next: ({ ctx, seen, resources }) => {
+      const v = seen.volume!;
+      if (!v.attachment || v.attachment === 'detached') return done(detachedPatch(ctx, Volumes));
+      if (v.attachment === 'detaching') return wait('the volume is detaching');
+      const VolumeId = resources.ebsVolume(attachableIdOf(ctx, Volumes));
+      const InstanceId = seen.instance!.id;
+      return {
+        kind: 'call', action: 'DetachVolume', then: 'wait',
+        send: (ec2) => ec2.send(new DetachVolumeCommand({ VolumeId, InstanceId })),
+      };
+    },
+  },
+  attach_interface: {
+    looks: 'interface', needsInstance: true,
+    next: ({ ctx, seen, resources }) => {
+      const n = seen.iface!;
+      const i = seen.instance!;
+      if (n.attachedTo === i.id && n.attachmentStatus === 'attached') return done(attachedPatch(ctx, Ports));
+      if (n.attachedTo === i.id) return wait(`the interface is ${n.attachmentStatus}`);
+      if (n.attachedTo) return { kind: 'fail', message: `EC2 InvalidNetworkInterface.InUse: interface for ${attachableIdOf(ctx, Ports)} is attached to another instance` };
+      if (n.status !== 'available') return wait(`the interface is ${n.status}`);
+      const NetworkInterfaceId = resources.networkInterface(attachableIdOf(ctx, Ports));
+      const DeviceIndex = Math.max(-1, ...i.interfaces.map((x) => x.deviceIndex)) + 1;
+      return {
+        kind: 'call', action: 'AttachNetworkInterface', then: 'wait',
+        send: (ec2) => ec2.send(new AttachNetworkInterfaceCommand({ InstanceId: i.id, NetworkInterfaceId, DeviceIndex })),
+      };
+    },
+  },
+  detach_interface: {
+    looks: 'interface', needsInstance: true,
+    next: ({ ctx, seen }) => {
+      const n = seen.iface!;
+      if (n.attachedTo !== seen.instance!.id || !n.attachmentId || n.attachmentStatus === 'detached') return done(detachedPatch(ctx, Ports));
+      if (n.attachmentStatus === 'detaching') return wait('the interface is detaching');
+      const AttachmentId = n.attachmentId;
+      return {
+        kind: 'call', action: 'DetachNetworkInterface', then: 'wait',
+        send: (ec2) => ec2.send(new DetachNetworkInterfaceCommand({ AttachmentId })),
+      };
+    },
+  },
+};
+
+/** When the operation was admitted (epoch ms): what "since the claim" means for reboots. */
+function claimedAt(ctx: OperationContext): number {
+  return ctx.instance.claim?.claimedAt ?? 0;
+}
