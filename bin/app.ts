@@ -14,22 +14,32 @@ const ctx = (key: string): string | undefined => {
 const number = (key: string) => (ctx(key) === undefined ? undefined : Number(ctx(key)));
 
 // Identity: no default. -c auth=keystone -c keystoneUrl=https://.../v3 [-c keystoneSecretArn=...],
-// -c auth=jwt -c jwtIssuer=... -c jwtAudience=... [-c jwtJwksUrl -c jwtProjectClaim -c jwtRolesClaim
-// -c jwtRolesSeparator -c jwtAudienceClaim=client_id], or -c auth=noauth (development only).
+// -c auth=jwt -c cognito=true (a user pool made by the stack), -c auth=jwt -c jwtIssuer=... -c jwtAudience=...
+// [-c jwtJwksUrl -c jwtProjectClaim -c jwtRolesClaim -c jwtRolesSeparator -c jwtAudienceClaim=client_id]
+// (any OIDC issuer), or -c auth=noauth (development only).
 function stackAuth(): StackAuth {
   const required = (key: string) => ctx(key) ?? (() => { throw new Error(`-c auth=${ctx('auth')} needs -c ${key}=...`); })();
   switch (ctx('auth')) {
     case 'noauth': return { mode: 'noauth' };
     case 'keystone': return { mode: 'keystone', keystoneUrl: required('keystoneUrl'), serviceSecretArn: ctx('keystoneSecretArn') };
-    case 'jwt': return {
+    case 'jwt': return ctx('cognito') === 'true' ? { mode: 'jwt', cognito: true } : {
       mode: 'jwt', issuer: required('jwtIssuer'), audience: required('jwtAudience'), jwksUrl: ctx('jwtJwksUrl'),
       projectClaim: ctx('jwtProjectClaim'), rolesClaim: ctx('jwtRolesClaim'), rolesSeparator: ctx('jwtRolesSeparator'),
       audienceClaim: ctx('jwtAudienceClaim') === 'client_id' ? 'client_id' : undefined,
     };
     default:
       throw new Error('taskgate refuses to synthesize without an identity mode: pass -c auth=keystone (with -c keystoneUrl=...), '
-        + '-c auth=jwt (with -c jwtIssuer=... -c jwtAudience=...), or, for development only, -c auth=noauth');
+        + '-c auth=jwt -c cognito=true, -c auth=jwt (with -c jwtIssuer=... -c jwtAudience=...), or, for development only, -c auth=noauth');
   }
+}
+
+// -c domainName=compute.example.com -c certificateArn=arn:aws:acm:...: both or neither.
+function customDomain() {
+  const domainName = ctx('domainName');
+  const certificateArn = ctx('certificateArn');
+  if (!domainName && !certificateArn) return undefined;
+  if (!domainName || !certificateArn) throw new Error('a custom domain needs both -c domainName=... and -c certificateArn=... (an ACM certificate in the stack\'s region)');
+  return { domainName, certificateArn };
 }
 
 new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
@@ -53,6 +63,7 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   webAclArn: ctx('webAclArn'),
   publicUrl: ctx('publicUrl'),
   apiGatewayCloudWatchRole: ctx('apiGatewayCloudWatchRole') === 'true',
+  customDomain: customDomain(),
 });
 
 Validations.of(app).addPlugins(new AwsSolutionsChecks(app, { verbose: true }));

@@ -38,6 +38,16 @@ export const ACCEPTED_FINDINGS = {
     reason: 'The secret holds a Keystone user\'s password: it is rotated in Keystone (by its operator), then '
       + 'here; a Secrets Manager rotation Lambda cannot change a password in someone else\'s Keystone.',
   },
+  cognitoMfa: {
+    id: 'AwsSolutions-COG2',
+    reason: 'JWT mode\'s user pool signs in API clients (the openstack CLI, scripts, CI) with a password through '
+      + 'initiate-auth, which cannot answer a second-factor prompt; TOTP MFA is optional for people who want it.',
+  },
+  cognitoPlus: {
+    id: 'AwsSolutions-COG8',
+    reason: 'The Plus feature plan (threat protection) is priced per monthly active user; the pool uses the Lite '
+      + 'plan, and users are made by an administrator only (no self sign-up), each scoped to one project.',
+  },
   waf: {
     id: 'AwsSolutions-APIG3',
     reason: 'A web ACL is account policy and costs money per ACL and rule: pass -c webAclArn=<arn> to '
@@ -59,5 +69,6 @@ export function suppressAcceptedFindings(stack: TaskgateStack, opts: { webAcl: b
   }
   Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.cognito);
   if (stack.keystoneSecret && stack.keystoneSecret.node.scope === stack) Validations.of(stack.keystoneSecret).acknowledge(ACCEPTED_FINDINGS.keystoneSecretRotation);
+  if (stack.userPool) Validations.of(stack.userPool.pool).acknowledge(ACCEPTED_FINDINGS.cognitoMfa, ACCEPTED_FINDINGS.cognitoPlus);
   if (!opts.webAcl) Validations.of(api.deploymentStage).acknowledge(ACCEPTED_FINDINGS.waf);
 }

@@ -14,11 +14,15 @@ import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } 
 import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
+import { COGNITO_CLAIMS, TaskgateUserPool } from './userPool.js';
+import { CustomDomain } from './customDomain.js';
 
 export type StackAuth =
   | { readonly mode: 'noauth' }
   | { readonly mode: 'keystone'; readonly keystoneUrl: string; readonly serviceSecretArn?: string }
-  | { readonly mode: 'jwt'; readonly issuer: string; readonly audience: string; readonly audienceClaim?: 'aud' | 'client_id'; readonly jwksUrl?: string; readonly projectClaim?: string; readonly rolesClaim?: string; readonly rolesSeparator?: string };
+  | { readonly mode: 'jwt'; readonly issuer: string; readonly audience: string; readonly audienceClaim?: 'aud' | 'client_id'; readonly jwksUrl?: string; readonly projectClaim?: string; readonly rolesClaim?: string; readonly rolesSeparator?: string }
+  /** JWT mode with a Cognito user pool the stack makes (lib/userPool.ts): its ID tokens, project and groups. */
+  | { readonly mode: 'jwt'; readonly cognito: true };
 
 export interface TaskgateStackProps extends StackProps {
   /** Table deletion protection and RETAIN of table and logs. Default true; false for throwaway stacks. */
@@ -52,6 +56,8 @@ export interface TaskgateStackProps extends StackProps {
   readonly publicUrl?: string;
   /** Create API Gateway's account-wide CloudWatch Logs role (docs/deploying.md: when). Default false. */
   readonly apiGatewayCloudWatchRole?: boolean;
+  /** Serve the API on a domain of one's own, with an ACM certificate of the stack's region. */
+  readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
 }
 
 /** Settings the stack derives and the tests check against each other. */
@@ -69,6 +75,9 @@ export class TaskgateStack extends Stack {
   readonly functions: { api: TaskgateFunction; compute: TaskgateFunction; sweeper: TaskgateFunction; deadLetter: TaskgateFunction; authorizer?: TaskgateFunction };
   /** Keystone mode: the secret holding taskgate's Keystone service credentials. */
   readonly keystoneSecret?: ISecret;
+  /** JWT mode with `cognito`: the user pool whose ID tokens the authorizer trusts. */
+  readonly userPool?: TaskgateUserPool;
+  readonly customDomain?: CustomDomain;
   readonly alarms: OperationsAlarms;
 
   constructor(scope: Construct, id: string, props: TaskgateStackProps) {
@@ -109,7 +118,7 @@ export class TaskgateStack extends Stack {
         TASKGATE_AUTH_MODE: auth.mode,
       },
     });
-    grantTable(api.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT, INDEX_ALL_SERVERS]);
+    grantTable(api.role, this.table, ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT, INDEX_ALL_SERVERS]);
     grantSend(api.role, queue);
 
     // Compute: one FIFO batch, groups in parallel, each under its claim.
@@ -177,6 +186,12 @@ export class TaskgateStack extends Stack {
             generateSecretString: { secretStringTemplate: JSON.stringify({ username: 'taskgate', projectName: 'service' }), generateStringKey: 'password', excludePunctuation: true },
           });
         environment = { TASKGATE_AUTH_MODE: 'keystone', TASKGATE_KEYSTONE_URL: auth.keystoneUrl, TASKGATE_KEYSTONE_SECRET_ID: this.keystoneSecret.secretArn };
+      } else if ('cognito' in auth) {
+        this.userPool = new TaskgateUserPool(this, 'Users', { deletionProtection });
+        environment = {
+          TASKGATE_AUTH_MODE: 'jwt', TASKGATE_JWT_ISSUER: this.userPool.issuer, TASKGATE_JWT_AUDIENCE: this.userPool.client.userPoolClientId,
+          TASKGATE_JWT_PROJECT_CLAIM: COGNITO_CLAIMS.project, TASKGATE_JWT_ROLES_CLAIM: COGNITO_CLAIMS.roles,
+        };
       } else {
         environment = {
           TASKGATE_AUTH_MODE: 'jwt', TASKGATE_JWT_ISSUER: auth.issuer, TASKGATE_JWT_AUDIENCE: auth.audience,
@@ -217,8 +232,19 @@ export class TaskgateStack extends Stack {
       alarmTopicArn: props.alarmTopicArn,
     });
 
+    if (props.customDomain) this.customDomain = new CustomDomain(this, 'CustomDomain', { api: this.api.api, ...props.customDomain });
+
     // One URL: the Nova endpoint clients are given. On LocalStack, build it from RestApiId (docs/deploying.md).
-    new CfnOutput(this, 'ApiUrl', { value: `${this.api.api.url}v2.1`, description: 'Nova v2.1 endpoint (OS_ENDPOINT; TASKGATE_API_URL for npm run test:e2e)' });
+    new CfnOutput(this, 'ApiUrl', {
+      value: props.customDomain ? `https://${props.customDomain.domainName}/v2.1` : `${this.api.api.url}v2.1`,
+      description: 'Nova v2.1 endpoint (OS_ENDPOINT; TASKGATE_API_URL for npm run test:e2e)',
+    });
+    if (this.keystoneSecret) {
+      new CfnOutput(this, 'KeystoneSecretArn', {
+        value: this.keystoneSecret.secretArn,
+        description: 'Keystone mode: the secret with taskgate\'s service user; set its password with aws secretsmanager put-secret-value (docs/deploying.md)',
+      });
+    }
     new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'For the LocalStack URL, which ApiUrl is not' });
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
