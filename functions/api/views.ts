@@ -130,11 +130,6 @@ export function serverView(s: Instance, base: string, o: ServerViewOptions, part
   return view;
 }
 
-/** The basic view of a rebuild's answer before 2.75 (Nova's show with every extension off). */
-export function basicServerView(s: Instance, base: string, o: ServerViewOptions) {
-  return serverView(s, base, o, { full: false });
-}
-
 /** 2.47: the flavor as the server was built with it (Nova's instance.flavor). */
 function embeddedFlavor(s: Instance, f: Flavor | undefined) {
   return {

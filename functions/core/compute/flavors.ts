@@ -41,9 +41,6 @@ const PK = 'FLAVORS';
 export const flavorKey = (id: string) => ({ pk: PK, sk: `FLAVOR#${id}` });
 const itemKey = flavorKey;
 
-/** After a write: this process reads the flavors again (others within FLAVOR_CACHE_MS). */
-export const flavorChanged = (table: Table) => { cache.delete(table.name); };
-
 /** Whether the caller sees the flavor: public, or an admin, or a project it is shared with. */
 export const isFlavorVisible = (f: Flavor, caller: { isAdmin: boolean; projectId: string }) =>
   f.isPublic || caller.isAdmin || Object.hasOwn(f.access ?? {}, caller.projectId);
