@@ -11,11 +11,13 @@ import type { OperationName } from '../functions/core/compute/catalogue.js';
 import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../functions/core/compute/simulatedDriver.js';
-import { makeTable, type Table } from '../functions/core/shared/table.js';
+import { makeTable, TABLE_DEFINITION, type Table } from '../functions/core/shared/table.js';
 import { CREDENTIALS, REGION, startEmulators, type Emulators } from '../local/emulators.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../local/eventSourceMapping.js';
 import { lambdaContext } from '../local/lambdaContext.js';
+import { CapacityMeter } from './capacityMeter.js';
 import { History } from './history.js';
+import { LambdaMeter } from './lambdaMeter.js';
 import { countRequests, RequestCounter } from './requestCounter.js';
 
 // taskgate's real handlers on the embedded emulators, in this process, with every AWS request
@@ -27,6 +29,10 @@ export interface Harness {
   readonly emulators: Emulators;
   readonly counter: RequestCounter;
   readonly history: History;
+  /** What AWS bills for the requests each path makes, while `meter.measuring` (capacityMeter.ts). */
+  readonly meter: CapacityMeter;
+  /** The API and compute functions' invocations and durations ('api', 'compute'). */
+  readonly lambda: LambdaMeter;
   /** The worker thread serving the emulators, when they are on one (startHarness's emulatorThread). */
   readonly emulatorThreadId?: number;
   /** A DynamoDB client and table whose requests count under `path`. */
@@ -80,15 +86,18 @@ export async function startHarness(opts: {
   const emulators: Emulators = thread ? { ...started, stop: async () => { await started.stop(); await thread.stop(); } } : started;
   const counter = new RequestCounter();
   const history = new History();
-  const clients: (DynamoDBClient | SQSClient)[] = [];
+  const images = new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
+  const meter = new CapacityMeter(TABLE_DEFINITION, images);
+  const lambda = new LambdaMeter();
+  const clients: (DynamoDBClient | SQSClient)[] = [images];
   const table = (path: string) => {
-    const client = countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path);
+    const client = meter.meterDynamoDB(countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path);
     clients.push(client);
     opts.dynamodbClient?.(client);
     return makeTable(emulators.tableName, client);
   };
   const sqs = (path: string) => {
-    const client = countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path);
+    const client = meter.meterSqs(countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path);
     clients.push(client);
     return client;
   };
@@ -122,11 +131,11 @@ export async function startHarness(opts: {
         body: body === undefined ? null : JSON.stringify(body), isBase64Encoded: false,
         requestContext: { requestId: randomUUID(), stage: '$default', httpMethod: method, path: `/v2.1${path}` },
       } as unknown as APIGatewayProxyEvent;
-      return (await api(event as never, lambdaContext('api', 30_000) as never)) as APIGatewayProxyResult;
+      return (await lambda.time('api', () => api(event as never, lambdaContext('api', 30_000) as never))) as APIGatewayProxyResult;
   };
 
   return {
-    emulators, counter, history, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
+    emulators, counter, history, meter, lambda, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
     api: (method, path, body) => apiAs(BENCH_CALLER, method, path, body),
     async drain() {
       let ran = 0;
@@ -136,7 +145,7 @@ export async function startHarness(opts: {
         }));
         const messages = out.Messages ?? [];
         if (messages.length === 0) return ran;
-        const result = await compute(toEvent(messages));
+        const result = await lambda.time('compute', () => compute(toEvent(messages)));
         const failed = new Set((result.batchItemFailures ?? []).map((f) => f.itemIdentifier));
         const done = messages.filter((m) => !failed.has(m.MessageId!));
         if (done.length > 0) {

@@ -12,6 +12,9 @@ import { seedInstance } from '../test/support/emulators.js';
 import { seedVolume } from '../test/support/volumes.js';
 import { seedPort } from '../test/support/networks.js';
 import { barChartSvg } from './chart.js';
+import { measureOperationCosts, measurePeerCosts } from './costs.js';
+import { PRICES } from './prices.js';
+import { DEFAULT_MEMORY_MB } from '../lib/taskgateFunction.js';
 import { startHarness, type Harness } from './harness.js';
 import { findViolations, type History } from './history.js';
 import { idempotencyPeer, lockItemPeer, naivePeer, type Attempt, type Peer, type PeerRequest } from './peers.js';
@@ -30,7 +33,7 @@ const seedArg = args.indexOf('--seed');
 // `--only headline,contention`: those parts alone, printed, nothing written (for working on one figure).
 const onlyArg = args.indexOf('--only');
 const only = onlyArg >= 0 ? new Set(args[onlyArg + 1]?.split(',')) : undefined;
-const SECTIONS = ['headline', 'requests', 'peers', 'contention', 'scale', 'coldstart'];
+const SECTIONS = ['headline', 'requests', 'costs', 'peers', 'contention', 'scale', 'coldstart'];
 if (only && [...only].some((part) => !SECTIONS.includes(part))) {
   console.error(`--only takes some of: ${SECTIONS.join(', ')}`);
   process.exit(2);
@@ -249,6 +252,41 @@ async function requestsPerOperation(h: Harness) {
   results.detailPage = detail;
   say('## GET /servers/detail: requests for a page of N servers');
   for (const d of detail) say(`N = ${String(d.servers).padEnd(4)} ${perOp(d.requests, 1)}`);
+  say();
+}
+
+// 2b. What each operation costs on AWS (costs.ts), and the peers' own requests beside it.
+// On a harness of its own: the driver's simulated work takes no time (what a real driver waits for
+// EC2 is the driver's, not taskgate's), and the emulators run on a worker thread, so that the CPU
+// time measured is the handlers'.
+async function costs() {
+  const own = await startHarness({ workMs: 0, emulatorThread: true, dynamodbEndpoint });
+  let rows: Awaited<ReturnType<typeof measureOperationCosts>>;
+  let peerRows: Awaited<ReturnType<typeof measurePeerCosts>>;
+  try {
+    rows = await measureOperationCosts(own);
+    peerRows = await measurePeerCosts(own);
+  } finally {
+    await own.stop();
+  }
+  results.costs = { prices: PRICES, memoryMb: DEFAULT_MEMORY_MB, operations: rows, peers: peerRows };
+  const usd = (v: number) => `$${v.toFixed(2)}`;
+  say(`## What it costs: per operation, and dollars per million operations (${PRICES.region} on-demand, prices of ${PRICES.asOf}, bench/prices.ts)`);
+  say(`(write units: table + each index, from AWS's rules (bench/billing.ts); Lambda at ${DEFAULT_MEMORY_MB} MB arm64, the duration measured here on the emulators, a floor; REST API)`);
+  say('operation                  status  WU table + indexes                          RU   SQS  Lambda (n, ms, cpu ms)  | DynamoDB    SQS  Lambda  API GW   total  (HTTP API)');
+  for (const r of rows) {
+    const idx = Object.entries(r.indexWriteUnits).map(([k, v]) => `${k} ${v}`).join(', ');
+    const wu = `${r.writeUnits} = ${r.tableWriteUnits}${idx ? ` + ${idx}` : ''}`;
+    const d = r.dollarsPerMillion;
+    say(`${r.operation.padEnd(26)} ${String(r.status).padEnd(6)}  ${wu.padEnd(42)} ${String(r.readUnits).padStart(4)} ${String(r.sqsRequests).padStart(4)}  ${String(r.lambda.invocations).padStart(2)}, ${r.lambda.billedMs.toFixed(0).padStart(4)}, ${r.lambda.cpuMs.toFixed(0).padStart(4)}      | `
+      + `${usd(d.dynamodb).padStart(8)} ${usd(d.sqs).padStart(6)} ${usd(d.lambda).padStart(7)} ${usd(d.apiGateway).padStart(7)} ${usd(d.total).padStart(7)}  (${usd(d.totalWithHttpApi)})`);
+  }
+  for (const p of peerRows) {
+    say(`peer: ${p.name.padEnd(40)} WU ${String(p.writeUnits).padEnd(4)} RU ${String(p.readUnits).padEnd(4)} DynamoDB alone ${usd(p.dollarsPerMillion)} per million`);
+  }
+  const disagree = rows.filter((r) => !r.emulatorAgrees).map((r) => r.operation);
+  say(disagree.length === 0 ? "the emulator's table write units agree with the meter's on every operation"
+    : `the emulator's table write units differ from the meter's on: ${disagree.join(', ')}`);
   say();
 }
 
@@ -600,6 +638,7 @@ try {
   say();
   if (runs('headline')) await headline(h);
   if (runs('requests')) await requestsPerOperation(h);
+  if (runs('costs')) await costs();
   const peerFigures = runs('peers') ? await peers(h) : [];
   if (runs('contention')) await contention(h);
   if (runs('scale')) await scale(h);

@@ -21,6 +21,9 @@ export const DEFAULT_RUNTIME = Runtime.NODEJS_24_X;
  */
 export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
+/** Each function's memory unless the stack says otherwise (docs/costs.md: sized from the bench's durations). */
+export const DEFAULT_MEMORY_MB = 512;
+
 export interface TaskgateFunctionProps {
   /** The directory under functions/ whose handler.ts is the entry. */
   readonly handlerDir: 'api' | 'compute' | 'sweeper' | 'dlq' | 'authorizer';
@@ -62,7 +65,7 @@ export class TaskgateFunction extends Construct {
       description: props.description,
       runtime: props.runtime ?? DEFAULT_RUNTIME,
       architecture: Architecture.ARM_64,
-      memorySize: props.memorySize ?? 512,
+      memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       timeout: props.timeout,
       role: this.role,
       logGroup: this.logGroup,
