@@ -1,5 +1,6 @@
 import type { MiddlewareObj } from '@middy/core';
 import { DomainError, type DomainErrorKind } from '../../core/shared/errors.js';
+import { isThrottle } from '../../core/shared/throttles.js';
 import { logger } from '../../observability/index.js';
 import { HttpFault, json, type ApiContext, type ApiEvent, type ApiResult } from '../http.js';
 import { IdentityUnavailable, Unauthenticated } from '../../core/identity/identity.js';
@@ -21,13 +22,6 @@ const httpStatusOf = (err: unknown): number | undefined => {
   const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
   return typeof status === 'number' ? status : undefined;
 };
-
-/** AWS told us to slow down: the client may retry, and nothing was changed. */
-const THROTTLES = new Set([
-  'ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded',
-  'RequestThrottled', 'ServiceUnavailable', 'InternalServerError',
-]);
-const isThrottle = (err: unknown) => err instanceof Error && THROTTLES.has(err.name);
 
 export function novaFault(kind: string, code: number, message: string): ApiResult {
   return json(code, { [kind]: { code, message } });

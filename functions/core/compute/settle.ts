@@ -2,6 +2,7 @@ import { finishAction, getAction, type ActionStart } from './instanceActions.js'
 import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { releaseClaim } from './release.js';
+import { isThrottle } from '../shared/throttles.js';
 import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import { readRun, type Run } from './runs.js';
@@ -95,7 +96,6 @@ function emptied(instance: Instance): InstancePatch {
   return { volumes: {}, ports: {}, heldWhenDeleted: { volumes: ids(Volumes), ports: ids(Ports) } };
 }
 
-const THROTTLED = new Set(['ProvisionedThroughputExceededException', 'ThrottlingException', 'RequestLimitExceeded', 'InternalServerError']);
 const SETTLE_ATTEMPTS = 5;
 
 export async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
@@ -103,7 +103,7 @@ export async function retryThrottled<T>(write: () => Promise<T>): Promise<T> {
     try {
       return await write();
     } catch (err) {
-      if (attempt >= SETTLE_ATTEMPTS || !(err instanceof Error) || !THROTTLED.has(err.name)) throw err;
+      if (attempt >= SETTLE_ATTEMPTS || !isThrottle(err)) throw err;
       await new Promise((r) => setTimeout(r, 20 * 2 ** attempt));
     }
   }
