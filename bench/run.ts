@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -41,8 +41,8 @@ if (only && [...only].some((part) => !SECTIONS.includes(part))) {
 const runs = (part: string) => !only || only.has(part);
 const SEED = seedArg >= 0 ? Number(args[seedArg + 1]) : 42;
 const SIZE = quick
-  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, contentionRounds: 1, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
-  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 3, contentionRounds: 4, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
+  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, contentionRounds: 2, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
+  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 3, contentionRounds: 6, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
 const WORK_MS = 20;
 const OWNER = { projectId: 'bench', userId: 'bench' };
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -459,11 +459,24 @@ async function compareUnderContention(h: Harness, clients: number, rounds: numbe
   };
 }
 
+/** Runs `measure` with `n` CPU-bound Node processes beside it (this benchmark's own children, ended after). */
+async function withBusyNeighbours<T>(n: number, measure: () => Promise<T>): Promise<T> {
+  const neighbours = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
+  try {
+    return await measure();
+  } finally {
+    for (const child of neighbours) child.kill('SIGKILL');
+  }
+}
+
 async function contention(h: Harness) {
-  const bar = progress('contention', 4);
+  const bar = progress('contention', 5);
   const many = await compareUnderContention(h, 64, SIZE.contentionRounds, SIZE.contentionS);
   bar.tick();
+  const loadBefore = loadavg()[0]!;
   const few = await compareUnderContention(h, 4, SIZE.contentionRounds, SIZE.contentionS);
+  bar.tick();
+  const busy = await withBusyNeighbours(2, () => compareUnderContention(h, 4, SIZE.contentionRounds, SIZE.contentionS));
   bar.tick();
   const chain = await oneAtATime(h);
   bar.tick();
@@ -479,17 +492,19 @@ async function contention(h: Harness) {
     } catch (err) { if (isConditionFailure(err)) return 409; throw err; }
   }, async () => undefined);
   bar.done();
-  const c = { workMs: WORK_MS, many, few, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain };
+  const c = { workMs: WORK_MS, many, few, fewBesideTwoBusyProcesses: busy, loadAverageBefore: loadBefore, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain };
   results.contention = c;
-  const line = (r: typeof many) => {
-    say(`${String(r.clients).padStart(2)} clients: taskgate ${r.taskgate.acceptedPerS.toFixed(1)} ops/s (answered ${r.taskgate.answersPerS.toFixed(0)} req/s), `
+  const line = (r: typeof many, beside = '') => {
+    const spread = `spread ${Math.min(...r.roundRatios).toFixed(2)}-${Math.max(...r.roundRatios).toFixed(2)}, median ${r.medianRoundRatio.toFixed(2)}`;
+    say(`${String(r.clients).padStart(2)} clients${beside}: taskgate ${r.taskgate.acceptedPerS.toFixed(1)} ops/s (answered ${r.taskgate.answersPerS.toFixed(0)} req/s), `
       + `lock item ${r.lockItem.acceptedPerS.toFixed(1)} ops/s (answered ${r.lockItem.answersPerS.toFixed(0)} req/s): `
-      + `ratio ${r.ratio.toFixed(2)} (target >= 0.5); by round ${r.roundRatios.map((x) => x.toFixed(2)).join(' ')}; `
+      + `ratio ${r.ratio.toFixed(2)} (target >= 0.5); by round ${r.roundRatios.map((x) => x.toFixed(2)).join(' ')} (${spread}); `
       + `taskgate's answers ${JSON.stringify(r.taskgate.answers)}`);
   };
   say(`## One instance under contention, ${WORK_MS} ms work per operation, ${SIZE.contentionRounds} interleaved rounds of ${SIZE.contentionS} s each`);
   line(many);
-  line(few);
+  line(few, ` (load average ${loadBefore.toFixed(1)} before)`);
+  line(busy, ', two CPU-bound processes beside');
   say(`emulator's raw conditional UpdateItem on one item, 64 clients: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
   say(`why: one operation at a time, uncontended (median of ${chain.samples}): taskgate ${ms(chain.taskgateCycle)} from the request to the end `
     + `of its work (${chain.taskgateRequests} requests from its handlers: claim, send; take-up (its run item's write and the instance's read, side by side), `
