@@ -13,6 +13,9 @@ import { startRuntime } from '../local/runtime.js';
 // a data directory (TASKGATE_DATA_DIR, default .data/ under the project); `npm start -- --fresh`
 // empties it first.
 // Identity: whatever TASKGATE_AUTH_MODE names; unset, development mode (noauth), with a warning.
+// This is a command: its banner, its warning and the errors that stop it are for the person at
+// the terminal, so they are printed as text (console); what the running services log once started
+// is the Lambda functions' structured JSON (functions/observability logger), as on AWS.
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 

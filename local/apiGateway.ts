@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import { lambdaContext } from './lambdaContext.js';
+import { logger } from '../functions/observability/index.js';
 import { gatewayResponse, runAuthorizer, type LocalAuthorizer } from './authorizer.js';
 
 export type ProxyHandler = (event: APIGatewayProxyEvent, context: Context) => Promise<APIGatewayProxyResult>;
@@ -112,7 +113,7 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
         res.end(result.body);
       } catch (err) {
         // API Gateway's own answer when the function fails (its DEFAULT_5XX, 502).
-        console.error('api handler failed', err);
+        logger.error('api handler failed', { error: err as Error });
         const failed = gatewayResponse('DEFAULT_5XX');
         res.writeHead(failed.statusCode, failed.headers as Record<string, string>);
         res.end(failed.body);

@@ -1,6 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayProxyEvent, APIGatewayProxyResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { UNAUTHORIZED } from '../functions/authorizer/authorize.js';
 import { GATEWAY_RESPONSES, isPublicPath, type GatewayResponseType } from '../functions/authorizer/gatewayResponses.js';
+import { logger } from '../functions/observability/index.js';
 
 /** A REQUEST authorizer run in-process, as API Gateway runs the authorizer Lambda before the API's. */
 export type LocalAuthorizer = (event: APIGatewayRequestAuthorizerEvent) => Promise<APIGatewayAuthorizerResult>;
@@ -29,7 +30,7 @@ export async function runAuthorizer(authorizer: LocalAuthorizer, event: APIGatew
     } as APIGatewayRequestAuthorizerEvent);
   } catch (err) {
     if ((err as Error).message === UNAUTHORIZED) return gatewayResponse('UNAUTHORIZED');
-    console.error('authorizer failed', (err as Error).message);
+    logger.error('authorizer failed', { error: err as Error });
     return gatewayResponse('AUTHORIZER_FAILURE');
   }
   const allowed = result.policyDocument.Statement.some((s) => 'Effect' in s && s.Effect === 'Allow');

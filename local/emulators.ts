@@ -10,6 +10,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, SetQueueAttributesComman
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
 import { TABLE_DEFINITION, type KeyAttribute } from '../functions/core/shared/table.js';
+import { logger } from '../functions/observability/index.js';
 
 // The embedded backends: dynalite (DynamoDB) and fauxqs (SQS, FIFO included), in-process, or
 // any DynamoDB endpoint given by TASKGATE_DYNAMODB_ENDPOINT (DynamoDB Local in CI). In memory,
@@ -205,7 +206,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
   const tableName = options.tableName
     ?? (dataDir ? DURABLE_TABLE_NAME : `taskgate-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 6)}`);
   const repaired = dataDir && !options.dynamodbEndpoint ? await repairIndexes(dataDir, tableName) : 0;
-  if (repaired > 0) console.warn(`data directory ${dataDir}: ${repaired} index entries that did not match their items (torn by a crash) put right`);
+  if (repaired > 0) logger.warn('index entries that did not match their items (torn by a crash) put right', { dataDir, repaired });
   // Loopback only, every emulator: they take any credentials.
   const local = options.dynamodbEndpoint ? undefined : await startDynalite(dataDir && `${dataDir}/dynamodb`);
   const dynamodbEndpoint = options.dynamodbEndpoint ?? local!.endpoint;

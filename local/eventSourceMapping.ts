@@ -3,6 +3,7 @@ import {
 } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Heartbeat } from '../functions/core/compute/worker.js';
+import { logger } from '../functions/observability/index.js';
 
 export type SqsHandler = (event: SQSEvent) => Promise<SQSBatchResponse | void>;
 
@@ -49,7 +50,7 @@ export function startEventSourceMapping(opts: {
         messages = out.Messages ?? [];
       } catch (err) {
         if (!running) return;
-        console.error('receive failed', (err as Error).message);
+        logger.error('receive failed', { error: err as Error });
         await new Promise((r) => setTimeout(r, 200));
         continue;
       }
@@ -58,7 +59,7 @@ export function startEventSourceMapping(opts: {
         // Received while stopping: hand them straight back, visible at once, to whoever polls next.
         await sqs.send(new ChangeMessageVisibilityBatchCommand({
           QueueUrl: queueUrl, Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 })),
-        })).catch((err) => console.error('returning messages on stop failed', (err as Error).message));
+        })).catch((err) => logger.error('returning messages on stop failed', { error: err as Error }));
         return;
       }
       let failed: Set<string>;
@@ -66,7 +67,7 @@ export function startEventSourceMapping(opts: {
         const result = await handler({ Records: messages.map((m) => toRecord(m, queueArn)) });
         failed = new Set((result?.batchItemFailures ?? []).map((f) => f.itemIdentifier));
       } catch (err) {
-        console.error('compute handler failed', (err as Error).message);
+        logger.error('compute handler failed', { error: err as Error });
         failed = new Set(messages.map((m) => m.MessageId!));
       }
       const done = messages.filter((m) => !failed.has(m.MessageId!));
@@ -110,7 +111,7 @@ export function visibilityHeartbeat(sqs: SQSClient, queueUrl: string, visibility
         QueueUrl: queueUrl, ReceiptHandle: record.receiptHandle, VisibilityTimeout: visibilityTimeoutSeconds,
       }));
     } catch (err) {
-      console.error(JSON.stringify({ messageId: record.messageId, heartbeat: 'failed', error: (err as Error).message }));
+      logger.error('heartbeat failed', { messageId: record.messageId, error: err as Error });
     }
   };
 }

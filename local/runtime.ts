@@ -13,6 +13,7 @@ import type { ComputeDriver } from '../functions/core/compute/driver.js';
 import { createDriver } from '../functions/core/compute/drivers.js';
 import type { SimulatedDriverOptions } from '../functions/core/compute/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/shared/table.js';
+import { logger } from '../functions/observability/index.js';
 import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startEventSourceMapping, visibilityHeartbeat } from './eventSourceMapping.js';
@@ -107,8 +108,8 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
   });
   const sweeper = setInterval(() => {
     sweepExpiredClaims(table, Date.now())
-      .then((released) => { if (released > 0) console.log(`sweeper released ${released} expired claim(s) or reservation(s)`); })
-      .catch((err) => console.error('sweep failed', (err as Error).message));
+      .then((released) => { if (released > 0) logger.warn('released expired claims or reservations', { released }); })
+      .catch((err) => logger.error('sweep failed', { error: err as Error }));
   }, timings.sweepIntervalSeconds * 1000);
 
   return {

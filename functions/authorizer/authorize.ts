@@ -1,6 +1,7 @@
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import { toAuthorizerContext } from '../core/identity/caller.js';
 import { IdentityUnavailable, Unauthenticated, requireToken, type IdentityProvider } from '../core/identity/identity.js';
+import { logger } from '../observability/index.js';
 
 /** API Gateway's REQUEST authorizer contract: throwing exactly 'Unauthorized' makes it answer 401. */
 export const UNAUTHORIZED = 'Unauthorized';
@@ -35,7 +36,7 @@ export async function authorizeRequest(provider: IdentityProvider, event: APIGat
     };
   } catch (err) {
     if (err instanceof Unauthenticated) throw new Error(UNAUTHORIZED);
-    if (err instanceof IdentityUnavailable) console.error(JSON.stringify({ authorizer: 'identity unavailable', message: err.message }));
+    if (err instanceof IdentityUnavailable) logger.error('identity service unavailable', { error: err });
     throw err;
   }
 }

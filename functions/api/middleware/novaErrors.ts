@@ -84,7 +84,7 @@ export function novaErrors(): MiddlewareObj<ApiEvent, ApiResult, Error, ApiConte
         // keystonemiddleware's 401 body.
         request.response = json(401, { error: { code: 401, title: 'Unauthorized', message: err.message } });
       } else if (err instanceof IdentityUnavailable) {
-        console.error(JSON.stringify({ requestId: request.context.requestId, error: err.name, message: err.message }));
+        logger.error('identity service unavailable', { requestId: request.context.requestId, error: err });
         request.response = fault('serviceUnavailable', 503, 'The identity service could not be reached; nothing was changed. Please retry.');
       } else if (httpStatusOf(err) !== undefined && httpStatusOf(err)! < 500) {
         const status = httpStatusOf(err)!;
