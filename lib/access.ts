@@ -8,8 +8,11 @@ import type { OperationsTable } from './table.js';
 // (see the commands under functions/core reached from its handler), on exactly the
 // table and the one index it queries.
 
-/** The DynamoDB item operations taskgate uses; nothing else (no Scan, no batch, no transactions). */
-export type ItemAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+/**
+ * The DynamoDB item operations taskgate uses; nothing else (no Scan, no batch write, no
+ * transactions). BatchGetItem only for listings: the indexes hold keys, the items are read after.
+ */
+export type ItemAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
 
 export function grantTable(
   grantee: IGrantable, table: OperationsTable, actions: readonly ItemAction[], queriedIndexes: readonly string[] = [],

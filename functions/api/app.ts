@@ -17,6 +17,9 @@ import { policy } from './middleware/routePolicy.js';
 import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
 import { actionRoutes } from './compute/actions.js';
+import { externalEventRoutes } from './compute/externalEvents.js';
+import { guestReadRoutes } from './compute/guestReads.js';
+import { usageRoutes } from './compute/usage.js';
 import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
 import { flavorRoutes } from './compute/flavors.js';
@@ -103,6 +106,7 @@ export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBac
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
     ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
+    ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),
     ...networkProxyRoutes(deps), ...networkingRoutes(deps),

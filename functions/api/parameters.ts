@@ -16,6 +16,10 @@ const uuid = { type: 'string', pattern: UUID } as const;
  * nothing); a UUID is put in its canonical spelling before anything is looked up by it.
  */
 export const pathParameters = {
+  // The audit log's "before" time, as Nova reads it (its own 400 for a bad one: functions/api/compute/usage.ts).
+  before_timestamp: {
+    schema: { type: 'string', minLength: 1, maxLength: 64 }, canonical: (v: string) => v, notFound: () => 'The resource could not be found.',
+  },
   server_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Instance ${v} could not be found.` },
   volume_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Volume ${v} could not be found.` },
   port_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Port id ${v} could not be found.` },

@@ -1,6 +1,9 @@
 import {
   addTenantAccessBody, createExtraSpecsBody, removeTenantAccessBody, updateExtraSpecBody, updateQuotaClassSetSchema, updateQuotaSetSchema,
 } from './adminSchemas.js';
+import {
+  changePasswordSchema, consoleOutputSchema, createBackupSchema, createImageSchema, externalEventsSchema, rescueSchema, triggerCrashDumpSchema,
+} from './actionSchemas.js';
 import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './validationMessage.js';
@@ -330,6 +333,13 @@ export const requestSchemas = {
   removeTenantAccess: always(removeTenantAccessBody),
   updateQuotaSet: updateQuotaSetSchema,
   updateQuotaClassSet: updateQuotaClassSetSchema,
+  rescue: always(rescueSchema),
+  createImage: always(createImageSchema({ name: novaName, metadata })),
+  createBackup: always(createBackupSchema({ name: novaName, metadata })),
+  changePassword: always(changePasswordSchema),
+  consoleOutput: always(consoleOutputSchema),
+  triggerCrashDump: always(triggerCrashDumpSchema),
+  externalEvents: externalEventsSchema,
 } satisfies Record<string, (v: ApiVersion) => object>;
 
 export type RequestSchemaName = keyof typeof requestSchemas;

@@ -201,9 +201,9 @@ describe('IAM: each function gets only the actions its code calls, on named reso
     }
   });
 
-  it('API: item reads and writes, Query on the table, the project index and the all-servers index, SendMessage', () => {
+  it('API: item reads and writes, BatchGetItem (a listing\'s items), Query on the table, the project index and the all-servers index, SendMessage', () => {
     expect(grants('api', 'dynamodb:')).toEqual([
-      { actions: item('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'), resource: tableArn },
+      { actions: item('GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'), resource: tableArn },
       { actions: ['dynamodb:Query'], resource: [indexArn(INDEX_ALL_SERVERS), indexArn(INDEX_BY_PROJECT)] },
     ]);
     expect(grants('api', 'sqs:')).toEqual([{ actions: ['sqs:SendMessage'], resource: arnOf(queueId) }]);

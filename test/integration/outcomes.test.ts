@@ -5,6 +5,7 @@ import type { Instance } from '../../functions/core/compute/instance.js';
 import type { PowerStateValue } from '../../functions/core/compute/states.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
+import { allImages } from '../../functions/core/images/store.js';
 import {
   alice, CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
 } from '../support/emulators.js';
@@ -180,6 +181,45 @@ const CASES: Case[] = [
       step: 'shutdown', vm: 'error',
       check: async ({ volume, held }) => expect(await volume(held.volumeId)).toBe('in-use'),
     },
+  },  // Rescue, images, crash dumps and passwords (nova/compute/manager.py's endings for each).
+  {
+    op: 'rescue', from: 'stopped', action: 'rescue', send: action({ rescue: null }),
+    success: { vm: 'rescued', power: RUNNING }, failure: { step: 'spawn_rescue', vm: 'error' },
+  },
+  {
+    op: 'unrescue', from: 'rescued', action: 'unrescue', send: action({ unrescue: null }),
+    success: { vm: 'active', power: RUNNING }, failure: { step: 'unrescue', vm: 'error' },
+  },
+  {
+    op: 'create_image', from: 'active', action: 'createImage', send: action({ createImage: { name: 'snap', metadata: { purpose: 'test' } } }),
+    success: {
+      vm: 'active', power: RUNNING,
+      check: async ({ instance }) => expect(await imagesOf(instance.id)).toEqual([expect.objectContaining({
+        status: 'active', name: 'snap', owner: alice.projectId, visibility: 'private', disk_format: 'qcow2', container_format: 'bare',
+        properties: expect.objectContaining({ image_type: 'snapshot', instance_uuid: instance.id, base_image_ref: instance.imageId, user_id: 'alice', purpose: 'test' }),
+      })]),
+    },
+    // @delete_image_on_error: the queued image goes with the failure.
+    failure: { step: 'upload', vm: 'active', check: async ({ instance }) => expect((await imagesOf(instance.id)).map((i) => i.status)).toEqual(['deleted']) },
+  },
+  {
+    op: 'create_backup', from: 'stopped', action: 'createBackup', send: action({ createBackup: { name: 'b', backup_type: 'daily', rotation: 2 } }),
+    success: {
+      vm: 'stopped', power: SHUTDOWN,
+      check: async ({ instance }) => expect(await imagesOf(instance.id)).toEqual([expect.objectContaining({
+        status: 'active', properties: expect.objectContaining({ image_type: 'backup', backup_type: 'daily', instance_uuid: instance.id }),
+      })]),
+    },
+    failure: { step: 'upload', vm: 'stopped', check: async ({ instance }) => expect((await imagesOf(instance.id)).map((i) => i.status)).toEqual(['deleted']) },
+  },
+  {
+    op: 'trigger_crash_dump', from: 'active', action: 'trigger_crash_dump',
+    send: (api, id) => api.nova.atVersion('2.17').action(id, { trigger_crash_dump: null }),
+    success: { vm: 'active', power: RUNNING }, failure: { step: 'inject_nmi', vm: 'active' },
+  },
+  {
+    op: 'change_password', from: 'active', action: 'changePassword', send: action({ changePassword: { adminPass: 'n3w-Secret' } }),
+    success: { vm: 'active', power: RUNNING }, failure: { step: 'set_admin_password', vm: 'active' },
   },
 ];
 
@@ -189,6 +229,9 @@ beforeAll(async () => { api = await startApiOnly(queue); });
 afterAll(() => api.stop());
 
 const readItem = async (id: string) => (await readInstance(api.table, id))!;
+
+/** The images made from a server (createImage, createBackup), whatever their status. */
+const imagesOf = async (serverId: string) => (await allImages(api.table)).filter((i) => i.properties.instance_uuid === serverId);
 
 /** Seeds the server, sends the request over HTTP, runs the queued message with the given driver. */
 async function runCase(c: Case, failAt?: string) {

@@ -91,6 +91,16 @@ const VALID: Record<RequestSchemaName, unknown> = {
   removeTenantAccess: { removeTenantAccess: { tenant: 'p1' } },
   updateQuotaSet: { quota_set: { instances: 5, cores: '10', force: 'True' } },
   updateQuotaClassSet: { quota_class_set: { instances: 5 } },
+  rescue: { adminPass: 'p', rescue_image_ref: UUID },
+  createImage: { name: 'snap', metadata: { a: 'b' } },
+  createBackup: { name: 'b', backup_type: 'daily', rotation: 1 },
+  changePassword: { adminPass: 'p' },
+  consoleOutput: { length: 5 },
+  triggerCrashDump: null,
+  externalEvents: { events: [{ name: 'network-changed', server_uuid: UUID }] },
+  createServerGroup: { server_group: { name: 'g', policy: 'anti-affinity', rules: { max_server_per_host: 2 } } },
+  updateService: { status: 'disabled', disabled_reason: 'maintenance' },
+  serviceAction: { host: 'taskgate-compute', binary: 'nova-compute' },
 };
 
 /** Bodies near the valid one: each property the latest schema names (two levels deep), set to each bad value or removed. */

@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { requestOperation, type AdmissionDeps } from '../../core/compute/admission.js';
+import { requestOperation, type Accepted, type AdmissionDeps } from '../../core/compute/admission.js';
+import { GUEST_ACTIONS } from './guestActions.js';
+import { SNAPSHOT_ACTIONS } from './snapshotActions.js';
 import type { OperationName } from '../../core/compute/catalogue.js';
 import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { changesFlavor } from '../../core/compute/guards.js';
@@ -22,7 +24,7 @@ import { getKeyPair } from '../../core/compute/keypairs.js';
 import { NotFound } from '../../core/shared/errors.js';
 import type { Instance } from '../../core/compute/instance.js';
 
-type Body = Record<string, unknown>;
+export type Body = Record<string, unknown>;
 
 /**
  * An action's request schema, by its name in the one registry (serverSchemas.ts requestSchemas),
@@ -32,21 +34,28 @@ type ActionSchema = RequestSchemaName | { readonly versioned: RequestSchemaName 
 
 const schemaName = (schema: ActionSchema): RequestSchemaName => (typeof schema === 'string' ? schema : schema.versioned);
 
-interface QueuedAction {
+export interface QueuedAction {
   readonly schema: ActionSchema;
+  /** The first microversion that has the action (Nova's 404 before it). */
+  readonly since?: string;
   readonly op: (body: Body) => OperationName;
-  readonly params?: (body: Body) => Record<string, unknown>;
+  /** What the claim carries for the worker; may read what Nova's API reads first (the server, its image). */
+  readonly params?: (body: Body, deps: AdmissionDeps, ctx: ApiContext, instanceId: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
   readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
   /** Instance fields the claim sets (Nova saves them at the API, before the compute side runs). */
   readonly fields?: (deps: AdmissionDeps, ctx: ApiContext, body: Body, instanceId: string) => Promise<Record<string, unknown>>;
   /** Nova's status for the action; rebuild also answers with the server. */
   readonly status: 202 | 204;
   readonly withServer?: true;
+  /** Nova's answer when it is more than a status (rescue's password, createImage's image). */
+  readonly answer?: (deps: AdmissionDeps, ctx: ApiContext, accepted: Accepted, body: Body) => Promise<ApiResult>;
 }
 
-interface DirectAction {
+export interface DirectAction {
   readonly schema: ActionSchema;
-  readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void>;
+  readonly since?: string;
+  /** Nova's 202 unless it answers otherwise (os-getConsoleOutput's 200 and output). */
+  readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void | ApiResult>;
 }
 
 /** A resize must name an existing flavor (Nova: 400) other than the current one (the guard). */
@@ -167,6 +176,8 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
     schema: 'resetState',
     run: (deps, ctx, id, body) => resetState(deps.table, ctx.caller, id, body.state as VmState),
   },
+  ...SNAPSHOT_ACTIONS,
+  ...GUEST_ACTIONS,
 };
 
 /**
@@ -199,18 +210,17 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
         await getServer(deps.table, ctx.caller, instanceId);
         throw new BadRequest(`There is no such action: ${excerpt(name)}`);
       }
+      if (action.since && !isAtLeast(ctx.apiVersion, action.since)) throw new NotFound('The resource could not be found.');
       const value = (body as Body)[name];
       const args = checkBody<Body | null>(schemaName(action.schema), ctx.apiVersion, value) ?? {};
 
-      if ('run' in action) {
-        await action.run(deps, ctx, instanceId, args);
-        return empty(202);
-      }
+      if ('run' in action) return (await action.run(deps, ctx, instanceId, args)) ?? empty(202);
       const accepted = await requestOperation(deps, {
-        instanceId, op: action.op(args), ...requester(ctx), params: action.params?.(args),
+        instanceId, op: action.op(args), ...requester(ctx), params: await action.params?.(args, deps, ctx, instanceId),
         guard: await action.guard?.(deps, args), fields: await action.fields?.(deps, ctx, args, instanceId),
       });
       if (action.withServer) return json(action.status, { server: await rebuildView(deps, ctx, accepted.instance, args) });
+      if (action.answer) return action.answer(deps, ctx, accepted, args);
       return empty(action.status);
     },
   }];

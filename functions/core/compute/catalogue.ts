@@ -27,6 +27,11 @@ export interface OperationRow {
   readonly taskStates: readonly [TaskState, ...TaskState[]];
   readonly onSuccess: VmOutcome;
   readonly onFailure: VmOutcome;
+  /**
+   * Nova's method has no @check_instance_lock: a locked server still takes it from its owner
+   * (snapshot and backup: "lock is intended to prevent accidental change/delete", compute/api.py).
+   */
+  readonly ignoresLock?: true;
 }
 
 /** Nova's default for @check_instance_state: only an idle instance. */
@@ -52,6 +57,8 @@ const VOLUME_STATES: readonly VmState[] = [
   'active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded',
 ];
 const INTERFACE_STATES: readonly VmState[] = ['active', 'paused', 'stopped'];
+/** compute/api.py snapshot and backup: @check_instance_state(vm_state=[ACTIVE, STOPPED, PAUSED, SUSPENDED]). */
+const IMAGE_STATES: readonly VmState[] = ['active', 'stopped', 'paused', 'suspended'];
 
 /**
  * The operation catalogue (docs/operations.md explains each row), read by admission (which
@@ -140,6 +147,44 @@ export const OperationCatalogue = {
   resume: {
     action: 'resume', allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
     onSuccess: 'active', onFailure: 'unchanged',
+  },
+  // nova/compute/api.py rescue: @check_instance_lock, vm_state [ACTIVE, STOPPED, ERROR]; the
+  // compute manager leaves RESCUED, or ERROR when the driver fails (_set_instance_obj_error_state).
+  rescue: {
+    action: 'rescue', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rescuing'],
+    onSuccess: 'rescued', onFailure: 'error',
+  },
+  // unrescue: @check_instance_lock, vm_state [RESCUED]; a failure is ERROR (_error_out_instance_on_exception).
+  unrescue: {
+    action: 'unrescue', allowedVmStates: ['rescued'], allowedTaskStates: IDLE, taskStates: ['unrescuing'],
+    onSuccess: 'active', onFailure: 'error',
+  },
+  // snapshot: no lock check, IMAGE_STATES; the API claims image_snapshot_pending, the compute
+  // manager image_snapshot, the driver image_pending_upload and image_uploading; a failure only
+  // reverts task_state (@reverts_task_state) and deletes the image (@delete_image_on_error).
+  create_image: {
+    action: 'createImage', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
+    taskStates: ['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading'],
+    onSuccess: 'unchanged', onFailure: 'unchanged',
+  },
+  // backup: as snapshot, from image_backup; then the oldest backups beyond `rotation` go (_rotate_backups).
+  create_backup: {
+    action: 'createBackup', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
+    taskStates: ['image_backup', 'image_pending_upload', 'image_uploading'],
+    onSuccess: 'unchanged', onFailure: 'unchanged',
+  },
+  // trigger_crash_dump (2.17): @check_instance_lock, vm_states.ALLOW_TRIGGER_CRASH_DUMP. Nova sets
+  // no task_state ("the effect of a trigger depends on user's configuration"); taskgate claims
+  // triggering_crash_dump, as it does for the attachments, so that nothing else runs meanwhile.
+  trigger_crash_dump: {
+    action: 'trigger_crash_dump', allowedVmStates: ['active', 'paused', 'rescued', 'resized', 'error'], allowedTaskStates: IDLE,
+    taskStates: ['triggering_crash_dump'], onSuccess: 'unchanged', onFailure: 'unchanged',
+  },
+  // set_admin_password: @check_instance_lock, vm_state [ACTIVE]; a failure (InstancePasswordSetFailed)
+  // only clears task_state.
+  change_password: {
+    action: 'changePassword', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['updating_password'],
+    onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   delete: {
     action: 'delete', allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,

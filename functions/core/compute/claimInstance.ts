@@ -64,7 +64,8 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   // that leaves deleted out.
   const required: string[] = req.caller.isAdmin ? ['attribute_exists(pk)'] : [];
   if (!req.caller.isAdmin) {
-    required.push('#proj = :proj', '#locked = :false');
+    required.push('#proj = :proj');
+    if (!row.ignoresLock) required.push('#locked = :false');
     values[':proj'] = req.caller.projectId;
     values[':false'] = false;
   }

@@ -1,4 +1,4 @@
-import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, type OperationName } from './catalogue.js';
 import { takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
 import { readRun } from './runs.js';
@@ -150,4 +150,22 @@ export async function listActionsOf(table: Table, instance: Instance): Promise<I
   const recorded = new Set(records.map((a) => a.requestId));
   const all = [...records, ...actionsOnInstance(live).filter((a) => !recorded.has(a.requestId))];
   return all.sort((a, b) => b.startTime.localeCompare(a.startTime));
+}
+
+/**
+ * An action that no operation ran (an external event a service reported on the server): its
+ * whole record at once, written only if this request has none on the server yet.
+ */
+export async function recordAction(table: Table, action: InstanceAction, now: number): Promise<boolean> {
+  try {
+    await table.db.send(new PutCommand({
+      TableName: table.name,
+      Item: { ...keys.action(action.instanceId, action.requestId), ...action, expiresAt: Math.floor(now / 1000) + ACTION_RETENTION_S },
+      ConditionExpression: 'attribute_not_exists(pk)',
+    }));
+    return true;
+  } catch (err) {
+    if (isConditionFailure(err)) return false;
+    throw err;
+  }
 }

@@ -1,4 +1,5 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { itemsOf } from '../shared/indexedItems.js';
 import { CLEARED_CLAIM, clearingClaim } from './release.js';
 import { invalidStateMessage } from './refusals.js';
 import { readInstance } from './readInstance.js';
@@ -8,7 +9,7 @@ import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './inst
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
-  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, LEASE_SHARDS, usedPlaceholders,
+  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, SERVER_SHARDS, usedPlaceholders,
   type Table,
 } from '../shared/table.js';
 
@@ -48,20 +49,35 @@ export async function listServers(
   const servers: Instance[] = [];
   if (q.limit <= 0) return { servers };
   const sources = q.allProjects
-    ? Array.from({ length: LEASE_SHARDS }, (_, shard) =>
+    ? Array.from({ length: SERVER_SHARDS }, (_, shard) =>
       indexPages(table, INDEX_ALL_SERVERS, 'gsi2pk', 'gsi2sk', `SERVERS#${shard}`, after, q.limit))
     : [indexPages(table, INDEX_BY_PROJECT, 'gsi1pk', 'gsi1sk', `PROJECT#${projectId}`, after, q.limit)];
-  for await (const item of newestFirst(sources)) {
-    if (item.deleted || (q.filter && !q.filter(item))) continue;
-    if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
-    servers.push(item);
+  const entries = newestFirst(sources);
+  for (;;) {
+    // The index holds keys only (indexedItems.ts): the servers themselves are read a batch at a
+    // time, as many as the page still needs and one more (to tell whether a next page exists).
+    const batch: Indexed[] = [];
+    const want = Math.min(q.limit + 1 - servers.length, BATCH_SIZE);
+    while (batch.length < want) {
+      const next = await entries.next();
+      if (next.done) break;
+      batch.push(next.value);
+    }
+    if (batch.length === 0) return { servers };
+    for (const item of await itemsOf<Instance>(table, batch)) {
+      if (item.deleted || (q.filter && !q.filter(item))) continue;
+      if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
+      servers.push(item);
+    }
   }
-  return { servers };
 }
 
-type Indexed = Instance & { sortKey: string };
+/** How many servers one BatchGetItem reads. */
+const BATCH_SIZE = 100;
 
-/** One index partition, newest first, below `after` when given, page by page. */
+type Indexed = Record<string, unknown> & { sortKey: string };
+
+/** One index partition's entries (keys), newest first, below `after` when given, page by page. */
 async function* indexPages(
   table: Table, index: string, pkName: string, skName: string, pk: string, after: string | undefined, limit: number,
 ): AsyncGenerator<Indexed> {
@@ -75,13 +91,13 @@ async function* indexPages(
       // One more than the page, so the same Query tells whether a next page exists.
       ScanIndexForward: false, ExclusiveStartKey: start, Limit: Math.max(limit + 1, 25),
     }));
-    for (const item of (out.Items ?? []) as (Instance & Record<string, string>)[]) yield { ...item, sortKey: item[skName]! };
+    for (const entry of (out.Items ?? []) as Record<string, string>[]) yield { ...entry, sortKey: entry[skName]! };
     start = out.LastEvaluatedKey;
   } while (start);
 }
 
 /** Merges partitions that are each newest first into one newest-first stream. */
-async function* newestFirst(sources: AsyncGenerator<Indexed>[]): AsyncGenerator<Instance> {
+async function* newestFirst(sources: AsyncGenerator<Indexed>[]): AsyncGenerator<Indexed> {
   const heads = await Promise.all(sources.map((s) => s.next()));
   for (;;) {
     let best = -1;
@@ -89,8 +105,7 @@ async function* newestFirst(sources: AsyncGenerator<Indexed>[]): AsyncGenerator<
       if (!h.done && (best < 0 || h.value.sortKey > (heads[best]!.value as Indexed).sortKey)) best = i;
     });
     if (best < 0) return;
-    const { sortKey: _sk, ...item } = heads[best]!.value as Indexed;
-    yield item as Instance;
+    yield heads[best]!.value as Indexed;
     heads[best] = await sources[best]!.next();
   }
 }

@@ -28,7 +28,7 @@ export function refusalFor(
 ): DomainError | undefined {
   if (!isVisibleTo(instance, caller)) return new NotFound(`Instance ${instanceId} could not be found.`);
   const row = operationRow(op);
-  if (instance.locked && !caller.isAdmin) return new Conflict(`Instance ${instanceId} is locked`);
+  if (instance.locked && !caller.isAdmin && !row.ignoresLock) return new Conflict(`Instance ${instanceId} is locked`);
   if (row.allowedVmStates !== 'any' && !row.allowedVmStates.includes(instance.vmState)) {
     return new Conflict(invalidStateMessage(row.action, instanceId, 'vm_state', instance.vmState));
   }

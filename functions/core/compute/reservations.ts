@@ -11,6 +11,7 @@ import { attachingInterface, creatingServerPorts } from '../networks/serverPorts
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
 import { givePlacementBack } from './placing.js';
+import { snapshotting } from './snapshotReservation.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
 // reserved at admission BEFORE the claim (so a request for a resource another server holds is
@@ -152,6 +153,8 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   detach_interface: detaching(Ports, 'portId'),
   delete: deleting,
   create: placedCreate(creatingServerPorts),
+  create_image: snapshotting,
+  create_backup: snapshotting,
 };
 
 /** Undo whatever `claim` reserved; a no-op for operations that reserve nothing. */

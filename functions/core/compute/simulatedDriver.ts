@@ -6,6 +6,8 @@ import type { ComputeDriver, OperationContext } from './driver.js';
 import type { InstancePatch } from './instance.js';
 import { PowerState, type TaskState } from './states.js';
 import type { Table } from '../shared/table.js';
+import { DriverError } from '../shared/errors.js';
+import { uploadSnapshot } from '../images/snapshots.js';
 
 /**
  * Called before each step's work, after its checkpoint. What it throws, the step throws: a
@@ -20,6 +22,8 @@ export interface SimulatedDriverOptions {
   readonly stepMs: number;
   readonly beforeStep?: StepHook;
 }
+
+const isRunning = (ctx: OperationContext) => ctx.instance.powerState === PowerState.RUNNING;
 
 const runningUnlessStopped = (ctx: OperationContext) =>
   ctx.instance.vmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING;
@@ -132,6 +136,49 @@ export class SimulatedDriver implements ComputeDriver {
     await this.step(ctx, step);
     return { powerState };
   }
+
+  /** Nova's rescue: power off, boot the rescue image with the original disk attached. */
+  readonly rescue = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'power_off');
+    await this.step(ctx, 'spawn_rescue');
+    return { powerState: PowerState.RUNNING };
+  };
+
+  readonly unrescue = (ctx: OperationContext) => this.power(ctx, 'unrescue', PowerState.RUNNING);
+
+  /** The hypervisor snapshots the disk and uploads it: the image service's record becomes active. */
+  readonly create_image = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'snapshot', 'image_snapshot');
+    return this.upload(ctx);
+  };
+
+  readonly create_backup = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'snapshot');
+    return this.upload(ctx);
+  };
+
+  private async upload(ctx: OperationContext): Promise<InstancePatch> {
+    await this.step(ctx, 'extract', 'image_pending_upload');
+    await this.step(ctx, 'upload', 'image_uploading');
+    await uploadSnapshot(this.table, String((ctx.params.image as { id: string }).id), ctx.instance, Date.now());
+    return {};
+  }
+
+  /** An NMI to the guest (libvirt's inject_nmi): refused by a guest that is not running (InstanceNotRunning). */
+  readonly trigger_crash_dump = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'inject_nmi');
+    if (!isRunning(ctx)) throw new DriverError(`Instance ${ctx.instance.id} is not running.`, 409);
+    return {};
+  };
+
+  /** The guest agent sets the password; a guest that is not running cannot (InstancePasswordSetFailed). */
+  readonly change_password = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'set_admin_password');
+    if (!isRunning(ctx)) {
+      throw new DriverError(`Failed to set admin password on ${ctx.instance.id} because instance ${ctx.instance.id} is not running`, 409);
+    }
+    return {};
+  };
 
   /**
    * Destroys the server. What it holds is freed after the release, and what an operation it took

@@ -14,6 +14,10 @@ export const TASK_STATES = [
   'shelving', 'shelving_offloading', 'unshelving',
   'attaching_volume', 'detaching_volume', // NEW
   'attaching_interface', 'detaching_interface', // NEW
+  'rescuing', 'unrescuing',
+  'image_snapshot_pending', 'image_snapshot', 'image_backup', 'image_pending_upload', 'image_uploading',
+  'updating_password',
+  'triggering_crash_dump', // NEW
   'powering-on', 'powering-off',
   'rebooting', 'rebooting_hard',
   'pausing', 'unpausing', 'suspending', 'resuming',

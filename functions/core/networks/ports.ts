@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
-import { DeleteCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { Conflict, DomainError, NotFound, ServiceUnavailable } from '../shared/errors.js';
+import { queryIndexedItems } from '../shared/indexedItems.js';
 import {
-  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, LEASE_SHARDS,
+  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, SERVER_SHARDS, shardOf,
   usedPlaceholders, type Table,
 } from '../shared/table.js';
 import { addressesHeldBy, allocateAddress, checkRequestedAddress, freeAddress } from './addresses.js';
@@ -61,9 +62,9 @@ export function macFor(portId: string): string {
 
 const portIndexes = (id: string, projectId: string, created: string) => ({
   gsi1pk: `PORTS#${projectId}`, gsi1sk: `${created}#${id}`,
-  gsi2pk: `PORTS#${leaseShardOf(id).slice('LEASE#'.length)}`, gsi2sk: `${created}#${id}`,
+  gsi2pk: `PORTS#${shardOf(id, PORT_INDEX_SHARDS)}`, gsi2sk: `${created}#${id}`,
 });
-export const PORT_INDEX_SHARDS = LEASE_SHARDS;
+export const PORT_INDEX_SHARDS = SERVER_SHARDS;
 
 /**
  * The addresses a port asks for, checked against its network (400 with nothing written):
@@ -381,17 +382,19 @@ export async function listPorts(table: Table, asker: { projectId: string; isAdmi
   const partitions = asker.isAdmin
     ? Array.from({ length: PORT_INDEX_SHARDS }, (_, n) => ({ index: INDEX_ALL_SERVERS, key: 'gsi2pk', value: `PORTS#${n}` }))
     : [{ index: INDEX_BY_PROJECT, key: 'gsi1pk', value: `PORTS#${asker.projectId}` }];
-  const ports: Port[] = [];
-  for (const p of partitions) {
+  // The partitions side by side: an administrator's list reads every one of PORT_INDEX_SHARDS.
+  const byPartition = await Promise.all(partitions.map(async (p) => {
+    const ports: Port[] = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const out = await table.db.send(new QueryCommand({
-        TableName: table.name, IndexName: p.index, KeyConditionExpression: '#k = :v',
+      const out = await queryIndexedItems<Port>(table, {
+        IndexName: p.index, KeyConditionExpression: '#k = :v',
         ExpressionAttributeNames: { '#k': p.key }, ExpressionAttributeValues: { ':v': p.value }, ExclusiveStartKey: start,
-      }));
-      ports.push(...((out.Items ?? []) as Port[]).filter(isShown));
-      start = out.LastEvaluatedKey;
+      });
+      ports.push(...out.items.filter(isShown));
+      start = out.next;
     } while (start);
-  }
-  return ports;
+    return ports;
+  }));
+  return byPartition.flat();
 }

@@ -2,7 +2,7 @@ import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { Conflict } from '../shared/errors.js';
 import { derivedUuid } from '../shared/ids.js';
 import { INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, usedPlaceholders, type Table } from '../shared/table.js';
-import { QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { queryIndexedItems } from '../shared/indexedItems.js';
 import {
   networkKeys, nowIso, RULE_PARTITION, ruleNotFound, SECURITY_GROUP_PARTITION, securityGroupNotFound, type Asker, type Port,
   type SecurityGroup, type SecurityGroupRule,
@@ -146,12 +146,12 @@ export async function projectPorts(table: Table, projectId: string): Promise<Por
   const ports: Port[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await table.db.send(new QueryCommand({
-      TableName: table.name, IndexName: INDEX_BY_PROJECT, KeyConditionExpression: 'gsi1pk = :pk',
+    const out = await queryIndexedItems<Port>(table, {
+      IndexName: INDEX_BY_PROJECT, KeyConditionExpression: 'gsi1pk = :pk',
       ExpressionAttributeValues: { ':pk': `PORTS#${projectId}` }, ExclusiveStartKey: start,
-    }));
-    ports.push(...((out.Items ?? []) as Port[]));
-    start = out.LastEvaluatedKey;
+    });
+    ports.push(...out.items);
+    start = out.next;
   } while (start);
   return ports;
 }

@@ -141,6 +141,17 @@ export const POLICIES = {
   'os_compute_api:os-quota-class-sets:update': 'admin',
   'os_compute_api:limits': 'any',
   'os_compute_api:limits:other_project': 'admin',
+  // nova/policies/server_diagnostics.py, server_password.py, server_external_events.py (Nova's
+  // SERVICE_ROLE; taskgate has no service role: its administrators), simple_tenant_usage.py (a
+  // reader sees its own project's: the route checks the project), instance_usage_audit_log.py.
+  'os_compute_api:os-server-diagnostics': 'admin',
+  'os_compute_api:os-server-password:show': 'reader',
+  'os_compute_api:os-server-password:clear': 'member',
+  'os_compute_api:os-server-external-events:create': 'admin',
+  'os_compute_api:os-simple-tenant-usage:show': 'reader',
+  'os_compute_api:os-simple-tenant-usage:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:list': 'admin',
+  'os_compute_api:os-instance-usage-audit-log:show': 'admin',
   // Cinder's (cinder/policies/volumes.py, volume_actions.py, volume_type.py, quotas.py, limits.py):
   // another project's volume is 404 where it is read (functions/core/volumes/volume.ts isVisible).
   'volume:create': 'member',

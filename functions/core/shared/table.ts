@@ -10,9 +10,23 @@ export interface Table {
 
 export const INDEX_BY_PROJECT = 'byProject';
 export const INDEX_BY_LEASE = 'byLease';
-/** Every live server, newest first, over LEASE_SHARDS partitions (gsi2pk SERVERS#<shard>): admins' all_tenants lists. */
+/** Every live server, newest first, over SERVER_SHARDS partitions (gsi2pk SERVERS#<shard>): admins' all_tenants lists. */
 export const INDEX_ALL_SERVERS = 'allServers';
-export const LEASE_SHARDS = 8;
+/**
+ * Partitions of the lease index. Every claim is put into it and deleted from it (2 write units
+ * on one partition key), every checkpoint moves its entry (2 more), and one partition key takes
+ * about 1,000 write units a second: 256 keys carry 100,000 one-step operations a second
+ * (docs/write-units.md). Only ever raised: the sweeper queries every partition below the count,
+ * so an entry written under a smaller count is still found.
+ */
+export const LEASE_SHARDS = 256;
+/**
+ * Partitions of the all-servers (and all-ports) listing: an entry is written when a server is
+ * made and deleted when it goes, nothing in between (the index projects keys only), so 128 keys
+ * carry 64,000 servers made and deleted a second; an admin's page merges 128 Queries. Only ever
+ * raised, as LEASE_SHARDS.
+ */
+export const SERVER_SHARDS = 128;
 
 export interface KeyAttribute {
   readonly name: string;
@@ -31,7 +45,10 @@ export interface IndexDefinition {
  * The table's keys and indexes, the one definition both the CDK stack (lib/table.ts) and the
  * local runtime (local/emulators.ts) create the table from: pk/sk; the project index that lists
  * servers; the sparse lease index the sweeper queries (only items holding a claim have
- * leaseShard, so it holds only claims, and the sweeper reads only their keys).
+ * leaseShard, so it holds only claims, and the sweeper reads only their keys). Every index
+ * projects keys only: an entry that copied the item would be billed again on every write that
+ * changes the item (a claim, a release, a volume's status), where a key-only entry is written
+ * only when the item enters or leaves the index; a listing reads its items after (indexedItems.ts).
  */
 export const TABLE_DEFINITION = {
   /** Epoch seconds after which DynamoDB deletes the item: instance actions, deleted instances. */
@@ -39,9 +56,9 @@ export const TABLE_DEFINITION = {
   partitionKey: { name: 'pk', type: 'S' },
   sortKey: { name: 'sk', type: 'S' },
   indexes: [
-    { name: INDEX_BY_PROJECT, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'ALL' },
+    { name: INDEX_BY_PROJECT, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
     { name: INDEX_BY_LEASE, partitionKey: { name: 'leaseShard', type: 'S' }, sortKey: { name: 'leaseUntil', type: 'N' }, projection: 'KEYS_ONLY' },
-    { name: INDEX_ALL_SERVERS, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' }, projection: 'ALL' },
+    { name: INDEX_ALL_SERVERS, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' }, projection: 'KEYS_ONLY' },
   ],
 } as const satisfies { ttlAttribute: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; indexes: readonly IndexDefinition[] };
 
@@ -84,16 +101,21 @@ export function itemFromConditionFailure<T>(err: { Item?: Record<string, unknown
   return unmarshall(err.Item as Parameters<typeof unmarshall>[0]) as T;
 }
 
-/** The all-servers index partition of an instance (`SERVERS#<n>`, n < LEASE_SHARDS). */
+/** The all-servers index partition of an instance (`SERVERS#<n>`, n < SERVER_SHARDS). */
 export function serverShardOf(instanceId: string): string {
-  return leaseShardOf(instanceId).replace(/^LEASE#/, 'SERVERS#');
+  return `SERVERS#${shardOf(instanceId, SERVER_SHARDS)}`;
 }
 
-/** Spreads claims over a few index partitions so the sweeper never reads one hot key. */
-export function leaseShardOf(instanceId: string): string {
-  let sum = 0;
-  for (let i = 0; i < instanceId.length; i++) sum = (sum + instanceId.charCodeAt(i)) % LEASE_SHARDS;
-  return `LEASE#${sum}`;
+/** The lease index partition of a claim on `id` (`LEASE#<n>`, n < LEASE_SHARDS). */
+export function leaseShardOf(id: string): string {
+  return `LEASE#${shardOf(id, LEASE_SHARDS)}`;
+}
+
+/** `id`'s partition among `shards`, evenly spread (FNV-1a): no partition key takes more than its share of writes. */
+export function shardOf(id: string, shards: number): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) hash = Math.imul(hash ^ id.charCodeAt(i), 0x01000193) >>> 0;
+  return hash % shards;
 }
 
 /**

@@ -1,5 +1,6 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Caller } from '../compute/instance.js';
+import { queryIndexedItems } from '../shared/indexedItems.js';
 import { BadRequest, NotFound, ServiceUnavailable } from '../shared/errors.js';
 import {
   INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table,
@@ -126,16 +127,15 @@ export async function listVolumes(table: Table, scope: { projectId: string } | '
   const items: Volume[] = [];
   let start: Record<string, unknown> | undefined;
   do {
-    const out = await table.db.send(new QueryCommand({
-      TableName: table.name,
+    const out = await queryIndexedItems<Volume>(table, {
       IndexName: scope === 'all' ? INDEX_ALL_SERVERS : INDEX_BY_PROJECT,
       KeyConditionExpression: scope === 'all' ? 'gsi2pk = :pk' : 'gsi1pk = :pk',
       ExpressionAttributeValues: { ':pk': scope === 'all' ? ALL_VOLUMES : byProject(scope.projectId) },
       ScanIndexForward: false,
       ExclusiveStartKey: start,
-    }));
-    items.push(...((out.Items ?? []) as Volume[]));
-    start = out.LastEvaluatedKey;
+    });
+    items.push(...out.items);
+    start = out.next;
   } while (start);
   return items;
 }

@@ -1,0 +1,37 @@
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { diagnostics, legacyDiagnostics } from '../../core/compute/diagnostics.js';
+import { clearServerPassword, serverPassword } from '../../core/compute/serverPassword.js';
+import { isAtLeast } from '../apiVersion.js';
+import { empty, json, pathParam, type ApiRoute } from '../http.js';
+
+// What the hypervisor and the guest say of a server: its diagnostics (administrators') and the
+// password its guest posted (os-server-password).
+
+export function guestReadRoutes(deps: AdmissionDeps): ApiRoute[] {
+  const now = () => (deps.now ?? Date.now)();
+  return [
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/diagnostics', policy: 'os_compute_api:os-server-diagnostics',
+      doc: { summary: 'Show server diagnostics (Nova\'s standard format from 2.48)', success: [200] },
+      handler: async (event, ctx) => {
+        const id = pathParam(event, 'server_id');
+        return json(200, isAtLeast(ctx.apiVersion, '2.48')
+          ? await diagnostics(deps.table, ctx.caller, id, now())
+          : await legacyDiagnostics(deps.table, ctx.caller, id));
+      },
+    },
+    {
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-server-password', policy: 'os_compute_api:os-server-password:show',
+      doc: { summary: 'Show the password the guest posted (always empty: no metadata service)', success: [200] },
+      handler: async (event, ctx) => json(200, { password: await serverPassword(deps.table, ctx.caller, pathParam(event, 'server_id')) }),
+    },
+    {
+      method: 'DELETE', path: '/v2.1/servers/{server_id}/os-server-password', policy: 'os_compute_api:os-server-password:clear',
+      doc: { summary: 'Clear the password the guest posted', success: [204] },
+      handler: async (event, ctx) => {
+        await clearServerPassword(deps.table, ctx.caller, pathParam(event, 'server_id'));
+        return empty(204);
+      },
+    },
+  ];
+}
