@@ -8,6 +8,15 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CLAIMS_RELEASED_METRIC, SERVICE } from '../functions/observability/index.js';
+import type { Timings } from '../functions/core/shared/config.js';
+
+/**
+ * How old the oldest queued operation may get before its alarm fires: past one full redelivery
+ * (the visibility timeout plus a run), so a single retried message does not fire it; well before
+ * the claim lease ends the operation.
+ */
+export const oldestOperationAlarmSeconds = (t: Pick<Timings, 'visibilityTimeoutSeconds' | 'runLeaseSeconds'>) =>
+  t.visibilityTimeoutSeconds + t.runLeaseSeconds;
 
 /** The sweeper's metric (functions/sweeper/handler.ts, Powertools Metrics: default dimension `service`). */
 export const CLAIMS_RELEASED = { namespace: SERVICE, metricName: CLAIMS_RELEASED_METRIC, dimensionsMap: { service: SERVICE } };

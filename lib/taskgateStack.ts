@@ -7,7 +7,7 @@ import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { Construct } from 'constructs';
 import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../functions/core/shared/table.js';
 import { grantConsume, grantSend, grantTable } from './access.js';
-import { OperationsAlarms } from './alarms.js';
+import { OperationsAlarms, oldestOperationAlarmSeconds } from './alarms.js';
 import { NovaApi } from './api.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
 import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
@@ -226,9 +226,7 @@ export class TaskgateStack extends Stack {
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       functions: { Api: api.fn, Compute: compute.fn, Sweeper: sweeper.fn, DeadLetter: deadLetter.fn },
       queue, deadLetterQueue,
-      // Past one full redelivery (visibility timeout plus a run), so a single retried message does
-      // not fire it; well before the claim lease ends the operation.
-      oldestMessageAgeThreshold: Duration.seconds(leases.visibilityTimeoutSeconds + leases.runLeaseSeconds),
+      oldestMessageAgeThreshold: Duration.seconds(oldestOperationAlarmSeconds(leases)),
       alarmTopicArn: props.alarmTopicArn,
     });
 
