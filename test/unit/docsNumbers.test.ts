@@ -64,12 +64,11 @@ it('a stale figure fails the check (the check is live)', () => {
 });
 
 it('every TASKGATE_* variable the docs name is one the code reads', () => {
+  const sources = (dir: string): string[] => readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory()
+    ? sources(`${dir}/${e.name}`)
+    : /\.(ts|mjs|sh|py)$/.test(e.name) ? [readFileSync(join(root, dir, e.name), 'utf8')] : []));
   const code = ['functions', 'local', 'bin', 'lib', 'scripts', 'bench', 'test/support', 'test/integration']
-    .flatMap(function walk(dir: string): string[] {
-      return readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) => (e.isDirectory()
-        ? walk(`${dir}/${e.name}`)
-        : /\.(ts|mjs|sh|py)$/.test(e.name) ? [readFileSync(join(root, dir, e.name), 'utf8')] : []));
-    }).join('\n') + readFileSync(join(root, 'package.json'), 'utf8');
+    .flatMap((dir) => sources(dir)).join('\n') + readFileSync(join(root, 'package.json'), 'utf8');
   const named = new Set(pages.flatMap((page) => [...text[page]!.matchAll(/\bTASKGATE_[A-Z0-9_]*[A-Z0-9]\b/g)].map((m) => m[0])));
   expect([...named].filter((name) => !code.includes(name)).sort()).toEqual([]);
 });
