@@ -1,21 +1,23 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { extractShellBlocks, expectationOf, ShellSession } from '../support/readme.js';
+import { allShellBlocks, expectationOf, ShellSession } from '../support/readme.js';
 
-// The README as a script: a fresh `npm start` on a free port, then every shell block of the
-// walk-through and of the operation reference pasted into one bash session, in order, as a reader
-// would (PORT exported, as the README asks when it is not 8774). Each block must run without a
-// word on stderr and print what the text around it says; each line of the reference carries its
-// expected HTTP status and server status in its comment, and is checked against them. Then the
-// walk-through runs a second time, which must leave exactly one web-1.
+// The README as a script: every ```sh block, pasted into one bash session in order, as a reader
+// would, each checked against what the text around it says. The first block (`npm ci && npm
+// start`, `npm test`) is what this test stands on: it runs `npm start` itself, on a free port and a
+// fresh data directory of its own, and exports that PORT, as the README asks; it does not run
+// `npm ci` or `npm test` (it is part of them). The blocks that need an AWS account say so in their
+// first line and come last; every block before them runs, the deploy section's synth included.
+// Then the walk-through runs a second time on the same data directory: its ids are its own.
 
 const README = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
 const root = new URL('../..', import.meta.url).pathname;
-const blocks = extractShellBlocks(README, '## Walk-through', '## Using OpenStack clients');
-const walkthrough = blocks.slice(0, 4);
-const reference = blocks.slice(4);
+const blocks = allShellBlocks(README);
+const NEEDS_AWS = /^# needs an AWS account/;
+const NEEDS_CLIENTS = /^# needs the openstack and nova CLIs/;
+const [setup, create, attach, race, after, tour, lockBlock, reads, keyed, clients, synthBlock, ...aws] = blocks;
 
 let server: ChildProcess;
 let port: string;
@@ -26,8 +28,6 @@ beforeAll(async () => {
   bin = mkdtempSync(join(tmpdir(), 'taskgate-readme-'));
   server = spawn('npm', ['start'], {
     cwd: root, detached: true, stdio: ['ignore', 'pipe', 'pipe'],
-    // PORT=0: a free port, which `npm start` prints; the blocks then get that PORT, as the README
-    // says. A data directory of its own: a fresh start, whatever .data/ holds.
     env: { ...process.env, PORT: '0', NODE_OPTIONS: '', TASKGATE_DATA_DIR: join(bin, 'data') },
   });
   port = await new Promise<string>((resolve, reject) => {
@@ -42,7 +42,8 @@ beforeAll(async () => {
   // Same python3, without a version manager's shim in front of it (a shim costs seconds a call).
   const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], { encoding: 'utf8' }).trim();
   symlinkSync(python, join(bin, 'python3'));
-  shell = new ShellSession({ ...process.env, PATH: `${bin}:${process.env.PATH}`, PORT: port });
+  // A reader's shell: no jest NODE_OPTIONS; the PORT `npm start` printed, exported.
+  shell = new ShellSession({ ...process.env, NODE_OPTIONS: '', PATH: `${bin}:${process.env.PATH}`, PORT: port });
 }, 120_000);
 
 afterAll(async () => {
@@ -56,21 +57,21 @@ afterAll(async () => {
 });
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
+const value = async (name: string) => (await shell.run(`echo "$${name}"`)).stdout.trim();
 
 async function runWalkthrough() {
-  const [create, attach, race, after] = walkthrough;
-
   const created = await shell.run(create!);
   expect(created.stderr).toBe('');
   const [early, done] = created.lines.slice(-2);
   expect(early).toMatch(/^(BUILD (scheduling|spawning)|ACTIVE None)$/);
   expect(done).toBe('ACTIVE None');
-  const id = (await shell.run('echo "$ID"')).stdout.trim();
+  const id = await value('ID');
   expect(id).toMatch(new RegExp(`^${UUID}$`));
+  expect(await value('RUN')).toMatch(/^[0-9a-f]{8}$/);
 
   const attached = await shell.run(attach!);
   expect(attached.stderr).toBe('');
-  const vol = (await shell.run('echo "$VOL"')).stdout.trim();
+  const vol = await value('VOL');
   expect(attached.lines).toEqual([
     `{"volumeAttachment":{"id":"${vol}","serverId":"${id}","volumeId":"${vol}","device":"/dev/vdb"}} 200`,
     'ACTIVE None',
@@ -97,40 +98,64 @@ async function runWalkthrough() {
   expect(read.lines[0]).toBe('ACTIVE None');
   const actions = JSON.parse(read.lines.slice(1).join('\n')).instanceActions.map((a: { action: string }) => a.action);
   expect(actions).toEqual([detachWon ? 'detach_volume' : 'rebuild', 'attach_volume', 'create']);
-  return id;
+  return { id, run: await value('RUN') };
 }
 
-it('has the shell blocks this test knows: four of walk-through, three of operation reference', () => {
-  expect(walkthrough).toHaveLength(4);
-  expect(reference).toHaveLength(3);
-});
-
-it('runs the walk-through and every line of the operation reference, as pasted, doing what they say', async () => {
-  const id = await runWalkthrough();
-
+/** Each line of a reference block, run alone and checked against its comment. */
+async function runLineByLine(block: string) {
   let checked = 0;
   const silent: string[] = [];
-  for (const block of reference) {
-    for (const line of block.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))) {
-      const result = await shell.run(line);
-      const expected = expectationOf(line);
-      expect({ line, stderr: result.stderr }).toEqual({ line, stderr: '' });
-      if (!expected) {
-        expect({ line, stdout: result.stdout }).toEqual({ line, stdout: '' });
-        silent.push(line);
-        continue;
-      }
-      if (expected.code) expect({ line, status: result.lines.find((l) => / \d{3}$/.test(l))?.slice(-3) }).toEqual({ line, status: expected.code });
-      if (expected.status) expect({ line, last: result.lines.at(-1) }).toEqual({ line, last: `${expected.status} None` });
-      if (expected.text) expect(result.stdout).toContain(expected.text);
-      checked++;
+  for (const line of block.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))) {
+    const result = await shell.run(line);
+    const expected = expectationOf(line);
+    expect({ line, stderr: result.stderr }).toEqual({ line, stderr: '' });
+    if (!expected) {
+      expect({ line, stdout: result.stdout }).toEqual({ line, stdout: '' });
+      silent.push(line);
+      continue;
     }
+    if (expected.code) expect({ line, status: result.lines.find((l) => / \d{3}$/.test(l))?.slice(-3) }).toEqual({ line, status: expected.code });
+    if (expected.status) expect({ line, last: result.lines.at(-1) }).toEqual({ line, last: `${expected.status} None` });
+    if (expected.text) expect(result.stdout).toContain(expected.text);
+    checked++;
   }
+  return { checked, silent };
+}
+
+it('has the blocks this test knows, in order: set-up, walk-through, operations, Idempotency-Key, clients, synth, then AWS', () => {
+  expect(setup!.split('\n').map((l) => l.replace(/\s+#.*$/, ''))).toEqual(['npm ci && npm start', 'npm test']);
+  expect(create).toMatch(/^PORT=\$\{PORT:-8774\}\n/);
+  expect(keyed).toContain('Idempotency-Key');
+  expect(clients).toMatch(NEEDS_CLIENTS);
+  expect(synthBlock).toMatch(/^npm run synth -- -c auth=\w+/);
+  expect(aws.length).toBeGreaterThanOrEqual(1);
+  for (const block of aws) expect(block).toMatch(NEEDS_AWS);
+  // Only the blocks after the synth may need an AWS account, and only they are not run.
+  expect(blocks.filter((b) => NEEDS_AWS.test(b))).toEqual(aws);
+  // No tool beyond curl and python3 (and the shell's own) in the blocks a reader runs first.
+  const walked = [create, attach, race, after, tour, lockBlock, reads, keyed].join('\n');
+  expect(walked).not.toMatch(/\b(uuidgen|jq|lsof|wget|node)\b/);
+  expect(walked).not.toMatch(/127\.0\.0\.1:8774|:5000\b/);
+});
+
+// The blocks run in README order across the tests below (jest runs a file's tests in order), in one session.
+let first: { id: string; run: string };
+
+it('runs the walk-through and every line of the operation tour, doing what they say', async () => {
+  first = await runWalkthrough();
+
   // Every operation of the catalogue has its line, and so do lock, unlock, reset-state and the reads.
+  let checked = 0;
+  const silent: string[] = [];
+  for (const block of [tour!, lockBlock!, reads!]) {
+    const r = await runLineByLine(block);
+    checked += r.checked;
+    silent.push(...r.silent);
+  }
   expect(checked).toBeGreaterThanOrEqual(37);
   // Cinder's volume and Neutron's port, made before they are attached: lines that print nothing.
   expect(silent).toEqual([expect.stringMatching(/^VOL2=\$\(/), expect.stringMatching(/^PORT_ID=\$\(/)]);
-  const lines = reference.join('\n');
+  const lines = [tour, lockBlock, reads].join('\n');
   for (const request of ['{"rebuild"', '{"resize"', '{"confirmResize"', '{"revertResize"', '{"shelve"', '{"shelveOffload"',
     '{"unshelve"', '{"volumeAttachment"', '-X DELETE $API/servers/$VM/os-volume_attachments/', '{"interfaceAttachment"',
     '-X DELETE $API/servers/$VM/os-interface/', '{"os-start"', '{"os-stop"', '{"reboot":{"type":"SOFT"}}',
@@ -138,10 +163,51 @@ it('runs the walk-through and every line of the operation reference, as pasted, 
     '{"os-resetState"', '-X DELETE $API/servers/$VM;']) {
     expect(lines).toContain(request);
   }
+}, 600_000);
 
-  // A second run of the walk-through replaces web-1 instead of adding one.
+it('runs the Idempotency-Key block: the first answer replayed with its request id, another body refused', async () => {
+  // Idempotency-Key: the first answer, replayed with its request id; another body with the key, 422.
+  const replayed = await shell.run(keyed!);
+  expect(replayed.stderr).toBe('');
+  expect(replayed.lines).toHaveLength(4);
+  expect(replayed.lines[0]).toMatch(new RegExp(`^202 req-${UUID}$`));
+  expect(replayed.lines[1]).toBe(replayed.lines[0]);
+  expect(replayed.lines[2]).toMatch(/^422\b/);
+  expect(replayed.lines[3]).toBe('SHUTOFF None');
+  const stops = (await shell.run(`curl -s -H "$H" $API/servers/$ID/os-instance-actions | python3 -c 'import json,sys; print(sum(a["action"] == "stop" for a in json.load(sys.stdin)["instanceActions"]))'`)).stdout.trim();
+  expect(stops).toBe('1');
+}, 120_000);
+
+// The clients block needs the OpenStack CLIs, which are not npm packages: where they are not
+// installed (CI installs them after `npm test`, for `npm run test:clients`) it is skipped, visibly.
+const hasClients = (() => {
+  try { execFileSync('sh', ['-c', 'command -v openstack && command -v nova'], { stdio: 'ignore' }); return true; } catch { return false; }
+})();
+(hasClients ? it : it.skip)('runs the clients block: the openstack and nova CLIs see the walk-through\'s server', async () => {
+  const listed = await shell.run(clients!);
+  expect(listed.status).toBe(0);
+  expect(listed.lines[0]).toBe('SHUTOFF');
+  expect(listed.stdout).toMatch(new RegExp(`web-${first.run}\\s*\\|\\s*SHUTOFF`));
+  expect((await shell.run('echo "${OS_TOKEN:-unset}"')).stdout.trim()).toBe('unset');
+}, 120_000);
+
+it('runs the deploy section\'s synth as written: the stack in the mode it names, cdk-nag clean', async () => {
+  // The deploy section's synth, as written: the stack in the mode it names, cdk-nag clean.
+  const synthesized = await shell.run(synthBlock!);
+  expect({ status: synthesized.status, stderr: synthesized.stderr.split('\n').filter((l) => l && !/^Bundling asset /.test(l)) })
+    .toEqual({ status: 0, stderr: [] });
+  const template = JSON.parse(readFileSync(join(root, 'cdk.out', 'Taskgate.template.json'), 'utf8'));
+  expect(Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type)).toContain('AWS::Cognito::UserPool');
+  expect(existsSync(join(root, 'cdk.out', 'manifest.json'))).toBe(true);
+}, 600_000);
+
+it('runs the walk-through a second time on the same data directory: servers of its own', async () => {
+  // A second run of the walk-through, on the same data directory, makes servers of its own.
   const second = await runWalkthrough();
-  expect(second).not.toBe(id);
-  const named = await shell.run(`curl -s -H "$H" "$API/servers?name=^web-1\\$"`);
-  expect(JSON.parse(named.stdout).servers.map((s: { id: string }) => s.id)).toEqual([second]);
+  expect(second.run).not.toBe(first.run);
+  expect(second.id).not.toBe(first.id);
+  for (const { id, run } of [first, second]) {
+    const named = await shell.run(`curl -s -H "$H" "$API/servers?name=^web-${run}\\$"`);
+    expect(JSON.parse(named.stdout).servers.map((s: { id: string }) => s.id)).toEqual([id]);
+  }
 }, 900_000);

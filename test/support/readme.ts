@@ -1,5 +1,10 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 
+/** Every ```sh block of a Markdown text, in order. */
+export function allShellBlocks(markdown: string): string[] {
+  return [...markdown.matchAll(/```sh\n([\s\S]*?)\n```/g)].map((m) => m[1]!);
+}
+
 /** The ```sh blocks of a Markdown text between two headings, in order. */
 export function extractShellBlocks(markdown: string, fromHeading: string, toHeading: string): string[] {
   const start = markdown.indexOf(fromHeading);
@@ -33,6 +38,8 @@ export interface BlockResult {
   readonly stderr: string;
   /** stdout's lines, without the empty last one. */
   readonly lines: string[];
+  /** The exit status of the block's last command. */
+  readonly status: number;
 }
 
 /**
@@ -54,17 +61,20 @@ export class ShellSession {
 
   async run(block: string): Promise<BlockResult> {
     const marker = `__readme_block_${++this.count}__`;
-    this.bash.stdin.write(`${block}\necho ${marker} >&2; echo ${marker}\n`);
-    while (!this.stdout.includes(`${marker}\n`) || !this.stderr.includes(`${marker}\n`)) {
+    this.bash.stdin.write(`${block}\n__readme_status=$?; echo ${marker} >&2; echo ${marker}; echo $__readme_status\n`);
+    const ended = () => this.stdout.includes(`${marker}\n`) && /^\d+\n/.test(this.stdout.slice(this.stdout.indexOf(`${marker}\n`) + marker.length + 1));
+    while (!ended() || !this.stderr.includes(`${marker}\n`)) {
       if (this.bash.exitCode !== null) throw new Error(`bash exited (${this.bash.exitCode}) during:\n${block}\n${this.stderr}`);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
     const cut = (text: string) => text.slice(0, text.indexOf(`${marker}\n`));
     const stdout = cut(this.stdout);
     const stderr = cut(this.stderr);
-    this.stdout = this.stdout.slice(this.stdout.indexOf(`${marker}\n`) + marker.length + 1);
+    const rest = this.stdout.slice(this.stdout.indexOf(`${marker}\n`) + marker.length + 1);
+    const status = Number(/^(\d+)\n/.exec(rest)![1]);
+    this.stdout = rest.slice(rest.indexOf('\n') + 1);
     this.stderr = this.stderr.slice(this.stderr.indexOf(`${marker}\n`) + marker.length + 1);
-    return { stdout, stderr, lines: stdout.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '') };
+    return { stdout, stderr, status, lines: stdout.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '') };
   }
 
   async close(): Promise<void> {
