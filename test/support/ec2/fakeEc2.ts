@@ -46,15 +46,29 @@ export class FakeEc2 {
   readonly calls: { action: string; input: unknown; effect: boolean }[] = [];
   readonly modelProblems: string[] = [];
   private seq = 0;
-  private clock = Date.now();
+  /** EC2's clock: the real one, plus the time advance() let pass. */
+  private passed = 0;
+  private get clock() { return Date.now() + this.passed; }
   private throttled = 0;
-  private crashArmed = false;
+  /** Mutating calls to let through before the one after which the worker dies (undefined: none). */
+  private crashIn?: number;
   private readonly failOnce = new Map<string, string>();
+  private readonly before = new Map<string, () => Promise<void>>();
+  /**
+   * Instances RunInstances made since time last passed: DescribeInstances does not list them yet
+   * (EC2's eventual consistency), which is what makes the ClientToken necessary.
+   */
+  private readonly unlisted = new Set<string>();
 
   constructor() {
     const mock = mockClient(this.client);
     const on = <I>(command: new (...args: never[]) => { input: I }, action: string, handle: (input: NonNullable<I>) => { out: unknown; effect: boolean }) => {
-      mock.on(command as never).callsFake((input: NonNullable<I>) => this.call(action, input, () => handle(input)));
+      mock.on(command as never).callsFake(async (input: NonNullable<I>) => {
+        const hook = this.before.get(action);
+        this.before.delete(action);
+        await hook?.();
+        return this.call(action, input, () => handle(input));
+      });
     };
     on(DescribeInstancesCommand, 'DescribeInstances', (i) => ({ out: this.describeInstances(i.Filters ?? []), effect: false }));
     on(RunInstancesCommand, 'RunInstances', (i) => this.run(i));
@@ -166,8 +180,8 @@ export class FakeEc2 {
       throw err;
     }
     this.calls.push({ action, input, effect: result.effect });
-    if (this.crashArmed && MUTATIONS.has(action)) {
-      this.crashArmed = false;
+    if (this.crashIn !== undefined && MUTATIONS.has(action) && --this.crashIn === 0) {
+      this.crashIn = undefined;
       throw new DiedAfterCall(`the worker died after ${action} was made`);
     }
     return result.out;
@@ -197,7 +211,7 @@ export class FakeEc2 {
   }
 
   private describeInstances(filters: { Name?: string; Values?: string[] }[]) {
-    const matches = [...this.instances.values()].filter((i) => filters.every((f) => {
+    const matches = [...this.instances.values()].filter((i) => !this.unlisted.has(i.id) && filters.every((f) => {
       if (f.Name?.startsWith('tag:')) return i.tags.some((t) => t.Key === f.Name!.slice(4) && f.Values?.includes(t.Value!));
       if (f.Name === 'instance-id') return f.Values?.includes(i.id);
       return true;
@@ -214,6 +228,7 @@ export class FakeEc2 {
       clientToken: i.ClientToken, reboots: 0,
     };
     this.instances.set(inst.id, inst);
+    this.unlisted.add(inst.id);
     return { out: { ReservationId: `r-${inst.id.slice(2)}`, OwnerId: '123456789012', Instances: [this.instanceOut(inst)] }, effect: true };
   }
 
@@ -250,7 +265,8 @@ export class FakeEc2 {
 
   /** Time passes: every transition EC2 had started is finished. */
   advance(ms = 30_000): void {
-    this.clock += ms;
+    this.passed += ms;
+    this.unlisted.clear();
     for (const i of this.instances.values()) {
       if (i.state === 'pending') i.state = 'running';
       else if (i.state === 'stopping') i.state = 'stopped';
@@ -276,8 +292,10 @@ export class FakeEc2 {
   now = () => this.clock;
   throttleNext(n: number) { this.throttled = n; }
   failNext(action: string, code: string) { this.failOnce.set(action, code); }
-  /** The next call that changes EC2 is made, and the worker dies before it hears the answer. */
-  crashAfterNextCall() { this.crashArmed = true; }
+  /** Runs `hook` when the driver next makes `action`, before EC2 answers it. */
+  beforeNext(action: string, hook: () => Promise<void>) { this.before.set(action, hook); }
+  /** The k-th call from now that may change EC2 is made, and the worker dies before it hears the answer. */
+  crashAfterCall(k: number) { this.crashIn = k; }
 
   /** An instance for a server, as a finished create (and whatever followed) left it. */
   provision(server: { id: string; projectId: string; requestId: string }, state: State, type: string, imageId: string, hibernation = true): string {

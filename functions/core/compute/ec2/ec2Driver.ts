@@ -55,6 +55,10 @@ export class Ec2Driver {
     if (waited > this.settings.operationTimeoutSeconds * 1000) {
       throw new DriverError(`EC2 did not finish ${ctx.op} of server ${serverId} in ${this.settings.operationTimeoutSeconds} s`);
     }
+    // The take-up just proved the claim, so the worker makes this first checkpoint free; the one
+    // before each call below then writes, and fences the call against a takeover that came while
+    // this run was reading EC2.
+    await ctx.checkpoint();
     for (let calls = 0; ; calls++) {
       const seen = await this.guarded(serverId, () => this.look(plan, ctx));
       if (plan.needsInstance && isGone(seen.instance)) {

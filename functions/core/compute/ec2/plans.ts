@@ -97,21 +97,24 @@ const hibernatePlan = (powerState: InstancePatch['powerState']): Plan => ({
 });
 
 /** Resize and its revert: stopped, given the target instance type, started again if it ran before. */
-function retypePlan(target: (input: PlanInput) => string, wantRunning: (ctx: OperationContext) => boolean, patch: (ctx: OperationContext) => InstancePatch): Plan {
+function retypePlan(
+  target: (input: PlanInput) => string, wantRunning: (ctx: OperationContext) => boolean, patch: (ctx: OperationContext) => InstancePatch,
+  taskStates: { readonly migrating?: TaskState; readonly finishing?: TaskState } = {},
+): Plan {
   return {
     looks: 'instance', needsInstance: true,
     next: (input) => {
       const i = input.seen.instance!;
       const type = target(input);
       const { ctx } = input;
-      if (i.instanceType === type) return powered(wantRunning(ctx) ? 'running' : 'stopped', i, patch(ctx), 'resize_finish');
+      if (i.instanceType === type) return powered(wantRunning(ctx) ? 'running' : 'stopped', i, patch(ctx), taskStates.finishing);
       if (i.state === 'stopped') {
         return {
-          kind: 'call', action: 'ModifyInstanceAttribute InstanceType', then: 'look', taskState: 'resize_migrating',
+          kind: 'call', action: 'ModifyInstanceAttribute InstanceType', then: 'look', taskState: taskStates.migrating,
           send: (ec2) => ec2.send(new ModifyInstanceAttributeCommand({ InstanceId: i.id, InstanceType: { Value: type } })),
         };
       }
-      return powered('stopped', i, {}, 'resize_migrating');
+      return powered('stopped', i, {}, taskStates.migrating);
     },
   };
 }
@@ -206,6 +209,7 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
       flavorId: String(ctx.params.flavorRef), oldFlavorId: ctx.instance.flavorId, preResizeVmState: ctx.instance.vmState,
       powerState: ctx.instance.vmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING,
     }),
+    { migrating: 'resize_migrating', finishing: 'resize_finish' },
   ),
   revert_resize: retypePlan(
     ({ ctx, resources }) => resources.instanceType(ctx.instance.oldFlavorId ?? ctx.instance.flavorId),

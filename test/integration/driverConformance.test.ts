@@ -1,0 +1,241 @@
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import { Plans } from '../../functions/core/compute/ec2/plans.js';
+import { onStateChange, reconcile } from '../../functions/core/compute/ec2/drift.js';
+import { readInstance } from '../../functions/core/compute/readInstance.js';
+import { PowerState } from '../../functions/core/compute/states.js';
+import { runOperation } from '../../functions/core/compute/worker.js';
+import { requestOperation } from '../../functions/core/compute/admission.js';
+import { Ec2Driver } from '../../functions/core/compute/ec2/ec2Driver.js';
+import {
+  drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, prepare, simulatedBackend, statesFor, type Backend,
+} from '../support/driverConformance.js';
+import { alice, CapturingQueue, requestId, startBackends, type TestBackends } from '../support/emulators.js';
+
+// The driver conformance suite: what any ComputeDriver must do, run on both drivers. Every
+// operation from every vm_state its catalogue row allows; a worker dying right after each call
+// it makes and before its next checkpoint (then the message delivered again); a duplicate
+// delivery; throttling. The EC2 driver also meets its own world: an instance that vanished,
+// EC2's capacity and limit errors, and drift (changes made outside taskgate). EC2 is the
+// stateful double of test/support/ec2 (aws-sdk-client-mock), each request checked against the
+// SDK's model.
+
+let b: TestBackends;
+beforeAll(async () => { b = await startBackends(); });
+afterAll(async () => { await b.stop(); });
+
+/** The operations the EC2 driver carries out: the suite runs them on every driver. */
+const OPS = Object.keys(Plans) as OperationName[];
+const CASES = OPS.flatMap((op) => statesFor(op).map((state) => [op, state] as const));
+
+const BACKENDS: readonly [string, () => Backend][] = [
+  ['simulated', () => simulatedBackend(b.table)],
+  ['ec2', () => ec2Backend()],
+];
+
+describe.each(BACKENDS)('%s driver', (name, make) => {
+  const modelProblems = (backend: Backend) => backend.outside?.modelProblems ?? [];
+
+  test.each(CASES)('%s from %s: ends as the catalogue says, and the backend agrees', async (op, vmState) => {
+    const backend = make();
+    const { server, message, resourceId } = await prepare(b.table, backend, op, vmState);
+    const { outcome, instance } = await drive(b.table, backend, message);
+    expect(outcome).toBe('done');
+    expect(instance.fault).toBeUndefined();
+    expect(instance.taskState).toBeUndefined();
+    expect(instance.vmState).toBe(expectedVmState(op, server));
+    expect(backend.agrees(instance, op, resourceId)).toEqual([]);
+    expect(modelProblems(backend)).toEqual([]);
+  });
+
+  test.each(OPS)('%s: a worker dying after each call, then redelivered, neither repeats nor loses the call', async (op) => {
+    const vmState = statesFor(op)[0]!;
+    const plain = make();
+    const first = await prepare(b.table, plain, op, vmState);
+    const expected = await drive(b.table, plain, first.message);
+    const calls = plain.effects();
+    for (let k = 1; k <= calls; k++) {
+      const backend = make();
+      const { message, resourceId } = await prepare(b.table, backend, op, vmState);
+      backend.crashAfterCall(k);
+      const crashed = await drive(b.table, backend, message);
+      expect(crashed.outcome).toBe('done');
+      expect(crashed.crashes).toBe(name === 'simulated' && k === calls ? 0 : 1);
+      expect(crashed.instance.vmState).toBe(expected.instance.vmState);
+      expect(crashed.instance.powerState).toBe(expected.instance.powerState);
+      expect(crashed.instance.fault).toBeUndefined();
+      expect(backend.agrees(crashed.instance, op, resourceId)).toEqual([]);
+      // RebootInstances leaves nothing to read back: a reboot whose answer was lost is made again
+      // (docs/ec2.md). Every other call is seen by its effect and not made twice.
+      if (name === 'ec2' && op !== 'reboot_soft') expect(backend.effects()).toBe(calls);
+    }
+  });
+
+  test('a duplicate delivery neither runs the operation twice nor undoes it', async () => {
+    const backend = make();
+    const { message } = await prepare(b.table, backend, 'stop', 'active');
+    const worker = { table: b.table, driver: backend.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 };
+    const first = await runOperation(worker, message);
+    const effects = backend.effects();
+    if (first !== 'done') {
+      // Waiting on the backend: the copy delivered meanwhile finds the call made, and makes none.
+      expect(await runOperation(worker, message)).toEqual(first);
+      expect(backend.effects()).toBe(effects);
+      backend.advance();
+      expect(await runOperation(worker, message)).toBe('done');
+    }
+    expect(await runOperation(worker, message)).toBe('dropped');
+    const after = (await readInstance(b.table, message.instanceId))!;
+    expect(after.vmState).toBe('stopped');
+    expect(backend.effects()).toBe(effects);
+  });
+
+  test('throttling delays the operation and changes nothing in its outcome', async () => {
+    const backend = make();
+    const { server, message } = await prepare(b.table, backend, 'reboot_hard', 'active');
+    backend.throttleNext(3);
+    const throttled = await drive(b.table, backend, message);
+    expect(throttled.outcome).toBe('done');
+    expect(throttled.instance.vmState).toBe(expectedVmState('reboot_hard', server));
+    expect(throttled.instance.fault).toBeUndefined();
+    expect(backend.agrees(throttled.instance, 'reboot_hard')).toEqual([]);
+  });
+});
+
+describe('ec2 driver: EC2\'s own world', () => {
+  test('an instance that vanished ends the operation at once with a fault naming it, never retried', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'stop', 'active');
+    backend.outside!.forget(backend.outside!.serverInstances(server.id)[0]!.id);
+    const driven = await drive(b.table, backend, message);
+    expect(driven.invocations).toBe(1);
+    expect(driven.instance.vmState).toBe(expectedVmState('stop', server, false));
+    expect(driven.instance.fault?.message).toMatch(/vanished/);
+  });
+
+  test('a terminated instance is gone too', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'reboot_soft', 'active');
+    backend.outside!.setState(backend.outside!.serverInstances(server.id)[0]!.id, 'terminated');
+    const driven = await drive(b.table, backend, message);
+    expect(driven.invocations).toBe(1);
+    expect(driven.instance.fault?.message).toMatch(/vanished .*terminated/);
+  });
+
+  test.each(['InsufficientInstanceCapacity', 'InstanceLimitExceeded', 'InvalidParameterValue'])(
+    'create refused with %s: the server is ERROR with a fault carrying EC2\'s code', async (code) => {
+      const backend = ec2Backend();
+      const { message } = await prepare(b.table, backend, 'create', 'building');
+      backend.outside!.failNext('RunInstances', code);
+      const driven = await drive(b.table, backend, message);
+      expect(driven.invocations).toBe(1);
+      expect(driven.instance.vmState).toBe('error');
+      expect(driven.instance.fault?.message).toContain(`EC2 ${code}`);
+    },
+  );
+
+  test('a redelivered create makes one instance: the ClientToken is the request id', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'create', 'building');
+    backend.crashAfterCall(1);
+    await drive(b.table, backend, message);
+    const runs = backend.outside!.calls.filter((c) => c.action === 'RunInstances');
+    expect(runs.map((c) => (c.input as { ClientToken: string }).ClientToken)).toEqual(runs.map(() => message.requestId));
+    expect(backend.outside!.serverInstances(server.id)).toHaveLength(1);
+    const tags = backend.outside!.serverInstances(server.id)[0]!.tags;
+    expect(tags).toEqual(expect.arrayContaining([
+      { Key: 'taskgate:server', Value: server.id }, { Key: 'taskgate:project', Value: server.projectId },
+      { Key: 'taskgate:request', Value: message.requestId }, { Key: 'taskgate:stack', Value: 'conformance' },
+    ]));
+  });
+
+  test('pause needs hibernation: without it the operation fails with a fault, the server stays active', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'pause', 'active');
+    const inst = backend.outside!.serverInstances(server.id)[0]!;
+    inst.hibernation = false;
+    const driven = await drive(b.table, backend, message);
+    expect(driven.instance.vmState).toBe('active');
+    expect(driven.instance.fault?.message).toMatch(/hibernation/);
+    expect(inst.state).toBe('running');
+  });
+
+  test('an operation that waits on EC2 longer than its limit ends in error instead of polling forever', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'stop', 'active');
+    backend.outside!.serverInstances(server.id)[0]!.state = 'stopping';
+    // EC2 never finishes stopping; the driver's clock is past the limit of the operation.
+    const late = new Ec2Driver(backend.outside!.client, { ...EC2_TEST_SETTINGS(), operationTimeoutSeconds: 60 }, { now: () => Date.now() + 61_000 });
+    const driven = await drive(b.table, { ...backend, driver: late.asComputeDriver(), advance: () => undefined }, message);
+    expect(driven.invocations).toBe(1);
+    expect(driven.instance.vmState).toBe('active');
+    expect(driven.instance.fault?.message).toMatch(/did not finish stop/);
+  });
+
+  test('a run superseded while it looks at EC2 makes no call: each call is fenced by a checkpoint', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'stop', 'active');
+    backend.outside!.beforeNext('DescribeInstances', async () => {
+      await requestOperation({ table: b.table, queue: new CapturingQueue(), claimLeaseMs: 600_000 }, {
+        instanceId: server.id, op: 'delete', caller: alice, requestId: requestId(),
+      });
+    });
+    const worker = { table: b.table, driver: backend.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 };
+    expect(await runOperation(worker, message)).toBe('dropped');
+    expect(backend.outside!.calls.map((c) => c.action)).toEqual(['DescribeInstances']);
+    expect(backend.outside!.serverInstances(server.id)[0]!.state).toBe('running');
+  });
+
+  describe('drift', () => {
+    const ec2Of = (backend: Backend) => backend.outside!;
+
+    test('an instance stopped outside taskgate: the idle server becomes stopped', async () => {
+      const backend = ec2Backend();
+      const { server, message } = await prepare(b.table, backend, 'reboot_soft', 'active');
+      await drive(b.table, backend, message);
+      const inst = ec2Of(backend).serverInstances(server.id)[0]!;
+      inst.state = 'stopped';
+      expect(await onStateChange(b.table, ec2Of(backend).client, 'conformance', inst.id, () => Date.now() + 1000)).toBe(true);
+      const after = (await readInstance(b.table, server.id))!;
+      expect(after.vmState).toBe('stopped');
+      expect(after.powerState).toBe(PowerState.SHUTDOWN);
+    });
+
+    test('never over a claim in flight', async () => {
+      const backend = ec2Backend();
+      const { server } = await prepare(b.table, backend, 'reboot_hard', 'active');
+      const inst = ec2Of(backend).serverInstances(server.id)[0]!;
+      inst.state = 'stopped';
+      expect(await onStateChange(b.table, ec2Of(backend).client, 'conformance', inst.id, () => Date.now() + 1000)).toBe(false);
+      const after = (await readInstance(b.table, server.id))!;
+      expect(after.vmState).toBe('active');
+      expect(after.taskState).toBe('rebooting_hard');
+    });
+
+    test('never over a change made after EC2 was read (a late event)', async () => {
+      const backend = ec2Backend();
+      const { server, message } = await prepare(b.table, backend, 'stop', 'active');
+      const inst = ec2Of(backend).serverInstances(server.id)[0]!;
+      const readBefore = Date.now() - 60_000;
+      await drive(b.table, backend, message);
+      inst.state = 'running';
+      expect(await onStateChange(b.table, ec2Of(backend).client, 'conformance', inst.id, () => readBefore)).toBe(false);
+      expect((await readInstance(b.table, server.id))!.vmState).toBe('stopped');
+    });
+
+    test('the periodic reconcile finds what no event reported, terminated instances included', async () => {
+      const backend = ec2Backend();
+      const stopped = await prepare(b.table, backend, 'reboot_soft', 'active');
+      const gone = await prepare(b.table, backend, 'reboot_soft', 'active');
+      await drive(b.table, backend, stopped.message);
+      await drive(b.table, backend, gone.message);
+      ec2Of(backend).serverInstances(stopped.server.id)[0]!.state = 'stopped';
+      ec2Of(backend).serverInstances(gone.server.id)[0]!.state = 'terminated';
+      const result = await reconcile(b.table, ec2Of(backend).client, 'conformance', () => Date.now() + 1000);
+      expect(result.changed).toBe(2);
+      expect((await readInstance(b.table, stopped.server.id))!.vmState).toBe('stopped');
+      const lost = (await readInstance(b.table, gone.server.id))!;
+      expect(lost.vmState).toBe('error');
+      expect(lost.fault?.message).toMatch(/terminated outside taskgate/);
+    });
+  });
+});
