@@ -1,6 +1,6 @@
-import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PurgeQueueCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
@@ -12,6 +12,7 @@ import { seedInstance } from '../test/support/emulators.js';
 import { seedVolume } from '../test/support/volumes.js';
 import { seedPort } from '../test/support/networks.js';
 import { barChartSvg } from './chart.js';
+import { coldStartLines, HANDLERS, measureColdStarts } from './coldStart.js';
 import { measureOperationCosts, measurePeerCosts } from './costs.js';
 import { PRICES } from './prices.js';
 import { DEFAULT_MEMORY_MB } from '../lib/taskgateFunction.js';
@@ -41,8 +42,8 @@ if (only && [...only].some((part) => !SECTIONS.includes(part))) {
 const runs = (part: string) => !only || only.has(part);
 const SEED = seedArg >= 0 ? Number(args[seedArg + 1]) : 42;
 const SIZE = quick
-  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, contentionRounds: 2, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 1 }
-  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 3, contentionRounds: 6, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 5 };
+  ? { samples: 100, peerInstances: 10, peerRequests: 300, contentionS: 1.5, contentionRounds: 2, scale: [1, 10, 100], scaleS: 1.5, coldRuns: 3 }
+  : { samples: 600, peerInstances: 50, peerRequests: 2000, contentionS: 3, contentionRounds: 6, scale: [1, 10, 100, 1000], scaleS: 4, coldRuns: 9 };
 const WORK_MS = 20;
 const OWNER = { projectId: 'bench', userId: 'bench' };
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -611,34 +612,14 @@ async function scale(h: Harness) {
   say();
 }
 
-// 6. Cold start: each bundle's size and module initialisation in a fresh Node process.
+// 6. Cold start: each bundle as CDK builds it, its size and module initialisation in fresh Node processes (coldStart.ts).
 function coldStart() {
-  const out = mkdtempSync(join(tmpdir(), 'taskgate-bundles-'));
-  const rows: { handler: string; kib: number; initMs: number }[] = [];
-  const bar = progress('cold start', 4 * SIZE.coldRuns);
-  for (const name of ['api', 'compute', 'sweeper', 'dlq']) {
-    const file = join(out, `${name}.mjs`);
-    execFileSync(join(root, 'node_modules/.bin/esbuild'), [
-      join(root, `functions/${name}/handler.ts`), '--bundle', '--platform=node', '--format=esm', '--target=node22', '--minify',
-      `--outfile=${file}`, "--banner:js=import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);",
-      '--log-level=error',
-    ]);
-    const times: number[] = [];
-    for (let i = 0; i < SIZE.coldRuns; i++) {
-      const run = spawnSync(process.execPath, ['--input-type=module', '-e',
-        `const t = performance.now(); await import(${JSON.stringify(file)}); console.log(performance.now() - t);`], {
-        env: { ...process.env, TABLE_NAME: 't', QUEUE_URL: 'http://127.0.0.1:1/q', AWS_REGION: 'us-east-1', TASKGATE_AUTH_MODE: 'noauth' }, encoding: 'utf8',
-      });
-      if (run.status !== 0) throw new Error(`${name} bundle failed to load: ${run.stderr}`);
-      times.push(Number(run.stdout.trim()));
-      bar.tick();
-    }
-    rows.push({ handler: name, kib: statSync(file).size / 1024, initMs: median(times) });
-  }
+  const bar = progress('cold start', HANDLERS.length);
+  const rows = measureColdStarts(SIZE.coldRuns, () => bar.tick());
   bar.done();
   results.coldStart = rows;
-  say('## Cold start: esbuild bundle (minified ESM) and module initialisation in a fresh Node process');
-  for (const r of rows) say(`${r.handler.padEnd(8)} ${r.kib.toFixed(0).padStart(5)} KiB  init ${r.initMs.toFixed(1)} ms`);
+  say('## Cold start: esbuild as CDK bundles (minified ESM, source map), module initialisation in fresh Node processes');
+  for (const line of coldStartLines(rows, SIZE.coldRuns)) say(line);
   say();
 }
 
