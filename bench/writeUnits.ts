@@ -1,0 +1,143 @@
+import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { pathToFileURL } from 'node:url';
+import { cachedFlavors } from '../functions/core/compute/flavors.js';
+import { DEFAULT_IMAGES } from '../functions/core/images/image.js';
+import { findImageToBoot } from '../functions/core/images/store.js';
+import { cachedNetworks } from '../functions/core/networks/networks.js';
+import { keys } from '../functions/core/shared/table.js';
+import { volumeItem } from '../functions/core/volumes/volumes.js';
+import { DEFAULT_TYPE } from '../functions/core/volumes/types.js';
+import { itemSize, type Item } from './billing.js';
+import { writeUnitsOf, type Bill } from './capacityMeter.js';
+import { startHarness, type Harness } from './harness.js';
+
+// Write units per operation, end to end (admission, take-up, checkpoints, release, the action's
+// record, every index), as DynamoDB bills them (capacityMeter.ts, from AWS's rules in
+// billing.ts), on items as a real client leaves them: Keystone's 32-character user and project
+// ids, a server made through the API with metadata and the port it gets on the project's
+// network. `npx tsx bench/writeUnits.ts` prints them; test/integration/writeUnits.test.ts holds
+// them to issue 23's budget.
+
+export interface Billed {
+  /** Write units in all, the table's, and each index's. */
+  readonly total: number;
+  readonly table: number;
+  readonly indexes: Record<string, number>;
+  readonly status: number;
+  readonly body: any;
+}
+
+export interface MeteredHarness {
+  readonly h: Harness;
+  readonly projectId: string;
+  /** One request as the project's user, and everything its worker does, billed. */
+  billed(method: string, path: string, body?: unknown): Promise<Billed>;
+  /** One request alone, its worker not run (a refusal). */
+  billedAlone(method: string, path: string, body?: unknown): Promise<Billed>;
+  /** A server made through the API (its create billed and returned). */
+  server(): Promise<{ id: string; create: Billed }>;
+  /** The size of a server's item now, by DynamoDB's rules (bytes). */
+  itemBytes(id: string): Promise<number>;
+  /** An available volume of the project, as Cinder leaves it (not billed). */
+  volume(): Promise<string>;
+  stop(): Promise<void>;
+}
+
+const hex = () => crypto.randomUUID().replaceAll('-', '');
+const IMAGE = DEFAULT_IMAGES[0]!.id;
+
+const summed = (bills: Bill[]) => {
+  const indexes: Record<string, number> = {};
+  for (const b of bills) for (const [name, n] of Object.entries(b.indexWriteUnits)) indexes[name] = (indexes[name] ?? 0) + n;
+  return {
+    total: bills.reduce((sum, b) => sum + writeUnitsOf(b), 0),
+    table: bills.reduce((sum, b) => sum + b.tableWriteUnits, 0),
+    indexes,
+  };
+};
+
+export async function startMeteredHarness(dynamodbEndpoint?: string): Promise<MeteredHarness> {
+  const h = await startHarness({ workMs: 0, dynamodbEndpoint });
+  // Caches a running API holds (flavors, networks, images): the steady state is what is billed.
+  await cachedFlavors(h.table('setup'));
+  await cachedNetworks(h.table('setup'));
+  await findImageToBoot(h.table('setup'), IMAGE);
+  const projectId = hex();
+  const token = `${hex()}:${projectId}`;
+
+  const request = async (method: string, path: string, body: unknown, drain: boolean): Promise<Billed> => {
+    h.meter.take('api');
+    h.meter.take('compute');
+    h.meter.measuring = true;
+    try {
+      const res = await h.apiAs(token, method, path, body);
+      if (drain) await h.drain();
+      return { ...summed([h.meter.take('api'), h.meter.take('compute')]), status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined };
+    } finally {
+      h.meter.measuring = false;
+    }
+  };
+  const billed = (method: string, path: string, body?: unknown) => request(method, path, body, true);
+  return {
+    h, projectId, billed,
+    billedAlone: (method, path, body) => request(method, path, body, false),
+    async server() {
+      const create = await billed('POST', '/servers', {
+        server: { name: 'billed', flavorRef: '1', imageRef: IMAGE, metadata: { role: 'web' } },
+      });
+      if (create.status !== 202) throw new Error(`create answered ${create.status}`);
+      return { id: create.body.server.id, create };
+    },
+    async itemBytes(id) {
+      const out = await h.emulators.dynamodb.send(new GetItemCommand({
+        TableName: h.emulators.tableName, Key: { pk: { S: keys.instance(id).pk }, sk: { S: keys.instance(id).sk } }, ConsistentRead: true,
+      }));
+      return out.Item ? itemSize(out.Item as Item) : 0;
+    },
+    async volume() {
+      const id = crypto.randomUUID();
+      const created = new Date().toISOString();
+      await h.table('setup').db.send(new PutCommand({
+        TableName: h.emulators.tableName,
+        Item: volumeItem({
+          id, projectId, userId: 'seed', status: 'available', size: 1, name: null, description: null, volumeTypeId: DEFAULT_TYPE.id,
+          metadata: {}, availabilityZone: 'nova', multiattach: false, bootable: false, created, updated: created,
+        }, `req-seed-${id}`),
+      }));
+      return id;
+    },
+    stop: () => h.stop(),
+  };
+}
+
+/** Each operation the issue prices, billed once on a fresh server. */
+export async function billOperations(m: MeteredHarness): Promise<Record<string, Billed>> {
+  const figures: Record<string, Billed> = {};
+  const { id, create } = await m.server();
+  figures.create = create;
+  figures.reboot = await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
+  figures.resize = await m.billed('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } });
+  await m.billed('POST', `/servers/${id}/action`, { confirmResize: null });
+  figures.attach = await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await m.volume() } });
+  // A refusal: a reboot while a stop holds the server (the stop's own units are not counted).
+  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-stop': null });
+  figures.refusal = await m.billedAlone('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
+  await m.h.drain();
+  figures.delete = await m.billed('DELETE', `/servers/${id}`);
+  return figures;
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT);
+  try {
+    const figures = await billOperations(m);
+    console.log('operation  status  write units  table  indexes');
+    for (const [op, b] of Object.entries(figures)) {
+      const indexes = Object.entries(b.indexes).map(([n, u]) => `${n} ${u}`).join(', ') || '-';
+      console.log(`${op.padEnd(10)} ${String(b.status).padEnd(7)} ${String(b.total).padEnd(12)} ${String(b.table).padEnd(6)} ${indexes}`);
+    }
+  } finally {
+    await m.stop();
+  }
+}
