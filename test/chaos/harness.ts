@@ -23,7 +23,8 @@ import { checkHistory, type Violation } from '../support/history/checker.js';
 import type { HistoryEvent } from '../support/history/events.js';
 import { HistoryRecorder } from '../support/history/recorder.js';
 import { Cinder } from '../support/volumes.js';
-import { IMAGE, IMAGE2, Nova } from '../support/nova.js';
+import { IMAGE, Nova } from '../support/nova.js';
+import { ACTION_BODIES, WEIGHTS } from './kinds.js';
 import { seedPort } from '../support/networks.js';
 
 // The chaos run: the real API, compute, dead-letter and sweeper handlers on dynalite and
@@ -78,25 +79,6 @@ const RATES = {
   apiKill: 0.02, workerKill: 0.04, deliveryDuplicate: 0.03, throttle: 0.005,
   driverFail: 0.02, driverCrash: 0.01, driverHang: 0.03,
   queue: { sendFailure: 0.02, drop: 0.02, delay: 0.03, duplicate: 0.03 } satisfies QueueFaultRates,
-};
-
-type Kind =
-  | 'create' | 'delete' | 'rebuild' | 'resize' | 'confirm_resize' | 'revert_resize' | 'shelve' | 'shelve_offload'
-  | 'unshelve' | 'start' | 'stop' | 'reboot_soft' | 'reboot_hard' | 'pause' | 'unpause' | 'suspend' | 'resume'
-  | 'attach_volume' | 'detach_volume' | 'attach_interface' | 'detach_interface';
-
-const WEIGHTS: Record<Kind, number> = {
-  create: 3, delete: 2, rebuild: 3, resize: 3, confirm_resize: 3, revert_resize: 2, shelve: 2, shelve_offload: 2,
-  unshelve: 3, start: 3, stop: 3, reboot_soft: 2, reboot_hard: 2, pause: 2, unpause: 2, suspend: 2, resume: 2,
-  attach_volume: 6, detach_volume: 5, attach_interface: 5, detach_interface: 4,
-};
-
-const ACTION_BODIES: Partial<Record<Kind, unknown>> = {
-  rebuild: { rebuild: { imageRef: IMAGE2 } }, confirm_resize: { confirmResize: null }, revert_resize: { revertResize: null },
-  shelve: { shelve: null }, shelve_offload: { shelveOffload: null }, unshelve: { unshelve: null },
-  start: { 'os-start': null }, stop: { 'os-stop': null }, reboot_soft: { reboot: { type: 'SOFT' } },
-  reboot_hard: { reboot: { type: 'HARD' } }, pause: { pause: null }, unpause: { unpause: null },
-  suspend: { suspend: null }, resume: { resume: null },
 };
 
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };

@@ -1,123 +1,15 @@
 import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
-import { alice, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
-import { IMAGE2, type NovaResponse } from '../support/nova.js';
-import { seedVolume } from '../support/volumes.js';
-import { seedPort } from '../support/networks.js';
+import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
+import { BUSY_ADMITS, IDLE_MATRIX, OPS, TASK_STATES, VM_STATES, type Vm } from '../support/operationMatrix.js';
 
 // Every guarded operation, over HTTP, from every vm_state, idle and with every task_state in
 // flight: admitted or refused exactly as docs/operations.md says, which follows Nova's API. The
-// expected matrix below is written out by hand from docs/operations.md and nova/compute/api.py's
-// @check_instance_state decorators (nova/compute/vm_states.py, task_states.py); it deliberately
-// does not read OperationCatalogue, so a wrong row in the code cannot make its own test pass.
-
-const VM_STATES = [
-  'active', 'building', 'paused', 'suspended', 'stopped', 'rescued',
-  'resized', 'soft_deleted', 'deleted', 'error', 'shelved', 'shelved_offloaded',
-] as const;
-type Vm = (typeof VM_STATES)[number];
-
-const TASK_STATES = [
-  'scheduling', 'spawning', 'rebuilding', 'resize_prep', 'resize_migrating', 'resize_finish',
-  'resize_confirming', 'resize_reverting', 'shelving', 'shelving_offloading', 'unshelving',
-  'attaching_volume', 'detaching_volume', 'attaching_interface', 'detaching_interface',
-  'powering-on', 'powering-off', 'rebooting', 'rebooting_hard',
-  'pausing', 'unpausing', 'suspending', 'resuming', 'deleting',
-] as const;
-
-/**
- * Idle admission, one column per vm_state above (Y admitted, . refused with 409 naming vm_state).
- * The `deleted` column is always 404: a deleted server is gone for the API.
- *                        act bld pau sus stp rsc rsz sdl del err shv sho
- */
-const IDLE_MATRIX: Record<string, string> = {
-  rebuild:               'Y   .   .   .   Y   .   .   .   -   Y   .   .',
-  resize:                'Y   .   .   .   Y   .   .   .   -   .   .   .',
-  confirm_resize:        '.   .   .   .   .   .   Y   .   -   .   .   .',
-  revert_resize:         '.   .   .   .   .   .   Y   .   -   .   .   .',
-  shelve:                'Y   .   Y   Y   Y   .   .   .   -   .   .   .',
-  shelve_offload:        '.   .   .   .   .   .   .   .   -   .   Y   .',
-  unshelve:              '.   .   .   .   .   .   .   .   -   .   Y   Y',
-  attach_volume:         'Y   .   Y   .   Y   .   Y   Y   -   .   Y   Y',
-  detach_volume:         'Y   .   Y   .   Y   .   Y   Y   -   .   Y   Y',
-  attach_interface:      'Y   .   Y   .   Y   .   .   .   -   .   .   .',
-  detach_interface:      'Y   .   Y   .   Y   .   .   .   -   .   .   .',
-  start:                 '.   .   .   .   Y   .   .   .   -   .   .   .',
-  stop:                  'Y   .   .   .   .   .   .   .   -   Y   .   .',
-  reboot_soft:           'Y   .   .   .   .   .   .   .   -   .   .   .',
-  reboot_hard:           'Y   .   Y   Y   Y   .   .   .   -   Y   .   .',
-  pause:                 'Y   .   .   .   .   .   .   .   -   .   .   .',
-  unpause:               '.   .   Y   .   .   .   .   .   -   .   .   .',
-  suspend:               'Y   .   .   .   .   .   .   .   -   .   .   .',
-  resume:                '.   .   .   Y   .   .   .   .   -   .   .   .',
-  delete:                'Y   Y   Y   Y   Y   Y   Y   Y   -   Y   Y   Y',
-};
-
-/**
- * The task_states in flight that Nova lets an operation through (its `task_state` argument; the
- * default `[None]` lets nothing through). Written out from nova/compute/api.py:
- * - _hard_reboot: task_state=task_states.ALLOW_REBOOT = [None, REBOOTING, REBOOT_PENDING,
- *   REBOOT_STARTED, RESUMING, REBOOTING_HARD, UNPAUSING, PAUSING, SUSPENDING] (the PENDING and
- *   STARTED ones are compute-side states taskgate does not have);
- * - delete: task_state=None, no check at all; taskgate refuses only a second delete (its claim
- *   is a fencing token: two deletes would take it from each other).
- */
-const BUSY_ADMITS: Record<string, readonly string[]> = {
-  reboot_hard: ['rebooting', 'resuming', 'rebooting_hard', 'unpausing', 'pausing', 'suspending'],
-  delete: TASK_STATES.filter((t) => t !== 'deleting'),
-};
-
-interface Op {
-  /** The action name Nova's 409 text spells (servers.py: 'confirmResize', 'shelveOffload', ...). */
-  readonly verb: string;
-  /** The task_state an admitted request leaves on the instance. */
-  readonly claims: string;
-  /** The request, as a Nova client sends it, and the status Nova answers on success. */
-  readonly send: (api: ApiOnly, id: string, held: Held) => Promise<NovaResponse>;
-  readonly accepted: number;
-}
-
-interface Held { readonly volumeId: string; readonly portId: string }
-
-const action = (body: unknown) => (api: ApiOnly, id: string) => api.nova.action(id, body);
-
-const OPS: Record<string, Op> = {
-  rebuild: { verb: 'rebuild', claims: 'rebuilding', accepted: 202, send: action({ rebuild: { imageRef: IMAGE2 } }) },
-  resize: { verb: 'resize', claims: 'resize_prep', accepted: 202, send: action({ resize: { flavorRef: '2' } }) },
-  confirm_resize: { verb: 'confirmResize', claims: 'resize_confirming', accepted: 204, send: action({ confirmResize: null }) },
-  revert_resize: { verb: 'revertResize', claims: 'resize_reverting', accepted: 202, send: action({ revertResize: null }) },
-  shelve: { verb: 'shelve', claims: 'shelving', accepted: 202, send: action({ shelve: null }) },
-  shelve_offload: { verb: 'shelveOffload', claims: 'shelving_offloading', accepted: 202, send: action({ shelveOffload: null }) },
-  unshelve: { verb: 'unshelve', claims: 'unshelving', accepted: 202, send: action({ unshelve: null }) },
-  attach_volume: {
-    verb: 'attach_volume', claims: 'attaching_volume', accepted: 200,
-    // At 2.20 and later, as operations.md's table (before 2.20 Nova refuses shelved servers' volumes).
-    send: async (api, id) => api.nova.atVersion('2.20').post(`/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await seedVolume(api.table) } }),
-  },
-  detach_volume: {
-    verb: 'detach_volume', claims: 'detaching_volume', accepted: 202,
-    send: (api, id, held) => api.nova.atVersion('2.20').delete(`/servers/${id}/os-volume_attachments/${held.volumeId}`),
-  },
-  attach_interface: {
-    verb: 'attach_interface', claims: 'attaching_interface', accepted: 200,
-    // A port is Neutron's: made first, as the server's project's.
-    send: async (api, id) => api.nova.post(`/servers/${id}/os-interface`, { interfaceAttachment: { port_id: await seedPort(api.table, alice.projectId) } }),
-  },
-  detach_interface: {
-    verb: 'detach_interface', claims: 'detaching_interface', accepted: 202,
-    send: (api, id, held) => api.nova.delete(`/servers/${id}/os-interface/${held.portId}`),
-  },
-  start: { verb: 'start', claims: 'powering-on', accepted: 202, send: action({ 'os-start': null }) },
-  stop: { verb: 'stop', claims: 'powering-off', accepted: 202, send: action({ 'os-stop': null }) },
-  reboot_soft: { verb: 'reboot', claims: 'rebooting', accepted: 202, send: action({ reboot: { type: 'SOFT' } }) },
-  reboot_hard: { verb: 'reboot', claims: 'rebooting_hard', accepted: 202, send: action({ reboot: { type: 'HARD' } }) },
-  pause: { verb: 'pause', claims: 'pausing', accepted: 202, send: action({ pause: null }) },
-  unpause: { verb: 'unpause', claims: 'unpausing', accepted: 202, send: action({ unpause: null }) },
-  suspend: { verb: 'suspend', claims: 'suspending', accepted: 202, send: action({ suspend: null }) },
-  resume: { verb: 'resume', claims: 'resuming', accepted: 202, send: action({ resume: null }) },
-  delete: { verb: 'delete', claims: 'deleting', accepted: 204, send: (api, id) => api.nova.delete(`/servers/${id}`) },
-};
+// expected matrix is written out by hand from docs/operations.md and nova/compute/api.py's
+// @check_instance_state decorators (nova/compute/vm_states.py, task_states.py), in
+// test/support/operationMatrix.ts; it deliberately does not read OperationCatalogue, so a wrong
+// row in the code cannot make its own test pass.
 
 type Expected =
   | { readonly kind: 'admitted' }

@@ -8,6 +8,7 @@ import { readInstance } from './readInstance.js';
 import { BadRequest, ServiceUnavailable } from '../shared/errors.js';
 import { findFlavor } from './flavors.js';
 import { derivedUuid } from '../shared/ids.js';
+import { authorize } from '../shared/policy.js';
 import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
@@ -62,6 +63,7 @@ export interface Accepted extends Claimed {
  * so a refused request leaves nothing behind.
  */
 export async function requestOperation(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted> {
+  authorize(req.caller, operationRow(req.op).policy);
   if (req.resumed) {
     const earlier = await earlierAdmission(deps, req);
     if (earlier) return earlier;
@@ -213,6 +215,7 @@ export const serverIdFor = (requestId: string): string => derivedUuid('server', 
  * while its create still holds it: the first may have died before its send).
  */
 export async function createServer(deps: AdmissionDeps, req: CreateRequest): Promise<Instance> {
+  authorize(req.caller, operationRow('create').policy);
   if (!await findFlavor(deps.table, req.flavorRef)) throw new BadRequest(`Flavor ${req.flavorRef} could not be found.`);
   const clock = deps.now ?? Date.now;
   const now = clock();

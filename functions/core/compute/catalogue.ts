@@ -1,3 +1,4 @@
+import type { PolicyName } from '../shared/policy.js';
 import { TASK_STATES, type TaskState, type VmState } from './states.js';
 
 /**
@@ -15,6 +16,11 @@ export interface OperationRow {
    * name its 409 messages spell ("Cannot 'confirmResize' instance ...").
    */
   readonly action: string;
+  /**
+   * The policy (core/shared/policy.ts) a caller needs for it: the one its route declares, checked
+   * again by admission, so that no way in to the operation skips it.
+   */
+  readonly policy: PolicyName;
   /** vm_states admission accepts; 'any' skips the check (Nova's `vm_state=None`). */
   readonly allowedVmStates: readonly VmState[] | 'any';
   /**
@@ -67,109 +73,129 @@ const IMAGE_STATES: readonly VmState[] = ['active', 'stopped', 'paused', 'suspen
  */
 export const OperationCatalogue = {
   create: {
-    action: 'create', allowedVmStates: ['building'], allowedTaskStates: IDLE, taskStates: ['scheduling', 'spawning'],
+    action: 'create', policy: 'os_compute_api:servers:create',
+    allowedVmStates: ['building'], allowedTaskStates: IDLE, taskStates: ['scheduling', 'spawning'],
     onSuccess: 'active', onFailure: 'error',
   },
   rebuild: {
-    action: 'rebuild', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rebuilding'],
+    action: 'rebuild', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rebuilding'],
     onSuccess: { error: 'active' }, onFailure: 'error',
   },
   resize: {
-    action: 'resize', allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
+    action: 'resize', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
     taskStates: ['resize_prep', 'resize_migrating', 'resize_finish'],
     onSuccess: 'resized', onFailure: 'unchanged',
   },
   confirm_resize: {
-    action: 'confirmResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_confirming'],
+    action: 'confirmResize', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_confirming'],
     onSuccess: 'pre_resize', onFailure: 'unchanged',
   },
   revert_resize: {
-    action: 'revertResize', allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_reverting'],
+    action: 'revertResize', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['resized'], allowedTaskStates: IDLE, taskStates: ['resize_reverting'],
     onSuccess: 'pre_resize', onFailure: 'error',
   },
   shelve: {
-    action: 'shelve', allowedVmStates: ['active', 'stopped', 'paused', 'suspended'], allowedTaskStates: IDLE,
+    action: 'shelve', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active', 'stopped', 'paused', 'suspended'], allowedTaskStates: IDLE,
     taskStates: ['shelving'], onSuccess: 'shelved', onFailure: 'unchanged',
   },
   shelve_offload: {
-    action: 'shelveOffload', allowedVmStates: ['shelved'], allowedTaskStates: IDLE, taskStates: ['shelving_offloading'],
+    action: 'shelveOffload', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['shelved'], allowedTaskStates: IDLE, taskStates: ['shelving_offloading'],
     onSuccess: 'shelved_offloaded', onFailure: 'shelved',
   },
   unshelve: {
-    action: 'unshelve', allowedVmStates: ['shelved', 'shelved_offloaded'], allowedTaskStates: IDLE, taskStates: ['unshelving'],
+    action: 'unshelve', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['shelved', 'shelved_offloaded'], allowedTaskStates: IDLE, taskStates: ['unshelving'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   attach_volume: {
-    action: 'attach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_volume'],
+    action: 'attach_volume', policy: 'os_compute_api:os-volumes-attachments:create',
+    allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_volume: {
-    action: 'detach_volume', allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_volume'],
+    action: 'detach_volume', policy: 'os_compute_api:os-volumes-attachments:delete',
+    allowedVmStates: VOLUME_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_volume'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   attach_interface: {
-    action: 'attach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_interface'],
+    action: 'attach_interface', policy: 'os_compute_api:os-attach-interfaces:create',
+    allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['attaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   detach_interface: {
-    action: 'detach_interface', allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_interface'],
+    action: 'detach_interface', policy: 'os_compute_api:os-attach-interfaces:delete',
+    allowedVmStates: INTERFACE_STATES, allowedTaskStates: IDLE, taskStates: ['detaching_interface'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   start: {
-    action: 'start', allowedVmStates: ['stopped'], allowedTaskStates: IDLE, taskStates: ['powering-on'],
+    action: 'start', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['stopped'], allowedTaskStates: IDLE, taskStates: ['powering-on'],
     onSuccess: 'active', onFailure: 'stopped',
   },
   stop: {
-    action: 'stop', allowedVmStates: ['active', 'error'], allowedTaskStates: IDLE, taskStates: ['powering-off'],
+    action: 'stop', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active', 'error'], allowedTaskStates: IDLE, taskStates: ['powering-off'],
     onSuccess: 'stopped', onFailure: 'unchanged',
   },
   reboot_soft: {
-    action: 'reboot', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['rebooting'],
+    action: 'reboot', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['rebooting'],
     onSuccess: 'active', onFailure: 'active',
   },
   reboot_hard: {
-    action: 'reboot', allowedVmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
+    action: 'reboot', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active', 'stopped', 'paused', 'suspended', 'error'],
     allowedTaskStates: ALLOW_REBOOT,
     taskStates: ['rebooting_hard'], onSuccess: 'active', onFailure: 'error',
   },
   pause: {
-    action: 'pause', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['pausing'],
+    action: 'pause', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['pausing'],
     onSuccess: 'paused', onFailure: 'unchanged',
   },
   unpause: {
-    action: 'unpause', allowedVmStates: ['paused'], allowedTaskStates: IDLE, taskStates: ['unpausing'],
+    action: 'unpause', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['paused'], allowedTaskStates: IDLE, taskStates: ['unpausing'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   suspend: {
-    action: 'suspend', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['suspending'],
+    action: 'suspend', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['suspending'],
     onSuccess: 'suspended', onFailure: 'unchanged',
   },
   resume: {
-    action: 'resume', allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
+    action: 'resume', policy: 'os_compute_api:servers:action',
+    allowedVmStates: ['suspended'], allowedTaskStates: IDLE, taskStates: ['resuming'],
     onSuccess: 'active', onFailure: 'unchanged',
   },
   // nova/compute/api.py rescue: @check_instance_lock, vm_state [ACTIVE, STOPPED, ERROR]; the
   // compute manager leaves RESCUED, or ERROR when the driver fails (_set_instance_obj_error_state).
   rescue: {
-    action: 'rescue', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rescuing'],
+    action: 'rescue', policy: 'os_compute_api:servers:action', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, taskStates: ['rescuing'],
     onSuccess: 'rescued', onFailure: 'error',
   },
   // unrescue: @check_instance_lock, vm_state [RESCUED]; a failure is ERROR (_error_out_instance_on_exception).
   unrescue: {
-    action: 'unrescue', allowedVmStates: ['rescued'], allowedTaskStates: IDLE, taskStates: ['unrescuing'],
+    action: 'unrescue', policy: 'os_compute_api:servers:action', allowedVmStates: ['rescued'], allowedTaskStates: IDLE, taskStates: ['unrescuing'],
     onSuccess: 'active', onFailure: 'error',
   },
   // snapshot: no lock check, IMAGE_STATES; the API claims image_snapshot_pending, the compute
   // manager image_snapshot, the driver image_pending_upload and image_uploading; a failure only
   // reverts task_state (@reverts_task_state) and deletes the image (@delete_image_on_error).
   create_image: {
-    action: 'createImage', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
+    action: 'createImage', policy: 'os_compute_api:servers:action', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
     taskStates: ['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   // backup: as snapshot, from image_backup; then the oldest backups beyond `rotation` go (_rotate_backups).
   create_backup: {
-    action: 'createBackup', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
+    action: 'createBackup', policy: 'os_compute_api:servers:action', allowedVmStates: IMAGE_STATES, allowedTaskStates: IDLE, ignoresLock: true,
     taskStates: ['image_backup', 'image_pending_upload', 'image_uploading'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
@@ -177,17 +203,18 @@ export const OperationCatalogue = {
   // no task_state ("the effect of a trigger depends on user's configuration"); taskgate claims
   // triggering_crash_dump, as it does for the attachments, so that nothing else runs meanwhile.
   trigger_crash_dump: {
-    action: 'trigger_crash_dump', allowedVmStates: ['active', 'paused', 'rescued', 'resized', 'error'], allowedTaskStates: IDLE,
+    action: 'trigger_crash_dump', policy: 'os_compute_api:servers:action', allowedVmStates: ['active', 'paused', 'rescued', 'resized', 'error'], allowedTaskStates: IDLE,
     taskStates: ['triggering_crash_dump'], onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   // set_admin_password: @check_instance_lock, vm_state [ACTIVE]; a failure (InstancePasswordSetFailed)
   // only clears task_state.
   change_password: {
-    action: 'changePassword', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['updating_password'],
+    action: 'changePassword', policy: 'os_compute_api:servers:action', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['updating_password'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
   delete: {
-    action: 'delete', allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,
+    action: 'delete', policy: 'os_compute_api:servers:delete',
+    allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,
     taskStates: ['deleting'], onSuccess: 'deleted', onFailure: 'error',
   },
 } as const satisfies Record<string, OperationRow>;
