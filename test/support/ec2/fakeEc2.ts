@@ -220,7 +220,7 @@ export class FakeEc2 {
   }
 
   private run(i: ConstructorParameters<typeof RunInstancesCommand>[0]) {
-    const existing = [...this.instances.values()].find((x) => x.clientToken === i.ClientToken);
+    const existing = i.ClientToken ? [...this.instances.values()].find((x) => x.clientToken === i.ClientToken) : undefined;
     if (existing) return { out: { ReservationId: `r-${existing.id.slice(2)}`, Instances: [this.instanceOut(existing)] }, effect: false };
     const inst: FakeInstance = {
       id: `i-${this.hex()}`, state: 'pending', type: String(i.InstanceType), launchTime: this.clock, imageId: i.ImageId!,
