@@ -24,10 +24,29 @@ describe('the operation catalogue', () => {
     ['rebuild', ['active', 'stopped', 'error'], 'rebuilding'],
     ['attach_volume', ['active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded'], 'attaching_volume'],
     ['detach_volume', ['active', 'paused', 'stopped', 'resized', 'soft_deleted', 'shelved', 'shelved_offloaded'], 'detaching_volume'],
+    // nova/compute/api.py's @check_instance_state for each, and the task_state its API sets.
+    ['rescue', ['active', 'stopped', 'error'], 'rescuing'],
+    ['unrescue', ['rescued'], 'unrescuing'],
+    ['create_image', ['active', 'stopped', 'paused', 'suspended'], 'image_snapshot_pending'],
+    ['create_backup', ['active', 'stopped', 'paused', 'suspended'], 'image_backup'],
+    ['trigger_crash_dump', ['active', 'paused', 'rescued', 'resized', 'error'], 'triggering_crash_dump'],
+    ['change_password', ['active'], 'updating_password'],
   ] as const)('%s is allowed from %j and runs as %s', (op, allowed, taskState) => {
     const row = OperationCatalogue[op];
     expect([...row.allowedVmStates as readonly string[]].sort()).toEqual([...allowed].sort());
     expect(row.taskStates[0]).toBe(taskState);
+  });
+
+  // Nova's snapshot and backup have no @check_instance_lock ("lock is intended to prevent
+  // accidental change/delete of instances"); every other operation has it.
+  it('lets only createImage and createBackup through a lock', () => {
+    const ignoring = Object.entries(OperationCatalogue).filter(([, row]) => (row as { ignoresLock?: true }).ignoresLock).map(([op]) => op);
+    expect(ignoring.sort()).toEqual(['create_backup', 'create_image']);
+  });
+
+  it('snapshots through Nova\'s image task_states, in order', () => {
+    expect(OperationCatalogue.create_image.taskStates).toEqual(['image_snapshot_pending', 'image_snapshot', 'image_pending_upload', 'image_uploading']);
+    expect(OperationCatalogue.create_backup.taskStates).toEqual(['image_backup', 'image_pending_upload', 'image_uploading']);
   });
 
   it('creates through scheduling then spawning', () => {
