@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { allShellBlocks, expectationOf, ShellSession } from '../support/readme.js';
@@ -193,12 +193,15 @@ const hasClients = (() => {
 
 it('runs the deploy section\'s synth as written: the stack in the mode it names, cdk-nag clean', async () => {
   // The deploy section's synth, as written: the stack in the mode it names, cdk-nag clean.
+  const started = Date.now();
   const synthesized = await shell.run(synthBlock!);
   expect({ status: synthesized.status, stderr: synthesized.stderr.split('\n').filter((l) => l && !/^Bundling asset /.test(l)) })
     .toEqual({ status: 0, stderr: [] });
   const template = JSON.parse(readFileSync(join(root, 'cdk.out', 'Taskgate.template.json'), 'utf8'));
   expect(Object.values(template.Resources as Record<string, { Type: string }>).map((r) => r.Type)).toContain('AWS::Cognito::UserPool');
   expect(existsSync(join(root, 'cdk.out', 'manifest.json'))).toBe(true);
+  // Written by this synth, not left by an earlier one.
+  expect(statSync(join(root, 'cdk.out', 'Taskgate.template.json')).mtimeMs).toBeGreaterThanOrEqual(started - 1000);
 }, 600_000);
 
 it('runs the walk-through a second time on the same data directory: servers of its own', async () => {
