@@ -22,6 +22,8 @@ import { guestReadRoutes } from './compute/guestReads.js';
 import { usageRoutes } from './compute/usage.js';
 import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
+import { hypervisorRoutes } from './compute/hypervisors.js';
+import { serverGroupRoutes } from './compute/serverGroups.js';
 import { flavorRoutes } from './compute/flavors.js';
 import { flavorAdminRoutes } from './compute/flavorAdmin.js';
 import { quotaRoutes } from './compute/quotas.js';
@@ -105,7 +107,8 @@ function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
 export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBackend'>): ApiRoute[] {
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(),
+    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
+    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps),
     ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),

@@ -16,6 +16,18 @@ const uuid = { type: 'string', pattern: UUID } as const;
  * nothing); a UUID is put in its canonical spelling before anything is looked up by it.
  */
 export const pathParameters = {
+  // Placement's: a server group's uuid; a hypervisor's id (an integer before 2.53, a uuid from it,
+  // or a hostname pattern in the old servers/search paths); a service's uuid (2.53); a host's name.
+  group_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Instance group ${v} could not be found.` },
+  hypervisor_id: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 }, canonical: (v: string) => v,
+    notFound: (v: string) => `Hypervisor with ID ${v} could not be found.`,
+  },
+  service_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Service ${v} could not be found.` },
+  host_name: {
+    schema: { type: 'string', minLength: 1, maxLength: 255 }, canonical: (v: string) => v,
+    notFound: (v: string) => `Compute host ${v} could not be found.`,
+  },
   // The audit log's "before" time, as Nova reads it (its own 400 for a bad one: functions/api/compute/usage.ts).
   before_timestamp: {
     schema: { type: 'string', minLength: 1, maxLength: 64 }, canonical: (v: string) => v, notFound: () => 'The resource could not be found.',

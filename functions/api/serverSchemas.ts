@@ -7,6 +7,7 @@ import {
 import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './validationMessage.js';
+import { createServerGroupSchema, serviceActionSchema, updateServiceSchema } from './placementSchemas.js';
 import * as generated from './validators.generated.js';
 
 // The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
@@ -340,6 +341,9 @@ export const requestSchemas = {
   consoleOutput: always(consoleOutputSchema),
   triggerCrashDump: always(triggerCrashDumpSchema),
   externalEvents: externalEventsSchema,
+  createServerGroup: createServerGroupSchema,
+  updateService: always(updateServiceSchema),
+  serviceAction: always(serviceActionSchema),
 } satisfies Record<string, (v: ApiVersion) => object>;
 
 export type RequestSchemaName = keyof typeof requestSchemas;

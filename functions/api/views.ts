@@ -28,10 +28,20 @@ export interface ServerViewOptions {
 const PROGRESS_STATUSES = new Set(['ACTIVE', 'BUILD', 'REBUILD', 'RESIZE', 'VERIFY_RESIZE', 'MIGRATING']);
 const FAULT_STATUSES = new Set(['ERROR', 'DELETED']);
 
-/** The one simulated compute host; none while scheduling or once offloaded (as in Nova). */
+/** The default configuration's one host: where servers placed before there was a scheduler are. */
 export const COMPUTE_HOST = 'taskgate-compute';
-export const hostOf = (s: Instance) =>
-  s.vmState === 'shelved_offloaded' || (s.vmState === 'building' && s.taskState === 'scheduling') ? null : COMPUTE_HOST;
+/**
+ * The server's host: the one Placement chose (functions/core/placement/scheduler.ts); none before
+ * it is placed (a build that found no valid host never is) or once offloaded, as in Nova. An item
+ * written before the scheduler existed was on the one host there was.
+ */
+export const hostOf = (s: Instance) => {
+  if (s.vmState === 'shelved_offloaded' || (s.vmState === 'building' && !s.host)) return null;
+  if (s.host) return s.host;
+  return s.vmState === 'error' && s.fault?.message.startsWith('No valid host') ? null : COMPUTE_HOST;
+};
+/** The hypervisor's hostname: the host's one node. */
+export const nodeOf = (s: Instance) => (hostOf(s) === null ? null : s.node ?? hostOf(s));
 
 /** Nova's opaque per-project host id: sha224(project + host), '' when there is no host. */
 export const hostIdOf = (projectId: string, host: string | null) =>
@@ -97,7 +107,7 @@ export function serverView(s: Instance, base: string, o: ServerViewOptions, part
   if (extendedAttrs) {
     view['OS-EXT-SRV-ATTR:host'] = host;
     view['OS-EXT-SRV-ATTR:instance_name'] = `instance-${s.id.slice(0, 8)}`;
-    view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = host;
+    view['OS-EXT-SRV-ATTR:hypervisor_hostname'] = nodeOf(s);
     if (at('2.3')) {
       Object.assign(view, {
         'OS-EXT-SRV-ATTR:hostname': hostnameOfServer(s),

@@ -1,5 +1,5 @@
 import {
-  checkAddresses, checkDeletions, checkFencing, checkHistory, checkIdempotency, checkKeyEffects, checkLeases, checkOverlap, checkOwnership,
+  checkAddresses, checkAntiAffinity, checkCapacity, checkDeletions, checkQuotas, checkFencing, checkHistory, checkIdempotency, checkKeyEffects, checkLeases, checkOverlap, checkOwnership,
   checkTerminal, checkTransitions,
 } from '../support/history/checker.js';
 import type { Actor, HistoryEvent, WriteEvent } from '../support/history/events.js';
@@ -274,6 +274,93 @@ describe('history checker: one key, one effect; an answered delete is carried ou
     const h = deleteAnswered('reset');
     expect(names(h)).toEqual(['deletion']);
     expect(checkDeletions(h)[0]!.message).toMatch(/delete req-d of i-1 was answered 204, but the server ends active \(its action: Error Superseded/);
+  });
+});
+
+/** Placement's items: a host of 2 vCPUs, 2048 MiB, 20 GiB and what is allocated on it. */
+function host(used: number, allocations: Record<string, number>) {
+  return {
+    name: 'h1', vcpus: 2, ram: 2048, disk: 20, usedVcpus: used, usedRam: used * 512, usedDisk: used,
+    allocations: Object.fromEntries(Object.entries(allocations).map(([id, n]) => [id, { vcpus: n, ram: n * 512, disk: n, at: T0 }])),
+  };
+}
+const live = (id: string) => ({ pk: `INSTANCE#${id}`, sk: 'META', id });
+
+/** Two servers placed on a host that holds two; optionally a third write that overfills it. */
+function placements(over: boolean): HistoryEvent[] {
+  seq = 0;
+  const h: HistoryEvent[] = [
+    write(T0, worker('req-a', 1), 'HOSTS', 'HOST#h1', 'Update', host(1, { a: 1 })),
+    write(T0 + 1, worker('req-b', 1), 'HOSTS', 'HOST#h1', 'Update', host(2, { a: 1, b: 1 })),
+  ];
+  if (over) h.push(write(T0 + 2, worker('req-c', 1), 'HOSTS', 'HOST#h1', 'Update', host(3, { a: 1, b: 1, c: 1 })));
+  h.push({ kind: 'final', seq: ++seq, at: T0 + 100, items: [{ pk: 'HOSTS', sk: 'HOST#h1', ...host(over ? 3 : 2, over ? { a: 1, b: 1, c: 1 } : { a: 1, b: 1 }) }, live('a'), live('b'), live('c')] });
+  return h;
+}
+
+/** Members of group g placed on hosts, as their instance items say. */
+function members(hosts: readonly string[], policy = 'anti-affinity', rules: Record<string, number> = {}): HistoryEvent[] {
+  seq = 0;
+  return [
+    write(T0, api, 'SERVERGROUPS', 'GROUP#g', 'Put', { id: 'g', policy, rules, members: {} }),
+    ...hosts.map((h, i): HistoryEvent => write(T0 + 1 + i, worker(`req-${i}`, 1), `INSTANCE#m${i}`, 'META', 'Update', {
+      id: `m${i}`, vmState: 'active', host: h, serverGroupId: 'g',
+    })),
+    { kind: 'final', seq: ++seq, at: T0 + 100, items: [] },
+  ];
+}
+
+describe('history checker: placement', () => {
+  it('capacity: a host filled to its capacity passes', () => {
+    expect(checkCapacity(placements(false))).toEqual([]);
+  });
+
+  it('capacity: a write that leaves a host over its capacity', () => {
+    const h = placements(true);
+    expect(checkCapacity(h).map((v) => v.message)).toEqual([
+      expect.stringMatching(/host h1 over capacity after write 3: 3\/2 vCPUs, 1536\/2048 MiB, 3\/20 GiB/),
+    ]);
+    expect(names(h)).toContain('capacity');
+  });
+
+  it('capacity: at rest, a host still allocated to a server that is gone, or using what its allocations do not add up to', () => {
+    seq = 0;
+    const leaked: HistoryEvent[] = [{ kind: 'final', seq: 1, at: T0, items: [{ pk: 'HOSTS', sk: 'HOST#h1', ...host(1, { gone: 1 }) }] }];
+    expect(checkCapacity(leaked).map((v) => v.message)).toEqual(['host h1 still allocated to server gone, which is gone (leaked)']);
+    const drift: HistoryEvent[] = [{ kind: 'final', seq: 1, at: T0, items: [{ pk: 'HOSTS', sk: 'HOST#h1', ...host(2, { a: 1 }) }, live('a')] }];
+    expect(checkCapacity(drift).map((v) => v.message)).toEqual(['host h1 uses 2 vCPUs, 1024 MiB, 2 GiB, not the sum of its allocations']);
+  });
+
+  it('quota: a project\'s usage past its own limit, and past the default class\'s', () => {
+    seq = 0;
+    const usage = (project: string, instances: number) => write(T0, api, `SERVERUSAGE#${project}`, 'META', 'Update', { instances, cores: instances, ram: instances * 512 });
+    const h: HistoryEvent[] = [
+      usage('p1', 3), usage('p1', 4), usage('p2', 5), usage('p2', 6), usage('p3', 5),
+      { kind: 'final', seq: ++seq, at: T0 + 100, items: [
+        { pk: 'QUOTA#p1', sk: 'LIMITS', instances: 3 }, { pk: 'QUOTACLASS#default', sk: 'LIMITS', instances: 5 },
+      ] },
+    ];
+    expect(checkQuotas(h).map((v) => v.message)).toEqual([
+      'project p1 uses 4 instances after write 2, over its limit of 3',
+      'project p2 uses 6 instances after write 4, over its limit of 5',
+    ]);
+    expect(names(h)).toEqual(['quota', 'quota']);
+  });
+
+  it('antiAffinity: members on distinct hosts pass; two on one host do not, unless the group allows two per host or is not anti-affine', () => {
+    expect(checkAntiAffinity(members(['h1', 'h2', 'h3']))).toEqual([]);
+    const h = members(['h1', 'h2', 'h1']);
+    expect(checkAntiAffinity(h).map((v) => v.message)).toEqual(['anti-affinity group g has 2 members on host h1 after write 4: m0, m2']);
+    expect(names(h)).toEqual(['antiAffinity']);
+    expect(checkAntiAffinity(members(['h1', 'h1'], 'anti-affinity', { max_server_per_host: 2 }))).toEqual([]);
+    expect(checkAntiAffinity(members(['h1', 'h1'], 'affinity'))).toEqual([]);
+  });
+
+  it('antiAffinity: a member deleted frees its place', () => {
+    const h = members(['h1']);
+    h.splice(2, 0, write(T0 + 5, worker('req-d', 2), 'INSTANCE#m0', 'META', 'Update', { id: 'm0', vmState: 'deleted', deleted: true, host: 'h1', serverGroupId: 'g' }));
+    h.splice(3, 0, write(T0 + 6, worker('req-n', 1), 'INSTANCE#m9', 'META', 'Update', { id: 'm9', vmState: 'active', host: 'h1', serverGroupId: 'g' }));
+    expect(checkAntiAffinity(h)).toEqual([]);
   });
 });
 

@@ -41,7 +41,7 @@ describe('registering a route', () => {
   const cases: Record<string, object> = {
     'without a policy': { ...withoutPolicy, path: '/v2.1/os-hypervisors' },
     'with policy undefined': { ...someRoute, path: '/v2.1/os-hypervisors', policy: undefined },
-    'with a policy taskgate does not know': { ...someRoute, path: '/v2.1/os-hypervisors', policy: 'os_compute_api:os-hypervisors:list' },
+    'with a policy taskgate does not know': { ...someRoute, path: '/v2.1/os-hypervisors', policy: 'os_compute_api:os-hypervisors:unheard-of' },
     'PUBLIC outside version discovery': { ...someRoute, path: '/v2.1/os-hypervisors', policy: PUBLIC },
     'version discovery with a policy': { ...someRoute, path: '/v2.1/', policy: 'os_compute_api:servers:show' },
   };

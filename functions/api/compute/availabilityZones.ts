@@ -1,30 +1,43 @@
+import type { AdmissionDeps } from '../../core/compute/admission.js';
+import { readHosts, type Host } from '../../core/placement/hosts.js';
 import { json, type ApiRoute } from '../http.js';
-import { COMPUTE_HOST } from '../views.js';
+import { dbDatetime } from '../timestamps.js';
 
-// os-availability-zone (availability_zone.py): taskgate has one zone, Nova's default `nova`, with
-// its one compute host; the detail (administrators) shows the host and its nova-compute service.
+// os-availability-zone (availability_zone.py): the zones of the compute hosts
+// (functions/core/placement/hosts.ts). A zone is available while one of its hosts' services is
+// enabled; Nova lists the others as not available. The detail (administrators) shows each
+// zone's hosts and their nova-compute service.
 
-export function availabilityZoneRoutes(): ApiRoute[] {
+function zones(hosts: readonly Host[]): Map<string, Host[]> {
+  const byZone = new Map<string, Host[]>();
+  for (const h of hosts) byZone.set(h.zone, [...byZone.get(h.zone) ?? [], h]);
+  return byZone;
+}
+
+const available = (hosts: readonly Host[]) => hosts.some((h) => h.enabled);
+
+export function availabilityZoneRoutes(deps: AdmissionDeps): ApiRoute[] {
   return [
     {
       method: 'GET', path: '/v2.1/os-availability-zone', policy: 'os_compute_api:os-availability-zone:list',
       doc: { summary: 'List availability zones', success: [200] },
       handler: async () => json(200, {
-        availabilityZoneInfo: [{ zoneName: 'nova', zoneState: { available: true }, hosts: null }],
+        availabilityZoneInfo: [...zones(await readHosts(deps.table))].map(([zoneName, hosts]) => ({
+          zoneName, zoneState: { available: available(hosts) }, hosts: null,
+        })),
       }),
     },
     {
       method: 'GET', path: '/v2.1/os-availability-zone/detail', policy: 'os_compute_api:os-availability-zone:detail',
       doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
-      // Administrators only: os_compute_api:os-availability-zone:detail (middleware/routePolicy.ts).
-      handler: async () => {
-        return json(200, {
-          availabilityZoneInfo: [{
-            zoneName: 'nova', zoneState: { available: true },
-            hosts: { [COMPUTE_HOST]: { 'nova-compute': { available: true, active: true, updated_at: null } } },
-          }],
-        });
-      },
+      handler: async () => json(200, {
+        availabilityZoneInfo: [...zones(await readHosts(deps.table))].map(([zoneName, hosts]) => ({
+          zoneName, zoneState: { available: available(hosts) },
+          hosts: Object.fromEntries(hosts.map((h) => [h.name, {
+            'nova-compute': { available: h.enabled, active: !h.forcedDown, updated_at: dbDatetime(h.updated) },
+          }])),
+        })),
+      }),
     },
   ];
 }

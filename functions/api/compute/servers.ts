@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { createServer, requestOperation, reservationIdFor, serverIdFor, type AdmissionDeps } from '../../core/compute/admission.js';
 import { readInstance } from '../../core/compute/readInstance.js';
 import { chargeServers, giveBackServer } from '../../core/placement/quotas/usage.js';
+import { projectLimits } from '../../core/placement/quotas/limits.js';
+import { readHosts } from '../../core/placement/hosts.js';
+import { addMember, removeMember, visibleGroup } from '../../core/placement/serverGroups.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
 import { AlreadyInProgress } from '../../core/compute/refusals.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
@@ -20,7 +23,7 @@ import {
 import { serverListQuery } from '../listQuery.js';
 import { checkBody, createServerSchema, isTrue, normalIPv6, updateServerSchema } from '../serverSchemas.js';
 import {
-  addressesView, COMPUTE_HOST, serverSummaryView, serverView, type ServerParts, type ServerViewOptions,
+  addressesView, serverSummaryView, serverView, type ServerParts, type ServerViewOptions,
 } from '../views.js';
 
 type CreateBody = { server: Record<string, any> };
@@ -93,21 +96,29 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
       }
     }
   }
+  // The zones and hosts are Placement's (functions/core/placement/hosts.ts): a zone no host is
+  // in is Nova's 400; a forced host (`zone:host`, an administrator's) is the scheduler's to check.
   const az: string | undefined = server.availability_zone;
+  const hosts = await readHosts(deps.table);
+  let requestedZone: string | undefined;
+  let requestedHost: string | undefined;
   if (az !== undefined) {
     const [zone, host] = az.split(':');
-    if (zone !== 'nova') throw new BadRequest(`The requested availability zone is not available`);
+    if (zone && !hosts.some((h) => h.zone === zone)) throw new BadRequest(`The requested availability zone is not available`);
     if (host !== undefined && !ctx.caller.isAdmin) {
       throw new Forbidden('Policy doesn\'t allow os_compute_api:servers:create:forced_host to be performed.');
     }
+    requestedZone = zone || undefined;
+    requestedHost = host || undefined;
   }
   if (server.host !== undefined || server.hypervisor_hostname !== undefined) {
     if (!ctx.caller.isAdmin) {
       throw new Forbidden('Policy doesn\'t allow compute:servers:create:requested_destination to be performed.');
     }
     for (const h of [server.host, server.hypervisor_hostname]) {
-      if (h !== undefined && h !== COMPUTE_HOST) throw new BadRequest(`Compute host ${h} could not be found.`);
+      if (h !== undefined && !hosts.some((known) => known.name === h)) throw new BadRequest(`Compute host ${h} could not be found.`);
     }
+    requestedHost = server.host ?? server.hypervisor_hostname;
   }
   checkMetadataQuota(server.metadata);
   const refusal = flavor && image && imageRefusal(image, flavor);
@@ -123,10 +134,33 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
     userData: server.user_data ?? null,
     trustedCerts: server.trusted_image_certificates ?? null,
     configDrive: server.config_drive !== undefined && isTrue(server.config_drive),
-    availabilityZone: 'nova',
+    availabilityZone: requestedZone ?? 'nova',
+    ...(requestedZone ? { requestedZone } : {}),
+    ...(requestedHost ? { requestedHost } : {}),
     ...(server.hostname !== undefined ? { hostname: server.hostname } : {}),
   };
 }
+
+/**
+ * The `group` scheduler hint (os:scheduler_hints): a server group the caller sees, by uuid; Nova's
+ * 400 for a malformed one, its 404 turned 400 for one it cannot find (the create's input is wrong).
+ */
+async function requestedGroup(deps: AdmissionDeps, ctx: ApiContext, body: Record<string, any>): Promise<string | undefined> {
+  const hints = body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints'];
+  const group = hints?.group;
+  if (group === undefined) return undefined;
+  if (typeof group !== 'string' || !UUID.test(group)) {
+    throw new BadRequest(`Invalid input for field/attribute group. Value: ${JSON.stringify(group)}. ${JSON.stringify(group)} is not a 'uuid'`);
+  }
+  try {
+    return (await visibleGroup(deps.table, ctx.caller, group.toLowerCase())).id;
+  } catch (err) {
+    if (err instanceof NotFound) throw new BadRequest(err.message);
+    throw err;
+  }
+}
+
+const UUID = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
 function counts(server: Record<string, any>): { min: number; max: number } {
   const min = Number(server.min_count ?? 1);
@@ -141,9 +175,11 @@ function counts(server: Record<string, any>): { min: number; max: number } {
 export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   const create: Route = async (event, ctx) => {
     const v = ctx.apiVersion;
-    const { server } = checkBody<CreateBody>('createServer', v, event.body);
+    const body = checkBody<CreateBody>('createServer', v, event.body);
+    const { server } = body;
     const { min, max } = counts(server);
-    const fields = await createFields(deps, ctx, server);
+    const group = await requestedGroup(deps, ctx, body);
+    const fields = { ...await createFields(deps, ctx, server), ...(group ? { serverGroupId: group } : {}) };
     // Its interfaces: the networks and ports named (or the project's network), checked as Nova checks them.
     const nics = await requestedNics(deps.table, ctx.caller, server.networks, max);
     // From the request id, as the servers' ids are: a retry that goes on as this request names them alike.
@@ -161,9 +197,12 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
     // Last, as Nova checks quota after the request: as many as fit, from max_count down to min_count.
     const count = await chargeServers(quota, ctx.caller.projectId, serverIds, flavor, min, now);
     const instances: Instance[] = [];
+    const memberLimit = group ? (await projectLimits(deps.table, ctx.caller.projectId)).server_group_members : -1;
     for (let i = 0; i < count; i++) {
       const name = max > 1 ? `${server.name}-${i + 1}` : server.name;
       try {
+        // The server joins its group before it exists, as Nova adds the member with the build request.
+        if (group) await addMember(deps.table, group, serverIds[i]!, memberLimit);
         instances.push(await createServer(deps, {
           ...requester(ctx), requestId: requestIds[i]!, name, flavorRef, imageRef, fields, reservationId, launchIndex: i, nics,
         }));
@@ -171,7 +210,10 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
         // The servers not made give their charge back: this one if its item is not there (a
         // create refused or undone), and every later one, never attempted.
         for (let j = i; j < count; j++) {
-          if (j > i || !await readInstance(deps.table, serverIds[j]!)) await giveBackServer(deps.table, ctx.caller.projectId, serverIds[j]!);
+          if (j > i || !await readInstance(deps.table, serverIds[j]!)) {
+            await giveBackServer(deps.table, ctx.caller.projectId, serverIds[j]!);
+            if (group) await removeMember(deps.table, group, serverIds[j]!);
+          }
         }
         throw err;
       }

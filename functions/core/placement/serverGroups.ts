@@ -1,10 +1,11 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { BadRequest, Forbidden, NotFound } from '../shared/errors.js';
-import { INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, type Table } from '../shared/table.js';
+import { isConditionFailure, type Table } from '../shared/table.js';
 import { projectLimits } from './quotas/limits.js';
 
 // Nova's server groups (nova/objects/instance_group.py, api/openstack/compute/server_groups.py):
-// one item each, with its members. The policy is enforced where servers are placed, on the host
+// one item each, with its members, all under one partition (SERVERGROUPS: groups are few, and a
+// list reads them together, as flavors and hosts are read). The policy is enforced where servers are placed, on the host
 // items (allocations.ts): anti-affinity as a per-host member count in the allocation's own
 // conditional write, affinity by the host the group is pinned to by its first member (one
 // conditional write on this item). The project's count of groups (quota server_groups) is its
@@ -28,9 +29,9 @@ export interface ServerGroup {
   readonly created: string;
 }
 
-const groupKey = (id: string) => ({ pk: `SERVERGROUP#${id}`, sk: 'META' });
+const groupKey = (id: string) => ({ pk: 'SERVERGROUPS', sk: `GROUP#${id}` });
 const countKey = (projectId: string) => ({ pk: `SERVERGROUPCOUNT#${projectId}`, sk: 'META' });
-const strip = ({ pk: _p, sk: _s, gsi1pk: _a, gsi1sk: _b, gsi2pk: _c, gsi2sk: _d, ...g }: Record<string, unknown>) => g as unknown as ServerGroup;
+const strip = ({ pk: _p, sk: _s, ...g }: Record<string, unknown>) => g as unknown as ServerGroup;
 
 /** How many of the group's members one host may hold; undefined: no limit (affinity, the soft policies). */
 export function maxPerHost(g: Pick<ServerGroup, 'policy' | 'rules'>): number | undefined {
@@ -88,10 +89,7 @@ export async function createGroup(
   try {
     await table.db.send(new PutCommand({
       TableName: table.name,
-      Item: {
-        ...groupKey(g.id), ...group, gsi1pk: `SERVERGROUPS#${g.projectId}`, gsi1sk: `${created}#${g.id}`,
-        gsi2pk: 'SERVERGROUPS', gsi2sk: `${created}#${g.id}`,
-      },
+      Item: { ...groupKey(g.id), ...group },
       ConditionExpression: 'attribute_not_exists(pk)',
     }));
   } catch (err) {
@@ -107,15 +105,19 @@ export async function listGroups(table: Table, projectId: string | 'all'): Promi
   let start: Record<string, unknown> | undefined;
   do {
     const out = await table.db.send(new QueryCommand({
-      TableName: table.name, IndexName: projectId === 'all' ? INDEX_ALL_SERVERS : INDEX_BY_PROJECT,
-      KeyConditionExpression: projectId === 'all' ? 'gsi2pk = :pk' : 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': projectId === 'all' ? 'SERVERGROUPS' : `SERVERGROUPS#${projectId}` },
-      ExclusiveStartKey: start,
+      TableName: table.name, KeyConditionExpression: 'pk = :pk AND begins_with(sk, :group)',
+      ...(projectId === 'all'
+        ? { ExpressionAttributeValues: { ':pk': 'SERVERGROUPS', ':group': 'GROUP#' } }
+        : {
+          FilterExpression: '#proj = :proj', ExpressionAttributeNames: { '#proj': 'projectId' },
+          ExpressionAttributeValues: { ':pk': 'SERVERGROUPS', ':group': 'GROUP#', ':proj': projectId },
+        }),
+      ConsistentRead: true, ExclusiveStartKey: start,
     }));
     groups.push(...(out.Items ?? []).map(strip));
     start = out.LastEvaluatedKey;
   } while (start);
-  return groups;
+  return groups.sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
 }
 
 export async function deleteGroup(table: Table, group: ServerGroup): Promise<void> {

@@ -141,6 +141,23 @@ export const POLICIES = {
   'os_compute_api:os-quota-class-sets:update': 'admin',
   'os_compute_api:limits': 'any',
   'os_compute_api:limits:other_project': 'admin',
+  // Placement's (nova/policies/server_groups.py, hypervisors.py, services.py, hosts.py): a member's
+  // server groups are its project's (the route checks it); hosts, hypervisors, services are admins'.
+  'os_compute_api:os-server-groups:index': 'reader',
+  'os_compute_api:os-server-groups:index:all_projects': 'admin',
+  'os_compute_api:os-server-groups:show': 'reader',
+  'os_compute_api:os-server-groups:create': 'member',
+  'os_compute_api:os-server-groups:delete': 'member',
+  'os_compute_api:os-hypervisors:list': 'admin',
+  'os_compute_api:os-hypervisors:list-detail': 'admin',
+  'os_compute_api:os-hypervisors:show': 'admin',
+  'os_compute_api:os-hypervisors:statistics': 'admin',
+  'os_compute_api:os-hypervisors:servers': 'admin',
+  'os_compute_api:os-hypervisors:search': 'admin',
+  'os_compute_api:os-services:list': 'admin',
+  'os_compute_api:os-services:update': 'admin',
+  'os_compute_api:os-hosts:list': 'admin',
+  'os_compute_api:os-hosts:show': 'admin',
   // nova/policies/server_diagnostics.py, server_password.py, server_external_events.py (Nova's
   // SERVICE_ROLE; taskgate has no service role: its administrators), simple_tenant_usage.py (a
   // reader sees its own project's: the route checks the project), instance_usage_audit_log.py.

@@ -2,12 +2,14 @@ import { isOperationName, operationRow, resolveVmOutcome, type OperationName } f
 import type { VmState } from '../../../functions/core/compute/states.js';
 import type { HistoryEvent, RequestEvent, WriteEvent } from './events.js';
 import { findOverlaps, type HoldInterval } from './overlap.js';
+import { QUOTA_DEFAULTS } from '../../../functions/core/placement/quotas/limits.js';
 
 // The invariants of taskgate's design, checked over a recorded history. Each check is a pure
 // function of the history and names the invariant it found broken.
 
 export type Invariant =
-  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency' | 'keyEffect' | 'deletion' | 'address';
+  | 'overlap' | 'terminal' | 'lease' | 'fenced' | 'ownership' | 'transition' | 'idempotency' | 'keyEffect' | 'deletion' | 'address'
+  | 'capacity' | 'quota' | 'antiAffinity';
 
 export interface Violation {
   readonly invariant: Invariant;
@@ -420,8 +422,104 @@ export function checkAddresses(history: readonly HistoryEvent[]): Violation[] {
   return found;
 }
 
+/**
+ * No host is ever over its capacity (every write that left a host item, checked on what it
+ * left), and at rest each host's used figures are the sum of its allocations, none of them held
+ * for a server that is gone (functions/core/placement/allocations.ts).
+ */
+export function checkCapacity(history: readonly HistoryEvent[]): Violation[] {
+  const found: Violation[] = [];
+  const bad = (message: string) => found.push({ invariant: 'capacity', message });
+  const isHost = (pk: string, sk: string) => pk === 'HOSTS' && sk.startsWith('HOST#');
+  for (const w of [...writes(history)].sort((a, b) => a.seq - b.seq)) {
+    if (!w.ok || !w.after || !isHost(w.pk, w.sk)) continue;
+    const h = w.after;
+    if (h.usedVcpus > h.vcpus || h.usedRam > h.ram || h.usedDisk > h.disk) {
+      bad(`host ${h.name} over capacity after write ${w.seq}: ${h.usedVcpus}/${h.vcpus} vCPUs, ${h.usedRam}/${h.ram} MiB, ${h.usedDisk}/${h.disk} GiB`);
+    }
+  }
+  const final = history.find((e) => e.kind === 'final');
+  if (!final) return found;
+  const live = new Set(final.items.filter((i) => String(i.pk).startsWith('INSTANCE#') && i.sk === 'META' && !i.deleted).map((i) => i.id as string));
+  for (const h of final.items.filter((i) => isHost(String(i.pk), String(i.sk)))) {
+    const allocations = Object.entries((h.allocations ?? {}) as Record<string, { vcpus: number; ram: number; disk: number }>);
+    const sum = (f: (a: { vcpus: number; ram: number; disk: number }) => number) => allocations.reduce((n, [, a]) => n + f(a), 0);
+    if (h.usedVcpus !== sum((a) => a.vcpus) || h.usedRam !== sum((a) => a.ram) || h.usedDisk !== sum((a) => a.disk)) {
+      bad(`host ${h.name} uses ${h.usedVcpus} vCPUs, ${h.usedRam} MiB, ${h.usedDisk} GiB, not the sum of its allocations`);
+    }
+    for (const [serverId] of allocations) if (!live.has(serverId)) bad(`host ${h.name} still allocated to server ${serverId}, which is gone (leaked)`);
+  }
+  return found;
+}
+
+/**
+ * No project's compute usage ever passes its limit: every write that left a usage item, against
+ * the limits at rest (the project's own, else the default class's, else Nova's defaults).
+ */
+export function checkQuotas(history: readonly HistoryEvent[]): Violation[] {
+  const final = history.find((e) => e.kind === 'final');
+  const items = final?.items ?? [];
+  const set = (pk: string) => items.find((i) => i.pk === pk && i.sk === 'LIMITS') ?? {};
+  const limitOf = (projectId: string, r: 'instances' | 'cores' | 'ram'): number => {
+    const own = set(`QUOTA#${projectId}`)[r];
+    const byClass = set('QUOTACLASS#default')[r];
+    return typeof own === 'number' ? own : typeof byClass === 'number' ? byClass : QUOTA_DEFAULTS[r];
+  };
+  const found: Violation[] = [];
+  for (const w of writes(history)) {
+    if (!w.ok || !w.after || !w.pk.startsWith('SERVERUSAGE#')) continue;
+    const projectId = w.pk.slice('SERVERUSAGE#'.length);
+    for (const r of ['instances', 'cores', 'ram'] as const) {
+      const limit = limitOf(projectId, r);
+      if (limit >= 0 && Number(w.after[r] ?? 0) > limit) {
+        found.push({ invariant: 'quota', message: `project ${projectId} uses ${w.after[r]} ${r} after write ${w.seq}, over its limit of ${limit}` });
+      }
+    }
+  }
+  return found;
+}
+
+/**
+ * Members of an anti-affinity server group never share a host: the instance items replayed in
+ * the order their writes answered, each live member where its item says it is placed, at most
+ * the group's max_server_per_host (1 by default) on one host at any moment.
+ */
+export function checkAntiAffinity(history: readonly HistoryEvent[]): Violation[] {
+  const groups = new Map<string, { policy?: string; rules?: { max_server_per_host?: number } }>();
+  const groupItem = (pk: string, sk: string) => pk === 'SERVERGROUPS' && sk.startsWith('GROUP#');
+  for (const w of writes(history)) if (w.ok && w.after && groupItem(w.pk, w.sk)) groups.set(w.after.id, w.after);
+  for (const i of history.find((e) => e.kind === 'final')?.items ?? []) if (groupItem(String(i.pk), String(i.sk))) groups.set(i.id, i);
+  const limit = (groupId: string) => {
+    const g = groups.get(groupId);
+    return g?.policy === 'anti-affinity' ? g.rules?.max_server_per_host ?? 1 : undefined;
+  };
+  const placed = new Map<string, { group: string; host: string }>();
+  const found: Violation[] = [];
+  for (const w of [...writes(history)].sort((a, b) => a.seq - b.seq)) {
+    if (!w.ok || !isInstanceMeta(w)) continue;
+    const instanceId = instanceOf(w);
+    const item = w.command === 'Delete' ? undefined : w.after;
+    if (!item || item.deleted || !item.host || !item.serverGroupId) {
+      placed.delete(instanceId);
+      continue;
+    }
+    placed.set(instanceId, { group: item.serverGroupId, host: item.host });
+    const max = limit(item.serverGroupId);
+    if (max === undefined) continue;
+    const together = [...placed].filter(([, p]) => p.group === item.serverGroupId && p.host === item.host).map(([id]) => id);
+    if (together.length > max) {
+      found.push({
+        invariant: 'antiAffinity',
+        message: `anti-affinity group ${item.serverGroupId} has ${together.length} members on host ${item.host} after write ${w.seq}: ${together.join(', ')}`,
+      });
+    }
+  }
+  return found;
+}
+
 export function checkHistory(history: readonly HistoryEvent[], options: CheckOptions): Violation[] {
   return [
+    ...checkCapacity(history), ...checkQuotas(history), ...checkAntiAffinity(history),
     ...checkOverlap(history), ...checkTerminal(history), ...checkLeases(history, options), ...checkFencing(history),
     ...checkOwnership(history), ...checkTransitions(history), ...checkIdempotency(history), ...checkKeyEffects(history),
     ...checkDeletions(history), ...checkAddresses(history),
