@@ -74,7 +74,7 @@ export function newImage(req: NewImageRequest): Image {
     disk_format: (base.disk_format as string | null | undefined) ?? null,
     container_format: (base.container_format as string | null | undefined) ?? null,
     size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null,
-    created_at: at, updated_at: at,
+    created_at: at, updated_at: at, created_ms: req.now,
     tags: [...new Set((fields.tags as string[] | undefined) ?? [])],
     properties,
     version: 1,

@@ -36,6 +36,12 @@ export interface Image {
   readonly os_hash_value: string | null;
   /** `2026-01-02T03:04:05Z`: Glance's own spelling (seconds, UTC). */
   readonly created_at: string;
+  /**
+   * The creation time to the millisecond (epoch ms), never shown: Glance's database keeps more
+   * than the seconds its JSON shows, so images made within one second still list, and rotate
+   * out, in the order they were made. Absent on built-in and older records (0).
+   */
+  readonly created_ms?: number;
   readonly updated_at: string;
   readonly tags: readonly string[];
   /** Custom properties (Glance's extra properties): any other key, a string value. */

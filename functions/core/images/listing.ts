@@ -200,7 +200,7 @@ function compareValues(a: Sortable, b: Sortable): number {
 
 function compareImages(sort: readonly Sort[], a: Image, b: Image): number {
   for (const { key, dir } of sort) {
-    const c = compareValues(a[key], b[key]);
+    const c = compareValues(a[key], b[key]) || (key === 'created_at' ? compareValues(a.created_ms ?? 0, b.created_ms ?? 0) : 0);
     if (c !== 0) return dir === 'asc' ? c : -c;
   }
   return 0;

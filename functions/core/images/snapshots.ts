@@ -61,7 +61,7 @@ export function snapshotImage(req: SnapshotRequest): Image {
     disk_format: req.kind === 'backup' ? base?.disk_format ?? null : null,
     container_format: req.kind === 'backup' ? base?.container_format ?? null : null,
     size: null, virtual_size: null, checksum: null, os_hash_algo: null, os_hash_value: null,
-    created_at: at, updated_at: at, tags: [],
+    created_at: at, updated_at: at, created_ms: req.now, tags: [],
     properties: {
       ...inherited,
       instance_uuid: req.instance.id, user_id: req.caller.userId, image_type: req.kind, base_image_ref: req.instance.imageId,
@@ -129,7 +129,7 @@ export async function rotateBackups(
   const backups = (await allImages(table))
     .filter((i) => !isDeleted(i) && i.properties.image_type === 'backup' && i.properties.backup_type === backupType
       && i.properties.instance_uuid === instanceId)
-    .sort((a, b) => b.created_at.localeCompare(a.created_at) || b.id.localeCompare(a.id));
+    .sort((a, b) => b.created_at.localeCompare(a.created_at) || (b.created_ms ?? 0) - (a.created_ms ?? 0) || b.id.localeCompare(a.id));
   const excess = backups.slice(rotation);
   for (const image of excess) await deleteIf(table, image.id, now, () => false);
   return excess.map((i) => i.id);
