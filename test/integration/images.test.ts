@@ -462,3 +462,11 @@ describe('Nova\'s side', () => {
       .toEqual({ forbidden: { code: 403, message: `Not authorized for image ${IMAGE}.` } });
   });
 });
+
+describe('image tasks (Glance 2.12)', () => {
+  it('an image the caller sees has none (taskgate runs no imports); another project\'s private image is 404', async () => {
+    const image = await made(alice, { name: 'tasks', visibility: 'private' });
+    expect(await alice.get(`/images/${image.id}/tasks`)).toMatchObject({ status: 200, body: { tasks: [] } });
+    expect((await bob.get(`/images/${image.id}/tasks`)).status).toBe(404);
+  });
+});

@@ -81,6 +81,13 @@ export function imageRoutes(deps: AdmissionDeps): ApiRoute[] {
 
   const show: Route = async (event, ctx) => json(200, imageView(visibleImage(ctx.caller, id(event), await readImage(deps.table, id(event)))));
 
+  // Glance 2.12's image tasks (imports, location updates): taskgate runs none, so an image the
+  // caller sees has none; one it does not see is 404.
+  const tasks: Route = async (event, ctx) => {
+    visibleImage(ctx.caller, id(event), await readImage(deps.table, id(event)));
+    return json(200, { tasks: [] });
+  };
+
   const create: Route = async (event, ctx) => {
     const image = await createImage(deps.table, { caller: ctx.caller, requestId: ctx.requestId, body: event.body, now: now() });
     return json(201, imageView(image), { location: `${ctx.baseUrl}/image${imagePath(image.id)}` });
@@ -125,6 +132,10 @@ export function imageRoutes(deps: AdmissionDeps): ApiRoute[] {
     {
       method: 'GET', path: `${V2}/images/{image_id}`, policy: 'get_image', handler: show,
       doc: { summary: 'Show an image (Glance)', success: [200] },
+    },
+    {
+      method: 'GET', path: `${V2}/images/{image_id}/tasks`, policy: 'get_image', handler: tasks,
+      doc: { summary: 'List an image\'s tasks: none (Glance 2.12)', success: [200] },
     },
     {
       method: 'PATCH', path: `${V2}/images/{image_id}`, policy: 'modify_image', handler: withGlanceLimits(update), body: PATCH_BODY,
