@@ -19,7 +19,7 @@ const OLD_SHARDS = 8;
 const oldShard = (id: string) => [...id].reduce((sum, c) => (sum + c.charCodeAt(0)) % OLD_SHARDS, 0);
 
 /** An id in the previous version's last partition, which the current hash puts elsewhere on both indexes. */
-function movedId(): string {
+function movedId(): `${string}-${string}-${string}-${string}-${string}` {
   for (;;) {
     const id = crypto.randomUUID();
     if (oldShard(id) === OLD_SHARDS - 1 && serverShardOf(id) !== `SERVERS#${oldShard(id)}` && leaseShardOf(id) !== `LEASE#${oldShard(id)}`) return id;
