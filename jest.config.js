@@ -14,4 +14,5 @@ export default {
   // test/keystone needs a real Keystone: `npm run test:keystone`.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/keystone/'],
   testTimeout: 120000,
+  setupFiles: ['<rootDir>/test/support/quietLogger.ts'],
 };

@@ -82,8 +82,6 @@ describe('detach-volume racing rebuild through taskgate', () => {
         await nova.waitIdle(id);
       }
     }
-    console.log(`blueprint race: ${ROUNDS} rounds, ${tally.conflicts} x 409, ${tally.both} rounds with both accepted in turn, `
-      + `${tally.rebuildsAccepted} rebuilds and ${tally.detachesAccepted} detaches accepted, 0 failures`);
     expect(tally.rebuildsAccepted + tally.detachesAccepted).toBe(ROUNDS + tally.both);
     // Both orders were really exercised, with real conflicts.
     expect(tally.conflicts).toBeGreaterThan(0);
@@ -119,7 +117,6 @@ describe('the same race on the pre-blueprint admission (baseline)', () => {
         failures++;
       }
     }
-    console.log(`baseline (read-check-then-act): ${rounds} rounds, ${failures} rebuilds failed with VolumeBDMNotFound`);
     expect(failures).toBeGreaterThan(0);
   });
 });

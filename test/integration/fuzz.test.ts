@@ -244,5 +244,6 @@ it(`${RUNS} malformed requests (seed ${SEED}): no 5xx, nothing thrown, nothing w
   );
   expect(uncaught).toEqual([]);
   expect(await dump()).toEqual(before);
-  console.info(`fuzz: ${RUNS} requests, seed ${SEED}, statuses ${JSON.stringify(Object.fromEntries([...statuses].sort()))}`);
+  // The probes really reached the routes' checks: most were refused, in Nova's shape (checked above).
+  expect([...statuses.keys()].some((status) => status >= 400 && status < 500)).toBe(true);
 }, 600_000);

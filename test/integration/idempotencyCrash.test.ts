@@ -35,14 +35,12 @@ let nextKill: { write: number; when: 'before' | 'after' } | undefined;
 /** Every DeleteItem of the API is throttled (as after the SDK's retries) while set. */
 let throttleDeletes = false;
 
-// A killed invocation's error is logged, as a crashed Lambda's is, and the local front reports
-// the failed handler: expected here, so kept off the test's output.
+// A killed invocation's error is logged, as a crashed Lambda's is, and the local front logs the
+// failed handler: expected here, so captured off the test's output.
 let logs: ReturnType<typeof captureLogs>;
-const consoleError = console.error;
 
 beforeAll(async () => {
   logs = captureLogs();
-  console.error = () => undefined;
   backends = await startBackends();
   apiTable = makeTable(backends.table.name, new DynamoDBClient({
     endpoint: backends.emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS, maxAttempts: 1,
@@ -70,7 +68,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   logs.restore();
-  console.error = consoleError;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   server.closeAllConnections?.();
   apiTable.db.destroy();

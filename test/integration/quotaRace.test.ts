@@ -35,9 +35,6 @@ function seeded(seed: number) {
   };
 }
 
-const figures: { round: number; admitted: number; refused: number; usedAfterDelete: number }[] = [];
-afterAll(() => { console.log(`quotaRace: ${JSON.stringify(figures)}`); });
-
 it.each(Array.from({ length: ROUNDS }, (_, i) => i))('round %i: exactly the quota is admitted, and all of it is given back', async (round) => {
   const project = `race-${round}-${Date.now()}`;
   const nova = new Nova(runtime.apiUrl, `u${round}:${project}`);
@@ -74,7 +71,6 @@ it.each(Array.from({ length: ROUNDS }, (_, i) => i))('round %i: exactly the quot
     await new Promise((r) => setTimeout(r, 10));
     after = await readUsage(runtime.table, project);
   }
-  figures.push({ round, admitted: admitted.length, refused: refused.length, usedAfterDelete: after.instances });
   expect([after.instances, after.cores, after.ram, after.counted]).toEqual([0, 0, 0, {}]);
   expect((await nova.get('/limits')).body.limits.absolute).toMatchObject({ totalInstancesUsed: 0, totalCoresUsed: 0, totalRAMUsed: 0 });
 }, 120_000);

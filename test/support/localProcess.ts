@@ -10,6 +10,8 @@ export interface LocalProcess {
   readonly apiUrl: string;
   /** Everything it printed so far. */
   output(): string;
+  /** Resolves once what it printed matches `pattern` (a gate, not a delay); rejects if it exits first. */
+  printed(pattern: RegExp): Promise<void>;
   /** Resolves with the exit code or signal once the process has ended. */
   readonly exited: Promise<number | string>;
 }
@@ -44,5 +46,17 @@ export async function startLocalProcess(
     child.stdout!.on('data', onData);
     void exited.then((how) => reject(new Error(`local runtime exited (${how}) before listening:\n${out}`)));
   });
-  return { child, apiUrl, output: () => out, exited };
+  const printed = (pattern: RegExp) => new Promise<void>((resolve, reject) => {
+    const check = () => {
+      if (!pattern.test(out)) return;
+      child.stdout!.off('data', check);
+      child.stderr!.off('data', check);
+      resolve();
+    };
+    child.stdout!.on('data', check);
+    child.stderr!.on('data', check);
+    void exited.then((how) => { if (!pattern.test(out)) reject(new Error(`exited (${how}) before printing ${pattern}:\n${out}`)); });
+    check();
+  });
+  return { child, apiUrl, output: () => out, printed, exited };
 }
