@@ -99,7 +99,7 @@ async function createFields(deps: AdmissionDeps, ctx: ApiContext, server: Record
   // The zones and hosts are Placement's (functions/core/placement/hosts.ts): a zone no host is
   // in is Nova's 400; a forced host (`zone:host`, an administrator's) is the scheduler's to check.
   const az: string | undefined = server.availability_zone;
-  const hosts = await readHosts(deps.table);
+  const hosts = az !== undefined || server.host !== undefined || server.hypervisor_hostname !== undefined ? await readHosts(deps.table) : [];
   let requestedZone: string | undefined;
   let requestedHost: string | undefined;
   if (az !== undefined) {

@@ -1,4 +1,5 @@
 import type { OperationName } from './catalogue.js';
+import type { Allocation } from '../placement/hosts.js';
 import type { PowerStateValue, TaskState, VmState } from './states.js';
 
 /** Who is asking: from the auth token, never from the body. */
@@ -123,6 +124,8 @@ export interface Instance {
   /** What the create asked of the scheduler: an availability zone, an administrator's host. */
   readonly requestedZone?: string;
   readonly requestedHost?: string;
+  /** The share of its host Placement allocated it, as written there: its give-back needs no read. */
+  readonly allocation?: Allocation;
   readonly configDrive?: boolean;
   /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
   readonly fieldsVersion?: number;
@@ -176,7 +179,7 @@ export type AttachmentMap = 'volumes' | 'ports';
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
   Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'
-    | 'host' | 'node' | 'availabilityZone'>
+    | 'host' | 'node' | 'availabilityZone' | 'allocation'>
 > & {
   readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
   /** An attachment this operation made: lands on the instance item with the release. */

@@ -1,7 +1,7 @@
 import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
 import type { Instance, InstancePatch } from './instance.js';
-import { freeServer } from '../placement/allocations.js';
+import { freeServer, giveBack } from '../placement/allocations.js';
 import { schedule } from '../placement/scheduler.js';
 import { removeMember } from '../placement/serverGroups.js';
 import { DriverError } from '../shared/errors.js';
@@ -35,7 +35,7 @@ const placeNew: Placing = async ({ table, instance, now, leaseMs }) => {
     ...(instance.requestedZone ? { zone: instance.requestedZone } : {}),
     ...(instance.requestedHost ? { forcedHost: instance.requestedHost } : {}),
   });
-  return { host: placed.host, node: placed.node, availabilityZone: placed.zone };
+  return { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation };
 };
 
 /** The operations that need a host chosen before the driver runs. */
@@ -44,11 +44,15 @@ export const Placings: Partial<Record<OperationName, Placing>> = {
 };
 
 /**
- * What a server holds in Placement, each give-back conditioned, so once: a failed build gives
- * back its allocation (an ERROR server stays in its group, as in Nova, until it is deleted); a
- * deleted server its allocation and its membership.
+ * What a server holds in Placement, each give-back conditioned, so once. A deleted server gives
+ * back the allocation its item records (no read) and its group membership; a build that failed
+ * or was superseded never recorded one on the item, so its allocation is looked for on the hosts
+ * (an ERROR server stays in its group, as in Nova, until it is deleted).
  */
-export async function givePlacementBack(table: Table, instance: Pick<Instance, 'id' | 'serverGroupId'>, deleted: boolean): Promise<void> {
-  await freeServer(table, instance.id);
+export async function givePlacementBack(
+  table: Table, instance: Pick<Instance, 'id' | 'serverGroupId' | 'host' | 'allocation'>, deleted: boolean,
+): Promise<void> {
+  if (instance.host && instance.allocation) await giveBack(table, instance.host, instance.id, instance.allocation);
+  else if (!deleted) await freeServer(table, instance.id);
   if (deleted && instance.serverGroupId) await removeMember(table, instance.serverGroupId, instance.id);
 }

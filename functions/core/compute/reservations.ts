@@ -124,7 +124,7 @@ const deleting: Reservation = {
     const server = released ?? await readInstance(table, instanceId);
     if (server?.projectId) await giveBackServer(table, server.projectId, instanceId);
     // Its host's capacity and its group membership, once each (conditioned on the entries).
-    await givePlacementBack(table, { id: instanceId, serverGroupId: server?.serverGroupId }, true);
+    if (server) await givePlacementBack(table, server, true);
   },
 };
 

@@ -1,7 +1,7 @@
 import { DriverError } from '../shared/errors.js';
 import type { Table } from '../shared/table.js';
 import { allocate, allocationOf, settleStaleAllocations, type Request } from './allocations.js';
-import { isUp, readHosts, type Host } from './hosts.js';
+import { isUp, readHosts, type Allocation, type Host } from './hosts.js';
 import { maxPerHost, pinGroup, readGroup, type ServerGroup } from './serverGroups.js';
 
 // The scheduler: Nova's filter scheduler over the host items, with Placement's allocation as the
@@ -21,6 +21,8 @@ export interface Placement {
   readonly node: string;
   /** The host's availability zone: the server's from then on (Nova sets it when scheduling). */
   readonly zone: string;
+  /** The allocation as written: what the server's give-back returns, with no read. */
+  readonly allocation: Allocation;
 }
 
 export interface ScheduleRequest extends Omit<Request, 'group'> {
@@ -35,7 +37,7 @@ export interface ScheduleRequest extends Omit<Request, 'group'> {
 const fits = (h: Host, r: Pick<Request, 'vcpus' | 'ram' | 'disk'>) =>
   h.usedVcpus + r.vcpus <= h.vcpus && h.usedRam + r.ram <= h.ram && h.usedDisk + r.disk <= h.disk;
 
-const placedOn = (h: Host): Placement => ({ host: h.name, node: h.name, zone: h.zone });
+const placedOn = (h: Host, serverId: string): Placement => ({ host: h.name, node: h.name, zone: h.zone, allocation: h.allocations[serverId]! });
 
 /** Bounds the tries: every refusal is another server's success, or a host leaving the candidates. */
 const MAX_TRIES = 500;
@@ -45,7 +47,7 @@ export async function schedule(table: Table, req: ScheduleRequest): Promise<Plac
   let hosts = await readHosts(table);
   // A redelivery of a create that allocated before its worker died finds its allocation.
   const earlier = allocationOf(hosts, req.serverId);
-  if (earlier) return placedOn(earlier.host);
+  if (earlier) return placedOn(earlier.host, req.serverId);
   let pinned = group?.policy === 'affinity' ? group.host : undefined;
   const limit = group ? maxPerHost(group) : undefined;
   const allocation: Request = { ...req, ...(group ? { group: { id: group.id, ...(limit !== undefined ? { maxPerHost: limit } : {}) } } : {}) };
@@ -70,10 +72,10 @@ export async function schedule(table: Table, req: ScheduleRequest): Promise<Plac
       if (pinned !== best.name) continue;
     }
     const claimed = await allocate(table, best, allocation);
-    if (claimed.ok) return placedOn(best);
+    if (claimed.ok) return placedOn(claimed.host, req.serverId);
     // Refused: the host as it is now replaces what was read (gone: dropped).
     hosts = hosts.flatMap((h) => (h.name !== best.name ? [h] : claimed.host ? [claimed.host] : []));
-    if (claimed.host?.allocations?.[req.serverId]) return placedOn(best);
+    if (claimed.host?.allocations?.[req.serverId]) return placedOn(claimed.host, req.serverId);
   }
   throw new DriverError(NO_VALID_HOST, 500);
 }
