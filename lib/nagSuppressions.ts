@@ -1,4 +1,6 @@
 import { Validations } from 'aws-cdk-lib';
+import type { NovaApi } from './api.js';
+import type { NovaHttpApi } from './httpApi.js';
 import type { TaskgateStack } from './taskgateStack.js';
 
 /** Each cdk-nag AwsSolutions finding the stack accepts, on the narrowest construct, with its reason. */
@@ -57,18 +59,31 @@ export const ACCEPTED_FINDINGS = {
 
 export function suppressAcceptedFindings(stack: TaskgateStack, opts: { webAcl: boolean }): void {
   for (const f of Object.values(stack.functions)) if (f) Validations.of(f.role).acknowledge(ACCEPTED_FINDINGS.xray);
-  const api = stack.api.api;
+  if (stack.api) suppressRestApiFindings(stack, stack.api, opts);
+  if (stack.httpApi) suppressHttpApiFindings(stack, stack.httpApi);
+  if (stack.keystoneSecret && stack.keystoneSecret.node.scope === stack) Validations.of(stack.keystoneSecret).acknowledge(ACCEPTED_FINDINGS.keystoneSecretRotation);
+  if (stack.userPool) Validations.of(stack.userPool.pool).acknowledge(ACCEPTED_FINDINGS.cognitoMfa, ACCEPTED_FINDINGS.cognitoPlus);
+}
+
+function suppressRestApiFindings(stack: TaskgateStack, nova: NovaApi, opts: { webAcl: boolean }): void {
+  const api = nova.api;
   if (api.node.tryFindChild('CloudWatchRole')) {
     Validations.of(api.node.findChild('CloudWatchRole')).acknowledge(ACCEPTED_FINDINGS.apiGatewayLogsRole);
   }
   Validations.of(api).acknowledge(ACCEPTED_FINDINGS.requestValidation);
   if (stack.functions.authorizer) {
-    for (const method of stack.api.publicMethods) Validations.of(method).acknowledge(ACCEPTED_FINDINGS.versionDiscovery, ACCEPTED_FINDINGS.cognito);
+    for (const method of nova.publicMethods) Validations.of(method).acknowledge(ACCEPTED_FINDINGS.versionDiscovery, ACCEPTED_FINDINGS.cognito);
   } else {
     Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.noauth);
   }
   Validations.of(api.root).acknowledge(ACCEPTED_FINDINGS.cognito);
-  if (stack.keystoneSecret && stack.keystoneSecret.node.scope === stack) Validations.of(stack.keystoneSecret).acknowledge(ACCEPTED_FINDINGS.keystoneSecretRotation);
-  if (stack.userPool) Validations.of(stack.userPool.pool).acknowledge(ACCEPTED_FINDINGS.cognitoMfa, ACCEPTED_FINDINGS.cognitoPlus);
   if (!opts.webAcl) Validations.of(api.deploymentStage).acknowledge(ACCEPTED_FINDINGS.waf);
+}
+
+function suppressHttpApiFindings(stack: TaskgateStack, nova: NovaHttpApi): void {
+  if (stack.functions.authorizer) {
+    for (const route of nova.publicRoutes) Validations.of(route).acknowledge(ACCEPTED_FINDINGS.versionDiscovery);
+  } else {
+    Validations.of(nova.api).acknowledge(ACCEPTED_FINDINGS.noauth);
+  }
 }

@@ -9,7 +9,7 @@ import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../function
 import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms, oldestOperationAlarmSeconds } from './alarms.js';
 import { NovaApi } from './api.js';
-import { Ec2Compute, type Ec2DriverProps } from './ec2Compute.js';
+import { NovaHttpApi } from './httpApi.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
 import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
 import { OperationQueues } from './queues.js';
@@ -42,10 +42,8 @@ export interface TaskgateStackProps extends StackProps {
   readonly auth?: StackAuth;
   /** Most compute functions the event source mapping runs at once. Default 50. */
   readonly computeMaxConcurrency?: number;
-  /** The simulated driver's step time. Default 300 ms. */
+  /** The simulated driver's step time (the only driver there is yet). Default 300 ms. */
   readonly driverStepMs?: number;
-  /** Run operations on EC2 instead of the simulated driver (-c driver=ec2, docs/ec2.md). */
-  readonly ec2?: Ec2DriverProps;
   readonly lambdaRuntime?: Runtime;
   readonly logRetention?: RetentionDays;
   /** An existing SNS topic for alarm notifications. */
@@ -61,6 +59,11 @@ export interface TaskgateStackProps extends StackProps {
   readonly apiGatewayCloudWatchRole?: boolean;
   /** Serve the API on a domain of one's own, with an ACM certificate of the stack's region. */
   readonly customDomain?: { readonly domainName: string; readonly certificateArn: string };
+  /**
+   * API Gateway's REST API (the default) or its HTTP API (`-c api=http`): $1.00 a million requests
+   * against $3.50, without WAF, gateway responses in Nova's format or stage tracing (docs/costs.md).
+   */
+  readonly apiType?: 'rest' | 'http';
 }
 
 /** Settings the stack derives and the tests check against each other. */
@@ -74,7 +77,10 @@ export class TaskgateStack extends Stack {
   readonly settings: TaskgateSettings;
   readonly table: OperationsTable;
   readonly queues: OperationQueues;
-  readonly api: NovaApi;
+  /** The REST API (apiType rest, the default). */
+  readonly api?: NovaApi;
+  /** The HTTP API (apiType http). */
+  readonly httpApi?: NovaHttpApi;
   readonly functions: { api: TaskgateFunction; compute: TaskgateFunction; sweeper: TaskgateFunction; deadLetter: TaskgateFunction; authorizer?: TaskgateFunction };
   /** Keystone mode: the secret holding taskgate's Keystone service credentials. */
   readonly keystoneSecret?: ISecret;
@@ -82,8 +88,6 @@ export class TaskgateStack extends Stack {
   readonly userPool?: TaskgateUserPool;
   readonly customDomain?: CustomDomain;
   readonly alarms: OperationsAlarms;
-  /** -c driver=ec2: the EC2 driver's permissions, drift function and rules. */
-  readonly ec2?: Ec2Compute;
 
   constructor(scope: Construct, id: string, props: TaskgateStackProps) {
     super(scope, id, props);
@@ -133,7 +137,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
-        // The driver the compute function runs (functions/core/compute/drivers.ts); Ec2Compute switches it to ec2.
+        // The driver the compute function runs (functions/core/compute/drivers.ts); the simulated one is the only one yet.
         TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
@@ -148,7 +152,6 @@ export class TaskgateStack extends Stack {
       // whose unreserved pool is at its minimum of 10).
       maxConcurrency: this.settings.computeMaxConcurrency,
     });
-    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, queue, table: this.table, common });
 
     // Sweeper: on a schedule, ends claims whose lease expired (a lost message), through the sparse lease index.
     const sweeper = new TaskgateFunction(this, 'SweeperFunction', {
@@ -218,16 +221,24 @@ export class TaskgateStack extends Stack {
     }
 
     this.functions = { api, compute, sweeper, deadLetter, ...(authorizer ? { authorizer } : {}) };
-    this.api = new NovaApi(this, 'NovaApi', {
+    const gateway = {
       handler: api.fn,
       stageName: props.apiStageName ?? 'compute',
       throttle: props.apiThrottle ?? { rateLimit: 100, burstLimit: 200 },
       logRetention: common.logRetention,
       logRemovalPolicy: retained,
-      webAclArn: props.webAclArn,
-      cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
       authorizer: authorizer?.fn,
-    });
+    };
+    if (props.apiType === 'http') {
+      // What the HTTP API cannot carry is refused by name rather than dropped.
+      if (props.webAclArn) throw new Error('-c api=http cannot take -c webAclArn: API Gateway associates web ACLs with REST API stages only');
+      if (props.customDomain) throw new Error('-c api=http with a custom domain is not supported yet: use the REST API (the default)');
+      this.httpApi = new NovaHttpApi(this, 'NovaHttpApi', gateway);
+    } else {
+      this.api = new NovaApi(this, 'NovaApi', {
+        ...gateway, webAclArn: props.webAclArn, cloudWatchRole: props.apiGatewayCloudWatchRole ?? false,
+      });
+    }
 
     this.alarms = new OperationsAlarms(this, 'Alarms', {
       functions: { Api: api.fn, Compute: compute.fn, Sweeper: sweeper.fn, DeadLetter: deadLetter.fn },
@@ -236,11 +247,11 @@ export class TaskgateStack extends Stack {
       alarmTopicArn: props.alarmTopicArn,
     });
 
-    if (props.customDomain) this.customDomain = new CustomDomain(this, 'CustomDomain', { api: this.api.api, ...props.customDomain });
+    if (props.customDomain && this.api) this.customDomain = new CustomDomain(this, 'CustomDomain', { api: this.api.api, ...props.customDomain });
 
     // One URL: the Nova endpoint clients are given. On LocalStack, build it from RestApiId (docs/deploying.md).
     new CfnOutput(this, 'ApiUrl', {
-      value: props.customDomain ? `https://${props.customDomain.domainName}/v2.1` : `${this.api.api.url}v2.1`,
+      value: props.customDomain ? `https://${props.customDomain.domainName}/v2.1` : this.api ? `${this.api.api.url}v2.1` : `${this.httpApi!.url}/v2.1`,
       description: 'Nova v2.1 endpoint (OS_ENDPOINT; TASKGATE_API_URL for npm run test:e2e)',
     });
     if (this.keystoneSecret) {
@@ -249,7 +260,7 @@ export class TaskgateStack extends Stack {
         description: 'Keystone mode: the secret with taskgate\'s service user; set its password with aws secretsmanager put-secret-value (docs/deploying.md)',
       });
     }
-    new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'For the LocalStack URL, which ApiUrl is not' });
+    if (this.api) new CfnOutput(this, 'RestApiId', { value: this.api.api.restApiId, description: 'For the LocalStack URL, which ApiUrl is not' });
     new CfnOutput(this, 'TableName', { value: tableName });
     new CfnOutput(this, 'QueueUrl', { value: queue.queueUrl });
     new CfnOutput(this, 'DeadLetterQueueUrl', { value: deadLetterQueue.queueUrl });

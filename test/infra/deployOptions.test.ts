@@ -96,7 +96,7 @@ describe('custom domain', () => {
       EndpointConfiguration: { Types: ['REGIONAL'] }, SecurityPolicy: 'TLS_1_2',
     });
     const [mapping] = ofType(resources, 'AWS::ApiGateway::BasePathMapping');
-    expect(mapping!.Properties.RestApiId).toEqual({ Ref: logicalId(stack, stack.api.api) });
+    expect(mapping!.Properties.RestApiId).toEqual({ Ref: logicalId(stack, stack.api!.api) });
     expect(mapping!.Properties.BasePath).toBeUndefined();
   });
 

@@ -25,7 +25,7 @@ describe.each([
     expect(installed.map((p) => p.ResponseType).sort()).toEqual(Object.keys(GATEWAY_RESPONSES).sort());
     for (const [type, r] of Object.entries(GATEWAY_RESPONSES)) {
       const p = byType.get(type)!;
-      expect([type, p.RestApiId]).toEqual([type, { Ref: logicalId(stack, stack.api.api) }]);
+      expect([type, p.RestApiId]).toEqual([type, { Ref: logicalId(stack, stack.api!.api) }]);
       // The fallbacks keep API Gateway's status (setting it would set every type's of the class).
       expect([type, p.StatusCode]).toEqual([type, type.startsWith('DEFAULT_') ? undefined : String(r.statusCode)]);
       expect([type, Object.keys(p.ResponseTemplates)]).toEqual([type, ['application/json']]);

@@ -70,9 +70,9 @@ describe('identity modes', () => {
     it(`${auth.mode}: an authorizer on every method but version discovery; APIG4 fixed, not acknowledged`, () => {
       const { stack, template } = synth({ auth });
       expect(violationsOf(stack)).toEqual([]);
-      expect(acknowledgedAt(stack, 'AwsSolutions-APIG4').sort()).toEqual(stack.api.publicMethods.map((m) => m.node.path).sort());
+      expect(acknowledgedAt(stack, 'AwsSolutions-APIG4').sort()).toEqual(stack.api!.publicMethods.map((m) => m.node.path).sort());
       // Each service's version discovery, and nothing else, is served without the authorizer.
-      const publicPaths = stack.api.publicMethods.map((m) => m.resource.path);
+      const publicPaths = stack.api!.publicMethods.map((m) => m.resource.path);
       expect(publicPaths).toEqual(expect.arrayContaining(['/', '/v2.1', '/image', '/image/versions', '/volume', '/volume/v3', '/network', '/network/v2.0']));
       expect(publicPaths.filter((path) => !isPublicPath(path))).toEqual([]);
       const methods = Object.values(template.findResources('AWS::ApiGateway::Method')) as { Properties: { AuthorizationType: string; HttpMethod: string } }[];

@@ -276,7 +276,7 @@ describe('API Gateway', () => {
       StageName: 'compute',
       TracingEnabled: true,
       // Without the `:*` a GetAtt gives (cdk.json: @aws-cdk/aws-apigateway:logGroupDestinationArnWithoutWildcard).
-      AccessLogSetting: { DestinationArn: logGroupArn(logicalId(stack, stack.api.accessLogs)), Format: Match.stringLikeRegexp('requestId') },
+      AccessLogSetting: { DestinationArn: logGroupArn(logicalId(stack, stack.api!.accessLogs)), Format: Match.stringLikeRegexp('requestId') },
       MethodSettings: [Match.objectLike({
         HttpMethod: '*', ResourcePath: '/*',
         ThrottlingRateLimit: 100, ThrottlingBurstLimit: 200,
