@@ -1,6 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Runtime } from 'aws-cdk-lib/aws-lambda';
 import { AwsSolutionsChecks } from 'cdk-nag';
+import type { Ec2DriverProps } from '../lib/ec2Compute.js';
 import { TaskgateStack, type StackAuth } from '../lib/taskgateStack.js';
 
 // `cdk synth` / `cdk deploy`: the stack, configured by context (-c key=value or cdk.json), and
@@ -42,6 +43,35 @@ function customDomain() {
   return { domainName, certificateArn };
 }
 
+// -c driver=ec2 -c ec2SubnetId=subnet-... -c ec2SecurityGroupIds=sg-...,sg-... -c ec2InstanceTypes='{"1":"t3.micro"}'
+// -c ec2Amis='{"<image id>":"ami-..."}' [-c ec2InstanceProfileArn=... -c ec2InstanceRoleArn=... -c ec2KeyName=...
+// -c ec2Volumes='{...}' -c ec2NetworkInterfaces='{...}'] (docs/ec2.md). Without it: the simulated driver.
+function ec2Driver(): Ec2DriverProps | undefined {
+  const driver = ctx('driver') ?? 'simulated';
+  if (driver === 'simulated') return undefined;
+  if (driver !== 'ec2') throw new Error(`-c driver must be simulated or ec2, not ${JSON.stringify(driver)}`);
+  const required = (key: string) => ctx(key) ?? (() => { throw new Error(`-c driver=ec2 needs -c ${key}=...`); })();
+  const map = (key: string, need = false) => {
+    const raw = need ? required(key) : ctx(key);
+    if (raw === undefined) return undefined;
+    try { return JSON.parse(raw) as Record<string, string>; } catch { throw new Error(`-c ${key} must be a JSON object, e.g. '{"1":"t3.micro"}'`); }
+  };
+  return {
+    subnetId: required('ec2SubnetId'), securityGroupIds: required('ec2SecurityGroupIds').split(','),
+    instanceProfileArn: ctx('ec2InstanceProfileArn'), instanceRoleArn: ctx('ec2InstanceRoleArn'), keyName: ctx('ec2KeyName'),
+    instanceTypes: map('ec2InstanceTypes', true)!, amis: map('ec2Amis', true)!,
+    ebsVolumes: map('ec2Volumes'), networkInterfaces: map('ec2NetworkInterfaces'),
+    reconcileMinutes: number('ec2ReconcileMinutes'),
+  };
+}
+
+// -c api=rest (the default) or -c api=http: which API Gateway API serves the endpoint (docs/costs.md).
+function apiType(): 'rest' | 'http' {
+  const api = ctx('api') ?? 'rest';
+  if (api !== 'rest' && api !== 'http') throw new Error(`-c api must be rest or http, not ${JSON.stringify(api)}`);
+  return api;
+}
+
 // -c api=rest (the default) or -c api=http: which API Gateway API serves the endpoint (docs/costs.md).
 function apiType(): 'rest' | 'http' {
   const api = ctx('api') ?? 'rest';
@@ -51,6 +81,7 @@ function apiType(): 'rest' | 'http' {
 
 new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   auth: stackAuth(),
+  apiType: apiType(),
   apiType: apiType(),
   // Environment-agnostic: no lookups, so the same template deploys to any account and region.
   deletionProtection: ctx('deletionProtection') !== 'false',
@@ -66,6 +97,7 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
     sweepIntervalSeconds: number('sweepIntervalSeconds'),
   },
   driverStepMs: number('driverStepMs'),
+  ec2: ec2Driver(),
   lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
   alarmTopicArn: ctx('alarmTopicArn'),
   webAclArn: ctx('webAclArn'),

@@ -9,6 +9,7 @@ import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT } from '../function
 import { grantConsume, grantSend, grantTable } from './access.js';
 import { OperationsAlarms, oldestOperationAlarmSeconds } from './alarms.js';
 import { NovaApi } from './api.js';
+import { Ec2Compute, type Ec2DriverProps } from './ec2Compute.js';
 import { NovaHttpApi } from './httpApi.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
 import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
@@ -42,8 +43,10 @@ export interface TaskgateStackProps extends StackProps {
   readonly auth?: StackAuth;
   /** Most compute functions the event source mapping runs at once. Default 50. */
   readonly computeMaxConcurrency?: number;
-  /** The simulated driver's step time (the only driver there is yet). Default 300 ms. */
+  /** The simulated driver's step time. Default 300 ms. */
   readonly driverStepMs?: number;
+  /** Run operations on EC2 instead of the simulated driver (-c driver=ec2, docs/ec2.md). */
+  readonly ec2?: Ec2DriverProps;
   readonly lambdaRuntime?: Runtime;
   readonly logRetention?: RetentionDays;
   /** An existing SNS topic for alarm notifications. */
@@ -88,6 +91,8 @@ export class TaskgateStack extends Stack {
   readonly userPool?: TaskgateUserPool;
   readonly customDomain?: CustomDomain;
   readonly alarms: OperationsAlarms;
+  /** -c driver=ec2: the EC2 driver's permissions, drift function and rules. */
+  readonly ec2?: Ec2Compute;
 
   constructor(scope: Construct, id: string, props: TaskgateStackProps) {
     super(scope, id, props);
@@ -137,7 +142,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
-        // The driver the compute function runs (functions/core/compute/drivers.ts); the simulated one is the only one yet.
+        // The driver the compute function runs (functions/core/compute/drivers.ts); Ec2Compute switches it to ec2.
         TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
@@ -152,6 +157,7 @@ export class TaskgateStack extends Stack {
       // whose unreserved pool is at its minimum of 10).
       maxConcurrency: this.settings.computeMaxConcurrency,
     });
+    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, queue, table: this.table, common });
 
     // Sweeper: on a schedule, ends claims whose lease expired (a lost message), through the sparse lease index.
     const sweeper = new TaskgateFunction(this, 'SweeperFunction', {
