@@ -23,6 +23,8 @@ export interface OperationCost {
   readUnits: number;
   sqsRequests: number;
   lambda: { invocations: number; billedMs: number; cpuMs: number };
+  /** The same, per function. */
+  lambdaByFunction: { api: Invocations; compute: Invocations };
   apiRequests: number;
   /** Dollars per million operations, by service, with the REST API (the stack's default). */
   dollarsPerMillion: { dynamodb: number; sqs: number; lambda: number; apiGateway: number; total: number; totalWithHttpApi: number };
@@ -72,7 +74,10 @@ async function operationCosts(h: Harness): Promise<OperationCost[]> {
     for (const p of PATHS) bill = add(bill, h.meter.take(p));
     const api = h.lambda.take('api');
     const compute = h.lambda.take('compute');
-    return { bill, lambda: { invocations: api.invocations + compute.invocations, billedMs: api.billedMs + compute.billedMs, cpuMs: api.cpuMs + compute.cpuMs } };
+    return {
+      bill, byFunction: { api, compute },
+      lambda: { invocations: api.invocations + compute.invocations, billedMs: api.billedMs + compute.billedMs, cpuMs: api.cpuMs + compute.cpuMs },
+    };
   };
   const measure = async (operation: string, method: string, path: string, body?: unknown, drain = true) => {
     take();
@@ -80,13 +85,13 @@ async function operationCosts(h: Harness): Promise<OperationCost[]> {
     const res = await h.apiAs(token, method, path, body);
     if (drain) await h.drain();
     h.meter.measuring = false;
-    const { bill, lambda } = take();
+    const { bill, lambda, byFunction } = take();
     // The drain's last receive found nothing: Lambda's pollers make those whatever the load (docs/costs.md).
     if (drain) bill.sqsRequests--;
     if (bill.unmetered > 0) throw new Error(`${operation}: a batch or transactional write the meter cannot bill`);
     rows.push({
       operation, status: res.statusCode, tableWriteUnits: bill.tableWriteUnits, indexWriteUnits: bill.indexWriteUnits,
-      writeUnits: writeUnitsOf(bill), readUnits: bill.readUnits, sqsRequests: bill.sqsRequests, lambda, apiRequests: 1,
+      writeUnits: writeUnitsOf(bill), readUnits: bill.readUnits, sqsRequests: bill.sqsRequests, lambda, lambdaByFunction: byFunction, apiRequests: 1,
       dollarsPerMillion: dollarsPerMillion(bill, lambda, 1), emulatorAgrees: bill.emulatorTableWriteUnits === bill.calculatedTableWriteUnits,
     });
     return res;
@@ -123,4 +128,24 @@ export async function measurePeerCosts(h: Harness): Promise<{ name: string; writ
     out.push({ name: peer.name, writeUnits: writeUnitsOf(bill), readUnits: bill.readUnits, dollarsPerMillion: dollarsPerMillion(bill, { invocations: 0, billedMs: 0, cpuMs: 0 }, 0).total });
   }
   return out;
+}
+
+/** Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB (AWS's documentation). */
+export const MB_PER_VCPU = 1769;
+
+export interface MemoryOption { memoryMb: number; msPerInvocation: number; dollarsPerMillionInvocations: number }
+
+/**
+ * A model, not a measurement (memory cannot be set for a handler run in-process): each invocation's
+ * CPU time measured here, stretched by the share of a vCPU the memory buys (this machine's core
+ * taken as one vCPU), plus the time it waited on requests (wall minus CPU), unchanged by memory.
+ */
+export function memoryModel(invocations: Invocations[], sizes = [256, 512, 1024]): MemoryOption[] {
+  const n = invocations.reduce((a, i) => a + i.invocations, 0);
+  const cpu = invocations.reduce((a, i) => a + i.cpuMs, 0) / n;
+  const wait = Math.max(0, invocations.reduce((a, i) => a + i.wallMs - i.cpuMs, 0) / n);
+  return sizes.map((memoryMb) => {
+    const ms = Math.ceil(wait + cpu * Math.max(1, MB_PER_VCPU / memoryMb));
+    return { memoryMb, msPerInvocation: ms, dollarsPerMillionInvocations: 1e6 * (PRICES.lambdaRequest + (ms / 1000) * (memoryMb / 1024) * PRICES.lambdaArmGbSecond) };
+  });
 }

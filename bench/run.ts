@@ -13,7 +13,7 @@ import { seedVolume } from '../test/support/volumes.js';
 import { seedPort } from '../test/support/networks.js';
 import { barChartSvg } from './chart.js';
 import { coldStartLines, HANDLERS, measureColdStarts } from './coldStart.js';
-import { measureOperationCosts, measurePeerCosts } from './costs.js';
+import { measureOperationCosts, measurePeerCosts, memoryModel } from './costs.js';
 import { PRICES } from './prices.js';
 import { DEFAULT_MEMORY_MB } from '../lib/taskgateFunction.js';
 import { startHarness, type Harness } from './harness.js';
@@ -284,6 +284,12 @@ async function costs() {
   }
   for (const p of peerRows) {
     say(`peer: ${p.name.padEnd(40)} WU ${String(p.writeUnits).padEnd(4)} RU ${String(p.readUnits).padEnd(4)} DynamoDB alone ${usd(p.dollarsPerMillion)} per million`);
+  }
+  const memory = Object.fromEntries((['api', 'compute'] as const).map((fn) => [fn, memoryModel(rows.map((r) => r.lambdaByFunction[fn]).filter((i) => i.invocations > 0))]));
+  (results.costs as Record<string, unknown>).memoryModel = memory;
+  say('Lambda memory, modelled from the CPU and wait times measured above (CPU stretched by 1,769 MB / memory; a model, not a measurement):');
+  for (const [fn, options] of Object.entries(memory)) {
+    say(`  ${fn.padEnd(8)} ${options.map((o) => `${o.memoryMb} MB: ${o.msPerInvocation} ms, $${o.dollarsPerMillionInvocations.toFixed(2)} per million`).join(' | ')}`);
   }
   const disagree = rows.filter((r) => !r.emulatorAgrees).map((r) => r.operation);
   say(disagree.length === 0 ? "the emulator's table write units agree with the meter's on every operation"
