@@ -26,16 +26,9 @@ import type { Instance } from '../../core/compute/instance.js';
 
 export type Body = Record<string, unknown>;
 
-/**
- * An action's request schema, by its name in the one registry (serverSchemas.ts requestSchemas),
- * built for the request's microversion. `{ versioned }` is the older spelling of the same.
- */
-type ActionSchema = RequestSchemaName | { readonly versioned: RequestSchemaName };
-
-const schemaName = (schema: ActionSchema): RequestSchemaName => (typeof schema === 'string' ? schema : schema.versioned);
-
 export interface QueuedAction {
-  readonly schema: ActionSchema;
+  /** Its request schema's name in the one registry (serverSchemas.ts requestSchemas), built for the request's microversion. */
+  readonly schema: RequestSchemaName;
   /** The first microversion that has the action (Nova's 404 before it). */
   readonly since?: string;
   readonly op: (body: Body) => OperationName;
@@ -52,7 +45,8 @@ export interface QueuedAction {
 }
 
 export interface DirectAction {
-  readonly schema: ActionSchema;
+  /** Its request schema's name in the one registry (serverSchemas.ts requestSchemas), built for the request's microversion. */
+  readonly schema: RequestSchemaName;
   readonly since?: string;
   /** Nova's 202 unless it answers otherwise (os-getConsoleOutput's 200 and output). */
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void | ApiResult>;
@@ -126,7 +120,7 @@ const simple = (op: OperationName, status: 202 | 204 = 202, schema: RequestSchem
 /** The body of POST /servers/{id}/action is one key: Nova's action name. */
 const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   rebuild: {
-    schema: { versioned: 'rebuild' }, op: () => 'rebuild', status: 202, withServer: true,
+    schema: 'rebuild', op: () => 'rebuild', status: 202, withServer: true,
     params: (b) => ({ imageRef: b.imageRef }), fields: rebuildFields,
   },
   resize: {
@@ -150,7 +144,7 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   suspend: simple('suspend'),
   resume: simple('resume'),
   lock: {
-    schema: { versioned: 'lock' },
+    schema: 'lock',
     run: (deps, ctx, id, body) => setLocked(deps.table, ctx.caller, id, true, body.locked_reason as string | undefined),
   },
   unlock: { schema: 'unvalidated', run: (deps, ctx, id) => setLocked(deps.table, ctx.caller, id, false) },
@@ -165,11 +159,11 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
     },
   },
   addSecurityGroup: {
-    schema: { versioned: 'securityGroupAction' },
+    schema: 'securityGroupAction',
     run: (deps, ctx, id, body) => addSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
   },
   removeSecurityGroup: {
-    schema: { versioned: 'securityGroupAction' },
+    schema: 'securityGroupAction',
     run: (deps, ctx, id, body) => removeSecurityGroup(deps.table, ctx.caller, id, String(body.name)),
   },
   'os-resetState': {
@@ -189,7 +183,7 @@ export function actionBodySchema() {
     type: 'object',
     oneOf: Object.entries(ACTIONS).map(([name, action]) => ({
       type: 'object', required: [name], additionalProperties: false,
-      properties: { [name]: requestSchemas[schemaName(action.schema)](MAX_VERSION) },
+      properties: { [name]: requestSchemas[action.schema](MAX_VERSION) },
     })),
   };
 }
@@ -212,7 +206,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       }
       if (action.since && !isAtLeast(ctx.apiVersion, action.since)) throw new NotFound('The resource could not be found.');
       const value = (body as Body)[name];
-      const args = checkBody<Body | null>(schemaName(action.schema), ctx.apiVersion, value) ?? {};
+      const args = checkBody<Body | null>(action.schema, ctx.apiVersion, value) ?? {};
 
       if ('run' in action) return (await action.run(deps, ctx, instanceId, args)) ?? empty(202);
       const accepted = await requestOperation(deps, {

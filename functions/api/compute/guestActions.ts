@@ -33,16 +33,16 @@ export const GUEST_ACTIONS: Record<string, QueuedAction | DirectAction> = {
   // Nova answers a rescue 200 with the rescue password ([api]enable_instance_password): the one
   // asked for, or a new one. It is the guest's: taskgate keeps no password.
   rescue: {
-    schema: { versioned: 'rescue' }, op: () => 'rescue', status: 202, params: rescueParams,
+    schema: 'rescue', op: () => 'rescue', status: 202, params: rescueParams,
     answer: async (_deps, _ctx, _accepted, b) => json(200, { adminPass: typeof b.adminPass === 'string' ? b.adminPass : newPassword() }),
   },
   unrescue: { schema: 'unvalidated', op: () => 'unrescue', status: 202 },
-  trigger_crash_dump: { schema: { versioned: 'triggerCrashDump' }, since: '2.17', op: () => 'trigger_crash_dump', status: 202 },
+  trigger_crash_dump: { schema: 'triggerCrashDump', since: '2.17', op: () => 'trigger_crash_dump', status: 202 },
   // The new password goes to the guest agent and nowhere else: it is never on the claim, the
   // queue's message or the table (the simulated guest takes any).
-  changePassword: { schema: { versioned: 'changePassword' }, op: () => 'change_password', status: 202 },
+  changePassword: { schema: 'changePassword', op: () => 'change_password', status: 202 },
   'os-getConsoleOutput': {
-    schema: { versioned: 'consoleOutput' },
+    schema: 'consoleOutput',
     run: async (deps, ctx, id, b) => {
       const length = b.length === undefined || b.length === null ? undefined : Number(b.length);
       return json(200, { output: await consoleOutput(deps.table, ctx.caller, id, length) });

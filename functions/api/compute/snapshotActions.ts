@@ -50,11 +50,11 @@ function answer(kind: SnapshotKind) {
 
 export const SNAPSHOT_ACTIONS: Record<string, QueuedAction> = {
   createImage: {
-    schema: { versioned: 'createImage' }, op: () => 'create_image', status: 202,
+    schema: 'createImage', op: () => 'create_image', status: 202,
     params: (b, deps, ctx, id) => snapshotParams('snapshot', b, deps, ctx, id), answer: answer('snapshot'),
   },
   createBackup: {
-    schema: { versioned: 'createBackup' }, op: () => 'create_backup', status: 202,
+    schema: 'createBackup', op: () => 'create_backup', status: 202,
     params: (b, deps, ctx, id) => snapshotParams('backup', b, deps, ctx, id), answer: answer('backup'),
   },
 };
