@@ -100,16 +100,20 @@ pause = True
 suspend = True
 disk_config = True
 enable_instance_password = True
+# The simulated guest's console (built from what happened to the server), its password set by
+# the guest agent, and snapshots and backups into taskgate's Glance; rescue and unrescue.
+console_output = True
+change_password = True
+snapshot = True
+rescue = True
 # Not served by taskgate (its README says which actions and why):
-console_output = False
-change_password = False
-snapshot = False
 live_migration = False
 cold_migration = False
 vnc_console = False
 spice_console = False
 serial_console = False
-rescue = False
+# Rescue onto a stable device (2.87's hw_rescue_bus), the IDE bus: not served.
+stable_rescue = False
 # Ports from taskgate's Neutron, attached and detached through os-interface.
 interface_attach = True
 attach_encrypted_volume = False
