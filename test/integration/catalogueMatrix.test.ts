@@ -69,7 +69,16 @@ async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells
   let before = await seed();
   const cells: Cell[] = [];
   let untouched = true;
+  // Refusals since the last seed: the item must still be as seeded. It is read once for a run of
+  // them (before a request that may change it, and at the end), not after each: a refusal that
+  // wrote anything would still show, and the matrix makes half as many requests.
+  let refusedSinceSeed = false;
+  const checkUntouched = async () => {
+    if (refusedSinceSeed) untouched &&= JSON.stringify(await readItem(id)) === JSON.stringify(before);
+    refusedSinceSeed = false;
+  };
   for (const op of Object.keys(OPS)) {
+    if (['admitted', 'repeated'].includes(expected(op, vm, taskState).kind)) await checkUntouched();
     const res = await OPS[op]!.send(api, id, held);
     const cell: Cell = { id, op, vm, taskState, status: res.status, body: res.body };
     if (res.status >= 200 && res.status < 300) {
@@ -77,11 +86,13 @@ async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells
       cell.claimed = after.taskState;
       cell.unchanged = JSON.stringify(after) === JSON.stringify(before);
       before = await seed();
+      refusedSinceSeed = false;
     } else {
-      untouched &&= JSON.stringify(await readItem(id)) === JSON.stringify(before);
+      refusedSinceSeed = true;
     }
     cells.push(cell);
   }
+  await checkUntouched();
   return { cells, untouched };
 }
 

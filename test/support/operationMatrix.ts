@@ -48,6 +48,14 @@ export const IDLE_MATRIX: Record<string, string> = {
   suspend:               'Y   .   .   .   .   .   .   .   -   .   .   .',
   resume:                '.   .   .   Y   .   .   .   .   -   .   .   .',
   delete:                'Y   Y   Y   Y   Y   Y   Y   Y   -   Y   Y   Y',
+  // nova/compute/api.py: rescue [ACTIVE, STOPPED, ERROR]; unrescue [RESCUED]; snapshot and backup
+  // [ACTIVE, STOPPED, PAUSED, SUSPENDED]; trigger_crash_dump ALLOW_TRIGGER_CRASH_DUMP; set_admin_password [ACTIVE].
+  rescue:                'Y   .   .   .   Y   .   .   .   -   Y   .   .',
+  unrescue:              '.   .   .   .   .   Y   .   .   -   .   .   .',
+  create_image:          'Y   .   Y   Y   Y   .   .   .   -   .   .   .',
+  create_backup:         'Y   .   Y   Y   Y   .   .   .   -   .   .   .',
+  trigger_crash_dump:    'Y   .   Y   .   .   Y   Y   .   -   Y   .   .',
+  change_password:       'Y   .   .   .   .   .   .   .   -   .   .   .',
 };
 
 /**
@@ -113,4 +121,17 @@ export const OPS: Record<string, Op> = {
   suspend: { verb: 'suspend', claims: 'suspending', accepted: 202, send: action({ suspend: null }) },
   resume: { verb: 'resume', claims: 'resuming', accepted: 202, send: action({ resume: null }) },
   delete: { verb: 'delete', claims: 'deleting', accepted: 204, send: (api, id) => api.nova.delete(`/servers/${id}`) },
+  // Nova answers a rescue 200 with the rescue password; a snapshot or backup before 2.45 202 with the image's address.
+  rescue: { verb: 'rescue', claims: 'rescuing', accepted: 200, send: action({ rescue: null }) },
+  unrescue: { verb: 'unrescue', claims: 'unrescuing', accepted: 202, send: action({ unrescue: null }) },
+  create_image: { verb: 'createImage', claims: 'image_snapshot_pending', accepted: 202, send: action({ createImage: { name: 'snap' } }) },
+  create_backup: {
+    verb: 'createBackup', claims: 'image_backup', accepted: 202,
+    send: action({ createBackup: { name: 'backup', backup_type: 'daily', rotation: 1 } }),
+  },
+  trigger_crash_dump: {
+    verb: 'trigger_crash_dump', claims: 'triggering_crash_dump', accepted: 202,
+    send: (api, id) => api.nova.atVersion('2.17').action(id, { trigger_crash_dump: null }),
+  },
+  change_password: { verb: 'changePassword', claims: 'updating_password', accepted: 202, send: action({ changePassword: { adminPass: 'secret' } }) },
 };
