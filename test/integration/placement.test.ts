@@ -156,6 +156,36 @@ describe('the scheduler', () => {
   }, 60_000);
 });
 
+describe('resize', () => {
+  const used = async () => (await readHosts(runtime.table)).find((h) => h.name === 'h3')!;
+  const act = async (id: string, body: unknown) => {
+    expect([202, 204]).toContain((await member.post(`/servers/${id}/action`, body)).status);
+    return member.waitIdle(id);
+  };
+
+  it('moves the allocation on its host with the flavor: revert gives it back, confirm keeps it, no room is NoValidHost', async () => {
+    const [s] = await bootAll(member, 1, { availability_zone: 'az2' });
+    const id = s!.id;
+    expect((await act(id, { resize: { flavorRef: '3' } })).status).toBe('VERIFY_RESIZE');
+    expect([(await used()).usedVcpus, (await used()).usedRam]).toEqual([2, 4096]);
+    expect((await act(id, { revertResize: null })).status).toBe('ACTIVE');
+    expect([(await used()).usedVcpus, (await used()).usedRam]).toEqual([1, 512]);
+    expect((await act(id, { resize: { flavorRef: '4' } })).status).toBe('VERIFY_RESIZE');
+    expect((await act(id, { confirmResize: null })).status).toBe('ACTIVE');
+    expect([(await used()).usedVcpus, (await used()).usedRam, (await used()).usedDisk]).toEqual([4, 8192, 80]);
+    // Full: a boot into the zone finds no host, and a larger flavor no room on its own.
+    const [full] = await bootAll(member, 1, { availability_zone: 'az2' });
+    expect(full!.fault).toBe(NO_VALID_HOST);
+    const refused = await act(id, { resize: { flavorRef: '5' } });
+    expect([refused.status, refused.flavor.id]).toEqual(['ACTIVE', '4']);
+    const actions = (await member.get(`/servers/${id}/os-instance-actions`)).body.instanceActions;
+    expect(actions.find((a: any) => a.action === 'resize' && a.message === 'Error')).toBeDefined();
+    expect((await used()).usedVcpus).toBe(4);
+    await deleteAll(member, [id, full!.id]);
+    expect([(await used()).usedVcpus, (await used()).allocations]).toEqual([0, {}]);
+  }, 60_000);
+});
+
 describe('server groups', () => {
   const v264 = () => member.atVersion('2.64');
 

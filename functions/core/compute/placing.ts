@@ -1,8 +1,9 @@
 import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
 import type { Instance, InstancePatch } from './instance.js';
-import { freeServer, giveBack } from '../placement/allocations.js';
-import { schedule } from '../placement/scheduler.js';
+import { allocationOf, freeServer, giveBack, resizeAllocation, restoreAllocation } from '../placement/allocations.js';
+import { readHosts } from '../placement/hosts.js';
+import { NO_VALID_HOST, schedule } from '../placement/scheduler.js';
 import { removeMember } from '../placement/serverGroups.js';
 import { DriverError } from '../shared/errors.js';
 import type { Table } from '../shared/table.js';
@@ -18,6 +19,8 @@ import type { Table } from '../shared/table.js';
 export interface PlacingContext {
   readonly table: Table;
   readonly instance: Instance;
+  readonly requestId: string;
+  readonly params: Record<string, unknown>;
   readonly now: number;
   /** The claim's lease: an allocation older than it whose server is gone was left by a dead worker. */
   readonly leaseMs: number;
@@ -29,7 +32,7 @@ const placeNew: Placing = async ({ table, instance, now, leaseMs }) => {
   const flavor = await findFlavor(table, instance.flavorId);
   if (!flavor) throw new DriverError(`Flavor ${instance.flavorId} could not be found.`, 500);
   const placed = await schedule(table, {
-    serverId: instance.id, vcpus: flavor.vcpus, ram: flavor.ram, disk: flavor.disk + flavor.ephemeral + Math.ceil(flavor.swap / 1024),
+    serverId: instance.id, vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor),
     now, leaseMs,
     ...(instance.serverGroupId ? { groupId: instance.serverGroupId } : {}),
     ...(instance.requestedZone ? { zone: instance.requestedZone } : {}),
@@ -38,10 +41,50 @@ const placeNew: Placing = async ({ table, instance, now, leaseMs }) => {
   return { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation };
 };
 
-/** The operations that need a host chosen before the driver runs. */
+/** The disk a flavor asks of its host, in GiB: root, ephemeral and swap (MiB) disks. */
+const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk + f.ephemeral + Math.ceil(f.swap / 1024);
+
+/**
+ * Resize: on the server's host (each simulated host is one node, and Nova allows resizing on the
+ * same host), its allocation replaced by the new flavor's in one conditional write; no room there
+ * is Nova's NoValidHost, and the server stays as it was. A server placed before the scheduler
+ * existed has no allocation: nothing to move.
+ */
+const placeResize: Placing = async ({ table, instance, now, requestId, params }) => {
+  if (!instance.host || !instance.allocation) return {};
+  const flavor = await findFlavor(table, String(params.flavorRef));
+  if (!flavor) throw new DriverError(`Flavor ${String(params.flavorRef)} could not be found.`, 500);
+  const { group } = instance.allocation;
+  const resized = await resizeAllocation(table, instance.host, instance.id, instance.allocation, {
+    vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), at: now, ...(group ? { group } : {}),
+  }, requestId);
+  if (!resized) throw new DriverError(NO_VALID_HOST, 500);
+  return { allocation: resized };
+};
+
+/** Revert: the allocation before the resize back (its release records it on the item). */
+const placeRevert: Placing = async ({ table, instance }) => {
+  const resized = instance.allocation;
+  if (!instance.host || !resized?.previous) return {};
+  await restoreAllocation(table, instance.host, instance.id, resized);
+  return { allocation: resized.previous };
+};
+
+/** The operations that need a host chosen (or their allocation changed) before the driver runs. */
 export const Placings: Partial<Record<OperationName, Placing>> = {
   create: placeNew,
+  resize: placeResize,
+  revert_resize: placeRevert,
 };
+
+/**
+ * A resize that failed or was superseded after its allocation was resized gives the difference
+ * back: the host's entry, if it is this request's, restored to the one before (once).
+ */
+export async function undoResizeAllocation(table: Table, instanceId: string, requestId: string): Promise<void> {
+  const found = allocationOf(await readHosts(table), instanceId);
+  if (found?.entry.resizedBy === requestId) await restoreAllocation(table, found.host.name, instanceId, found.entry);
+}
 
 /**
  * What a server holds in Placement, each give-back conditioned, so once. A deleted server gives

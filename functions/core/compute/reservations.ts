@@ -10,7 +10,7 @@ import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
-import { givePlacementBack } from './placing.js';
+import { givePlacementBack, undoResizeAllocation } from './placing.js';
 import { snapshotting } from './snapshotReservation.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
@@ -152,6 +152,9 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   attach_interface: attachingInterface,
   detach_interface: detaching(Ports, 'portId'),
   delete: deleting,
+  // A resize holds its host's extra capacity from its worker's start (placing.ts): a failed or
+  // superseded one gives the difference back.
+  resize: { undo: (table, claim, instanceId) => undoResizeAllocation(table, instanceId, claim.requestId), settle: nothing },
   create: placedCreate(creatingServerPorts),
   create_image: snapshotting,
   create_backup: snapshotting,

@@ -86,7 +86,9 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   let result: Result;
   try {
     // Placement first (placing.ts says why here): its host goes to the driver and, with the release, to the instance.
-    const placed = await Placings[msg.op]?.({ table, instance, now: now(), leaseMs: claimLeaseMs }) ?? {};
+    const placed = await Placings[msg.op]?.({
+      table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, params: msg.params,
+    }) ?? {};
     result = { ok: true, patch: { ...placed, ...await driver[msg.op]({ ...ctx, params: { ...ctx.params, ...placed } }) } };
   } catch (err) {
     if (err instanceof FencedOut) {

@@ -127,3 +127,58 @@ export async function settleStaleAllocations(table: Table, hosts: readonly Host[
   for (const s of stale) if (!live.has(s.serverId) && await giveBack(table, s.host, s.serverId, s.entry)) settled++;
   return settled;
 }
+
+/**
+ * A resize on its host (taskgate's hosts are one node each, and Nova allows a resize to the same
+ * host): ONE conditional write replaces the server's allocation with `next` if it is still the
+ * one the server's item records, taking only the difference, within the host's capacity; the
+ * replaced one is kept in the new one (`previous`) for a revert or a failed resize to restore.
+ * A retry of the same request finds its own allocation there. False: no room on the host.
+ */
+export async function resizeAllocation(
+  table: Table, hostName: string, serverId: string, current: Allocation, next: Omit<Allocation, 'previous' | 'resizedBy'>, requestId: string,
+): Promise<Allocation | undefined> {
+  const { previous: _older, resizedBy: _by, ...before } = current;
+  const entry: Allocation = { ...next, resizedBy: requestId, previous: before };
+  const out = await shift(table, hostName, serverId, current, entry);
+  if (out.ok) return entry;
+  const found = out.host?.allocations?.[serverId];
+  return found?.resizedBy === requestId ? found : undefined;
+}
+
+/** A revert, or a failed resize: the allocation before the resize back, once (conditioned on the resized one). */
+export async function restoreAllocation(table: Table, hostName: string, serverId: string, resized: Allocation): Promise<boolean> {
+  if (!resized.previous) return false;
+  return (await shift(table, hostName, serverId, resized, resized.previous)).ok;
+}
+
+/** One write: `from` (as recorded, by its `at`) becomes `to` on the host, the used figures moved by the difference, within capacity. */
+async function shift(table: Table, hostName: string, serverId: string, from: Allocation, to: Allocation): Promise<Claimed> {
+  const dv = to.vcpus - from.vcpus;
+  const dr = to.ram - from.ram;
+  const dd = to.disk - from.disk;
+  try {
+    const out = await table.db.send(new UpdateCommand({
+      TableName: table.name, Key: hostKey(hostName),
+      ConditionExpression: '#alloc.#sid.#at = :at AND #uv <= :max_dv AND #ur <= :max_dr AND #ud <= :max_dd',
+      UpdateExpression: 'SET #uv = #uv + :dv, #ur = #ur + :dr, #ud = #ud + :dd, #alloc.#sid = :to',
+      ExpressionAttributeNames: {
+        '#alloc': 'allocations', '#sid': serverId, '#at': 'at', '#uv': 'usedVcpus', '#ur': 'usedRam', '#ud': 'usedDisk',
+      },
+      ExpressionAttributeValues: { ':at': from.at, ':dv': dv, ':dr': dr, ':dd': dd, ':to': to, ...await bounds(table, hostName, dv, dr, dd) },
+      ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+    }));
+    return { ok: true, host: strip(out.Attributes!) };
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    const old = itemFromConditionFailure<Record<string, unknown>>(err);
+    return { ok: false, host: old ? strip(old) : undefined };
+  }
+}
+
+/** The bounds `capacity - difference` of a shift (capacity is fixed: read once, no arithmetic in the condition). */
+async function bounds(table: Table, hostName: string, dv: number, dr: number, dd: number) {
+  const host = (await readHosts(table)).find((h) => h.name === hostName);
+  if (!host) throw new Error(`host ${hostName} is not in the table`);
+  return { ':max_dv': host.vcpus - dv, ':max_dr': host.ram - dr, ':max_dd': host.disk - dd };
+}

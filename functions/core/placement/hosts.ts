@@ -18,6 +18,9 @@ export interface Allocation {
   readonly group?: string;
   /** When it was allocated (epoch ms): an allocation older than the lease whose server is gone is settled. */
   readonly at: number;
+  /** A resize's: the request that resized it, and the allocation before, which a revert or a failed resize restores. */
+  readonly resizedBy?: string;
+  readonly previous?: Allocation;
 }
 
 export interface Host extends ComputeHostConfig {
