@@ -120,6 +120,11 @@ export class Ec2Compute extends Construct {
       resources: [arn('instance'), arn('volume'), arn('network-interface'), arn('replace-root-volume-task')],
       conditions: { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateReplaceRootVolumeTask'], [`aws:RequestTag/${TagKeys.stack}`]: stackTag } },
     }));
+    // A reboot marks its instance between the stop and the start (tags.ts restarted); that tag only.
+    add(new PolicyStatement({
+      sid: 'MarkReboot', actions: ['ec2:CreateTags'], resources: [arn('instance')],
+      conditions: { ...tagged, 'ForAllValues:StringEquals': { 'aws:TagKeys': [TagKeys.restarted] } },
+    }));
     add(new PolicyStatement({
       sid: 'OperateTaggedInstances',
       actions: [

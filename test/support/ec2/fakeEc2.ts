@@ -1,5 +1,5 @@
 import {
-  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, DescribeInstancesCommand,
+  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand, DetachNetworkInterfaceCommand,
   DetachVolumeCommand, EC2Client, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type Tag,
@@ -33,7 +33,7 @@ export class DiedAfterCall extends Error {
 
 const MUTATIONS = new Set([
   'RunInstances', 'StartInstances', 'StopInstances', 'RebootInstances', 'TerminateInstances', 'ModifyInstanceAttribute',
-  'CreateReplaceRootVolumeTask', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
+  'CreateReplaceRootVolumeTask', 'CreateTags', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
 ]);
 
 export class FakeEc2 {
@@ -76,6 +76,19 @@ export class FakeEc2 {
     on(StopInstancesCommand, 'StopInstances', (i) => this.power(i.InstanceIds!, i.Hibernate ? 'hibernate' : 'stop'));
     on(RebootInstancesCommand, 'RebootInstances', (i) => this.power(i.InstanceIds!, 'reboot'));
     on(TerminateInstancesCommand, 'TerminateInstances', (i) => this.power(i.InstanceIds!, 'terminate'));
+    on(CreateTagsCommand, 'CreateTags', (i) => {
+      let effect = false;
+      for (const id of i.Resources!) {
+        const inst = this.instance(id);
+        for (const tag of i.Tags ?? []) {
+          const had = inst.tags.find((t) => t.Key === tag.Key);
+          if (had?.Value === tag.Value) continue;
+          inst.tags = [...inst.tags.filter((t) => t.Key !== tag.Key), tag];
+          effect = true;
+        }
+      }
+      return { out: {}, effect };
+    });
     on(ModifyInstanceAttributeCommand, 'ModifyInstanceAttribute', (i) => {
       const inst = this.instance(i.InstanceId!);
       if (inst.state !== 'stopped') throw ec2Error('IncorrectInstanceState', `The instance '${inst.id}' is not in the 'stopped' state.`);

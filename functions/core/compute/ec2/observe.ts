@@ -18,6 +18,8 @@ export interface InstanceView {
   readonly launchTime: number;
   readonly hibernationConfigured: boolean;
   readonly serverId?: string;
+  /** The request whose reboot stopped the instance and started it again (tags.ts). */
+  readonly restartedBy?: string;
   readonly interfaces: readonly { readonly id: string; readonly deviceIndex: number }[];
 }
 
@@ -31,6 +33,7 @@ export function instanceView(i: Ec2Instance): InstanceView {
     launchTime: i.LaunchTime ? new Date(i.LaunchTime).getTime() : 0,
     hibernationConfigured: i.HibernationOptions?.Configured === true,
     serverId: tagValue(i.Tags, TagKeys.server),
+    restartedBy: tagValue(i.Tags, TagKeys.restarted),
     interfaces: (i.NetworkInterfaces ?? []).map((n) => ({ id: n.NetworkInterfaceId!, deviceIndex: n.Attachment?.DeviceIndex ?? 0 })),
   };
 }

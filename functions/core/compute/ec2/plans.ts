@@ -1,5 +1,5 @@
 import {
-  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, DetachNetworkInterfaceCommand,
+  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DetachNetworkInterfaceCommand,
   DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type EC2Client,
 } from '@aws-sdk/client-ec2';
@@ -12,7 +12,7 @@ import type { InstancePatch } from '../instance.js';
 import { PowerState, type TaskState } from '../states.js';
 import type { InstanceView, InterfaceView, VolumeView } from './observe.js';
 import { ec2DeviceName, type Ec2Resources } from './resources.js';
-import { tagging, tagsOf } from './tags.js';
+import { TagKeys, tagging, tagsOf } from './tags.js';
 
 // The mapping: for each catalogue operation, what it reads from EC2 and, given what it read,
 // its next move. A plan never remembers what it did: it decides from EC2's state alone (and the
@@ -178,30 +178,8 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
   shelve_offload: { looks: 'nothing', needsInstance: false, next: () => done({ powerState: PowerState.NOSTATE }) },
   pause: hibernatePlan(PowerState.PAUSED),
   suspend: hibernatePlan(PowerState.SUSPENDED),
-  reboot_soft: {
-    looks: 'instance', needsInstance: true,
-    next: ({ ctx, seen }) => {
-      const i = seen.instance!;
-      // Started since the claim (a stopped guest is started, as Nova's soft reboot falls back to hard).
-      if (i.state === 'running' && i.launchTime >= claimedAt(ctx)) return done({ powerState: PowerState.RUNNING });
-      if (i.state !== 'running') return powered('running', i, { powerState: PowerState.RUNNING });
-      return {
-        kind: 'call', action: 'RebootInstances', then: { patch: { powerState: PowerState.RUNNING } },
-        send: (ec2) => ec2.send(new RebootInstancesCommand({ InstanceIds: [i.id] })),
-      };
-    },
-  },
-  reboot_hard: {
-    looks: 'instance', needsInstance: true,
-    next: ({ ctx, seen }) => {
-      const i = seen.instance!;
-      // EC2 moves LaunchTime when it starts a stopped instance: running since the claim was
-      // taken means the stop and the start both happened.
-      if (i.state === 'running' && i.launchTime >= claimedAt(ctx)) return done({ powerState: PowerState.RUNNING });
-      if (i.state === 'running') return stop(i.id, { force: true });
-      return powered('running', i, { powerState: PowerState.RUNNING });
-    },
-  },
+  reboot_soft: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'soft') },
+  reboot_hard: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'hard') },
   resize: retypePlan(
     ({ ctx, resources }) => resources.instanceType(String(ctx.params.flavorRef)),
     (ctx) => ctx.instance.vmState !== 'stopped',
@@ -306,7 +284,29 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
   },
 };
 
-/** When the operation was admitted (epoch ms): what "since the claim" means for reboots. */
-function claimedAt(ctx: OperationContext): number {
-  return ctx.instance.claim?.claimedAt ?? 0;
+/**
+ * A reboot. Soft: RebootInstances on a running guest, done once sent (nothing to read back: a
+ * reboot whose answer was lost is sent again). Hard, and soft on a guest that is not running (as
+ * Nova falls back to hard): StopInstances Force, then, once stopped, the instance is tagged with
+ * this request and started; running with that tag is done. The tag is what tells a resumption
+ * where the reboot is; EC2's LaunchTime would too, but not every EC2-compatible API moves it.
+ */
+function rebooted(ctx: OperationContext, i: InstanceView, how: 'soft' | 'hard'): Move {
+  const mine = i.restartedBy === ctx.requestId;
+  if (i.state === 'pending' || i.state === 'stopping') return wait(`instance ${i.id} is ${i.state}`);
+  if (i.state === 'running' && mine) return done({ powerState: PowerState.RUNNING });
+  if (i.state === 'running' && how === 'soft') {
+    return {
+      kind: 'call', action: 'RebootInstances', then: { patch: { powerState: PowerState.RUNNING } },
+      send: (ec2) => ec2.send(new RebootInstancesCommand({ InstanceIds: [i.id] })),
+    };
+  }
+  if (i.state === 'running') return stop(i.id, { force: true });
+  if (!mine) {
+    return {
+      kind: 'call', action: 'CreateTags taskgate:restarted', then: 'look',
+      send: (ec2) => ec2.send(new CreateTagsCommand({ Resources: [i.id], Tags: [{ Key: TagKeys.restarted, Value: ctx.requestId }] })),
+    };
+  }
+  return start(i.id);
 }

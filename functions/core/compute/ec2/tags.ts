@@ -10,6 +10,12 @@ export const TagKeys = {
   server: 'taskgate:server',
   project: 'taskgate:project',
   request: 'taskgate:request',
+  /**
+   * The reboot whose stop is done and whose start is next: written between the two calls, so that
+   * a resumption tells "stopped by this reboot, start it" and "started again, done" apart from
+   * "not rebooted yet" without a clock.
+   */
+  restarted: 'taskgate:restarted',
 } as const;
 
 export function tagsOf(values: { stack: string; server: string; project: string; request: string }): Tag[] {
