@@ -1,5 +1,6 @@
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { findFlavor } from '../../core/compute/flavors.js';
+import { retryThrottled } from '../../core/compute/settle.js';
 import { readInstance } from '../../core/compute/readInstance.js';
 import { isVisibleTo } from '../../core/compute/instance.js';
 import type { Image } from '../../core/images/image.js';
@@ -41,7 +42,9 @@ async function snapshotParams(kind: SnapshotKind, b: Body, deps: AdmissionDeps, 
 function answer(kind: SnapshotKind) {
   return async (deps: AdmissionDeps, ctx: ApiContext, accepted: { params: Record<string, unknown> }) => {
     const image = accepted.params.image as Image;
-    await recordSnapshot(deps.table, image);
+    // Admitted is admitted: a write that fails here is the worker's to do when it takes the
+    // operation up (the reservation's begin), so the answer is Nova's either way.
+    await retryThrottled(() => recordSnapshot(deps.table, image)).catch(() => undefined);
     if (isAtLeast(ctx.apiVersion, '2.45')) return json(202, { image_id: image.id });
     if (kind === 'backup' && Number(accepted.params.rotation) === 0) return empty(202);
     return { statusCode: 202, headers: { location: `${ctx.baseUrl}/image/images/${image.id}` }, body: '' };
