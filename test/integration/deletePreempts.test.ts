@@ -4,6 +4,7 @@ import { getAttachment, listAttachments, Ports, readAttachable, Volumes } from '
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { AlreadyInProgress } from '../../functions/core/compute/refusals.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
+import { takenOverAttribute } from '../../functions/core/compute/instance.js';
 import type { ComputeDriver, OperationContext } from '../../functions/core/compute/driver.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
@@ -86,7 +87,7 @@ describe('delete preempts', () => {
       instanceId: instance.id, op: 'delete', caller: alice, requestId: deleteRequest,
     });
     expect(takeover.token).toBeGreaterThan(rebuild.token);
-    expect(takeover.instance).toMatchObject({ taskState: 'deleting', preempted: expect.objectContaining({ op: 'rebuild' }) });
+    expect(takeover.instance).toMatchObject({ taskState: 'deleting', [takenOverAttribute(deleteRequest)]: expect.objectContaining({ op: 'rebuild' }) });
 
     // A second delete while the first runs takes no claim: admission refuses it as already in
     // progress (the API then answers Nova's 204, novaFidelity.test.ts), naming task_state deleting.

@@ -4,7 +4,7 @@ import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { ServiceUnavailable } from '../../functions/core/shared/errors.js';
 import { resetState } from '../../functions/core/compute/instanceStore.js';
-import type { Instance } from '../../functions/core/compute/instance.js';
+import { takenOverAttributes, type Instance } from '../../functions/core/compute/instance.js';
 import type { OperationMessage } from '../../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
@@ -91,6 +91,10 @@ describe('a chain of takeovers', () => {
     const { instance, soft, hard1, hard2, m1, m2 } = await chainOfTakeovers();
     const held = await readInstance(backends.table, instance.id);
     expect(held?.claim?.requestId).toBe(hard2);
+    // Each claim once: the live one, and each taken over under the name of the request that took it.
+    expect(held).not.toHaveProperty('claimAsList');
+    expect(Object.fromEntries(takenOverAttributes(held).map((name) => [name, (held as unknown as Record<string, { requestId: string }>)[name]!.requestId])))
+      .toEqual({ [`takenOver#${hard1}`]: soft, [`takenOver#${hard2}`]: hard1 });
 
     // FIFO order: the first hard reboot's message comes first and finds its claim taken over.
     expect(await runOperation(worker(), m1)).toBe('dropped');
@@ -101,6 +105,7 @@ describe('a chain of takeovers', () => {
     expect(after?.taskState).toBeUndefined();
     expect(after?.claim).toBeUndefined();
     expect(after).not.toHaveProperty('takenOver');
+    expect(takenOverAttributes(after)).toEqual([]);
     expect(after).not.toHaveProperty('preempted');
     await expectEndedOnce(instance, [m1, m2], {
       [soft]: { action: 'reboot', ...superseded },
@@ -146,6 +151,7 @@ describe('a chain of takeovers', () => {
     const after = await readInstance(table, instance.id);
     expect(after?.taskState).toBeUndefined();
     expect(after).not.toHaveProperty('takenOver');
+    expect(takenOverAttributes(after)).toEqual([]);
     await expectEndedOnce(instance, [], {
       [soft]: superseded, [hard]: { result: 'Error', traceback: 'The operation could not be queued' },
     });
@@ -160,6 +166,7 @@ describe('a chain of takeovers', () => {
     const after = await readInstance(table, instance.id);
     expect(after).toMatchObject({ vmState: 'error' });
     expect(after).not.toHaveProperty('takenOver');
+    expect(takenOverAttributes(after)).toEqual([]);
     await expectEndedOnce(instance, [], { [soft]: superseded, [hard]: superseded });
   });
 
@@ -177,6 +184,25 @@ describe('a chain of takeovers', () => {
     expect(await runOperation(worker(), message)).toBe('done');
     expect(await readInstance(table, instance.id)).not.toHaveProperty('preempted');
     await expectEndedOnce(instance, [message], { [soft.requestId]: superseded, [hard.requestId]: { result: 'Success' } });
+  });
+
+  it('a delete takes over a chain the previous version recorded (the claim and its list copy, the list of those taken over) and ends them all', async () => {
+    const { table } = backends;
+    const [soft, hard1, hard2] = [olderClaim('reboot_soft'), olderClaim('reboot_hard'), olderClaim('reboot_hard')];
+    const instance = await seedInstance(table, {
+      taskState: 'rebooting_hard', claim: hard2, claimAsList: [hard2], takenOver: [soft, hard1], preempted: hard1, leaseUntil: Date.now() + 60_000,
+    });
+    const capture = new CapturingQueue();
+    const del = await admit({ table, queue: capture, claimLeaseMs: 60_000 }, instance.id, 'delete');
+    const message = capture.take();
+    expect(await runOperation(worker(), message)).toBe('done');
+    const after = await readInstance(table, instance.id);
+    expect(after).toMatchObject({ deleted: true });
+    for (const legacy of ['claimAsList', 'takenOver', 'preempted']) expect(after).not.toHaveProperty(legacy);
+    expect(takenOverAttributes(after)).toEqual([]);
+    await expectEndedOnce(instance, [message], {
+      [soft.requestId]: superseded, [hard1.requestId]: superseded, [hard2.requestId]: superseded, [del]: { action: 'delete', result: 'Success' },
+    });
   });
 
   it('takes over a claim an older version wrote (no list copy of it) and ends it', async () => {

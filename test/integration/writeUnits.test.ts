@@ -60,5 +60,5 @@ it('resize, attach, create and delete stay within their measured units', () => {
     .toEqual({ resize: true, attach: true, create: true, delete: true });
 });
 
-/** Today's figures (docs/write-units.md): a growth fails the test. */
-const BUDGET: Record<string, number> = { resize: 16, attach: 13, create: 29, delete: 29 };
+/** Today's figures (docs/write-units.md; resize 17 with the placement allocation on the item): a growth fails the test. */
+const BUDGET: Record<string, number> = { resize: 17, attach: 13, create: 29, delete: 29 };

@@ -9,7 +9,7 @@ import { BadRequest, ServiceUnavailable } from '../shared/errors.js';
 import { findFlavor } from './flavors.js';
 import { derivedUuid } from '../shared/ids.js';
 import { authorize } from '../shared/policy.js';
-import { takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
+import { takenOverAttributes, takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { giveBackCreatePorts, interfacesForCreate, type Nic } from '../networks/serverPorts.js';
@@ -100,7 +100,7 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     try {
       await retryThrottled(() => endTakenOver(deps.table, claimed.instance, clock()));
       await retryThrottled(async () => reservation?.undo(deps.table, { requestId: req.requestId, params }, req.instanceId));
-      await retryThrottled(() => abandonClaim(deps.table, req.instanceId, claimed.token));
+      await retryThrottled(() => abandonClaim(deps.table, req.instanceId, claimed.token, takenOverAttributes(claimed.instance)));
     } catch (err) {
       throw new ServiceUnavailable('The request could not be completed; retry it with the same Idempotency-Key.', { cause: err, mayHaveChanged: true });
     }

@@ -1,7 +1,7 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, preempts, type OperationName } from './catalogue.js';
 import { Conflict, type DomainError } from '../shared/errors.js';
-import type { Caller, Claim, Instance } from './instance.js';
+import { takenOverAttribute, type Caller, type Claim, type Instance } from './instance.js';
 import { readInstance } from './readInstance.js';
 import { claimRefusal } from './refusals.js';
 import {
@@ -51,7 +51,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   const row = operationRow(req.op);
   const names: Record<string, string> = {
     '#vm': 'vmState', '#ts': 'taskState', '#proj': 'projectId', '#locked': 'locked',
-    '#claim': 'claim', '#claimList': 'claimAsList', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
+    '#claim': 'claim', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
     '#lease': 'leaseUntil', '#updated': 'updated',
   };
   const values: Record<string, unknown> = {
@@ -101,23 +101,17 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     params: req.params ?? {}, claimedAt: req.now,
   };
   const sets = [
-    '#ts = :ts', '#claim = :claim', '#claimList = :claimList', '#shard = :shard', '#lease = :lease', '#updated = :updated',
+    '#ts = :ts', '#claim = :claim', '#shard = :shard', '#lease = :lease', '#updated = :updated',
   ];
   if (preempts(row)) {
-    // Keep the claim being taken over, appended to those it had taken over itself (every operand
-    // is read from the item as it was before this write), so that the new owner ends them all
-    // and gives back what they reserved. A whole chain of takeovers is kept, not just the last.
-    sets.push(
-      '#takenOver = list_append(if_not_exists(#takenOver, :noClaims), if_not_exists(#claimList, :noClaims))',
-      '#preempted = if_not_exists(#claim, :noClaim)',
-    );
-    names['#takenOver'] = 'takenOver';
-    names['#preempted'] = 'preempted';
-    values[':noClaims'] = [];
+    // Keep the claim being taken over under a name of its own (every operand is read from the
+    // item as it was before this write), beside those it had taken over itself, so that the new
+    // owner ends them all and gives back what they reserved: a whole chain, not just the last.
+    sets.push('#takenOverNow = if_not_exists(#claim, :noClaim)');
+    names['#takenOverNow'] = takenOverAttribute(req.requestId);
     values[':noClaim'] = null;
   }
   values[':claim'] = claim;
-  values[':claimList'] = [claim];
   for (const [field, value] of Object.entries(req.fields ?? {})) {
     names[`#f_${field}`] = field;
     values[`:f_${field}`] = value;

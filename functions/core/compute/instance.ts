@@ -56,25 +56,22 @@ export interface Instance {
   readonly preResizeVmState?: VmState;
   readonly locked: boolean;
   readonly lockedBy?: 'owner' | 'admin';
+  /**
+   * The live claim, stored once. Every claim a takeover (a delete, a hard reboot) takes since the
+   * instance was last released is kept beside it, whole, under an attribute of its own named
+   * after the request that took it over (TAKEN_OVER_PREFIX): the operation that holds the
+   * instance ends them all, and gives back what they reserved, before its own release removes
+   * them. Read through takenOverClaims().
+   */
   readonly claim?: Claim;
   /**
-   * The claim again, as a one-element list, written with it at admission: a DynamoDB update
-   * expression cannot wrap the `claim` map into a list, but it can append this list to another,
-   * which is how a takeover keeps the claim it takes over (`takenOver`) in the same one write.
+   * Written by the previous version beside every claim (a copy of it as a one-element list, so a
+   * takeover could append it to `takenOver`); no longer written, cleared by a release.
    */
   readonly claimAsList?: readonly Claim[];
-  /**
-   * Every claim taken over (by a delete or a hard reboot) since the instance was last released,
-   * oldest first, as admitted: the operation that holds the instance ends them all, and gives
-   * back what they reserved, before its own release clears the list. Read through
-   * takenOverClaims().
-   */
+  /** The previous version's record of the claims taken over, oldest first; read, and cleared by a release. */
   readonly takenOver?: readonly Claim[];
-  /**
-   * The claim the latest takeover took, whole (with its run's event start). Older versions kept
-   * only this, one claim, so a chain of takeovers lost all but the last; it is still written, as
-   * the one record of a claim that an older version admitted without its list copy.
-   */
+  /** The claim the latest takeover took, as versions before that one recorded it; read, and cleared by a release. */
   readonly preempted?: Claim | null;
   /** Lease expiry of the live claim, epoch ms (sparse: only while claimed). */
   readonly leaseUntil?: number;
@@ -199,14 +196,32 @@ export function isVisibleTo(instance: Instance | undefined, caller: Caller): ins
 }
 
 /**
- * Every claim taken over on this instance and not yet ended: the list, and the single
- * `preempted` map (the latest, whole; the only record on items an older version wrote), each
- * request once.
+ * The attribute a takeover by `requestId` keeps the claim it took in (null when the instance was
+ * not claimed): a name of its own, since an update expression can copy a map into a new
+ * attribute but cannot add it to a list (the previous version wrote the claim twice for that).
+ */
+export const TAKEN_OVER_PREFIX = 'takenOver#';
+export const takenOverAttribute = (requestId: string) => `${TAKEN_OVER_PREFIX}${requestId}`;
+
+/** The names of the attributes holding claims taken over (a release removes them). */
+export function takenOverAttributes(instance: Instance | undefined): string[] {
+  return Object.keys(instance ?? {}).filter((name) => name.startsWith(TAKEN_OVER_PREFIX));
+}
+
+/**
+ * Every claim taken over on this instance and not yet ended, oldest first, each request once:
+ * those kept under attributes of their own, and on items the previous versions wrote, their
+ * `takenOver` list and `preempted` map (the latest, whole).
  */
 export function takenOverClaims(instance: Instance | undefined): Claim[] {
   const byRequest = new Map<string, Claim>();
   for (const claim of instance?.takenOver ?? []) byRequest.set(claim.requestId, claim);
   const latest = instance?.preempted;
   if (latest) byRequest.set(latest.requestId, { ...byRequest.get(latest.requestId), ...latest });
+  const own = takenOverAttributes(instance)
+    .map((name) => (instance as unknown as Record<string, Claim | null>)[name])
+    .filter((claim): claim is Claim => !!claim)
+    .sort((a, b) => a.claimedAt - b.claimedAt);
+  for (const claim of own) byRequest.set(claim.requestId, claim);
   return [...byRequest.values()];
 }

@@ -1,11 +1,12 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { itemsOf } from '../shared/indexedItems.js';
-import { CLEARED_CLAIM, clearingClaim } from './release.js';
+import { CLEARED_CLAIM, clearingClaim, takenOverRemoval } from './release.js';
+import { fencedUpdate } from './fencedUpdate.js';
 import { invalidStateMessage } from './refusals.js';
 import { readInstance } from './readInstance.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
 import { authorize } from '../shared/policy.js';
-import { isVisibleTo, takenOverClaims, type Caller, type Instance } from './instance.js';
+import { isVisibleTo, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
@@ -187,6 +188,13 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     const before = out.Attributes as Instance | undefined;
     for (const superseded of [before?.claim, ...takenOverClaims(before)]) {
       if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
+    }
+    // Their records, each under a name the reset could not know before its write: removed after
+    // it, fenced on the token it moved to. If a claim came first, its own release removes them
+    // (they are on the item it took), and ending them again there changes nothing.
+    const taken = takenOverRemoval(takenOverAttributes(before));
+    if (before && taken.removes.length > 0) {
+      await fencedUpdate(table, instanceId, before.version + 1, { expression: `REMOVE ${taken.removes.join(', ')}`, names: taken.names, values: {} });
     }
   } catch (err) {
     if (!isConditionFailure(err)) throw err;

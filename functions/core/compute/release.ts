@@ -7,10 +7,11 @@ import type { Table } from '../shared/table.js';
 // The end of a claim: the worker's or the sweeper's release, and admission's give-back.
 
 /**
- * "The instance is no longer claimed", in one place: task_state, the claim (and its list copy),
- * its lease (and the sparse index entry) and the claims it took over go, and the fencing token
- * moves on. Whoever clears them ends the taken-over claims first (settle.ts endTakenOver). Release, an
- * admission's give-back and reset-state all use it.
+ * "The instance is no longer claimed", in one place: task_state, the claim, its lease (and the
+ * sparse index entry) and the previous versions' records of it (the list copy, the claims taken
+ * over) go, and the fencing token moves on; the claims taken over, each under a name of its own,
+ * go by name (takenOverRemoval). Whoever clears them ends the taken-over claims first (settle.ts
+ * endTakenOver). Release, an admission's give-back and reset-state all use it.
  */
 export const CLEARED_CLAIM = {
   remove: ['#ts', '#claim', '#claimList', '#shard', '#lease', '#preempted', '#takenOver'],
@@ -21,6 +22,16 @@ export const CLEARED_CLAIM = {
   },
   values: { ':one': 1 },
 } as const;
+
+/**
+ * REMOVE parts (and their names) for the claims `names` taken over: the attributes the item
+ * taken up at this token holds (instance.ts takenOverAttributes). Under the same token no other
+ * write adds one (only an admission does, and it moves the token on).
+ */
+export function takenOverRemoval(takenOver: readonly string[] = []): { removes: string[]; names: Record<string, string> } {
+  const names = Object.fromEntries(takenOver.map((name, i) => [`#to${i}`, name]));
+  return { removes: Object.keys(names), names };
+}
 
 /** An update expression from SET parts and extra REMOVE parts, clearing the claim. */
 export function clearingClaim(sets: readonly string[], removes: readonly string[] = []): string {
@@ -40,6 +51,8 @@ export interface Release {
   readonly onlyIfLeaseBefore?: number;
   /** Only the worker: release only if its run was not taken over by another delivery. */
   readonly run?: Run;
+  /** The attributes of the claims this claim took over, from the item taken up (takenOverRemoval). */
+  readonly takenOver?: readonly string[];
 }
 
 const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
@@ -56,7 +69,9 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
     ...CLEARED_CLAIM.values, ':vm': rel.vmState, ':updated': new Date(rel.now).toISOString(), ':outcome': rel.outcome,
   };
   const sets = ['#vm = :vm', '#updated = :updated', '#outcome = :outcome'];
-  const removes: string[] = [];
+  const taken = takenOverRemoval(rel.takenOver);
+  Object.assign(names, taken.names);
+  const removes: string[] = [...taken.removes];
   const { clear = [], attach, detach, ...fields } = rel.patch ?? {};
   for (const [field, value] of Object.entries(fields)) {
     names[`#f_${field}`] = field;
@@ -102,10 +117,14 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   });
 }
 
-/** Admission's compensation: give the claim back untouched when a later admission step failed. */
-export async function abandonClaim(table: Table, instanceId: string, token: number): Promise<boolean> {
+/**
+ * Admission's compensation: give the claim back untouched when a later admission step failed
+ * (`takenOver`: the attributes of the claims it took over, from the item its claim returned).
+ */
+export async function abandonClaim(table: Table, instanceId: string, token: number, takenOver?: readonly string[]): Promise<boolean> {
+  const taken = takenOverRemoval(takenOver);
   const out = await fencedUpdate(table, instanceId, token, {
-    expression: clearingClaim([]), names: { ...CLEARED_CLAIM.names }, values: { ...CLEARED_CLAIM.values },
+    expression: clearingClaim([], taken.removes), names: { ...CLEARED_CLAIM.names, ...taken.names }, values: { ...CLEARED_CLAIM.values },
   });
   return out !== undefined;
 }

@@ -3,7 +3,7 @@ import { operationRow, resolveVmOutcome } from './catalogue.js';
 import { attachmentsOf, Ports, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { releaseClaim } from './release.js';
 import { isThrottle } from '../shared/throttles.js';
-import { takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
+import { takenOverAttributes, takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import { readRun, type Run } from './runs.js';
 import type { Table } from '../shared/table.js';
@@ -57,7 +57,7 @@ export async function settleOperation(
       op: start.op, userId: start.userId, projectId: start.projectId, claimedAt: start.claimedAt,
       eventStart: start.eventStart, finishedAt: new Date(s.now).toISOString(),
     },
-    onlyIfLeaseBefore: s.onlyIfLeaseBefore, run: s.run,
+    onlyIfLeaseBefore: s.onlyIfLeaseBefore, run: s.run, takenOver: takenOverAttributes(instance),
   });
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer

@@ -1,10 +1,15 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { itemSize, readUnits, refusedWriteUnits, totalWriteUnits, writeUnits, type Item } from '../../../bench/billing.js';
+import { itemSize, readUnits, refusedWriteUnits, totalWriteUnits, writeUnits, type Item, type TableShape } from '../../../bench/billing.js';
 import { sqsRequestsOf } from '../../../bench/capacityMeter.js';
 import { TABLE_DEFINITION } from '../../../functions/core/shared/table.js';
 
 // The bench's bill follows AWS's documented rules (bench/billing.ts); each rule here on an item
-// shaped like taskgate's instance (both list indexes project ALL, the lease index KEYS_ONLY).
+// shaped like taskgate's instance, on its table as it was before issue 23 (both list indexes
+// projecting ALL, the lease index KEYS_ONLY), so that both projections are exercised.
+const ALL_LISTINGS: TableShape = {
+  ...TABLE_DEFINITION,
+  indexes: TABLE_DEFINITION.indexes.map((i) => (i.name === 'byLease' ? i : { ...i, projection: 'ALL' as const })),
+};
 
 const item = (fields: Record<string, unknown>): Item => marshall(fields, { removeUndefinedValues: true }) as Item;
 const server = (extra: Record<string, unknown> = {}) => item({
@@ -25,38 +30,38 @@ describe('item size', () => {
 
 describe('write units', () => {
   it('a new item costs its size in KB, rounded up, once in the table and once in each index it enters', () => {
-    const w = writeUnits(TABLE_DEFINITION, undefined, server({ pad: 'x'.repeat(1100) }));
+    const w = writeUnits(ALL_LISTINGS, undefined, server({ pad: 'x'.repeat(1100) }));
     expect(w).toEqual({ table: 2, indexes: { byProject: 2, allServers: 2 } }); // not byLease: no leaseShard
   });
 
   it('the larger of the old and the new item decides', () => {
     const big = server({ pad: 'x'.repeat(2900) }); // about 2,990 bytes
-    expect(writeUnits(TABLE_DEFINITION, big, server()).table).toBe(3);
-    expect(writeUnits(TABLE_DEFINITION, server(), big).table).toBe(3);
+    expect(writeUnits(ALL_LISTINGS, big, server()).table).toBe(3);
+    expect(writeUnits(ALL_LISTINGS, server(), big).table).toBe(3);
   });
 
   it('an attribute change writes every ALL index again, and a KEYS_ONLY index not at all', () => {
     const claimed = server({ leaseShard: 'LEASE#1', leaseUntil: 100 });
-    expect(writeUnits(TABLE_DEFINITION, claimed, { ...claimed, name: item({ s: 'renamed' }).s! }))
+    expect(writeUnits(ALL_LISTINGS, claimed, { ...claimed, name: item({ s: 'renamed' }).s! }))
       .toEqual({ table: 1, indexes: { byProject: 1, allServers: 1 } });
   });
 
   it('entering a sparse index is a put, leaving it a delete, moving its key a delete and a put', () => {
     const idle = server();
     const claimed = server({ leaseShard: 'LEASE#1', leaseUntil: 100 });
-    expect(writeUnits(TABLE_DEFINITION, idle, claimed).indexes.byLease).toBe(1);
-    expect(writeUnits(TABLE_DEFINITION, claimed, idle).indexes.byLease).toBe(1);
-    expect(writeUnits(TABLE_DEFINITION, claimed, server({ leaseShard: 'LEASE#1', leaseUntil: 200 })).indexes.byLease).toBe(2);
+    expect(writeUnits(ALL_LISTINGS, idle, claimed).indexes.byLease).toBe(1);
+    expect(writeUnits(ALL_LISTINGS, claimed, idle).indexes.byLease).toBe(1);
+    expect(writeUnits(ALL_LISTINGS, claimed, server({ leaseShard: 'LEASE#1', leaseUntil: 200 })).indexes.byLease).toBe(2);
   });
 
   it('a write that changes nothing in an index costs that index nothing; the table still pays 1', () => {
-    expect(writeUnits(TABLE_DEFINITION, server(), server())).toEqual({ table: 1, indexes: {} });
+    expect(writeUnits(ALL_LISTINGS, server(), server())).toEqual({ table: 1, indexes: {} });
     const action = item({ pk: 'INSTANCE#1', sk: 'ACTION#r' });
-    expect(writeUnits(TABLE_DEFINITION, undefined, action)).toEqual({ table: 1, indexes: {} });
+    expect(writeUnits(ALL_LISTINGS, undefined, action)).toEqual({ table: 1, indexes: {} });
   });
 
   it('deleting an item costs its size in the table and each index it was in', () => {
-    const w = writeUnits(TABLE_DEFINITION, server({ pad: 'x'.repeat(1500) }), undefined);
+    const w = writeUnits(ALL_LISTINGS, server({ pad: 'x'.repeat(1500) }), undefined);
     expect(w).toEqual({ table: 2, indexes: { byProject: 2, allServers: 2 } });
     expect(totalWriteUnits(w)).toBe(6);
   });
