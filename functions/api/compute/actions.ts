@@ -9,7 +9,7 @@ import { BadRequest } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
 import { resetState, setLocked } from '../../core/compute/instanceStore.js';
-import { addSecurityGroup, removeSecurityGroup } from '../../core/compute/securityGroups.js';
+import { addSecurityGroup, removeSecurityGroup } from '../../core/compute/serverSecurityGroups.js';
 import type { VmState } from '../../core/compute/states.js';
 import { empty, json, pathParam, requester, type ApiContext, type ApiResult, type ApiRoute } from '../http.js';
 import { serverView } from '../views.js';

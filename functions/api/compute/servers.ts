@@ -14,7 +14,7 @@ import type { Instance, InstanceFields } from '../../core/compute/instance.js';
 import { getServer, listServers } from '../../core/compute/instanceStore.js';
 import { getKeyPair } from '../../core/compute/keypairs.js';
 import { requestedNics } from '../../core/networks/serverPorts.js';
-import { requestedSecurityGroups } from '../../core/compute/securityGroups.js';
+import { requestedSecurityGroups } from '../../core/compute/serverSecurityGroups.js';
 import { setServerFields } from '../../core/compute/serverFields.js';
 import { isAtLeast } from '../apiVersion.js';
 import {
