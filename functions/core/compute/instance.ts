@@ -185,7 +185,7 @@ export type InstancePatch = Partial<
   readonly detach?: { readonly map: AttachmentMap; readonly id: string };
 };
 
-/** The one security group there is: Neutron's per-project `default` (functions/core/compute/securityGroups.ts). */
+/** The one security group there is: Neutron's per-project `default` (functions/core/compute/serverSecurityGroups.ts). */
 export const DEFAULT_SECURITY_GROUP = 'default';
 
 /** The server's security groups (items written before groups were kept have the default one). */
