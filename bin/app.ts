@@ -72,16 +72,8 @@ function apiType(): 'rest' | 'http' {
   return api;
 }
 
-// -c api=rest (the default) or -c api=http: which API Gateway API serves the endpoint (docs/costs.md).
-function apiType(): 'rest' | 'http' {
-  const api = ctx('api') ?? 'rest';
-  if (api !== 'rest' && api !== 'http') throw new Error(`-c api must be rest or http, not ${JSON.stringify(api)}`);
-  return api;
-}
-
 new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   auth: stackAuth(),
-  apiType: apiType(),
   apiType: apiType(),
   // Environment-agnostic: no lookups, so the same template deploys to any account and region.
   deletionProtection: ctx('deletionProtection') !== 'false',
