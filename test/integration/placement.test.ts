@@ -221,6 +221,24 @@ describe('server groups', () => {
     expect((await member.get('/os-server-groups')).body.server_groups.map((g: any) => g.name)).toEqual(['soft']);
   });
 
+  it('counts groups against server_groups and members against server_group_members, Nova\'s 403 past them, given back on delete', async () => {
+    const tight = new Nova(runtime.apiUrl, 'tia:tight');
+    expect((await admin.request('PUT', '/os-quota-sets/tight', { quota_set: { server_groups: 1, server_group_members: 1 } })).status).toBe(200);
+    const first = await tight.post('/os-server-groups', { server_group: { name: 'one', policies: ['affinity'] } });
+    expect(first.status).toBe(200);
+    const second = await tight.post('/os-server-groups', { server_group: { name: 'two', policies: ['affinity'] } });
+    expect([second.status, second.body.forbidden?.message]).toEqual([403, 'Quota exceeded, too many server groups.']);
+    expect((await tight.get('/limits')).body.limits.absolute.totalServerGroupsUsed).toBe(1);
+    const group = first.body.server_group.id;
+    const [member1] = await bootAll(tight, 1, {}, { group });
+    const over = await boot(tight, 'second', {}, { group });
+    expect([over.status, over.body.forbidden?.message]).toEqual([403, 'Quota exceeded, too many servers in group']);
+    await deleteAll(tight, [member1!.id]);
+    expect((await tight.delete(`/os-server-groups/${group}`)).status).toBe(204);
+    expect((await tight.get('/limits')).body.limits.absolute.totalServerGroupsUsed).toBe(0);
+    expect((await tight.post('/os-server-groups', { server_group: { name: 'again', policies: ['affinity'] } })).status).toBe(200);
+  });
+
   it('refuses a group hint naming no group the caller sees', async () => {
     const refused = await boot(member, 'lost', {}, { group: '5f1c2f0e-8c55-4a43-9c34-1f2d0a3b7e61' });
     expect([refused.status, refused.body.badRequest?.message]).toEqual([400, 'Instance group 5f1c2f0e-8c55-4a43-9c34-1f2d0a3b7e61 could not be found.']);

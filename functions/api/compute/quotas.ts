@@ -4,6 +4,7 @@ import {
   type Limits, type QuotaResource,
 } from '../../core/placement/quotas/limits.js';
 import { readUsage, settleStale } from '../../core/placement/quotas/usage.js';
+import { groupsInUse } from '../../core/placement/serverGroups.js';
 import { BadRequest, Forbidden } from '../../core/shared/errors.js';
 import { authorize, refusal, type PolicyName } from '../../core/shared/policy.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
@@ -45,7 +46,7 @@ async function inUse(deps: AdmissionDeps, projectId: string): Promise<Record<Quo
   await settleStale({ table: deps.table, leaseMs: deps.reservationLeaseMs ?? deps.claimLeaseMs }, projectId, clock());
   const usage = await readUsage(deps.table, projectId);
   const used = Object.fromEntries(RESOURCES.map((r) => [r, 0])) as Record<QuotaResource, number>;
-  return { ...used, instances: usage.instances, cores: usage.cores, ram: usage.ram };
+  return { ...used, instances: usage.instances, cores: usage.cores, ram: usage.ram, server_groups: await groupsInUse(deps.table, projectId) };
 }
 
 /** The numbers a quota body sets, Nova's `int(value)` of each (the schema allows only digits). */
