@@ -477,7 +477,7 @@ async function withBusyNeighbours<T>(n: number, measure: () => Promise<T>): Prom
 }
 
 async function contention(h: Harness) {
-  const bar = progress('contention', 5);
+  const bar = progress('contention', 6);
   const many = await compareUnderContention(h, 64, SIZE.contentionRounds, SIZE.contentionS);
   bar.tick();
   const loadBefore = loadavg()[0]!;
@@ -487,6 +487,8 @@ async function contention(h: Harness) {
   bar.tick();
   const chain = await oneAtATime(h);
   bar.tick();
+  // The same chain with the machine busy: how much longer each side's cycle gets explains the ratio.
+  const busyChain = await withBusyNeighbours(2, () => oneAtATime(h));
   const raw = h.table('floor');
   const rawKey = { pk: 'RAW#1', sk: 'META' };
   const rw = await measureWindow(64, SIZE.contentionS, async () => {
@@ -499,7 +501,7 @@ async function contention(h: Harness) {
     } catch (err) { if (isConditionFailure(err)) return 409; throw err; }
   }, async () => undefined);
   bar.done();
-  const c = { workMs: WORK_MS, many, few, fewBesideTwoBusyProcesses: busy, loadAverageBefore: loadBefore, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain };
+  const c = { workMs: WORK_MS, many, few, fewBesideTwoBusyProcesses: busy, loadAverageBefore: loadBefore, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain, oneAtATimeBusy: busyChain };
   results.contention = c;
   const line = (r: typeof many, beside = '') => {
     const spread = `spread ${Math.min(...r.roundRatios).toFixed(2)}-${Math.max(...r.roundRatios).toFixed(2)}, median ${r.medianRoundRatio.toFixed(2)}`;
@@ -518,6 +520,10 @@ async function contention(h: Harness) {
     + `release, action record; and the event source mapping's receive and delete), `
     + `lock item ${ms(chain.lockCycle)} (2: put, delete); a refusal costs taskgate ${ms(chain.taskgateRefusal)} `
     + `(the API handler and the failed claim) and the lock item ${ms(chain.lockRefusal)} (a failed put)`);
+  say(`the same with two CPU-bound processes beside: taskgate ${ms(busyChain.taskgateCycle)} (x${(busyChain.taskgateCycle / chain.taskgateCycle).toFixed(2)}), `
+    + `lock item ${ms(busyChain.lockCycle)} (x${(busyChain.lockCycle / chain.lockCycle).toFixed(2)}); a refusal: taskgate ${ms(busyChain.taskgateRefusal)}, `
+    + `lock item ${ms(busyChain.lockRefusal)}; uncontended ratio lock / taskgate cycle: idle ${(chain.lockCycle / chain.taskgateCycle).toFixed(2)}, `
+    + `busy ${(busyChain.lockCycle / busyChain.taskgateCycle).toFixed(2)}`);
   say();
 }
 
