@@ -139,7 +139,7 @@ describe('the operation catalogue, over HTTP', () => {
     const allowedVms = (op: string) => IDLE_MATRIX[op]!.split('').filter((c) => c === 'Y').length;
     const idleAdmissions = Object.keys(IDLE_MATRIX).reduce((n, op) => n + allowedVms(op), 0);
     const busyAdmissions = Object.entries(BUSY_ADMITS).reduce((n, [op, states]) => n + allowedVms(op) * states.length, 0);
-    expect(busyAdmissions).toBe(5 * 6 + 11 * 23); // hard reboot: 5 vm_states x 6; delete: 11 x 23
+    expect(busyAdmissions).toBe(5 * 6 + 11 * 32); // hard reboot: 5 vm_states x 6; delete: 11 x 32
     const repeatedDeletes = allowedVms('delete'); // a delete while deleting, in every vm_state it is allowed
     expect(cells.filter((c) => c.claimed !== undefined && !c.unchanged)).toHaveLength(idleAdmissions + busyAdmissions);
     expect(cells.filter((c) => c.op === 'delete' && c.taskState === 'deleting' && c.status === 204 && c.unchanged))

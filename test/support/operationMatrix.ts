@@ -20,6 +20,8 @@ export const TASK_STATES = [
   'attaching_volume', 'detaching_volume', 'attaching_interface', 'detaching_interface',
   'powering-on', 'powering-off', 'rebooting', 'rebooting_hard',
   'pausing', 'unpausing', 'suspending', 'resuming', 'deleting',
+  'rescuing', 'unrescuing', 'image_snapshot_pending', 'image_snapshot', 'image_backup', 'image_pending_upload',
+  'image_uploading', 'updating_password', 'triggering_crash_dump',
 ] as const;
 
 /**
