@@ -137,7 +137,8 @@ export class TaskgateStack extends Stack {
 
     // Compute: one FIFO batch, groups in parallel, each under its claim.
     const compute = new TaskgateFunction(this, 'ComputeFunction', {
-      ...common, handlerDir: 'compute', description: 'taskgate compute worker',
+      // The EC2 driver's entry is its own, so that only its bundle carries the EC2 client.
+      ...common, handlerDir: props.ec2 ? 'computeEc2' : 'compute', description: 'taskgate compute worker',
       timeout: computeTimeout,
       environment: {
         TABLE_NAME: tableName,

@@ -1,7 +1,5 @@
-import type { DriverSettings } from '../shared/config.js';
+import { ConfigError, type DriverSettings } from '../shared/config.js';
 import type { ComputeDriver } from './driver.js';
-import { ec2Client } from './ec2/client.js';
-import { Ec2Driver } from './ec2/ec2Driver.js';
 import { SimulatedDriver, type StepHook } from './simulatedDriver.js';
 import type { Table } from '../shared/table.js';
 
@@ -15,6 +13,8 @@ export function createDriver(table: Table, settings: DriverSettings, beforeStep?
     case 'simulated':
       return new SimulatedDriver(table, { stepMs: settings.stepMs, beforeStep });
     case 'ec2':
-      return new Ec2Driver(ec2Client(settings.ec2!), settings.ec2!).asComputeDriver();
+      // Built by its own entry (functions/computeEc2/handler.ts): the EC2 client would otherwise
+      // be bundled into every compute function, a megabyte more for each cold start to load.
+      throw new ConfigError('TASKGATE_DRIVER=ec2 runs in the computeEc2 function (functions/computeEc2/handler.ts), not here');
   }
 }
