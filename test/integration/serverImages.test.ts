@@ -161,6 +161,15 @@ describe('createBackup', () => {
     expect((await imagesOf(id)).map((i) => i.status)).toEqual(['deleted']);
   });
 
+  it('refuses a volume-backed server (no image) with Nova\'s 400, after the state check\'s 409; nothing is written', async () => {
+    const id = await server({ imageId: '' });
+    const res = await backup(id, 1);
+    expect([res.status, res.body.badRequest?.message]).toEqual([400, 'Backup is not supported for volume-backed instances.']);
+    expect((await readInstance(api.table, id))?.taskState).toBeUndefined();
+    expect(await imagesOf(id)).toEqual([]);
+    expect((await backup(await server({ imageId: '', vmState: 'error' }), 1)).status).toBe(409);
+  });
+
   it('refuses a negative or missing rotation and a missing backup_type with 400', async () => {
     const id = await server();
     for (const body of [

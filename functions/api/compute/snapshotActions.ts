@@ -6,7 +6,8 @@ import { isVisibleTo } from '../../core/compute/instance.js';
 import type { Image } from '../../core/images/image.js';
 import { recordSnapshot, snapshotImage, type SnapshotKind } from '../../core/images/snapshots.js';
 import { readImage } from '../../core/images/store.js';
-import { NotFound } from '../../core/shared/errors.js';
+import type { ClaimGuard } from '../../core/compute/claimInstance.js';
+import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import { isAtLeast } from '../apiVersion.js';
 import { empty, json, type ApiContext } from '../http.js';
 import type { Body, QueuedAction } from './actions.js';
@@ -51,6 +52,15 @@ function answer(kind: SnapshotKind) {
   };
 }
 
+/**
+ * Nova's backup refuses a volume-backed server (no image: 400), after its state checks: a guard
+ * of the claim's own write, so a server in the wrong state is still the 409 first.
+ */
+const imageBacked: ClaimGuard = {
+  condition: '#imageId <> :noImage', names: { '#imageId': 'imageId' }, values: { ':noImage': '' },
+  refusal: (instance) => (instance.imageId ? undefined : new BadRequest('Backup is not supported for volume-backed instances.')),
+};
+
 export const SNAPSHOT_ACTIONS: Record<string, QueuedAction> = {
   createImage: {
     schema: 'createImage', op: () => 'create_image', status: 202,
@@ -58,6 +68,6 @@ export const SNAPSHOT_ACTIONS: Record<string, QueuedAction> = {
   },
   createBackup: {
     schema: 'createBackup', op: () => 'create_backup', status: 202,
-    params: (b, deps, ctx, id) => snapshotParams('backup', b, deps, ctx, id), answer: answer('backup'),
+    params: (b, deps, ctx, id) => snapshotParams('backup', b, deps, ctx, id), guard: async () => imageBacked, answer: answer('backup'),
   },
 };
