@@ -28,8 +28,9 @@ export interface OperationCost {
   apiRequests: number;
   /** Dollars per million operations, by service, with the REST API (the stack's default). */
   dollarsPerMillion: { dynamodb: number; sqs: number; lambda: number; apiGateway: number; total: number; totalWithHttpApi: number };
-  /** The emulator's table units against the meter's, for the same successful writes. */
+  /** The emulator's table units against the meter's, for the same successful writes; and its index units, where it reports them. */
   emulatorAgrees: boolean;
+  emulatorReportsIndexes: boolean;
 }
 
 const PATHS = ['api', 'compute', 'esm'] as const;
@@ -92,7 +93,10 @@ async function operationCosts(h: Harness): Promise<OperationCost[]> {
     rows.push({
       operation, status: res.statusCode, tableWriteUnits: bill.tableWriteUnits, indexWriteUnits: bill.indexWriteUnits,
       writeUnits: writeUnitsOf(bill), readUnits: bill.readUnits, sqsRequests: bill.sqsRequests, lambda, lambdaByFunction: byFunction, apiRequests: 1,
-      dollarsPerMillion: dollarsPerMillion(bill, lambda, 1), emulatorAgrees: bill.emulatorTableWriteUnits === bill.calculatedTableWriteUnits,
+      dollarsPerMillion: dollarsPerMillion(bill, lambda, 1),
+      emulatorAgrees: bill.emulatorTableWriteUnits === bill.calculatedTableWriteUnits
+        && (bill.emulatorIndexWriteUnits === 0 || bill.emulatorIndexWriteUnits === writeUnitsOf(bill) - bill.tableWriteUnits),
+      emulatorReportsIndexes: bill.emulatorIndexWriteUnits > 0,
     });
     return res;
   };

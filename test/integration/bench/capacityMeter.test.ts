@@ -59,7 +59,8 @@ describe.each([
     expect(Object.keys(bill.indexWriteUnits).sort()).toEqual(['allServers', 'byLease', 'byProject']);
     expect(bill.indexWriteUnits.byLease).toBe(4);
     expect(bill.indexWriteUnits.byProject).toBe(bill.indexWriteUnits.allServers);
-    if (bill.emulatorIndexWriteUnits > 0) expect(bill.emulatorIndexWriteUnits).toBe(writeUnitsOf(bill) - bill.tableWriteUnits);
+    // DynamoDB Local reports index units, and they are the meter's; dynalite reports none.
+    expect(bill.emulatorIndexWriteUnits).toBe(process.env.TASKGATE_DYNAMODB_ENDPOINT ? writeUnitsOf(bill) - bill.tableWriteUnits : 0);
     expect(bill.readUnits).toBe(1);
   });
 });
