@@ -130,7 +130,7 @@ export class Ec2Compute extends Construct {
       actions: [
         'ec2:StartInstances', 'ec2:StopInstances', 'ec2:RebootInstances', 'ec2:TerminateInstances', 'ec2:ModifyInstanceAttribute',
         'ec2:AttachVolume', 'ec2:DetachVolume', 'ec2:AttachNetworkInterface', 'ec2:DetachNetworkInterface',
-        'ec2:CreateReplaceRootVolumeTask', 'ec2:GetConsoleOutput',
+        'ec2:CreateReplaceRootVolumeTask', 'ec2:SendDiagnosticInterrupt', 'ec2:GetConsoleOutput',
       ],
       resources: [arn('instance')], conditions: tagged,
     }));

@@ -137,6 +137,12 @@ export function ec2Backend(): Backend {
   };
 }
 
+/**
+ * Where an operation is admitted but must fail on any driver, as Nova's compute manager fails it:
+ * a crash dump needs a running guest (InstanceNotRunning), and a paused one is not.
+ */
+export const FAILS_FROM: Partial<Record<OperationName, readonly VmState[]>> = { trigger_crash_dump: ['paused'] };
+
 /** The vm_states each operation is tried from: its catalogue row's (delete: a sample of them). */
 export function statesFor(op: OperationName): VmState[] {
   const row = operationRow(op);

@@ -1,7 +1,7 @@
 import {
   AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DescribeInstancesCommand,
   DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand, DetachNetworkInterfaceCommand,
-  DetachVolumeCommand, EC2Client, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand,
+  DetachVolumeCommand, EC2Client, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type Tag,
 } from '@aws-sdk/client-ec2';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -18,7 +18,7 @@ type State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 
 
 interface FakeInstance {
   id: string; state: State; type: string; launchTime: number; tags: Tag[]; hibernation: boolean; clientToken?: string;
-  imageId: string; hibernated?: boolean; reboots: number;
+  imageId: string; hibernated?: boolean; reboots: number; interrupts: number;
 }
 interface FakeVolume { id: string; state: 'available' | 'in-use'; attachment?: { instanceId: string; state: 'attaching' | 'attached' | 'detaching'; device: string } }
 interface FakeInterface { id: string; status: 'available' | 'in-use'; attachment?: { id: string; instanceId: string; status: 'attaching' | 'attached' | 'detaching'; deviceIndex: number } }
@@ -33,7 +33,7 @@ export class DiedAfterCall extends Error {
 
 const MUTATIONS = new Set([
   'RunInstances', 'StartInstances', 'StopInstances', 'RebootInstances', 'TerminateInstances', 'ModifyInstanceAttribute',
-  'CreateReplaceRootVolumeTask', 'CreateTags', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
+  'CreateReplaceRootVolumeTask', 'CreateTags', 'SendDiagnosticInterrupt', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
 ]);
 
 export class FakeEc2 {
@@ -88,6 +88,12 @@ export class FakeEc2 {
         }
       }
       return { out: {}, effect };
+    });
+    on(SendDiagnosticInterruptCommand, 'SendDiagnosticInterrupt', (i) => {
+      const inst = this.instance(i.InstanceId!);
+      if (inst.state !== 'running') throw ec2Error('IncorrectInstanceState', `The instance '${inst.id}' is not in the 'running' state.`);
+      inst.interrupts++;
+      return { out: {}, effect: true };
     });
     on(ModifyInstanceAttributeCommand, 'ModifyInstanceAttribute', (i) => {
       const inst = this.instance(i.InstanceId!);
@@ -238,7 +244,7 @@ export class FakeEc2 {
     const inst: FakeInstance = {
       id: `i-${this.hex()}`, state: 'pending', type: String(i.InstanceType), launchTime: this.clock, imageId: i.ImageId!,
       tags: i.TagSpecifications?.find((s) => s.ResourceType === 'instance')?.Tags ?? [], hibernation: i.HibernationOptions?.Configured === true,
-      clientToken: i.ClientToken, reboots: 0,
+      clientToken: i.ClientToken, reboots: 0, interrupts: 0,
     };
     this.instances.set(inst.id, inst);
     this.unlisted.add(inst.id);
@@ -314,7 +320,7 @@ export class FakeEc2 {
   provision(server: { id: string; projectId: string; requestId: string }, state: State, type: string, imageId: string, hibernation = true): string {
     const id = `i-${this.hex()}`;
     this.instances.set(id, {
-      id, state, type, imageId, hibernation, launchTime: this.clock - 3_600_000, reboots: 0, hibernated: state === 'stopped',
+      id, state, type, imageId, hibernation, launchTime: this.clock - 3_600_000, reboots: 0, interrupts: 0, hibernated: state === 'stopped',
       tags: [
         { Key: 'taskgate:stack', Value: 'conformance' }, { Key: 'taskgate:server', Value: server.id },
         { Key: 'taskgate:project', Value: server.projectId }, { Key: 'taskgate:request', Value: server.requestId },

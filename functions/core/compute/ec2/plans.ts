@@ -1,6 +1,6 @@
 import {
   AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DetachNetworkInterfaceCommand,
-  DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, StartInstancesCommand,
+  DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { Ports, Volumes } from '../../shared/attachables.js';
@@ -178,6 +178,20 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
   shelve_offload: { looks: 'nothing', needsInstance: false, next: () => done({ powerState: PowerState.NOSTATE }) },
   pause: hibernatePlan(PowerState.PAUSED),
   suspend: hibernatePlan(PowerState.SUSPENDED),
+  // Nova's inject_nmi: EC2 sends the guest a diagnostic interrupt (an NMI). Only to a running
+  // guest, as libvirt's (InstanceNotRunning otherwise). Nothing to read back: sent again after a crash.
+  trigger_crash_dump: {
+    looks: 'instance', needsInstance: true,
+    next: ({ ctx, seen }) => {
+      const i = seen.instance!;
+      if (i.state === 'pending') return wait(`instance ${i.id} is pending`);
+      if (i.state !== 'running') return { kind: 'fail', message: `Instance ${ctx.instance.id} is not running.`, code: 409 };
+      return {
+        kind: 'call', action: 'SendDiagnosticInterrupt', then: { patch: {} },
+        send: (ec2) => ec2.send(new SendDiagnosticInterruptCommand({ InstanceId: i.id })),
+      };
+    },
+  },
   reboot_soft: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'soft') },
   reboot_hard: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'hard') },
   resize: retypePlan(
