@@ -11,6 +11,7 @@ import { DEFAULT_TYPE } from '../functions/core/volumes/types.js';
 import { itemSize, type Item } from './billing.js';
 import { writeUnitsOf, type Bill } from './capacityMeter.js';
 import { startHarness, type Harness } from './harness.js';
+import { indexLoad } from './loadModel.js';
 
 // Write units per operation, end to end (admission, take-up, checkpoints, release, the action's
 // record, every index), as DynamoDB bills them (capacityMeter.ts, from AWS's rules in
@@ -128,6 +129,14 @@ export async function billOperations(m: MeteredHarness): Promise<Record<string, 
   return figures;
 }
 
+/** Operation mixes the load model is run on (shares of the operations a second). */
+export const LOAD_MIXES: Record<string, Record<string, number>> = {
+  reboots: { reboot: 1 },
+  resizes: { resize: 1 },
+  mixed: { reboot: 0.7, resize: 0.1, create: 0.1, delete: 0.1 },
+  creates: { create: 1 },
+};
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT);
   try {
@@ -136,6 +145,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     for (const [op, b] of Object.entries(figures)) {
       const indexes = Object.entries(b.indexes).map(([n, u]) => `${n} ${u}`).join(', ') || '-';
       console.log(`${op.padEnd(10)} ${String(b.status).padEnd(7)} ${String(b.total).padEnd(12)} ${String(b.table).padEnd(6)} ${indexes}`);
+    }
+    console.log('\nload model: write units a second on the busiest key of each index (limit about 1,000), and the headroom');
+    const perOperation = Object.fromEntries(Object.entries(figures).map(([op, b]) => [op, b.indexes]));
+    for (const [scope, perSecond] of [['deployment', 100_000], ['project', 10_000]] as const) {
+      for (const [name, mix] of Object.entries(LOAD_MIXES)) {
+        const load = indexLoad(perOperation, mix, perSecond, scope).map((l) => `${l.index} ${Math.round(l.unitsPerKey)} (x${l.headroom === Infinity ? '-' : l.headroom.toFixed(1)})`);
+        console.log(`${scope} ${perSecond.toLocaleString('en')}/s ${name.padEnd(9)} ${load.join(', ')}`);
+      }
     }
   } finally {
     await m.stop();

@@ -174,7 +174,7 @@ describe('the sweeper is the last resort', () => {
     expect(await sweepExpiredClaims(racing, sweptAt)).toBe(0);
 
     const after = await readInstance(table, instance.id);
-    expect(after).toMatchObject({ taskState: 'powering-off', version: token, leaseUntil: sweptAt + leases.claimLeaseMs });
+    expect(after).toMatchObject({ taskState: 'powering-off', version: token, leaseRenewedUntil: sweptAt + leases.claimLeaseMs });
     expect(after?.fault).toBeUndefined();
   });
 });

@@ -52,7 +52,7 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   const names: Record<string, string> = {
     '#vm': 'vmState', '#ts': 'taskState', '#proj': 'projectId', '#locked': 'locked',
     '#claim': 'claim', '#ver': 'version', '#deleted': 'deleted', '#shard': 'leaseShard',
-    '#lease': 'leaseUntil', '#updated': 'updated',
+    '#lease': 'leaseUntil', '#renewed': 'leaseRenewedUntil', '#updated': 'updated',
   };
   const values: Record<string, unknown> = {
     ':ts': row.taskStates[0], ':one': 1, ':shard': leaseShardOf(req.instanceId),
@@ -118,7 +118,8 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
     sets.push(`#f_${field} = :f_${field}`);
   }
 
-  const expression = `SET ${sets.join(', ')} ADD #ver :one`;
+  // A renewal of the claim taken over is not this claim's lease.
+  const expression = `SET ${sets.join(', ')} REMOVE #renewed ADD #ver :one`;
   const input = {
     TableName: table.name,
     Key: keys.instance(req.instanceId),

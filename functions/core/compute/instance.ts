@@ -73,8 +73,14 @@ export interface Instance {
   readonly takenOver?: readonly Claim[];
   /** The claim the latest takeover took, as versions before that one recorded it; read, and cleared by a release. */
   readonly preempted?: Claim | null;
-  /** Lease expiry of the live claim, epoch ms (sparse: only while claimed). */
+  /**
+   * Lease expiry of the live claim as admitted, epoch ms (sparse: only while claimed): the lease
+   * index's sort key, so it is never moved while the claim holds (a moved key is billed twice in
+   * the index, a delete and a put). Renewals go to leaseRenewedUntil; claimLeaseEnd() is the lease.
+   */
   readonly leaseUntil?: number;
+  /** The live claim's lease as its last take-up or checkpoint renewed it, epoch ms. */
+  readonly leaseRenewedUntil?: number;
   readonly version: number;
   readonly fault?: Fault;
   /** How the last released claim ended: lets a redelivery find its own outcome. */
@@ -184,6 +190,15 @@ export type InstancePatch = Partial<
   /** An attachment this operation removed. */
   readonly detach?: { readonly map: AttachmentMap; readonly id: string };
 };
+
+/**
+ * When the live claim's lease ends: as admitted or as last renewed, whichever is later. The
+ * sweeper finds a claim by its admitted lease (the index) and ends it only past this.
+ */
+export function claimLeaseEnd(instance: Pick<Instance, 'leaseUntil' | 'leaseRenewedUntil'> | undefined): number | undefined {
+  if (instance?.leaseUntil === undefined && instance?.leaseRenewedUntil === undefined) return undefined;
+  return Math.max(instance.leaseUntil ?? 0, instance.leaseRenewedUntil ?? 0);
+}
 
 /** The one security group there is: Neutron's per-project `default` (functions/core/compute/serverSecurityGroups.ts). */
 export const DEFAULT_SECURITY_GROUP = 'default';

@@ -14,10 +14,10 @@ import type { Table } from '../shared/table.js';
  * endTakenOver). Release, an admission's give-back and reset-state all use it.
  */
 export const CLEARED_CLAIM = {
-  remove: ['#ts', '#claim', '#claimList', '#shard', '#lease', '#preempted', '#takenOver'],
+  remove: ['#ts', '#claim', '#claimList', '#shard', '#lease', '#renewed', '#preempted', '#takenOver'],
   add: '#ver :one',
   names: {
-    '#ts': 'taskState', '#claim': 'claim', '#claimList': 'claimAsList', '#shard': 'leaseShard', '#lease': 'leaseUntil',
+    '#ts': 'taskState', '#claim': 'claim', '#claimList': 'claimAsList', '#shard': 'leaseShard', '#lease': 'leaseUntil', '#renewed': 'leaseRenewedUntil',
     '#preempted': 'preempted', '#takenOver': 'takenOver', '#ver': 'version',
   },
   values: { ':one': 1 },
@@ -107,7 +107,8 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   }
   const conditions: string[] = [];
   if (rel.onlyIfLeaseBefore !== undefined) {
-    conditions.push('#lease < :leaseBefore');
+    // NOT ... >= holds when the claim was never renewed too.
+    conditions.push('#lease < :leaseBefore', 'NOT #renewed >= :leaseBefore');
     values[':leaseBefore'] = rel.onlyIfLeaseBefore;
   }
   if (rel.run) conditions.push(runFence(rel.run, names, values));

@@ -1,6 +1,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Ports, readAttachable, reclaimExpired, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { readInstance } from './readInstance.js';
+import { claimLeaseEnd } from './instance.js';
 import { settleOperation } from './settle.js';
 import { endExpiredExtend } from '../volumes/volumes.js';
 import type { Volume } from '../volumes/volume.js';
@@ -70,7 +71,9 @@ async function expireItem(table: Table, pk: string, now: number): Promise<boolea
 
 async function expire(table: Table, instanceId: string, now: number): Promise<boolean> {
   const instance = await readInstance(table, instanceId);
-  if (!instance?.claim || instance.leaseUntil === undefined || instance.leaseUntil >= now) return false;
+  // Found by its lease as admitted (the index); a renewal since (a long operation's checkpoints) keeps it.
+  const leaseEnd = claimLeaseEnd(instance);
+  if (!instance?.claim || leaseEnd === undefined || leaseEnd >= now) return false;
   return settleOperation(table, {
     instance, claim: instance.claim, token: instance.version, now, onlyIfLeaseBefore: now,
     result: { ok: false, message: `Lease expired: operation ${instance.claim.op} (${instance.claim.requestId}) made no progress` },

@@ -1,4 +1,4 @@
-import type { Instance } from './instance.js';
+import { claimLeaseEnd, type Instance } from './instance.js';
 import { fencedUpdate } from './fencedUpdate.js';
 import { readInstance } from './readInstance.js';
 import { endFirstRunLease, readRun, recordFirstRun, runFence, type Run, type RunRecord } from './runs.js';
@@ -42,7 +42,7 @@ export async function beginWork(
   const claim = instance.claim;
   // Taken up within a tenth of a run lease of the claim's admission (or its last renewal), as
   // nearly every message is (9 s with the default leases).
-  const leaseCovers = (instance.leaseUntil ?? 0) >= req.now + req.claimLeaseMs - req.runLeaseMs / 10;
+  const leaseCovers = (claimLeaseEnd(instance) ?? 0) >= req.now + req.claimLeaseMs - req.runLeaseMs / 10;
   if (first && claim?.runner === undefined && claim?.runUntil === undefined && leaseCovers) {
     return { kind: 'started', instance, run: { runner: req.runner, onInstance: false, eventStart: mine.eventStart } };
   }
@@ -56,7 +56,7 @@ export async function beginWork(
     // The compute event's start is the first run's (on a redelivery the first start stays).
     expression: 'SET #claim.#runner = :runner, #claim.#runUntil = :runUntil, #lease = :lease, '
       + '#claim.#eventStart = if_not_exists(#claim.#eventStart, :eventStart)',
-    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseUntil', '#eventStart': 'eventStart' },
+    names: { '#claim': 'claim', '#runner': 'runner', '#runUntil': 'runUntil', '#lease': 'leaseRenewedUntil', '#eventStart': 'eventStart' },
     values: {
       ':runner': req.runner, ':now': req.now, ':runUntil': req.now + req.runLeaseMs, ':lease': req.now + req.claimLeaseMs,
       ':eventStart': firstRun?.eventStart ?? mine.eventStart,
@@ -94,7 +94,8 @@ export async function renewClaim(
     instanceId: string; token: number; now: number; runLeaseMs: number; claimLeaseMs: number; taskState?: TaskState; run?: Run;
   },
 ): Promise<void> {
-  const names: Record<string, string> = { '#lease': 'leaseUntil', '#updated': 'updated', '#claim': 'claim', '#runUntil': 'runUntil' };
+  // The renewal, not the admitted lease: the lease index's key stays where admission put it.
+  const names: Record<string, string> = { '#lease': 'leaseRenewedUntil', '#updated': 'updated', '#claim': 'claim', '#runUntil': 'runUntil' };
   const values: Record<string, unknown> = {
     ':lease': req.now + req.claimLeaseMs, ':runUntil': req.now + req.runLeaseMs, ':updated': new Date(req.now).toISOString(),
   };

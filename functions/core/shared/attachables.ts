@@ -6,7 +6,7 @@ import {
   beginAttachingShared, beginDetachingShared, markAttachedShared, reclaimSharedExpired, removeShared, reserveShared,
   undoDetachingShared, type SharedAttachment,
 } from './sharedAttachments.js';
-import { takenOverClaims, type Attachment, type AttachmentMap, type Instance } from '../compute/instance.js';
+import { claimLeaseEnd, takenOverClaims, type Attachment, type AttachmentMap, type Instance } from '../compute/instance.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table } from './table.js';
 
 export type { Attachment } from '../compute/instance.js';
@@ -219,7 +219,7 @@ export async function reclaimReservation(
       expression: 'SET #lease = :lease',
       values: {
         ':instance': req.instanceId, ':request': req.requestId, ':reserved': kind.reservedStatus, ':attaching': 'attaching',
-        ':lease': Math.max(instance?.leaseUntil ?? now, now),
+        ':lease': Math.max(claimLeaseEnd(instance) ?? now, now),
       },
     });
     return followed ? 'live' : 'moved';

@@ -1,6 +1,6 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from '../compute/readInstance.js';
-import { takenOverClaims } from '../compute/instance.js';
+import { claimLeaseEnd, takenOverClaims } from '../compute/instance.js';
 import { BadRequest } from './errors.js';
 import { isConditionFailure, itemFromConditionFailure, leaseShardOf, usedPlaceholders, type Table } from './table.js';
 import type { AttachableItem, AttachableKind } from './attachables.js';
@@ -184,7 +184,7 @@ export async function reclaimSharedExpired(table: Table, kind: AttachableKind, i
     } else if ([instance?.claim, ...takenOverClaims(instance)].some((c) => c?.requestId === entry.requestId)) {
       await update(table, kind, item.id, instanceId, {
         condition: '#att.#inst.#req = :request', expression: 'SET #att.#inst.#elease = :lease',
-        values: { ':request': entry.requestId, ':lease': Math.max(instance?.leaseUntil ?? now, now) },
+        values: { ':request': entry.requestId, ':lease': Math.max(claimLeaseEnd(instance) ?? now, now) },
       });
     } else if (await removeShared(table, kind, { id: item.id, instanceId, requestId: entry.requestId, leaseBefore: now })) {
       freed++;

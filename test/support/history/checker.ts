@@ -1,5 +1,6 @@
 import { isOperationName, operationRow, resolveVmOutcome, type OperationName } from '../../../functions/core/compute/catalogue.js';
 import type { VmState } from '../../../functions/core/compute/states.js';
+import { claimLeaseEnd } from '../../../functions/core/compute/instance.js';
 import type { HistoryEvent, RequestEvent, WriteEvent } from './events.js';
 import { findOverlaps, type HoldInterval } from './overlap.js';
 import { QUOTA_DEFAULTS } from '../../../functions/core/placement/quotas/limits.js';
@@ -106,9 +107,10 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
       if (!claim) continue;
       const version = snaps[i]!.item.version;
       if (i > 0 && snaps[i - 1]!.item.version === version) continue; // not where this claim began
-      let leaseUntil = snaps[i]!.item.leaseUntil as number;
+      // The lease as admitted, or as last renewed (leaseRenewedUntil), whichever is later.
+      let leaseUntil = claimLeaseEnd(snaps[i]!.item)!;
       let j = i + 1;
-      for (; j < snaps.length && snaps[j]!.item.version === version; j++) leaseUntil = snaps[j]!.item.leaseUntil ?? leaseUntil;
+      for (; j < snaps.length && snaps[j]!.item.version === version; j++) leaseUntil = claimLeaseEnd(snaps[j]!.item) ?? leaseUntil;
       const ended = snaps[j];
       const endedAt = ended ? Date.parse(ended.item.updated) : removed.get(instanceId) ?? final?.at;
       if (endedAt !== undefined && endedAt > leaseUntil + allowance) {

@@ -1,0 +1,37 @@
+import { INDEX_ALL_SERVERS, INDEX_BY_LEASE, INDEX_BY_PROJECT, LEASE_SHARDS, SERVER_SHARDS } from '../functions/core/shared/table.js';
+
+// Issue 23's item 6 as arithmetic on measured figures: given each operation's write units per
+// index (bench/writeUnits.ts) and a rate of operations, the write units a second the busiest
+// partition key of each index takes, against DynamoDB's limit of about 1,000 per key (a
+// throttled index throttles the table's writes with it). docs/write-units.md explains the keys.
+
+/** About what one partition key of a table or an index takes, write units a second. */
+export const PARTITION_KEY_WRITE_UNITS = 1_000;
+
+export interface IndexLoad {
+  readonly index: string;
+  /** How many partition keys the load spreads over. */
+  readonly keys: number;
+  /** Write units a second on the busiest key, and its share of the limit. */
+  readonly unitsPerKey: number;
+  readonly headroom: number;
+}
+
+/**
+ * The load of `perSecond` operations a second, mixed as `mix` (operation to its share, summing
+ * to 1), on each index: spread over every partition of the lease and all-servers indexes, and,
+ * for one project (`scope: 'project'`), on its one project key (its servers', its ports' and its
+ * volumes' keys are distinct, so one key is the worst case).
+ */
+export function indexLoad(
+  unitsPerOperation: Record<string, Record<string, number>>, mix: Record<string, number>, perSecond: number, scope: 'deployment' | 'project',
+): IndexLoad[] {
+  const keysOf: Record<string, number> = {
+    [INDEX_BY_LEASE]: LEASE_SHARDS, [INDEX_ALL_SERVERS]: SERVER_SHARDS, [INDEX_BY_PROJECT]: scope === 'project' ? 1 : Number.POSITIVE_INFINITY,
+  };
+  return Object.entries(keysOf).map(([index, keys]) => {
+    const units = Object.entries(mix).reduce((sum, [op, share]) => sum + share * perSecond * (unitsPerOperation[op]?.[index] ?? 0), 0);
+    const unitsPerKey = Number.isFinite(keys) ? units / keys : 0;
+    return { index, keys, unitsPerKey, headroom: unitsPerKey === 0 ? Number.POSITIVE_INFINITY : PARTITION_KEY_WRITE_UNITS / unitsPerKey };
+  });
+}
