@@ -154,6 +154,16 @@ describe('ec2 driver: EC2\'s own world', () => {
     ]));
   });
 
+  test('an operation EC2 has no plan for ends as the catalogue\'s failure, with a fault saying so', async () => {
+    const backend = ec2Backend();
+    const { server, message } = await prepare(b.table, backend, 'change_password', 'active');
+    const driven = await drive(b.table, backend, message);
+    expect(driven.invocations).toBe(1);
+    expect(driven.instance.vmState).toBe(expectedVmState('change_password', server, false));
+    expect(driven.instance.fault).toMatchObject({ code: 501, message: 'change_password is not supported by the EC2 driver' });
+    expect(backend.effects()).toBe(0);
+  });
+
   test('pause needs hibernation: without it the operation fails with a fault, the server stays active', async () => {
     const backend = ec2Backend();
     const { server, message } = await prepare(b.table, backend, 'pause', 'active');
