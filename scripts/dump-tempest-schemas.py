@@ -20,7 +20,8 @@ SERVER_VERSIONS = ['v2_3', 'v2_6', 'v2_8', 'v2_9', 'v2_16', 'v2_19', 'v2_26', 'v
                    'v2_51', 'v2_54', 'v2_57', 'v2_58', 'v2_62', 'v2_63', 'v2_70', 'v2_71', 'v2_73',
                    'v2_75', 'v2_79']
 MODULES = {
-    'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs', 'keypairs', 'availability_zone'],
+    'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs', 'keypairs', 'availability_zone',
+             'tenant_usages', 'instance_usage_audit_logs', 'server_external_events'],
     'v2_2': ['keypairs'],
     'v2_55': ['flavors'],
     'v2_61': ['flavors'],
