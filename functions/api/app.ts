@@ -22,6 +22,7 @@ import { guestReadRoutes } from './compute/guestReads.js';
 import { usageRoutes } from './compute/usage.js';
 import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
+import { aggregateRoutes } from './compute/aggregates.js';
 import { hypervisorRoutes } from './compute/hypervisors.js';
 import { serverGroupRoutes } from './compute/serverGroups.js';
 import { flavorRoutes } from './compute/flavors.js';
@@ -108,7 +109,7 @@ export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBac
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
     ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
-    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps),
+    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps), ...aggregateRoutes(deps),
     ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),

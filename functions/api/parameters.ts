@@ -23,6 +23,10 @@ export const pathParameters = {
     schema: { type: 'string', minLength: 1, maxLength: 255 }, canonical: (v: string) => v,
     notFound: (v: string) => `Hypervisor with ID ${v} could not be found.`,
   },
+  aggregate_id: {
+    schema: { type: 'string', pattern: '^[0-9]{1,10}$' }, canonical: (v: string) => String(Number(v)),
+    notFound: (v: string) => `Aggregate ${v} could not be found.`,
+  },
   service_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Service ${v} could not be found.` },
   host_name: {
     schema: { type: 'string', minLength: 1, maxLength: 255 }, canonical: (v: string) => v,

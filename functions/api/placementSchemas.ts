@@ -47,3 +47,48 @@ export const serviceActionSchema = {
     forced_down: { type: ['boolean', 'string'], enum: [true, false, 'True', 'true', 'False', 'false'] },
   },
 };
+
+const aggregateName = { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?! )[\\s\\S]*(?<! )$' };
+const zoneName = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[^:]*$' };
+
+/** POST /os-aggregates (nova/api/openstack/compute/schemas/aggregates.py). */
+export const createAggregateSchema = {
+  type: 'object', required: ['aggregate'], additionalProperties: false,
+  properties: {
+    aggregate: {
+      type: 'object', required: ['name'], additionalProperties: false,
+      properties: { name: aggregateName, availability_zone: zoneName },
+    },
+  },
+};
+
+/** PUT /os-aggregates/{id}: a name or a zone, at least one. */
+export const updateAggregateSchema = {
+  type: 'object', required: ['aggregate'], additionalProperties: false,
+  properties: {
+    aggregate: {
+      type: 'object', additionalProperties: false, minProperties: 1,
+      properties: { name: aggregateName, availability_zone: zoneName },
+    },
+  },
+};
+
+const hostBody = { type: 'object', required: ['host'], additionalProperties: false, properties: { host: { type: 'string', minLength: 1, maxLength: 255 } } };
+
+/** POST /os-aggregates/{id}/action: one of add_host, remove_host, set_metadata. */
+export const aggregateActionSchema = {
+  type: 'object', minProperties: 1, maxProperties: 1, additionalProperties: false,
+  properties: {
+    add_host: hostBody,
+    remove_host: hostBody,
+    set_metadata: {
+      type: 'object', required: ['metadata'], additionalProperties: false,
+      properties: {
+        metadata: {
+          type: 'object', additionalProperties: false,
+          patternProperties: { '^[a-zA-Z0-9-_:. /]{1,255}$': { type: ['string', 'null'], maxLength: 255 } },
+        },
+      },
+    },
+  },
+};

@@ -7,7 +7,9 @@ import {
 import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './validationMessage.js';
-import { createServerGroupSchema, serviceActionSchema, updateServiceSchema } from './placementSchemas.js';
+import {
+  aggregateActionSchema, createAggregateSchema, createServerGroupSchema, serviceActionSchema, updateAggregateSchema, updateServiceSchema,
+} from './placementSchemas.js';
 import * as generated from './validators.generated.js';
 
 // The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
@@ -344,6 +346,9 @@ export const requestSchemas = {
   createServerGroup: createServerGroupSchema,
   updateService: always(updateServiceSchema),
   serviceAction: always(serviceActionSchema),
+  createAggregate: always(createAggregateSchema),
+  updateAggregate: always(updateAggregateSchema),
+  aggregateAction: always(aggregateActionSchema),
 } satisfies Record<string, (v: ApiVersion) => object>;
 
 export type RequestSchemaName = keyof typeof requestSchemas;

@@ -156,6 +156,48 @@ describe('the scheduler', () => {
   }, 60_000);
 });
 
+describe('aggregates', () => {
+  it('puts its hosts in its availability zone while they are in it, and the scheduler follows', async () => {
+    const made = await admin.atVersion('2.41').post('/os-aggregates', { aggregate: { name: 'rack', availability_zone: 'edge' } });
+    expect(made.status).toBe(200);
+    const id = made.body.aggregate.id;
+    expect(made.body.aggregate).toMatchObject({ name: 'rack', availability_zone: 'edge', deleted: false, uuid: expect.any(String) });
+    expect((await admin.post('/os-aggregates', { aggregate: { name: 'rack' } })).status).toBe(409);
+    const added = await admin.post(`/os-aggregates/${id}/action`, { add_host: { host: 'h2' } });
+    expect(added.body.aggregate).toMatchObject({ hosts: ['h2'], metadata: { availability_zone: 'edge' } });
+    expect((await admin.post(`/os-aggregates/${id}/action`, { add_host: { host: 'h2' } })).status).toBe(409);
+    expect((await admin.post(`/os-aggregates/${id}/action`, { add_host: { host: 'nowhere' } })).status).toBe(404);
+    expect((await member.get('/os-availability-zone')).body.availabilityZoneInfo.map((z: any) => z.zoneName)).toEqual(['nova', 'edge', 'az2']);
+    const [s] = await bootAll(member, 1, { availability_zone: 'edge' });
+    expect(s!.host).toBe('h2');
+    await deleteAll(member, [s!.id]);
+    // Its zone cannot change under its hosts; it cannot go while it has them.
+    expect((await admin.request('PUT', `/os-aggregates/${id}`, { aggregate: { availability_zone: 'other' } })).status).toBe(400);
+    expect((await admin.delete(`/os-aggregates/${id}`)).status).toBe(400);
+    expect((await admin.post(`/os-aggregates/${id}/action`, { remove_host: { host: 'h2' } })).body.aggregate.hosts).toEqual([]);
+    expect((await readHosts(runtime.table)).map((h) => h.zone)).toEqual(['nova', 'nova', 'az2']);
+    expect((await admin.post(`/os-aggregates/${id}/action`, { set_metadata: { metadata: { ssd: 'yes', availability_zone: null } } })).body.aggregate)
+      .toMatchObject({ availability_zone: null, metadata: { ssd: 'yes' } });
+    expect((await admin.request('PUT', `/os-aggregates/${id}`, { aggregate: { name: 'rack2' } })).body.aggregate.name).toBe('rack2');
+    expect((await admin.get('/os-aggregates')).body.aggregates.map((a: any) => a.name)).toEqual(['rack2']);
+    expect((await admin.delete(`/os-aggregates/${id}`)).status).toBe(200);
+    expect((await admin.get(`/os-aggregates/${id}`)).status).toBe(404);
+    // The name is free again.
+    const again = await admin.post('/os-aggregates', { aggregate: { name: 'rack' } });
+    expect(again.status).toBe(200);
+    expect((await admin.delete(`/os-aggregates/${again.body.aggregate.id}`)).status).toBe(200);
+  });
+
+  it('answers a member 403 and bad bodies 400, changing nothing', async () => {
+    expect((await member.get('/os-aggregates')).status).toBe(403);
+    for (const body of [{}, { aggregate: {} }, { aggregate: { name: '' } }, { aggregate: { name: 'a', availability_zone: 'x:y' } }]) {
+      expect((await admin.post('/os-aggregates', body)).status).toBe(400);
+    }
+    expect((await admin.get('/os-aggregates/12345')).body.itemNotFound.message).toBe('Aggregate 12345 could not be found.');
+    expect((await admin.get('/os-aggregates')).body.aggregates).toEqual([]);
+  });
+});
+
 describe('resize', () => {
   const used = async () => (await readHosts(runtime.table)).find((h) => h.name === 'h3')!;
   const act = async (id: string, body: unknown) => {

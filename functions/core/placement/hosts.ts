@@ -24,6 +24,8 @@ export interface Allocation {
 }
 
 export interface Host extends ComputeHostConfig {
+  /** The zone the configuration gives it: `zone` is an aggregate's while the host is in one with a zone. */
+  readonly configuredZone?: string;
   readonly usedVcpus: number;
   readonly usedRam: number;
   readonly usedDisk: number;
@@ -52,7 +54,7 @@ export const hypervisorIdOf = (name: string) => derivedUuid('hypervisor', name);
 
 function newHost(config: ComputeHostConfig, index: number, now: number): Host {
   return {
-    ...config, usedVcpus: 0, usedRam: 0, usedDisk: 0, allocations: {}, groups: {}, enabled: true, disabledReason: null,
+    ...config, configuredZone: config.zone, usedVcpus: 0, usedRam: 0, usedDisk: 0, allocations: {}, groups: {}, enabled: true, disabledReason: null,
     forcedDown: false, serviceId: serviceIdOf(config.name), hypervisorId: hypervisorIdOf(config.name), number: index + 1,
     updated: new Date(now).toISOString(),
   };

@@ -158,6 +158,13 @@ export const POLICIES = {
   'os_compute_api:os-services:update': 'admin',
   'os_compute_api:os-hosts:list': 'admin',
   'os_compute_api:os-hosts:show': 'admin',
+  'os_compute_api:os-aggregates:index': 'admin',
+  'os_compute_api:os-aggregates:create': 'admin',
+  'os_compute_api:os-aggregates:show': 'admin',
+  'os_compute_api:os-aggregates:update': 'admin',
+  'os_compute_api:os-aggregates:delete': 'admin',
+  /** add_host, remove_host and set_metadata: each admin's, one route (the action decides which). */
+  'os_compute_api:os-aggregates:add_host': 'admin',
   // nova/policies/server_diagnostics.py, server_password.py, server_external_events.py (Nova's
   // SERVICE_ROLE; taskgate has no service role: its administrators), simple_tenant_usage.py (a
   // reader sees its own project's: the route checks the project), instance_usage_audit_log.py.
