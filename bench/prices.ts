@@ -1,6 +1,7 @@
 // The prices every dollar figure of the bench is computed from, in one place: AWS us-east-1,
-// on-demand, list prices as published on the pages below on 2026-12-06 (no free tier, no
-// savings plan). A deployer in another region replaces these numbers and nothing else.
+// on-demand list prices from the pages below, as of 2026-12-06 (API Gateway's checked against
+// AWS's own price table that day; DynamoDB's, SQS's and Lambda's as issue 23 quotes them), no
+// free tier, no savings plan. A deployer in another region replaces these numbers and nothing else.
 export const PRICES = {
   asOf: '2026-12-06',
   region: 'us-east-1',
@@ -18,7 +19,7 @@ export const PRICES = {
   /** Lambda on arm64: per invocation, and per GB-second of billed duration (rounded up to 1 ms). */
   lambdaRequest: 0.2 / 1e6,
   lambdaArmGbSecond: 0.0000133334,
-  /** API Gateway, first 333 million (REST) / 300 million (HTTP) requests a month. */
+  /** API Gateway, first 333 million (REST) / 300 million (HTTP) requests a month; the HTTP API meters a request per 512 KB. */
   apiGatewayRestRequest: 3.5 / 1e6,
   apiGatewayHttpRequest: 1.0 / 1e6,
 } as const;
