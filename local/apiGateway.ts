@@ -120,6 +120,10 @@ export async function serveApi(handler: ProxyHandler, port: number, host = '127.
       }
     });
   });
+  // An idle keep-alive connection is the client's to close, as API Gateway's are: with Node's 5 s
+  // the server could close one just as a client (fetch keeps them 4 s) sent on it, a reset
+  // request (ECONNRESET) that a loaded machine, whose timers fire late, made happen in tests.
+  server.keepAliveTimeout = 65_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, resolve);
