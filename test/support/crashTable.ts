@@ -3,8 +3,9 @@ import {
 } from '@aws-sdk/client-dynamodb';
 
 // The table test/support/crashWriter.ts writes to and test/integration/crashConsistency.test.ts
-// checks: shaped like taskgate's (an ALL index and a KEYS_ONLY one with a numeric sort key), over a
-// few index partitions, so every index entry can be found by Query.
+// checks: an ALL index (as taskgate's listing indexes were before they projected keys only: the
+// entries that copy the most, and so the most to tear) and a KEYS_ONLY one with a numeric sort key
+// (as taskgate's lease index), over a few index partitions, so every index entry can be found by Query.
 
 export const CRASH_TABLE = 'crash';
 export const ITEM_KEYS = 64;
