@@ -102,3 +102,15 @@ it('two deliveries of one create scheduling at once take one allocation', async 
   // Two give-backs at once (a delete and its redelivery): once.
   expect((await Promise.all([1, 2].map(() => giveBack(backends.table, 'solo', serverId, placed[0]!.allocation)))).sort()).toEqual([false, true]);
 });
+
+it('a create whose allocation landed after a delete took it over and ended is given back by its redelivery', async () => {
+  const queue = new CapturingQueue();
+  const { server, message } = await admitted(queue);
+  // The delete takes the create over and ends (its worker ends the create's action) before the
+  // create's worker, which had started, allocates and dies.
+  await requestOperation(admission(queue), { instanceId: server.id, op: 'delete', caller: alice, requestId: requestId() });
+  expect(await runOperation(worker(simulated()), queue.take())).toBe('done');
+  await schedule(backends.table, { serverId: server.id, vcpus: 1, ram: 512, disk: 1, now: Date.now(), leaseMs: 60_000 });
+  expect(Object.keys((await host()).allocations)).toEqual([server.id]);
+  expect(await runOperation(worker(simulated(), later), message)).toBe('dropped');
+});

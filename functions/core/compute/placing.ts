@@ -78,6 +78,21 @@ export const Placings: Partial<Record<OperationName, Placing>> = {
 };
 
 /**
+ * What a superseded operation's placement left, given back by its own worker whatever else
+ * already ended its action: a delete (or a reset) that took a create or a resize over may have
+ * run before this worker allocated, and then nothing else would give the allocation back. Only
+ * what the server's item does not record as its own goes: a late duplicate of an operation that
+ * ended well finds its allocation recorded there and leaves it. Each give-back is conditioned, so
+ * done twice it happens once.
+ */
+export async function placementOfSuperseded(
+  table: Table, msg: { op: OperationName; requestId: string; instanceId: string }, current: Instance | undefined,
+): Promise<void> {
+  if (msg.op === 'create' && (!current || current.deleted || !current.allocation)) await freeServer(table, msg.instanceId);
+  if (msg.op === 'resize' && current?.allocation?.resizedBy !== msg.requestId) await undoResizeAllocation(table, msg.instanceId, msg.requestId);
+}
+
+/**
  * A resize that failed or was superseded after its allocation was resized gives the difference
  * back: the host's entry, if it is this request's, restored to the one before (once).
  */

@@ -6,7 +6,7 @@ import { NotYet, type ComputeDriver, type OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
-import { Placings } from './placing.js';
+import { placementOfSuperseded, Placings } from './placing.js';
 import { Reservations } from './reservations.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
 import type { TaskState } from './states.js';
@@ -53,6 +53,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   if (begun.kind === 'busy') return 'retry';
   if (begun.kind === 'stale') {
     await abandonSuperseded(table, msg.instanceId, msg, now(), begun.instance);
+    await placementOfSuperseded(table, msg, begun.instance);
     return 'dropped';
   }
 
@@ -92,7 +93,10 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     result = { ok: true, patch: { ...placed, ...await driver[msg.op]({ ...ctx, params: { ...ctx.params, ...placed } }) } };
   } catch (err) {
     if (err instanceof FencedOut) {
-      if (!await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
+      if (!await takenOverByAnotherRun(table, msg)) {
+        await abandonSuperseded(table, instance.id, msg, now());
+        await placementOfSuperseded(table, msg, await readInstance(table, instance.id));
+      }
       return 'dropped';
     }
     if (err instanceof NotYet) {
