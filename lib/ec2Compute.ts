@@ -60,10 +60,16 @@ const wildcard = (resource: string) => ({
     + 'statement is conditioned on the taskgate:stack tag (aws:ResourceTag, or aws:RequestTag when the call makes it).',
 });
 
+/** AMIs and EBS snapshots: their ARNs name no account. */
+const accountless = (resource: string) => ({
+  ...wildcard(resource), id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ec2:<AWS::Region>::${resource}/*]`,
+});
+
 /** The cdk-nag findings the EC2 driver's roles accept, each with its reason. */
 export const EC2_ACCEPTED_FINDINGS = [
   { id: 'AwsSolutions-IAM5[Resource::*]', reason: DESCRIBE_REASON },
   wildcard('instance'), wildcard('volume'), wildcard('network-interface'), wildcard('replace-root-volume-task'),
+  accountless('image'), accountless('snapshot'),
 ] as const;
 
 /**
@@ -98,6 +104,8 @@ export class Ec2Compute extends Construct {
     const arn = (resource: string) => stack.formatArn({ service: 'ec2', resource, resourceName: '*' });
     const named = (resource: string, ids: readonly string[]) => ids.map((i) => stack.formatArn({ service: 'ec2', resource, resourceName: i }));
     const imageArns = [...new Set(Object.values(this.settings.amis))].map((ami) => stack.formatArn({ service: 'ec2', account: '', resource: 'image', resourceName: ami }));
+    // AMIs' and snapshots' ARNs name no account.
+    const imagesAndSnapshots = ['image', 'snapshot'].map((resource) => stack.formatArn({ service: 'ec2', account: '', resource, resourceName: '*' }));
     const tagged = { StringEquals: { [`aws:ResourceTag/${TagKeys.stack}`]: stackTag } };
     const tagging = { StringEquals: { [`aws:RequestTag/${TagKeys.stack}`]: stackTag } };
     const add = (s: PolicyStatement) => compute.role.addToPrincipalPolicy(s);
@@ -117,8 +125,8 @@ export class Ec2Compute extends Construct {
     // Tags only as part of the call that makes the resource.
     add(new PolicyStatement({
       sid: 'TagOnCreate', actions: ['ec2:CreateTags'],
-      resources: [arn('instance'), arn('volume'), arn('network-interface'), arn('replace-root-volume-task')],
-      conditions: { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateReplaceRootVolumeTask'], [`aws:RequestTag/${TagKeys.stack}`]: stackTag } },
+      resources: [arn('instance'), arn('volume'), arn('network-interface'), arn('replace-root-volume-task'), ...imagesAndSnapshots],
+      conditions: { StringEquals: { 'ec2:CreateAction': ['RunInstances', 'CreateReplaceRootVolumeTask', 'CreateImage'], [`aws:RequestTag/${TagKeys.stack}`]: stackTag } },
     }));
     // A reboot marks its instance between the stop and the start (tags.ts restarted); that tag only.
     add(new PolicyStatement({
@@ -134,6 +142,19 @@ export class Ec2Compute extends Construct {
       ],
       resources: [arn('instance')], conditions: tagged,
     }));
+    // createImage and createBackup: an AMI (and its snapshots) of a tagged instance, made with the
+    // stack's tag; a backup's rotation deregisters and deletes only what carries it.
+    add(new PolicyStatement({ sid: 'ImageTaggedInstances', actions: ['ec2:CreateImage'], resources: [arn('instance')], conditions: tagged }));
+    add(new PolicyStatement({
+      sid: 'MakeTaggedImages', actions: ['ec2:CreateImage'],
+      resources: imagesAndSnapshots,
+      conditions: tagging,
+    }));
+    add(new PolicyStatement({
+      sid: 'RotateTaggedImages', actions: ['ec2:DeregisterImage', 'ec2:DeleteSnapshot'],
+      resources: imagesAndSnapshots,
+      conditions: tagged,
+    }));
     // Volumes and interfaces the operator made and tagged with the stack's name (docs/ec2.md).
     add(new PolicyStatement({
       sid: 'AttachTaggedVolumesAndInterfaces',
@@ -146,7 +167,10 @@ export class Ec2Compute extends Construct {
     }));
     add(new PolicyStatement({
       sid: 'Describe',
-      actions: ['ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeReplaceRootVolumeTasks'],
+      actions: [
+        'ec2:DescribeInstances', 'ec2:DescribeVolumes', 'ec2:DescribeNetworkInterfaces', 'ec2:DescribeReplaceRootVolumeTasks',
+        'ec2:DescribeImages', 'ec2:DescribeSnapshots',
+      ],
       resources: ['*'],
     }));
     if (props.driver.instanceRoleArn) {

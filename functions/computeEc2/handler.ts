@@ -8,4 +8,4 @@ import { computeLambda } from '../compute/lambda.js';
 
 const settings = ec2Settings(process.env);
 
-export const handler = computeLambda(() => new Ec2Driver(ec2Client(settings), settings).asComputeDriver());
+export const handler = computeLambda((table) => new Ec2Driver(ec2Client(settings), settings, { table }).asComputeDriver());

@@ -2,12 +2,13 @@ import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { Plans } from '../../functions/core/compute/ec2/plans.js';
 import { onStateChange, reconcile } from '../../functions/core/compute/ec2/drift.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
+import { readImage } from '../../functions/core/images/store.js';
 import { PowerState } from '../../functions/core/compute/states.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
 import { Ec2Driver } from '../../functions/core/compute/ec2/ec2Driver.js';
 import {
-  drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, FAILS_FROM, prepare, simulatedBackend, statesFor, type Backend,
+  drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, FAILS_FROM, prepare, simulatedBackend, snapshotParams, statesFor, type Backend,
 } from '../support/driverConformance.js';
 import { alice, CapturingQueue, requestId, startBackends, type TestBackends } from '../support/emulators.js';
 
@@ -30,7 +31,7 @@ const CASES = OPS.flatMap((op) => statesFor(op).map((state) => [op, state] as co
 
 const BACKENDS: readonly [string, () => Backend][] = [
   ['simulated', () => simulatedBackend(b.table)],
-  ['ec2', () => ec2Backend()],
+  ['ec2', () => ec2Backend(b.table)],
 ];
 
 describe.each(BACKENDS)('%s driver', (name, make) => {
@@ -93,6 +94,20 @@ describe.each(BACKENDS)('%s driver', (name, make) => {
     const after = (await readInstance(b.table, message.instanceId))!;
     expect(after.vmState).toBe('stopped');
     expect(backend.effects()).toBe(effects);
+  });
+
+  test.each(['create_image', 'create_backup'] as const)('%s: the image the request made is active in the image service', async (op) => {
+    const backend = make();
+    const { message } = await prepare(b.table, backend, op, 'active');
+    const driven = await drive(b.table, backend, message);
+    expect(driven.instance.fault).toBeUndefined();
+    const image = (await readImage(b.table, (message.params.image as { id: string }).id))!;
+    expect(image.status).toBe('active');
+    if (name === 'ec2') {
+      const amis = [...backend.outside!.images.values()];
+      expect(image).toMatchObject({ ec2ImageId: amis[0]!.id, disk_format: 'ami', container_format: 'ami' });
+      expect(amis[0]!.tags).toEqual(expect.arrayContaining([{ Key: 'taskgate:image', Value: image.id }, { Key: 'taskgate:stack', Value: 'conformance' }]));
+    }
   });
 
   test('throttling delays the operation and changes nothing in its outcome', async () => {
@@ -162,6 +177,54 @@ describe('ec2 driver: EC2\'s own world', () => {
     expect(driven.instance.vmState).toBe(expectedVmState('change_password', server, false));
     expect(driven.instance.fault).toMatchObject({ code: 501, message: 'change_password is not supported by the EC2 driver' });
     expect(backend.effects()).toBe(0);
+  });
+
+  describe('createBackup\'s rotation', () => {
+    /** Three backups of one server, the last with rotation 1: the two before it are rotated out. */
+    async function threeBackups(backend: Backend, crashAt?: number) {
+      const { server, message } = await prepare(b.table, backend, 'create_backup', 'active');
+      await drive(b.table, backend, message);
+      const ids = [(message.params.image as { id: string }).id];
+      for (const rotation of [2, 1]) {
+        const queue = new CapturingQueue();
+        const id = requestId();
+        await requestOperation({ table: b.table, queue, claimLeaseMs: 600_000 }, {
+          instanceId: server.id, op: 'create_backup', caller: alice, requestId: id, params: snapshotParams('create_backup', id, server, rotation),
+        });
+        const next = queue.messages.at(-1)!;
+        ids.push((next.params.image as { id: string }).id);
+        if (rotation === 1 && crashAt !== undefined) backend.crashAfterCall(crashAt);
+        const driven = await drive(b.table, backend, next);
+        expect(driven.instance.fault).toBeUndefined();
+      }
+      return ids;
+    }
+
+    test('deregisters the AMIs of the backups beyond it, then their snapshots, and the image service deletes them', async () => {
+      const backend = ec2Backend(b.table);
+      const ec2 = backend.outside!;
+      // A snapshot of this stack that no rotated backup made must stay.
+      ec2.snapshots.set('snap-0other', { id: 'snap-0other', tags: [{ Key: 'taskgate:stack', Value: 'conformance' }] });
+      const [oldest, older, newest] = await threeBackups(backend);
+      const amis = [...ec2.images.values()];
+      expect(amis.map((a) => a.name)).toEqual([`taskgate-${newest}`]);
+      expect([...ec2.snapshots.values()].map((x) => x.id).sort()).toEqual([amis[0]!.snapshotId, 'snap-0other'].sort());
+      expect((await readImage(b.table, oldest!))!.status).toBe('deleted');
+      expect((await readImage(b.table, older!))!.status).toBe('deleted');
+      expect((await readImage(b.table, newest!))!.status).toBe('active');
+      expect(ec2.calls.filter((c) => c.action === 'DeregisterImage' || c.action === 'DeleteSnapshot').map((c) => c.action))
+        .toEqual(['DeregisterImage', 'DeregisterImage', 'DeleteSnapshot', 'DeleteSnapshot']);
+    });
+
+    test.each([1, 2, 3, 4, 5])('a worker dying after call %i of the last backup: the rotation finishes, nothing is called twice', async (k) => {
+      const backend = ec2Backend(b.table);
+      const ec2 = backend.outside!;
+      const [, , newest] = await threeBackups(backend, k);
+      expect([...ec2.images.values()].map((a) => a.name)).toEqual([`taskgate-${newest}`]);
+      expect(ec2.snapshots.size).toBe(1);
+      expect(ec2.calls.filter((c) => c.effect && c.action !== 'CreateImage')).toHaveLength(4);
+      expect(ec2.calls.filter((c) => c.effect && c.action === 'CreateImage')).toHaveLength(3);
+    });
   });
 
   test('pause needs hibernation: without it the operation fails with a fault, the server stays active', async () => {

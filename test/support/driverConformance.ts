@@ -11,6 +11,7 @@ import { runOperation, type WorkOutcome } from '../../functions/core/compute/wor
 import { Ports, Volumes, type AttachableKind } from '../../functions/core/shared/attachables.js';
 import type { Ec2Settings } from '../../functions/core/shared/config.js';
 import type { Table } from '../../functions/core/shared/table.js';
+import { snapshotImage } from '../../functions/core/images/snapshots.js';
 import { DiedAfterCall, FakeEc2 } from './ec2/fakeEc2.js';
 import { alice, CapturingQueue, requestId, seedAttachment, seedInstance } from './emulators.js';
 import { seedPort } from './networks.js';
@@ -87,13 +88,14 @@ const EC2_STATE_OF: Partial<Record<VmState, 'running' | 'stopped'>> = {
   stopped: 'stopped', paused: 'stopped', suspended: 'stopped', shelved: 'stopped', shelved_offloaded: 'stopped',
 };
 
-export function ec2Backend(): Backend {
+/** The EC2 backend; `table` is where the snapshots' image records are (createImage, createBackup). */
+export function ec2Backend(table?: Table): Backend {
   const ec2 = new FakeEc2();
   const settings = EC2_TEST_SETTINGS();
   const instanceOf = (serverId: string) => ec2.serverInstances(serverId).find((i) => i.state !== 'terminated');
   return {
     name: 'ec2',
-    driver: new Ec2Driver(ec2.client, settings).asComputeDriver(),
+    driver: new Ec2Driver(ec2.client, settings, table ? { table } : {}).asComputeDriver(),
     outside: ec2,
     provision(server, vmState) {
       const state = EC2_STATE_OF[vmState];
@@ -122,6 +124,11 @@ export function ec2Backend(): Backend {
       if (server.powerState !== PowerState.NOSTATE && inst.state !== want) problems.push(`power ${server.powerState} but EC2 says ${inst.state}`);
       if (inst.type !== settings.instanceTypes[server.flavorId]) problems.push(`flavor ${server.flavorId} but EC2 type ${inst.type}`);
       if (op === 'rebuild' && inst.imageId !== settings.amis[server.imageId]) problems.push(`image ${server.imageId} but AMI ${inst.imageId}`);
+      if (op === 'create_image' || op === 'create_backup') {
+        const amis = [...ec2.images.values()].filter((a) => a.instanceId === inst.id);
+        if (amis.length !== 1) problems.push(`${amis.length} AMIs of the server's instance`);
+        if (amis.some((a) => !a.noReboot)) problems.push('CreateImage without NoReboot');
+      }
       if (resourceId && (op === 'attach_volume' || op === 'detach_volume')) {
         const v = ec2.volumes.get(settings.ebsVolumes[resourceId]!)!;
         const onIt = v.attachment?.instanceId === inst.id && v.attachment.state === 'attached';
@@ -175,15 +182,27 @@ export async function prepare(table: Table, backend: Backend, op: OperationName,
       : attachable.kind === Volumes ? await seedVolume(table, { projectId: server.projectId }) : await seedPort(table, server.projectId);
     backend.resource(attachable.kind, resourceId, server, attachable.attached);
   }
+  const id = requestId();
   const params: Record<string, unknown> = {
+    ...(op === 'create_image' || op === 'create_backup' ? snapshotParams(op, id, server) : {}),
     ...(op === 'resize' ? { flavorRef: FLAVOR2 } : {}),
     ...(op === 'rebuild' ? { imageRef: IMAGE2 } : {}),
     ...(attachable?.kind === Volumes ? { volumeId: resourceId } : {}),
     ...(attachable?.kind === Ports ? { portId: resourceId } : {}),
   };
   const queue = new CapturingQueue();
-  await requestOperation({ table, queue, claimLeaseMs: 600_000 }, { instanceId: server.id, op, caller: alice, requestId: requestId(), params });
+  await requestOperation({ table, queue, claimLeaseMs: 600_000 }, { instanceId: server.id, op, caller: alice, requestId: id, params });
   return { server, message: queue.messages.at(-1)!, ...(resourceId ? { resourceId } : {}) };
+}
+
+/** What the API puts on a createImage's or createBackup's claim: the image record it makes (and a backup's rotation). */
+export function snapshotParams(op: 'create_image' | 'create_backup', requestId: string, server: Instance, rotation = 2): Record<string, unknown> {
+  const kind = op === 'create_image' ? 'snapshot' : 'backup';
+  const image = snapshotImage({
+    kind, requestId, caller: alice, instance: server, flavorDisk: 1, name: `${kind} of ${server.id}`, metadata: {}, now: Date.now(),
+    ...(kind === 'backup' ? { backupType: 'daily' } : {}),
+  });
+  return { image, ...(kind === 'backup' ? { backupType: 'daily', rotation } : {}) };
 }
 
 export interface Driven {

@@ -55,6 +55,11 @@ export interface Image {
   readonly version: number;
   /** The request that created it: a retry of that request finds it made (functions/core/images/store.ts). */
   readonly request_id?: string;
+  /**
+   * The AMI that holds it, when the EC2 driver made it (a server's snapshot or backup): what a
+   * rotation deregisters. Never shown: Glance has no such field.
+   */
+  readonly ec2ImageId?: string;
 }
 
 export const isDeleted = (image: Image) => image.status === 'deleted';

@@ -104,6 +104,21 @@ export async function uploadSnapshot(table: Table, id: string, instance: Instanc
   });
 }
 
+/**
+ * The EC2 driver's upload: the AMI CreateImage made is available, so the record becomes active
+ * with Glance's AMI formats and the AMI's id. Only from queued or saving, as uploadSnapshot.
+ */
+export async function registeredAsAmi(table: Table, id: string, instance: Instance, amiId: string, now: number): Promise<void> {
+  await changeImage(table, id, (current) => {
+    if (!current || (current.status !== 'queued' && current.status !== 'saving')) return current as Image;
+    const at = glanceTime(now);
+    return {
+      ...current, status: 'active', disk_format: 'ami', container_format: 'ami', updated_at: at, ec2ImageId: amiId,
+      properties: { ...current.properties, image_location: 'snapshot', image_state: 'available', owner_id: instance.projectId },
+    };
+  });
+}
+
 /** Marks an image deleted, as Glance's delete does, unless it already is (or `keep` says it stays). */
 async function deleteIf(table: Table, id: string, now: number, keep: (image: Image) => boolean): Promise<void> {
   await changeImage(table, id, (image) => {
@@ -119,6 +134,18 @@ export function discardSnapshot(table: Table, id: string, now: number): Promise<
 }
 
 /**
+ * The server's backups of this type (image_type backup, not deleted) beyond the newest
+ * `rotation`: what rotateBackups deletes, and what the EC2 driver deregisters first.
+ */
+export async function backupsBeyondRotation(table: Table, instanceId: string, backupType: string, rotation: number): Promise<Image[]> {
+  const backups = (await allImages(table))
+    .filter((i) => !isDeleted(i) && i.properties.image_type === 'backup' && i.properties.backup_type === backupType
+      && i.properties.instance_uuid === instanceId)
+    .sort((a, b) => b.created_at.localeCompare(a.created_at) || (b.created_ms ?? 0) - (a.created_ms ?? 0) || b.id.localeCompare(a.id));
+  return backups.slice(rotation);
+}
+
+/**
  * Nova's _rotate_backups: the server's backups of this type (image_type backup), newest first
  * by created_at; those beyond `rotation` are deleted. Each delete is conditional, so a
  * redelivered rotation deletes nothing twice.
@@ -126,11 +153,7 @@ export function discardSnapshot(table: Table, id: string, now: number): Promise<
 export async function rotateBackups(
   table: Table, instanceId: string, backupType: string, rotation: number, now: number,
 ): Promise<string[]> {
-  const backups = (await allImages(table))
-    .filter((i) => !isDeleted(i) && i.properties.image_type === 'backup' && i.properties.backup_type === backupType
-      && i.properties.instance_uuid === instanceId)
-    .sort((a, b) => b.created_at.localeCompare(a.created_at) || (b.created_ms ?? 0) - (a.created_ms ?? 0) || b.id.localeCompare(a.id));
-  const excess = backups.slice(rotation);
+  const excess = await backupsBeyondRotation(table, instanceId, backupType, rotation);
   for (const image of excess) await deleteIf(table, image.id, now, () => false);
   return excess.map((i) => i.id);
 }

@@ -1,5 +1,6 @@
 import {
-  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DescribeInstancesCommand,
+  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateImageCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DeleteSnapshotCommand,
+  DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand,
   DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand, DetachNetworkInterfaceCommand,
   DetachVolumeCommand, EC2Client, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type Tag,
@@ -22,6 +23,8 @@ interface FakeInstance {
 }
 interface FakeVolume { id: string; state: 'available' | 'in-use'; attachment?: { instanceId: string; state: 'attaching' | 'attached' | 'detaching'; device: string } }
 interface FakeInterface { id: string; status: 'available' | 'in-use'; attachment?: { id: string; instanceId: string; status: 'attaching' | 'attached' | 'detaching'; deviceIndex: number } }
+interface FakeImage { id: string; name: string; state: 'pending' | 'available'; tags: Tag[]; instanceId: string; noReboot: boolean; snapshotId: string }
+interface FakeSnapshot { id: string; tags: Tag[] }
 interface FakeTask { id: string; instanceId: string; imageId: string; state: 'pending' | 'in-progress' | 'succeeded' | 'failed'; tags: Tag[]; clientToken: string }
 
 export const ec2Error = (code: string, message = code) => Object.assign(new Error(message), { name: code, $fault: 'client' as const });
@@ -33,7 +36,7 @@ export class DiedAfterCall extends Error {
 
 const MUTATIONS = new Set([
   'RunInstances', 'StartInstances', 'StopInstances', 'RebootInstances', 'TerminateInstances', 'ModifyInstanceAttribute',
-  'CreateReplaceRootVolumeTask', 'CreateTags', 'SendDiagnosticInterrupt', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
+  'CreateReplaceRootVolumeTask', 'CreateTags', 'SendDiagnosticInterrupt', 'CreateImage', 'DeregisterImage', 'DeleteSnapshot', 'AttachVolume', 'DetachVolume', 'AttachNetworkInterface', 'DetachNetworkInterface',
 ]);
 
 export class FakeEc2 {
@@ -42,6 +45,9 @@ export class FakeEc2 {
   readonly volumes = new Map<string, FakeVolume>();
   readonly interfaces = new Map<string, FakeInterface>();
   readonly tasks: FakeTask[] = [];
+  /** AMIs (registered ones) and EBS snapshots; a deregistered AMI leaves its snapshot behind, as EC2's does. */
+  readonly images = new Map<string, FakeImage>();
+  readonly snapshots = new Map<string, FakeSnapshot>();
   /** Every call in order, and whether it changed anything (a call EC2 took as a no-op did not). */
   readonly calls: { action: string; input: unknown; effect: boolean }[] = [];
   readonly modelProblems: string[] = [];
@@ -118,6 +124,44 @@ export class FakeEc2 {
       const ids = i.Filters?.find((f) => f.Name === 'instance-id')?.Values ?? [];
       return { out: { ReplaceRootVolumeTasks: this.tasks.filter((t) => ids.includes(t.instanceId)).map((t) => this.taskOut(t)) }, effect: false };
     });
+    on(CreateImageCommand, 'CreateImage', (i) => {
+      const inst = this.instance(i.InstanceId!);
+      if ([...this.images.values()].some((x) => x.name === i.Name)) {
+        throw ec2Error('InvalidAMIName.Duplicate', `AMI name ${i.Name} is already in use by AMI ${[...this.images.values()].find((x) => x.name === i.Name)!.id}`);
+      }
+      if (inst.state !== 'running' && inst.state !== 'stopped') throw ec2Error('IncorrectInstanceState', `The instance '${inst.id}' is not in a state from which it can be imaged.`);
+      const tagsFor = (type: string) => i.TagSpecifications?.find((t) => t.ResourceType === type)?.Tags ?? [];
+      const snapshot: FakeSnapshot = { id: `snap-${this.hex()}`, tags: tagsFor('snapshot') };
+      const image: FakeImage = {
+        id: `ami-${this.hex()}`, name: i.Name!, state: 'pending', tags: tagsFor('image'), instanceId: inst.id, noReboot: i.NoReboot === true, snapshotId: snapshot.id,
+      };
+      this.snapshots.set(snapshot.id, snapshot);
+      this.images.set(image.id, image);
+      this.unlisted.add(image.id);
+      if (!image.noReboot && inst.state === 'running') inst.reboots++;
+      return { out: { ImageId: image.id }, effect: true };
+    });
+    on(DescribeImagesCommand, 'DescribeImages', (i) => {
+      const images = [...this.images.values()].filter((x) => !this.unlisted.has(x.id) && this.matches(i.Filters ?? [], x.tags, { name: x.name }));
+      return {
+        out: { Images: images.map((x) => ({ ImageId: x.id, Name: x.name, State: x.state, Tags: x.tags, BlockDeviceMappings: [{ DeviceName: '/dev/xvda', Ebs: { SnapshotId: x.snapshotId } }] })) },
+        effect: false,
+      };
+    });
+    on(DeregisterImageCommand, 'DeregisterImage', (i) => {
+      if (!this.images.delete(i.ImageId!)) throw ec2Error('InvalidAMIID.NotFound', `The image id '[${i.ImageId}]' does not exist`);
+      return { out: {}, effect: true };
+    });
+    on(DescribeSnapshotsCommand, 'DescribeSnapshots', (i) => ({
+      out: { Snapshots: [...this.snapshots.values()].filter((x) => this.matches(i.Filters ?? [], x.tags, {})).map((x) => ({ SnapshotId: x.id, Tags: x.tags, State: 'completed' })) },
+      effect: false,
+    }));
+    on(DeleteSnapshotCommand, 'DeleteSnapshot', (i) => {
+      const user = [...this.images.values()].find((x) => x.snapshotId === i.SnapshotId);
+      if (user) throw ec2Error('InvalidSnapshot.InUse', `The snapshot ${i.SnapshotId} is currently in use by ${user.id}`);
+      if (!this.snapshots.delete(i.SnapshotId!)) throw ec2Error('InvalidSnapshot.NotFound', `The snapshot '${i.SnapshotId}' does not exist.`);
+      return { out: {}, effect: true };
+    });
     on(DescribeVolumesCommand, 'DescribeVolumes', (i) => {
       const v = this.volumes.get(i.VolumeIds![0]!);
       if (!v) throw ec2Error('InvalidVolume.NotFound', `The volume '${i.VolumeIds![0]}' does not exist.`);
@@ -174,6 +218,13 @@ export class FakeEc2 {
       n.attachment!.status = 'detaching';
       return { out: {}, effect };
     });
+  }
+
+  /** EC2's Filters on tags (`tag:<key>`) and on named attributes. */
+  private matches(filters: { Name?: string; Values?: string[] }[], tags: Tag[], attributes: Record<string, string>): boolean {
+    return filters.every((f) => (f.Name?.startsWith('tag:')
+      ? tags.some((t) => t.Key === f.Name!.slice(4) && f.Values?.includes(t.Value!))
+      : f.Name !== undefined && Object.hasOwn(attributes, f.Name) ? f.Values?.includes(attributes[f.Name]!) ?? false : true));
   }
 
   private hex = () => (++this.seq).toString(16).padStart(17, '0');
@@ -299,6 +350,7 @@ export class FakeEc2 {
       if (n.attachment?.status === 'attaching') n.attachment.status = 'attached';
       else if (n.attachment?.status === 'detaching') { n.attachment = undefined; n.status = 'available'; }
     }
+    for (const image of this.images.values()) image.state = 'available';
     for (const t of this.tasks) {
       if (t.state === 'pending' || t.state === 'in-progress') {
         t.state = 'succeeded';

@@ -5,7 +5,10 @@ import { OperationCatalogue } from '../catalogue.js';
 import { NotYet, type ComputeDriver, type OperationContext } from '../driver.js';
 import type { InstancePatch } from '../instance.js';
 import { classify, vanished } from './failures.js';
-import { interfaceView, isGone, rootVolumeTask, serverInstance, volumeView } from './observe.js';
+import { amiFor, amisAndSnapshotsOf, interfaceView, isGone, rootVolumeTask, serverInstance, volumeView } from './observe.js';
+import { backupsBeyondRotation } from '../../images/snapshots.js';
+import { readImage } from '../../images/store.js';
+import type { Table } from '../../shared/table.js';
 import { Plans, type Plan, type Seen } from './plans.js';
 import { Ec2Resources } from './resources.js';
 
@@ -17,6 +20,8 @@ const CALLS_PER_INVOCATION = 4;
 
 export interface Ec2DriverOptions {
   readonly now?: () => number;
+  /** The table, for the image records a snapshot or backup makes active (and the backups it rotates out). */
+  readonly table?: Table;
 }
 
 /**
@@ -28,10 +33,30 @@ export interface Ec2DriverOptions {
 export class Ec2Driver {
   private readonly resources: Ec2Resources;
   private readonly now: () => number;
+  private readonly table?: Table;
 
   constructor(private readonly ec2: EC2Client, private readonly settings: Ec2Settings, options: Ec2DriverOptions = {}) {
     this.resources = new Ec2Resources(settings);
     this.now = options.now ?? Date.now;
+    this.table = options.table;
+  }
+
+  private tableFor(op: string): Table {
+    if (!this.table) throw new Error(`the EC2 driver was built without a table: ${op} cannot record its image`);
+    return this.table;
+  }
+
+  /** A snapshot's or backup's AMI and image record, and what is left on EC2 of the backups its rotation ends. */
+  private async lookAtImage(ctx: OperationContext, instance: Seen['instance']): Promise<Seen> {
+    const table = this.tableFor(ctx.op);
+    const imageId = String((ctx.params.image as { id: string }).id);
+    const { backupType, rotation } = ctx.params;
+    const [ami, imageRecord, beyond] = await Promise.all([
+      amiFor(this.ec2, imageId), readImage(table, imageId),
+      typeof backupType === 'string' && typeof rotation === 'number' ? backupsBeyondRotation(table, ctx.instance.id, backupType, rotation) : [],
+    ]);
+    const left = await amisAndSnapshotsOf(this.ec2, this.settings.stackTag, beyond.map((i) => i.id));
+    return { instance, ...(ami ? { ami } : {}), ...(imageRecord ? { imageRecord } : {}), rotation: left };
   }
 
   private async look(plan: Plan, ctx: OperationContext): Promise<Seen> {
@@ -43,6 +68,7 @@ export class Ec2Driver {
       case 'volume': return { instance, volume: await volumeView(this.ec2, this.resources.ebsVolume(String(ctx.params.volumeId)), id) };
       case 'interface': return { instance, iface: await interfaceView(this.ec2, this.resources.networkInterface(String(ctx.params.portId))) };
       case 'rootVolumeTask': return { instance, rootTask: await rootVolumeTask(this.ec2, id, ctx.requestId) };
+      case 'image': return this.lookAtImage(ctx, instance);
       default: return { instance };
     }
   }
@@ -72,6 +98,12 @@ export class Ec2Driver {
         case 'done': return move.patch;
         case 'fail': throw new DriverError(move.message, move.code ?? 500);
         case 'wait': throw new NotYet(this.settings.pollSeconds, move.reason);
+        case 'write': {
+          if (calls >= CALLS_PER_INVOCATION) throw new NotYet(this.settings.pollSeconds, `${move.what} is next`);
+          await ctx.checkpoint();
+          await move.write(this.tableFor(ctx.op));
+          continue;
+        }
         case 'call': {
           if (calls >= CALLS_PER_INVOCATION) throw new NotYet(this.settings.pollSeconds, `${move.action} is next`);
           // Fenced: a superseded run stops here, before its side effect, and renews the leases otherwise.

@@ -18,6 +18,8 @@ const FINAL = new Set([
 const TRANSIENT = new Set([
   'RequestLimitExceeded', 'Throttling', 'ThrottlingException', 'ServiceUnavailable', 'Unavailable', 'InternalError',
   'IncorrectInstanceState', 'IncorrectState', 'ConcurrentTagAccess',
+  // A CreateImage made before (its AMI's name is the image id's) that DescribeImages does not list yet.
+  'InvalidAMIName.Duplicate',
 ]);
 
 /** The instance is not there (any more). */

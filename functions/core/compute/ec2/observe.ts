@@ -1,5 +1,5 @@
 import {
-  DescribeInstancesCommand, DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand,
+  DescribeImagesCommand, DescribeInstancesCommand, DescribeNetworkInterfacesCommand, DescribeSnapshotsCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand,
   type EC2Client, type Instance as Ec2Instance,
 } from '@aws-sdk/client-ec2';
 import { TagKeys, tagValue } from './tags.js';
@@ -92,4 +92,39 @@ export async function rootVolumeTask(ec2: EC2Client, instanceId: string, request
   const out = await ec2.send(new DescribeReplaceRootVolumeTasksCommand({ Filters: [{ Name: 'instance-id', Values: [instanceId] }] }));
   const task = (out.ReplaceRootVolumeTasks ?? []).find((t) => tagValue(t.Tags, TagKeys.request) === requestId);
   return task ? String(task.TaskState) : undefined;
+}
+
+/**
+ * The name of the AMI a snapshot or backup makes: EC2 refuses a second image of the same name in
+ * a region (InvalidAMIName.Duplicate), which is what makes a repeated CreateImage harmless.
+ */
+export const amiName = (taskgateImageId: string) => `taskgate-${taskgateImageId}`;
+
+export interface AmiView {
+  readonly id: string;
+  /** pending, available, failed, ... (deregistered ones are not listed). */
+  readonly state: string;
+  readonly taskgateImageId?: string;
+}
+
+/** The AMI made for this taskgate image, if EC2 lists it yet (DescribeImages is eventually consistent). */
+export async function amiFor(ec2: EC2Client, taskgateImageId: string): Promise<AmiView | undefined> {
+  const out = await ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters: [{ Name: 'name', Values: [amiName(taskgateImageId)] }] }));
+  const image = (out.Images ?? []).find((i) => i.State !== 'deregistered');
+  return image ? { id: image.ImageId!, state: String(image.State) } : undefined;
+}
+
+/** What is left on EC2 of these taskgate images: their AMIs still registered and their EBS snapshots. */
+export async function amisAndSnapshotsOf(ec2: EC2Client, stack: string, taskgateImageIds: readonly string[]): Promise<{ amis: AmiView[]; snapshots: string[] }> {
+  if (taskgateImageIds.length === 0) return { amis: [], snapshots: [] };
+  const Filters = [{ Name: `tag:${TagKeys.image}`, Values: [...taskgateImageIds] }, { Name: `tag:${TagKeys.stack}`, Values: [stack] }];
+  const [images, snapshots] = await Promise.all([
+    ec2.send(new DescribeImagesCommand({ Owners: ['self'], Filters })),
+    ec2.send(new DescribeSnapshotsCommand({ OwnerIds: ['self'], Filters })),
+  ]);
+  return {
+    amis: (images.Images ?? []).filter((i) => i.State !== 'deregistered')
+      .map((i) => ({ id: i.ImageId!, state: String(i.State), taskgateImageId: tagValue(i.Tags, TagKeys.image) })),
+    snapshots: (snapshots.Snapshots ?? []).map((x) => x.SnapshotId!),
+  };
 }

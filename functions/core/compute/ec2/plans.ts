@@ -1,16 +1,19 @@
 import {
-  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DetachNetworkInterfaceCommand,
-  DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
+  AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateImageCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DeleteSnapshotCommand,
+  DeregisterImageCommand, DetachNetworkInterfaceCommand, DetachVolumeCommand, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type EC2Client,
 } from '@aws-sdk/client-ec2';
 import { Ports, Volumes } from '../../shared/attachables.js';
 import type { Ec2Settings } from '../../shared/config.js';
+import type { Table } from '../../shared/table.js';
+import type { Image } from '../../images/image.js';
+import { registeredAsAmi } from '../../images/snapshots.js';
 import { attachableIdOf, attachedPatch, detachedPatch } from '../attachmentPatches.js';
 import type { OperationName } from '../catalogue.js';
 import type { OperationContext } from '../driver.js';
 import type { InstancePatch } from '../instance.js';
 import { PowerState, type TaskState } from '../states.js';
-import type { InstanceView, InterfaceView, VolumeView } from './observe.js';
+import { amiName, type AmiView, type InstanceView, type InterfaceView, type VolumeView } from './observe.js';
 import { ec2DeviceName, type Ec2Resources } from './resources.js';
 import { TagKeys, tagging, tagsOf } from './tags.js';
 
@@ -25,6 +28,11 @@ export interface Seen {
   readonly iface?: InterfaceView;
   /** The state of this request's root-volume replacement, if it started one. */
   readonly rootTask?: string;
+  /** A snapshot or backup: its AMI, if EC2 lists one, and its image record as the image service has it. */
+  readonly ami?: AmiView;
+  readonly imageRecord?: Image;
+  /** A backup: what is left on EC2 of the server's backups beyond its rotation. */
+  readonly rotation?: { readonly amis: readonly AmiView[]; readonly snapshots: readonly string[] };
 }
 
 export type Move =
@@ -37,6 +45,8 @@ export type Move =
     readonly kind: 'call'; readonly action: string; readonly send: (ec2: EC2Client) => Promise<unknown>;
     readonly then: 'wait' | 'look' | { readonly patch: InstancePatch }; readonly taskState?: TaskState;
   }
+  /** Write taskgate's own record of what EC2 did (fenced by a checkpoint first), then look again. */
+  | { readonly kind: 'write'; readonly what: string; readonly write: (table: Table) => Promise<void> }
   | { readonly kind: 'fail'; readonly message: string; readonly code?: number };
 
 export interface PlanInput {
@@ -46,7 +56,7 @@ export interface PlanInput {
   readonly settings: Ec2Settings;
 }
 
-export type Looks = 'nothing' | 'instance' | 'volume' | 'interface' | 'rootVolumeTask';
+export type Looks = 'nothing' | 'instance' | 'volume' | 'interface' | 'rootVolumeTask' | 'image';
 
 export interface Plan {
   readonly looks: Looks;
@@ -118,6 +128,62 @@ function retypePlan(
     },
   };
 }
+
+/**
+ * createImage and createBackup: EC2's CreateImage, then the image record made active with the
+ * AMI's id, then (a backup) the AMIs and EBS snapshots of the backups beyond its rotation gone.
+ * NoReboot: Nova's libvirt driver snapshots a running guest live (the guest keeps running, the
+ * image is crash-consistent) and never reboots it for a snapshot; CreateImage's default would
+ * shut the instance down and start it again. The AMI's name comes from the image id, and EC2
+ * refuses a second image of one name: a CreateImage whose answer was lost, or that a look does
+ * not list yet, is made again harmlessly (InvalidAMIName.Duplicate, and the next look sees it).
+ */
+const snapshotPlan: Plan = {
+  looks: 'image', needsInstance: true,
+  next: ({ ctx, seen, settings }) => {
+    const i = seen.instance!;
+    const image = ctx.params.image as Image;
+    const record = seen.imageRecord;
+    const uploading = record?.status === 'queued' || record?.status === 'saving';
+    const ami = seen.ami;
+    if (!ami && uploading) {
+      if (i.state === 'pending' || i.state === 'stopping') return wait(`instance ${i.id} is ${i.state}`);
+      const tags = [
+        ...tagsOf({ stack: settings.stackTag, server: ctx.instance.id, project: ctx.instance.projectId, request: ctx.requestId }),
+        { Key: TagKeys.image, Value: image.id },
+      ];
+      return {
+        kind: 'call', action: 'CreateImage', then: 'wait', taskState: 'image_pending_upload',
+        send: (ec2) => ec2.send(new CreateImageCommand({
+          InstanceId: i.id, Name: amiName(image.id), NoReboot: true, TagSpecifications: tagging(['image', 'snapshot'], tags),
+        })),
+      };
+    }
+    if (ami?.state === 'pending') return wait(`AMI ${ami.id} is pending`);
+    if (ami && ami.state !== 'available' && uploading) return { kind: 'fail', message: `EC2 image ${ami.id} of snapshot ${image.id} is ${ami.state}` };
+    if (ami && uploading) {
+      const amiId = ami.id;
+      return { kind: 'write', what: `image ${image.id} is AMI ${amiId}`, write: (table) => registeredAsAmi(table, image.id, ctx.instance, amiId, Date.now()) };
+    }
+    // Nova's _rotate_backups, on EC2: each AMI deregistered first, then its snapshots, which EC2
+    // keeps from deletion while an AMI uses them. Only what this stack tagged with those images.
+    const gone = seen.rotation?.amis[0];
+    if (gone) {
+      return {
+        kind: 'call', action: 'DeregisterImage', then: 'look', taskState: 'image_uploading',
+        send: (ec2) => ec2.send(new DeregisterImageCommand({ ImageId: gone.id })),
+      };
+    }
+    const snapshot = seen.rotation?.snapshots[0];
+    if (snapshot) {
+      return {
+        kind: 'call', action: 'DeleteSnapshot', then: 'look', taskState: 'image_uploading',
+        send: (ec2) => ec2.send(new DeleteSnapshotCommand({ SnapshotId: snapshot })),
+      };
+    }
+    return done({});
+  },
+};
 
 const powerOf = (i: InstanceView) => (i.state === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING);
 
@@ -192,6 +258,8 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
       };
     },
   },
+  create_image: snapshotPlan,
+  create_backup: snapshotPlan,
   reboot_soft: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'soft') },
   reboot_hard: { looks: 'instance', needsInstance: true, next: ({ ctx, seen }) => rebooted(ctx, seen.instance!, 'hard') },
   resize: retypePlan(

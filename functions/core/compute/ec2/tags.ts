@@ -16,6 +16,8 @@ export const TagKeys = {
    * "not rebooted yet" without a clock.
    */
   restarted: 'taskgate:restarted',
+  /** The taskgate image an AMI and its EBS snapshots hold (createImage, createBackup): what a rotation finds them by. */
+  image: 'taskgate:image',
 } as const;
 
 export function tagsOf(values: { stack: string; server: string; project: string; request: string }): Tag[] {
