@@ -133,6 +133,24 @@ describe('history checker', () => {
     expect(checkFencing(h.filter((e) => !(e.kind === 'write' && (e.sk === 'BDM#vol-1' && e.command === 'Put' || e.sk === 'ACTION#req-x'))))).toEqual([]);
   });
 
+  it('fenced: a taken-over worker\'s late allocation is its own cleanup only if it did not outlive the run', () => {
+    const late = (givenBack: boolean): HistoryEvent[] => {
+      seq = 0;
+      const entry = { vcpus: 1, ram: 512, disk: 1, at: T0 + 40 };
+      return [
+        meta(T0, api, { vmState: 'building', taskState: 'scheduling', claim: claim('create', 'req-c'), version: 1 }, 'Put'),
+        meta(T0 + 30, api, { vmState: 'building', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 2 }),
+        write(T0 + 40, worker('req-c', 1), 'HOSTS', 'HOST#h1', 'Update', host(1, { [I]: 1 }), { ':entry': entry }),
+        ...(givenBack ? [write(T0 + 50, worker('req-c', 1), 'HOSTS', 'HOST#h1', 'Update', host(0, {}), { ':at': entry.at })] : []),
+        { kind: 'final', seq: ++seq, at: T0 + 100, items: [{ pk: 'HOSTS', sk: 'HOST#h1', ...(givenBack ? host(0, {}) : { ...host(1, {}), allocations: { [I]: entry } }) }] },
+      ];
+    };
+    expect(checkFencing(late(true))).toEqual([]);
+    expect(checkFencing(late(false)).map((v) => v.message)).toEqual([
+      expect.stringMatching(/worker of req-c \(token 1\) wrote Update HOSTS\/HOST#h1 after its claim was taken over/),
+    ]);
+  });
+
   it('fenced: after its own release a request settles what it reserved, but no driver of it writes', () => {
     seq = 0;
     const run = (id: string, driver = false): Actor => ({ ...worker('req-a', 2, driver), id });

@@ -143,9 +143,25 @@ function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver:
   });
 }
 
+/**
+ * Placement's ledger is not fenced by the claim (the host item is another item, and a write cannot
+ * be conditioned on two): a worker taken over between its take-up and its allocation may still
+ * allocate, and then gives it back itself (functions/core/compute/placing.ts
+ * placementOfSuperseded). Such a write is its own cleanup if it gives back, or if what it
+ * allocated did not outlive the run: at rest no host holds it. The capacity invariant checks,
+ * independently, that no host ever went over its capacity and that nothing leaked.
+ */
+function isCompensatedPlacement(w: WriteEvent, finalHosts: readonly Record<string, any>[]): boolean {
+  if (w.pk !== 'HOSTS') return false;
+  const made = (w.values?.[':entry'] ?? w.values?.[':to']) as { at?: number } | undefined;
+  if (!made) return true;
+  return !finalHosts.some((h) => Object.values(h.allocations ?? {}).some((a: any) => a.at === made.at && `HOST#${h.name}` === w.sk));
+}
+
 /** Once its claim was taken over, a worker changes nothing but its own cleanup. */
 export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
   const all = writes(history);
+  const finalHosts = (history.find((e) => e.kind === 'final')?.items ?? []).filter((i) => i.pk === 'HOSTS' && String(i.sk).startsWith('HOST#'));
   const snaps = snapshotsByInstance(history);
   const found: Violation[] = [];
   const runs = new Map<string, WriteEvent[]>();
@@ -168,7 +184,7 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
     const tookOver = ((own?.item.takenOver ?? []) as { requestId: string }[]).map((c) => c.requestId);
     for (const w of run) {
       if (released && !w.actor.driver) continue;
-      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver)) {
+      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver) && !isCompensatedPlacement(w, finalHosts)) {
         found.push({
           invariant: 'fenced',
           message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
