@@ -13,7 +13,8 @@ import { seedVolume } from '../support/volumes.js';
 // How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
 // clients (counted, never timed). API path: one write and one send per operation on the
 // instance alone, two writes for an attach, no read; compute path: three writes and one read for
-// a one-step operation; a detail page: at most two requests whatever its size.
+// a one-step operation; a detail page: its index Query and one BatchGetItem of its servers (up to
+// 100), whatever the project's size.
 
 // A refusal is explained from the old item its failed write returns (ReturnValuesOnConditionCheckFailure):
 // DynamoDB and DynamoDB Local return it, and so does the embedded dynalite with the project's patch
