@@ -130,6 +130,8 @@ export class TaskgateStack extends Stack {
         ...timingVariables,
         ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
         TASKGATE_AUTH_MODE: auth.mode,
+        // Admission refuses what the compute function's driver cannot do (functions/core/compute/capabilities.ts).
+        TASKGATE_DRIVER: props.ec2 ? 'ec2' : 'simulated',
       },
     });
     grantTable(api.role, this.table, ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'], [INDEX_BY_PROJECT, INDEX_ALL_SERVERS]);

@@ -1,6 +1,7 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
-import { EnvReader, authMode, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/shared/config.js';
+import { EnvReader, authMode, driverName, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/shared/config.js';
+import { driverCapabilities } from '../core/compute/capabilities.js';
 import { sqsOperationQueue } from '../core/compute/queue.js';
 import { tableFromEnv } from '../core/shared/table.js';
 import { logger } from '../observability/index.js';
@@ -22,6 +23,8 @@ export const handler = createApi({
   queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
   claimLeaseMs: leases.claimLeaseMs,
   reservationLeaseMs: leases.reservationLeaseMs,
+  // The stack gives the API the compute function's TASKGATE_DRIVER: what it cannot do is refused here.
+  capabilities: driverCapabilities(driverName(process.env)),
   idempotency: idempotencySettings(),
 }, {
   links: publicUrlSettings(new EnvReader(process.env)),

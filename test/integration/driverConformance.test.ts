@@ -1,4 +1,5 @@
-import type { OperationName } from '../../functions/core/compute/catalogue.js';
+import { OperationCatalogue, operationRow, type OperationName } from '../../functions/core/compute/catalogue.js';
+import { NotImplemented } from '../../functions/core/shared/errors.js';
 import { Plans } from '../../functions/core/compute/ec2/plans.js';
 import { onStateChange, reconcile } from '../../functions/core/compute/ec2/drift.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
@@ -7,10 +8,12 @@ import { PowerState } from '../../functions/core/compute/states.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
 import { Ec2Driver } from '../../functions/core/compute/ec2/ec2Driver.js';
+import { Ec2Capabilities } from '../../functions/core/compute/ec2/capabilities.js';
 import {
-  drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, FAILS_FROM, prepare, simulatedBackend, snapshotParams, statesFor, type Backend,
+  drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, FAILS_FROM, FLAVOR, prepare, simulatedBackend, snapshotParams, statesFor, type Backend,
 } from '../support/driverConformance.js';
-import { alice, CapturingQueue, requestId, startBackends, type TestBackends } from '../support/emulators.js';
+import { alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
+import { IMAGE } from '../support/nova.js';
 
 // The driver conformance suite: what any ComputeDriver must do, run on both drivers. Every
 // operation from every vm_state its catalogue row allows; a worker dying right after each call
@@ -76,6 +79,30 @@ describe.each(BACKENDS)('%s driver', (name, make) => {
       if (name === 'ec2' && !RESENT.has(op)) expect(backend.effects()).toBe(calls);
     }
   });
+
+  test.each(['rescue', 'unrescue', 'change_password'] as const)(
+    '%s: refused at admission with Nova\'s 501 if the driver cannot carry it out, writing nothing; admitted otherwise', async (op) => {
+      const backend = make();
+      const vmState = statesFor(op)[0]!;
+      const server = await seedInstance(b.table, { vmState, powerState: PowerState.RUNNING, flavorId: FLAVOR, imageId: IMAGE });
+      const before = await readInstance(b.table, server.id);
+      const queue = new CapturingQueue();
+      const admitted = requestOperation({ table: b.table, queue, claimLeaseMs: 600_000, capabilities: backend.capabilities }, {
+        instanceId: server.id, op, caller: alice, requestId: requestId(),
+      });
+      const after = async () => (await readInstance(b.table, server.id))!;
+      if (backend.capabilities.unsupported.has(op)) {
+        await expect(admitted).rejects.toThrow(new NotImplemented('The requested functionality is not supported.'));
+        expect(await after()).toEqual(before);
+        expect(queue.messages).toEqual([]);
+        expect(backend.effects()).toBe(0);
+      } else {
+        await admitted;
+        expect((await after()).taskState).toBe(operationRow(op).taskStates[0]);
+        expect(queue.messages).toHaveLength(1);
+      }
+    },
+  );
 
   test('a duplicate delivery neither runs the operation twice nor undoes it', async () => {
     const backend = make();
@@ -169,7 +196,17 @@ describe('ec2 driver: EC2\'s own world', () => {
     ]));
   });
 
-  test('an operation EC2 has no plan for ends as the catalogue\'s failure, with a fault saying so', async () => {
+  test('every catalogue operation has an EC2 plan or is declared unsupported', () => {
+    expect([...OPS, ...Ec2Capabilities.unsupported].sort()).toEqual(Object.keys(OperationCatalogue).sort());
+  });
+
+  test('an unsupported operation on a server the caller cannot see is still Nova\'s 404 first', async () => {
+    await expect(requestOperation({ table: b.table, queue: new CapturingQueue(), claimLeaseMs: 600_000, capabilities: Ec2Capabilities }, {
+      instanceId: crypto.randomUUID(), op: 'rescue', caller: alice, requestId: requestId(),
+    })).rejects.toThrow(/could not be found/);
+  });
+
+  test('an unsupported operation\'s message that reached the driver anyway (admitted before a driver change) ends with a fault', async () => {
     const backend = ec2Backend();
     const { server, message } = await prepare(b.table, backend, 'change_password', 'active');
     const driven = await drive(b.table, backend, message);

@@ -1,6 +1,7 @@
 import { operationRow, resolveVmOutcome, type OperationName } from '../../functions/core/compute/catalogue.js';
 import { requestOperation } from '../../functions/core/compute/admission.js';
-import type { ComputeDriver } from '../../functions/core/compute/driver.js';
+import { EVERY_OPERATION, type ComputeDriver, type DriverCapabilities } from '../../functions/core/compute/driver.js';
+import { Ec2Capabilities } from '../../functions/core/compute/ec2/capabilities.js';
 import { Ec2Driver } from '../../functions/core/compute/ec2/ec2Driver.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import type { OperationMessage } from '../../functions/core/compute/queue.js';
@@ -25,6 +26,8 @@ import { seedVolume } from './volumes.js';
 export interface Backend {
   readonly name: string;
   readonly driver: ComputeDriver;
+  /** What the driver declares it cannot carry out: admission refuses those. */
+  readonly capabilities: DriverCapabilities;
   /** Gives a seeded server what its vm_state implies it has on the backend. */
   provision(server: Instance, vmState: VmState): void;
   /** A volume or port for the operation: attached to the server already, or free. */
@@ -54,7 +57,7 @@ export function simulatedBackend(table: Table): Backend {
   let throttled = 0;
   let steps = 0;
   return {
-    name: 'simulated',
+    name: 'simulated', capabilities: EVERY_OPERATION,
     driver: new SimulatedDriver(table, {
       stepMs: 0,
       beforeStep: () => {
@@ -94,7 +97,7 @@ export function ec2Backend(table?: Table): Backend {
   const settings = EC2_TEST_SETTINGS();
   const instanceOf = (serverId: string) => ec2.serverInstances(serverId).find((i) => i.state !== 'terminated');
   return {
-    name: 'ec2',
+    name: 'ec2', capabilities: Ec2Capabilities,
     driver: new Ec2Driver(ec2.client, settings, table ? { table } : {}).asComputeDriver(),
     outside: ec2,
     provision(server, vmState) {

@@ -1,3 +1,4 @@
+import type { DriverCapabilities } from '../../functions/core/compute/driver.js';
 import { timings, type Timings } from '../../functions/core/shared/config.js';
 import { PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { OperationName } from '../../functions/core/compute/catalogue.js';
@@ -119,11 +120,12 @@ export interface ApiOnly extends TestBackends {
  * The API Lambda behind the local API Gateway front, on real dynalite and fauxqs (or the queue
  * given), with no worker: what is accepted stays queued and claimed until the test runs it.
  */
-export async function startApiOnly(queue?: OperationQueue): Promise<ApiOnly> {
+export async function startApiOnly(queue?: OperationQueue, capabilities?: DriverCapabilities): Promise<ApiOnly> {
   const backends = await startBackends();
   const { emulators, table } = backends;
   const api = createApi({
     table, queue: queue ?? sqsOperationQueue(emulators.sqs, emulators.queueUrl), claimLeaseMs: 15 * 60_000,
+    ...(capabilities ? { capabilities } : {}),
   }, { links: { publicUrl: LOCAL_PUBLIC_URL }, identity: new NoauthIdentityProvider() });
   const { server, url } = await serveApi(api as unknown as ProxyHandler, 0);
   return {

@@ -8,7 +8,7 @@ import { serviceOf, type ServiceName } from '../services.js';
 import { inAcceptedFormat } from '../images/errors.js';
 
 const STATUS: Record<DomainErrorKind, number> = {
-  badRequest: 400, forbidden: 403, itemNotFound: 404, conflictingRequest: 409, serviceUnavailable: 503,
+  badRequest: 400, forbidden: 403, itemNotFound: 404, conflictingRequest: 409, serviceUnavailable: 503, notImplemented: 501,
 };
 
 /** Errors from middy's own middlewares (router, JSON parser), by status, in Nova's words. */

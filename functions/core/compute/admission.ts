@@ -5,11 +5,12 @@ import { operationRow, type OperationName } from './catalogue.js';
 import { abandonClaim } from './release.js';
 import { claimInstance, type ClaimGuard, type Claimed } from './claimInstance.js';
 import { readInstance } from './readInstance.js';
-import { BadRequest, ServiceUnavailable } from '../shared/errors.js';
+import { BadRequest, NotFound, NotImplemented, ServiceUnavailable } from '../shared/errors.js';
+import type { DriverCapabilities } from './driver.js';
 import { findFlavor } from './flavors.js';
 import { derivedUuid } from '../shared/ids.js';
 import { authorize } from '../shared/policy.js';
-import { takenOverAttributes, takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
+import { isVisibleTo, takenOverAttributes, takenOverClaims, type Caller, type Instance, type InstanceFields } from './instance.js';
 import type { OperationMessage, OperationQueue } from './queue.js';
 import { Reservations, type Reservation, type ReservationContext } from './reservations.js';
 import { giveBackCreatePorts, interfacesForCreate, type Nic } from '../networks/serverPorts.js';
@@ -28,6 +29,8 @@ export interface AdmissionDeps {
    * lease, which is longer still: safe, only slower to recover a leaked reservation.
    */
   readonly reservationLeaseMs?: number;
+  /** What the compute driver can carry out (capabilities.ts); unset, every operation. */
+  readonly capabilities?: DriverCapabilities;
   readonly now?: () => number;
 }
 
@@ -64,6 +67,7 @@ export interface Accepted extends Claimed {
  */
 export async function requestOperation(deps: AdmissionDeps, req: OperationRequest): Promise<Accepted> {
   authorize(req.caller, operationRow(req.op).policy);
+  await refuseUnsupported(deps, req);
   if (req.resumed) {
     const earlier = await earlierAdmission(deps, req);
     if (earlier) return earlier;
@@ -128,6 +132,16 @@ export async function requestOperation(deps: AdmissionDeps, req: OperationReques
     throw new ServiceUnavailable('The operation could not be queued; nothing was changed. Try again.', { cause: err });
   }
   return { ...claimed, params: allParams };
+}
+
+/**
+ * An operation the driver cannot carry out is Nova's 501 and writes nothing. Nova finds the
+ * server first (404), so the refusal reads it: only a request that is refused pays the read.
+ */
+async function refuseUnsupported(deps: AdmissionDeps, req: OperationRequest): Promise<void> {
+  if (!deps.capabilities?.unsupported.has(req.op)) return;
+  if (!isVisibleTo(await readInstance(deps.table, req.instanceId), req.caller)) throw new NotFound(`Instance ${req.instanceId} could not be found.`);
+  throw new NotImplemented();
 }
 
 /**

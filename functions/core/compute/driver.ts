@@ -1,6 +1,7 @@
 import type { OperationName } from './catalogue.js';
 import type { Claim, Instance, InstancePatch } from './instance.js';
 import type { TaskState } from './states.js';
+import type { ClaimFence } from '../shared/fencedPut.js';
 
 // The virt driver idea from Nova: the worker does an operation through this interface. The
 // project ships a simulated driver; a real one plugs in behind the same methods.
@@ -21,12 +22,30 @@ export interface OperationContext {
    * task_state. Throws FencedOut once the claim was superseded: the driver must then stop.
    */
   checkpoint(taskState?: TaskState): Promise<void>;
+  /**
+   * The claim the operation runs under, for a write the driver makes on another item (an image's
+   * upload): fencedPut.ts puts it only while the claim holds, else throws FencedOut.
+   */
+  readonly fence: ClaimFence;
 }
 
 /** One method per catalogue row; resolves to the instance fields to set on release. */
 export type ComputeDriver = {
   readonly [op in OperationName]: (ctx: OperationContext) => Promise<InstancePatch>;
 };
+
+/**
+ * What a driver cannot carry out, declared by the driver: admission refuses those operations
+ * before it writes anything, as Nova's API answers an operation its virt driver does not
+ * implement (NotImplementedError: 501 "The requested functionality is not supported."), rather
+ * than accepting it and leaving the server in the operation's failure state.
+ */
+export interface DriverCapabilities {
+  readonly unsupported: ReadonlySet<OperationName>;
+}
+
+/** A driver that carries out every catalogue operation. */
+export const EVERY_OPERATION: DriverCapabilities = { unsupported: new Set() };
 
 /**
  * A driver's answer "not finished: look again in `afterSeconds`", for a backend whose changes

@@ -131,10 +131,13 @@ export function ec2Settings(env: Env): Ec2Settings {
   };
 }
 
+/** TASKGATE_DRIVER: which driver the compute function runs (the API refuses what it cannot do). */
+export const driverName = (env: Env): DriverName => new EnvReader(env).oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated');
+
 /** TASKGATE_DRIVER (which driver the compute function runs) and its own settings. */
 export function driverSettings(env: Env): DriverSettings {
   const read = new EnvReader(env);
-  const driver = read.oneOf('TASKGATE_DRIVER', DRIVERS, 'simulated');
+  const driver = driverName(env);
   return {
     driver,
     stepMs: read.integer('TASKGATE_DRIVER_STEP_MS', 300, { min: 0, max: 60_000 }),

@@ -1,7 +1,7 @@
 // Domain errors. The API maps each kind to Nova's status and body; the domain knows no HTTP.
 
 export type DomainErrorKind =
-  | 'badRequest' | 'forbidden' | 'itemNotFound' | 'conflictingRequest' | 'serviceUnavailable';
+  | 'badRequest' | 'forbidden' | 'itemNotFound' | 'conflictingRequest' | 'serviceUnavailable' | 'notImplemented';
 
 // Each takes ErrorOptions: an error raised because of another carries it as its `cause`.
 
@@ -44,6 +44,11 @@ export class Conflict extends DomainError {
 /** The message is the client's; the cause (an AWS client's error, say) is only logged. */
 export class ServiceUnavailable extends DomainError {
   constructor(message: string, options?: DomainErrorOptions) { super('serviceUnavailable', message, options); }
+}
+
+/** What this deployment cannot do (Nova's raise_feature_not_supported: 501). */
+export class NotImplemented extends DomainError {
+  constructor(message = 'The requested functionality is not supported.', options?: DomainErrorOptions) { super('notImplemented', message, options); }
 }
 
 /** A driver step failed: the operation ends with its failure outcome and a fault. */

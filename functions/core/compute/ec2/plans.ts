@@ -14,6 +14,7 @@ import type { OperationContext } from '../driver.js';
 import type { InstancePatch } from '../instance.js';
 import { PowerState, type TaskState } from '../states.js';
 import { amiName, type AmiView, type InstanceView, type InterfaceView, type VolumeView } from './observe.js';
+import type { Ec2Unsupported } from './capabilities.js';
 import { ec2DeviceName, type Ec2Resources } from './resources.js';
 import { TagKeys, tagging, tagsOf } from './tags.js';
 
@@ -163,7 +164,7 @@ const snapshotPlan: Plan = {
     if (ami && ami.state !== 'available' && uploading) return { kind: 'fail', message: `EC2 image ${ami.id} of snapshot ${image.id} is ${ami.state}` };
     if (ami && uploading) {
       const amiId = ami.id;
-      return { kind: 'write', what: `image ${image.id} is AMI ${amiId}`, write: (table) => registeredAsAmi(table, image.id, ctx.instance, amiId, Date.now()) };
+      return { kind: 'write', what: `image ${image.id} is AMI ${amiId}`, write: (table) => registeredAsAmi(table, image.id, ctx.instance, amiId, Date.now(), ctx.fence) };
     }
     // Nova's _rotate_backups, on EC2: each AMI deregistered first, then its snapshots, which EC2
     // keeps from deletion while an AMI uses them. Only what this stack tagged with those images.
@@ -188,10 +189,10 @@ const snapshotPlan: Plan = {
 const powerOf = (i: InstanceView) => (i.state === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING);
 
 /**
- * Every catalogue operation that EC2 can carry out. An operation without a plan ends in error
- * with a fault saying so (docs/ec2.md lists them and why).
+ * Every catalogue operation that EC2 can carry out: all but those capabilities.ts declares
+ * unsupported, which admission refuses before anything is written.
  */
-export const Plans: Readonly<Partial<Record<OperationName, Plan>>> = {
+export const Plans: Readonly<Partial<Record<OperationName, Plan>> & Record<Exclude<OperationName, Ec2Unsupported>, Plan>> = {
   create: {
     looks: 'instance', needsInstance: false,
     next: ({ ctx, seen, resources, settings }) => {
