@@ -1,8 +1,12 @@
+import { TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
+import type { ComputeDriver, OperationContext } from '../../functions/core/compute/driver.js';
+import type { OperationName } from '../../functions/core/compute/catalogue.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import type { Image } from '../../functions/core/images/image.js';
-import { allImages } from '../../functions/core/images/store.js';
+import { allImages, readImage } from '../../functions/core/images/store.js';
+import type { Table } from '../../functions/core/shared/table.js';
 import { alice, CapturingQueue, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 
 // createImage and createBackup over HTTP, run by the worker through the simulated driver: the
@@ -10,7 +14,8 @@ import { alice, CapturingQueue, seedInstance, startApiOnly, uuid, type ApiOnly }
 // 2.45, image_id from it), the lock that does not stop them, the image that a refused request
 // never makes, a redelivery that makes no second image, a delete that takes the operation over
 // (the queued image goes, as Nova's "Instance disappeared during snapshot" does), and backup
-// rotation (the oldest beyond `rotation` deleted).
+// rotation (the oldest beyond `rotation` deleted). A worker whose claim a delete took over after
+// its take-up writes no image: its re-write of the record and its upload are fenced by the claim.
 
 const RUNNING = 1;
 
@@ -24,6 +29,34 @@ const deps = () => ({ table: api.table, driver: driver(), runLeaseMs: 60_000, cl
 const imagesOf = async (serverId: string): Promise<Image[]> =>
   (await allImages(api.table)).filter((i) => i.properties.instance_uuid === serverId);
 const live = (images: Image[]) => images.filter((i) => i.status !== 'deleted');
+
+/** The simulated driver, with `then` run once right after the checkpoint that enters `taskState` passed. */
+function afterCheckpoint(taskState: string, then: () => Promise<void>): ComputeDriver {
+  const inner = driver();
+  return new Proxy(inner, {
+    get: (target, op: string) => (ctx: OperationContext) => target[op as OperationName]({
+      ...ctx,
+      checkpoint: async (requested) => {
+        await ctx.checkpoint(requested);
+        if (requested === taskState) await then();
+      },
+    }),
+  });
+}
+
+/** The table as a worker sees it, with `first` run once before its first transaction is sent. */
+function beforeFirstTransaction(table: Table, first: () => Promise<void>): Table {
+  let pending: (() => Promise<void>) | undefined = first;
+  const send = async (command: Parameters<Table['db']['send']>[0]) => {
+    if (command instanceof TransactWriteCommand && pending) {
+      const run = pending;
+      pending = undefined;
+      await run();
+    }
+    return table.db.send(command);
+  };
+  return { name: table.name, db: { send } as unknown as Table['db'] };
+}
 
 async function server(fields: Parameters<typeof seedInstance>[1] = {}) {
   const id = uuid();
@@ -116,6 +149,41 @@ describe('createImage', () => {
     }));
     expect(await runOperation(deps(), message)).toBe('done');
     expect((await imagesOf(id)).map((i) => [i.id, i.status])).toEqual([[image.id, 'active']]);
+  });
+
+  // The window no checkpoint closes: after the upload step's checkpoint passed, before the upload's write.
+  it('a delete that takes the claim over between the last checkpoint and the upload: the late worker uploads nothing', async () => {
+    const id = await server();
+    await api.nova.action(id, { createImage: { name: 'late-upload' } });
+    const snapshot = queue.take();
+    const image = snapshot.params.image as Image;
+    const takenOverBeforeUpload = afterCheckpoint('image_uploading', async () => {
+      expect((await api.nova.delete(`/servers/${id}`)).status).toBe(204);
+    });
+    expect(await runOperation({ ...deps(), driver: takenOverBeforeUpload }, snapshot)).toBe('dropped');
+    // Fenced out, it cleaned up after itself (deleted the record it never uploaded); an upload
+    // would have made it active, and an active image outlives its discard.
+    expect(await readImage(api.table, image.id)).toMatchObject({ status: 'deleted', size: null, disk_format: null });
+    expect(await runOperation(deps(), queue.take())).toBe('done');
+    expect((await imagesOf(id)).map((i) => i.status)).toEqual(['deleted']);
+  });
+
+  it('a delete that takes the claim over while the worker re-writes a missing record: no record is written', async () => {
+    const id = await server();
+    await api.nova.action(id, { createImage: { name: 'late-record' } });
+    const snapshot = queue.take();
+    const image = snapshot.params.image as Image;
+    await api.table.db.send(new (await import('@aws-sdk/lib-dynamodb')).DeleteCommand({
+      TableName: api.table.name, Key: { pk: 'IMAGES', sk: `IMAGE#${image.id}` },
+    }));
+    // The worker has read the record as missing; the delete lands before its write.
+    const table = beforeFirstTransaction(api.table, async () => {
+      expect((await api.nova.delete(`/servers/${id}`)).status).toBe(204);
+    });
+    expect(await runOperation({ ...deps(), table }, snapshot)).toBe('dropped');
+    expect(await imagesOf(id)).toEqual([]);
+    expect(await runOperation(deps(), queue.take())).toBe('done');
+    expect(await imagesOf(id)).toEqual([]);
   });
 
   it('a delete that takes the snapshot over deletes the image that was never uploaded', async () => {

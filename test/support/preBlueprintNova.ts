@@ -23,7 +23,8 @@ export class PreBlueprintDriver extends SimulatedDriver {
 }
 
 function unfencedContext(op: OperationName, instance: Instance, params: Record<string, unknown>): OperationContext {
-  return { op, requestId: `baseline-${op}-${crypto.randomUUID()}`, instance, params, takenOver: [], checkpoint: async () => undefined };
+  return { op, requestId: `baseline-${op}-${crypto.randomUUID()}`, instance, params, takenOver: [], checkpoint: async () => undefined,
+    fence: { instanceId: instance.id, token: instance.version } };
 }
 
 async function checkInstanceState(table: Table, instanceId: string, verb: string): Promise<Instance> {

@@ -33,6 +33,8 @@ export interface ReservationContext {
 }
 
 type ClaimRef = Pick<Claim, 'requestId' | 'params'>;
+/** The claim as its worker holds it: `token` fences the worker's writes (fencedPut.ts). */
+type TakenClaim = ClaimRef & { readonly token: number };
 
 export interface Reservation {
   /**
@@ -47,8 +49,9 @@ export interface Reservation {
   /**
    * When its worker takes the operation up, before the driver runs: what the resource's own item
    * says while it runs (a volume: attaching, detaching). Safe to repeat; undone by `undo`.
+   * May throw FencedOut (the claim was taken over), having written nothing.
    */
-  readonly begin?: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
+  readonly begin?: (table: Table, claim: TakenClaim, instanceId: string) => Promise<void>;
   /** Undo this request's reservation; safe to repeat, a no-op once the resource moved on. */
   readonly undo: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
   /**

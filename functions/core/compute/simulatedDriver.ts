@@ -160,7 +160,7 @@ export class SimulatedDriver implements ComputeDriver {
   private async upload(ctx: OperationContext): Promise<InstancePatch> {
     await this.step(ctx, 'extract', 'image_pending_upload');
     await this.step(ctx, 'upload', 'image_uploading');
-    await uploadSnapshot(this.table, String((ctx.params.image as { id: string }).id), ctx.instance, Date.now());
+    await uploadSnapshot(this.table, String((ctx.params.image as { id: string }).id), ctx.instance, Date.now(), ctx.fence);
     return {};
   }
 

@@ -59,9 +59,6 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   const { instance, run } = begun;
   const row = operationRow(msg.op);
-  // Cinder's volume shows the attach or detach running (attaching, detaching) from here; undone
-  // with the reservation if the operation fails or is superseded.
-  await Reservations[msg.op]?.begin?.(table, msg, instance.id);
   // The take-up just proved the token and the run's lease: a checkpoint straight after it (the
   // first step's) would prove nothing more, so it costs no write unless it moves task_state.
   let fencedJustNow = true;
@@ -70,6 +67,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   let reached = instance.taskState ? row.taskStates.indexOf(instance.taskState) : -1;
   const ctx: OperationContext = {
     op: msg.op, requestId: msg.requestId, instance, params: msg.params, takenOver: takenOverClaims(instance),
+    fence: { instanceId: instance.id, token: msg.token },
     checkpoint: async (requested?: TaskState) => {
       if (requested && !row.taskStates.includes(requested)) {
         throw new Error(`${msg.op} has no task_state ${requested}`);
@@ -86,6 +84,9 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
 
   let result: Result;
   try {
+    // Cinder's volume shows the attach or detach running (attaching, detaching) from here; undone
+    // with the reservation if the operation fails or is superseded (as a superseded driver is).
+    await Reservations[msg.op]?.begin?.(table, msg, instance.id);
     // Placement first (placing.ts says why here): its host goes to the driver and, with the release, to the instance.
     const placed = await Placings[msg.op]?.({
       table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, params: msg.params,

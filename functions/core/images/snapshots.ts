@@ -1,9 +1,10 @@
 import type { Caller, Instance } from '../compute/instance.js';
+import type { ClaimFence } from '../shared/fencedPut.js';
 import { derivedUuid } from '../shared/ids.js';
 import type { Table } from '../shared/table.js';
 import { glanceTime, isDeleted, type Image } from './image.js';
 import { checkLimits } from './quotas.js';
-import { allImages, changeImage, putNewImage } from './store.js';
+import { allImages, changeImage, putNewImage, readImage } from './store.js';
 
 // The images a server's createImage and createBackup make, as Nova makes them: the record is
 // written, queued, when the request is admitted (nova/compute/utils.py create_image), the
@@ -11,7 +12,9 @@ import { allImages, changeImage, putNewImage } from './store.js';
 // deleted unless it became active (@delete_image_on_error, "Instance disappeared during
 // snapshot"), and a backup's success deletes the oldest backups beyond its rotation
 // (nova/compute/manager.py _rotate_backups). Every write is one conditional write on the image's
-// item (store.ts), so a redelivered step finds its own work done and changes nothing.
+// item (store.ts), so a redelivered step finds its own work done and changes nothing; the
+// worker's writes (its re-write of the record, the upload) are also fenced by its claim, so a
+// worker whose server was deleted or reset meanwhile writes nothing (store.ts, fencedPut.ts).
 
 export type SnapshotKind = 'snapshot' | 'backup';
 
@@ -78,10 +81,12 @@ export function snapshotImage(req: SnapshotRequest): Image {
 /**
  * Writes the queued record unless it exists: admission writes it before answering, the worker
  * again when it takes the operation up (the API may have died between its claim and this write).
- * A record another request made under the same id is left alone.
+ * A record another request made under the same id is left alone. The worker's write is fenced by
+ * its claim, and made only where a read finds no record (nearly always admission wrote it).
  */
-export async function recordSnapshot(table: Table, image: Image): Promise<void> {
-  await putNewImage(table, image);
+export async function recordSnapshot(table: Table, image: Image, fence?: ClaimFence): Promise<void> {
+  if (fence && await readImage(table, image.id)) return;
+  await putNewImage(table, image, fence);
 }
 
 /** The size the simulated hypervisor uploads: about the qcow2 disk of a small booted guest. */
@@ -90,9 +95,9 @@ const UPLOADED_BYTES = 24_117_248;
 /**
  * The hypervisor's upload (the libvirt driver's snapshot metadata): active, with its formats and
  * size, owned by the server's project in image_location/owner_id. Only from queued or saving:
- * a deleted image stays deleted, an active one is not uploaded twice.
+ * a deleted image stays deleted, an active one is not uploaded twice. Fenced by the worker's claim.
  */
-export async function uploadSnapshot(table: Table, id: string, instance: Instance, now: number): Promise<void> {
+export async function uploadSnapshot(table: Table, id: string, instance: Instance, now: number, fence: ClaimFence): Promise<void> {
   await changeImage(table, id, (current) => {
     if (!current || (current.status !== 'queued' && current.status !== 'saving')) return current as Image;
     const at = glanceTime(now);
@@ -101,14 +106,16 @@ export async function uploadSnapshot(table: Table, id: string, instance: Instanc
       updated_at: at,
       properties: { ...current.properties, image_location: 'snapshot', image_state: 'available', owner_id: instance.projectId },
     };
-  });
+  }, fence);
 }
 
 /**
  * The EC2 driver's upload: the AMI CreateImage made is available, so the record becomes active
- * with Glance's AMI formats and the AMI's id. Only from queued or saving, as uploadSnapshot.
+ * with Glance's AMI formats and the AMI's id. Only from queued or saving, and fenced, as uploadSnapshot.
  */
-export async function registeredAsAmi(table: Table, id: string, instance: Instance, amiId: string, now: number): Promise<void> {
+export async function registeredAsAmi(
+  table: Table, id: string, instance: Instance, amiId: string, now: number, fence: ClaimFence,
+): Promise<void> {
   await changeImage(table, id, (current) => {
     if (!current || (current.status !== 'queued' && current.status !== 'saving')) return current as Image;
     const at = glanceTime(now);
@@ -116,7 +123,7 @@ export async function registeredAsAmi(table: Table, id: string, instance: Instan
       ...current, status: 'active', disk_format: 'ami', container_format: 'ami', updated_at: at, ec2ImageId: amiId,
       properties: { ...current.properties, image_location: 'snapshot', image_state: 'available', owner_id: instance.projectId },
     };
-  });
+  }, fence);
 }
 
 /** Marks an image deleted, as Glance's delete does, unless it already is (or `keep` says it stays). */

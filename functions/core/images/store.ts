@@ -1,5 +1,6 @@
 import { GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Conflict } from '../shared/errors.js';
+import { fencedPut, type ClaimFence, type ConditionalPut } from '../shared/fencedPut.js';
 import { isConditionFailure, keys, type Table } from '../shared/table.js';
 import { DEFAULT_IMAGES, type Image } from './image.js';
 
@@ -64,16 +65,26 @@ export async function findImageToBoot(table: Table, id: string, now = Date.now()
 
 const forget = (table: Table) => cache.delete(table.name);
 
+/** One conditional Put; with a fence, only while that claim holds (a worker's write: FencedOut once it does not). */
+async function putImage(table: Table, put: ConditionalPut, fence?: ClaimFence): Promise<void> {
+  if (fence) return fencedPut(table, fence, put);
+  await table.db.send(new PutCommand({
+    TableName: table.name, Item: put.item, ConditionExpression: put.condition,
+    ExpressionAttributeNames: put.names, ExpressionAttributeValues: put.values,
+  }));
+}
+
 /**
  * Writes a new image where there is none: no item and no built-in image by its id (Glance never
  * reuses an id, a deleted image's included). False when the id is taken; `existing` then says by what.
+ * `fence`: the claim of the worker writing it (the API's write has none).
  */
-export async function putNewImage(table: Table, image: Image): Promise<{ written: true } | { written: false; existing?: Image }> {
+export async function putNewImage(
+  table: Table, image: Image, fence?: ClaimFence,
+): Promise<{ written: true } | { written: false; existing?: Image }> {
   if (BUILT_IN.has(image.id)) return { written: false, existing: await readImage(table, image.id) };
   try {
-    await table.db.send(new PutCommand({
-      TableName: table.name, Item: { ...keys.image(image.id), ...image }, ConditionExpression: 'attribute_not_exists(pk)',
-    }));
+    await putImage(table, { item: { ...keys.image(image.id), ...image }, condition: 'attribute_not_exists(pk)' }, fence);
   } catch (err) {
     if (isConditionFailure(err)) return { written: false, existing: await readImage(table, image.id) };
     throw err;
@@ -88,10 +99,11 @@ const ATTEMPTS = 8;
 /**
  * Changes one image: reads it, lets `change` compute the new record (or refuse, or return the
  * image unchanged to write nothing), and writes it only if the image is still the version read,
- * one conditional Put; a lost race reads again and runs `change` again on what won.
+ * one conditional Put; a lost race reads again and runs `change` again on what won. `fence`: the
+ * claim of the worker changing it, which must still hold when the Put lands.
  */
 export async function changeImage(
-  table: Table, id: string, change: (current: Image | undefined) => Image | Promise<Image>,
+  table: Table, id: string, change: (current: Image | undefined) => Image | Promise<Image>, fence?: ClaimFence,
 ): Promise<Image> {
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const current = await readImage(table, id);
@@ -100,13 +112,13 @@ export async function changeImage(
     if (!current) throw new Error(`change of image ${id} made one out of nothing`);
     const written: Image = { ...next, version: current.version + 1 };
     try {
-      await table.db.send(new PutCommand({
-        TableName: table.name, Item: { ...keys.image(id), ...written },
+      await putImage(table, {
+        item: { ...keys.image(id), ...written },
         // A built-in image's first change: no item yet, and only one writer may make it.
         ...(current.version === 0
-          ? { ConditionExpression: 'attribute_not_exists(pk)' }
-          : { ConditionExpression: '#version = :read', ExpressionAttributeNames: { '#version': 'version' }, ExpressionAttributeValues: { ':read': current.version } }),
-      }));
+          ? { condition: 'attribute_not_exists(pk)' }
+          : { condition: '#version = :read', names: { '#version': 'version' }, values: { ':read': current.version } }),
+      }, fence);
       forget(table);
       return written;
     } catch (err) {
