@@ -12,7 +12,9 @@ import { Ec2Capabilities } from '../../functions/core/compute/ec2/capabilities.j
 import {
   drive, EC2_TEST_SETTINGS, ec2Backend, expectedVmState, FAILS_FROM, FLAVOR, prepare, simulatedBackend, snapshotParams, statesFor, type Backend,
 } from '../support/driverConformance.js';
-import { alice, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
+import { consoleOutput } from '../../functions/core/compute/consoleLog.js';
+import { ec2Console } from '../../functions/core/compute/ec2/console.js';
+import { alice, mallory, CapturingQueue, requestId, seedInstance, startBackends, type TestBackends } from '../support/emulators.js';
 import { IMAGE } from '../support/nova.js';
 
 // The driver conformance suite: what any ComputeDriver must do, run on both drivers. Every
@@ -261,6 +263,39 @@ describe('ec2 driver: EC2\'s own world', () => {
       expect(ec2.snapshots.size).toBe(1);
       expect(ec2.calls.filter((c) => c.effect && c.action !== 'CreateImage')).toHaveLength(4);
       expect(ec2.calls.filter((c) => c.effect && c.action === 'CreateImage')).toHaveLength(3);
+    });
+  });
+
+  describe('os-getConsoleOutput', () => {
+    const GUEST = ['[    0.000000] Linux version 6.1.0', 'cloud-init: boot finished', 'ip-10-0-0-5 login: '].join('\r\n') + '\r\n';
+
+    test('is GetConsoleOutput of the server\'s instance, base64-decoded, the last `length` lines as Nova\'s _tail_log', async () => {
+      const backend = ec2Backend(b.table);
+      const { server } = await prepare(b.table, backend, 'stop', 'active');
+      backend.outside!.serverInstances(server.id)[0]!.console = GUEST;
+      const reader = ec2Console(backend.outside!.client, 'conformance');
+      expect(await consoleOutput(b.table, alice, server.id, undefined, reader)).toBe('[    0.000000] Linux version 6.1.0\ncloud-init: boot finished\nip-10-0-0-5 login: ');
+      expect(await consoleOutput(b.table, alice, server.id, 2, reader)).toBe('cloud-init: boot finished\nip-10-0-0-5 login: ');
+      const asked = backend.outside!.calls.filter((c) => c.action === 'GetConsoleOutput').map((c) => c.input);
+      expect(asked).toEqual([{ InstanceId: backend.outside!.serverInstances(server.id)[0]!.id, Latest: true }, expect.anything()]);
+      expect(backend.outside!.modelProblems).toEqual([]);
+    });
+
+    test('an instance type without a live console gives what EC2 captured last', async () => {
+      const backend = ec2Backend(b.table);
+      const { server } = await prepare(b.table, backend, 'stop', 'active');
+      Object.assign(backend.outside!.serverInstances(server.id)[0]!, { console: GUEST, latest: false });
+      expect(await consoleOutput(b.table, alice, server.id, 1, ec2Console(backend.outside!.client, 'conformance'))).toBe('ip-10-0-0-5 login: ');
+    });
+
+    test('a server whose instance is gone is Nova\'s 404; another project\'s server too, without asking EC2', async () => {
+      const backend = ec2Backend(b.table);
+      const { server } = await prepare(b.table, backend, 'stop', 'active');
+      const reader = ec2Console(backend.outside!.client, 'conformance');
+      await expect(consoleOutput(b.table, mallory, server.id, undefined, reader)).rejects.toThrow(/could not be found/);
+      expect(backend.outside!.calls).toEqual([]);
+      backend.outside!.setState(backend.outside!.serverInstances(server.id)[0]!.id, 'terminated');
+      await expect(consoleOutput(b.table, alice, server.id, undefined, reader)).rejects.toThrow(/could not be found/);
     });
   });
 

@@ -45,7 +45,7 @@ export const GUEST_ACTIONS: Record<string, QueuedAction | DirectAction> = {
     schema: 'consoleOutput',
     run: async (deps, ctx, id, b) => {
       const length = b.length === undefined || b.length === null ? undefined : Number(b.length);
-      return json(200, { output: await consoleOutput(deps.table, ctx.caller, id, length) });
+      return json(200, { output: await consoleOutput(deps.table, ctx.caller, id, length, deps.consoleReader) });
     },
   },
 };

@@ -7,6 +7,7 @@ import { claimInstance, type ClaimGuard, type Claimed } from './claimInstance.js
 import { readInstance } from './readInstance.js';
 import { BadRequest, NotFound, NotImplemented, ServiceUnavailable } from '../shared/errors.js';
 import type { DriverCapabilities } from './driver.js';
+import type { ConsoleReader } from './consoleLog.js';
 import { findFlavor } from './flavors.js';
 import { derivedUuid } from '../shared/ids.js';
 import { authorize } from '../shared/policy.js';
@@ -31,6 +32,8 @@ export interface AdmissionDeps {
   readonly reservationLeaseMs?: number;
   /** What the compute driver can carry out (capabilities.ts); unset, every operation. */
   readonly capabilities?: DriverCapabilities;
+  /** The driver's guest console, for os-getConsoleOutput (consoleLog.ts); unset, the simulated guest's. */
+  readonly consoleReader?: ConsoleReader;
   readonly now?: () => number;
 }
 

@@ -38,6 +38,20 @@ const PRINTS: Record<string, (instance: Instance) => string[]> = {
   changePassword: () => ['qemu-ga: info: guest-set-user-password called'],
 };
 
+/**
+ * Where a server's console log comes from: the driver's side of os-getConsoleOutput (the
+ * simulated guest's log below; EC2's GetConsoleOutput, ec2/console.ts). The whole log, oldest
+ * line first; the API takes its tail.
+ */
+export interface ConsoleReader {
+  read(instance: Instance): Promise<string>;
+}
+
+/** The simulated guest's console: what its instance actions made it print. */
+export const simulatedConsole = (table: Table): ConsoleReader => ({
+  read: async (instance) => consoleLog(instance, await listActionsOf(table, instance)),
+});
+
 /** The whole console log, oldest line first. */
 export function consoleLog(instance: Instance, actions: readonly InstanceAction[]): string {
   const done = actions.filter((a) => a.result === 'Success').sort((a, b) => a.startTime.localeCompare(b.startTime));
@@ -62,10 +76,12 @@ export function tailLog(log: string, length: number | undefined): string {
 export const isOnHost = (instance: Instance) => instance.vmState !== 'building' && instance.vmState !== 'shelved_offloaded';
 
 /** os-getConsoleOutput: the server the caller sees (404), on a host (409), its console's last `length` lines. */
-export async function consoleOutput(table: Table, caller: Caller, instanceId: string, length?: number): Promise<string> {
+export async function consoleOutput(
+  table: Table, caller: Caller, instanceId: string, length?: number, reader: ConsoleReader = simulatedConsole(table),
+): Promise<string> {
   const instance = await readInstance(table, instanceId);
   if (!isVisibleTo(instance, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
   if (!isOnHost(instance)) throw new Conflict(`Instance ${instanceId} is not ready`);
   // The console_output controller strips the characters XML cannot carry.
-  return tailLog(consoleLog(instance, await listActionsOf(table, instance)), length).replace(/[\x00-\x08\x0B-\x1F]/g, '');
+  return tailLog(await reader.read(instance), length).replace(/[\x00-\x08\x0B-\x1F]/g, '');
 }

@@ -1,7 +1,7 @@
 import {
   AttachNetworkInterfaceCommand, AttachVolumeCommand, CreateImageCommand, CreateReplaceRootVolumeTaskCommand, CreateTagsCommand, DeleteSnapshotCommand,
   DeregisterImageCommand, DescribeImagesCommand, DescribeInstancesCommand, DescribeSnapshotsCommand,
-  DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, DescribeVolumesCommand, DetachNetworkInterfaceCommand,
+  DescribeNetworkInterfacesCommand, DescribeReplaceRootVolumeTasksCommand, GetConsoleOutputCommand, DescribeVolumesCommand, DetachNetworkInterfaceCommand,
   DetachVolumeCommand, EC2Client, ModifyInstanceAttributeCommand, RebootInstancesCommand, RunInstancesCommand, SendDiagnosticInterruptCommand, StartInstancesCommand,
   StopInstancesCommand, TerminateInstancesCommand, type Tag,
 } from '@aws-sdk/client-ec2';
@@ -20,6 +20,8 @@ type State = 'pending' | 'running' | 'stopping' | 'stopped' | 'shutting-down' | 
 interface FakeInstance {
   id: string; state: State; type: string; launchTime: number; tags: Tag[]; hibernation: boolean; clientToken?: string;
   imageId: string; hibernated?: boolean; reboots: number; interrupts: number;
+  /** What the guest wrote to its serial console; `latest: false` for an instance type that keeps no live console (Xen). */
+  console?: string; latest?: boolean;
 }
 interface FakeVolume { id: string; state: 'available' | 'in-use'; attachment?: { instanceId: string; state: 'attaching' | 'attached' | 'detaching'; device: string } }
 interface FakeInterface { id: string; status: 'available' | 'in-use'; attachment?: { id: string; instanceId: string; status: 'attaching' | 'attached' | 'detaching'; deviceIndex: number } }
@@ -161,6 +163,11 @@ export class FakeEc2 {
       if (user) throw ec2Error('InvalidSnapshot.InUse', `The snapshot ${i.SnapshotId} is currently in use by ${user.id}`);
       if (!this.snapshots.delete(i.SnapshotId!)) throw ec2Error('InvalidSnapshot.NotFound', `The snapshot '${i.SnapshotId}' does not exist.`);
       return { out: {}, effect: true };
+    });
+    on(GetConsoleOutputCommand, 'GetConsoleOutput', (i) => {
+      const inst = this.instance(i.InstanceId!);
+      if (i.Latest && inst.latest === false) throw ec2Error('UnsupportedOperation', 'The latest console output is only available on Nitro instances.');
+      return { out: { InstanceId: inst.id, Timestamp: new Date(this.clock), Output: Buffer.from(inst.console ?? '').toString('base64') }, effect: false };
     });
     on(DescribeVolumesCommand, 'DescribeVolumes', (i) => {
       const v = this.volumes.get(i.VolumeIds![0]!);
