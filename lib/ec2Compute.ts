@@ -34,6 +34,8 @@ export interface Ec2ComputeProps {
   readonly queue: IQueue;
   readonly table: OperationsTable;
   readonly common: { readonly runtime?: Runtime; readonly logRetention: RetentionDays; readonly logRemovalPolicy: RemovalPolicy };
+  /** The operations queue's redrive maxReceiveCount: the EC2 driver needs 3 or more (config.ts). */
+  readonly maxReceiveCount: number;
 }
 
 /** The variables that carry the EC2 driver's settings to a function (read back by config.ts ec2Settings). */
@@ -89,7 +91,7 @@ export class Ec2Compute extends Construct {
     const stackTag = stack.stackName;
     const environment = ec2Environment(props.driver, stackTag);
     // A bad subnet id or AMI map fails the synth here, not the first operation.
-    this.settings = ec2Settings(environment);
+    this.settings = ec2Settings({ ...environment, TASKGATE_MAX_RECEIVE_COUNT: String(props.maxReceiveCount) });
     if (this.settings.instanceProfileArn && !props.driver.instanceRoleArn) {
       throw new Error('-c ec2InstanceProfileArn needs -c ec2InstanceRoleArn: the role in it is what the compute function may pass');
     }

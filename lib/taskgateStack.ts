@@ -160,7 +160,7 @@ export class TaskgateStack extends Stack {
       // whose unreserved pool is at its minimum of 10).
       maxConcurrency: this.settings.computeMaxConcurrency,
     });
-    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, queue, table: this.table, common });
+    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, queue, table: this.table, common, maxReceiveCount: leases.maxReceiveCount });
 
     // Sweeper: on a schedule, ends claims whose lease expired (a lost message), through the sparse lease index.
     const sweeper = new TaskgateFunction(this, 'SweeperFunction', {

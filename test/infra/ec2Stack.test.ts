@@ -88,6 +88,7 @@ describe('-c driver=ec2', () => {
   test('a bad setting fails the synth, naming it', () => {
     expect(() => synth({ ec2: { ...EC2, subnetId: 'subnet-nope' } })).toThrow(/TASKGATE_EC2_SUBNET_ID/);
     expect(() => synth({ ec2: { ...EC2, amis: { x: 'not-an-ami' } } })).toThrow(/TASKGATE_EC2_AMIS/);
+    expect(() => synth({ ec2: EC2, timings: { maxReceiveCount: 2 } })).toThrow(/TASKGATE_MAX_RECEIVE_COUNT must be 3 or more with TASKGATE_DRIVER=ec2/);
   });
 });
 

@@ -60,3 +60,14 @@ test('Nova\'s device names become the /dev/sdX EC2 takes; anything else is refus
   expect(ec2DeviceName('/dev/xvdf')).toBe('/dev/sdf');
   expect(() => ec2DeviceName('/dev/nvme1n1')).toThrow(DriverError);
 });
+
+test.each([1, 2])('a maxReceiveCount of %i is refused with the EC2 driver: a wait would have no receive to spare', (n) => {
+  expect(() => driverSettings({ ...ENV, TASKGATE_MAX_RECEIVE_COUNT: String(n) }))
+    .toThrow(new ConfigError(`TASKGATE_MAX_RECEIVE_COUNT must be 3 or more with TASKGATE_DRIVER=ec2, not ${n}: `
+      + 'a step waiting on EC2 needs receives to spare before the queue dead-letters its message'));
+});
+
+test('3 or more is taken with the EC2 driver, and any count with the simulated one', () => {
+  expect(driverSettings({ ...ENV, TASKGATE_MAX_RECEIVE_COUNT: '3' }).driver).toBe('ec2');
+  expect(driverSettings({ TASKGATE_MAX_RECEIVE_COUNT: '1' }).driver).toBe('simulated');
+});

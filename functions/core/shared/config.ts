@@ -117,6 +117,14 @@ export function ec2Settings(env: Env): Ec2Settings {
   const amis = idMap(read, 'TASKGATE_EC2_AMIS', /^ami-[0-9a-f]{8,17}$/, 'an AMI id (ami-...)');
   if (Object.keys(instanceTypes).length === 0) throw new ConfigError('TASKGATE_EC2_INSTANCE_TYPES is not set: map each flavor id to an instance type');
   if (Object.keys(amis).length === 0) throw new ConfigError('TASKGATE_EC2_AMIS is not set: map each image id to an AMI');
+  // A step that waits on EC2 hides its message until the receive before the one that would
+  // dead-letter it, then sends a fresh copy (resumption.ts): under 3 receives there is no room
+  // to wait at all, and every wait would be a copy that comes back at once.
+  const maxReceiveCount = read.integer('TASKGATE_MAX_RECEIVE_COUNT', DEFAULT_TIMING_INPUTS.maxReceiveCount, { min: 1, max: 1000 });
+  if (maxReceiveCount < 3) {
+    throw new ConfigError(`TASKGATE_MAX_RECEIVE_COUNT must be 3 or more with TASKGATE_DRIVER=ec2, not ${maxReceiveCount}: `
+      + 'a step waiting on EC2 needs receives to spare before the queue dead-letters its message');
+  }
   return {
     ...(endpoint !== undefined ? { endpoint } : {}),
     subnetId, securityGroupIds, instanceTypes, amis,
