@@ -106,22 +106,23 @@ describe.each(BACKENDS)('%s driver', (name, make) => {
     },
   );
 
-  test('a duplicate delivery neither runs the operation twice nor undoes it', async () => {
+  test.each(['stop', 'create_image', 'create_backup'] as const)('%s: a duplicate delivery neither runs the operation twice nor undoes it', async (op) => {
     const backend = make();
-    const { message } = await prepare(b.table, backend, 'stop', 'active');
+    const { server, message } = await prepare(b.table, backend, op, 'active');
     const worker = { table: b.table, driver: backend.driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 };
     const first = await runOperation(worker, message);
     const effects = backend.effects();
     if (first !== 'done') {
       // Waiting on the backend: the copy delivered meanwhile finds the call made, and makes none.
-      expect(await runOperation(worker, message)).toEqual(first);
+      expect(await runOperation(worker, message)).toEqual({ resumeAfterSeconds: expect.any(Number) });
       expect(backend.effects()).toBe(effects);
       backend.advance();
       expect(await runOperation(worker, message)).toBe('done');
     }
     expect(await runOperation(worker, message)).toBe('dropped');
     const after = (await readInstance(b.table, message.instanceId))!;
-    expect(after.vmState).toBe('stopped');
+    expect(after.vmState).toBe(expectedVmState(op, server));
+    expect(after.fault).toBeUndefined();
     expect(backend.effects()).toBe(effects);
   });
 
