@@ -34,6 +34,12 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+/** The action's record once it has a result (it is finished just after the release, settle.ts). */
+async function finishedAction(table: Parameters<typeof getAction>[0], instanceId: string, rid: string) {
+  const action = await getAction(table, instanceId, rid);
+  return action?.result ? action : undefined;
+}
+
 describe('consumed through the queue, as Lambda consumes it', () => {
   let backends: TestBackends;
   let mappings: EventSourceMapping[] = [];
@@ -84,7 +90,8 @@ describe('consumed through the queue, as Lambda consumes it', () => {
     expect(dying.died()).toBe(true);
     expect(after).toMatchObject({ vmState: 'stopped', lastOutcome: { requestId: rid, result: 'Success' } });
     expect(after?.fault).toBeUndefined();
-    expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Success' });
+    expect(await until('the action to finish', () => finishedAction(table, instance.id, rid)))
+      .toMatchObject({ result: 'Success' });
   });
 
   it('a message that fails on every delivery is ended by the dead-letter handler, not the sweeper', async () => {
@@ -108,7 +115,8 @@ describe('consumed through the queue, as Lambda consumes it', () => {
       expect(after).toMatchObject({ vmState: 'error', imageId: instance.imageId });
       expect(after?.fault?.message).toMatch(/failed on every delivery and was dead-lettered \(receive count \d\)/);
       expect(swept).toBe(0);
-      expect(await getAction(table, instance.id, rid)).toMatchObject({ result: 'Error' });
+      expect(await until('the action to finish', () => finishedAction(table, instance.id, rid)))
+        .toMatchObject({ result: 'Error' });
       expect(logText(logged.entries)).toMatch(new RegExp(`${rid}.*crash in rebuild`));
     } finally {
       clearInterval(sweeper);
