@@ -56,8 +56,10 @@ it('bundles each of the four handlers as an ES module with the require shim', ()
     expect(b.code).not.toMatch(/from\s*"@aws-sdk\//);
     expect(existsSync(join(b.dir, 'index.mjs.map'))).toBe(true);
     // A size budget, minified (Powertools added about 50 kB to each): what a cold start loads and parses.
-    // The API function serves four services (compute, image, volume, network): about 1.05 MB with all of them.
-    expect(b.code.length).toBeLessThan(1_200_000);
+    // The API function serves four services (compute, image, volume, network) and Nova's admin
+    // APIs (placement, server groups, guest actions): 1.22 MB, of which 306 kB are the compiled
+    // request validators and 147 kB re2js (docs/costs.md, cold start, says what would shrink it).
+    expect(b.code.length).toBeLessThan(1_250_000);
   }
 });
 
