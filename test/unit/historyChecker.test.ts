@@ -133,6 +133,23 @@ describe('history checker', () => {
     expect(checkFencing(h.filter((e) => !(e.kind === 'write' && (e.sk === 'BDM#vol-1' && e.command === 'Put' || e.sk === 'ACTION#req-x'))))).toEqual([]);
   });
 
+  it('fenced: a taken-over snapshot\'s worker may discard its own image, never upload it or touch another', () => {
+    seq = 0;
+    const image = (requestId: string, status: string) => ({ id: `img-${requestId}`, request_id: requestId, status });
+    const h: HistoryEvent[] = [
+      meta(T0, api, { vmState: 'active', taskState: 'image_snapshot_pending', claim: claim('create_image', 'req-i'), version: 1 }, 'Put'),
+      write(T0 + 10, api, 'IMAGES', 'IMAGE#img-req-i', 'Put', image('req-i', 'queued')),
+      meta(T0 + 30, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 2 }),
+      write(T0 + 40, worker('req-i', 1, true), 'IMAGES', 'IMAGE#img-req-i', 'Put', image('req-i', 'active'), { ':read': 1 }),
+      write(T0 + 50, worker('req-i', 1), 'IMAGES', 'IMAGE#img-req-i', 'Put', image('req-i', 'deleted'), { ':read': 2 }),
+      write(T0 + 60, worker('req-i', 1), 'IMAGES', 'IMAGE#img-req-o', 'Put', image('req-o', 'deleted'), { ':read': 1 }),
+    ];
+    expect(checkFencing(h).map((v) => v.message)).toEqual([
+      expect.stringMatching(/worker of req-i \(token 1\) wrote Put IMAGES\/IMAGE#img-req-i after/),
+      expect.stringMatching(/worker of req-i \(token 1\) wrote Put IMAGES\/IMAGE#img-req-o after/),
+    ]);
+  });
+
   it('fenced: a taken-over worker\'s late allocation is its own cleanup only if it did not outlive the run', () => {
     const late = (givenBack: boolean): HistoryEvent[] => {
       seq = 0;

@@ -136,6 +136,9 @@ function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver:
   if (w.sk === `RUN#${token}`) return true;
   return [requestId, ...tookOver].some((owner) => {
     if (w.sk === `ACTION#${owner}`) return true;
+    // The image its createImage or createBackup made, discarded (the image service's "Instance
+    // disappeared during snapshot"); its upload is fenced by the claim and never lands this late.
+    if (w.pk === 'IMAGES' && w.after?.request_id === owner && w.after?.status === 'deleted') return true;
     if (w.values?.[':request'] !== owner) return false;
     // Its reservation given back, or its volume back in-use from the detaching it had begun.
     return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available')

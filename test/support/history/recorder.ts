@@ -40,6 +40,7 @@ export class HistoryRecorder {
    */
   attach(db: DynamoDBDocumentClient): void {
     db.middlewareStack.add((next, context) => async (args) => {
+      if (context.commandName === 'TransactWriteCommand') return this.transaction(next, args);
       const command = COMMANDS[context.commandName ?? ''];
       if (!command) return next(args);
       const input = args.input as Record<string, any>;
@@ -60,6 +61,37 @@ export class HistoryRecorder {
         throw err;
       }
     }, { step: 'initialize', priority: 'low', name: 'taskgateHistory' });
+  }
+
+  /**
+   * A transaction (fencedPut.ts): each member that writes is recorded as a write of its item, all
+   * at the transaction's time, changed only if the whole transaction was (a ConditionCheck
+   * changes nothing and is not recorded).
+   */
+  private async transaction<T>(next: (args: any) => Promise<T>, args: { input: unknown }): Promise<T> {
+    const members = ((args.input as Record<string, any>).TransactItems ?? []) as Record<string, any>[];
+    const actor = actorOf();
+    const start = this.now();
+    const written = members.flatMap((member) => (['Put', 'Update', 'Delete'] as const)
+      .filter((command) => member[command])
+      .map((command) => {
+        const input = member[command];
+        const key = input.Key ?? { pk: input.Item?.pk, sk: input.Item?.sk };
+        return { kind: 'write' as const, actor, command, pk: String(key.pk), sk: String(key.sk), values: input.ExpressionAttributeValues, item: input.Item };
+      }));
+    try {
+      const out = await next(args);
+      for (const { item, ...w } of written) this.add({ ...w, start, end: this.now(), ok: true, after: w.command === 'Put' ? item : undefined });
+      return out;
+    } catch (err) {
+      const name = (err as Error).name;
+      for (const { item: _item, ...w } of written) {
+        this.add(name === 'TransactionCanceledException'
+          ? { ...w, start, end: this.now(), ok: false }
+          : { ...w, start, end: this.now(), ok: false, values: { ...w.values, error: name } });
+      }
+      throw err;
+    }
   }
 }
 
