@@ -1,7 +1,7 @@
 import { Duration, Stack, Validations, type RemovalPolicy } from 'aws-cdk-lib';
 import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
 import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
-import { PolicyStatement } from 'aws-cdk-lib/aws-iam';
+import { PolicyStatement, type Role } from 'aws-cdk-lib/aws-iam';
 import type { Runtime } from 'aws-cdk-lib/aws-lambda';
 import type { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import type { IQueue } from 'aws-cdk-lib/aws-sqs';
@@ -31,6 +31,8 @@ export interface Ec2DriverProps {
 export interface Ec2ComputeProps {
   readonly driver: Ec2DriverProps;
   readonly compute: TaskgateFunction;
+  /** The API function: it reads the guest console from EC2 (os-getConsoleOutput). */
+  readonly api: TaskgateFunction;
   readonly queue: IQueue;
   readonly table: OperationsTable;
   readonly common: { readonly runtime?: Runtime; readonly logRetention: RetentionDays; readonly logRemovalPolicy: RemovalPolicy };
@@ -182,6 +184,14 @@ export class Ec2Compute extends Construct {
       }));
     }
 
+    // os-getConsoleOutput: the API finds the server's instance by its tags and reads its console.
+    props.api.fn.addEnvironment('TASKGATE_EC2_STACK_TAG', stackTag);
+    if (this.settings.endpoint) props.api.fn.addEnvironment('TASKGATE_EC2_ENDPOINT', this.settings.endpoint);
+    props.api.role.addToPrincipalPolicy(new PolicyStatement({ sid: 'Describe', actions: ['ec2:DescribeInstances'], resources: ['*'] }));
+    props.api.role.addToPrincipalPolicy(new PolicyStatement({
+      sid: 'ReadTaggedConsoles', actions: ['ec2:GetConsoleOutput'], resources: [arn('instance')], conditions: tagged,
+    }));
+
     this.drift = new TaskgateFunction(this, 'DriftFunction', {
       ...props.common, handlerDir: 'drift', description: 'taskgate: EC2 state changes made outside taskgate',
       timeout: Duration.seconds(60),
@@ -204,6 +214,8 @@ export class Ec2Compute extends Construct {
       targets: [new LambdaFunction(this.drift.fn, { retryAttempts: 0 })],
     });
 
-    for (const role of [compute.role, this.drift.role]) Validations.of(role).acknowledge(...EC2_ACCEPTED_FINDINGS.filter((f) => role === compute.role || f.id.includes('Resource::*')));
+    const accepted = (role: Role) => EC2_ACCEPTED_FINDINGS.filter((f) => role === compute.role || f.id.includes('Resource::*')
+      || (role === props.api.role && f.id.endsWith(':instance/*]')));
+    for (const role of [compute.role, props.api.role, this.drift.role]) Validations.of(role).acknowledge(...accepted(role));
   }
 }

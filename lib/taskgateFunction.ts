@@ -26,7 +26,7 @@ export const DEFAULT_MEMORY_MB = 512;
 
 export interface TaskgateFunctionProps {
   /** The directory under functions/ whose handler.ts is the entry. */
-  readonly handlerDir: 'api' | 'compute' | 'computeEc2' | 'sweeper' | 'dlq' | 'authorizer' | 'drift';
+  readonly handlerDir: 'api' | 'apiEc2' | 'compute' | 'computeEc2' | 'sweeper' | 'dlq' | 'authorizer' | 'drift';
   readonly description: string;
   readonly timeout: Duration;
   readonly memorySize?: number;

@@ -120,7 +120,8 @@ export class TaskgateStack extends Stack {
 
     // API: validate, claim (one conditional UpdateItem), record the action, enqueue, answer 202.
     const api = new TaskgateFunction(this, 'ApiFunction', {
-      ...common, handlerDir: 'api', description: 'taskgate Nova API',
+      // With the EC2 driver the API reads the guest console from EC2: an entry of its own, as compute's.
+      ...common, handlerDir: props.ec2 ? 'apiEc2' : 'api', description: 'taskgate Nova API',
       // Under API Gateway's 29 s integration timeout (config.ts checks it); a volume's reservation
       // lease is this plus the margin, so no admission outlives the reservation it made.
       timeout: Duration.seconds(leases.apiTimeoutSeconds),
@@ -160,7 +161,7 @@ export class TaskgateStack extends Stack {
       // whose unreserved pool is at its minimum of 10).
       maxConcurrency: this.settings.computeMaxConcurrency,
     });
-    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, queue, table: this.table, common, maxReceiveCount: leases.maxReceiveCount });
+    if (props.ec2) this.ec2 = new Ec2Compute(this, 'Ec2Driver', { driver: props.ec2, compute, api, queue, table: this.table, common, maxReceiveCount: leases.maxReceiveCount });
 
     // Sweeper: on a schedule, ends claims whose lease expired (a lost message), through the sparse lease index.
     const sweeper = new TaskgateFunction(this, 'SweeperFunction', {

@@ -41,6 +41,18 @@ describe('-c driver=ec2', () => {
     });
   });
 
+  test('the API refuses what EC2 cannot do and reads consoles only of the stack\'s instances', () => {
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Description: 'taskgate Nova API',
+      Environment: { Variables: Match.objectLike({ TASKGATE_DRIVER: 'ec2', TASKGATE_EC2_STACK_TAG: 'Test' }) },
+    });
+    const api = statementsOf(template, /^ApiFunction/).filter((s) => actionsOf(s).some((a) => a.startsWith('ec2:')));
+    expect(api.map((s) => [actionsOf(s), s.Condition ?? null])).toEqual([
+      [['ec2:DescribeInstances'], null],
+      [['ec2:GetConsoleOutput'], { StringEquals: { 'aws:ResourceTag/taskgate:stack': 'Test' } }],
+    ]);
+  });
+
   test('every EC2 action that changes something names a tag condition or a configured resource', () => {
     const mutating = compute.filter((s) => actionsOf(s).some((a) => MUTATING.test(a)));
     expect(mutating.length).toBeGreaterThan(3);
