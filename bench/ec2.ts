@@ -16,7 +16,7 @@ const b = await startBackends();
 const worker = (driver: Parameters<typeof runOperation>[0]['driver']) => ({ table: b.table, driver, runLeaseMs: 60_000, claimLeaseMs: 600_000 });
 
 async function measure(op: OperationName, looksPerTransition = 1) {
-  const backend = ec2Backend();
+  const backend = ec2Backend(b.table);
   const { message } = await prepare(b.table, backend, op, statesFor(op)[0]!);
   const ec2 = backend.outside!;
   const before = ec2.calls.length;
