@@ -36,7 +36,15 @@ const OWNER_PROJECT = 'proj-a';
 // key pairs are the user's own (owner-or-admin rules), whatever the user's role in the project;
 const USER_OWNED = (r: ApiRoute) => r.path.startsWith('/v2.1/os-keypairs');
 // and a few reads are the administrator's alone (Nova's ADMIN rules).
-const ADMIN_READS = ['GET /v2.1/os-availability-zone/detail', 'GET /v2.1/flavors/{flavor_id}/os-flavor-access', 'GET /v2.1/os-quota-class-sets/{quota_project_id}'];
+const ADMIN_READS = [
+  'GET /v2.1/os-availability-zone/detail', 'GET /v2.1/flavors/{flavor_id}/os-flavor-access', 'GET /v2.1/os-quota-class-sets/{quota_project_id}',
+  'GET /v2.1/os-hypervisors', 'GET /v2.1/os-hypervisors/detail', 'GET /v2.1/os-hypervisors/statistics', 'GET /v2.1/os-hypervisors/{hypervisor_id}',
+  'GET /v2.1/os-hypervisors/{hypervisor_id}/servers', 'GET /v2.1/os-hypervisors/{hypervisor_id}/search', 'GET /v2.1/os-services',
+  'GET /v2.1/os-hosts', 'GET /v2.1/os-hosts/{host_name}', 'GET /v2.1/os-aggregates', 'GET /v2.1/os-aggregates/{aggregate_id}',
+  'GET /v2.1/os-simple-tenant-usage', 'GET /v2.1/os-instance_usage_audit_log', 'GET /v2.1/os-instance_usage_audit_log/{before_timestamp}',
+  // Nova's server_diagnostics.py is ADMIN, checked after the server is found (so another project's member still gets 404).
+  'GET /v2.1/servers/{server_id}/diagnostics',
+];
 /** Nova keeps no access list for a public flavor (the fixture's flavor 1): an admin's read is 404. */
 const PUBLIC_FLAVOR_ACCESS = 'GET /v2.1/flavors/{flavor_id}/os-flavor-access';
 /** A route whose policy depends on its body: the one its sample needs (flavor actions: addTenantAccess). */
@@ -49,8 +57,41 @@ const NOT_IMPLEMENTED = ['PUT /image/v2/images/{image_id}/file'];
 const isImageProxy = (r: ApiRoute) => r.path.startsWith('/v2.1/images');
 /** Nova's network and security group proxies are served up to 2.35: walked at 2.35. */
 const isNetworkProxy = (r: ApiRoute) => r.path.startsWith('/v2.1/os-networks') || r.path.startsWith('/v2.1/os-security-groups');
+/** A query a read needs to answer the same to every caller: a usage period that ended (a current one moves with the clock). */
+const QUERY: Record<string, string> = {
+  'GET /v2.1/os-simple-tenant-usage': '?start=2020-01-01T00:00:00&end=2020-02-01T00:00:00',
+  'GET /v2.1/os-simple-tenant-usage/{project_id}': '?start=2020-01-01T00:00:00&end=2020-02-01T00:00:00',
+};
+/** Routes Nova serves below a microversion only: walked at the last one that has them. */
+const LAST_SERVED: Record<string, string> = {
+  'GET /v2.1/os-hosts': '2.42', 'GET /v2.1/os-hosts/{host_name}': '2.42',
+  'GET /v2.1/os-hypervisors/{hypervisor_id}/servers': '2.52', 'GET /v2.1/os-hypervisors/{hypervisor_id}/search': '2.52',
+  'PUT /v2.1/os-services/enable': '2.52', 'PUT /v2.1/os-services/disable': '2.52',
+  'PUT /v2.1/os-services/disable-log-reason': '2.52', 'PUT /v2.1/os-services/force-down': '2.52',
+};
 /** A route's refusal of its policy, in its service's body and words. */
 const refused = (r: ApiRoute) => JSON.parse(serviceFault(serviceOf(r.path), 'forbidden', 403, refusal((SAMPLE_POLICY[name(r)] ?? r.policy) as Parameters<typeof refusal>[0])).body);
+
+/**
+ * Every server action's body: the action route is one route, walked above with a reboot; each of
+ * Nova's actions is its own rule (all PROJECT_MEMBER_OR_ADMIN but os-resetState's ADMIN, checked
+ * after the server is found), so each is walked as the reader and as another project's member.
+ */
+const ACTION_BODIES: Record<string, unknown> = {
+  'os-getConsoleOutput': { 'os-getConsoleOutput': { length: 10 } },
+  rescue: { rescue: {} }, unrescue: { unrescue: null },
+  createImage: { createImage: { name: 'snapshot' } },
+  createBackup: { createBackup: { name: 'backup', backup_type: 'daily', rotation: 1 } },
+  trigger_crash_dump: { trigger_crash_dump: null },
+  changePassword: { changePassword: { adminPass: 'a-new-password' } },
+  'os-start': { 'os-start': null }, 'os-stop': { 'os-stop': null },
+  pause: { pause: null }, unpause: { unpause: null }, suspend: { suspend: null }, resume: { resume: null },
+  shelve: { shelve: null }, shelveOffload: { shelveOffload: null }, unshelve: { unshelve: null },
+  lock: { lock: null }, unlock: { unlock: null },
+  rebuild: { rebuild: { imageRef: IMAGE } }, resize: { resize: { flavorRef: '2' } },
+  confirmResize: { confirmResize: null }, revertResize: { revertResize: null },
+  reboot: { reboot: { type: 'HARD' } }, 'os-resetState': { 'os-resetState': { state: 'active' } },
+};
 
 interface Fixture {
   readonly serverId: string;
@@ -106,6 +147,17 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'PUT /network/v2.0/ports/{port_id}': { port: { description: uniq } },
     'POST /network/v2.0/security-groups': { security_group: { name: `group-${uniq}` } },
     'PUT /network/v2.0/security-groups/{security_group_id}': { security_group: { description: uniq } },
+    'POST /v2.1/os-server-groups': { server_group: { name: `group-${uniq}`, policy: 'anti-affinity' } },
+    'POST /v2.1/os-aggregates': { aggregate: { name: `aggregate-${uniq}` } },
+    'PUT /v2.1/os-aggregates/{aggregate_id}': { aggregate: { name: `renamed-${uniq}` } },
+    'POST /v2.1/os-aggregates/{aggregate_id}/action': { set_metadata: { metadata: { [f.values.key!]: uniq } } },
+    // The host ends as it began: enabled, not forced down.
+    'PUT /v2.1/os-services/enable': { host: f.values.host_name, binary: 'nova-compute' },
+    'PUT /v2.1/os-services/disable': { host: f.values.host_name, binary: 'nova-compute' },
+    'PUT /v2.1/os-services/disable-log-reason': { host: f.values.host_name, binary: 'nova-compute', disabled_reason: uniq },
+    'PUT /v2.1/os-services/force-down': { host: f.values.host_name, binary: 'nova-compute', forced_down: false },
+    'PUT /v2.1/os-services/{service_id}': { status: 'enabled' },
+    'POST /v2.1/os-server-external-events': { events: [{ name: 'network-changed', server_uuid: f.serverId }] },
     'POST /network/v2.0/security-group-rules': {
       security_group_rule: { security_group_id: f.values.security_group_id, direction: 'ingress', protocol: 'tcp', port_range_min: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000, port_range_max: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000 },
     },
@@ -127,6 +179,7 @@ function pathOf(route: ApiRoute, values: Record<string, string>): string {
  */
 const routeHeaders = (route: ApiRoute): Record<string, string> => ({
   ...(isImageProxy(route) || isNetworkProxy(route) ? { 'OpenStack-API-Version': 'compute 2.35' } : {}),
+  ...(Object.hasOwn(LAST_SERVED, name(route)) ? { 'OpenStack-API-Version': `compute ${LAST_SERVED[name(route)]}` } : {}),
   ...(route.path.startsWith('/image/') ? { accept: 'application/json' } : {}),
   ...(route.method === 'PATCH' && route.path.startsWith('/image/') ? { 'content-type': 'application/openstack-images-v2.1-json-patch' } : {}),
 });
@@ -145,8 +198,10 @@ const call = (nova: Nova, route: ApiRoute, f: Fixture, uniq = 'x') => {
     ...(name(route) === 'DELETE /network/v2.0/subnets/{subnet_id}' ? { subnet_id: f.spareNetwork.subnet } : {}),
     ...(name(route) === 'DELETE /network/v2.0/security-groups/{security_group_id}' ? { security_group_id: f.spareNetwork.group } : {}),
     ...(name(route) === 'DELETE /v2.1/os-security-groups/{security_group_id}' ? { security_group_id: f.spareNetwork.novaGroup } : {}),
+    // Before 2.53 a hypervisor is found by a pattern of its hostname.
+    ...(LAST_SERVED[name(route)] === '2.52' ? { hypervisor_id: f.values.host_name } : {}),
   };
-  return client.request(route.method, pathOf(route, values), sampleBody(route, f, uniq), routeHeaders(route));
+  return client.request(route.method, pathOf(route, values) + (QUERY[name(route)] ?? ''), sampleBody(route, f, uniq), routeHeaders(route));
 };
 
 async function tableItems(runtime: Runtime): Promise<unknown[]> {
@@ -161,7 +216,7 @@ async function tableItems(runtime: Runtime): Promise<unknown[]> {
 }
 
 /** The owning project's server, with a volume, a port, metadata, a tag and an instance action on it. */
-async function makeFixture(owner: Nova): Promise<Fixture> {
+async function makeFixture(owner: Nova, admin: Nova): Promise<Fixture> {
   const uniq = crypto.randomUUID().slice(0, 8);
   const secrets = { name: `secret-name-${uniq}`, meta: `secret-meta-${uniq}`, tag: `secret-tag-${uniq}` };
   const serverId = await owner.createServer(secrets.name);
@@ -201,12 +256,20 @@ async function makeFixture(owner: Nova): Promise<Fixture> {
   expect([image.status, spare.status]).toEqual([201, 201]);
   const actions = (await owner.get(`/servers/${serverId}/os-instance-actions`)).body.instanceActions;
   const addresses = (await owner.get(`/servers/${serverId}/ips`)).body.addresses as Record<string, unknown>;
+  const group = await owner.post('/os-server-groups', { server_group: { name: `group-${uniq}`, policy: 'affinity' } });
+  // The hosts, their services and aggregates are the administrator's.
+  const hypervisor = (await admin.get('/os-hypervisors')).body.hypervisors[0];
+  const service = (await admin.get('/os-services')).body.services.find((s: { host: string }) => s.host === hypervisor.hypervisor_hostname);
+  const aggregate = await admin.post('/os-aggregates', { aggregate: { name: `aggregate-${uniq}` } });
+  expect([group.status, aggregate.status, typeof hypervisor.id, typeof service.id]).toEqual([200, 200, 'string', 'string']);
   const values = {
     server_id: serverId, volume_id: volumeId, port_id: portId, request_id: actions[0].request_id,
     network_label: Object.keys(addresses)[0] ?? 'private', key: 'secret', tag: secrets.tag,
     flavor_id: '1', keypair_name: `kp-${uniq}`, image_id: image.body.id, tag_value: secrets.tag,
     project_id: OWNER_PROJECT, quota_project_id: OWNER_PROJECT, type_id: 'default',
     network_id: networkId, subnet_id: subnetId, security_group_id: groupId, security_group_rule_id: ruleId, alias: 'security-group',
+    group_id: group.body.server_group.id, hypervisor_id: hypervisor.id, host_name: hypervisor.hypervisor_hostname, service_id: service.id,
+    aggregate_id: String(aggregate.body.aggregate.id), before_timestamp: '2030-01-01 00:00:00',
   };
   return {
     serverId, spareImageId: spare.body.id, spareVolumes: { attach, delete: del, extend }, spareNetwork, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
@@ -306,7 +369,7 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
     stack = await mode.start();
     // Nova clients' routes start at /v2.1; version discovery (public) is not walked.
     who = await stack.callers(stack.runtime.apiUrl);
-    f = await makeFixture(who.owner);
+    f = await makeFixture(who.owner, who.admin);
   }, 60_000);
   afterAll(async () => {
     await stack?.stop();
@@ -364,6 +427,26 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
     expect(await tableItems(stack.runtime)).toEqual(before);
   });
 
+  readerIt('a reader of the owning project is refused every server action with Nova\'s 403, and nothing is written', async () => {
+    const route = ROUTES.find((r) => name(r) === 'POST /v2.1/servers/{server_id}/action')!;
+    const before = await tableItems(stack.runtime);
+    for (const [action, body] of Object.entries(ACTION_BODIES)) {
+      const res = await who.reader!.post(`/servers/${f.serverId}/action`, body);
+      expect([action, res.status, res.body]).toEqual([action, 403, refused(route)]);
+    }
+    expect(await tableItems(stack.runtime)).toEqual(before);
+  });
+
+  it('a member of another project gets 404 for every server action, with none of its data, and nothing changes', async () => {
+    const before = await tableItems(stack.runtime);
+    for (const [action, body] of Object.entries(ACTION_BODIES)) {
+      const res = await who.otherMember.post(`/servers/${f.serverId}/action`, body);
+      expect([action, res.status, Object.keys(res.body ?? {})]).toEqual([action, 404, ['itemNotFound']]);
+      expect([action, f.secrets.filter((s) => JSON.stringify(res.body).includes(s))]).toEqual([action, []]);
+    }
+    expect(await tableItems(stack.runtime)).toEqual(before);
+  });
+
   it('an administrator of another project passes every route: reads as the owner reads, writes succeed', async () => {
     for (const route of ROUTES.filter((r) => !isWrite(r))) {
       const [asAdmin, asOwner] = [await call(who.admin, route, f), await call(who.owner, route, f)];
@@ -373,7 +456,7 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
     // Every write, the server's deletion last; each on an idle server, as a client would.
     const writes = ROUTES.filter(isWrite);
     // The flavor's deletion after its extra specs' and access's writes.
-    const last = writes.filter((r) => r.method === 'DELETE' && ['/v2.1/flavors/{flavor_id}', '/v2.1/servers/{server_id}', '/image/v2/images/{image_id}'].includes(r.path));
+    const last = writes.filter((r) => r.method === 'DELETE' && ['/v2.1/flavors/{flavor_id}', '/v2.1/os-aggregates/{aggregate_id}', '/v2.1/servers/{server_id}', '/image/v2/images/{image_id}'].includes(r.path));
     for (const route of [...writes.filter((r) => !last.includes(r)), ...last]) {
       const res = await call(who.admin, route, f, crypto.randomUUID().slice(0, 8));
       if (NOT_IMPLEMENTED.includes(name(route))) {

@@ -11,7 +11,10 @@ export function guestReadRoutes(deps: AdmissionDeps): ApiRoute[] {
   const now = () => (deps.now ?? Date.now)();
   return [
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/diagnostics', policy: 'os_compute_api:os-server-diagnostics',
+      // Nova finds the server before it checks its ADMIN rule (server_diagnostics.py): another
+      // project's member gets 404, the owning project's 403. The route asks only what showing the
+      // server asks; the domain checks os-server-diagnostics once it has the server.
+      method: 'GET', path: '/v2.1/servers/{server_id}/diagnostics', policy: 'os_compute_api:servers:show',
       doc: { summary: 'Show server diagnostics (Nova\'s standard format from 2.48)', success: [200] },
       handler: async (event, ctx) => {
         const id = pathParam(event, 'server_id');

@@ -30,7 +30,9 @@ function parseDatetime(text: string | undefined, now: number): number {
 function period(event: ApiEvent, now: number) {
   const q = event.queryStringParameters ?? {};
   const start = parseDatetime(q.start, now);
-  const stop = parseDatetime(q.end, now);
+  // Nova reads utcnow once for each missing bound, the end after the start: with neither given the
+  // period is an instant long, not a 400 (taskgate's clock is in milliseconds: the end one later).
+  const stop = parseDatetime(q.end, now + 1);
   if (!(start < stop)) throw new BadRequest('Invalid start time. The start time cannot occur after the end time.');
   return { period: { start, stop: Math.min(stop, now) }, detailed: q.detailed === '1', q };
 }

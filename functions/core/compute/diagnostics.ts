@@ -5,6 +5,7 @@ import { isVisibleTo, type Caller, type Instance } from './instance.js';
 import { readInstance } from './readInstance.js';
 import { PowerState } from './states.js';
 import { Conflict, NotFound } from '../shared/errors.js';
+import { authorize } from '../shared/policy.js';
 import type { Table } from '../shared/table.js';
 
 // GET /servers/{id}/diagnostics (server_diagnostics.py): what the hypervisor measures of a
@@ -19,10 +20,11 @@ const STATE: Record<number, string> = {
   [PowerState.SHUTDOWN]: 'shutdown', [PowerState.CRASHED]: 'crashed', [PowerState.SUSPENDED]: 'suspended',
 };
 
-/** The server the caller sees (404), on a host (Nova's @check_instance_host: 409 InstanceNotReady). */
+/** The server the caller sees (404), an administrator's to measure (403), on a host (Nova's @check_instance_host: 409 InstanceNotReady). */
 async function measured(table: Table, caller: Caller, instanceId: string): Promise<Instance> {
   const instance = await readInstance(table, instanceId);
   if (!isVisibleTo(instance, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
+  authorize(caller, 'os_compute_api:os-server-diagnostics');
   if (!isOnHost(instance)) throw new Conflict(`Instance ${instanceId} is not ready`);
   return instance;
 }

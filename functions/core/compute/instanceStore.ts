@@ -5,7 +5,7 @@ import { fencedUpdate } from './fencedUpdate.js';
 import { invalidStateMessage } from './refusals.js';
 import { readInstance } from './readInstance.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
-import { authorize } from '../shared/policy.js';
+import { allows, authorize } from '../shared/policy.js';
 import { isVisibleTo, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
@@ -173,6 +173,12 @@ export async function setLocked(
  * while `deleting`, in the same write (no read: a delete landing in between is seen by it).
  */
 export async function resetState(table: Table, caller: Caller, instanceId: string, vmState: VmState): Promise<void> {
+  // Nova finds the server before it checks the rule: another project's server is 404 to a
+  // non-administrator, like one that does not exist; its own project's, 403. An administrator
+  // passes both and reads nothing here (the write's condition finds the server).
+  if (!allows(caller, 'os_compute_api:os-admin-actions:reset_state') && !isVisibleTo(await readInstance(table, instanceId), caller)) {
+    throw new NotFound(`Instance ${instanceId} could not be found.`);
+  }
   authorize(caller, 'os_compute_api:os-admin-actions:reset_state');
   try {
     const out = await table.db.send(new UpdateCommand({
