@@ -9,10 +9,12 @@ import type { OperationsTable } from './table.js';
 // table and the one index it queries.
 
 /**
- * The DynamoDB item operations taskgate uses; nothing else (no Scan, no batch write, no
- * transactions). BatchGetItem only for listings: the indexes hold keys, the items are read after.
+ * The DynamoDB item operations taskgate uses; nothing else (no Scan, no batch write).
+ * BatchGetItem only for listings: the indexes hold keys, the items are read after.
+ * ConditionCheckItem for the one transaction, the worker's fenced image write
+ * (functions/core/shared/fencedPut.ts): IAM checks each member's own action (its Put: PutItem).
  */
-export type ItemAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query';
+export type ItemAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'ConditionCheckItem';
 
 export function grantTable(
   grantee: IGrantable, table: OperationsTable, actions: readonly ItemAction[], queriedIndexes: readonly string[] = [],

@@ -151,7 +151,7 @@ export class TaskgateStack extends Stack {
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
       },
     });
-    grantTable(compute.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query']);
+    grantTable(compute.role, this.table, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem']);
     grantConsume(compute.role, queue);
     compute.fn.addEventSourceMapping('Operations', {
       eventSourceArn: queue.queueArn,

@@ -209,9 +209,9 @@ describe('IAM: each function gets only the actions its code calls, on named reso
     expect(grants('api', 'sqs:')).toEqual([{ actions: ['sqs:SendMessage'], resource: arnOf(queueId) }]);
   });
 
-  it('compute: item reads and writes and Query on the table, no index; consumes the queue', () => {
+  it('compute: item reads and writes, Query and ConditionCheckItem (its fenced image write) on the table, no index; consumes the queue', () => {
     expect(grants('compute', 'dynamodb:')).toEqual([
-      { actions: item('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'), resource: tableArn },
+      { actions: item('GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'ConditionCheckItem'), resource: tableArn },
     ]);
     expect(grants('compute', 'sqs:')).toEqual([{ actions: [...EVENT_SOURCE_ACTIONS].sort(), resource: arnOf(queueId) }]);
   });
