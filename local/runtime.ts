@@ -106,10 +106,17 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     sqs: emulators.sqs, queueUrl: emulators.deadLetterQueueUrl, concurrency: 1,
     handler: createDeadLetterHandler(table),
   });
+  // One sweep at a time, as the scheduled sweeper function runs on AWS: a sweep reads every
+  // lease partition, and sweeps started while the last is still running would pile up and take
+  // every connection the API and the worker need.
+  let sweeping = false;
   const sweeper = setInterval(() => {
+    if (sweeping) return;
+    sweeping = true;
     sweepExpiredClaims(table, Date.now())
       .then((released) => { if (released > 0) logger.warn('released expired claims or reservations', { released }); })
-      .catch((err) => logger.error('sweep failed', { error: err as Error }));
+      .catch((err) => logger.error('sweep failed', { error: err as Error }))
+      .finally(() => { sweeping = false; });
   }, timings.sweepIntervalSeconds * 1000);
 
   return {
