@@ -1,8 +1,9 @@
 import { PurgeQueueCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { GetCommand, PutCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { timings } from '../../functions/core/shared/config.js';
 import { failedConditionalWrite, startBackends, type TestBackends } from '../support/emulators.js';
 
-// The two places where the embedded emulators are patched to answer as AWS does (patches/, applied
+// The places where the embedded emulators are patched to answer as AWS does (patches/, applied
 // by patch-package on npm ci). Each test fails on the unpatched emulator.
 
 let backends: TestBackends;
@@ -13,6 +14,28 @@ it('a failed conditional write returns the old item when asked (ReturnValuesOnCo
   const asked = await failedConditionalWrite(backends.table, true);
   expect(asked.returned).toEqual(asked.item);
   expect((await failedConditionalWrite(backends.table, false)).returned).toBeUndefined();
+});
+
+// dynalite had no TransactWriteItems; the patch serves ConditionCheck, Put and Delete members.
+it('a transaction writes all of its items or none: a failed ConditionCheck cancels the Put, with each member\'s reason', async () => {
+  const { db, name } = backends.table;
+  const id = crypto.randomUUID();
+  await db.send(new PutCommand({ TableName: name, Item: { pk: `FIDELITY#${id}`, sk: 'CHECKED', version: 5 } }));
+  const written = { pk: `FIDELITY#${id}`, sk: 'WRITTEN' };
+  const transact = (version: number) => db.send(new TransactWriteCommand({ TransactItems: [
+    { ConditionCheck: {
+      TableName: name, Key: { pk: `FIDELITY#${id}`, sk: 'CHECKED' }, ConditionExpression: '#v = :v',
+      ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': version },
+    } },
+    { Put: { TableName: name, Item: { ...written, version }, ConditionExpression: 'attribute_not_exists(pk)' } },
+  ] }));
+  await expect(transact(4)).rejects.toMatchObject({
+    name: 'TransactionCanceledException', CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }],
+  });
+  expect((await db.send(new GetCommand({ TableName: name, Key: written }))).Item).toBeUndefined();
+  await transact(5);
+  expect((await db.send(new GetCommand({ TableName: name, Key: written }))).Item).toEqual({ ...written, version: 5 });
+  await expect(transact(5)).rejects.toMatchObject({ CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] });
 });
 
 it('a long poll answers when a message is there for it, not empty when another poller took the one that woke it', async () => {
