@@ -1,20 +1,26 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { createApi } from '../../functions/api/app.js';
 import { requestedVersion } from '../../functions/api/apiVersion.js';
 import { sqsOperationQueue } from '../../functions/core/compute/queue.js';
-import { makeTable } from '../../functions/core/shared/table.js';
+import { startBackends, type TestBackends } from '../support/emulators.js';
 import { proxyEvent } from '../../local/apiGateway.js';
 import { lambdaContext } from '../../local/lambdaContext.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 
-// Microversion negotiation and version discovery: neither needs a backend (availability zones are static).
+// Microversion negotiation and version discovery. The route they are asked of (availability
+// zones) reads the compute hosts, so the API stands on the embedded emulators.
 
-const api = createApi({
-  table: makeTable('unused', new DynamoDBClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' })),
-  queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
-  claimLeaseMs: 1000,
-}, { identity: new NoauthIdentityProvider() });
+let backends: TestBackends;
+let api: ReturnType<typeof createApi>;
+beforeAll(async () => {
+  backends = await startBackends();
+  api = createApi({
+    table: backends.table,
+    queue: sqsOperationQueue(new SQSClient({ region: 'us-east-1', endpoint: 'http://127.0.0.1:9' }), 'unused'),
+    claimLeaseMs: 1000,
+  }, { identity: new NoauthIdentityProvider() });
+});
+afterAll(() => backends.stop());
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const req = { method: 'GET', url: path, headers: {}, socket: { remoteAddress: '127.0.0.1' } };
