@@ -16,6 +16,9 @@ export default {
   // has its own script (`npm run test:infra`, `npm run test:chaos`), CI runs both after
   // `npm test`, and `npm test` stays a loop a developer can wait for.
   testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/keystone/', '<rootDir>/test/infra/', '<rootDir>/test/chaos/'],
+  // Jest's default is one worker fewer than the cores: on a 2-core machine, one. Two halve the
+  // suite's time there (each suite's emulators are its own; none shares a port or a directory).
+  maxWorkers: 2,
   testTimeout: 120000,
   setupFiles: ['<rootDir>/test/support/quietLogger.ts'],
 };
