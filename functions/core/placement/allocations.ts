@@ -46,11 +46,24 @@ export async function allocate(table: Table, host: Host, req: Request): Promise<
       conditions.push('(attribute_not_exists(#groups.#gid) OR #groups.#gid < :maxG)');
     }
   }
+  return claimOnHost(table, host.name, {
+    condition: conditions.join(' AND '), update: `SET ${sets.join(', ')}`, names, values,
+  });
+}
+
+/**
+ * One conditional write to a host's item: the host as written, or as it stood when the condition
+ * refused the write (so a scheduler tries the next host without reading this one again).
+ */
+async function claimOnHost(
+  table: Table, hostName: string,
+  write: { condition: string; update: string; names: Record<string, string>; values: Record<string, unknown> },
+): Promise<Claimed> {
   try {
     const out = await table.db.send(new UpdateCommand({
-      TableName: table.name, Key: hostKey(host.name),
-      ConditionExpression: conditions.join(' AND '), UpdateExpression: `SET ${sets.join(', ')}`,
-      ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+      TableName: table.name, Key: hostKey(hostName),
+      ConditionExpression: write.condition, UpdateExpression: write.update,
+      ExpressionAttributeNames: write.names, ExpressionAttributeValues: write.values,
       ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
     return { ok: true, host: strip(out.Attributes!) };
@@ -157,23 +170,12 @@ async function shift(table: Table, hostName: string, serverId: string, from: All
   const dv = to.vcpus - from.vcpus;
   const dr = to.ram - from.ram;
   const dd = to.disk - from.disk;
-  try {
-    const out = await table.db.send(new UpdateCommand({
-      TableName: table.name, Key: hostKey(hostName),
-      ConditionExpression: '#alloc.#sid.#at = :at AND #uv <= :max_dv AND #ur <= :max_dr AND #ud <= :max_dd',
-      UpdateExpression: 'SET #uv = #uv + :dv, #ur = #ur + :dr, #ud = #ud + :dd, #alloc.#sid = :to',
-      ExpressionAttributeNames: {
-        '#alloc': 'allocations', '#sid': serverId, '#at': 'at', '#uv': 'usedVcpus', '#ur': 'usedRam', '#ud': 'usedDisk',
-      },
-      ExpressionAttributeValues: { ':at': from.at, ':dv': dv, ':dr': dr, ':dd': dd, ':to': to, ...await bounds(table, hostName, dv, dr, dd) },
-      ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
-    return { ok: true, host: strip(out.Attributes!) };
-  } catch (err) {
-    if (!isConditionFailure(err)) throw err;
-    const old = itemFromConditionFailure<Record<string, unknown>>(err);
-    return { ok: false, host: old ? strip(old) : undefined };
-  }
+  return claimOnHost(table, hostName, {
+    condition: '#alloc.#sid.#at = :at AND #uv <= :max_dv AND #ur <= :max_dr AND #ud <= :max_dd',
+    update: 'SET #uv = #uv + :dv, #ur = #ur + :dr, #ud = #ud + :dd, #alloc.#sid = :to',
+    names: { '#alloc': 'allocations', '#sid': serverId, '#at': 'at', '#uv': 'usedVcpus', '#ur': 'usedRam', '#ud': 'usedDisk' },
+    values: { ':at': from.at, ':dv': dv, ':dr': dr, ':dd': dd, ':to': to, ...await bounds(table, hostName, dv, dr, dd) },
+  });
 }
 
 /** The bounds `capacity - difference` of a shift (capacity is fixed: read once, no arithmetic in the condition). */
