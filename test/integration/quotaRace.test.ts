@@ -1,6 +1,7 @@
 import { DriverError } from '../../functions/core/shared/errors.js';
 import { readUsage } from '../../functions/core/placement/quotas/usage.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
+import { SeededRandom } from '../support/faults/random.js';
 import { Nova } from '../support/nova.js';
 
 // 50 creates at once against an instances quota of 10, through the whole runtime (API, queue,
@@ -24,25 +25,15 @@ beforeAll(async () => {
 });
 afterAll(() => runtime.stop());
 
-/** A small seeded generator (mulberry32): the same jitter every run. */
-function seeded(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it.each(Array.from({ length: ROUNDS }, (_, i) => i))('round %i: exactly the quota is admitted, and all of it is given back', async (round) => {
   const project = `race-${round}-${Date.now()}`;
   const nova = new Nova(runtime.apiUrl, `u${round}:${project}`);
   failCreates = round % 2 === 1;
   expect((await admin.request('PUT', `/os-quota-sets/${project}`, { quota_set: { instances: QUOTA } })).status).toBe(200);
-  const random = seeded(1000 + round);
+  const random = new SeededRandom(1000 + round);
   const answers = await Promise.all(Array.from({ length: CREATES }, async (_, i) => {
-    await new Promise((r) => setTimeout(r, Math.floor(random() * 5)));
+    await new Promise((r) => setTimeout(r, random.int(5)));
     return nova.post('/servers', { server: { name: `r${round}-${i}`, flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b' } });
   }));
   const admitted = answers.filter((a) => a.status === 202);

@@ -1,20 +1,11 @@
 import { readHosts, type Host } from '../../functions/core/placement/hosts.js';
 import type { Table } from '../../functions/core/shared/table.js';
+import { SeededRandom } from './faults/random.js';
 import type { Nova } from './nova.js';
 
 // What the placement tests and the placement bench check of a run: the hosts' items against
 // their capacity, and where the servers were placed.
 
-/** A small seeded generator (mulberry32): the same jitter every run. */
-export function seeded(seed: number) {
-  let a = seed;
-  return () => {
-    a = (a + 0x6D2B79F5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Hosts over their capacity, or whose used figures are not the sum of their allocations. */
 export function capacityViolations(hosts: readonly Host[]): string[] {
@@ -34,9 +25,9 @@ export function capacityViolations(hosts: readonly Host[]): string[] {
 export async function concurrentCreates(
   nova: Nova, count: number, seed: number, server: (i: number) => Record<string, unknown>, hints?: Record<string, unknown>,
 ) {
-  const random = seeded(seed);
+  const random = new SeededRandom(seed);
   return Promise.all(Array.from({ length: count }, async (_, i) => {
-    await new Promise((r) => setTimeout(r, Math.floor(random() * 5)));
+    await new Promise((r) => setTimeout(r, random.int(5)));
     return nova.post('/servers', { server: server(i), ...(hints ? { 'os:scheduler_hints': hints } : {}) });
   }));
 }
