@@ -60,11 +60,11 @@ it('a checkpoint renews the claim without moving its lease index entry: a 3-step
   expect(figures.resize!.indexes).toEqual({ [INDEX_BY_LEASE]: 2 });
 });
 
-it('the load model: 100,000 reboots, resizes or a mix a second deployment-wide, and 10,000 reboots or resizes in one project, put no index key past its 1,000 units a second', () => {
+it('the load model: 100,000 reboots, resizes, creates or a mix a second deployment-wide, and 10,000 reboots or resizes in one project, put no index key past its 1,000 units a second', () => {
   const perOperation = Object.fromEntries(Object.entries(figures).map(([op, b]) => [op, b.indexes]));
   const over = (scope: 'deployment' | 'project', perSecond: number, mixes: string[]) => mixes.flatMap((mix) =>
     indexLoad(perOperation, LOAD_MIXES[mix]!, perSecond, scope).filter((l) => l.headroom < 1).map((l) => `${scope} ${mix} ${l.index}`));
-  expect([...over('deployment', 100_000, ['reboots', 'resizes', 'mixed']), ...over('project', 10_000, ['reboots', 'resizes'])]).toEqual([]);
+  expect([...over('deployment', 100_000, ['reboots', 'resizes', 'mixed', 'creates']), ...over('project', 10_000, ['reboots', 'resizes'])]).toEqual([]);
 });
 
 it('resize, attach, create and delete stay within their measured units', () => {

@@ -13,20 +13,21 @@ export const INDEX_BY_LEASE = 'byLease';
 /** Every live server, newest first, over SERVER_SHARDS partitions (gsi2pk SERVERS#<shard>): admins' all_tenants lists. */
 export const INDEX_ALL_SERVERS = 'allServers';
 /**
- * Partitions of the lease index. Every claim is put into it and deleted from it (2 write units
- * on one partition key), every checkpoint moves its entry (2 more), and one partition key takes
- * about 1,000 write units a second: 256 keys carry 100,000 one-step operations a second
- * (docs/write-units.md). Only ever raised: the sweeper queries every partition below the count,
- * so an entry written under a smaller count is still found.
+ * Partitions of the lease index. Every claim (a server's, and a volume's or a port's reservation)
+ * is put into it and deleted from it, 2 write units on one partition key, and one partition key
+ * takes about 1,000 write units a second: 512 keys carry 100,000 creates a second, each claiming
+ * its server and its port (4 units), with room to spare (docs/write-units.md). Only ever raised:
+ * the sweeper queries every partition below the count, so an entry written under a smaller count
+ * is still found.
  */
-export const LEASE_SHARDS = 256;
+export const LEASE_SHARDS = 512;
 /**
- * Partitions of the all-servers (and all-ports) listing: an entry is written when a server is
- * made and deleted when it goes, nothing in between (the index projects keys only), so 128 keys
- * carry 64,000 servers made and deleted a second; an admin's page merges 128 Queries. Only ever
- * raised, as LEASE_SHARDS.
+ * Partitions of the all-servers (and all-ports) listing: an entry is written when a server or a
+ * port is made and deleted when it goes, nothing in between (the index projects keys only), so
+ * 256 keys carry 100,000 creates a second of a server with its port (2 units each) at 781 units a
+ * key; an admin's page merges 256 Queries. Only ever raised, as LEASE_SHARDS.
  */
-export const SERVER_SHARDS = 128;
+export const SERVER_SHARDS = 256;
 
 export interface KeyAttribute {
   readonly name: string;
