@@ -17,6 +17,7 @@ import { Reservations, type Reservation, type ReservationContext } from './reser
 import { giveBackCreatePorts, interfacesForCreate, type Nic } from '../networks/serverPorts.js';
 import { endTakenOver, retryThrottled } from './settle.js';
 import { PowerState } from './states.js';
+import { storedInstance } from './storedInstance.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
 
 export interface AdmissionDeps {
@@ -270,7 +271,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     await deps.table.db.send(new PutCommand({
       TableName: deps.table.name,
       Item: {
-        ...keys.instance(id), ...instance,
+        ...keys.instance(id), ...storedInstance(instance),
         gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
         gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
       },

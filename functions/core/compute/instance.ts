@@ -129,9 +129,23 @@ export interface Instance {
   readonly requestedHost?: string;
   /** The share of its host Placement allocated it, as written there: its give-back needs no read. */
   readonly allocation?: Allocation;
+  /** A resize or cold migration waiting for its confirm or revert (migrating.ts). */
+  readonly pendingMove?: PendingMove;
+  /**
+   * An allocation the last release left to give back after it (a confirmed migration's source,
+   * a reverted one's target, a live migration's or evacuation's source): given back once,
+   * conditioned on the entry, by the release's settle (reservations.ts), or by the delete.
+   */
+  readonly leftAllocation?: { readonly host: string; readonly allocation: Allocation };
   readonly configDrive?: boolean;
   /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
   readonly fieldsVersion?: number;
+}
+
+/** A resize or cold migration in VERIFY_RESIZE: its migration record and, for a migration, the source it left (its allocation kept there). */
+export interface PendingMove {
+  readonly migration: string;
+  readonly source?: { readonly host: string; readonly node: string; readonly availabilityZone?: string | null; readonly allocation: Allocation };
 }
 
 /** The user-settable fields create, rebuild and update write on the instance item. */
@@ -140,8 +154,9 @@ export type InstanceFields = Partial<Pick<Instance,
   | 'keyName' | 'userData' | 'hostname' | 'trustedCerts' | 'securityGroups' | 'serverGroupId' | 'requestedZone' | 'requestedHost'>>;
 
 /**
- * How the last released claim ended, with what its instance action record needs: the action is
- * visible from here between the release and the write of its own record.
+ * How the last released claim ended: what a redelivery needs to find its own outcome (settle.ts
+ * abandonSuperseded). The rest is written only by the previous version, which kept the whole
+ * action here (its start, its user), so that it was visible between the release and its record.
  */
 export interface Outcome {
   readonly requestId: string;
@@ -182,9 +197,9 @@ export type AttachmentMap = 'volumes' | 'ports';
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
   Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'
-    | 'host' | 'node' | 'availabilityZone' | 'allocation'>
+    | 'host' | 'node' | 'availabilityZone' | 'allocation' | 'pendingMove' | 'leftAllocation'>
 > & {
-  readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState')[];
+  readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState' | 'pendingMove')[];
   /** An attachment this operation made: lands on the instance item with the release. */
   readonly attach?: { readonly map: AttachmentMap; readonly attachment: Attachment };
   /** An attachment this operation removed. */
