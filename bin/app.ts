@@ -89,6 +89,8 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
     sweepIntervalSeconds: number('sweepIntervalSeconds'),
   },
   driverStepMs: number('driverStepMs'),
+  // -c computeHosts='[{"name":"c0","vcpus":8,"ram":16384,"disk":500}]' (docs/placement.md).
+  computeHosts: ctx('computeHosts'),
   ec2: ec2Driver(),
   lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
   alarmTopicArn: ctx('alarmTopicArn'),

@@ -12,7 +12,7 @@ import { NovaApi } from './api.js';
 import { Ec2Compute, type Ec2DriverProps } from './ec2Compute.js';
 import { NovaHttpApi } from './httpApi.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
+import { computeHosts, identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
 import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
@@ -45,6 +45,13 @@ export interface TaskgateStackProps extends StackProps {
   readonly computeMaxConcurrency?: number;
   /** The simulated driver's step time. Default 300 ms. */
   readonly driverStepMs?: number;
+  /**
+   * The simulated compute hosts Placement schedules onto (-c computeHosts='[{"name":...}]', the
+   * JSON of TASKGATE_COMPUTE_HOSTS, docs/placement.md), checked at synth. Default: one host large
+   * enough never to fill. Read by the first function that needs the hosts and seeded into the
+   * table once; a later change does not reseed a table already seeded.
+   */
+  readonly computeHosts?: string;
   /** Run operations on EC2 instead of the simulated driver (-c driver=ec2, docs/ec2.md). */
   readonly ec2?: Ec2DriverProps;
   readonly lambdaRuntime?: Runtime;
@@ -104,6 +111,8 @@ export class TaskgateStack extends Stack {
     this.settings = { timings: leases, computeMaxConcurrency: props.computeMaxConcurrency ?? 50 };
     const computeTimeout = Duration.seconds(leases.computeTimeoutSeconds);
     const timingVariables = timingsEnv(leases);
+    // Every function that may seed the hosts sees the same list (one that read none would seed the default).
+    const hostVariables = props.computeHosts === undefined ? {} : { TASKGATE_COMPUTE_HOSTS: hostsVariable(props.computeHosts) };
     const deadLetterTimeout = Duration.seconds(30);
     const common = {
       runtime: props.lambdaRuntime,
@@ -129,6 +138,7 @@ export class TaskgateStack extends Stack {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,
         ...timingVariables,
+        ...hostVariables,
         ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
         TASKGATE_AUTH_MODE: auth.mode,
         // Admission refuses what the compute function's driver cannot do (functions/core/compute/capabilities.ts).
@@ -146,6 +156,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
+        ...hostVariables,
         // The driver the compute function runs (functions/core/compute/drivers.ts); Ec2Compute switches it to ec2.
         TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
@@ -168,7 +179,7 @@ export class TaskgateStack extends Stack {
       ...common, handlerDir: 'sweeper', description: 'taskgate expired-claim sweeper',
       // Under the schedule's interval; an overlapping sweep is harmless (every release is fenced).
       timeout: Duration.seconds(Math.min(50, Math.max(10, leases.sweepIntervalSeconds - 10))),
-      environment: { TABLE_NAME: tableName },
+      environment: { TABLE_NAME: tableName, ...hostVariables },
     });
     grantTable(sweeper.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem'], [INDEX_BY_LEASE]);
     new Rule(this, 'SweepSchedule', {
@@ -182,7 +193,7 @@ export class TaskgateStack extends Stack {
     const deadLetter = new TaskgateFunction(this, 'DeadLetterFunction', {
       ...common, handlerDir: 'dlq', description: 'taskgate dead-lettered operations',
       timeout: deadLetterTimeout,
-      environment: { TABLE_NAME: tableName },
+      environment: { TABLE_NAME: tableName, ...hostVariables },
     });
     grantTable(deadLetter.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem']);
     grantConsume(deadLetter.role, deadLetterQueue);
@@ -277,4 +288,10 @@ export class TaskgateStack extends Stack {
 
     suppressAcceptedFindings(this, { webAcl: Boolean(props.webAclArn) });
   }
+}
+
+/** The hosts' JSON, checked as the functions will read it (a bad list fails the synth, not the first request). */
+function hostsVariable(json: string): string {
+  computeHosts({ TASKGATE_COMPUTE_HOSTS: json });
+  return json;
 }

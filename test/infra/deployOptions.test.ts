@@ -111,3 +111,26 @@ describe('custom domain', () => {
     synth().template.resourceCountIs('AWS::ApiGateway::DomainName', 0);
   });
 });
+
+describe('simulated compute hosts (-c computeHosts)', () => {
+  const hosts = '[{"name":"c0","vcpus":8,"ram":16384,"disk":500},{"name":"c1","zone":"az2","vcpus":8,"ram":16384,"disk":500}]';
+  const functionsReadingTheTable = (resources: Resources) => ofType(resources, 'AWS::Lambda::Function')
+    .map((f) => f.Properties.Environment?.Variables ?? {})
+    .filter((env: Record<string, unknown>) => env.TABLE_NAME !== undefined);
+
+  it('gives every function that may seed the hosts the same list, so none seeds the default', () => {
+    const envs = functionsReadingTheTable(synth({ computeHosts: hosts }).template.toJSON().Resources);
+    expect(envs.length).toBeGreaterThanOrEqual(4);
+    expect(envs.map((env: Record<string, unknown>) => env.TASKGATE_COMPUTE_HOSTS)).toEqual(envs.map(() => hosts));
+  });
+
+  it('sets none without it (the default host)', () => {
+    const envs = functionsReadingTheTable(synth().template.toJSON().Resources);
+    expect(envs.filter((env: Record<string, unknown>) => 'TASKGATE_COMPUTE_HOSTS' in env)).toEqual([]);
+  });
+
+  it('fails the synth on a list the functions would refuse', () => {
+    expect(() => synth({ computeHosts: '[{"name":"c0","vcpus":0,"ram":1,"disk":1}]' })).toThrow('TASKGATE_COMPUTE_HOSTS [0].vcpus must be a positive integer');
+    expect(() => synth({ computeHosts: 'c0,c1' })).toThrow('TASKGATE_COMPUTE_HOSTS must be a JSON array of hosts');
+  });
+});
