@@ -112,7 +112,7 @@ export class TaskgateStack extends Stack {
     const computeTimeout = Duration.seconds(leases.computeTimeoutSeconds);
     const timingVariables = timingsEnv(leases);
     // Every function that may seed the hosts sees the same list (one that read none would seed the default).
-    const hostVariables = props.computeHosts === undefined ? {} : { TASKGATE_COMPUTE_HOSTS: hostsVariable(props.computeHosts) };
+    const hostVariables: Record<string, string> = props.computeHosts === undefined ? {} : { TASKGATE_COMPUTE_HOSTS: hostsVariable(props.computeHosts) };
     const deadLetterTimeout = Duration.seconds(30);
     const common = {
       runtime: props.lambdaRuntime,
