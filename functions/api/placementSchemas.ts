@@ -48,6 +48,16 @@ export const serviceActionSchema = {
   },
 };
 
+// Nova takes either spelling's case (nova/api/openstack/compute/schemas/hosts.py).
+const hostSwitch = { type: 'string', enum: ['enable', 'disable', 'Enable', 'Disable', 'ENABLE', 'DISABLE'] };
+
+/** PUT /os-hosts/{host_name} before 2.43: status or maintenance_mode, at least one. */
+export const updateHostSchema = {
+  type: 'object', additionalProperties: false,
+  properties: { status: hostSwitch, maintenance_mode: hostSwitch },
+  anyOf: [{ required: ['status'] }, { required: ['maintenance_mode'] }],
+};
+
 const aggregateName = { type: 'string', minLength: 1, maxLength: 255, pattern: '^(?! )[\\s\\S]*(?<! )$' };
 const zoneName = { type: ['string', 'null'], minLength: 1, maxLength: 255, pattern: '^[^:]*$' };
 

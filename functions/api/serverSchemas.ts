@@ -8,7 +8,8 @@ import { BadRequest } from '../core/shared/errors.js';
 import { isAtLeast, isSupported, versionString, type ApiVersion } from './apiVersion.js';
 import { describe } from './validationMessage.js';
 import {
-  aggregateActionSchema, createAggregateSchema, createServerGroupSchema, serviceActionSchema, updateAggregateSchema, updateServiceSchema,
+  aggregateActionSchema, createAggregateSchema, createServerGroupSchema, serviceActionSchema, updateAggregateSchema, updateHostSchema,
+  updateServiceSchema,
 } from './placementSchemas.js';
 import * as generated from './validators.generated.js';
 
@@ -346,6 +347,7 @@ export const requestSchemas = {
   createServerGroup: createServerGroupSchema,
   updateService: always(updateServiceSchema),
   serviceAction: always(serviceActionSchema),
+  updateHost: always(updateHostSchema),
   createAggregate: always(createAggregateSchema),
   updateAggregate: always(updateAggregateSchema),
   aggregateAction: always(aggregateActionSchema),

@@ -70,8 +70,8 @@ describe('hypervisors, services, hosts, zones', () => {
   it('refuses hypervisors and services to a member, and answers unknown ones 404', async () => {
     expect((await member.get('/os-hypervisors')).status).toBe(403);
     expect((await member.get('/os-services')).status).toBe(403);
-    expect((await admin.get('/os-hypervisors/99')).body.itemNotFound.message).toBe('Hypervisor with ID 99 could not be found.');
-    expect((await admin.atVersion('2.53').get('/os-hypervisors/1')).status).toBe(404);
+    expect((await admin.get('/os-hypervisors/99')).body.itemNotFound.message).toBe('Hypervisor with ID \'99\' could not be found.');
+    expect((await admin.atVersion('2.53').get(`/os-hypervisors/${crypto.randomUUID()}`)).status).toBe(404);
     expect((await admin.get('/os-hypervisors/nothing-like-it/search')).status).toBe(404);
   });
 

@@ -32,6 +32,8 @@ const namesServer = (r: ApiRoute) => r.path.startsWith('/v2.1/servers/{server_id
 /** The owning project (both modes' owner acts for it): Cinder's paths name it. */
 const OWNER_PROJECT = 'proj-a';
 
+/** os-hosts' power actions: GETs that would change a host (Nova's API), administrators' alone, and not supported (501). */
+const HOST_POWER_ACTIONS = ['startup', 'shutdown', 'reboot'].map((a) => `GET /v2.1/os-hosts/{host_name}/${a}`);
 /** Nova's exceptions to "a reader reads and does not write": */
 // key pairs are the user's own (owner-or-admin rules), whatever the user's role in the project;
 const USER_OWNED = (r: ApiRoute) => r.path.startsWith('/v2.1/os-keypairs');
@@ -40,7 +42,7 @@ const ADMIN_READS = [
   'GET /v2.1/os-availability-zone/detail', 'GET /v2.1/flavors/{flavor_id}/os-flavor-access', 'GET /v2.1/os-quota-class-sets/{quota_project_id}',
   'GET /v2.1/os-hypervisors', 'GET /v2.1/os-hypervisors/detail', 'GET /v2.1/os-hypervisors/statistics', 'GET /v2.1/os-hypervisors/{hypervisor_id}',
   'GET /v2.1/os-hypervisors/{hypervisor_id}/servers', 'GET /v2.1/os-hypervisors/{hypervisor_id}/search', 'GET /v2.1/os-services',
-  'GET /v2.1/os-hosts', 'GET /v2.1/os-hosts/{host_name}', 'GET /v2.1/os-aggregates', 'GET /v2.1/os-aggregates/{aggregate_id}',
+  'GET /v2.1/os-hypervisors/{hypervisor_id}/uptime', 'GET /v2.1/os-hosts', 'GET /v2.1/os-hosts/{host_name}', ...HOST_POWER_ACTIONS, 'GET /v2.1/os-aggregates', 'GET /v2.1/os-aggregates/{aggregate_id}',
   'GET /v2.1/os-simple-tenant-usage', 'GET /v2.1/os-instance_usage_audit_log', 'GET /v2.1/os-instance_usage_audit_log/{before_timestamp}',
   // Nova's server_diagnostics.py is ADMIN, checked after the server is found (so another project's member still gets 404).
   'GET /v2.1/servers/{server_id}/diagnostics',
@@ -52,7 +54,7 @@ const SAMPLE_POLICY: Record<string, string> = { 'POST /v2.1/flavors/{flavor_id}/
 // Glance's: downloading image data is a member's (download_image).
 const MEMBER_READS = ['GET /image/v2/images/{image_id}/file'];
 /** Writes taskgate answers 501 for: it keeps no image data. */
-const NOT_IMPLEMENTED = ['PUT /image/v2/images/{image_id}/file'];
+const NOT_IMPLEMENTED = ['PUT /image/v2/images/{image_id}/file', ...HOST_POWER_ACTIONS];
 /** Nova's image proxy is served up to 2.35 (its metadata to 2.38): walked at 2.35. */
 const isImageProxy = (r: ApiRoute) => r.path.startsWith('/v2.1/images');
 /** Nova's network and security group proxies are served up to 2.35: walked at 2.35. */
@@ -64,7 +66,8 @@ const QUERY: Record<string, string> = {
 };
 /** Routes Nova serves below a microversion only: walked at the last one that has them. */
 const LAST_SERVED: Record<string, string> = {
-  'GET /v2.1/os-hosts': '2.42', 'GET /v2.1/os-hosts/{host_name}': '2.42',
+  'GET /v2.1/os-hosts': '2.42', 'GET /v2.1/os-hosts/{host_name}': '2.42', 'PUT /v2.1/os-hosts/{host_name}': '2.42',
+  ...Object.fromEntries(HOST_POWER_ACTIONS.map((r) => [r, '2.42'])),
   'GET /v2.1/os-hypervisors/{hypervisor_id}/servers': '2.52', 'GET /v2.1/os-hypervisors/{hypervisor_id}/search': '2.52',
   'PUT /v2.1/os-services/enable': '2.52', 'PUT /v2.1/os-services/disable': '2.52',
   'PUT /v2.1/os-services/disable-log-reason': '2.52', 'PUT /v2.1/os-services/force-down': '2.52',
@@ -157,6 +160,7 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'PUT /v2.1/os-services/disable-log-reason': { host: f.values.host_name, binary: 'nova-compute', disabled_reason: uniq },
     'PUT /v2.1/os-services/force-down': { host: f.values.host_name, binary: 'nova-compute', forced_down: false },
     'PUT /v2.1/os-services/{service_id}': { status: 'enabled' },
+    'PUT /v2.1/os-hosts/{host_name}': { status: 'enable' },
     'POST /v2.1/os-server-external-events': { events: [{ name: 'network-changed', server_uuid: f.serverId }] },
     'POST /network/v2.0/security-group-rules': {
       security_group_rule: { security_group_id: f.values.security_group_id, direction: 'ingress', protocol: 'tcp', port_range_min: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000, port_range_max: 1024 + parseInt(uniq.slice(0, 4), 16) % 60000 },
@@ -450,7 +454,8 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
   it('an administrator of another project passes every route: reads as the owner reads, writes succeed', async () => {
     for (const route of ROUTES.filter((r) => !isWrite(r))) {
       const [asAdmin, asOwner] = [await call(who.admin, route, f), await call(who.owner, route, f)];
-      const expected = name(route) === PUBLIC_FLAVOR_ACCESS ? 404 : ADMIN_READS.includes(name(route)) ? 200 : asOwner.status;
+      const expected = name(route) === PUBLIC_FLAVOR_ACCESS ? 404 : NOT_IMPLEMENTED.includes(name(route)) ? 501
+        : ADMIN_READS.includes(name(route)) ? 200 : asOwner.status;
       expect([name(route), asAdmin.status]).toEqual([name(route), expected]);
     }
     // Every write, the server's deletion last; each on an idle server, as a client would.

@@ -101,6 +101,7 @@ const VALID: Record<RequestSchemaName, unknown> = {
   createServerGroup: { server_group: { name: 'g', policy: 'anti-affinity', rules: { max_server_per_host: 2 } } },
   updateService: { status: 'disabled', disabled_reason: 'maintenance' },
   serviceAction: { host: 'taskgate-compute', binary: 'nova-compute' },
+  updateHost: { status: 'disable' },
   createAggregate: { aggregate: { name: 'rack1', availability_zone: 'edge' } },
   updateAggregate: { aggregate: { name: 'rack2' } },
   aggregateAction: { add_host: { host: 'taskgate-compute' } },

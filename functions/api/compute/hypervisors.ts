@@ -1,8 +1,9 @@
 import { BatchGetCommand } from '@aws-sdk/lib-dynamodb';
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import type { Instance } from '../../core/compute/instance.js';
+import { hostUptime } from '../../core/placement/hostUptime.js';
 import { readHosts, setHostService, type Host } from '../../core/placement/hosts.js';
-import { BadRequest, NotFound } from '../../core/shared/errors.js';
+import { BadRequest, NotFound, NotImplemented } from '../../core/shared/errors.js';
 import { keys, type Table } from '../../core/shared/table.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
 import { HttpFault, json, pathParam, type ApiContext, type ApiRoute } from '../http.js';
@@ -34,17 +35,21 @@ function serviceView(h: Host, v: ApiVersion) {
 
 const summary = (h: Host, v: ApiVersion) => ({ id: hypervisorId(h, v), hypervisor_hostname: h.name, state: state(h), status: status(h) });
 
-function detail(h: Host, v: ApiVersion) {
+// A simulated host reports no CPU model: Nova's empty cpu_info, a JSON string before 2.28 and an object from it.
+const cpuInfo = (v: ApiVersion) => (isAtLeast(v, '2.28') ? {} : '{}');
+
+function detail(h: Host, v: ApiVersion, now: number) {
   const resources = isAtLeast(v, '2.88') ? {} : {
     vcpus: h.vcpus, memory_mb: h.ram, local_gb: h.disk, vcpus_used: h.usedVcpus, memory_mb_used: h.usedRam, local_gb_used: h.usedDisk,
     free_ram_mb: h.ram - h.usedRam, free_disk_gb: h.disk - h.usedDisk, current_workload: 0,
-    running_vms: Object.keys(h.allocations ?? {}).length, disk_available_least: h.disk - h.usedDisk, cpu_info: '{}',
+    running_vms: Object.keys(h.allocations ?? {}).length, disk_available_least: h.disk - h.usedDisk, cpu_info: cpuInfo(v),
   };
   return {
     ...summary(h, v), hypervisor_type: 'taskgate-simulated', hypervisor_version: 1, host_ip: '127.0.0.1',
     service: { host: h.name, id: serviceId(h, v), disabled_reason: h.disabledReason ?? null },
     ...resources,
-    ...(isAtLeast(v, '2.88') ? { uptime: null } : {}),
+    // 2.88 folds the uptime route into the detail; a host that is down has none (Nova's null).
+    ...(isAtLeast(v, '2.88') ? { uptime: h.forcedDown ? null : hostUptime(h, now) } : {}),
   };
 }
 
@@ -67,10 +72,17 @@ async function serversOn(table: Table, h: Host): Promise<{ name: string; uuid: s
   return found.sort((a, b) => a.uuid.localeCompare(b.uuid));
 }
 
-/** A hypervisor by its id as this version spells it, or Nova's 404. */
+const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+
+/**
+ * A hypervisor by its id as this version spells it (Nova's _validate_id: from 2.53 an id that is
+ * not a uuid is 400; before it, one that is not an integer is 404), or Nova's 404.
+ */
 async function hypervisorById(table: Table, id: string, v: ApiVersion): Promise<Host> {
-  const host = (await readHosts(table)).find((h) => String(hypervisorId(h, v)) === id.toLowerCase());
-  if (!host) throw new NotFound(`Hypervisor with ID ${id} could not be found.`);
+  if (uuids(v) && !UUID.test(id)) throw new BadRequest(`Invalid uuid ${id}`);
+  const wanted = uuids(v) ? id.toLowerCase().replace(/^(.{8})-?(.{4})-?(.{4})-?(.{4})-?(.{12})$/, '$1-$2-$3-$4-$5') : id;
+  const host = (await readHosts(table)).find((h) => String(hypervisorId(h, v)) === wanted);
+  if (!host) throw new NotFound(`Hypervisor with ID '${id}' could not be found.`);
   return host;
 }
 
@@ -84,8 +96,15 @@ async function matching(table: Table, pattern: string): Promise<Host[]> {
 const withServers = (ctx: ApiContext, query: Record<string, string | undefined>) =>
   isAtLeast(ctx.apiVersion, '2.53') && query.with_servers !== undefined && isTrue(query.with_servers);
 
+/** The servers asked for with with_servers: a host without any shows none before 2.75 and an empty list from it (Nova's view). */
+async function serversField(table: Table, h: Host, v: ApiVersion) {
+  const servers = await serversOn(table, h);
+  return servers.length > 0 || isAtLeast(v, '2.75') ? { servers } : {};
+}
+
 export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
   const H = '/v2.1/os-hypervisors';
+  const now = () => (deps.now ?? Date.now)();
   const list = (full: boolean) => async (event: { queryStringParameters?: Record<string, string | undefined> | null }, ctx: ApiContext) => {
     const query = event.queryStringParameters ?? {};
     let hosts = await readHosts(deps.table);
@@ -95,8 +114,8 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
     const servers = withServers(ctx, query);
     return json(200, {
       hypervisors: await Promise.all(hosts.map(async (h) => ({
-        ...(full ? detail(h, ctx.apiVersion) : summary(h, ctx.apiVersion)),
-        ...(servers ? { servers: await serversOn(deps.table, h) } : {}),
+        ...(full ? detail(h, ctx.apiVersion, now()) : summary(h, ctx.apiVersion)),
+        ...(servers ? await serversField(deps.table, h, ctx.apiVersion) : {}),
       }))),
     });
   };
@@ -134,7 +153,18 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => {
         const h = await hypervisorById(deps.table, pathParam(event, 'hypervisor_id'), ctx.apiVersion);
         const servers = withServers(ctx, event.queryStringParameters ?? {});
-        return json(200, { hypervisor: { ...detail(h, ctx.apiVersion), ...(servers ? { servers: await serversOn(deps.table, h) } : {}) } });
+        return json(200, { hypervisor: { ...detail(h, ctx.apiVersion, now()), ...(servers ? await serversField(deps.table, h, ctx.apiVersion) : {}) } });
+      },
+    },
+    {
+      method: 'GET', path: `${H}/{hypervisor_id}/uptime`, policy: 'os_compute_api:os-hypervisors:uptime',
+      doc: { summary: 'A hypervisor\'s uptime (admin; before 2.88, in the detail from it)', success: [200] },
+      handler: async (event, ctx) => {
+        if (isAtLeast(ctx.apiVersion, '2.88')) throw notFoundRoute();
+        const h = await hypervisorById(deps.table, pathParam(event, 'hypervisor_id'), ctx.apiVersion);
+        // Nova asks the host's compute service, which must be up (ComputeServiceUnavailable, 400).
+        if (h.forcedDown) throw new BadRequest(`Compute service of ${h.name} is unavailable at this time.`);
+        return json(200, { hypervisor: { ...summary(h, ctx.apiVersion), uptime: hostUptime(h, now()) } });
       },
     },
     {
@@ -232,9 +262,33 @@ function serviceRoutes(deps: AdmissionDeps): ApiRoute[] {
   ];
 }
 
-/** os-hosts, deprecated at 2.43 (gone from it): each host's compute service and its resources. */
+type HostUpdate = { status?: string; maintenance_mode?: string };
+
+/**
+ * os-hosts, deprecated at 2.43 (gone from it): each host's compute service and its resources,
+ * and the host-wide changes Nova passes to the host's driver. Of those, `status` (whether the
+ * host takes new servers) is the service's enabled flag, the one the scheduler reads; a
+ * maintenance window and power actions are what libvirt's driver refuses (501) and what a
+ * simulated host has no meaning for, so they are refused the same way, after the host is found.
+ */
 function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
   const gone = (ctx: ApiContext) => { if (isAtLeast(ctx.apiVersion, '2.43')) throw notFoundRoute(); };
+  const now = () => (deps.now ?? Date.now)();
+  /** The host, or Nova's 404 (its host mapping is looked up first: HostMappingNotFound). */
+  const hostNamed = async (name: string) => {
+    const host = (await readHosts(deps.table)).find((h) => h.name === name);
+    if (!host) throw new NotFound(`Host '${name}' is not mapped to any cell`);
+    return host;
+  };
+  const powerAction = (action: 'startup' | 'shutdown' | 'reboot', policy: ApiRoute['policy']): ApiRoute => ({
+    method: 'GET', path: `/v2.1/os-hosts/{host_name}/${action}`, policy,
+    doc: { summary: `${action} a host (admin; before 2.43): not supported by the simulated hosts (501)`, success: [200] },
+    handler: async (event, ctx) => {
+      gone(ctx);
+      await hostNamed(pathParam(event, 'host_name'));
+      throw new NotImplemented();
+    },
+  });
   return [
     {
       method: 'GET', path: '/v2.1/os-hosts', policy: 'os_compute_api:os-hosts:list',
@@ -264,5 +318,22 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
         });
       },
     },
+    {
+      method: 'PUT', path: '/v2.1/os-hosts/{host_name}', policy: 'os_compute_api:os-hosts:update', body: {},
+      doc: { summary: 'Enable or disable a host for new servers (admin; before 2.43); maintenance mode is not supported (501)', success: [200] },
+      handler: async (event, ctx) => {
+        gone(ctx);
+        const body = checkBody<HostUpdate>('updateHost', ctx.apiVersion, event.body);
+        const host = await hostNamed(pathParam(event, 'host_name'));
+        // Refused before the status is set, so that a request refused changes nothing (Nova sets the status first).
+        if (body.maintenance_mode !== undefined) throw new NotImplemented();
+        const enabled = body.status!.trim().toLowerCase() === 'enable';
+        await setHostService(deps.table, host.name, { enabled, disabledReason: null }, now());
+        return json(200, { host: host.name, status: enabled ? 'enabled' : 'disabled' });
+      },
+    },
+    powerAction('startup', 'os_compute_api:os-hosts:start'),
+    powerAction('shutdown', 'os_compute_api:os-hosts:shutdown'),
+    powerAction('reboot', 'os_compute_api:os-hosts:reboot'),
   ];
 }

@@ -43,6 +43,8 @@ export interface Host extends ComputeHostConfig {
   /** The integer ids before 2.53: the host's place in the configuration, from 1. */
   readonly number: number;
   readonly updated: string;
+  /** When the host came into service (was seeded): where its uptime starts. Absent on hosts seeded before it was kept. */
+  readonly since?: string;
 }
 
 const PK = 'HOSTS';
@@ -56,7 +58,7 @@ function newHost(config: ComputeHostConfig, index: number, now: number): Host {
   return {
     ...config, configuredZone: config.zone, usedVcpus: 0, usedRam: 0, usedDisk: 0, allocations: {}, groups: {}, enabled: true, disabledReason: null,
     forcedDown: false, serviceId: serviceIdOf(config.name), hypervisorId: hypervisorIdOf(config.name), number: index + 1,
-    updated: new Date(now).toISOString(),
+    updated: new Date(now).toISOString(), since: new Date(now).toISOString(),
   };
 }
 
