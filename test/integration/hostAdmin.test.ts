@@ -91,6 +91,13 @@ describe('the hypervisor detail as microversions change it', () => {
 });
 
 describe('os-hosts\' update and power actions', () => {
+  it('lists every host for a blank zone, as Nova filters only by a zone given', async () => {
+    const names = async (query: string) => (await admin.get(`/os-hosts${query}`)).body.hosts.map((h: { host_name: string }) => h.host_name);
+    expect(await names('?zone=')).toEqual(['h1', 'h2']);
+    expect(await names('?zone=nova')).toEqual(['h1', 'h2']);
+    expect(await names('?zone=xxx')).toEqual([]);
+  });
+
   it('disables and enables a host for new servers through its service, in any case Nova takes', async () => {
     const off = await admin.request('PUT', '/os-hosts/h1', { status: 'DISABLE' });
     expect([off.status, off.body]).toEqual([200, { host: 'h1', status: 'disabled' }]);

@@ -295,8 +295,9 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
       doc: { summary: 'List hosts (admin; before 2.43)', success: [200], query: ['zone'] },
       handler: async (event, ctx) => {
         gone(ctx);
+        // Nova filters only by a zone that is not empty (`if zone:`): a blank one lists every host.
         const zone = event.queryStringParameters?.zone;
-        const hosts = (await readHosts(deps.table)).filter((h) => zone === undefined || h.zone === zone);
+        const hosts = (await readHosts(deps.table)).filter((h) => !zone || h.zone === zone);
         return json(200, { hosts: hosts.map((h) => ({ host_name: h.name, service: 'compute', zone: h.zone })) });
       },
     },
