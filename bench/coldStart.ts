@@ -1,34 +1,50 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { DEFAULT_RUNTIME, ESM_REQUIRE_BANNER } from '../lib/taskgateFunction.js';
+import { bundleFunction, ENTRY_FILE, esbuildTarget, filesLoadedAtInit } from '../lib/functionBundle.js';
+import { DEFAULT_RUNTIME } from '../lib/taskgateFunction.js';
 import { median } from './stats.js';
 
-// `npx tsx bench/coldStart.ts [runs]`: each handler bundled as CDK's NodejsFunction bundles it
-// (lib/taskgateFunction.ts: esbuild, ESM, minified, external source map, the require banner,
-// module before main, target the stack's runtime), then its module initialisation timed in
-// `runs` fresh Node processes, each importing the bundle once: wall time and CPU time (steadier
-// on a shared machine), with and without --enable-source-maps (which makes Node read and parse
-// the whole source map as the module loads). Prints sizes and medians.
+// `npx tsx bench/coldStart.ts [runs] [handler...]`: each handler built as the stack builds it
+// (lib/functionBundle.ts: esbuild, ESM split into an entry and chunks, minified, source maps,
+// the require banner, built-ins through require, target the stack's runtime), then its module
+// initialisation timed in `runs` fresh Node processes, each importing the entry once: wall time
+// and CPU time (steadier on a shared machine), with and without --enable-source-maps (which
+// makes Node read and parse the source maps as the modules load). Prints what a cold start
+// loads (the entry and the chunks it imports statically), the whole asset, the medians, and
+// the load average (the machine is shared: compare figures taken at similar loads).
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 /** Every function's entry: each directory of functions/ with a handler.ts (lib/taskgateFunction.ts's handlerDir). */
 export const HANDLERS = readdirSync(join(root, 'functions')).filter((dir) => existsSync(join(root, 'functions', dir, 'handler.ts'))).sort();
 
 export interface InitFigures { wallMs: number; cpuMs: number; minWallMs: number; maxWallMs: number }
-export interface ColdStart { handler: string; kib: number; mapKib: number; plain?: InitFigures; sourceMaps?: InitFigures; notLoaded?: string }
+export interface ColdStart {
+  handler: string;
+  /** What a cold start loads: the entry and the chunks it imports statically. */
+  initKib: number;
+  /** Every JavaScript file of the asset (chunks loaded on first use included), and the source maps. */
+  kib: number;
+  mapKib: number;
+  /** The one-minute load average when the timing started. */
+  load: number;
+  plain?: InitFigures;
+  sourceMaps?: InitFigures;
+  notLoaded?: string;
+}
 
-/** esbuild with the arguments CDK passes it for a TaskgateFunction. */
-export function bundleAsCdk(handler: string, outdir: string): string {
-  const file = join(outdir, handler, 'index.mjs');
-  const target = DEFAULT_RUNTIME.name.replace(/^nodejs(\d+)\.x$/, 'node$1');
-  execFileSync(join(root, 'node_modules/.bin/esbuild'), [
-    join(root, `functions/${handler}/handler.ts`), '--bundle', `--target=${target}`, '--platform=node', '--format=esm',
-    '--minify', '--sourcemap', '--main-fields=module,main', `--banner:js=${ESM_REQUIRE_BANNER}`, `--outfile=${file}`, '--log-level=error',
-  ]);
-  return file;
+/** Builds a handler as the stack does; its entry file and sizes. */
+export async function bundleAsDeployed(handler: string, outdir: string) {
+  const dir = join(outdir, handler);
+  const meta = await bundleFunction(handler, dir, esbuildTarget(DEFAULT_RUNTIME.name));
+  const bytes = (files: string[]) => files.reduce((sum, f) => sum + meta.outputs[f]!.bytes, 0) / 1024;
+  const js = Object.keys(meta.outputs).filter((f) => f.endsWith('.mjs'));
+  return {
+    file: join(dir, ENTRY_FILE),
+    initKib: bytes(filesLoadedAtInit(meta)), kib: bytes(js), mapKib: bytes(Object.keys(meta.outputs).filter((f) => f.endsWith('.map'))),
+  };
 }
 
 /** The import's wall and CPU milliseconds in a fresh Node process, medians of `runs`. */
@@ -56,38 +72,43 @@ export function initTimes(file: string, runs: number, nodeOptions: string[] = []
   return { wallMs: median(wall), cpuMs: median(cpu), minWallMs: Math.min(...wall), maxWallMs: Math.max(...wall) };
 }
 
-export function measureColdStarts(runs: number, tick: () => void = () => {}): ColdStart[] {
+export async function measureColdStarts(runs: number, tick: () => void = () => {}, handlers = HANDLERS): Promise<ColdStart[]> {
   const out = mkdtempSync(join(tmpdir(), 'taskgate-bundles-'));
   try {
-    return HANDLERS.map((handler) => {
-      const file = bundleAsCdk(handler, out);
-      const size = { handler, kib: statSync(file).size / 1024, mapKib: statSync(`${file}.map`).size / 1024 };
-      try {
-        const plain = initTimes(file, runs);
-        return { ...size, plain, sourceMaps: initTimes(file, runs, ['--enable-source-maps']) };
-      } catch (err) {
-        // A function that reads its own configuration at load (the EC2 driver's) is sized, not timed.
-        const reason = String((err as Error).message).split('\n').reverse().find((l) => /Error\b/.test(l) && l.length < 300) ?? 'failed to load';
-        return { ...size, notLoaded: reason.slice(0, 160) };
-      } finally {
-        tick();
-      }
-    });
+    const rows: ColdStart[] = [];
+    for (const handler of handlers) rows.push(await measureOne(handler));
+    return rows;
   } finally {
     rmSync(out, { recursive: true, force: true });
+  }
+
+  async function measureOne(handler: string): Promise<ColdStart> {
+    const { file, ...sizes } = await bundleAsDeployed(handler, out);
+    const size = { handler, ...sizes, load: loadavg()[0]! };
+    try {
+      const plain = initTimes(file, runs);
+      return { ...size, plain, sourceMaps: initTimes(file, runs, ['--enable-source-maps']) };
+    } catch (err) {
+      // A function that reads its own configuration at load (the EC2 driver's) is sized, not timed.
+      const reason = String((err as Error).message).split('\n').reverse().find((l) => /Error\b/.test(l) && l.length < 300) ?? 'failed to load';
+      return { ...size, notLoaded: reason.slice(0, 160) };
+    } finally {
+      tick();
+    }
   }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const runs = Number(process.argv[2] ?? 11);
-  for (const line of coldStartLines(measureColdStarts(runs), runs)) console.log(line);
+  const only = process.argv.slice(3);
+  for (const line of coldStartLines(await measureColdStarts(runs, undefined, only.length > 0 ? only : HANDLERS), runs)) console.log(line);
 }
 
 export function coldStartLines(rows: ColdStart[], runs: number): string[] {
   const f = (i: InitFigures) => `${i.wallMs.toFixed(1).padStart(6)} ms wall (${i.minWallMs.toFixed(0)}-${i.maxWallMs.toFixed(0)}), ${i.cpuMs.toFixed(1).padStart(6)} ms CPU`;
   return [
-    `handler      bundle (map)          init, median of ${runs} fresh processes: plain | with --enable-source-maps`,
-    ...rows.map((r) => `${r.handler.padEnd(11)} ${r.kib.toFixed(0).padStart(5)} KiB (${r.mapKib.toFixed(0).padStart(5)} KiB)  `
+    `handler     loaded at init / asset (maps)  load  init, median of ${runs} fresh processes: plain | with --enable-source-maps`,
+    ...rows.map((r) => `${r.handler.padEnd(11)} ${r.initKib.toFixed(0).padStart(5)} KiB / ${r.kib.toFixed(0).padStart(5)} KiB (${r.mapKib.toFixed(0).padStart(5)} KiB) ${r.load.toFixed(1).padStart(5)}  `
       + (r.plain && r.sourceMaps ? `${f(r.plain)} | ${f(r.sourceMaps)}` : `not timed: it does not load without its deployment's configuration (${r.notLoaded})`)),
   ];
 }

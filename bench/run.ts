@@ -626,13 +626,13 @@ async function scale(h: Harness) {
   say();
 }
 
-// 6. Cold start: each bundle as CDK builds it, its size and module initialisation in fresh Node processes (coldStart.ts).
-function coldStart() {
+// 6. Cold start: each function built as the stack builds it, its size and module initialisation in fresh Node processes (coldStart.ts).
+async function coldStart() {
   const bar = progress('cold start', HANDLERS.length);
-  const rows = measureColdStarts(SIZE.coldRuns, () => bar.tick());
+  const rows = await measureColdStarts(SIZE.coldRuns, () => bar.tick());
   bar.done();
   results.coldStart = rows;
-  say('## Cold start: esbuild as CDK bundles (minified ESM, source map), module initialisation in fresh Node processes');
+  say('## Cold start: each function as lib/functionBundle.ts builds it (minified ESM, chunks loaded on first use, source maps), module initialisation in fresh Node processes');
   for (const line of coldStartLines(rows, SIZE.coldRuns)) say(line);
   say();
 }
@@ -652,7 +652,7 @@ try {
   const peerFigures = runs('peers') ? await peers(h) : [];
   if (runs('contention')) await contention(h);
   if (runs('scale')) await scale(h);
-  if (runs('coldstart')) coldStart();
+  if (runs('coldstart')) await coldStart();
   if (!only) writeResults(peerFigures);
 } finally {
   await h.stop();

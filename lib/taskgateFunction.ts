@@ -1,25 +1,24 @@
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Role, ServicePrincipal } from 'aws-cdk-lib/aws-iam';
-import { Architecture, ApplicationLogLevel, LoggingFormat, Runtime, SystemLogLevel, Tracing } from 'aws-cdk-lib/aws-lambda';
-import { LogLevel, NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
+import {
+  Architecture, ApplicationLogLevel, Code, Function as LambdaFunction, LoggingFormat, Runtime, SystemLogLevel, Tracing,
+} from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
+import { ESM_REQUIRE_BANNER, esbuildTarget } from './functionBundle.js';
+
+export { ESM_REQUIRE_BANNER };
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
-const entryOf = (name: string) => fileURLToPath(new URL(`../functions/${name}/handler.ts`, import.meta.url));
+const bundler = fileURLToPath(new URL('./functionBundle.ts', import.meta.url));
 
 /**
  * Newest Node.js that both AWS Lambda and LocalStack run (LocalStack's runtime list has
  * nodejs24.x). A LocalStack too old for it can take `-c lambdaRuntime=nodejs22.x`.
  */
 export const DEFAULT_RUNTIME = Runtime.NODEJS_24_X;
-
-/**
- * esbuild emits ESM (the handlers and middy are ES modules); a few CommonJS dependencies call
- * `require`, which an ES module does not have, so the bundle creates one.
- */
-export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
 
 /** Each function's memory unless the stack says otherwise (docs/costs.md: sized from the bench's durations). */
 export const DEFAULT_MEMORY_MB = 512;
@@ -38,12 +37,13 @@ export interface TaskgateFunctionProps {
 }
 
 /**
- * One taskgate Lambda: bundled locally by esbuild (no Docker to synth), arm64, JSON logs into its
+ * One taskgate Lambda: bundled locally by esbuild (no Docker to synth) into an entry and chunks
+ * loaded on first use (lib/functionBundle.ts), arm64, JSON logs into its
  * own log group with a retention, active tracing, and a role of its own that starts with nothing
  * but writing to that log group: every table and queue permission is added by name, per function.
  */
 export class TaskgateFunction extends Construct {
-  readonly fn: NodejsFunction;
+  readonly fn: LambdaFunction;
   readonly role: Role;
   readonly logGroup: LogGroup;
 
@@ -57,13 +57,31 @@ export class TaskgateFunction extends Construct {
     });
     this.logGroup.grant(this.role, 'logs:CreateLogStream', 'logs:PutLogEvents');
 
-    this.fn = new NodejsFunction(this, 'Function', {
-      entry: entryOf(props.handlerDir),
-      handler: 'handler',
-      projectRoot,
-      depsLockFilePath: `${projectRoot}package-lock.json`,
+    const runtime = props.runtime ?? DEFAULT_RUNTIME;
+    this.fn = new LambdaFunction(this, 'Function', {
+      // Not NodejsFunction: it writes one file, inlining every import() (lib/functionBundle.ts).
+      // The hash is the output's, as NodejsFunction's; a synth that skips bundling (the
+      // `aws:cdk:bundling-stacks` context) never runs the build.
+      code: Code.fromAsset(projectRoot, {
+        assetHashType: AssetHashType.OUTPUT,
+        bundling: {
+          // Never pulled: the local build below always runs. The command is also what tells the
+          // assets apart: CDK reuses one bundling's output for another with the same options.
+          image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+          command: ['node', '--import', 'tsx', 'lib/functionBundle.ts', props.handlerDir, '/asset-output', esbuildTarget(runtime.name)],
+          local: {
+            tryBundle(outputDir) {
+              execFileSync(process.execPath, ['--import', 'tsx', bundler, props.handlerDir, outputDir, esbuildTarget(runtime.name)], {
+                cwd: projectRoot, stdio: ['ignore', 'ignore', 'inherit'],
+              });
+              return true;
+            },
+          },
+        },
+      }),
+      handler: 'index.handler',
       description: props.description,
-      runtime: props.runtime ?? DEFAULT_RUNTIME,
+      runtime,
       architecture: Architecture.ARM_64,
       memorySize: props.memorySize ?? DEFAULT_MEMORY_MB,
       timeout: props.timeout,
@@ -77,18 +95,6 @@ export class TaskgateFunction extends Construct {
       // cold start, about a third more init CPU (docs/costs.md); the map ships beside the bundle
       // for reading a minified stack trace after the fact.
       environment: props.environment,
-      bundling: {
-        format: OutputFormat.ESM,
-        mainFields: ['module', 'main'],
-        banner: ESM_REQUIRE_BANNER,
-        minify: true,
-        sourceMap: true,
-        // esbuild reports only errors: a synth that works prints nothing.
-        logLevel: LogLevel.ERROR,
-        // Bundle the AWS SDK too: the version in package-lock.json is the one the tests ran,
-        // not whichever the runtime happens to ship.
-        externalModules: [],
-      },
     });
   }
 }

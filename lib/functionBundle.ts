@@ -1,0 +1,97 @@
+import { isBuiltin } from 'node:module';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build, type Metafile, type Plugin } from 'esbuild';
+
+// How a taskgate function is built for Lambda (lib/taskgateFunction.ts runs it at synth, in a
+// child process because esbuild's plugins need its asynchronous API; bench/coldStart.ts runs
+// it to time what it builds). CDK's NodejsFunction writes one file, so every `import()` of a
+// rarely used route's code is inlined and parsed at every cold start; this build splits them
+// into chunks loaded on first use, and takes Node's built-in modules through `require`
+// (cjsBuiltins below). docs/costs.md ("Cold start") has the figures.
+
+/**
+ * esbuild emits ESM (the handlers and middy are ES modules); a few CommonJS dependencies call
+ * `require`, which an ES module does not have, so each output file creates one.
+ */
+export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+
+/** The file Lambda loads (handler `index.handler`); the chunks it imports sit in chunks/. */
+export const ENTRY_FILE = 'index.mjs';
+
+const projectRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** esbuild's target for a Lambda runtime: `nodejs24.x` is `node24`. */
+export const esbuildTarget = (runtimeName: string): string => runtimeName.replace(/^nodejs(\d+)\.x$/, 'node$1');
+
+/**
+ * An ES module's `import ... from 'node:http'` makes Node build the module's ES facade, which
+ * reads every export, lazy ones included: on Node 24 `http`'s WebSocket getters load undici
+ * and `crypto`'s load WebCrypto, about 40 ms of CPU at every cold start for code the functions
+ * never call. `require` hands over the module object and runs no getter, so each built-in
+ * imported statically becomes a tiny CommonJS module that requires it.
+ */
+const cjsBuiltins: Plugin = {
+  name: 'builtins-through-require',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?[a-z][a-z0-9_/]*$/ }, (args) => (
+      args.kind === 'import-statement' && args.namespace !== 'builtin' && isBuiltin(args.path)
+        ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }
+        : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+  },
+};
+
+/** Builds functions/<handlerDir>/handler.ts into `outdir` (index.mjs, chunks/, source maps); resolves to esbuild's metafile. */
+export async function bundleFunction(handlerDir: string, outdir: string, target: string): Promise<Metafile> {
+  const result = await build({
+    entryPoints: { index: join(projectRoot, 'functions', handlerDir, 'handler.ts') },
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target,
+    outdir,
+    outExtension: { '.js': '.mjs' },
+    chunkNames: 'chunks/[name]-[hash]',
+    mainFields: ['module', 'main'],
+    banner: { js: ESM_REQUIRE_BANNER },
+    minify: true,
+    // The map ships beside each file for reading a minified stack trace after the fact; the
+    // function does not run with --enable-source-maps (docs/costs.md).
+    sourcemap: true,
+    // The AWS SDK is bundled too: the version in package-lock.json is the one the tests ran.
+    external: [],
+    plugins: [cjsBuiltins],
+    metafile: true,
+    logLevel: 'error',
+    absWorkingDir: projectRoot,
+  });
+  return result.metafile;
+}
+
+/**
+ * The output files a cold start loads: the entry and every chunk it imports statically,
+ * transitively (paths as the metafile gives them, relative to the project root). Chunks
+ * reached only through `import()` load when a request first needs them.
+ */
+export function filesLoadedAtInit(metafile: Metafile): string[] {
+  // Each chunk an import() loads is an entry point of its own to esbuild: the handler is the one.
+  const entry = Object.keys(metafile.outputs).find((file) => /(^|\/)functions\/\w+\/handler\.ts$/.test(metafile.outputs[file]!.entryPoint ?? ''));
+  if (!entry) throw new Error('the metafile has no entry point');
+  const seen = new Set<string>();
+  const visit = (file: string) => {
+    if (seen.has(file)) return;
+    seen.add(file);
+    for (const i of metafile.outputs[file]!.imports) if (i.kind === 'import-statement' && !i.external) visit(i.path);
+  };
+  visit(entry);
+  return [...seen];
+}
+
+// `node --import tsx lib/functionBundle.ts <handlerDir> <outdir> <target>`: what the synth runs.
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  const [handlerDir, outdir, target] = process.argv.slice(2);
+  if (!handlerDir || !outdir || !target) throw new Error('usage: functionBundle.ts <handlerDir> <outdir> <target>');
+  await bundleFunction(handlerDir, outdir, target);
+}
