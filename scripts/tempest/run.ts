@@ -8,6 +8,7 @@ import { VOLUME_MAX_VERSION, VOLUME_MIN_VERSION } from '../../functions/api/volu
 import { PUBLIC_NETWORK_ID } from '../../functions/core/networks/defaults.js';
 import { identityConfig } from '../../functions/core/shared/config.js';
 import { identityProvider } from '../../functions/core/identity/fromConfig.js';
+import { seedHosts } from '../../functions/core/placement/hosts.js';
 import { startRuntime } from '../../local/runtime.js';
 import { keystoneInstalled, keystoneModeSettings, startKeystone } from '../keystone/harness.js';
 
@@ -40,6 +41,13 @@ const runtime = await startRuntime({
   port: 0, driver: { stepMs: 50 }, identity, dynamodbEndpoint: process.env.TASKGATE_DYNAMODB_ENDPOINT,
 });
 await keystone.registerCompute(runtime.apiUrl);
+// Two compute hosts, as a two-node DevStack has: Tempest's os-hosts list wants at least two, and
+// its multinode and migration tests a host to move to. Each holds far more than a run builds.
+const HOSTS = [
+  { name: 'compute1', zone: 'nova', vcpus: 2048, ram: 8 * 1024 * 1024, disk: 512 * 1024 },
+  { name: 'compute2', zone: 'nova', vcpus: 2048, ram: 8 * 1024 * 1024, disk: 512 * 1024 },
+];
+await seedHosts(runtime.table, HOSTS);
 
 const ws = mkdtempSync(join(tmpdir(), 'taskgate-tempest-'));
 mkdirSync(join(ws, 'etc'));
@@ -85,6 +93,7 @@ region = ${keystone.region}
 endpoint_type = publicURL
 build_timeout = 60
 build_interval = 1
+min_compute_nodes = ${HOSTS.length}
 # taskgate keeps a shelved server until it is offloaded explicitly (Nova with -1).
 shelved_offload_time = -1
 # The shared network every project's servers are built on (Tempest's create_test_server asks

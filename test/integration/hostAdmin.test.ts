@@ -1,12 +1,15 @@
 import { readHost, seedHosts } from '../../functions/core/placement/hosts.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
-import { Nova } from '../support/nova.js';
+import { Nova, type NovaResponse } from '../support/nova.js';
+import { tempestProblems } from '../support/tempestSchemas.js';
 
 // Nova's host-wide admin calls over two simulated hosts, through the whole runtime: a
 // hypervisor's uptime, the detail's shapes as microversions
 // change them, os-hosts' update (status steers the scheduler's flag; maintenance mode, like the
 // power actions, is refused 501 as libvirt's driver refuses it) and Nova's answers to bad input,
-// each of which leaves the host as it was.
+// each of which leaves the host as it was; and every answer of os-hypervisors, os-hosts,
+// os-services and os-aggregates against the schemas Tempest holds Nova to (test/fixtures/tempest),
+// at the microversions where they change.
 
 const HOSTS = [
   { name: 'h1', zone: 'nova', vcpus: 4, ram: 8192, disk: 100 },
@@ -23,6 +26,11 @@ beforeAll(async () => {
   member = new Nova(runtime.apiUrl, 'pat:hosts');
 });
 afterAll(() => runtime.stop());
+
+function conforms(module: string, name: string, res: NovaResponse) {
+  const problems = tempestProblems(module, name, res);
+  if (problems.length > 0) throw new Error(`${module}.${name}: ${problems.join('; ')}\n${JSON.stringify(res.body, null, 1)}`);
+}
 
 /** What the host's item says of its service: what the scheduler reads. */
 const service = async (name: string) => {
@@ -145,5 +153,62 @@ describe('os-hosts\' update and power actions', () => {
       expect([action, (await admin.atVersion('2.43').get(`/os-hosts/h2/${action}`)).status]).toEqual([action, 404]);
     }
     expect(await service('h2')).toEqual(UP);
+  });
+});
+
+describe('the answers Tempest checks', () => {
+  it('hypervisors: list, detail, show, statistics, uptime, servers and search, as each schema version has them', async () => {
+    for (const [module, version] of [['v2_1', '2.1'], ['v2_28', '2.28'], ['v2_33', '2.33'], ['v2_33', '2.41'], ['v2_53', '2.53'], ['v2_53', '2.79']] as const) {
+      const v = admin.atVersion(version);
+      const list = await v.get('/os-hypervisors');
+      conforms(`${module}.hypervisors`, 'list_search_hypervisors', list);
+      conforms(`${module}.hypervisors`, 'list_hypervisors_detail', await v.get('/os-hypervisors/detail'));
+      const id = list.body.hypervisors[0].id;
+      conforms(`${module}.hypervisors`, 'get_hypervisor', await v.get(`/os-hypervisors/${id}`));
+      conforms(`${module}.hypervisors`, 'get_hypervisor_statistics', await v.get('/os-hypervisors/statistics'));
+      conforms(`${module}.hypervisors`, 'get_hypervisor_uptime', await v.get(`/os-hypervisors/${id}/uptime`));
+      if (version === '2.53' || version === '2.79') {
+        conforms(`${module}.hypervisors`, 'list_search_hypervisors', await v.get('/os-hypervisors?with_servers=true'));
+        conforms(`${module}.hypervisors`, 'list_hypervisors_detail', await v.get('/os-hypervisors/detail?with_servers=true&hypervisor_hostname_pattern=h'));
+      } else {
+        conforms(`${module}.hypervisors`, 'get_hypervisors_servers', await v.get('/os-hypervisors/h1/servers'));
+        conforms(`${module}.hypervisors`, 'list_search_hypervisors', await v.get('/os-hypervisors/h/search'));
+      }
+    }
+  });
+
+  it('hosts: list, show and update (until 2.43)', async () => {
+    conforms('v2_1.hosts', 'list_hosts', await admin.get('/os-hosts'));
+    conforms('v2_1.hosts', 'get_host_detail', await admin.get('/os-hosts/h1'));
+    conforms('v2_1.hosts', 'update_host', await admin.request('PUT', '/os-hosts/h1', { status: 'enable' }));
+  });
+
+  it('services: list, enable, disable with a reason, force down, and 2.53\'s update', async () => {
+    conforms('v2_1.services', 'list_services', await admin.get('/os-services'));
+    conforms('v2_11.services', 'list_services', await admin.atVersion('2.11').get('/os-services'));
+    conforms('v2_1.services', 'disable_log_reason', await admin.request('PUT', '/os-services/disable-log-reason', { host: 'h1', binary: 'nova-compute', disabled_reason: 'schema' }));
+    conforms('v2_1.services', 'enable_disable_service', await admin.request('PUT', '/os-services/enable', { host: 'h1', binary: 'nova-compute' }));
+    conforms('v2_11.services', 'update_forced_down', await admin.atVersion('2.11').request('PUT', '/os-services/force-down', { host: 'h1', binary: 'nova-compute', forced_down: false }));
+    const v = admin.atVersion('2.53');
+    const list = await v.get('/os-services');
+    conforms('v2_53.services', 'list_services', list);
+    conforms('v2_53.services', 'update_service', await v.request('PUT', `/os-services/${list.body.services[0].id}`, { status: 'enabled' }));
+    expect([await service('h1'), await service('h2')]).toEqual([UP, UP]);
+  });
+
+  it('aggregates: create, list, show, update, add and remove a host, set metadata, delete, before and from 2.41', async () => {
+    for (const [module, version] of [['v2_1', '2.1'], ['v2_41', '2.41']] as const) {
+      const v = admin.atVersion(version);
+      const made = await v.post('/os-aggregates', { aggregate: { name: `schema-${version}`, availability_zone: `zone-${version.replace('.', '-')}` } });
+      conforms(`${module}.aggregates`, 'create_aggregate', made);
+      const id = made.body.aggregate.id;
+      conforms(`${module}.aggregates`, 'list_aggregates', await v.get('/os-aggregates'));
+      conforms(`${module}.aggregates`, 'get_aggregate', await v.get(`/os-aggregates/${id}`));
+      conforms(`${module}.aggregates`, 'update_aggregate', await v.request('PUT', `/os-aggregates/${id}`, { aggregate: { name: `renamed-${version}` } }));
+      conforms(`${module}.aggregates`, 'aggregate_add_remove_host', await v.post(`/os-aggregates/${id}/action`, { add_host: { host: 'h2' } }));
+      conforms(`${module}.aggregates`, 'aggregate_set_metadata', await v.post(`/os-aggregates/${id}/action`, { set_metadata: { metadata: { k: 'v' } } }));
+      conforms(`${module}.aggregates`, 'aggregate_add_remove_host', await v.post(`/os-aggregates/${id}/action`, { remove_host: { host: 'h2' } }));
+      conforms(`${module}.aggregates`, 'delete_aggregate', await v.request('DELETE', `/os-aggregates/${id}`));
+    }
   });
 });
