@@ -9,6 +9,9 @@ import { createApi } from '../../functions/api/app.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { createComputeHandler } from '../../functions/compute/batch.js';
 import { parseOperationMessage, sqsOperationQueue } from '../../functions/core/compute/queue.js';
+import { seedHosts } from '../../functions/core/placement/hosts.js';
+import { NO_VALID_HOST } from '../../functions/core/placement/scheduler.js';
+import type { ComputeHostConfig } from '../../functions/core/shared/config.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';
 import { makeTable, type Table } from '../../functions/core/shared/table.js';
@@ -31,6 +34,9 @@ import { seedPort } from '../support/networks.js';
 // fauxqs over HTTP, a seeded random workload from many clients on shared instances, volumes
 // and ports, every fault of test/support/faults mixed in; then quiescence (faults off, the
 // queues drained, the sweeper driven on a clock the run controls), then the history checker.
+// Placement is under pressure too: a few small hosts, a project quota the workload reaches, and
+// creates into an anti-affinity group, so that "no host over capacity", "no quota over its
+// limit" and "no anti-affinity group sharing a host" each have writes to check.
 
 export interface ChaosOptions {
   readonly seed: number;
@@ -41,6 +47,25 @@ export interface ChaosOptions {
   readonly ports?: number;
   /** Scales every fault rate (1 = the defaults below, 0 = no faults). */
   readonly faultLevel?: number;
+  /** The compute hosts (default CHAOS_HOSTS). */
+  readonly hosts?: readonly ComputeHostConfig[];
+  /** The workload's project's quota (default CHAOS_QUOTA; -1 is unlimited). */
+  readonly quota?: { readonly instances: number; readonly cores: number; readonly ram: number };
+  /** The share of creates asked into the run's anti-affinity server group (default 0.3). */
+  readonly groupShare?: number;
+}
+
+/** What the run put placement through, and how much each placement invariant had to check. */
+export interface PlacementFigures {
+  readonly hosts: number;
+  /** Servers that got Nova's NoValidHost fault (no host with room, or none the group allows). */
+  readonly noValidHost: number;
+  /** Creates refused 403 by the project's quota. */
+  readonly quotaRefusals: number;
+  /** Creates asked into the anti-affinity group. */
+  readonly groupCreates: number;
+  /** Writes the three checkers replayed: host items (capacity), usage items (quota), group members placed (anti-affinity). */
+  readonly checked: { readonly hostWrites: number; readonly usageWrites: number; readonly groupMembersPlaced: number };
 }
 
 export interface ChaosReport {
@@ -55,6 +80,7 @@ export interface ChaosReport {
   readonly reservationsReclaimed: number;
   /** Keyed requests whose answer was lost (API killed, 5xx), retried with their key after its window. */
   readonly keyedRetriesAfterLoss: number;
+  readonly placement: PlacementFigures;
   readonly quiescent: boolean;
   readonly historyEvents: number;
   readonly seconds: number;
@@ -81,7 +107,38 @@ const RATES = {
   queue: { sendFailure: 0.02, drop: 0.02, delay: 0.03, duplicate: 0.03 } satisfies QueueFaultRates,
 };
 
+/**
+ * Four hosts that fit a handful of servers each: three m1.tiny, or one m1.medium and one m1.tiny
+ * (the resizes' largest flavor), so creates and resizes find hosts full.
+ */
+export const CHAOS_HOSTS: readonly ComputeHostConfig[] = Array.from({ length: 4 }, (_, i) => ({
+  name: `chaos-host-${i + 1}`, zone: 'nova', vcpus: 3, ram: 6144, disk: 60,
+}));
+/**
+ * Above what the hosts hold (12 m1.tiny), so that creates meet full hosts (NoValidHost) before
+ * the quota, and reached all the same: a server in ERROR counts until it is deleted, as in Nova.
+ */
+export const CHAOS_QUOTA = { instances: 16, cores: 24, ram: -1 };
+
 const count = (into: Record<string, number>, key: string) => { into[key] = (into[key] ?? 0) + 1; };
+
+/** What each placement checker had to look at in the history, and the NoValidHost servers in it. */
+function placementChecked(history: readonly HistoryEvent[]) {
+  let hostWrites = 0;
+  let usageWrites = 0;
+  const members = new Set<string>();
+  const noValidHost = new Set<string>();
+  for (const e of history) {
+    if (e.kind !== 'write' || !e.ok || !e.after) continue;
+    if (e.pk === 'HOSTS' && e.sk.startsWith('HOST#')) hostWrites++;
+    if (e.pk.startsWith('SERVERUSAGE#')) usageWrites++;
+    if (e.pk.startsWith('INSTANCE#') && e.sk === 'META') {
+      if (e.after.serverGroupId && e.after.host) members.add(e.pk);
+      if (e.after.fault?.message === NO_VALID_HOST) noValidHost.add(e.pk);
+    }
+  }
+  return { checked: { hostWrites, usageWrites, groupMembersPlaced: members.size }, noValidHost: noValidHost.size };
+}
 
 export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const began = Date.now();
@@ -94,6 +151,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const faultsOn = { value: level > 0 };
 
   const emulators = await startEmulators({ visibilityTimeoutSeconds: 1, maxReceiveCount: 4 });
+  const hosts = options.hosts ?? CHAOS_HOSTS;
   const clientFor = (): Table => makeTable(emulators.tableName, new DynamoDBClient({
     endpoint: emulators.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'taskgate', secretAccessKey: 'taskgate' },
     maxAttempts: 1,
@@ -105,6 +163,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     recorder.attach(t.db);
   }
   const harnessTable = clientFor();
+  // The hosts before anything asks for them (else the configured ones are seeded on first read).
+  await seedHosts(harnessTable, hosts);
 
   const queueRates: QueueFaultRates = {
     sendFailure: RATES.queue.sendFailure * level, drop: RATES.queue.drop * level,
@@ -214,6 +274,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
   const requestsByOp: Record<string, number> = {};
   const answers: Record<string, number> = {};
   let keyedRetriesAfterLoss = 0;
+  let quotaRefusals = 0;
+  let groupCreates = 0;
   try {
     // The workload.
     const clients = options.clients ?? 8;
@@ -233,22 +295,33 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       });
       count(requestsByOp, op);
       count(answers, String(res.status));
+      if (op === 'create' && res.status === 403) quotaRefusals++;
       return res;
     };
     const seedNova = new Nova(base, tokens[0]);
-    // The workload makes far more servers than Nova's default instances quota; the quota is not
-    // what this run is about (test/integration/quotaRace.test.ts is), so the project has none.
-    // (Faults are on: an update killed or throttled is sent again.)
-    for (let attempt = 1; ; attempt++) {
-      const unlimited = await seedNova.as('admin:admin').request('PUT', '/os-quota-sets/demo', { quota_set: { instances: -1, cores: -1, ram: -1 } });
-      if (unlimited.status === 200) break;
-      if (attempt >= 10) throw new Error(`quota update: ${unlimited.status} ${JSON.stringify(unlimited.body)}`);
-    }
+    /** A set-up request, sent again while faults (a killed API, a throttle) make it fail. */
+    const setUp = async (what: string, nova: Nova, method: string, path: string, body: unknown) => {
+      for (let attempt = 1; ; attempt++) {
+        const res = await nova.request(method, path, body);
+        if (res.status === 200) return res;
+        if (attempt >= 10) throw new Error(`${what}: ${res.status} ${JSON.stringify(res.body)}`);
+      }
+    };
+    // A quota the workload reaches (its creates outnumber its deletes), so that creates are refused.
+    await setUp('quota update', seedNova.as('admin:admin'), 'PUT', '/os-quota-sets/demo', { quota_set: options.quota ?? CHAOS_QUOTA });
+    // One anti-affinity group: its members never share a host, so at most one per host is placed.
+    const group = await setUp('server group', seedNova, 'POST', '/os-server-groups', { server_group: { name: 'chaos-spread', policies: ['anti-affinity'] } });
+    const groupId = group.body.server_group.id as string;
+    const groupShare = options.groupShare ?? 0.3;
+    const createBody = (name: string, inGroup: boolean) => {
+      if (inGroup) groupCreates++;
+      return { server: { name, flavorRef: '1', imageRef: IMAGE }, ...(inGroup ? { 'os:scheduler_hints': { group: groupId } } : {}) };
+    };
     // Volumes are Cinder's: made through its API before any attach names them.
     const cinder = new Cinder(served.url, tokens[0]!, 'demo');
     for (let i = 0; i < (options.volumes ?? 6); i++) volumes.push(await cinder.create());
     for (let i = 0; i < (options.instances ?? 12); i++) {
-      const res = await send(seedNova, 'create', 'POST', '/servers', { server: { name: `chaos-${i}`, flavorRef: '1', imageRef: IMAGE } });
+      const res = await send(seedNova, 'create', 'POST', '/servers', createBody(`chaos-${i}`, i % 4 === 0 && groupShare > 0));
       if (res.status === 202) pool.push(res.body.server.id);
     }
 
@@ -263,7 +336,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         let method = 'POST';
         let path: string;
         let body: unknown;
-        if (kind === 'create') { path = '/servers'; body = { server: { name: `chaos-c${c}`, flavorRef: '1', imageRef: IMAGE } }; }
+        if (kind === 'create') { path = '/servers'; body = createBody(`chaos-c${c}`, r.chance(groupShare)); }
         else if (kind === 'delete') { method = 'DELETE'; path = `/servers/${id}`; }
         else if (kind === 'resize') { path = `/servers/${id}/action`; body = { resize: { flavorRef: r.pick(['1', '2', '3']) } }; }
         else if (kind === 'attach_volume') { path = `/servers/${id}/os-volume_attachments`; body = { volumeAttachment: { volumeId: r.pick(volumes) } }; }
@@ -317,9 +390,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     if (!quiescent) violations.push({ invariant: 'terminal', message: 'the run did not come to rest: claims or messages were left' });
     const reservationsReclaimed = recorder.events.filter((e) => e.kind === 'write' && e.ok && /^(VOLUME|PORT)#/.test(e.pk)
       && e.values?.[':leaseBefore'] !== undefined).length;
+    const placement = { hosts: hosts.length, quotaRefusals, groupCreates, ...placementChecked(recorder.events) };
     return {
       seed: options.seed, operations: options.operations, requestsByOp, answers, faults: log.summary(),
-      outcomes, violations, reservationsReclaimed, keyedRetriesAfterLoss, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
+      outcomes, violations, reservationsReclaimed, keyedRetriesAfterLoss, placement, quiescent, historyEvents: recorder.events.length, history: recorder.events, seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
     console.error = consoleError;
