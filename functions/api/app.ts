@@ -39,6 +39,7 @@ import { novaImageRoutes } from './compute/images.js';
 import { imageRoutes } from './images/images.js';
 import { imageVersionRoutes } from './images/versions.js';
 import { pathParameters, validateQuery, validPathParameter } from './parameters.js';
+import { loadBodyValidators } from './serverSchemas.js';
 import { serviceOf } from './services.js';
 import { volumeMicroversion } from './volumes/microversion.js';
 import { volumeRoutes, type VolumeRouteDeps } from './volumes/routes.js';
@@ -62,11 +63,15 @@ const boundedBody: ApiMiddleware = {
   },
 };
 
+/** The request bodies' validators load with the first route that reads a body, not at the cold start (serverSchemas.ts). */
+const bodyValidators: ApiMiddleware = { before: () => loadBodyValidators() };
+
 /** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
 function withJsonBody(route: Route): Route {
   return middy<ApiEvent, ApiResult, Error, ApiContext>()
     .use(boundedBody)
     .use(httpJsonBodyParser({ disableContentTypeCheck: true }) as ApiMiddleware)
+    .use(bodyValidators)
     .handler(route as never) as unknown as Route;
 }
 

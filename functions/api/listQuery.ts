@@ -97,10 +97,10 @@ export interface ServerListQuery {
   readonly nothing?: boolean;
 }
 
-/** Reads the list's query as Nova does at version `v` for `caller`. */
-export function serverListQuery(
+/** Reads the list's query as Nova does at version `v` for `caller` (a name or address filter loads its regular-expression engine). */
+export async function serverListQuery(
   q: Record<string, string | undefined>, multi: Record<string, string[] | undefined>, v: ApiVersion, caller: Caller,
-): ServerListQuery {
+): Promise<ServerListQuery> {
   if (isAtLeast(v, '2.75')) {
     for (const key of Object.keys(q)) {
       if (!KNOWN.has(key)) {
@@ -117,13 +117,13 @@ export function serverListQuery(
   let nothing = false;
   const name = opt('name');
   if (name) {
-    const matches = nameFilter(name);
+    const matches = await nameFilter(name);
     filters.push((s) => matches(s.name));
   }
   for (const param of ['ip', 'ip6'] as const) {
     const pattern = opt(param);
     if (!pattern) continue;
-    const matches = addressFilter(param, pattern);
+    const matches = await addressFilter(param, pattern);
     const v6 = param === 'ip6';
     filters.push((s) => matches(fixedAddressesOf(s).filter((a) => a.includes(':') === v6)));
   }

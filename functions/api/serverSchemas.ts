@@ -11,13 +11,14 @@ import {
   aggregateActionSchema, createAggregateSchema, createServerGroupSchema, serviceActionSchema, updateAggregateSchema, updateHostSchema,
   updateServiceSchema,
 } from './placementSchemas.js';
-import * as generated from './validators.generated.js';
 
 // The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
 // microversion (nova/api/openstack/compute/schemas/servers.py and parameter_types.py), built
 // for a version. Formats are Nova's: ipv4, ipv6, uuid, base64 (functions/api/formats.ts).
 // `requestSchemas` below lists them all, the one registry of request bodies; `npm run schemas` compiles each at every version
 // served, and `checkBody` validates with those compiled validators: nothing compiles at runtime.
+// They are most of the validators' size, so they load on the first request with a body
+// (loadBodyValidators, from functions/api/app.ts), not at the API's cold start.
 
 // Nova's printable characters: no Unicode "other" (control, format, surrogate, private, unassigned)
 // and no separator but the space separators, within the Basic Multilingual Plane.
@@ -358,11 +359,22 @@ export type RequestSchemaName = keyof typeof requestSchemas;
 /** A compiled validator, as ajv's standalone code makes it. */
 type CompiledValidator = ((data: unknown) => boolean) & { errors?: Parameters<typeof describe>[0][] | null };
 
+type VersionedValidators = Record<string, [number, CompiledValidator][] | undefined>;
+let bodyValidators: VersionedValidators | undefined;
+
+/**
+ * Loads the request bodies' compiled validators (bodyValidators.generated.ts, a chunk of its own
+ * in the bundle): before the first `checkBody`. The compile script imports this module before
+ * the generated file exists, so nothing here imports it statically.
+ */
+export async function loadBodyValidators(): Promise<void> {
+  bodyValidators ??= (await import('./bodyValidators.generated.js') as unknown as { versionedValidators: VersionedValidators }).versionedValidators;
+}
+
 /** The validator compiled for `name` at version v: the last step at or before v's minor. */
 function validatorFor(name: RequestSchemaName, v: ApiVersion): CompiledValidator {
-  // Read through the namespace: the compile script imports this module before there is a generated table.
-  const table = (generated as unknown as { versionedValidators?: Record<string, [number, CompiledValidator][] | undefined> }).versionedValidators;
-  const steps = table?.[name];
+  if (!bodyValidators) throw new Error(`checkBody(${name}) before loadBodyValidators: a route that reads a body declares it (functions/api/app.ts loads them)`);
+  const steps = bodyValidators[name];
   let found: CompiledValidator | undefined;
   if (steps && isSupported(v)) for (const [minor, fn] of steps) if (minor <= v.minor) found = fn;
   if (!found) throw new Error(`no compiled validator for ${name} at ${versionString(v)}: run \`npm run schemas\``);

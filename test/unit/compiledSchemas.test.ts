@@ -1,11 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type AnySchemaObject, type ValidateFunction } from 'ajv';
-import { compiledValidatorsSource, servedVersions, versionedSchemaPlan, VALIDATORS_FILE } from '../../scripts/compile-schemas.js';
+import {
+  BODY_VALIDATORS_FILE, compiledValidatorsSources, servedVersions, versionedSchemaPlan, VALIDATORS_FILE,
+} from '../../scripts/compile-schemas.js';
 import * as validators from '../../functions/api/validators.generated.js';
+import * as bodyValidators from '../../functions/api/bodyValidators.generated.js';
 import * as formats from '../../functions/api/formats.js';
 import { compiledSchemas } from '../../functions/api/parameters.js';
 import { describe as novaMessage } from '../../functions/api/validationMessage.js';
-import { checkBody, requestSchemas, type RequestSchemaName } from '../../functions/api/serverSchemas.js';
+import { checkBody, loadBodyValidators, requestSchemas, type RequestSchemaName } from '../../functions/api/serverSchemas.js';
 import { MAX_VERSION, versionString, type ApiVersion } from '../../functions/api/apiVersion.js';
 import { BadRequest } from '../../functions/core/shared/errors.js';
 
@@ -17,8 +20,17 @@ import { BadRequest } from '../../functions/core/shared/errors.js';
 
 const exported = validators as unknown as Record<string, unknown>;
 
-it('is current: validators.generated.ts equals a fresh generation (run `npm run schemas` after changing a schema)', () => {
-  expect(readFileSync(VALIDATORS_FILE, 'utf8')).toBe(compiledValidatorsSource());
+beforeAll(loadBodyValidators);
+
+it('is current: validators.generated.ts and bodyValidators.generated.ts equal a fresh generation (run `npm run schemas` after changing a schema)', () => {
+  const { parameters, bodies } = compiledValidatorsSources();
+  expect(readFileSync(VALIDATORS_FILE, 'utf8')).toBe(parameters);
+  expect(readFileSync(BODY_VALIDATORS_FILE, 'utf8')).toBe(bodies);
+});
+
+it('keeps the bodies\' validators out of the module every request loads', () => {
+  expect(Object.keys(validators)).not.toContain('versionedValidators');
+  expect(Object.keys(validators).filter((name) => !Object.hasOwn(compiledSchemas, name))).toEqual([]);
 });
 
 it('has a working validator for every path and query parameter', () => {
@@ -31,12 +43,12 @@ it('has a working validator for every path and query parameter', () => {
 
 it('has validators for every versioned request schema, changing where the schema changes', () => {
   expect(servedVersions().map(versionString)).toEqual(Array.from({ length: 79 }, (_v, i) => `2.${i + 1}`));
-  expect(Object.keys(validators.versionedValidators).sort()).toEqual(Object.keys(requestSchemas).sort());
+  expect(Object.keys(bodyValidators.versionedValidators).sort()).toEqual(Object.keys(requestSchemas).sort());
   const { steps } = versionedSchemaPlan();
   // Where Nova's create schema changes: 2.19 description, 2.32/2.33 device tags, 2.37 networks, ...
   expect(steps.createServer!.map(([minor]) => minor)).toEqual([1, 19, 32, 33, 37, 42, 52, 57, 63, 67, 74]);
   expect(steps.lock).toEqual([[1, 'lock_2_1'], [73, 'lock_2_73']]);
-  for (const [name, table] of Object.entries(validators.versionedValidators) as [string, [number, unknown][]][]) {
+  for (const [name, table] of Object.entries(bodyValidators.versionedValidators) as [string, [number, unknown][]][]) {
     expect(table.map(([minor]) => minor)).toEqual(steps[name]!.map(([minor]) => minor));
     for (const [, fn] of table) expect(typeof fn).toBe('function');
   }

@@ -231,7 +231,7 @@ export function serverRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
 
   const list = (detail: boolean): Route => async (event, ctx) => {
-    const query = serverListQuery(
+    const query = await serverListQuery(
       event.queryStringParameters ?? {}, event.multiValueQueryStringParameters ?? {}, ctx.apiVersion, ctx.caller,
     );
     if (query.nothing) return json(200, { servers: [] });
