@@ -24,6 +24,7 @@ import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
 import { aggregateRoutes } from './compute/aggregates.js';
 import { hypervisorRoutes } from './compute/hypervisors.js';
+import { migrationRoutes } from './compute/migrations.js';
 import { serverGroupRoutes } from './compute/serverGroups.js';
 import { flavorRoutes } from './compute/flavors.js';
 import { flavorAdminRoutes } from './compute/flavorAdmin.js';
@@ -114,7 +115,7 @@ export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBac
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
     ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
-    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps), ...aggregateRoutes(deps),
+    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps), ...aggregateRoutes(deps), ...migrationRoutes(deps),
     ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
     ...volumeRoutes(deps),
     ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),

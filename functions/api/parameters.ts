@@ -27,6 +27,11 @@ export const pathParameters = {
     schema: { type: 'string', pattern: '^[0-9]{1,10}$' }, canonical: (v: string) => String(Number(v)),
     notFound: (v: string) => `Aggregate ${v} could not be found.`,
   },
+  // A server's migration: Nova's integer id (a migration of another server, or none, is its 404).
+  migration_id: {
+    schema: { type: 'string', pattern: '^[0-9]{1,10}$' }, canonical: (v: string) => String(Number(v)),
+    notFound: (v: string) => `Migration ${v} could not be found.`,
+  },
   service_id: { schema: uuid, canonical: canonicalUuid, notFound: (v: string) => `Service ${v} could not be found.` },
   host_name: {
     schema: { type: 'string', minLength: 1, maxLength: 255 }, canonical: (v: string) => v,

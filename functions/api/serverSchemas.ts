@@ -11,6 +11,7 @@ import {
   aggregateActionSchema, createAggregateSchema, createServerGroupSchema, serviceActionSchema, updateAggregateSchema, updateHostSchema,
   updateServiceSchema,
 } from './placementSchemas.js';
+import { evacuateSchema, forceCompleteSchema, migrateLiveSchema, migrateSchema } from './moveSchemas.js';
 
 // The request schemas of the server APIs (and of flavors and key pairs) as Nova's change them by
 // microversion (nova/api/openstack/compute/schemas/servers.py and parameter_types.py), built
@@ -352,6 +353,10 @@ export const requestSchemas = {
   createAggregate: always(createAggregateSchema),
   updateAggregate: always(updateAggregateSchema),
   aggregateAction: always(aggregateActionSchema),
+  migrate: (v: ApiVersion) => migrateSchema(v, { boolean, fqdn }),
+  migrateLive: (v: ApiVersion) => migrateLiveSchema(v, { boolean, fqdn }),
+  evacuate: (v: ApiVersion) => evacuateSchema(v, { boolean, fqdn }),
+  forceComplete: always(forceCompleteSchema),
 } satisfies Record<string, (v: ApiVersion) => object>;
 
 export type RequestSchemaName = keyof typeof requestSchemas;

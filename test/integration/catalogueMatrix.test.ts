@@ -1,5 +1,6 @@
 import { Ports, Volumes } from '../../functions/core/shared/attachables.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
+import { seedHosts, setHostService } from '../../functions/core/placement/hosts.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
 import { seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly } from '../support/emulators.js';
 import { BUSY_ADMITS, IDLE_MATRIX, OPS, TASK_STATES, VM_STATES, type Vm } from '../support/operationMatrix.js';
@@ -34,7 +35,13 @@ function expected(op: string, vm: Vm, taskState: string | undefined): Expected {
 }
 
 let api: ApiOnly;
-beforeAll(async () => { api = await startApiOnly(); });
+/** Every matrix server is on this host, whose compute service is forced down: evacuate's condition holds, and its cells are its states'. */
+const DOWN_HOST = 'matrix-down';
+beforeAll(async () => {
+  api = await startApiOnly();
+  await seedHosts(api.table, [{ name: DOWN_HOST, zone: 'nova', vcpus: 64, ram: 65536, disk: 1000 }]);
+  await setHostService(api.table, DOWN_HOST, { forcedDown: true });
+});
 afterAll(() => api.stop());
 
 const readItem = async (id: string) => (await readInstance(api.table, id))!;
@@ -52,7 +59,7 @@ async function runColumn(vm: Vm, taskState: string | undefined): Promise<{ cells
   let attachments: Pick<Instance, 'volumes' | 'ports'> = {};
   const seed = async () => {
     await seedInstance(api.table, {
-      id, vmState: vm, ...(taskState ? { taskState: taskState as Instance['taskState'] } : {}),
+      id, vmState: vm, host: DOWN_HOST, node: DOWN_HOST, ...(taskState ? { taskState: taskState as Instance['taskState'] } : {}),
       ...(vm === 'deleted' ? { deleted: true } : {}),
       ...(vm === 'resized' ? { oldFlavorId: '2', preResizeVmState: 'active' as const } : {}),
       ...attachments,
@@ -139,7 +146,7 @@ describe('the operation catalogue, over HTTP', () => {
     const allowedVms = (op: string) => IDLE_MATRIX[op]!.split('').filter((c) => c === 'Y').length;
     const idleAdmissions = Object.keys(IDLE_MATRIX).reduce((n, op) => n + allowedVms(op), 0);
     const busyAdmissions = Object.entries(BUSY_ADMITS).reduce((n, [op, states]) => n + allowedVms(op) * states.length, 0);
-    expect(busyAdmissions).toBe(5 * 6 + 11 * 32); // hard reboot: 5 vm_states x 6; delete: 11 x 32
+    expect(busyAdmissions).toBe(5 * 6 + 11 * 33); // hard reboot: 5 vm_states x 6; delete: 11 x 33
     const repeatedDeletes = allowedVms('delete'); // a delete while deleting, in every vm_state it is allowed
     expect(cells.filter((c) => c.claimed !== undefined && !c.unchanged)).toHaveLength(idleAdmissions + busyAdmissions);
     expect(cells.filter((c) => c.op === 'delete' && c.taskState === 'deleting' && c.status === 204 && c.unchanged))

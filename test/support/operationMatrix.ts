@@ -21,7 +21,7 @@ export const TASK_STATES = [
   'powering-on', 'powering-off', 'rebooting', 'rebooting_hard',
   'pausing', 'unpausing', 'suspending', 'resuming', 'deleting',
   'rescuing', 'unrescuing', 'image_snapshot_pending', 'image_snapshot', 'image_backup', 'image_pending_upload',
-  'image_uploading', 'updating_password', 'triggering_crash_dump',
+  'image_uploading', 'updating_password', 'triggering_crash_dump', 'migrating',
 ] as const;
 
 /**
@@ -58,6 +58,11 @@ export const IDLE_MATRIX: Record<string, string> = {
   create_backup:         'Y   .   Y   Y   Y   .   .   .   -   .   .   .',
   trigger_crash_dump:    'Y   .   Y   .   .   Y   Y   .   -   Y   .   .',
   change_password:       'Y   .   .   .   .   .   .   .   -   .   .   .',
+  // resize (migrate is a resize without a flavor) [ACTIVE, STOPPED]; live_migrate [ACTIVE, PAUSED];
+  // evacuate [ACTIVE, STOPPED, ERROR] (its server's host is down in the matrix: catalogueMatrix.test.ts).
+  migrate:               'Y   .   .   .   Y   .   .   .   -   .   .   .',
+  live_migrate:          'Y   .   Y   .   .   .   .   .   -   .   .   .',
+  evacuate:              'Y   .   .   .   Y   .   .   .   -   Y   .   .',
 };
 
 /**
@@ -136,4 +141,14 @@ export const OPS: Record<string, Op> = {
     send: (api, id) => api.nova.atVersion('2.17').action(id, { trigger_crash_dump: null }),
   },
   change_password: { verb: 'changePassword', claims: 'updating_password', accepted: 202, send: action({ changePassword: { adminPass: 'secret' } }) },
+  // An administrator's (Nova's policies); the 409 spells the instance action's name.
+  migrate: { verb: 'migrate', claims: 'resize_prep', accepted: 202, send: (api, id) => api.nova.as('admin:admin').action(id, { migrate: null }) },
+  live_migrate: {
+    verb: 'live-migration', claims: 'migrating', accepted: 202,
+    send: (api, id) => api.nova.as('admin:admin').atVersion('2.25').action(id, { 'os-migrateLive': { block_migration: 'auto', host: null } }),
+  },
+  evacuate: {
+    verb: 'evacuate', claims: 'rebuilding', accepted: 200,
+    send: (api, id) => api.nova.as('admin:admin').atVersion('2.14').action(id, { evacuate: {} }),
+  },
 };

@@ -117,6 +117,10 @@ const VALID: Record<RequestSchemaName, unknown> = {
   createAggregate: { aggregate: { name: 'rack1', availability_zone: 'edge' } },
   updateAggregate: { aggregate: { name: 'rack2' } },
   aggregateAction: { add_host: { host: 'taskgate-compute' } },
+  migrate: null,
+  migrateLive: { block_migration: 'auto', host: null },
+  evacuate: { onSharedStorage: false },
+  forceComplete: null,
 };
 
 /** Bodies near the valid one: each property the latest schema names (two levels deep), set to each bad value or removed. */

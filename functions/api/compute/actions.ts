@@ -1,7 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { withAttachments } from '../../core/compute/attachmentItems.js';
 import { requestOperation, type Accepted, type AdmissionDeps } from '../../core/compute/admission.js';
 import { GUEST_ACTIONS } from './guestActions.js';
 import { SNAPSHOT_ACTIONS } from './snapshotActions.js';
+import { MOVE_ACTIONS } from './moveActions.js';
+import { operationRow } from '../../core/compute/catalogue.js';
+import type { PolicyName } from '../../core/shared/policy.js';
 import type { OperationName } from '../../core/compute/catalogue.js';
 import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { changesFlavor } from '../../core/compute/guards.js';
@@ -34,7 +38,7 @@ export interface QueuedAction {
   readonly op: (body: Body) => OperationName;
   /** What the claim carries for the worker; may read what Nova's API reads first (the server, its image). */
   readonly params?: (body: Body, deps: AdmissionDeps, ctx: ApiContext, instanceId: string) => Record<string, unknown> | Promise<Record<string, unknown>>;
-  readonly guard?: (deps: AdmissionDeps, body: Body) => Promise<ClaimGuard>;
+  readonly guard?: (deps: AdmissionDeps, body: Body, ctx: ApiContext, instanceId: string) => Promise<ClaimGuard>;
   /** Instance fields the claim sets (Nova saves them at the API, before the compute side runs). */
   readonly fields?: (deps: AdmissionDeps, ctx: ApiContext, body: Body, instanceId: string) => Promise<Record<string, unknown>>;
   /** Nova's status for the action; rebuild also answers with the server. */
@@ -101,8 +105,10 @@ async function rebuildFields(deps: AdmissionDeps, ctx: ApiContext, b: Body, inst
  * 2.57, server_groups from 2.71), from 2.75 the whole server as GET shows it; always the admin
  * password, the one asked for or a new one.
  */
-async function rebuildView(deps: AdmissionDeps, ctx: ApiContext, instance: Instance, b: Body) {
+async function rebuildView(deps: AdmissionDeps, ctx: ApiContext, claimed: Instance, b: Body) {
   const v = ctx.apiVersion;
+  // The item as the claim returned it, its attachments' details joined in.
+  const [instance] = await withAttachments(deps.table, [claimed]) as [Instance];
   const options = serverViewOptions(instance, ctx, await viewFlavors(deps, ctx));
   const view = serverView(instance, ctx.baseUrl, options, {
     full: isAtLeast(v, '2.75'), serverGroups: true, keyName: isAtLeast(v, '2.54'), extendedUserData: false,
@@ -172,7 +178,17 @@ const ACTIONS: Record<string, QueuedAction | DirectAction> = {
   },
   ...SNAPSHOT_ACTIONS,
   ...GUEST_ACTIONS,
+  ...MOVE_ACTIONS,
 };
+
+/**
+ * The policies of the operations the action route admits, each checked by admission beyond the
+ * route's own (an administrator's move): what the route stands for besides its declared policy.
+ */
+export function actionPolicies(): PolicyName[] {
+  const queued = Object.values(ACTIONS).filter((a): a is QueuedAction => 'op' in a);
+  return [...new Set(queued.map((a) => operationRow(a.op({})).policy))];
+}
 
 /**
  * The body of POST /servers/{id}/action as one JSON Schema, for the OpenAPI document: one
@@ -211,7 +227,7 @@ export function actionRoutes(deps: AdmissionDeps): ApiRoute[] {
       if ('run' in action) return (await action.run(deps, ctx, instanceId, args)) ?? empty(202);
       const accepted = await requestOperation(deps, {
         instanceId, op: action.op(args), ...requester(ctx), params: await action.params?.(args, deps, ctx, instanceId),
-        guard: await action.guard?.(deps, args), fields: await action.fields?.(deps, ctx, args, instanceId),
+        guard: await action.guard?.(deps, args, ctx, instanceId), fields: await action.fields?.(deps, ctx, args, instanceId),
       });
       if (action.withServer) return json(action.status, { server: await rebuildView(deps, ctx, accepted.instance, args) });
       if (action.answer) return action.answer(deps, ctx, accepted, args);

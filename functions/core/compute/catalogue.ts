@@ -212,6 +212,28 @@ export const OperationCatalogue = {
     action: 'changePassword', policy: 'os_compute_api:servers:action', allowedVmStates: ['active'], allowedTaskStates: IDLE, taskStates: ['updating_password'],
     onSuccess: 'unchanged', onFailure: 'unchanged',
   },
+  // Moving servers (docs/placement.md). migrate is Nova's resize without a new flavor:
+  // compute/api.py resize: @check_instance_lock, @check_instance_state(vm_state=[ACTIVE, STOPPED])
+  // (task_state [None]); it ends in VERIFY_RESIZE (resized) on the other host, for
+  // confirmResize or revertResize; a failure leaves the server where and as it was.
+  migrate: {
+    action: 'migrate', policy: 'os_compute_api:os-migrate-server:migrate', allowedVmStates: ['active', 'stopped'], allowedTaskStates: IDLE,
+    taskStates: ['resize_prep', 'resize_migrating', 'resize_finish'], onSuccess: 'resized', onFailure: 'unchanged',
+  },
+  // live_migrate: @check_instance_lock, @check_instance_state(vm_state=[ACTIVE, PAUSED]); task_state
+  // MIGRATING; the server keeps its vm_state, on the new host; a failure (or an abort) rolls back
+  // to the source in the same vm_state (_rollback_live_migration).
+  live_migrate: {
+    action: 'live-migration', policy: 'os_compute_api:os-migrate-server:migrate_live', allowedVmStates: ['active', 'paused'], allowedTaskStates: IDLE,
+    taskStates: ['migrating'], onSuccess: 'unchanged', onFailure: 'unchanged',
+  },
+  // evacuate: no @check_instance_lock; @check_instance_state(vm_state=[ACTIVE, STOPPED, ERROR],
+  // task_state=None); task_state REBUILDING; rebuilt on another host as rebuild leaves it (a
+  // stopped server stays stopped, an ERROR one comes back ACTIVE); a failure is ERROR.
+  evacuate: {
+    action: 'evacuate', policy: 'os_compute_api:os-evacuate', allowedVmStates: ['active', 'stopped', 'error'], allowedTaskStates: IDLE, ignoresLock: true,
+    taskStates: ['rebuilding'], onSuccess: { error: 'active' }, onFailure: 'error',
+  },
   delete: {
     action: 'delete', policy: 'os_compute_api:servers:delete',
     allowedVmStates: 'any', allowedTaskStates: ANY_BUT_DELETING,

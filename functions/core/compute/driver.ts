@@ -27,6 +27,19 @@ export interface OperationContext {
    * upload): fencedPut.ts puts it only while the claim holds, else throws FencedOut.
    */
   readonly fence: ClaimFence;
+  /** A live migration's record (migrations.ts); absent for every other operation. */
+  readonly migration?: MigrationSteps;
+}
+
+/**
+ * How a live migration's driver reports its progress: each status one conditional write on the
+ * record (an abort is the same kind of write on it, so exactly one of them wins). `advance`
+ * throws the operation's failure when the migration was aborted first; `forcedComplete` says
+ * whether force_complete was asked for (the copy then ends without another iteration).
+ */
+export interface MigrationSteps {
+  advance(to: 'running' | 'post-migrating'): Promise<void>;
+  forcedComplete(): Promise<boolean>;
 }
 
 /** One method per catalogue row; resolves to the instance fields to set on release. */

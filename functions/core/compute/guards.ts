@@ -30,3 +30,22 @@ export function notShelved(action: string): ClaimGuard {
       ? new Conflict(invalidStateMessage(action, s.id, 'vm_state', s.vmState)) : undefined),
   };
 }
+
+/**
+ * Evacuate only a server whose host's compute service is down (forced down or disabled), and
+ * only while it is still on that host. `down` is the service's state as read just before: the
+ * claim's one write carries it, so an evacuation is admitted only if, at that instant, the server
+ * was on a host seen down (a host that comes back after it was admitted does not stop it: the
+ * move completes elsewhere, as Nova's does). Nova checks it after the state checks, with its 400.
+ */
+export function onDownHost(host: string | undefined, down: boolean): ClaimGuard {
+  return {
+    condition: '#host = :evacuatedHost AND :hostDown = :true',
+    names: { '#host': 'host' },
+    values: { ':evacuatedHost': host ?? '', ':hostDown': down, ':true': true },
+    refusal: (s) => {
+      if (!s.host || s.host !== host) return new Conflict(`Instance ${s.id} is not ready`);
+      return down ? undefined : new BadRequest(`Compute service of ${host} is still in use.`);
+    },
+  };
+}

@@ -1,5 +1,6 @@
 import type { OperationName } from './catalogue.js';
 import type { Allocation } from '../placement/hosts.js';
+import type { MigrationStatus } from './migrations.js';
 import type { PowerStateValue, TaskState, VmState } from './states.js';
 
 /** Who is asking: from the auth token, never from the body. */
@@ -131,12 +132,8 @@ export interface Instance {
   readonly allocation?: Allocation;
   /** A resize or cold migration waiting for its confirm or revert (migrating.ts). */
   readonly pendingMove?: PendingMove;
-  /**
-   * An allocation the last release left to give back after it (a confirmed migration's source,
-   * a reverted one's target, a live migration's or evacuation's source): given back once,
-   * conditioned on the entry, by the release's settle (reservations.ts), or by the delete.
-   */
-  readonly leftAllocation?: { readonly host: string; readonly allocation: Allocation };
+  /** What the last move's release left to do after it (placing.ts MoveEnding). */
+  readonly moveEnding?: MoveEnding;
   readonly configDrive?: boolean;
   /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
   readonly fieldsVersion?: number;
@@ -146,6 +143,19 @@ export interface Instance {
 export interface PendingMove {
   readonly migration: string;
   readonly source?: { readonly host: string; readonly node: string; readonly availabilityZone?: string | null; readonly allocation: Allocation };
+}
+
+/**
+ * What a move's release leaves to do after it, settled once (every write conditioned) by the
+ * release's settle (reservations.ts), or by a delete: its migration's last status, and the
+ * allocation it no longer needs (a confirmed migration's source, a reverted one's target, a live
+ * migration's or an evacuation's source).
+ */
+export interface MoveEnding {
+  readonly migration: string;
+  readonly from: readonly MigrationStatus[];
+  readonly to: MigrationStatus;
+  readonly giveBack?: { readonly host: string; readonly allocation: Allocation };
 }
 
 /** The user-settable fields create, rebuild and update write on the instance item. */
@@ -197,7 +207,7 @@ export type AttachmentMap = 'volumes' | 'ports';
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
   Pick<Instance, 'imageId' | 'flavorId' | 'oldFlavorId' | 'preResizeVmState' | 'powerState' | 'name' | 'volumes' | 'ports' | 'heldWhenDeleted'
-    | 'host' | 'node' | 'availabilityZone' | 'allocation' | 'pendingMove' | 'leftAllocation'>
+    | 'host' | 'node' | 'availabilityZone' | 'allocation' | 'pendingMove' | 'moveEnding'>
 > & {
   readonly clear?: readonly ('oldFlavorId' | 'preResizeVmState' | 'pendingMove')[];
   /** An attachment this operation made: lands on the instance item with the release. */

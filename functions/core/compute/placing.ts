@@ -1,7 +1,8 @@
 import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
-import type { Instance, InstancePatch } from './instance.js';
-import { allocationOf, freeServer, giveBack, resizeAllocation, restoreAllocation } from '../placement/allocations.js';
+import type { Instance, InstancePatch, MoveEnding } from './instance.js';
+import { advanceMigration, failMigration, recordMigration, refuseStopped, type MigrationStatus, type MigrationType } from './migrations.js';
+import { allocationOf, allocationsOf, freeServer, giveBack, resizeAllocation, restoreAllocation } from '../placement/allocations.js';
 import { readHosts } from '../placement/hosts.js';
 import { NO_VALID_HOST, schedule } from '../placement/scheduler.js';
 import { removeMember } from '../placement/serverGroups.js';
@@ -51,7 +52,9 @@ const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk 
  * existed has no allocation: nothing to move.
  */
 const placeResize: Placing = async ({ table, instance, now, requestId, params }) => {
-  if (!instance.host || !instance.allocation) return {};
+  const migration = await startMigration(table, instance, 'resize', 'migrating', requestId, now, String(params.flavorRef));
+  const moved = { pendingMove: { migration }, moveEnding: { migration, from: ['migrating'], to: 'finished' } } as const;
+  if (!instance.host || !instance.allocation) return moved;
   const flavor = await findFlavor(table, String(params.flavorRef));
   if (!flavor) throw new DriverError(`Flavor ${String(params.flavorRef)} could not be found.`, 500);
   const { group } = instance.allocation;
@@ -59,23 +62,165 @@ const placeResize: Placing = async ({ table, instance, now, requestId, params })
     vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), at: now, ...(group ? { group } : {}),
   }, requestId);
   if (!resized) throw new DriverError(NO_VALID_HOST, 500);
-  return { allocation: resized };
+  return { allocation: resized, ...moved };
 };
 
-/** Revert: the allocation before the resize back (its release records it on the item). */
-const placeRevert: Placing = async ({ table, instance }) => {
+/** Nova's Migration record of a move, made by the worker that holds its claim (once: its uuid is the request's). */
+async function startMigration(
+  table: Table, instance: Instance, type: MigrationType, status: MigrationStatus, requestId: string, now: number, newFlavorId = instance.flavorId,
+): Promise<string> {
+  const inPlace = type === 'resize';
+  const made = await recordMigration(table, {
+    instanceUuid: instance.id, migrationType: type, status, requestId,
+    sourceCompute: instance.host ?? null, sourceNode: instance.node ?? instance.host ?? null,
+    destCompute: inPlace ? instance.host ?? null : null, destNode: inPlace ? instance.node ?? instance.host ?? null : null,
+    oldFlavorId: instance.flavorId, newFlavorId, userId: instance.userId, projectId: instance.projectId,
+  }, now);
+  return made.uuid;
+}
+
+/**
+ * A move's target: the scheduler's one conditional write on another host (never the source,
+ * where the server's allocation is kept until the move ends), the entry marked as this request's
+ * so that its failure gives back this one and nothing else. `host`: an administrator's choice
+ * (2.56 migrate, os-migrateLive, evacuate), still checked by the write.
+ */
+async function placeTarget(table: Table, instance: Instance, requestId: string, params: Record<string, unknown>, now: number, leaseMs: number) {
+  const flavor = await findFlavor(table, instance.flavorId);
+  if (!flavor) throw new DriverError(`Flavor ${instance.flavorId} could not be found.`, 500);
+  return schedule(table, {
+    serverId: instance.id, vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), now, leaseMs,
+    movedBy: requestId, ...(instance.host ? { excludeHost: instance.host } : {}),
+    ...(instance.serverGroupId ? { groupId: instance.serverGroupId } : {}),
+    ...(typeof params.host === 'string' ? { forcedHost: params.host } : {}),
+  });
+}
+
+/** The server's place on its source: what a move leaves behind and a revert goes back to. */
+function sourceOf(instance: Instance) {
+  if (!instance.host || !instance.allocation) throw new DriverError(`Instance ${instance.id} is not ready`, 409);
+  return { host: instance.host, node: instance.node ?? instance.host, availabilityZone: instance.availabilityZone ?? null, allocation: instance.allocation };
+}
+
+/**
+ * Cold migration (Nova's resize without a new flavor): to another host, the source's allocation
+ * kept until confirmResize gives it back or revertResize moves the server back to it.
+ */
+const placeMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+  const source = sourceOf(instance);
+  const migration = await startMigration(table, instance, 'migration', 'pre-migrating', requestId, now);
+  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
+  await advanceMigration(table, migration, ['pre-migrating'], 'migrating', now, { destCompute: placed.host, destNode: placed.node });
+  return {
+    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
+    pendingMove: { migration, source }, moveEnding: { migration, from: ['migrating'], to: 'finished' },
+  };
+};
+
+/**
+ * Live migration: the target taken as for a cold one; the source's allocation is left to give
+ * back after the release. The migration goes queued, then preparing here (refused if an abort
+ * came first: the move fails and its target is given back); the driver takes it on (running,
+ * post-migrating) through the context's `migration`, each step one conditional write.
+ */
+const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+  const source = sourceOf(instance);
+  const migration = await startMigration(table, instance, 'live-migration', 'queued', requestId, now);
+  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
+  const prepared = await advanceMigration(table, migration, ['queued', 'preparing'], 'preparing', now, { destCompute: placed.host, destNode: placed.node });
+  if (!prepared.ok) refuseStopped(prepared.migration);
+  return {
+    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
+    moveEnding: { migration, from: ['post-migrating'], to: 'completed', giveBack: { host: source.host, allocation: source.allocation } },
+  };
+};
+
+/**
+ * Evacuation (admission checked its source's service is down): rebuilt on another host chosen
+ * by the scheduler; the source's allocation is given back after the release (Nova frees it when
+ * the source's compute comes back; here at once: nothing runs there any more).
+ */
+const placeEvacuate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+  const source = sourceOf(instance);
+  const migration = await startMigration(table, instance, 'evacuation', 'accepted', requestId, now);
+  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
+  await advanceMigration(table, migration, ['accepted'], 'pre-migrating', now, { destCompute: placed.host, destNode: placed.node });
+  return {
+    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
+    moveEnding: { migration, from: ['pre-migrating'], to: 'done', giveBack: { host: source.host, allocation: source.allocation } },
+  };
+};
+
+/** Confirm: the migration confirming; a cold migration's source allocation is left to give back after the release. */
+const placeConfirm: Placing = async ({ table, instance, now }) => {
+  const move = instance.pendingMove;
+  if (!move) return {};
+  await advanceMigration(table, move.migration, ['finished', 'confirming'], 'confirming', now);
+  return {
+    clear: ['pendingMove'],
+    moveEnding: {
+      migration: move.migration, from: ['confirming'], to: 'confirmed',
+      ...(move.source ? { giveBack: { host: move.source.host, allocation: move.source.allocation } } : {}),
+    },
+  };
+};
+
+/**
+ * Revert: a cold migration goes back to its source, whose allocation it kept, and leaves the
+ * target's to give back after the release; a resize gets the allocation before it back on its host.
+ */
+const placeRevert: Placing = async ({ table, instance, now }) => {
+  const move = instance.pendingMove;
+  if (move) await advanceMigration(table, move.migration, ['finished', 'reverting'], 'reverting', now);
+  const ending = move ? { clear: ['pendingMove'] as const, moveEnding: { migration: move.migration, from: ['reverting'], to: 'reverted' } as const } : {};
+  if (move?.source) {
+    const target = instance.host && instance.allocation ? { giveBack: { host: instance.host, allocation: instance.allocation } } : {};
+    return {
+      host: move.source.host, node: move.source.node, availabilityZone: move.source.availabilityZone ?? null, allocation: move.source.allocation,
+      ...ending, moveEnding: { ...ending.moveEnding!, ...target },
+    };
+  }
   const resized = instance.allocation;
-  if (!instance.host || !resized?.previous) return {};
+  if (!instance.host || !resized?.previous) return { ...ending };
   await restoreAllocation(table, instance.host, instance.id, resized);
-  return { allocation: resized.previous };
+  return { allocation: resized.previous, ...ending };
 };
 
 /** The operations that need a host chosen (or their allocation changed) before the driver runs. */
 export const Placings: Partial<Record<OperationName, Placing>> = {
   create: placeNew,
   resize: placeResize,
+  confirm_resize: placeConfirm,
   revert_resize: placeRevert,
+  migrate: placeMigrate,
+  live_migrate: placeLiveMigrate,
+  evacuate: placeEvacuate,
 };
+
+/** The operations that move a server to another host, each taking its target with an entry marked as its own. */
+const MOVES: readonly OperationName[] = ['migrate', 'live_migrate', 'evacuate'];
+
+/**
+ * A move that failed or was superseded gives back what it took on its target (the entries marked
+ * as this request's, once each) and its migration ends in error; the source's stays the server's.
+ */
+export async function undoMove(table: Table, instanceId: string, requestId: string, now = Date.now()): Promise<void> {
+  for (const { host, entry } of allocationsOf(await readHosts(table), instanceId)) {
+    if (entry.movedBy === requestId) await giveBack(table, host.name, instanceId, entry);
+  }
+  await failMigration(table, requestId, 'error', now);
+}
+
+/**
+ * What a move's release left to do (Instance.moveEnding), once: the allocation it no longer
+ * needs given back (conditioned on the entry) and its migration's last status (conditioned on
+ * the one before). `ending` is the released item's: only a move's own release writes it.
+ */
+export async function settleMoveEnding(table: Table, instanceId: string, ending: MoveEnding | undefined, now = Date.now()): Promise<void> {
+  if (!ending) return;
+  if (ending.giveBack) await giveBack(table, ending.giveBack.host, instanceId, ending.giveBack.allocation);
+  await advanceMigration(table, ending.migration, ending.from, ending.to, now);
+}
 
 /**
  * What a superseded operation's placement left, given back by its own worker whatever else
@@ -90,6 +235,7 @@ export async function placementOfSuperseded(
 ): Promise<void> {
   if (msg.op === 'create' && (!current || current.deleted || !current.allocation)) await freeServer(table, msg.instanceId);
   if (msg.op === 'resize' && current?.allocation?.resizedBy !== msg.requestId) await undoResizeAllocation(table, msg.instanceId, msg.requestId);
+  if (MOVES.includes(msg.op) && current?.allocation?.movedBy !== msg.requestId) await undoMove(table, msg.instanceId, msg.requestId);
 }
 
 /**
@@ -108,8 +254,13 @@ export async function undoResizeAllocation(table: Table, instanceId: string, req
  * (an ERROR server stays in its group, as in Nova, until it is deleted).
  */
 export async function givePlacementBack(
-  table: Table, instance: Pick<Instance, 'id' | 'serverGroupId' | 'host' | 'allocation'>, deleted: boolean,
+  table: Table, instance: Pick<Instance, 'id' | 'serverGroupId' | 'host' | 'allocation' | 'pendingMove' | 'moveEnding'>, deleted: boolean,
 ): Promise<void> {
+  // A server deleted while a cold migration waits for its confirm holds its source too; one whose
+  // move's release was not yet followed by its give-back, what that release left.
+  const source = instance.pendingMove?.source;
+  if (deleted && source) await giveBack(table, source.host, instance.id, source.allocation);
+  if (deleted && instance.moveEnding?.giveBack) await giveBack(table, instance.moveEnding.giveBack.host, instance.id, instance.moveEnding.giveBack.allocation);
   if (instance.host && instance.allocation) await giveBack(table, instance.host, instance.id, instance.allocation);
   else if (!deleted) await freeServer(table, instance.id);
   if (deleted && instance.serverGroupId) await removeMember(table, instance.serverGroupId, instance.id);

@@ -10,7 +10,8 @@ import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
-import { givePlacementBack, undoResizeAllocation } from './placing.js';
+import { givePlacementBack, settleMoveEnding, undoMove, undoResizeAllocation } from './placing.js';
+import { advanceMigration, failMigration } from './migrations.js';
 import { snapshotting } from './snapshotReservation.js';
 
 // What some operations hold besides the instance claim: a volume or a port. Its own item is
@@ -131,6 +132,28 @@ const deleting: Reservation = {
   },
 };
 
+/** After a move's release: what it left to do (Instance.moveEnding), once. */
+const settlingMove: Reservation['settle'] = async (table, _claim, instanceId, released) => {
+  await settleMoveEnding(table, instanceId, (released ?? await readInstance(table, instanceId))?.moveEnding);
+};
+
+const moving: Reservation = {
+  undo: (table, claim, instanceId) => undoMove(table, instanceId, claim.requestId),
+  settle: settlingMove,
+};
+
+/**
+ * Confirm and revert end the move a resize or a migration began: a failure leaves the server as
+ * it was (both allocations kept) and its migration in error, as Nova's does.
+ */
+const endingMove: Reservation = {
+  undo: async (table, _claim, instanceId) => {
+    const move = (await readInstance(table, instanceId))?.pendingMove;
+    if (move) await advanceMigration(table, move.migration, ['confirming', 'reverting'], 'error', Date.now());
+  },
+  settle: settlingMove,
+};
+
 /** A create's reservation, whose failure (or supersession) also gives back the host it was placed on. */
 function placedCreate(ports: Reservation): Reservation {
   return { ...ports, undo: async (table, claim, instanceId) => {
@@ -157,7 +180,20 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   delete: deleting,
   // A resize holds its host's extra capacity from its worker's start (placing.ts): a failed or
   // superseded one gives the difference back.
-  resize: { undo: (table, claim, instanceId) => undoResizeAllocation(table, instanceId, claim.requestId), settle: nothing },
+  resize: {
+    undo: async (table, claim, instanceId) => {
+      await undoResizeAllocation(table, instanceId, claim.requestId);
+      await failMigration(table, claim.requestId, 'error', Date.now());
+    },
+    settle: settlingMove,
+  },
+  // A move holds its target beside its source from its worker's placement (placing.ts): a failed
+  // or superseded one gives back its target; a successful one what its release left (its source).
+  migrate: moving,
+  live_migrate: moving,
+  evacuate: moving,
+  confirm_resize: endingMove,
+  revert_resize: endingMove,
   create: placedCreate(creatingServerPorts),
   create_image: snapshotting,
   create_backup: snapshotting,

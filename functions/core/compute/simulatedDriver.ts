@@ -96,6 +96,35 @@ export class SimulatedDriver implements ComputeDriver {
     };
   };
 
+  /** A cold migration: Nova's resize to another host with the same flavor, waiting in VERIFY_RESIZE. */
+  readonly migrate = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'prep');
+    await this.step(ctx, 'migrate_disk', 'resize_migrating');
+    await this.step(ctx, 'finish', 'resize_finish');
+    return { oldFlavorId: ctx.instance.flavorId, preResizeVmState: ctx.instance.vmState, powerState: runningUnlessStopped(ctx) };
+  };
+
+  /**
+   * A live migration: the target prepared, the memory copied (one more pass unless force_complete
+   * was asked for), the switch-over. Each phase is recorded on the migration first: an abort that
+   * came before it stops the migration there, with the guest still on its source.
+   */
+  readonly live_migrate = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'pre_live_migration');
+    await ctx.migration?.advance('running');
+    await this.step(ctx, 'copy_memory');
+    if (!await ctx.migration?.forcedComplete()) await this.step(ctx, 'copy_dirty_memory');
+    await ctx.migration?.advance('post-migrating');
+    await this.step(ctx, 'post_live_migration');
+    return {};
+  };
+
+  /** Evacuation: the server rebuilt on its new host from its image, as rebuild leaves it. */
+  readonly evacuate = async (ctx: OperationContext): Promise<InstancePatch> => {
+    await this.step(ctx, 'rebuild_spawn');
+    return { powerState: runningUnlessStopped(ctx) };
+  };
+
   readonly shelve = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'snapshot');
     await this.step(ctx, 'power_off');

@@ -11,6 +11,7 @@ export const TASK_STATES = [
   'scheduling', 'spawning',
   'rebuilding',
   'resize_prep', 'resize_migrating', 'resize_finish', 'resize_confirming', 'resize_reverting',
+  'migrating',
   'shelving', 'shelving_offloading', 'unshelving',
   'attaching_volume', 'detaching_volume', // NEW
   'attaching_interface', 'detaching_interface', // NEW

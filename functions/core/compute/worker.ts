@@ -6,6 +6,7 @@ import { NotYet, type ComputeDriver, type OperationContext } from './driver.js';
 import { DriverError, FencedOut } from '../shared/errors.js';
 import { takenOverClaims } from './instance.js';
 import type { OperationMessage } from './queue.js';
+import { liveMigrationSteps } from './migrations.js';
 import { placementOfSuperseded, Placings } from './placing.js';
 import { Reservations } from './reservations.js';
 import { abandonSuperseded, settleOperation, type Result } from './settle.js';
@@ -91,7 +92,11 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     const placed = await Placings[msg.op]?.({
       table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, params: msg.params,
     }) ?? {};
-    result = { ok: true, patch: { ...placed, ...await driver[msg.op]({ ...ctx, params: { ...ctx.params, ...placed } }) } };
+    const migration = msg.op === 'live_migrate' ? { migration: liveMigrationSteps(table, msg.requestId, now) } : {};
+    const driven = await driver[msg.op]({ ...ctx, ...migration, params: { ...ctx.params, ...placed } });
+    // Both may clear fields (a confirm: the driver its flavor's record, the placement its pending move).
+    const clear = [...placed.clear ?? [], ...driven.clear ?? []];
+    result = { ok: true, patch: { ...placed, ...driven, ...(clear.length > 0 ? { clear } : {}) } };
   } catch (err) {
     if (err instanceof FencedOut) {
       if (!await takenOverByAnotherRun(table, msg)) {

@@ -19,13 +19,17 @@ export interface Request {
   /** The server's group, and how many of its members a host may hold (anti-affinity: 1). */
   readonly group?: { readonly id: string; readonly maxPerHost?: number };
   readonly now: number;
+  /** A move's request: recorded on the entry (Allocation.movedBy). */
+  readonly movedBy?: string;
 }
 
 export type Claimed = { readonly ok: true; readonly host: Host } | { readonly ok: false; readonly host?: Host };
 
 /** One conditional write: the request's share of `host`, or the host as it was when refused. */
 export async function allocate(table: Table, host: Host, req: Request): Promise<Claimed> {
-  const entry: Allocation = { vcpus: req.vcpus, ram: req.ram, disk: req.disk, at: req.now, ...(req.group ? { group: req.group.id } : {}) };
+  const entry: Allocation = {
+    vcpus: req.vcpus, ram: req.ram, disk: req.disk, at: req.now, ...(req.group ? { group: req.group.id } : {}), ...(req.movedBy ? { movedBy: req.movedBy } : {}),
+  };
   const names: Record<string, string> = {
     '#en': 'enabled', '#fd': 'forcedDown', '#uv': 'usedVcpus', '#ur': 'usedRam', '#ud': 'usedDisk', '#alloc': 'allocations', '#sid': req.serverId,
   };
@@ -108,6 +112,14 @@ export function allocationOf(hosts: readonly Host[], serverId: string): { host: 
     if (entry) return { host, entry };
   }
   return undefined;
+}
+
+/** Every host the server holds an allocation on: two while a move holds its target beside its source. */
+export function allocationsOf(hosts: readonly Host[], serverId: string): { host: Host; entry: Allocation }[] {
+  return hosts.flatMap((host) => {
+    const entry = host.allocations?.[serverId];
+    return entry ? [{ host, entry }] : [];
+  });
 }
 
 /** A deleted server's or a failed build's allocation, given back once (a no-op when there is none). */

@@ -21,6 +21,12 @@ export interface Allocation {
   /** A resize's: the request that resized it, and the allocation before, which a revert or a failed resize restores. */
   readonly resizedBy?: string;
   readonly previous?: Allocation;
+  /**
+   * A move's (migrate, live migration, evacuation): the request that took this allocation on the
+   * target while the server's allocation on its source is kept, so that a failed or superseded
+   * move gives back its own and nothing else.
+   */
+  readonly movedBy?: string;
 }
 
 export interface Host extends ComputeHostConfig {

@@ -30,6 +30,11 @@ export interface ScheduleRequest extends Omit<Request, 'group'> {
   /** The availability zone asked for, and an administrator's forced host (`zone:host`). */
   readonly zone?: string;
   readonly forcedHost?: string;
+  /**
+   * A move (movedBy set): the host the server leaves, never a candidate (Nova's migrate and
+   * evacuate never choose the source); the server's allocation there is kept until the move ends.
+   */
+  readonly excludeHost?: string;
   /** How old an allocation must be before its server's absence means its worker died. */
   readonly leaseMs: number;
 }
@@ -45,15 +50,16 @@ const MAX_TRIES = 500;
 export async function schedule(table: Table, req: ScheduleRequest): Promise<Placement> {
   const group = req.groupId ? await readGroup(table, req.groupId) : undefined;
   let hosts = await readHosts(table);
-  // A redelivery of a create that allocated before its worker died finds its allocation.
-  const earlier = allocationOf(hosts, req.serverId);
+  // A redelivery of a create (or of a move) that allocated before its worker died finds its allocation.
+  const ours = (h: Host) => (req.movedBy === undefined || h.allocations?.[req.serverId]?.movedBy === req.movedBy) && h.name !== req.excludeHost;
+  const earlier = allocationOf(hosts.filter(ours), req.serverId);
   if (earlier) return placedOn(earlier.host, req.serverId);
   let pinned = group?.policy === 'affinity' ? group.host : undefined;
   const limit = group ? maxPerHost(group) : undefined;
   const allocation: Request = { ...req, ...(group ? { group: { id: group.id, ...(limit !== undefined ? { maxPerHost: limit } : {}) } } : {}) };
   let settled = false;
   for (let tries = 0; tries < MAX_TRIES; tries++) {
-    const candidates = hosts.filter((h) => isUp(h) && fits(h, req)
+    const candidates = hosts.filter((h) => isUp(h) && fits(h, req) && h.name !== req.excludeHost && !h.allocations?.[req.serverId]
       && (req.zone === undefined || h.zone === req.zone) && (req.forcedHost === undefined || h.name === req.forcedHost)
       && (limit === undefined || (h.groups?.[group!.id] ?? 0) < limit)
       && (pinned === undefined || h.name === pinned));
@@ -75,7 +81,7 @@ export async function schedule(table: Table, req: ScheduleRequest): Promise<Plac
     if (claimed.ok) return placedOn(claimed.host, req.serverId);
     // Refused: the host as it is now replaces what was read (gone: dropped).
     hosts = hosts.flatMap((h) => (h.name !== best.name ? [h] : claimed.host ? [claimed.host] : []));
-    if (claimed.host?.allocations?.[req.serverId]) return placedOn(claimed.host, req.serverId);
+    if (claimed.host?.allocations?.[req.serverId] && ours(claimed.host)) return placedOn(claimed.host, req.serverId);
   }
   throw new DriverError(NO_VALID_HOST, 500);
 }

@@ -86,6 +86,17 @@ export const POLICIES = {
   'os_compute_api:servers:action': 'member',
   'os_compute_api:os-admin-actions:reset_state': 'admin',
   'os_compute_api:os-lock-server:unlock:unlock_override': 'admin',
+  // nova/policies/migrate_server.py, evacuate.py, migrations.py, servers_migrations.py: Nova's
+  // PROJECT_MANAGER_OR_ADMIN (migrate, live migrate, the per-server migrations) and ADMIN
+  // (evacuate, os-migrations, a chosen host); taskgate has no manager role: its administrators.
+  'os_compute_api:os-migrate-server:migrate': 'admin',
+  'os_compute_api:os-migrate-server:migrate_live': 'admin',
+  'os_compute_api:os-evacuate': 'admin',
+  'os_compute_api:os-migrations:index': 'admin',
+  'os_compute_api:servers:migrations:index': 'admin',
+  'os_compute_api:servers:migrations:show': 'admin',
+  'os_compute_api:servers:migrations:force_complete': 'admin',
+  'os_compute_api:servers:migrations:delete': 'admin',
   'os_compute_api:os-volumes-attachments:index': 'reader',
   'os_compute_api:os-volumes-attachments:show': 'reader',
   'os_compute_api:os-volumes-attachments:create': 'member',

@@ -10,6 +10,10 @@ export const EC2_UNSUPPORTED = [
   'rescue', 'unrescue',
   // EC2 has no call into the guest (Systems Manager would be one, with an agent on the image).
   'change_password',
+  // EC2 places an instance on its own hosts and never says which: there is no host to move it
+  // from or to (a dedicated host is another product). Admission answers Nova's 501, as Nova does
+  // for a virt driver without the operation.
+  'migrate', 'live_migrate', 'evacuate',
 ] as const;
 
 export type Ec2Unsupported = (typeof EC2_UNSUPPORTED)[number];
