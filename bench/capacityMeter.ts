@@ -26,7 +26,7 @@ export interface Bill {
   calculatedTableWriteUnits: number;
   /** Index units the emulator reported (dynalite reports none; DynamoDB Local does). */
   emulatorIndexWriteUnits: number;
-  /** Writes this meter cannot bill (batch and transactional writes): none on taskgate's paths. */
+  /** Writes this meter cannot bill (batch writes): none on taskgate's paths. */
   unmetered: number;
 }
 
@@ -90,11 +90,42 @@ export class CapacityMeter {
     }
   }
 
+  /**
+   * A TransactWriteItems: DynamoDB writes every item in it twice (prepare and commit), a
+   * ConditionCheck's item too, and bills them even when the transaction is cancelled
+   * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html,
+   * "Capacity management for transactions"): each member is billed as its write would be, twice.
+   */
+  private async transaction<T>(path: string, input: Record<string, unknown>, send: () => Promise<T>): Promise<T> {
+    type Member = { Put?: { TableName: string; Item: Record<string, unknown> }; Update?: Keyed; Delete?: Keyed; ConditionCheck?: Keyed };
+    type Keyed = { TableName: string; Key: Record<string, unknown> };
+    const members = ((input.TransactItems ?? []) as Member[]).map((m) => {
+      const write = m.Put ?? m.Update ?? m.Delete;
+      const target = write ?? m.ConditionCheck!;
+      const source = ('Item' in target ? target.Item : target.Key) as Record<string, unknown>;
+      const key = marshalledKey({ [this.shape.partitionKey.name]: source[this.shape.partitionKey.name], [this.shape.sortKey.name]: source[this.shape.sortKey.name] });
+      return { tableName: target.TableName, key, writes: !!write };
+    });
+    const before = await Promise.all(members.map((m) => this.image(m.tableName, m.key)));
+    const twice = (u: WriteUnits): WriteUnits => ({ table: 2 * u.table, indexes: Object.fromEntries(Object.entries(u.indexes).map(([n, v]) => [n, 2 * v])) });
+    let out: T;
+    try {
+      out = await send();
+    } catch (err) {
+      if (err instanceof Error && err.name === 'TransactionCanceledException') before.forEach((b) => this.addWrite(path, twice(refusedWriteUnits(b))));
+      throw err;
+    }
+    const after = await Promise.all(members.map((m) => this.image(m.tableName, m.key)));
+    members.forEach((m, i) => this.addWrite(path, twice(m.writes ? writeUnits(this.shape, before[i], after[i]) : refusedWriteUnits(before[i]))));
+    return out;
+  }
+
   meterDynamoDB<C extends DynamoDBClient>(client: C, path: string): C {
     client.middlewareStack.add((next, context) => async (args) => {
       const operation = (context.commandName ?? '').replace(/Command$/, '');
       if (!this.measuring) return next(args);
       const input = args.input as Record<string, unknown> & { TableName?: string };
+      if (operation === 'TransactWriteItems') return this.transaction(path, input, () => next(args));
       if (MULTI_WRITES.has(operation)) {
         this.bill(path).unmetered++;
         return next(args);

@@ -27,6 +27,8 @@ export interface Billed {
   readonly indexes: Record<string, number>;
   readonly status: number;
   readonly body: any;
+  /** A refusal: the size of the server item it was refused by, by DynamoDB's rules (bytes). */
+  readonly claimedBytes?: number;
 }
 
 export interface MeteredHarness {
@@ -112,21 +114,32 @@ export async function startMeteredHarness(dynamodbEndpoint?: string): Promise<Me
   };
 }
 
-/** Each operation the issue prices, billed once on a fresh server. */
+/**
+ * Each operation the issue prices, billed once on a fresh server: made with its port, a volume
+ * attached, then the one-step operation and the refusal on the server with both (issue 23's
+ * server), then a resize and its confirmation, and the delete.
+ */
 export async function billOperations(m: MeteredHarness): Promise<Record<string, Billed>> {
   const figures: Record<string, Billed> = {};
   const { id, create } = await m.server();
   figures.create = create;
+  figures.attach = await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await m.volume() } });
   figures.reboot = await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
+  figures.refusal = await refused(m, id);
   figures.resize = await m.billed('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } });
   await m.billed('POST', `/servers/${id}/action`, { confirmResize: null });
-  figures.attach = await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await m.volume() } });
-  // A refusal: a reboot while a stop holds the server (the stop's own units are not counted).
-  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-stop': null });
-  figures.refusal = await m.billedAlone('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } });
-  await m.h.drain();
   figures.delete = await m.billed('DELETE', `/servers/${id}`);
   return figures;
+}
+
+/** A refusal: a reboot while a stop holds the server (the stop's own units are not counted). */
+async function refused(m: MeteredHarness, id: string): Promise<Billed> {
+  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-stop': null });
+  const refusal = { ...await m.billedAlone('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }), claimedBytes: await m.itemBytes(id) };
+  await m.h.drain();
+  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-start': null });
+  await m.h.drain();
+  return refusal;
 }
 
 /** Operation mixes the load model is run on (shares of the operations a second). */
@@ -146,6 +159,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       const indexes = Object.entries(b.indexes).map(([n, u]) => `${n} ${u}`).join(', ') || '-';
       console.log(`${op.padEnd(10)} ${String(b.status).padEnd(7)} ${String(b.total).padEnd(12)} ${String(b.table).padEnd(6)} ${indexes}`);
     }
+    console.log(`\nthe server item while a claim holds it (one port, one volume): ${figures.refusal!.claimedBytes} bytes`);
     console.log('\nload model: write units a second on the busiest key of each index (limit about 1,000), and the headroom');
     const perOperation = Object.fromEntries(Object.entries(figures).map(([op, b]) => [op, b.indexes]));
     for (const [scope, perSecond] of [['deployment', 100_000], ['project', 10_000]] as const) {

@@ -3,7 +3,7 @@ import { canonicalUuid, isUuid } from '../core/shared/ids.js';
 import { excerpt } from './excerpt.js';
 import { attachmentsOf, Ports } from '../core/shared/attachables.js';
 import { addressFilter, nameFilter } from './nameFilter.js';
-import type { Caller, Instance } from '../core/compute/instance.js';
+import { reservationIdOf, type Caller, type Instance } from '../core/compute/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { statusFilter } from './status.js';
 import { hostOf } from './views.js';
@@ -147,7 +147,7 @@ export async function serverListQuery(
   const flavor = opt('flavor');
   if (flavor) filters.push((s) => s.flavorId === flavor.replace(/^.*\//, ''));
   const reservation = opt('reservation_id');
-  if (reservation) filters.push((s) => s.reservationId === reservation);
+  if (reservation) filters.push((s) => reservationIdOf(s) === reservation);
   const host = opt('host');
   if (host !== undefined) filters.push((s) => hostOf(s) === host);
   const since = opt('changes-since') !== undefined ? parseChangesTime(q, 'changes-since') : undefined;

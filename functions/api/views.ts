@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { InstanceAction } from '../core/compute/instanceActions.js';
 import type { Attachment } from '../core/shared/attachables.js';
 import type { Flavor } from '../core/compute/flavors.js';
-import { securityGroupsOf, type Fault, type Instance } from '../core/compute/instance.js';
+import { reservationIdOf, securityGroupsOf, type Fault, type Instance } from '../core/compute/instance.js';
 import { isAtLeast, type ApiVersion } from './apiVersion.js';
 import { serverStatus } from './status.js';
 import { dbDatetime, isotime } from './timestamps.js';
@@ -114,7 +114,7 @@ export function serverView(s: Instance, base: string, o: ServerViewOptions, part
         'OS-EXT-SRV-ATTR:kernel_id': '',
         'OS-EXT-SRV-ATTR:launch_index': s.launchIndex ?? 0,
         'OS-EXT-SRV-ATTR:ramdisk_id': '',
-        'OS-EXT-SRV-ATTR:reservation_id': s.reservationId ?? `r-${s.id.slice(-8)}`,
+        'OS-EXT-SRV-ATTR:reservation_id': reservationIdOf(s),
         'OS-EXT-SRV-ATTR:root_device_name': '/dev/vda',
       });
       if (parts.extendedUserData !== false) view['OS-EXT-SRV-ATTR:user_data'] = s.userData ?? null;

@@ -1,6 +1,6 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { requestOperation, type AdmissionDeps } from '../../functions/core/compute/admission.js';
-import { Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { BadRequest, ServiceUnavailable } from '../../functions/core/shared/errors.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
@@ -110,7 +110,7 @@ describe('an attach killed between its reservation and its claim', () => {
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), ...leases };
     expect(await runOperation(worker, queue.take())).toBe('done');
     expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'in-use', instanceId: y.id });
-    expect((await readInstance(table, y.id))?.volumes?.[volumeId]).toMatchObject({ requestId: rid });
+    expect(await getAttachment(table, Volumes, y.id, volumeId)).toMatchObject({ requestId: rid });
   });
 });
 
@@ -141,10 +141,10 @@ describe('a reservation past its lease whose request did claim', () => {
     const queue = new CapturingQueue();
     await attach(queue, t0, x.id, volumeId);
     const worker = { table, driver: new SimulatedDriver(table, { stepMs: 0 }), ...leases };
-    // Writes of a one-step attach: take-up, the volume attaching, release (with the attachment),
-    // mark in-use, action.
+    // Writes of a one-step attach: take-up, the volume attaching, the attachment's item, release
+    // (with its entry), mark in-use, action.
     const message = queue.take();
-    await expect(runAs({ role: 'worker', killAt: { write: 4, when: 'before' } }, () => runOperation(worker, message)))
+    await expect(runAs({ role: 'worker', killAt: { write: 5, when: 'before' } }, () => runOperation(worker, message)))
       .rejects.toBeInstanceOf(Killed);
     expect((await readInstance(table, x.id))?.volumes?.[volumeId]).toBeDefined();
     expect((await readAttachable(table, Volumes, volumeId))?.status).toBe('attaching');

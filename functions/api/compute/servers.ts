@@ -6,6 +6,7 @@ import { projectLimits } from '../../core/placement/quotas/limits.js';
 import { readHosts } from '../../core/placement/hosts.js';
 import { addMember, removeMember, visibleGroup } from '../../core/placement/serverGroups.js';
 import { attachmentsOf, Ports, Volumes } from '../../core/shared/attachables.js';
+import { withAttachments } from '../../core/compute/attachmentItems.js';
 import { AlreadyInProgress } from '../../core/compute/refusals.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor, isFlavorVisible, type Flavor } from '../../core/compute/flavors.js';
@@ -51,7 +52,9 @@ export async function viewFlavors(deps: AdmissionDeps, ctx: ApiContext): Promise
 export async function fullServerView(
   deps: AdmissionDeps, s: Instance, ctx: ApiContext, parts: ServerParts = { full: true }, flavors?: readonly Flavor[],
 ) {
-  return serverView(s, ctx.baseUrl, serverViewOptions(s, ctx, flavors ?? await viewFlavors(deps, ctx)), parts);
+  // A server as a write returned it: its attachments' details joined in (none to read for most).
+  const [server] = await withAttachments(deps.table, [s]);
+  return serverView(server!, ctx.baseUrl, serverViewOptions(server!, ctx, flavors ?? await viewFlavors(deps, ctx)), parts);
 }
 
 /** Nova's `servers_links` (for the list and the detail alike), pointing at the next page. */

@@ -18,6 +18,7 @@ import { giveBackCreatePorts, interfacesForCreate, type Nic } from '../networks/
 import { endTakenOver, retryThrottled } from './settle.js';
 import { PowerState } from './states.js';
 import { storedInstance } from './storedInstance.js';
+import { putCreatedAttachmentItem } from './attachmentItems.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
 
 export interface AdmissionDeps {
@@ -267,13 +268,15 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     leaseUntil: now + deps.claimLeaseMs,
     volumes: {}, ports,
   };
+  // The ports' details on their own items first (shown once the server's item names them).
+  await Promise.all(Object.values(ports).map((port) => putCreatedAttachmentItem(deps.table, 'ports', port, instance.version)));
   try {
     await deps.table.db.send(new PutCommand({
       TableName: deps.table.name,
       Item: {
         ...keys.instance(id), ...storedInstance(instance),
         gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
-        gsi2pk: serverShardOf(id), gsi2sk: `${created}#${id}`,
+        gsi2pk: serverShardOf(id),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
       ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
@@ -317,4 +320,4 @@ async function createdEarlier(deps: AdmissionDeps, request: OperationRequest, ma
 }
 
 /** Nova's reservation id (r-xxxxxxxx) of a create request, from its request id as the server's is. */
-export const reservationIdFor = (requestId: string): string => `r-${derivedUuid('reservation', requestId).slice(0, 8)}`;
+export const reservationIdFor = (requestId: string): string => `r-${serverIdFor(requestId).slice(-8)}`;

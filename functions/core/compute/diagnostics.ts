@@ -2,7 +2,7 @@ import { attachmentsOf, Ports, Volumes } from '../shared/attachables.js';
 import { isOnHost } from './consoleLog.js';
 import { findFlavor } from './flavors.js';
 import { isVisibleTo, type Caller, type Instance } from './instance.js';
-import { readInstance } from './readInstance.js';
+import { readServer } from './attachmentItems.js';
 import { PowerState } from './states.js';
 import { Conflict, NotFound } from '../shared/errors.js';
 import { authorize } from '../shared/policy.js';
@@ -22,7 +22,7 @@ const STATE: Record<number, string> = {
 
 /** The server the caller sees (404), an administrator's to measure (403), on a host (Nova's @check_instance_host: 409 InstanceNotReady). */
 async function measured(table: Table, caller: Caller, instanceId: string): Promise<Instance> {
-  const instance = await readInstance(table, instanceId);
+  const instance = await readServer(table, instanceId);
   if (!isVisibleTo(instance, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
   authorize(caller, 'os_compute_api:os-server-diagnostics');
   if (!isOnHost(instance)) throw new Conflict(`Instance ${instanceId} is not ready`);

@@ -87,12 +87,14 @@ export interface Instance {
   /** How the last released claim ended: lets a redelivery find its own outcome. */
   readonly lastOutcome?: Outcome;
   /**
-   * The server's volumes and ports by id, kept on the instance item so that a server view, a
-   * detail page and admission's device choice read nothing else. Written only by a fenced
-   * release (or a driver's fenced write), so they change under the claim like everything else.
+   * The server's volumes and ports by id: on the item, an entry each (the volume's device, or true
+   * for a port), so that admission's checks and device choice read nothing else; their details
+   * are items of their own beside it (attachmentItems.ts), joined in by the readers that show them.
+   * Written only by a fenced release, so they change under the claim like everything else. Items
+   * the previous version wrote hold the whole attachment in the entry.
    */
-  readonly volumes?: Readonly<Record<string, Attachment>>;
-  readonly ports?: Readonly<Record<string, Attachment>>;
+  readonly volumes?: Readonly<Record<string, AttachmentEntry>>;
+  readonly ports?: Readonly<Record<string, AttachmentEntry>>;
   /**
    * Written by a delete's release, which empties `volumes` and `ports`: the ids they held, which
    * are freed only after that release (reservations.ts), and again by a redelivery if the worker
@@ -165,8 +167,9 @@ export type InstanceFields = Partial<Pick<Instance,
 
 /**
  * How the last released claim ended: what a redelivery needs to find its own outcome (settle.ts
- * abandonSuperseded). The rest is written only by the previous version, which kept the whole
- * action here (its start, its user), so that it was visible between the release and its record.
+ * abandonSuperseded), and what shows the action between the release and its record
+ * (instanceActions.ts): the requester only when it is not the server's owner. Event start and
+ * finish time are written only by the previous version, which kept the whole action here.
  */
 export interface Outcome {
   readonly requestId: string;
@@ -184,8 +187,9 @@ export interface Outcome {
 export interface Attachment {
   readonly id: string;
   readonly instanceId: string;
-  readonly requestId: string;
-  readonly created: string;
+  /** The request that attached it, and when (absent only when its details could not be read). */
+  readonly requestId?: string;
+  readonly created?: string;
   /** Volumes: the device name in the guest. */
   readonly device?: string;
   /** Ports: MAC address, network and fixed IP. */
@@ -203,6 +207,9 @@ export interface Attachment {
 }
 
 export type AttachmentMap = 'volumes' | 'ports';
+
+/** An attachment as the instance item holds it: the volume's device, true for a port, or (written by the previous version) all of it. */
+export type AttachmentEntry = Attachment | string | true;
 
 /** The instance fields an operation may change when it releases its claim. */
 export type InstancePatch = Partial<
@@ -224,6 +231,12 @@ export function claimLeaseEnd(instance: Pick<Instance, 'leaseUntil' | 'leaseRene
   if (instance?.leaseUntil === undefined && instance?.leaseRenewedUntil === undefined) return undefined;
   return Math.max(instance.leaseUntil ?? 0, instance.leaseRenewedUntil ?? 0);
 }
+
+/**
+ * The server's reservation id (Nova's, shared by a multiple create's servers). A single create's is
+ * derived from its server's id (admission.ts reservationIdFor) and not stored.
+ */
+export const reservationIdOf = (s: Pick<Instance, 'id' | 'reservationId'>): string => s.reservationId ?? `r-${s.id.slice(-8)}`;
 
 /** The one security group there is: Neutron's per-project `default` (functions/core/compute/serverSecurityGroups.ts). */
 export const DEFAULT_SECURITY_GROUP = 'default';

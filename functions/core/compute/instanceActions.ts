@@ -95,13 +95,19 @@ function fromClaim(instanceId: string, c: Claim): InstanceAction {
   };
 }
 
-/** The action a released claim stands for, until its own record is written. */
-function fromOutcome(instanceId: string, o: Outcome): InstanceAction | undefined {
-  if (!o.op || !o.userId || !o.projectId || o.claimedAt === undefined) return undefined;
+/**
+ * The action a released claim stands for, until its own record is written. The outcome keeps
+ * the requester only when it is not the server's owner, and no finish time: the release that
+ * wrote it set the item's `updated` (the previous version kept both, and its event's start).
+ */
+function fromOutcome(instance: Instance, o: Outcome): InstanceAction | undefined {
+  if (!o.op || o.claimedAt === undefined) return undefined;
+  const finishTime = o.finishedAt ?? instance.updated;
   return {
-    instanceId, requestId: o.requestId, action: operationRow(o.op).action, userId: o.userId, projectId: o.projectId,
+    instanceId: instance.id, requestId: o.requestId, action: operationRow(o.op).action,
+    userId: o.userId ?? instance.userId, projectId: o.projectId ?? instance.projectId,
     startTime: new Date(o.claimedAt).toISOString(), event: eventName(o.op),
-    eventStart: o.eventStart ?? o.finishedAt, finishTime: o.finishedAt, result: o.result,
+    eventStart: o.eventStart ?? finishTime, finishTime, result: o.result,
     ...(o.result === 'Error' ? { message: 'Error', traceback: o.message } : {}),
   };
 }
@@ -111,7 +117,7 @@ function actionsOnInstance(instance: Instance): InstanceAction[] {
   const found: InstanceAction[] = [];
   if (instance.claim) found.push(fromClaim(instance.id, instance.claim));
   for (const claim of takenOverClaims(instance)) found.push(fromClaim(instance.id, claim));
-  const last = instance.lastOutcome && fromOutcome(instance.id, instance.lastOutcome);
+  const last = instance.lastOutcome && fromOutcome(instance, instance.lastOutcome);
   if (last) found.push(last);
   return found;
 }

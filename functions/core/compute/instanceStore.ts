@@ -1,5 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { itemsOf } from '../shared/indexedItems.js';
+import { readServer, withAttachments } from './attachmentItems.js';
 import { CLEARED_CLAIM, clearingClaim, takenOverRemoval } from './release.js';
 import { fencedUpdate } from './fencedUpdate.js';
 import { invalidStateMessage } from './refusals.js';
@@ -16,8 +17,9 @@ import {
 
 // Reads, and the operations that change no task_state and need no queue (lock, reset-state).
 
+/** A server the caller may see, with its attachments' details (one Query: attachmentItems.ts). */
 export async function getServer(table: Table, caller: Caller, instanceId: string): Promise<Instance> {
-  const instance = await readInstance(table, instanceId);
+  const instance = await readServer(table, instanceId);
   if (!isVisibleTo(instance, caller)) throw new NotFound(`Instance ${instanceId} could not be found.`);
   return instance;
 }
@@ -51,7 +53,7 @@ export async function listServers(
   if (q.limit <= 0) return { servers };
   const sources = q.allProjects
     ? Array.from({ length: SERVER_SHARDS }, (_, shard) =>
-      indexPages(table, INDEX_ALL_SERVERS, 'gsi2pk', 'gsi2sk', `SERVERS#${shard}`, after, q.limit))
+      indexPages(table, INDEX_ALL_SERVERS, 'gsi2pk', 'gsi1sk', `SERVERS#${shard}`, after, q.limit))
     : [indexPages(table, INDEX_BY_PROJECT, 'gsi1pk', 'gsi1sk', `PROJECT#${projectId}`, after, q.limit)];
   const entries = newestFirst(sources);
   for (;;) {
@@ -65,7 +67,8 @@ export async function listServers(
       batch.push(next.value);
     }
     if (batch.length === 0) return { servers };
-    for (const item of await itemsOf<Instance>(table, batch)) {
+    // Their attachments' details: one more BatchGetItem when a server on the page has any.
+    for (const item of await withAttachments(table, await itemsOf<Instance>(table, batch))) {
       if (item.deleted || (q.filter && !q.filter(item))) continue;
       if (servers.length === q.limit) return { servers, next: servers.at(-1)!.id };
       servers.push(item);

@@ -1,4 +1,5 @@
 import type { Fault, Instance, InstancePatch, Outcome } from './instance.js';
+import { entryOf, putAttachmentItem, removeAttachmentItem } from './attachmentItems.js';
 import { fencedUpdate } from './fencedUpdate.js';
 import { runFence, type Run } from './runs.js';
 import type { VmState } from './states.js';
@@ -57,6 +58,9 @@ export interface Release {
 
 const DELETED_RETENTION_MS = 7 * 24 * 3600 * 1000;
 
+/** Nova's default availability zone: what a server without one shows (api/views.ts, api/listQuery.ts). */
+const DEFAULT_ZONE = 'nova';
+
 /**
  * Release: ONE write that sets the outcome, clears task_state and the claim and moves the token
  * on, conditioned on the token still being ours. Returns false if we were fenced out.
@@ -72,7 +76,17 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   const taken = takenOverRemoval(rel.takenOver);
   Object.assign(names, taken.names);
   const removes: string[] = [...taken.removes];
-  const { clear = [], attach, detach, ...fields } = rel.patch ?? {};
+  const { clear = [], attach, detach, ...patched } = rel.patch ?? {};
+  const fields: Record<string, unknown> = { ...patched };
+  // Not stored where every reader takes their absence for them: a node that is its host (the
+  // simulated hosts are their own node), the default availability zone, null.
+  for (const [field, absent] of Object.entries(fields)) {
+    const readAsAbsent = absent === null || (field === 'node' && absent === fields.host) || (field === 'availabilityZone' && absent === DEFAULT_ZONE);
+    if (!readAsAbsent) continue;
+    delete fields[field];
+    names[`#f_${field}`] = field;
+    removes.push(`#f_${field}`);
+  }
   for (const [field, value] of Object.entries(fields)) {
     names[`#f_${field}`] = field;
     values[`:f_${field}`] = value;
@@ -83,8 +97,10 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
     removes.push(`#f_${field}`);
   }
   if (attach) {
+    // Its details first, on an item of their own (shown only once the entry below is set).
+    if (!await putAttachmentItem(table, attach.map, attach.attachment, rel.token)) return undefined;
     Object.assign(names, { '#amap': attach.map, '#aid': attach.attachment.id });
-    values[':attachment'] = attach.attachment;
+    values[':attachment'] = entryOf(attach.map, attach.attachment);
     sets.push('#amap.#aid = :attachment');
   }
   if (detach) {
@@ -113,9 +129,12 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   }
   if (rel.run) conditions.push(runFence(rel.run, names, values));
   const condition = conditions.length > 0 ? conditions.join(' AND ') : undefined;
-  return fencedUpdate(table, rel.instanceId, rel.token, {
+  const released = await fencedUpdate(table, rel.instanceId, rel.token, {
     expression: clearingClaim(sets, removes), names, values, condition,
   });
+  // The details of what it detached, once no entry names them (a crash before this leaves them unread).
+  if (released && detach) await removeAttachmentItem(table, rel.instanceId, detach.map, detach.id, rel.token);
+  return released;
 }
 
 /**

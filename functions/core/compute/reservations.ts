@@ -1,5 +1,5 @@
 import {
-  attachmentOn, beginAttaching, beginDetaching, markAttached, Ports, releaseAttachable, reserve, undoDetaching, unreserve, Volumes,
+  attachmentOn, attachmentsOf, beginAttaching, beginDetaching, markAttached, Ports, releaseAttachable, reserve, undoDetaching, unreserve, Volumes,
   type AttachableKind,
 } from '../shared/attachables.js';
 import type { OperationName } from './catalogue.js';
@@ -10,6 +10,7 @@ import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
+import { removeAttachmentItem } from './attachmentItems.js';
 import { givePlacementBack, settleMoveEnding, undoMove, undoResizeAllocation } from './placing.js';
 import { advanceMigration, failMigration } from './migrations.js';
 import { snapshotting } from './snapshotReservation.js';
@@ -121,7 +122,11 @@ const deleting: Reservation = {
   undo: nothing,
   settle: async (table, _claim, instanceId, released) => {
     for (const kind of [Volumes, Ports]) {
-      for (const id of released?.heldWhenDeleted?.[kind.map] ?? []) await releaseAttachable(table, kind, { id, instanceId });
+      for (const id of released?.heldWhenDeleted?.[kind.map] ?? []) {
+        await releaseAttachable(table, kind, { id, instanceId });
+        // Its details too: a deleted server takes no later claim, so every one is at or below its version.
+        await removeAttachmentItem(table, instanceId, kind.map, id, released!.version);
+      }
     }
     // Its quota charge, once (conditioned on the entry); a worker that dies before this leaves it
     // to the usage's settling of servers that are gone (functions/core/placement/quotas/usage.ts).
@@ -164,7 +169,7 @@ function placedCreate(ports: Reservation): Reservation {
 
 /** The next free guest device (vdb, vdc, ...; vda is the root disk), from the claimed item. */
 function nextDevice(instance: Instance): Record<string, unknown> {
-  const taken = new Set(Object.values(instance.volumes ?? {}).map((a) => a.device));
+  const taken = new Set(attachmentsOf(instance, Volumes).map((a) => a.device));
   for (let c = 'b'.charCodeAt(0); c <= 'z'.charCodeAt(0); c++) {
     const device = `/dev/vd${String.fromCharCode(c)}`;
     if (!taken.has(device)) return { device };

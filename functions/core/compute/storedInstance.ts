@@ -1,10 +1,12 @@
-import { DEFAULT_SECURITY_GROUP, type Instance } from './instance.js';
+import { entryOf } from './attachmentItems.js';
+import { DEFAULT_SECURITY_GROUP, reservationIdOf, type AttachmentMap, type Instance } from './instance.js';
 
 // What a server's item leaves out when it is made: the fields Nova keeps as null, and those whose
 // value is what every reader takes their absence for (api/views.ts, api/listQuery.ts,
 // serverFields.ts). Every claim and release is billed per KB of this item and a refusal costs its
 // size, so about 100 bytes of nulls and defaults on a plain server are paid on every operation
-// (docs/write-units.md).
+// (docs/write-units.md). Its attachments are entries; their details go on items of their own
+// (attachmentItems.ts), written before it.
 
 const ABSENCE_READS_AS: Readonly<Record<string, unknown>> = {
   metadata: {}, tags: [], diskConfig: 'MANUAL', configDrive: false, launchIndex: 0, securityGroups: [DEFAULT_SECURITY_GROUP],
@@ -14,6 +16,14 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /** The instance as its item stores it: without nulls, and without fields equal to what their absence reads as. */
 export function storedInstance(instance: Instance): Instance {
-  return Object.fromEntries(Object.entries(instance).filter(([name, value]) =>
-    value !== null && value !== undefined && !(Object.hasOwn(ABSENCE_READS_AS, name) && same(value, ABSENCE_READS_AS[name])))) as unknown as Instance;
+  const stored = Object.fromEntries(Object.entries(instance).filter(([name, value]) =>
+    value !== null && value !== undefined && !(Object.hasOwn(ABSENCE_READS_AS, name) && same(value, ABSENCE_READS_AS[name]))));
+  if (stored.reservationId === reservationIdOf({ id: instance.id })) delete stored.reservationId;
+  for (const map of ['volumes', 'ports'] as const satisfies readonly AttachmentMap[]) {
+    const entries = instance[map];
+    if (entries) {
+      stored[map] = Object.fromEntries(Object.entries(entries).map(([id, a]) => [id, typeof a === 'object' ? entryOf(map, a) : a]));
+    }
+  }
+  return stored as unknown as Instance;
 }

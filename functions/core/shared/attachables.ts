@@ -1,5 +1,5 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from '../compute/readInstance.js';
+import { attachmentFrom, readServer } from '../compute/attachmentItems.js';
 import { BadRequest, DriverError, NotFound, type DomainError } from './errors.js';
 import { expirePort, letGoOfPort, portRefusal } from '../networks/ports.js';
 import {
@@ -207,7 +207,8 @@ export async function reclaimReservation(
 ): Promise<'attached' | 'live' | 'freed' | 'moved'> {
   if (!item.instanceId || !item.requestId) return 'moved';
   const req = { id: item.id, instanceId: item.instanceId, requestId: item.requestId };
-  const instance = await readInstance(table, item.instanceId);
+  // With its attachments' details: which request attached it is on the attachment's own item.
+  const instance = await readServer(table, item.instanceId);
   const mapped = attachmentOn(instance, kind, item.id);
   if (mapped?.requestId === item.requestId) {
     return await markAttached(table, kind, { ...req, device: mapped.device }) ? 'attached' : 'moved';
@@ -366,15 +367,16 @@ export async function readAttachable(table: Table, kind: AttachableKind, id: str
 /** One attachment of one kind on an instance item (own keys only: an id is user input). */
 export function attachmentOn(instance: Instance | undefined, kind: AttachableKind, id: string): Attachment | undefined {
   const map = instance?.[kind.map];
-  return map && Object.hasOwn(map, id) ? map[id] : undefined;
+  return map && Object.hasOwn(map, id) ? attachmentFrom(instance.id, id, map[id]!) : undefined;
 }
 
 /** The attachments of one kind on an instance item. */
 export function attachmentsOf(instance: Instance | undefined, kind: AttachableKind): Attachment[] {
   // In the order they were attached, as Nova lists a server's interfaces and volumes: a DynamoDB
   // map keeps no order of its own (DynamoDB Local and dynalite return its keys differently).
-  return Object.values(instance?.[kind.map] ?? {})
-    .sort((a, b) => a.created.localeCompare(b.created) || a.id.localeCompare(b.id));
+  return Object.entries(instance?.[kind.map] ?? {})
+    .map(([id, entry]) => attachmentFrom(instance!.id, id, entry))
+    .sort((a, b) => (a.created ?? '').localeCompare(b.created ?? '') || a.id.localeCompare(b.id));
 }
 
 /**
@@ -387,10 +389,10 @@ export async function touchAttachment(
   try {
     await table.db.send(new UpdateCommand({
       TableName: table.name, Key: keys.instance(req.instanceId),
+      // The entry written back as it is: a write that fails when the attachment is gone.
       ConditionExpression: 'attribute_exists(#map.#id)',
-      UpdateExpression: 'SET #map.#id.#touched = :now',
-      ExpressionAttributeNames: { '#map': kind.map, '#id': req.id, '#touched': 'touched' },
-      ExpressionAttributeValues: { ':now': new Date(req.now).toISOString() },
+      UpdateExpression: 'SET #map.#id = #map.#id',
+      ExpressionAttributeNames: { '#map': kind.map, '#id': req.id },
     }));
   } catch (err) {
     if (isConditionFailure(err)) {
@@ -420,9 +422,9 @@ export async function writeAttachmentUnfenced(
 export async function getAttachment(
   table: Table, kind: AttachableKind, instanceId: string, id: string,
 ): Promise<Attachment | undefined> {
-  return attachmentOn(await readInstance(table, instanceId), kind, id);
+  return attachmentOn(await readServer(table, instanceId), kind, id);
 }
 
 export async function listAttachments(table: Table, kind: AttachableKind, instanceId: string): Promise<Attachment[]> {
-  return attachmentsOf(await readInstance(table, instanceId), kind);
+  return attachmentsOf(await readServer(table, instanceId), kind);
 }

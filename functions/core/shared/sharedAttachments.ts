@@ -1,5 +1,5 @@
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { readInstance } from '../compute/readInstance.js';
+import { attachmentFrom, readServer } from '../compute/attachmentItems.js';
 import { claimLeaseEnd, takenOverClaims } from '../compute/instance.js';
 import { BadRequest } from './errors.js';
 import { isConditionFailure, itemFromConditionFailure, leaseShardOf, usedPlaceholders, type Table } from './table.js';
@@ -177,8 +177,10 @@ export async function reclaimSharedExpired(table: Table, kind: AttachableKind, i
   let freed = 0;
   for (const [instanceId, entry] of Object.entries(item.attachments ?? {})) {
     if (!(entry.status === 'reserved' || entry.status === 'attaching') || (entry.leaseUntil ?? 0) >= now) continue;
-    const instance = await readInstance(table, instanceId);
-    const mapped = instance?.[kind.map]?.[item.id];
+    // With its attachments' details: which request attached it is on the attachment's own item.
+    const instance = await readServer(table, instanceId);
+    const onInstance = instance?.[kind.map]?.[item.id];
+    const mapped = onInstance === undefined ? undefined : attachmentFrom(instanceId, item.id, onInstance);
     if (mapped?.requestId === entry.requestId) {
       await markAttachedShared(table, kind, { id: item.id, instanceId, requestId: entry.requestId, device: mapped.device });
     } else if ([instance?.claim, ...takenOverClaims(instance)].some((c) => c?.requestId === entry.requestId)) {

@@ -59,7 +59,10 @@ export const TABLE_DEFINITION = {
   indexes: [
     { name: INDEX_BY_PROJECT, partitionKey: { name: 'gsi1pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
     { name: INDEX_BY_LEASE, partitionKey: { name: 'leaseShard', type: 'S' }, sortKey: { name: 'leaseUntil', type: 'N' }, projection: 'KEYS_ONLY' },
-    { name: INDEX_ALL_SERVERS, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi2sk', type: 'S' }, projection: 'KEYS_ONLY' },
+    // Sorted on the project index's sort key: every item written carries the same `created#id` in
+    // both, so a second copy (gsi2sk, which the previous version wrote) is 67 bytes on every server
+    // item for nothing (docs/write-units.md).
+    { name: INDEX_ALL_SERVERS, partitionKey: { name: 'gsi2pk', type: 'S' }, sortKey: { name: 'gsi1sk', type: 'S' }, projection: 'KEYS_ONLY' },
   ],
 } as const satisfies { ttlAttribute: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; indexes: readonly IndexDefinition[] };
 

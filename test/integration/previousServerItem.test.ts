@@ -1,0 +1,102 @@
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { startMeteredHarness, type MeteredHarness } from '../../bench/writeUnits.js';
+import { readServer } from '../../functions/core/compute/attachmentItems.js';
+import { Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
+import { keys, type Table } from '../../functions/core/shared/table.js';
+
+// A server item as the previous version wrote it: its attachments whole in its `volumes` and
+// `ports` maps (no items of their own), the whole action in `lastOutcome`, the sort key copied
+// into `gsi2sk`, Nova's nulls and defaults stored. Every reader shows it as before, an operation
+// and a detach and attach run on it, and its delete frees what it held. Fails if a reader looks
+// for an attachment's details only on their own item, or if a write assumes the new shape.
+
+let m: MeteredHarness;
+let table: Table;
+beforeAll(async () => {
+  m = await startMeteredHarness();
+  table = m.h.table('test');
+});
+afterAll(() => m.stop());
+
+const token = () => `${crypto.randomUUID().replaceAll('-', '')}:${m.projectId}`;
+const as = (method: string, path: string, body?: unknown) => m.h.apiAs(token(), method, path, body).then((res) => ({
+  status: res.statusCode, body: res.body ? JSON.parse(res.body) : undefined,
+}));
+
+async function partition(id: string): Promise<Record<string, any>[]> {
+  const out = await table.db.send(new QueryCommand({
+    TableName: table.name, KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': keys.instance(id).pk }, ConsistentRead: true,
+  }));
+  return out.Items ?? [];
+}
+
+/** Rewrites a server made now (a port, a volume) into the previous version's item, its attachment items gone. */
+async function asPreviousVersion(id: string): Promise<Record<string, any>> {
+  const server = (await readServer(table, id))!;
+  const meta = (await table.db.send(new GetCommand({ TableName: table.name, Key: keys.instance(id), ConsistentRead: true }))).Item!;
+  for (const item of await partition(id)) {
+    if (String(item.sk).startsWith('ATTACHMENT#')) await table.db.send(new DeleteCommand({ TableName: table.name, Key: { pk: item.pk, sk: item.sk } }));
+  }
+  const old = {
+    ...meta, volumes: server.volumes, ports: server.ports, gsi2sk: meta.gsi1sk,
+    description: null, keyName: null, userData: null, trustedCerts: null, tags: [], configDrive: false, launchIndex: 0, diskConfig: 'MANUAL',
+    node: meta.host, availabilityZone: 'nova', reservationId: `r-${id.slice(0, 8)}`,
+    lastOutcome: {
+      // An action whose record was never written (its worker died after the release).
+      requestId: `req-${crypto.randomUUID()}`, result: 'Success', op: 'attach_volume', userId: 'previous-user', projectId: m.projectId, claimedAt: Date.now() - 5_000,
+      eventStart: new Date(Date.now() - 4_000).toISOString(), finishedAt: new Date(Date.now() - 3_000).toISOString(),
+    },
+  };
+  await table.db.send(new PutCommand({ TableName: table.name, Item: old }));
+  return old;
+}
+
+it('is read, operated on, detached from, attached to and deleted as before', async () => {
+  const { id } = await m.server();
+  const volumeId = await m.volume();
+  expect((await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } })).status).toBe(200);
+  const old = await asPreviousVersion(id);
+  const [portId] = Object.keys(old.ports);
+  expect(Object.values(old.ports)[0]).toMatchObject({ id: portId, macAddress: expect.any(String), fixedIps: [expect.anything()] });
+  expect((await partition(id)).filter((i) => String(i.sk).startsWith('ATTACHMENT#'))).toEqual([]);
+
+  // Reads: the server, its interfaces and volumes, a detail page, an administrator's all-projects list.
+  const server = (await as('GET', `/servers/${id}`)).body.server;
+  expect(Object.values(server.addresses).flat()).toEqual([expect.objectContaining({ addr: old.ports[portId!].fixedIps[0].ipAddress })]);
+  expect((await as('GET', `/servers/${id}/os-interface`)).body.interfaceAttachments.map((a: any) => a.port_id)).toEqual([portId]);
+  expect((await as('GET', `/servers/${id}/os-volume_attachments`)).body.volumeAttachments)
+    .toEqual([expect.objectContaining({ volumeId, device: '/dev/vdb' })]);
+  const detail = (await as('GET', '/servers/detail')).body.servers.find((s: any) => s.id === id);
+  expect(detail['os-extended-volumes:volumes_attached']).toEqual([expect.objectContaining({ id: volumeId })]);
+  expect(Object.values(detail.addresses).flat()).toHaveLength(1);
+  const all = await m.h.apiAs(`admin:${m.projectId}`, 'GET', '/servers?all_tenants=1&limit=1000');
+  expect(JSON.parse(all.body).servers.map((s: any) => s.id)).toContain(id);
+  // The action the previous version kept whole on the item, shown from it until its record is written.
+  const actions = (await as('GET', `/servers/${id}/os-instance-actions`)).body.instanceActions;
+  expect(actions.find((a: any) => a.request_id === old.lastOutcome.requestId)).toMatchObject({ user_id: 'previous-user' });
+
+  // An operation: the old attachments stay as they were, the outcome is written in the new shape.
+  expect((await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).status).toBe(202);
+  const rebooted = (await table.db.send(new GetCommand({ TableName: table.name, Key: keys.instance(id), ConsistentRead: true }))).Item!;
+  expect(rebooted).toMatchObject({ vmState: 'active', volumes: old.volumes, ports: old.ports });
+  expect(rebooted).not.toHaveProperty('taskState');
+  expect(rebooted.lastOutcome).not.toHaveProperty('finishedAt');
+
+  // A detach of the old volume, then an attach of another: the item holds both shapes at once.
+  expect((await m.billed('DELETE', `/servers/${id}/os-volume_attachments/${volumeId}`)).status).toBe(202);
+  expect(await readAttachable(table, Volumes, volumeId)).toMatchObject({ status: 'available' });
+  const next = await m.volume();
+  expect((await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: next } })).status).toBe(200);
+  const mixed = (await table.db.send(new GetCommand({ TableName: table.name, Key: keys.instance(id), ConsistentRead: true }))).Item!;
+  expect(mixed.volumes).toEqual({ [next]: '/dev/vdb' });
+  expect(mixed.ports).toEqual(old.ports);
+  expect((await as('GET', `/servers/${id}/os-volume_attachments`)).body.volumeAttachments.map((a: any) => a.volumeId)).toEqual([next]);
+  expect((await as('GET', `/servers/${id}/os-interface`)).body.interfaceAttachments.map((a: any) => a.port_id)).toEqual([portId]);
+
+  // The delete frees the old-shape port and the new-shape volume, and leaves no attachment item.
+  expect((await m.billed('DELETE', `/servers/${id}`)).status).toBe(204);
+  expect(await readAttachable(table, Volumes, next)).toMatchObject({ status: 'available' });
+  expect((await readAttachable(table, Ports, portId!))?.instanceId).not.toBe(id);
+  expect((await partition(id)).filter((i) => String(i.sk).startsWith('ATTACHMENT#'))).toEqual([]);
+  expect((await as('GET', '/servers/detail')).body.servers.map((s: any) => s.id)).not.toContain(id);
+});
