@@ -1,4 +1,3 @@
-import { SQSClient } from '@aws-sdk/client-sqs';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { EnvReader, authMode, driverName, idempotencySettings, leasesOf, publicUrlSettings, timingsFromEnv } from '../core/shared/config.js';
 import { driverCapabilities } from '../core/compute/capabilities.js';
@@ -23,7 +22,7 @@ export function apiLambda(driverReads: { readonly consoleReader?: ConsoleReader 
   const leases = leasesOf(timingsFromEnv(process.env));
   return createApi({
     table: tableFromEnv(),
-    queue: sqsOperationQueue(new SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
+    queue: sqsOperationQueue(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({}), new EnvReader(process.env).required('QUEUE_URL')),
     claimLeaseMs: leases.claimLeaseMs,
     reservationLeaseMs: leases.reservationLeaseMs,
     // The stack gives the API the compute function's TASKGATE_DRIVER: what it cannot do is refused here.

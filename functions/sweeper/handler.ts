@@ -1,7 +1,8 @@
 import { MetricUnit } from '@aws-lambda-powertools/metrics';
 import { sweepExpiredClaims } from '../core/compute/sweeper.js';
 import { tableFromEnv } from '../core/shared/table.js';
-import { CLAIMS_RELEASED_METRIC, logger, metrics } from '../observability/index.js';
+import { CLAIMS_RELEASED_METRIC, logger } from '../observability/index.js';
+import { metrics } from '../observability/metrics.js';
 
 // The sweeper Lambda's entry, on an EventBridge schedule. It reports what it released as the
 // ClaimsReleased metric (an Embedded Metric Format record, written by Powertools Metrics straight

@@ -67,3 +67,21 @@ it('a send retried for one request is delivered once; the next request on the in
   const delivered = (await drain()).map((m) => parseOperationMessage(m.Body!).requestId);
   expect(delivered).toEqual([stop, start]);
 });
+
+it('a client made on the first send (the API function\'s) is made once for every send, and again after it failed to load', async () => {
+  const { emulators } = backends;
+  let made = 0;
+  const queue = sqsOperationQueue(async () => {
+    made++;
+    if (made === 1) throw new Error('the client module failed to load');
+    return emulators.sqs;
+  }, emulators.queueUrl);
+  const message = (instanceId: string): OperationMessage => ({ requestId: requestId(), instanceId, op: 'stop', token: 1, params: {}, userId: 'u', projectId: 'p' });
+  const first = message('5f1c2f0e-8c55-4a43-9c34-1f2d0a3b7e61');
+  await expect(queue.send(first)).rejects.toThrow('the client module failed to load');
+  const [second, third] = [message('6a2d3f1e-9d66-4b54-8d45-2e3e1b4c8f72'), message('7b3e4a2f-ae77-4c65-9e56-3f4f2c5d9a83')];
+  await queue.send(second);
+  await queue.send(third);
+  expect(made).toBe(2);
+  expect((await drain()).map((m) => parseOperationMessage(m.Body!).requestId).sort()).toEqual([second.requestId, third.requestId].sort());
+});

@@ -1,4 +1,4 @@
-import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { isOperationName, type OperationName } from './catalogue.js';
 
 /** The work an accepted request leaves for the compute worker. */
@@ -27,13 +27,25 @@ export interface OperationQueue {
 }
 
 /**
+ * An SQS client, or what makes one on first use: the API's reads send nothing, so its function
+ * loads the SQS client's module with its first send, not at its cold start (docs/costs.md).
+ */
+export type SqsClientSource = SQSClient | (() => Promise<SQSClient>);
+
+/**
  * SQS FIFO: one message group per instance keeps its operations in order and one at a time;
  * the request id as deduplication id makes a retried send harmless.
  */
-export function sqsOperationQueue(sqs: SQSClient, queueUrl: string): OperationQueue {
+export function sqsOperationQueue(sqs: SqsClientSource, queueUrl: string): OperationQueue {
+  let client: Promise<SQSClient> | undefined;
   return {
     async send(message) {
-      await sqs.send(new SendMessageCommand({
+      const [ready, { SendMessageCommand }] = await Promise.all([
+        // A client that failed to load is tried again by the next send, not kept as a failure.
+        client ??= (typeof sqs === 'function' ? sqs() : Promise.resolve(sqs)).catch((err: unknown) => { client = undefined; throw err; }),
+        import('@aws-sdk/client-sqs'),
+      ]);
+      await ready.send(new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(message),
         MessageGroupId: message.instanceId,
