@@ -157,7 +157,7 @@ describe('evacuation', () => {
   it('is refused while the server\'s host is up, and rebuilds it elsewhere once the host is forced down', async () => {
     const id = await bootOn('m2');
     const up = await admin.atVersion('2.14').action(id, { evacuate: {} });
-    expect([up.status, up.body.badRequest?.message]).toEqual([400, 'Compute service of m2 is still in use.']);
+    expect([up.status, up.body?.badRequest?.message]).toEqual([400, 'Compute service of m2 is still in use.']);
     expect((await readInstance(runtime.table, id))?.taskState).toBeUndefined();
 
     expect((await setService('m2', { forced_down: true })).status).toBe(200);

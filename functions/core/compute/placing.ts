@@ -92,6 +92,8 @@ async function placeTarget(table: Table, instance: Instance, requestId: string, 
     serverId: instance.id, vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), now, leaseMs,
     movedBy: requestId, ...(instance.host ? { excludeHost: instance.host } : {}),
     ...(instance.serverGroupId ? { groupId: instance.serverGroupId } : {}),
+    // The zone the server was asked into binds its moves too (Nova's request spec keeps it).
+    ...(instance.requestedZone ? { zone: instance.requestedZone } : {}),
     ...(typeof params.host === 'string' ? { forcedHost: params.host } : {}),
   });
 }
