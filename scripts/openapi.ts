@@ -1,5 +1,5 @@
 import { writeFileSync } from 'node:fs';
-import { apiRoutes } from '../functions/api/app.js';
+import { apiRoutes } from '../functions/api/routes.js';
 import { openApiJson } from '../functions/api/openapi.js';
 
 // `npm run openapi`: writes openapi.json from the route table and the request schemas. The

@@ -16,34 +16,13 @@ import { novaErrors } from './middleware/novaErrors.js';
 import { policy } from './middleware/routePolicy.js';
 import { requestIds } from './middleware/requestIds.js';
 import type { LinkSettings } from './mount.js';
-import { actionRoutes } from './compute/actions.js';
-import { externalEventRoutes } from './compute/externalEvents.js';
-import { guestReadRoutes } from './compute/guestReads.js';
-import { usageRoutes } from './compute/usage.js';
-import { attachmentRoutes } from './compute/attachments.js';
-import { availabilityZoneRoutes } from './compute/availabilityZones.js';
-import { aggregateRoutes } from './compute/aggregates.js';
-import { hypervisorRoutes } from './compute/hypervisors.js';
-import { migrationRoutes } from './compute/migrations.js';
-import { serverGroupRoutes } from './compute/serverGroups.js';
-import { flavorRoutes } from './compute/flavors.js';
-import { flavorAdminRoutes } from './compute/flavorAdmin.js';
-import { quotaRoutes } from './compute/quotas.js';
-import { keypairRoutes } from './compute/keypairs.js';
-import { metadataRoutes } from './compute/metadata.js';
-import { readonlyRoutes } from './compute/readonly.js';
-import { serverRoutes } from './compute/servers.js';
-import { versionRoutes } from './compute/versions.js';
-import { networkProxyRoutes } from './compute/networkProxies.js';
-import { networkingRoutes } from './networks/routes.js';
-import { novaImageRoutes } from './compute/images.js';
-import { imageRoutes } from './images/images.js';
-import { imageVersionRoutes } from './images/versions.js';
+import { computeRoutes } from './computeRoutes.js';
 import { pathParameters, validateQuery, validPathParameter } from './parameters.js';
 import { loadBodyValidators } from './serverSchemas.js';
-import { serviceOf } from './services.js';
+import { serviceRoutes, type ServiceRouteDeps } from './serviceRoutes.js';
+import { serviceOf, type ServiceName } from './services.js';
 import { volumeMicroversion } from './volumes/microversion.js';
-import { volumeRoutes, type VolumeRouteDeps } from './volumes/routes.js';
+import type { VolumeRouteDeps } from './volumes/routes.js';
 
 type ApiMiddleware = MiddlewareObj<ApiEvent, ApiResult, Error, ApiContext>;
 
@@ -110,19 +89,6 @@ function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
   };
 }
 
-/** Every route taskgate serves: the router's table, and the OpenAPI document's. */
-export function apiRoutes(deps: AdmissionDeps & Pick<VolumeRouteDeps, 'volumeBackend'>): ApiRoute[] {
-  return [
-    ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
-    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps), ...aggregateRoutes(deps), ...migrationRoutes(deps),
-    ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
-    ...volumeRoutes(deps),
-    ...novaImageRoutes(deps), ...imageVersionRoutes(), ...imageRoutes(deps),
-    ...networkProxyRoutes(deps), ...networkingRoutes(deps),
-  ];
-}
-
 export interface ApiDeps extends AdmissionDeps, Pick<VolumeRouteDeps, 'volumeBackend'> {
   /** Idempotency-Key records; the defaults of functions/core/shared/config.ts when absent. */
   readonly idempotency?: IdempotencySettings;
@@ -157,9 +123,36 @@ export function routeTable(routes: readonly ApiRoute[]) {
   return { router, policy: authorizeRoute };
 }
 
-/** The API Lambda: middy's router over Nova's routes, with Nova's conventions as middlewares. */
+type RouteTable = ReturnType<typeof routeTable>;
+
+/**
+ * The route tables, one per service: Nova's built as the API loads, each other service's with
+ * its first request (serviceRoutes.ts: their code is in chunks of their own, not parsed at the
+ * cold start; docs/costs.md). A table that failed to load is loaded again by the next request.
+ */
+export function serviceTables(deps: ServiceRouteDeps, loaders: typeof serviceRoutes = serviceRoutes) {
+  const compute = routeTable(computeRoutes(deps));
+  const loaded = new Map<ServiceName, Promise<RouteTable>>();
+  const tableFor = (path: string): RouteTable | Promise<RouteTable> => {
+    const service = serviceOf(path);
+    if (service === 'compute') return compute;
+    let table = loaded.get(service);
+    if (!table) {
+      table = loaders[service](deps).then(routeTable).catch((err: unknown) => { loaded.delete(service); throw err; });
+      loaded.set(service, table);
+    }
+    return table;
+  };
+  const authorizeRoute: ApiMiddleware = {
+    before: async (request) => { await (await tableFor(request.event.path)).policy.before!(request); },
+  };
+  const router = async (event: ApiEvent, context: ApiContext): Promise<ApiResult> => (await tableFor(event.path)).router(event as never, context as never);
+  return { authorizeRoute, router };
+}
+
+/** The API Lambda: middy's router over Nova's routes (and the other services'), with Nova's conventions as middlewares. */
 export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
-  const { router, policy: authorizeRoute } = routeTable(apiRoutes(deps));
+  const { router, authorizeRoute } = serviceTables(deps);
 
   const idempotent = idempotencyKey(
     dynamoIdempotencyStore<StoredAnswer>(deps.table, deps.idempotency ?? idempotencySettings({})), deps.now,
@@ -180,5 +173,5 @@ export function createApi(deps: ApiDeps, options: ApiOptions = {}) {
     .use(novaErrors())
     // Innermost: replays and refusals need the caller; a replay skips everything after it.
     .use(idempotent.guard)
-    .handler(router as (event: ApiEvent, context: ApiContext) => Promise<ApiResult>);
+    .handler(router);
 }

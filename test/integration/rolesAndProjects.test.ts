@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SignJWT, exportJWK, generateKeyPair } from 'jose';
 import { MAX_VERSION, versionString } from '../../functions/api/apiVersion.js';
-import { apiRoutes } from '../../functions/api/app.js';
+import { apiRoutes } from '../../functions/api/routes.js';
 import { PUBLIC, type ApiRoute } from '../../functions/api/http.js';
 import { JwtIdentityProvider } from '../../functions/core/identity/jwt.js';
 import { serviceFault } from '../../functions/api/middleware/novaErrors.js';

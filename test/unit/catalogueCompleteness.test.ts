@@ -1,4 +1,4 @@
-import { apiRoutes } from '../../functions/api/app.js';
+import { apiRoutes } from '../../functions/api/routes.js';
 import { actionPolicies } from '../../functions/api/compute/actions.js';
 import { createServer, requestOperation } from '../../functions/core/compute/admission.js';
 import { OperationCatalogue, operationRow, type OperationName } from '../../functions/core/compute/catalogue.js';

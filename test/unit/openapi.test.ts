@@ -3,7 +3,7 @@ import { MAX_VERSION, MIN_VERSION } from '../../functions/api/apiVersion.js';
 import { attachVolumeSchema, createServerSchema, rebuildSchema, resizeSchema } from '../../functions/api/serverSchemas.js';
 import { Ajv } from 'ajv';
 import * as formats from '../../functions/api/formats.js';
-import { apiRoutes } from '../../functions/api/app.js';
+import { apiRoutes } from '../../functions/api/routes.js';
 import { openApiDocument, openApiJson } from '../../functions/api/openapi.js';
 
 // The OpenAPI document is generated from the route table and the request schemas: the committed

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { apiRoutes } from '../../functions/api/app.js';
+import { apiRoutes } from '../../functions/api/routes.js';
 import { openApiDocument } from '../../functions/api/openapi.js';
 
 // openapi.json passes Redocly's recommended rules (the installed dev dependency, never a download):

@@ -1,5 +1,6 @@
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { apiRoutes, createApi, routeTable } from '../../functions/api/app.js';
+import { createApi, routeTable } from '../../functions/api/app.js';
+import { apiRoutes } from '../../functions/api/routes.js';
 import { PUBLIC, type ApiRoute } from '../../functions/api/http.js';
 import { isPublicPath } from '../../functions/authorizer/gatewayResponses.js';
 import { toAuthorizerContext } from '../../functions/core/identity/caller.js';
