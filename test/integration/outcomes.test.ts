@@ -6,6 +6,8 @@ import type { PowerStateValue } from '../../functions/core/compute/states.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
 import { allImages } from '../../functions/core/images/store.js';
+import { allocate } from '../../functions/core/placement/allocations.js';
+import { readHosts, seedHosts, setHostService } from '../../functions/core/placement/hosts.js';
 import {
   alice, CapturingQueue, seedAttachment, seedInstance, startApiOnly, uuid, type ApiOnly,
 } from '../support/emulators.js';
@@ -33,6 +35,8 @@ interface Case {
   readonly success: { vm: Instance['vmState'] | 'gone'; power: number; check?: (s: Seen) => void };
   /** The driver step told to fail, and where the server must be left. */
   readonly failure: { step: string; vm: Instance['vmState']; check?: (s: Seen) => void };
+  /** A move's: the host the server is placed on first (PLACED_HOSTS), with its allocation there. */
+  readonly placedOn?: string;
 }
 
 interface Seen {
@@ -43,6 +47,12 @@ interface Seen {
 }
 
 const action = (body: unknown) => (api: ApiOnly, id: string) => api.nova.action(id, body);
+
+/** The moves' hosts: o1's compute service is forced down (evacuate's condition), o2 and o3 are up. */
+const PLACED_HOSTS = ['o1', 'o2', 'o3'].map((name) => ({ name, zone: 'nova', vcpus: 64, ram: 65536, disk: 1000 }));
+const asAdmin = (body: unknown) => (api: ApiOnly, id: string) => api.nova.as('admin:admin').atVersion('2.25').action(id, body);
+/** Which hosts hold the server's allocation. */
+const heldOn = async (id: string) => (await readHosts(api.table)).filter((h) => h.allocations?.[id]).map((h) => h.name);
 
 const CASES: Case[] = [
   {
@@ -221,17 +231,57 @@ const CASES: Case[] = [
     op: 'change_password', from: 'active', action: 'changePassword', send: action({ changePassword: { adminPass: 'n3w-Secret' } }),
     success: { vm: 'active', power: RUNNING }, failure: { step: 'set_admin_password', vm: 'active' },
   },
+  // Moves (administrators'): their target taken on another host, their source kept or given back.
+  {
+    op: 'migrate', from: 'active', action: 'migrate', placedOn: 'o2', send: asAdmin({ migrate: null }),
+    success: {
+      vm: 'resized', power: RUNNING,
+      check: async ({ instance }) => {
+        expect(instance.host).toBe('o3');
+        expect(await heldOn(instance.id)).toEqual(['o2', 'o3']);
+      },
+    },
+    // A failed cold migration leaves the server where and as it was, its target given back.
+    failure: { step: 'finish', vm: 'active', check: async ({ instance }) => expect([instance.host, await heldOn(instance.id)]).toEqual(['o2', ['o2']]) },
+  },
+  {
+    op: 'live_migrate', from: 'paused', action: 'live-migration', placedOn: 'o2',
+    send: asAdmin({ 'os-migrateLive': { host: null, block_migration: 'auto' } }),
+    success: { vm: 'paused', power: PAUSED, check: async ({ instance }) => expect([instance.host, await heldOn(instance.id)]).toEqual(['o3', ['o3']]) },
+    // _rollback_live_migration: the server stays on its source in its vm_state.
+    failure: { step: 'copy_memory', vm: 'paused', check: async ({ instance }) => expect([instance.host, await heldOn(instance.id)]).toEqual(['o2', ['o2']]) },
+  },
+  {
+    op: 'evacuate', from: 'error', action: 'evacuate', placedOn: 'o1', send: asAdmin({ evacuate: {} }),
+    success: { vm: 'active', power: RUNNING, check: async ({ instance }) => expect(await heldOn(instance.id)).toEqual([instance.host]) },
+    // The rebuild failed: ERROR, on its source still (Nova's is on the target by then), the target given back.
+    failure: { step: 'rebuild_spawn', vm: 'error', check: async ({ instance }) => expect([instance.host, await heldOn(instance.id)]).toEqual(['o1', ['o1']]) },
+  },
 ];
 
 const queue = new CapturingQueue();
 let api: ApiOnly;
-beforeAll(async () => { api = await startApiOnly(queue); });
+beforeAll(async () => {
+  api = await startApiOnly(queue);
+  await seedHosts(api.table, PLACED_HOSTS);
+  await setHostService(api.table, 'o1', { forcedDown: true });
+});
 afterAll(() => api.stop());
 
 const readItem = async (id: string) => (await readInstance(api.table, id))!;
 
 /** The images made from a server (createImage, createBackup), whatever their status. */
 const imagesOf = async (serverId: string) => (await allImages(api.table)).filter((i) => i.properties.instance_uuid === serverId);
+
+/** The server's allocation taken on `host` as the scheduler takes it, and the fields its item records. */
+async function placed(id: string, host: string): Promise<Partial<Instance>> {
+  // A host that is down takes no allocation: the server was placed there before it went down.
+  const down = host === 'o1';
+  if (down) await setHostService(api.table, host, { forcedDown: false });
+  const claimed = await allocate(api.table, (await readHosts(api.table)).find((h) => h.name === host)!, { serverId: id, vcpus: 1, ram: 512, disk: 1, now: Date.now() });
+  if (down) await setHostService(api.table, host, { forcedDown: true });
+  return { host, node: host, allocation: claimed.host!.allocations[id]! };
+}
 
 /** Seeds the server, sends the request over HTTP, runs the queued message with the given driver. */
 async function runCase(c: Case, failAt?: string) {
@@ -241,6 +291,7 @@ async function runCase(c: Case, failAt?: string) {
     powerState: { stopped: SHUTDOWN, resized: SHUTDOWN, paused: PAUSED, suspended: SUSPENDED, shelved_offloaded: NOSTATE }[c.from as string] as PowerStateValue | undefined ?? RUNNING,
     // A resized server here was resized from stopped, so it is still powered off.
     ...(c.from === 'resized' ? { flavorId: '2', oldFlavorId: '1', preResizeVmState: 'stopped' as const } : {}),
+    ...(c.placedOn ? await placed(id, c.placedOn) : {}),
   });
   const held: Held = {
     volumeId: await seedAttachment(api.table, Volumes, id), portId: await seedAttachment(api.table, Ports, id),
