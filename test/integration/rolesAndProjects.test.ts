@@ -46,7 +46,12 @@ const ADMIN_READS = [
   'GET /v2.1/os-simple-tenant-usage', 'GET /v2.1/os-instance_usage_audit_log', 'GET /v2.1/os-instance_usage_audit_log/{before_timestamp}',
   // Nova's server_diagnostics.py is ADMIN, checked after the server is found (so another project's member still gets 404).
   'GET /v2.1/servers/{server_id}/diagnostics',
+  // Migrations: os-migrations is ADMIN; a server's are PROJECT_MANAGER_OR_ADMIN (administrators here), found first.
+  'GET /v2.1/os-migrations', 'GET /v2.1/servers/{server_id}/migrations', 'GET /v2.1/servers/{server_id}/migrations/{migration_id}',
 ];
+/** A server's live migration: the fixture's server has none in progress, so its show is 404 and its abort and force_complete Nova's 409. */
+const NO_LIVE_MIGRATION = 'GET /v2.1/servers/{server_id}/migrations/{migration_id}';
+const NO_LIVE_MIGRATION_WRITES = ['POST /v2.1/servers/{server_id}/migrations/{migration_id}/action', 'DELETE /v2.1/servers/{server_id}/migrations/{migration_id}'];
 /** Nova keeps no access list for a public flavor (the fixture's flavor 1): an admin's read is 404. */
 const PUBLIC_FLAVOR_ACCESS = 'GET /v2.1/flavors/{flavor_id}/os-flavor-access';
 /** A route whose policy depends on its body: the one its sample needs (flavor actions: addTenantAccess). */
@@ -94,6 +99,7 @@ const ACTION_BODIES: Record<string, unknown> = {
   rebuild: { rebuild: { imageRef: IMAGE } }, resize: { resize: { flavorRef: '2' } },
   confirmResize: { confirmResize: null }, revertResize: { revertResize: null },
   reboot: { reboot: { type: 'HARD' } }, 'os-resetState': { 'os-resetState': { state: 'active' } },
+  migrate: { migrate: null }, 'os-migrateLive': { 'os-migrateLive': { host: null, block_migration: 'auto' } }, evacuate: { evacuate: {} },
 };
 
 interface Fixture {
@@ -154,6 +160,7 @@ function sampleBody(route: ApiRoute, f: Fixture, uniq: string): unknown {
     'POST /v2.1/os-aggregates': { aggregate: { name: `aggregate-${uniq}` } },
     'PUT /v2.1/os-aggregates/{aggregate_id}': { aggregate: { name: `renamed-${uniq}` } },
     'POST /v2.1/os-aggregates/{aggregate_id}/action': { set_metadata: { metadata: { [f.values.key!]: uniq } } },
+    'POST /v2.1/servers/{server_id}/migrations/{migration_id}/action': { force_complete: null },
     // The host ends as it began: enabled, not forced down.
     'PUT /v2.1/os-services/enable': { host: f.values.host_name, binary: 'nova-compute' },
     'PUT /v2.1/os-services/disable': { host: f.values.host_name, binary: 'nova-compute' },
@@ -273,7 +280,7 @@ async function makeFixture(owner: Nova, admin: Nova): Promise<Fixture> {
     project_id: OWNER_PROJECT, quota_project_id: OWNER_PROJECT, type_id: 'default',
     network_id: networkId, subnet_id: subnetId, security_group_id: groupId, security_group_rule_id: ruleId, alias: 'security-group',
     group_id: group.body.server_group.id, hypervisor_id: hypervisor.id, host_name: hypervisor.hypervisor_hostname, service_id: service.id,
-    aggregate_id: String(aggregate.body.aggregate.id), before_timestamp: '2030-01-01 00:00:00',
+    aggregate_id: String(aggregate.body.aggregate.id), before_timestamp: '2030-01-01 00:00:00', migration_id: '1',
   };
   return {
     serverId, spareImageId: spare.body.id, spareVolumes: { attach, delete: del, extend }, spareNetwork, secrets: Object.values(secrets), values, writeValues: { ...values, flavor_id: `rp-${uniq}` },
@@ -454,7 +461,7 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
   it('an administrator of another project passes every route: reads as the owner reads, writes succeed', async () => {
     for (const route of ROUTES.filter((r) => !isWrite(r))) {
       const [asAdmin, asOwner] = [await call(who.admin, route, f), await call(who.owner, route, f)];
-      const expected = name(route) === PUBLIC_FLAVOR_ACCESS ? 404 : NOT_IMPLEMENTED.includes(name(route)) ? 501
+      const expected = [PUBLIC_FLAVOR_ACCESS, NO_LIVE_MIGRATION].includes(name(route)) ? 404 : NOT_IMPLEMENTED.includes(name(route)) ? 501
         : ADMIN_READS.includes(name(route)) ? 200 : asOwner.status;
       expect([name(route), asAdmin.status]).toEqual([name(route), expected]);
     }
@@ -466,6 +473,10 @@ describe.each([jwt, noauth])('$name mode', (mode) => {
       const res = await call(who.admin, route, f, crypto.randomUUID().slice(0, 8));
       if (NOT_IMPLEMENTED.includes(name(route))) {
         expect([name(route), res.status]).toEqual([name(route), 501]);
+        continue;
+      }
+      if (NO_LIVE_MIGRATION_WRITES.includes(name(route))) {
+        expect([name(route), res.status]).toEqual([name(route), 409]);
         continue;
       }
       expect([name(route), res.status, route.doc.success.includes(res.status) ? 'success' : res.body])

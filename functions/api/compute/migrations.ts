@@ -112,7 +112,10 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       handler: async (event, ctx) => json(200, await listAll(deps, ctx, (event.queryStringParameters ?? {}) as Query)),
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/migrations', policy: 'os_compute_api:servers:migrations:index',
+      // A server's migrations: Nova finds the server before its rule (another project's is 404, not
+      // 403), so the routes ask what any reader of a server passes and the domain checks the
+      // os_compute_api:servers:migrations rule once it has the server (serverMigrations.ts).
+      method: 'GET', path: '/v2.1/servers/{server_id}/migrations', policy: 'os_compute_api:servers:show',
       doc: { summary: 'A server\'s live migrations in progress (2.23)', success: [200] },
       handler: async (event, ctx) => {
         since(ctx, '2.23');
@@ -121,7 +124,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:migrations:show',
+      method: 'GET', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:show',
       doc: { summary: 'One live migration in progress (2.23)', success: [200] },
       handler: async (event, ctx) => {
         since(ctx, '2.23');
@@ -130,7 +133,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: '/v2.1/servers/{server_id}/migrations/{migration_id}/action', policy: 'os_compute_api:servers:migrations:force_complete',
+      method: 'POST', path: '/v2.1/servers/{server_id}/migrations/{migration_id}/action', policy: 'os_compute_api:servers:action',
       body: { type: 'object', required: ['force_complete'], additionalProperties: false, properties: { force_complete: { type: 'null' } } },
       doc: { summary: 'force_complete a running live migration (2.22)', success: [202] },
       handler: async (event, ctx) => {
@@ -143,7 +146,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:migrations:delete',
+      method: 'DELETE', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:action',
       doc: { summary: 'Abort a live migration (2.24; queued or preparing too from 2.65)', success: [202] },
       handler: async (event, ctx) => {
         since(ctx, '2.24');
