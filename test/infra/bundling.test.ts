@@ -1,5 +1,7 @@
 import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -56,12 +58,12 @@ function jsFiles(dir: string): string[] {
 }
 
 /** Loads a bundle in a fresh Node process, as the Lambda runtime does, and runs `body` there. */
-async function inNode(dir: string, body: string): Promise<unknown> {
+async function inNode(dir: string, body: string, env: Record<string, string> = {}): Promise<unknown> {
   const script = `const m = await import(${JSON.stringify(`file://${dir}/index.mjs`)}); ${body}`;
   const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
     env: {
       PATH: process.env.PATH, TABLE_NAME: 'taskgate', QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/q.fifo', TASKGATE_AUTH_MODE: 'noauth',
-      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y',
+      AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: 'y', ...env,
     },
   });
   return JSON.parse(stdout.trim().split('\n').pop()!);
@@ -142,6 +144,32 @@ it('answers from the chunks it loads on first use: a body\'s validators, a name 
   expect(JSON.parse(answers[2]!.body).versions.length).toBeGreaterThan(0);
   expect(JSON.parse(answers[0]!.body).badRequest.message).toMatch(/'name' is a required property/);
   expect(JSON.parse(answers[1]!.body).badRequest.message).toMatch(/Not a valid regular expression/);
+});
+
+it('signs its first DynamoDB request with the environment\'s credentials (the SDK\'s providers load from their chunks)', async () => {
+  const api = bundles.find((b) => b.code.includes('/v2.1/servers/{server_id}/action'))!;
+  const seen: { target?: string; authorization?: string }[] = [];
+  // A stand-in for DynamoDB that records what reaches it and refuses it as DynamoDB would.
+  const dynamodb = createServer((req, res) => {
+    seen.push({ target: req.headers['x-amz-target'] as string, authorization: req.headers.authorization });
+    req.resume();
+    res.writeHead(400, { 'content-type': 'application/x-amz-json-1.0' });
+    res.end(JSON.stringify({ __type: 'com.amazonaws.dynamodb.v20120810#ResourceNotFoundException', message: 'Requested resource not found' }));
+  });
+  await new Promise<void>((resolve) => dynamodb.listen(0, '127.0.0.1', resolve));
+  try {
+    const { port } = dynamodb.address() as AddressInfo;
+    const list = { ...REQUEST, path: '/v2.1/servers', httpMethod: 'GET', requestContext: { ...REQUEST.requestContext, path: '/compute/v2.1/servers', httpMethod: 'GET' } };
+    const answer = await inNode(api.dir, `const a = await m.handler(${JSON.stringify(list)}, ${CONTEXT}); console.log(JSON.stringify(a));`,
+      { AWS_ENDPOINT_URL_DYNAMODB: `http://127.0.0.1:${port}` }) as { statusCode: number };
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen[0]!.target).toMatch(/^DynamoDB_20120810\./);
+    expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=x\/\d{8}\/us-east-1\/dynamodb\/aws4_request/);
+    // The table is missing: the API's own error, not a module that failed to load.
+    expect(answer.statusCode).toBeGreaterThanOrEqual(500);
+  } finally {
+    dynamodb.close();
+  }
 });
 
 it('serves a request from the API bundle (the version document, which needs no AWS call)', async () => {
