@@ -66,7 +66,17 @@ interface DynaliteStore {
   getItemDb(table: string): { readonly prefix: string };
   getIndexDb(type: 'Local' | 'Global', table: string, index: string): { readonly prefix: string };
 }
-interface DynaliteTable { TableName: string; LocalSecondaryIndexes?: { IndexName: string }[]; GlobalSecondaryIndexes?: { IndexName: string }[] }
+interface DynaliteIndex {
+  IndexName: string;
+  KeySchema?: { AttributeName: string; KeyType: string }[];
+  Projection?: { ProjectionType: string };
+}
+interface DynaliteTable {
+  TableName: string;
+  AttributeDefinitions?: { AttributeName: string; AttributeType: string }[];
+  LocalSecondaryIndexes?: DynaliteIndex[];
+  GlobalSecondaryIndexes?: DynaliteIndex[];
+}
 const dynaliteDb = createRequire(import.meta.url)('dynalite/db/index.js') as {
   create(options: { path: string }): DynaliteStore;
   getIndexActions(indexes: unknown[], existingItem: unknown, item: unknown, table: DynaliteTable): {
@@ -133,6 +143,10 @@ async function repairIndexes(dataDir: string, tableName: string): Promise<number
   try {
     const table = await store.db.get(store.tableDb.prefix + tableName).catch(() => undefined) as DynaliteTable | undefined;
     if (!table?.TableName) return 0;
+    if (redefineIndexes(table)) {
+      await store.db.batch([{ type: 'put', key: store.tableDb.prefix + tableName, value: table }]);
+      logger.warn('indexes redefined as the table definition now has them; their entries are rebuilt', { dataDir });
+    }
     // Every key that starts with the prefix (each ends with '~'; '\x7f' is the byte after it).
     const range = (prefix: string) => ({ gte: prefix, lt: `${prefix.slice(0, -1)}\x7f` });
     const indexes = (['Local', 'Global'] as const).flatMap((type) =>
@@ -169,6 +183,33 @@ async function startDynalite(path?: string): Promise<{ endpoint: string; server:
 const keySchema = (partitionKey: KeyAttribute, sortKey: KeyAttribute) => [
   { AttributeName: partitionKey.name, KeyType: 'HASH' as const }, { AttributeName: sortKey.name, KeyType: 'RANGE' as const },
 ];
+
+/**
+ * A data directory made by an earlier version keeps the indexes as that version defined them
+ * (the all-servers index sorted on gsi2sk, which servers no longer carry; the listing indexes
+ * projecting whole items). Each global index whose keys or projection differ from the definition
+ * is redefined in place, in dynalite's stored description, before the repair below rebuilds its
+ * entries from the items: what a stack update does on AWS by replacing the index
+ * (docs/write-units.md). Returns whether any was.
+ */
+function redefineIndexes(table: DynaliteTable): boolean {
+  let changed = false;
+  for (const index of table.GlobalSecondaryIndexes ?? []) {
+    const want = TABLE_DEFINITION.indexes.find((i) => i.name === index.IndexName);
+    if (!want) continue;
+    const keys = keySchema(want.partitionKey, want.sortKey);
+    if (JSON.stringify(index.KeySchema) === JSON.stringify(keys) && index.Projection?.ProjectionType === want.projection) continue;
+    index.KeySchema = keys;
+    index.Projection = { ProjectionType: want.projection };
+    for (const key of [want.partitionKey, want.sortKey]) {
+      if (!table.AttributeDefinitions?.some((a) => a.AttributeName === key.name)) {
+        (table.AttributeDefinitions ??= []).push({ AttributeName: key.name, AttributeType: key.type });
+      }
+    }
+    changed = true;
+  }
+  return changed;
+}
 
 /** The table as the CDK stack creates it, from the same definition (TABLE_DEFINITION). */
 export async function createTable(dynamodb: DynamoDBClient, tableName: string): Promise<void> {

@@ -1,10 +1,16 @@
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { mkdtemp, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { CREDENTIALS, DURABLE_TABLE_NAME, REGION, startEmulators } from '../../local/emulators.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { listServers } from '../../functions/core/compute/instanceStore.js';
 import { sweepExpiredClaims } from '../../functions/core/compute/sweeper.js';
 import { PowerState } from '../../functions/core/compute/states.js';
 import { listPorts } from '../../functions/core/networks/ports.js';
-import { keys, leaseShardOf, serverShardOf, type Table } from '../../functions/core/shared/table.js';
+import { INDEX_ALL_SERVERS, keys, leaseShardOf, makeTable, serverShardOf, type Table } from '../../functions/core/shared/table.js';
 import { admin, alice, startBackends, type TestBackends } from '../support/emulators.js';
 import { seedPort } from '../support/networks.js';
 
@@ -78,4 +84,49 @@ it('a port on its old all-ports partition is listed for an administrator', async
   await table.db.send(new PutCommand({ TableName: table.name, Item: { ...item, gsi2pk: `PORTS#${oldShard(portId)}` } }));
   const ports = await listPorts(table, { projectId: admin.projectId, isAdmin: true });
   expect(ports.map((p) => p.id)).toContain(portId);
+});
+
+it('a data directory made with the previous indexes (all servers sorted on gsi2sk, whole items) is redefined at start, and lists the servers written since', async () => {
+  const dataDir = await mkdtemp(`${tmpdir()}/taskgate-old-`);
+  try {
+    const server = dynalite({ path: `${dataDir}/dynamodb`, createTableMs: 0 });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const old = new DynamoDBClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: REGION, credentials: CREDENTIALS });
+    const key = (hash: string, range: string) => [{ AttributeName: hash, KeyType: 'HASH' as const }, { AttributeName: range, KeyType: 'RANGE' as const }];
+    await old.send(new CreateTableCommand({
+      TableName: DURABLE_TABLE_NAME, BillingMode: 'PAY_PER_REQUEST', KeySchema: key('pk', 'sk'),
+      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'leaseShard'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const }))
+        .concat([{ AttributeName: 'leaseUntil', AttributeType: 'N' as const }]),
+      GlobalSecondaryIndexes: [
+        { IndexName: 'byProject', KeySchema: key('gsi1pk', 'gsi1sk'), Projection: { ProjectionType: 'ALL' } },
+        { IndexName: 'byLease', KeySchema: key('leaseShard', 'leaseUntil'), Projection: { ProjectionType: 'KEYS_ONLY' } },
+        { IndexName: INDEX_ALL_SERVERS, KeySchema: key('gsi2pk', 'gsi2sk'), Projection: { ProjectionType: 'ALL' } },
+      ],
+    }));
+    // A server as this version writes it: no gsi2sk, so the old index never held it.
+    const id = crypto.randomUUID();
+    const created = new Date().toISOString();
+    await old.send(new PutItemCommand({
+      TableName: DURABLE_TABLE_NAME,
+      Item: {
+        pk: { S: keys.instance(id).pk }, sk: { S: 'META' }, id: { S: id }, projectId: { S: alice.projectId }, created: { S: created },
+        gsi1pk: { S: `PROJECT#${alice.projectId}` }, gsi1sk: { S: `${created}#${id}` }, gsi2pk: { S: serverShardOf(id) },
+      },
+    }));
+    old.destroy();
+    await new Promise((resolve) => server.close(resolve));
+
+    const emulators = await startEmulators({ dataDir, visibilityTimeoutSeconds: 30, maxReceiveCount: 5 });
+    try {
+      const described = await emulators.dynamodb.send(new DescribeTableCommand({ TableName: DURABLE_TABLE_NAME }));
+      const allServers = described.Table?.GlobalSecondaryIndexes?.find((i) => i.IndexName === INDEX_ALL_SERVERS);
+      expect(allServers).toMatchObject({ KeySchema: key('gsi2pk', 'gsi1sk'), Projection: { ProjectionType: 'KEYS_ONLY' } });
+      const listed = await listServers(makeTable(DURABLE_TABLE_NAME, emulators.dynamodb), admin, { limit: 1000, allProjects: true });
+      expect(listed.servers.map((s) => s.id)).toEqual([id]);
+    } finally {
+      await emulators.stop();
+    }
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
 });
