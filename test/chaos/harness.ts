@@ -319,7 +319,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     };
     // Volumes are Cinder's: made through its API before any attach names them.
     const cinder = new Cinder(served.url, tokens[0]!, 'demo');
-    for (let i = 0; i < (options.volumes ?? 6); i++) volumes.push(await cinder.create());
+    // (Faults are on: a create answered 503 or killed is sent again, as the set-up requests above.)
+    const createVolume = async (): Promise<string> => {
+      for (let attempt = 1; ; attempt++) {
+        try { return await cinder.create(); } catch (err) { if (attempt >= 10) throw err; }
+      }
+    };
+    for (let i = 0; i < (options.volumes ?? 6); i++) volumes.push(await createVolume());
     // The first servers all at once, so that the workers place them side by side: half m1.medium
     // (a host holds one), half members of the anti-affinity group (a host holds one), more of each
     // than there are hosts once there are more than eight. Racing schedulers read the same free
