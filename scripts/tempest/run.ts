@@ -115,9 +115,12 @@ console_output = True
 change_password = True
 snapshot = True
 rescue = True
+# Moving servers between the two hosts (docs/placement.md): migrate with confirm and revert,
+# os-migrateLive, block migration or not (a simulated server has no disk to copy).
+live_migration = True
+cold_migration = True
+block_migration_for_live_migration = True
 # Not served by taskgate (its README says which actions and why):
-live_migration = False
-cold_migration = False
 vnc_console = False
 spice_console = False
 serial_console = False
