@@ -157,7 +157,7 @@ it('has the blocks this test knows, in order: set-up, walk-through, operations, 
     create: '{"server":{', attach_volume: '{"volumeAttachment"', detach_volume: '-X DELETE $API/servers/$VM/os-volume_attachments/',
     attach_interface: '{"interfaceAttachment"', detach_interface: '-X DELETE $API/servers/$VM/os-interface/',
     start: '{"os-start"', stop: '{"os-stop"', reboot_soft: '{"reboot":{"type":"SOFT"}}', reboot_hard: '{"reboot":{"type":"HARD"}}',
-    delete: '-X DELETE $API/servers/$VM;',
+    delete: '-X DELETE $API/servers/$VM;', live_migrate: '{"os-migrateLive"',
   };
   const missing = Object.entries(OperationCatalogue)
     .map(([name, row]) => requestOf[name] ?? `{"${row.action}"`)
