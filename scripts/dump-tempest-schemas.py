@@ -22,8 +22,10 @@ SERVER_VERSIONS = ['v2_3', 'v2_6', 'v2_8', 'v2_9', 'v2_16', 'v2_19', 'v2_26', 'v
 MODULES = {
     'v2_1': ['versions', 'servers', 'interfaces', 'flavors', 'flavors_extra_specs', 'keypairs', 'availability_zone',
              'tenant_usages', 'instance_usage_audit_logs', 'server_external_events', 'hypervisors', 'hosts', 'services',
-             'aggregates'],
+             'aggregates', 'migrations'],
     'v2_2': ['keypairs'],
+    'v2_23': ['migrations'],
+    'v2_59': ['migrations'],
     'v2_11': ['services'],
     'v2_28': ['hypervisors'],
     'v2_33': ['hypervisors'],
