@@ -150,6 +150,23 @@ describe('history checker', () => {
     ]);
   });
 
+  it('fenced: a taken-over resize\'s worker may stop its own Migration record, never finish it or touch another', () => {
+    seq = 0;
+    const migration = (requestId: string, status: string) => ({ uuid: `m-${requestId}`, requestId, status, migrationType: 'resize' });
+    const h: HistoryEvent[] = [
+      meta(T0, api, { vmState: 'active', taskState: 'resize_prep', claim: claim('resize', 'req-r'), version: 1 }, 'Put'),
+      write(T0 + 10, worker('req-r', 1), 'MIGRATIONS', 'MIGRATION#m-req-r', 'Put', migration('req-r', 'migrating')),
+      meta(T0 + 30, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 2 }),
+      write(T0 + 40, worker('req-r', 1), 'MIGRATIONS', 'MIGRATION#m-req-r', 'Update', migration('req-r', 'error'), { ':to': 'error' }),
+      write(T0 + 50, worker('req-r', 1), 'MIGRATIONS', 'MIGRATION#m-req-r', 'Update', migration('req-r', 'finished'), { ':to': 'finished' }),
+      write(T0 + 60, worker('req-r', 1), 'MIGRATIONS', 'MIGRATION#m-req-o', 'Update', migration('req-o', 'error'), { ':to': 'error' }),
+    ];
+    expect(checkFencing(h).map((v) => v.message)).toEqual([
+      expect.stringMatching(/worker of req-r \(token 1\) wrote Update MIGRATIONS\/MIGRATION#m-req-r after/),
+      expect.stringMatching(/worker of req-r \(token 1\) wrote Update MIGRATIONS\/MIGRATION#m-req-o after/),
+    ]);
+  });
+
   it('fenced: a taken-over worker\'s late allocation is its own cleanup only if it did not outlive the run', () => {
     const late = (givenBack: boolean): HistoryEvent[] => {
       seq = 0;

@@ -132,6 +132,9 @@ export function checkLeases(history: readonly HistoryEvent[], options: CheckOpti
  * which it ends before its release (settle.ts endTakenOver) and which the claim that superseded
  * it ends too, each write conditioned so that only the first counts.
  */
+/** A Migration record's ends that are not a success: what ending it as superseded or failed writes. */
+const STOPPED_MIGRATION = ['error', 'failed', 'cancelled'];
+
 function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver: readonly string[]): boolean {
   if (w.sk === `RUN#${token}`) return true;
   return [requestId, ...tookOver].some((owner) => {
@@ -139,6 +142,9 @@ function isOwnCleanup(w: WriteEvent, requestId: string, token: number, tookOver:
     // The image its createImage or createBackup made, discarded (the image service's "Instance
     // disappeared during snapshot"); its upload is fenced by the claim and never lands this late.
     if (w.pk === 'IMAGES' && w.after?.request_id === owner && w.after?.status === 'deleted') return true;
+    // The Migration record its resize or move made, stopped (functions/core/compute/migrations.ts
+    // failMigration: conditioned on its being open, so it happens once whoever ends it first).
+    if (w.pk === 'MIGRATIONS' && w.after?.requestId === owner && STOPPED_MIGRATION.includes(w.after?.status)) return true;
     if (w.values?.[':request'] !== owner) return false;
     // Its reservation given back, or its volume back in-use from the detaching it had begun.
     return w.command === 'Delete' || (w.command === 'Update' && w.values?.[':available'] === 'available')
