@@ -14,7 +14,8 @@ import { seedVolume } from '../support/volumes.js';
 // clients (counted, never timed). API path: one write and one send per operation on the
 // instance alone, two writes for an attach, no read; compute path: three writes and one read for
 // a one-step operation; a detail page: its index Query and one BatchGetItem of its servers (up to
-// 100), whatever the project's size.
+// 100), whatever the project's size, and one more of their attachments' details when a server on
+// it has any (functions/core/compute/attachmentItems.ts).
 
 // A refusal is explained from the old item its failed write returns (ReturnValuesOnConditionCheckFailure):
 // DynamoDB and DynamoDB Local return it, and so does the embedded dynalite with the project's patch
@@ -77,8 +78,8 @@ describe('API path', () => {
       server: { name: 'c', flavorRef: '1', imageRef: '70a599e0-31e7-49b7-b260-868f441e862b', networks: [{ port }] },
     }), 202);
     // The project's limits and the default class's (read, not cached: a quota update counts at
-    // once), the charge, the port's reservation, the server's item.
-    expect(created.api).toEqual(counts({ write: 3, read: 2, send: 1 }));
+    // once), the charge, the port's reservation, its interface's details, the server's item.
+    expect(created.api).toEqual(counts({ write: 4, read: 2, send: 1 }));
     const id = JSON.parse((created.res as unknown as { body: string }).body).server.id;
     expect((await measure(() => h.api('DELETE', `/servers/${id}`), 204)).api).toEqual(counts({ write: 1, send: 1 }));
   });
@@ -183,13 +184,13 @@ describe('compute path', () => {
     expect(compute).toEqual(counts({ write: 5, read: 1 }));
   });
 
-  it('attach and detach: three writes and the volume\'s own two (attaching or detaching, then in-use or available), no redundant checkpoint, one read beside the take-up', async () => {
+  it('attach and detach: three writes, the volume\'s own two (attaching or detaching, then in-use or available) and its details\' one (put fenced, or removed), no redundant checkpoint, one read beside the take-up', async () => {
     const { id } = await seedInstance(h.table('setup'), owner);
     const volumeId = await seedVolume(h.table('setup'), { projectId: owner.projectId });
     expect((await measure(() => h.api('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId } }), 200)).compute)
-      .toEqual(counts({ write: 5, read: 1 }));
+      .toEqual(counts({ write: 6, read: 1 }));
     expect((await measure(() => h.api('DELETE', `/servers/${id}/os-volume_attachments/${volumeId}`), 202)).compute)
-      .toEqual(counts({ write: 5, read: 1 }));
+      .toEqual(counts({ write: 6, read: 1 }));
   });
 
   it('delete lists the volumes and ports from the item taken up: no query', async () => {
@@ -198,10 +199,11 @@ describe('compute path', () => {
     await seedAttachment(setup, Volumes, id);
     await seedAttachment(setup, Ports, id);
     const { compute } = await measure(() => h.api('DELETE', `/servers/${id}`), 204);
-    // take up, free the volume, free the port, the destroy step's checkpoint, release, action
-    // record; the instance read beside the take-up, and the usage read for its quota give-back
-    // (a seeded server was never charged: nothing to give back, no write)
-    expect(compute).toEqual(counts({ write: 6, read: 2 }));
+    // take up, free the volume and remove its details, free the port and remove its details, the
+    // destroy step's checkpoint, release, action record; the instance read beside the take-up, and
+    // the usage read for its quota give-back (a seeded server was never charged: nothing to give
+    // back, no write)
+    expect(compute).toEqual(counts({ write: 8, read: 2 }));
   });
 });
 
