@@ -40,9 +40,11 @@ export function notShelved(action: string): ClaimGuard {
  */
 export function onDownHost(host: string | undefined, down: boolean): ClaimGuard {
   return {
-    condition: '#host = :evacuatedHost AND :hostDown = :true',
+    // Up, the condition is a contradiction (DynamoDB compares attributes, not two values): the
+    // write is refused, and the refusal says why once the state's checks have passed.
+    condition: down ? '#host = :evacuatedHost' : '#host = :evacuatedHost AND attribute_not_exists(#host)',
     names: { '#host': 'host' },
-    values: { ':evacuatedHost': host ?? '', ':hostDown': down, ':true': true },
+    values: { ':evacuatedHost': host ?? '' },
     refusal: (s) => {
       if (!s.host || s.host !== host) return new Conflict(`Instance ${s.id} is not ready`);
       return down ? undefined : new BadRequest(`Compute service of ${host} is still in use.`);
