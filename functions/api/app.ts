@@ -6,6 +6,7 @@ import { isPublicPath } from '../authorizer/gatewayResponses.js';
 import type { AdmissionDeps } from '../core/compute/admission.js';
 import { idempotencySettings, type IdempotencySettings } from '../core/shared/config.js';
 import { dynamoIdempotencyStore } from '../core/shared/idempotency.js';
+import { onFirstUse } from '../core/shared/onFirstUse.js';
 import type { IdentityProvider } from '../core/identity/identity.js';
 import { HttpFault, type ApiContext, type ApiEvent, type ApiResult, type ApiRoute, type Route } from './http.js';
 import { requestCaller } from './middleware/caller.js';
@@ -20,7 +21,7 @@ import { computeRoutes } from './computeRoutes.js';
 import { pathParameters, validateQuery, validPathParameter } from './parameters.js';
 import { loadBodyValidators } from './serverSchemas.js';
 import { serviceRoutes, type ServiceRouteDeps } from './serviceRoutes.js';
-import { serviceOf, type ServiceName } from './services.js';
+import { serviceOf } from './services.js';
 import { volumeMicroversion } from './volumes/microversion.js';
 import type { VolumeRouteDeps } from './volumes/routes.js';
 
@@ -132,16 +133,14 @@ type RouteTable = ReturnType<typeof routeTable>;
  */
 export function serviceTables(deps: ServiceRouteDeps, loaders: typeof serviceRoutes = serviceRoutes) {
   const compute = routeTable(computeRoutes(deps));
-  const loaded = new Map<ServiceName, Promise<RouteTable>>();
+  const others = {
+    image: onFirstUse(async () => routeTable(await loaders.image(deps))),
+    volume: onFirstUse(async () => routeTable(await loaders.volume(deps))),
+    network: onFirstUse(async () => routeTable(await loaders.network(deps))),
+  };
   const tableFor = (path: string): RouteTable | Promise<RouteTable> => {
     const service = serviceOf(path);
-    if (service === 'compute') return compute;
-    let table = loaded.get(service);
-    if (!table) {
-      table = loaders[service](deps).then(routeTable).catch((err: unknown) => { loaded.delete(service); throw err; });
-      loaded.set(service, table);
-    }
-    return table;
+    return service === 'compute' ? compute : others[service]();
   };
   const authorizeRoute: ApiMiddleware = {
     before: async (request) => { await (await tableFor(request.event.path)).policy.before!(request); },

@@ -1,5 +1,6 @@
 import type { RE2JS } from 're2js';
 import { BadRequest } from '../core/shared/errors.js';
+import { onFirstUse } from '../core/shared/onFirstUse.js';
 import { excerpt } from './excerpt.js';
 
 // Nova filters servers by name with a regular expression (a database REGEXP). In-process, a
@@ -9,8 +10,7 @@ import { excerpt } from './excerpt.js';
 // bundle, which only a list filtered by name or address needs: it loads then (a chunk of its
 // own), not at every cold start.
 
-let engine: Promise<typeof RE2JS> | undefined;
-const re2js = () => (engine ??= import('re2js').then((m) => m.RE2JS));
+const re2js = onFirstUse(async () => (await import('re2js')).RE2JS);
 
 /** Nova's limit on a server name; a longer pattern cannot be meant for one. */
 export const MAX_NAME_PATTERN_LENGTH = 255;

@@ -1,4 +1,5 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
+import { onFirstUse } from '../shared/onFirstUse.js';
 import { isOperationName, type OperationName } from './catalogue.js';
 
 /** The work an accepted request leaves for the compute worker. */
@@ -37,14 +38,10 @@ export type SqsClientSource = SQSClient | (() => Promise<SQSClient>);
  * the request id as deduplication id makes a retried send harmless.
  */
 export function sqsOperationQueue(sqs: SqsClientSource, queueUrl: string): OperationQueue {
-  let client: Promise<SQSClient> | undefined;
+  const client = onFirstUse(async () => (typeof sqs === 'function' ? sqs() : sqs));
   return {
     async send(message) {
-      const [ready, { SendMessageCommand }] = await Promise.all([
-        // A client that failed to load is tried again by the next send, not kept as a failure.
-        client ??= (typeof sqs === 'function' ? sqs() : Promise.resolve(sqs)).catch((err: unknown) => { client = undefined; throw err; }),
-        import('@aws-sdk/client-sqs'),
-      ]);
+      const [ready, { SendMessageCommand }] = await Promise.all([client(), import('@aws-sdk/client-sqs')]);
       await ready.send(new SendMessageCommand({
         QueueUrl: queueUrl,
         MessageBody: JSON.stringify(message),
