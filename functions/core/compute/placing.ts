@@ -263,7 +263,14 @@ export async function givePlacementBack(
   const source = instance.pendingMove?.source;
   if (deleted && source) await giveBack(table, source.host, instance.id, source.allocation);
   if (deleted && instance.moveEnding?.giveBack) await giveBack(table, instance.moveEnding.giveBack.host, instance.id, instance.moveEnding.giveBack.allocation);
-  if (instance.host && instance.allocation) await giveBack(table, instance.host, instance.id, instance.allocation);
-  else if (!deleted) await freeServer(table, instance.id);
+  if (instance.host && instance.allocation) {
+    const given = await giveBack(table, instance.host, instance.id, instance.allocation);
+    // A deleted server holds nothing. Its entry no longer as recorded is a late write of an
+    // operation taken over before it wrote (a resize's, whose worker died before undoing it):
+    // given back as it stands, each entry conditioned on itself (a repeat finds none).
+    if (!given && deleted) {
+      for (const { host, entry } of allocationsOf(await readHosts(table), instance.id)) await giveBack(table, host.name, instance.id, entry);
+    }
+  } else if (!deleted) await freeServer(table, instance.id);
   if (deleted && instance.serverGroupId) await removeMember(table, instance.serverGroupId, instance.id);
 }
