@@ -95,8 +95,10 @@ it('a data directory made with the previous indexes (all servers sorted on gsi2s
     const key = (hash: string, range: string) => [{ AttributeName: hash, KeyType: 'HASH' as const }, { AttributeName: range, KeyType: 'RANGE' as const }];
     await old.send(new CreateTableCommand({
       TableName: DURABLE_TABLE_NAME, BillingMode: 'PAY_PER_REQUEST', KeySchema: key('pk', 'sk'),
-      AttributeDefinitions: ['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'leaseShard'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const }))
-        .concat([{ AttributeName: 'leaseUntil', AttributeType: 'N' as const }]),
+      AttributeDefinitions: [
+        ...['pk', 'sk', 'gsi1pk', 'gsi1sk', 'gsi2pk', 'gsi2sk', 'leaseShard'].map((name) => ({ AttributeName: name, AttributeType: 'S' as const })),
+        { AttributeName: 'leaseUntil', AttributeType: 'N' as const },
+      ],
       GlobalSecondaryIndexes: [
         { IndexName: 'byProject', KeySchema: key('gsi1pk', 'gsi1sk'), Projection: { ProjectionType: 'ALL' } },
         { IndexName: 'byLease', KeySchema: key('leaseShard', 'leaseUntil'), Projection: { ProjectionType: 'KEYS_ONLY' } },
