@@ -167,6 +167,21 @@ describe('history checker', () => {
     ]);
   });
 
+  it('fenced: a taken-over revert\'s worker may stop the Migration record it took into reverting, not one it never touched', () => {
+    seq = 0;
+    const migration = (uuid: string, status: string) => ({ uuid, requestId: 'req-resize', status, migrationType: 'resize' });
+    const h: HistoryEvent[] = [
+      meta(T0, api, { vmState: 'resized', taskState: 'resize_reverting', claim: claim('revert_resize', 'req-v'), version: 1 }, 'Put'),
+      write(T0 + 10, worker('req-v', 1), 'MIGRATIONS', 'MIGRATION#m-1', 'Update', migration('m-1', 'reverting'), { ':to': 'reverting' }),
+      meta(T0 + 30, api, { vmState: 'resized', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 2 }),
+      write(T0 + 40, worker('req-v', 1), 'MIGRATIONS', 'MIGRATION#m-1', 'Update', migration('m-1', 'error'), { ':to': 'error' }),
+      write(T0 + 50, worker('req-v', 1), 'MIGRATIONS', 'MIGRATION#m-2', 'Update', migration('m-2', 'error'), { ':to': 'error' }),
+    ];
+    expect(checkFencing(h).map((v) => v.message)).toEqual([
+      expect.stringMatching(/worker of req-v \(token 1\) wrote Update MIGRATIONS\/MIGRATION#m-2 after/),
+    ]);
+  });
+
   it('fenced: a taken-over worker\'s late allocation is its own cleanup only if it did not outlive the run', () => {
     const late = (givenBack: boolean): HistoryEvent[] => {
       seq = 0;

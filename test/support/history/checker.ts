@@ -167,6 +167,15 @@ function isCompensatedPlacement(w: WriteEvent, finalHosts: readonly Record<strin
   return !finalHosts.some((h) => Object.values(h.allocations ?? {}).some((a: any) => a.at === made.at && `HOST#${h.name}` === w.sk));
 }
 
+/**
+ * A confirm's or a revert's worker stopping the Migration record it had itself taken into
+ * confirming or reverting before its claim was taken over (the record is the resize's or the
+ * migration's: reservations.ts endingMove, conditioned on its being in one of those, so once).
+ */
+function isStoppedMoveItEnded(w: WriteEvent, endedBefore: ReadonlySet<string>): boolean {
+  return w.pk === 'MIGRATIONS' && endedBefore.has(w.sk) && STOPPED_MIGRATION.includes(w.after?.status);
+}
+
 /** Once its claim was taken over, a worker changes nothing but its own cleanup. */
 export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
   const all = writes(history);
@@ -191,9 +200,12 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
     const released = superseding.w.actor.role === 'worker' && superseding.w.actor.requestId === requestId;
     const own = (snaps.get(instanceId!) ?? []).find((s) => s.item.version === token);
     const tookOver = ((own?.item.takenOver ?? []) as { requestId: string }[]).map((c) => c.requestId);
+    const endedBefore = new Set(run.filter((w) => w.pk === 'MIGRATIONS' && w.start <= superseding.w.end
+      && ['confirming', 'reverting'].includes(w.after?.status)).map((w) => w.sk));
     for (const w of run) {
       if (released && !w.actor.driver) continue;
-      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver) && !isCompensatedPlacement(w, finalHosts)) {
+      if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver) && !isCompensatedPlacement(w, finalHosts)
+        && !isStoppedMoveItEnded(w, endedBefore)) {
         found.push({
           invariant: 'fenced',
           message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
