@@ -9,6 +9,7 @@ import type { PolicyName } from '../../core/shared/policy.js';
 import type { OperationName } from '../../core/compute/catalogue.js';
 import type { ClaimGuard } from '../../core/compute/claimInstance.js';
 import { changesFlavor } from '../../core/compute/guards.js';
+import { checkUpsize } from '../../core/placement/quotas/upsize.js';
 import { BadRequest } from '../../core/shared/errors.js';
 import { cachedFlavors, findFlavor } from '../../core/compute/flavors.js';
 import { imageRefusal, imageToBoot } from '../../core/compute/bootImage.js';
@@ -56,10 +57,17 @@ export interface DirectAction {
   readonly run: (deps: AdmissionDeps, ctx: ApiContext, instanceId: string, body: Body) => Promise<void | ApiResult>;
 }
 
-/** A resize must name an existing flavor (Nova: 400) other than the current one (the guard). */
-async function resizeGuard(deps: AdmissionDeps, body: Body): Promise<ClaimGuard> {
+/**
+ * A resize must name an existing flavor (Nova: 400) other than the current one (the guard), and
+ * a larger one must fit the project's cores and ram quota (Nova's 403, checked as its API does).
+ */
+async function resizeGuard(deps: AdmissionDeps, body: Body, ctx: ApiContext, instanceId: string): Promise<ClaimGuard> {
   const flavorRef = String(body.flavorRef);
-  if (!await findFlavor(deps.table, flavorRef)) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
+  const next = await findFlavor(deps.table, flavorRef);
+  if (!next) throw new BadRequest(`Flavor ${excerpt(flavorRef)} could not be found.`);
+  const server = await getServer(deps.table, ctx.caller, instanceId);
+  const current = await findFlavor(deps.table, server.flavorId, true);
+  if (current) await checkUpsize(deps.table, server.projectId, current, next);
   return changesFlavor(flavorRef);
 }
 
