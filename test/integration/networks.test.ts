@@ -366,6 +366,22 @@ describe('Nova\'s proxies', () => {
   });
 });
 
+describe('Nova\'s security group list across projects', () => {
+  it('lists every project\'s groups to an administrator asking all_tenants, and only the caller\'s otherwise', async () => {
+    const [p, q] = [project(), project()];
+    const made = await nova(`u:${p}`, '2.35').post('/os-security-groups', { security_group: { name: `of-${p}`, description: 'a member\'s' } });
+    expect(made.status).toBe(200);
+    const admin = nova(`admin:${q}`, '2.35');
+    const ids = async (client: Nova, query = '') => (await client.get(`/os-security-groups${query}`)).body.security_groups.map((g: { id: string }) => g.id);
+    expect(await ids(admin, '?all_tenants=true')).toContain(made.body.security_group.id);
+    expect(await ids(admin, '?all_tenants')).toContain(made.body.security_group.id);
+    expect(await ids(admin)).not.toContain(made.body.security_group.id);
+    // A member's all_tenants is ignored, as Nova ignores it: the project's own groups only.
+    const other = await nova(`u:${q}`, '2.35').get('/os-security-groups?all_tenants=true');
+    expect(other.body.security_groups.map((g: { tenant_id: string }) => g.tenant_id)).toEqual([q]);
+  });
+});
+
 describe('a server\'s ports', () => {
   const ports = (token: string, serverId: string) => net(token).get(`/ports?device_id=${serverId}`).then((r) => r.body.ports);
   // A port turns ACTIVE just after its server's build releases the claim (the release is the commit

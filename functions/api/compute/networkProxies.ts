@@ -84,12 +84,14 @@ export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
     {
       method: 'GET', path: '/v2.1/os-security-groups', policy: 'os_compute_api:os-security-groups:get',
       doc: { summary: 'List security groups (Nova\'s proxy; 404 from 2.36)', success: [200] },
-      handler: proxied(async (_event, ctx) => {
+      handler: proxied(async (event, ctx) => {
         const { groups, rules } = await groupsAnswer(deps, ctx);
-        // Nova lists the project's own groups, sorted by project and name.
-        const own = groups.filter((g) => g.projectId === ctx.caller.projectId).map((g) => groupView(g, rules, groups))
+        // Nova lists the project's own groups, sorted by project and name; an administrator's
+        // `all_tenants`, whatever its value, lists every project's (security_group_api.list).
+        const all = ctx.caller.isAdmin && Object.hasOwn(event.queryStringParameters ?? {}, 'all_tenants');
+        const listed = groups.filter((g) => all || g.projectId === ctx.caller.projectId).map((g) => groupView(g, rules, groups))
           .sort((a, b) => (a.tenant_id + a.name < b.tenant_id + b.name ? -1 : 1));
-        return json(200, { security_groups: own });
+        return json(200, { security_groups: listed });
       }),
     },
     {
