@@ -12,7 +12,8 @@ import { seedVolume } from '../support/volumes.js';
 
 // How many AWS requests each path makes, counted by an SDK middleware on the handlers' own
 // clients (counted, never timed). API path: one write and one send per operation on the
-// instance alone, two writes for an attach, no read; compute path: three writes and one read for
+// instance alone, two writes for an attach, no read (but a resize to a larger flavor's quota
+// check, as Nova's API makes it); compute path: three writes and one read for
 // a one-step operation; a detail page: its index Query and one BatchGetItem of its servers (up to
 // 100), whatever the project's size, and one more of their attachments' details when a server on
 // it has any (functions/core/compute/attachmentItems.ts).
@@ -60,12 +61,21 @@ describe('API path', () => {
     ['reboot', { reboot: { type: 'SOFT' } }],
     ['stop', { 'os-stop': null }],
     ['rebuild', { rebuild: { imageRef: '155d900f-4e14-4e4c-a73d-069cbf4541e6' } }],
-    ['resize', { resize: { flavorRef: '2' } }],
     ['shelve', { shelve: null }],
   ])('%s: one write and one send, no read', async (_op, body) => {
     const { id } = await seedInstance(h.table('setup'), owner);
     const { api } = await measure(() => h.api('POST', `/servers/${id}/action`, body), 202);
     expect(api).toEqual(counts({ write: 1, send: 1 }));
+  });
+
+  it('resize to a larger flavor: one write and one send, after the reads of Nova\'s quota check at the API (the server, the project\'s limits and its class\'s, its usage)', async () => {
+    const { id } = await seedInstance(h.table('setup'), owner);
+    h.counter.recording = true;
+    h.counter.log.length = 0;
+    const { api } = await measure(() => h.api('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } }), 202);
+    h.counter.recording = false;
+    expect(api).toEqual(counts({ read: 4, write: 1, send: 1 }));
+    expect(h.counter.log.filter((r) => r.path === 'api').map((r) => r.operation)).toEqual(['Query', 'GetItem', 'GetItem', 'GetItem', 'UpdateItem', 'SendMessage']);
   });
 
   it('create and delete: one write and one send, and the quota charge (two reads of limits, one write)', async () => {
