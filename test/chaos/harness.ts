@@ -27,7 +27,7 @@ import type { HistoryEvent } from '../support/history/events.js';
 import { HistoryRecorder } from '../support/history/recorder.js';
 import { Cinder } from '../support/volumes.js';
 import { IMAGE, Nova } from '../support/nova.js';
-import { ACTION_BODIES, WEIGHTS } from './kinds.js';
+import { ACTION_BODIES, ADMIN_KINDS, WEIGHTS } from './kinds.js';
 import { seedPort } from '../support/networks.js';
 
 // The chaos run: the real API, compute, dead-letter and sweeper handlers on dynalite and
@@ -340,6 +340,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const clientLoop = async (c: number) => {
       const r = random.fork(`client-${c}`);
       const nova = new Nova(base, tokens[c % tokens.length]);
+      // The project's administrator, for the moves (the checker's project is the members').
+      const admin = nova.as('admin:demo');
       while (remaining-- > 0) {
         const kind = r.weighted(WEIGHTS);
         const id = pool.length > 0 ? r.pick(pool) : undefined;
@@ -356,9 +358,10 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
         else if (kind === 'detach_interface') { method = 'DELETE'; path = `/servers/${id}/os-interface/${r.pick(ports)}`; }
         else { path = `/servers/${id}/action`; body = ACTION_BODIES[kind]; }
         const key = r.chance(0.5) ? crypto.randomUUID() : undefined;
-        const first = send(nova, kind, method, path, body, key, id);
+        const caller = ADMIN_KINDS.has(kind) ? admin : nova;
+        const first = send(caller, kind, method, path, body, key, id);
         // Some keyed requests are retried at once (a client that timed out), some after the answer.
-        const concurrentRetry = key && r.chance(0.15) ? send(nova, kind, method, path, body, key, id) : undefined;
+        const concurrentRetry = key && r.chance(0.15) ? send(caller, kind, method, path, body, key, id) : undefined;
         let res = await first;
         await concurrentRetry;
         if (key && res.status >= 500) {
@@ -366,8 +369,8 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
           // the key's window has passed, as a client that lost a connection does.
           await sleep(KEY_IN_PROGRESS_S * 1000 + 100);
           keyedRetriesAfterLoss++;
-          res = await send(nova, kind, method, path, body, key, id);
-        } else if (key && r.chance(0.15)) await send(nova, kind, method, path, body, key, id);
+          res = await send(caller, kind, method, path, body, key, id);
+        } else if (key && r.chance(0.15)) await send(caller, kind, method, path, body, key, id);
         if (kind === 'create' && res.status === 202) pool.push(res.body.server.id);
         if (kind === 'delete' && res.status === 204 && pool.includes(id!)) pool.splice(pool.indexOf(id!), 1);
         await sleep(r.int(20));

@@ -30,11 +30,14 @@ export const ACTION_BODIES: Partial<Record<Kind, unknown>> = {
   create_backup: { createBackup: { name: 'chaos-backup', backup_type: 'daily', rotation: 1 } },
   // At the client's 2.1 Nova answers 404 (trigger_crash_dump is 2.17's): the run still sends it.
   trigger_crash_dump: { trigger_crash_dump: null }, change_password: { changePassword: { adminPass: 'chaos' } },
-  // Administrators' (the run's clients are members: Nova's 403, and nothing changes); evacuate is
-  // refused while the run's one host is up (Nova's 400), which it always is.
+  // Administrators' (ADMIN_KINDS: the harness sends them as the project's administrator); evacuate
+  // is refused while the server's host is up (Nova's 400), which the run's hosts always are.
   migrate: { migrate: null }, live_migrate: { 'os-migrateLive': { block_migration: false, disk_over_commit: false, host: null } },
   evacuate: { evacuate: { onSharedStorage: false } },
 };
+
+/** The kinds only an administrator may send (Nova's default policy): sent with an admin token. */
+export const ADMIN_KINDS: ReadonlySet<Kind> = new Set<Kind>(['migrate', 'live_migrate', 'evacuate']);
 
 /** The kinds the harness sends on routes of their own rather than as a server action with a body above. */
 export const OWN_ROUTE_KINDS: readonly Kind[] = [

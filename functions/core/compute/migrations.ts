@@ -1,4 +1,5 @@
-import { PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { fencedPut, type ClaimFence } from '../shared/fencedPut.js';
 import type { MigrationSteps } from './driver.js';
 import { DriverError } from '../shared/errors.js';
 import { derivedUuid } from '../shared/ids.js';
@@ -66,8 +67,13 @@ export const migrationUuidFor = (requestId: string): string => derivedUuid('migr
 
 export type NewMigration = Omit<Migration, 'id' | 'uuid' | 'created' | 'updated'>;
 
-/** The record of a move, written once (a redelivery finds the first one and keeps it). */
-export async function recordMigration(table: Table, m: NewMigration, now: number): Promise<Migration> {
+/**
+ * The record of a move, written once (a redelivery finds the first one and keeps it), and only
+ * while the worker's claim holds (fencedPut.ts: a worker taken over records nothing, FencedOut).
+ * The id it draws first is not fenced: a worker taken over between the two leaves a gap in the
+ * ids, as a rolled-back insert leaves one in Nova's autoincrement, and nothing else.
+ */
+export async function recordMigration(table: Table, m: NewMigration, now: number, fence: ClaimFence): Promise<Migration> {
   const counter = await table.db.send(new UpdateCommand({
     TableName: table.name, Key: COUNTER, UpdateExpression: 'ADD #n :one', ExpressionAttributeNames: { '#n': 'next' },
     ExpressionAttributeValues: { ':one': 1 }, ReturnValues: 'UPDATED_NEW',
@@ -76,14 +82,11 @@ export async function recordMigration(table: Table, m: NewMigration, now: number
   const uuid = migrationUuidFor(m.requestId);
   const item: Migration = { ...m, id: Number(counter.Attributes!.next), uuid, created: at, updated: at };
   try {
-    await table.db.send(new PutCommand({
-      TableName: table.name, Item: { ...keyOf(uuid), ...item }, ConditionExpression: 'attribute_not_exists(pk)',
-      ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-    }));
+    await fencedPut(table, fence, { item: { ...keyOf(uuid), ...item }, condition: 'attribute_not_exists(pk)' });
     return item;
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
-    return strip(itemFromConditionFailure<Record<string, unknown>>(err) ?? {}) ?? (await findMigration(table, uuid))!;
+    return (await findMigration(table, uuid))!;
   }
 }
 

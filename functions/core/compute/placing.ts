@@ -21,6 +21,8 @@ export interface PlacingContext {
   readonly table: Table;
   readonly instance: Instance;
   readonly requestId: string;
+  /** The claim's token: a move's Migration record is written only while the claim holds (fencedPut.ts). */
+  readonly token: number;
   readonly params: Record<string, unknown>;
   readonly now: number;
   /** The claim's lease: an allocation older than it whose server is gone was left by a dead worker. */
@@ -51,8 +53,8 @@ const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk 
  * is Nova's NoValidHost, and the server stays as it was. A server placed before the scheduler
  * existed has no allocation: nothing to move.
  */
-const placeResize: Placing = async ({ table, instance, now, requestId, params }) => {
-  const migration = await startMigration(table, instance, 'resize', 'migrating', requestId, now, String(params.flavorRef));
+const placeResize: Placing = async ({ table, instance, now, requestId, params, token }) => {
+  const migration = await startMigration(table, instance, token, 'resize', 'migrating', requestId, now, String(params.flavorRef));
   const moved = { pendingMove: { migration }, moveEnding: { migration, from: ['migrating'], to: 'finished' } } as const;
   if (!instance.host || !instance.allocation) return moved;
   const flavor = await findFlavor(table, String(params.flavorRef));
@@ -67,7 +69,7 @@ const placeResize: Placing = async ({ table, instance, now, requestId, params })
 
 /** Nova's Migration record of a move, made by the worker that holds its claim (once: its uuid is the request's). */
 async function startMigration(
-  table: Table, instance: Instance, type: MigrationType, status: MigrationStatus, requestId: string, now: number, newFlavorId = instance.flavorId,
+  table: Table, instance: Instance, token: number, type: MigrationType, status: MigrationStatus, requestId: string, now: number, newFlavorId = instance.flavorId,
 ): Promise<string> {
   const inPlace = type === 'resize';
   const made = await recordMigration(table, {
@@ -75,7 +77,7 @@ async function startMigration(
     sourceCompute: instance.host ?? null, sourceNode: instance.node ?? instance.host ?? null,
     destCompute: inPlace ? instance.host ?? null : null, destNode: inPlace ? instance.node ?? instance.host ?? null : null,
     oldFlavorId: instance.flavorId, newFlavorId, userId: instance.userId, projectId: instance.projectId,
-  }, now);
+  }, now, { instanceId: instance.id, token });
   return made.uuid;
 }
 
@@ -108,9 +110,9 @@ function sourceOf(instance: Instance) {
  * Cold migration (Nova's resize without a new flavor): to another host, the source's allocation
  * kept until confirmResize gives it back or revertResize moves the server back to it.
  */
-const placeMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+const placeMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
   const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, 'migration', 'pre-migrating', requestId, now);
+  const migration = await startMigration(table, instance, token, 'migration', 'pre-migrating', requestId, now);
   const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
   await advanceMigration(table, migration, ['pre-migrating'], 'migrating', now, { destCompute: placed.host, destNode: placed.node });
   return {
@@ -125,9 +127,9 @@ const placeMigrate: Placing = async ({ table, instance, now, requestId, params, 
  * came first: the move fails and its target is given back); the driver takes it on (running,
  * post-migrating) through the context's `migration`, each step one conditional write.
  */
-const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
   const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, 'live-migration', 'queued', requestId, now);
+  const migration = await startMigration(table, instance, token, 'live-migration', 'queued', requestId, now);
   const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
   const prepared = await advanceMigration(table, migration, ['queued', 'preparing'], 'preparing', now, { destCompute: placed.host, destNode: placed.node });
   if (!prepared.ok) refuseStopped(prepared.migration);
@@ -142,9 +144,9 @@ const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, para
  * by the scheduler; the source's allocation is given back after the release (Nova frees it when
  * the source's compute comes back; here at once: nothing runs there any more).
  */
-const placeEvacuate: Placing = async ({ table, instance, now, requestId, params, leaseMs }) => {
+const placeEvacuate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
   const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, 'evacuation', 'accepted', requestId, now);
+  const migration = await startMigration(table, instance, token, 'evacuation', 'accepted', requestId, now);
   const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
   await advanceMigration(table, migration, ['accepted'], 'pre-migrating', now, { destCompute: placed.host, destNode: placed.node });
   return {

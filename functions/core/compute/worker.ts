@@ -90,7 +90,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     await Reservations[msg.op]?.begin?.(table, msg, instance.id);
     // Placement first (placing.ts says why here): its host goes to the driver and, with the release, to the instance.
     const placed = await Placings[msg.op]?.({
-      table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, params: msg.params,
+      table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, token: msg.token, params: msg.params,
     }) ?? {};
     const migration = msg.op === 'live_migrate' ? { migration: liveMigrationSteps(table, msg.requestId, now) } : {};
     const driven = await driver[msg.op]({ ...ctx, ...migration, params: { ...ctx.params, ...placed } });
