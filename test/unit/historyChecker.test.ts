@@ -200,6 +200,26 @@ describe('history checker', () => {
     ]);
   });
 
+  it('fenced: a taken-over resize\'s worker may put back the entry its own resize replaced, not one another request made', () => {
+    const undone = (madeBy: string): HistoryEvent[] => {
+      seq = 0;
+      const before = { vcpus: 1, ram: 512, disk: 1, at: T0 };
+      const resized = { vcpus: 2, ram: 4096, disk: 40, at: T0 + 20, resizedBy: madeBy, previous: before };
+      return [
+        meta(T0, api, { vmState: 'active', taskState: 'resize_prep', claim: claim('resize', 'req-r'), version: 3 }),
+        write(T0 + 20, worker('req-r', 3), 'HOSTS', 'HOST#h1', 'Update', host(2, { [I]: 1 }), { ':at': before.at, ':to': resized }),
+        meta(T0 + 30, api, { vmState: 'active', taskState: 'deleting', claim: claim('delete', 'req-d'), version: 4 }),
+        write(T0 + 40, worker('req-r', 3), 'HOSTS', 'HOST#h1', 'Update', host(1, { [I]: 1 }), { ':at': resized.at, ':to': before }),
+        // The delete failed: the server stays, on the allocation it had before the resize.
+        { kind: 'final', seq: ++seq, at: T0 + 100, items: [{ pk: 'HOSTS', sk: 'HOST#h1', ...host(1, {}), allocations: { [I]: before } }] },
+      ];
+    };
+    expect(checkFencing(undone('req-r'))).toEqual([]);
+    expect(checkFencing(undone('req-other')).map((v) => v.message)).toEqual([
+      expect.stringMatching(/worker of req-r \(token 3\) wrote Update HOSTS\/HOST#h1 after its claim was taken over/),
+    ]);
+  });
+
   it('fenced: after its own release a request settles what it reserved, but no driver of it writes', () => {
     seq = 0;
     const run = (id: string, driver = false): Actor => ({ ...worker('req-a', 2, driver), id });

@@ -168,6 +168,19 @@ function isCompensatedPlacement(w: WriteEvent, finalHosts: readonly Record<strin
 }
 
 /**
+ * A taken-over resize's worker putting the host's entry back to the one before its own resize
+ * (placing.ts undoResizeAllocation: conditioned on the entry this request made, marked
+ * `resizedBy`): its own cleanup, whatever the server does next (a server that stays keeps the
+ * allocation it had before the resize, at rest as before it).
+ */
+function isUndoneOwnResize(w: WriteEvent, run: readonly WriteEvent[], requestId: string): boolean {
+  if (w.pk !== 'HOSTS' || w.values?.[':at'] === undefined || w.values?.[':to'] === undefined) return false;
+  return run.some((p) => p.pk === w.pk && p.sk === w.sk && p.start < w.start
+    && (p.values?.[':to'] as { resizedBy?: string; at?: number } | undefined)?.resizedBy === requestId
+    && (p.values?.[':to'] as { at?: number }).at === w.values?.[':at']);
+}
+
+/**
  * A confirm's or a revert's worker stopping the Migration record it had itself taken into
  * confirming or reverting before its claim was taken over (the record is the resize's or the
  * migration's: reservations.ts endingMove, conditioned on its being in one of those, so once).
@@ -211,7 +224,7 @@ export function checkFencing(history: readonly HistoryEvent[]): Violation[] {
     for (const w of run) {
       if (released && !w.actor.driver) continue;
       if (w.start > superseding.w.end && !isOwnCleanup(w, requestId!, token!, tookOver) && !isCompensatedPlacement(w, finalHosts)
-        && !isStoppedMoveItEnded(w, endedBefore) && !isDrawnMigrationId(w)) {
+        && !isStoppedMoveItEnded(w, endedBefore) && !isDrawnMigrationId(w) && !isUndoneOwnResize(w, run, requestId!)) {
         found.push({
           invariant: 'fenced',
           message: `worker of ${requestId} (token ${token}) wrote ${w.command} ${w.pk}/${w.sk} after its claim `
