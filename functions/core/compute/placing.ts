@@ -107,18 +107,28 @@ function sourceOf(instance: Instance) {
 }
 
 /**
+ * A move's first steps, alike for the three: its Migration record in `first`, its target taken,
+ * the record moved on (`next`) naming the target. `onTarget` is what the release records of it.
+ */
+async function moveToTarget(
+  { table, instance, now, requestId, params, leaseMs, token }: PlacingContext,
+  type: MigrationType, first: MigrationStatus, next: { from: readonly MigrationStatus[]; to: MigrationStatus },
+) {
+  const source = sourceOf(instance);
+  const migration = await startMigration(table, instance, token, type, first, requestId, now);
+  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
+  const advanced = await advanceMigration(table, migration, next.from, next.to, now, { destCompute: placed.host, destNode: placed.node });
+  const onTarget = { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation };
+  return { source, migration, advanced, onTarget };
+}
+
+/**
  * Cold migration (Nova's resize without a new flavor): to another host, the source's allocation
  * kept until confirmResize gives it back or revertResize moves the server back to it.
  */
-const placeMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
-  const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, token, 'migration', 'pre-migrating', requestId, now);
-  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
-  await advanceMigration(table, migration, ['pre-migrating'], 'migrating', now, { destCompute: placed.host, destNode: placed.node });
-  return {
-    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
-    pendingMove: { migration, source }, moveEnding: { migration, from: ['migrating'], to: 'finished' },
-  };
+const placeMigrate: Placing = async (ctx) => {
+  const { source, migration, onTarget } = await moveToTarget(ctx, 'migration', 'pre-migrating', { from: ['pre-migrating'], to: 'migrating' });
+  return { ...onTarget, pendingMove: { migration, source }, moveEnding: { migration, from: ['migrating'], to: 'finished' } };
 };
 
 /**
@@ -127,14 +137,11 @@ const placeMigrate: Placing = async ({ table, instance, now, requestId, params, 
  * came first: the move fails and its target is given back); the driver takes it on (running,
  * post-migrating) through the context's `migration`, each step one conditional write.
  */
-const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
-  const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, token, 'live-migration', 'queued', requestId, now);
-  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
-  const prepared = await advanceMigration(table, migration, ['queued', 'preparing'], 'preparing', now, { destCompute: placed.host, destNode: placed.node });
-  if (!prepared.ok) refuseStopped(prepared.migration);
+const placeLiveMigrate: Placing = async (ctx) => {
+  const { source, migration, advanced, onTarget } = await moveToTarget(ctx, 'live-migration', 'queued', { from: ['queued', 'preparing'], to: 'preparing' });
+  if (!advanced.ok) refuseStopped(advanced.migration);
   return {
-    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
+    ...onTarget,
     moveEnding: { migration, from: ['post-migrating'], to: 'completed', giveBack: { host: source.host, allocation: source.allocation } },
   };
 };
@@ -144,13 +151,10 @@ const placeLiveMigrate: Placing = async ({ table, instance, now, requestId, para
  * by the scheduler; the source's allocation is given back after the release (Nova frees it when
  * the source's compute comes back; here at once: nothing runs there any more).
  */
-const placeEvacuate: Placing = async ({ table, instance, now, requestId, params, leaseMs, token }) => {
-  const source = sourceOf(instance);
-  const migration = await startMigration(table, instance, token, 'evacuation', 'accepted', requestId, now);
-  const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
-  await advanceMigration(table, migration, ['accepted'], 'pre-migrating', now, { destCompute: placed.host, destNode: placed.node });
+const placeEvacuate: Placing = async (ctx) => {
+  const { source, migration, onTarget } = await moveToTarget(ctx, 'evacuation', 'accepted', { from: ['accepted'], to: 'pre-migrating' });
   return {
-    host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation,
+    ...onTarget,
     moveEnding: { migration, from: ['pre-migrating'], to: 'done', giveBack: { host: source.host, allocation: source.allocation } },
   };
 };
