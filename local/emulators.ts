@@ -287,10 +287,13 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     dynamodb, sqs, dynamodbEndpoint, sqsEndpoint, tableName,
     queueUrl: current(queue.QueueUrl!), deadLetterQueueUrl: current(dlq.QueueUrl!),
     async stop() {
-      sqs.destroy();
-      dynamodb.destroy();
+      // The servers first: a request still being served finishes before its store closes (a
+      // client destroyed first drops its sockets, the server sees no connection left and closes
+      // the database under the request, which then throws out of dynalite: exit code 1).
       await fauxqs?.stop();
       if (local) await new Promise<void>((resolve) => local.server.close(() => resolve()));
+      sqs.destroy();
+      dynamodb.destroy();
       if (dataDir) await rm(pidFile(dataDir), { force: true });
     },
   };
