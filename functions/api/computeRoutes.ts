@@ -1,33 +1,55 @@
 import type { AdmissionDeps } from '../core/compute/admission.js';
 import type { ApiRoute } from './http.js';
 import { actionRoutes } from './compute/actions.js';
-import { aggregateRoutes } from './compute/aggregates.js';
+import { aggregateRoutes } from './compute/aggregateRoutes.js';
 import { attachmentRoutes } from './compute/attachments.js';
 import { availabilityZoneRoutes } from './compute/availabilityZones.js';
-import { externalEventRoutes } from './compute/externalEvents.js';
+import { externalEventRoutes } from './compute/externalEventRoutes.js';
 import { flavorAdminRoutes } from './compute/flavorAdmin.js';
 import { flavorRoutes } from './compute/flavors.js';
-import { guestReadRoutes } from './compute/guestReads.js';
-import { hypervisorRoutes } from './compute/hypervisors.js';
+import { guestReadRoutes } from './compute/guestReadRoutes.js';
+import { hypervisorRoutes } from './compute/hypervisorRoutes.js';
 import { novaImageRoutes } from './compute/images.js';
 import { keypairRoutes } from './compute/keypairs.js';
 import { metadataRoutes } from './compute/metadata.js';
-import { migrationRoutes } from './compute/migrations.js';
+import { migrationRoutes } from './compute/migrationRoutes.js';
 import { networkProxyRoutes } from './compute/networkProxies.js';
-import { quotaRoutes } from './compute/quotas.js';
+import { quotaRoutes } from './compute/quotaRoutes.js';
 import { readonlyRoutes } from './compute/readonly.js';
-import { serverGroupRoutes } from './compute/serverGroups.js';
+import { serverGroupRoutes } from './compute/serverGroupRoutes.js';
 import { serverRoutes } from './compute/servers.js';
-import { usageRoutes } from './compute/usage.js';
+import { usageRoutes } from './compute/usageRoutes.js';
 import { versionRoutes } from './compute/versions.js';
+import { routesOnFirstUse, type RoutesOnFirstUse } from './routesOnFirstUse.js';
 
-/** Nova's routes (`/` and `/v2.1...`): the table the API builds as it loads. */
+type Group = RoutesOnFirstUse<AdmissionDeps>;
+
+/**
+ * Nova's rarely used routes: declared in the route table, each group's handlers' module
+ * import()ed by the first request to one of its routes, so that the bundle puts that code in a
+ * chunk of its own and the API's cold start does not parse it (routesOnFirstUse.ts; docs/costs.md,
+ * cold start). The test of the bundle checks they stay out of the cold start.
+ */
+export const computeRoutesOnFirstUse = {
+  quotas: { declared: quotaRoutes, handlers: async (deps) => (await import('./compute/quotas.js')).quotaHandlers(deps) },
+  serverGroups: { declared: serverGroupRoutes, handlers: async (deps) => (await import('./compute/serverGroups.js')).serverGroupHandlers(deps) },
+  hypervisors: { declared: hypervisorRoutes, handlers: async (deps) => (await import('./compute/hypervisors.js')).hypervisorHandlers(deps) },
+  aggregates: { declared: aggregateRoutes, handlers: async (deps) => (await import('./compute/aggregates.js')).aggregateHandlers(deps) },
+  migrations: { declared: migrationRoutes, handlers: async (deps) => (await import('./compute/migrations.js')).migrationHandlers(deps) },
+  guestReads: { declared: guestReadRoutes, handlers: async (deps) => (await import('./compute/guestReads.js')).guestReadHandlers(deps) },
+  externalEvents: { declared: externalEventRoutes, handlers: async (deps) => (await import('./compute/externalEvents.js')).externalEventHandlers(deps) },
+  usage: { declared: usageRoutes, handlers: async (deps) => (await import('./compute/usage.js')).usageHandlers(deps) },
+} satisfies Record<string, Group>;
+
+/** Nova's routes (`/` and `/v2.1...`): the table the API builds as it loads, in the order the router tries them. */
 export function computeRoutes(deps: AdmissionDeps): ApiRoute[] {
+  const later = (group: Group) => routesOnFirstUse(group, deps);
+  const rare = computeRoutesOnFirstUse;
   return [
     ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...quotaRoutes(deps), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
-    ...serverGroupRoutes(deps), ...hypervisorRoutes(deps), ...aggregateRoutes(deps), ...migrationRoutes(deps),
-    ...guestReadRoutes(deps), ...externalEventRoutes(deps), ...usageRoutes(deps),
+    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...later(rare.quotas), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
+    ...later(rare.serverGroups), ...later(rare.hypervisors), ...later(rare.aggregates), ...later(rare.migrations),
+    ...later(rare.guestReads), ...later(rare.externalEvents), ...later(rare.usage),
     ...novaImageRoutes(deps), ...networkProxyRoutes(deps),
   ];
 }

@@ -5,7 +5,8 @@ import {
   type Aggregate,
 } from '../../core/placement/aggregates.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiEvent, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { checkBody } from '../serverSchemas.js';
 import { dbDatetime } from '../timestamps.js';
 
@@ -26,18 +27,17 @@ const idOf = (event: ApiEvent) => Number(pathParam(event, 'aggregate_id'));
 type Body = { aggregate: { name?: string; availability_zone?: string | null } };
 type Action = { add_host?: { host: string }; remove_host?: { host: string }; set_metadata?: { metadata: Record<string, string | null> } };
 
-export function aggregateRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of aggregateRoutes.ts's declarations, loaded on first use. */
+export function aggregateHandlers(deps: AdmissionDeps): RouteHandler[] {
   const A = '/v2.1/os-aggregates';
   const now = () => (deps.now ?? Date.now)();
   return [
     {
-      method: 'GET', path: A, policy: 'os_compute_api:os-aggregates:index',
-      doc: { summary: 'List host aggregates (admin)', success: [200] },
+      method: 'GET', path: A,
       handler: async (_event, ctx) => json(200, { aggregates: (await listAggregates(deps.table)).map((a) => aggregateView(a, ctx.apiVersion)) }),
     },
     {
-      method: 'POST', path: A, policy: 'os_compute_api:os-aggregates:create', body: {},
-      doc: { summary: 'Create a host aggregate (admin)', success: [200] },
+      method: 'POST', path: A,
       handler: async (event, ctx) => {
         const { aggregate } = checkBody<Body>('createAggregate', ctx.apiVersion, event.body);
         const made = await createAggregate(deps.table, aggregate.name!.trim(), aggregate.availability_zone ?? undefined, randomUUID(), now());
@@ -46,13 +46,11 @@ export function aggregateRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${A}/{aggregate_id}`, policy: 'os_compute_api:os-aggregates:show',
-      doc: { summary: 'Show a host aggregate (admin)', success: [200] },
+      method: 'GET', path: `${A}/{aggregate_id}`,
       handler: async (event, ctx) => json(200, { aggregate: aggregateView(await readAggregate(deps.table, idOf(event)), ctx.apiVersion) }),
     },
     {
-      method: 'PUT', path: `${A}/{aggregate_id}`, policy: 'os_compute_api:os-aggregates:update', body: {},
-      doc: { summary: 'Rename a host aggregate or set its zone (admin)', success: [200] },
+      method: 'PUT', path: `${A}/{aggregate_id}`,
       handler: async (event, ctx) => {
         const { aggregate: change } = checkBody<Body>('updateAggregate', ctx.apiVersion, event.body);
         const current = await readAggregate(deps.table, idOf(event));
@@ -64,16 +62,14 @@ export function aggregateRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${A}/{aggregate_id}`, policy: 'os_compute_api:os-aggregates:delete',
-      doc: { summary: 'Delete an empty host aggregate (admin)', success: [200] },
+      method: 'DELETE', path: `${A}/{aggregate_id}`,
       handler: async (event) => {
         await deleteAggregate(deps.table, await readAggregate(deps.table, idOf(event)));
         return empty(200);
       },
     },
     {
-      method: 'POST', path: `${A}/{aggregate_id}/action`, policy: 'os_compute_api:os-aggregates:add_host', body: {},
-      doc: { summary: 'Add or remove a host, or set metadata (admin)', success: [200] },
+      method: 'POST', path: `${A}/{aggregate_id}/action`,
       handler: async (event, ctx) => {
         const action = checkBody<Action>('aggregateAction', ctx.apiVersion, event.body);
         const current = await readAggregate(deps.table, idOf(event));

@@ -6,7 +6,9 @@ import { readHosts, setHostService, type Host } from '../../core/placement/hosts
 import { BadRequest, NotFound, NotImplemented } from '../../core/shared/errors.js';
 import { keys, type Table } from '../../core/shared/table.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { HttpFault, json, pathParam, type ApiContext, type ApiRoute } from '../http.js';
+import { HttpFault, json, pathParam, type ApiContext } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
+import { SERVICE_ACTIONS } from './hypervisorRoutes.js';
 import { checkBody, isTrue } from '../serverSchemas.js';
 import { dbDatetime } from '../timestamps.js';
 
@@ -102,7 +104,8 @@ async function serversField(table: Table, h: Host, v: ApiVersion) {
   return servers.length > 0 || isAtLeast(v, '2.75') ? { servers } : {};
 }
 
-export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of hypervisorRoutes.ts's declarations (os-hypervisors, os-services, os-hosts), loaded on first use. */
+export function hypervisorHandlers(deps: AdmissionDeps): RouteHandler[] {
   const H = '/v2.1/os-hypervisors';
   const now = () => (deps.now ?? Date.now)();
   const list = (full: boolean) => async (event: { queryStringParameters?: Record<string, string | undefined> | null }, ctx: ApiContext) => {
@@ -121,18 +124,15 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
   return [
     {
-      method: 'GET', path: H, policy: 'os_compute_api:os-hypervisors:list',
-      doc: { summary: 'List hypervisors (admin)', success: [200], query: ['hypervisor_hostname_pattern', 'with_servers'] },
+      method: 'GET', path: H,
       handler: list(false),
     },
     {
-      method: 'GET', path: `${H}/detail`, policy: 'os_compute_api:os-hypervisors:list-detail',
-      doc: { summary: 'List hypervisors with their resources (admin)', success: [200], query: ['hypervisor_hostname_pattern', 'with_servers'] },
+      method: 'GET', path: `${H}/detail`,
       handler: list(true),
     },
     {
-      method: 'GET', path: `${H}/statistics`, policy: 'os_compute_api:os-hypervisors:statistics',
-      doc: { summary: 'Hypervisors\' totals (admin; before 2.88)', success: [200] },
+      method: 'GET', path: `${H}/statistics`,
       handler: async (_event, ctx) => {
         if (isAtLeast(ctx.apiVersion, '2.88')) throw notFoundRoute();
         const hosts = await readHosts(deps.table);
@@ -148,8 +148,7 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${H}/{hypervisor_id}`, policy: 'os_compute_api:os-hypervisors:show',
-      doc: { summary: 'Show a hypervisor (admin)', success: [200], query: ['with_servers'] },
+      method: 'GET', path: `${H}/{hypervisor_id}`,
       handler: async (event, ctx) => {
         const h = await hypervisorById(deps.table, pathParam(event, 'hypervisor_id'), ctx.apiVersion);
         const servers = withServers(ctx, event.queryStringParameters ?? {});
@@ -157,8 +156,7 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${H}/{hypervisor_id}/uptime`, policy: 'os_compute_api:os-hypervisors:uptime',
-      doc: { summary: 'A hypervisor\'s uptime (admin; before 2.88, in the detail from it)', success: [200] },
+      method: 'GET', path: `${H}/{hypervisor_id}/uptime`,
       handler: async (event, ctx) => {
         if (isAtLeast(ctx.apiVersion, '2.88')) throw notFoundRoute();
         const h = await hypervisorById(deps.table, pathParam(event, 'hypervisor_id'), ctx.apiVersion);
@@ -168,8 +166,7 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${H}/{hypervisor_id}/servers`, policy: 'os_compute_api:os-hypervisors:servers',
-      doc: { summary: 'Hypervisors matching a hostname, with their servers (admin; before 2.53)', success: [200] },
+      method: 'GET', path: `${H}/{hypervisor_id}/servers`,
       handler: async (event, ctx) => {
         if (isAtLeast(ctx.apiVersion, '2.53')) throw notFoundRoute();
         const hosts = await matching(deps.table, pathParam(event, 'hypervisor_id'));
@@ -182,23 +179,22 @@ export function hypervisorRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${H}/{hypervisor_id}/search`, policy: 'os_compute_api:os-hypervisors:search',
-      doc: { summary: 'Hypervisors matching a hostname (admin; before 2.53)', success: [200] },
+      method: 'GET', path: `${H}/{hypervisor_id}/search`,
       handler: async (event, ctx) => {
         if (isAtLeast(ctx.apiVersion, '2.53')) throw notFoundRoute();
         const hosts = await matching(deps.table, pathParam(event, 'hypervisor_id'));
         return json(200, { hypervisors: hosts.map((h) => summary(h, ctx.apiVersion)) });
       },
     },
-    ...serviceRoutes(deps),
-    ...hostRoutes(deps),
+    ...serviceHandlers(deps),
+    ...hostHandlers(deps),
   ];
 }
 
 type ServiceAction = { host: string; binary: string; disabled_reason?: string; forced_down?: boolean | string };
 type ServiceUpdate = { status?: 'enabled' | 'disabled'; disabled_reason?: string; forced_down?: boolean | string };
 
-function serviceRoutes(deps: AdmissionDeps): ApiRoute[] {
+function serviceHandlers(deps: AdmissionDeps): RouteHandler[] {
   const S = '/v2.1/os-services';
   const now = () => (deps.now ?? Date.now)();
   /** Before 2.53: PUT /os-services/{enable,disable,disable-log-reason,force-down} with host and binary. */
@@ -226,8 +222,7 @@ function serviceRoutes(deps: AdmissionDeps): ApiRoute[] {
   };
   return [
     {
-      method: 'GET', path: S, policy: 'os_compute_api:os-services:list',
-      doc: { summary: 'List compute services (admin)', success: [200], query: ['host', 'binary'] },
+      method: 'GET', path: S,
       handler: async (event, ctx) => {
         const query = event.queryStringParameters ?? {};
         const hosts = (await readHosts(deps.table)).filter((h) => (query.host === undefined || h.name === query.host)
@@ -235,14 +230,12 @@ function serviceRoutes(deps: AdmissionDeps): ApiRoute[] {
         return json(200, { services: hosts.map((h) => serviceView(h, ctx.apiVersion)) });
       },
     },
-    ...['enable', 'disable', 'disable-log-reason', 'force-down'].map((kind): ApiRoute => ({
-      method: 'PUT', path: `${S}/${kind}`, policy: 'os_compute_api:os-services:update', body: {},
-      doc: { summary: `${kind} a compute service by host and binary (admin; before 2.53)`, success: [200] },
+    ...SERVICE_ACTIONS.map((kind): RouteHandler => ({
+      method: 'PUT', path: `${S}/${kind}`,
       handler: action(kind),
     })),
     {
-      method: 'PUT', path: `${S}/{service_id}`, policy: 'os_compute_api:os-services:update', body: {},
-      doc: { summary: 'Enable, disable or force down a compute service (admin; 2.53)', success: [200] },
+      method: 'PUT', path: `${S}/{service_id}`,
       handler: async (event, ctx) => {
         if (!isAtLeast(ctx.apiVersion, '2.53')) throw notFoundRoute();
         const id = pathParam(event, 'service_id');
@@ -271,7 +264,7 @@ type HostUpdate = { status?: string; maintenance_mode?: string };
  * maintenance window and power actions are what libvirt's driver refuses (501) and what a
  * simulated host has no meaning for, so they are refused the same way, after the host is found.
  */
-function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
+function hostHandlers(deps: AdmissionDeps): RouteHandler[] {
   const gone = (ctx: ApiContext) => { if (isAtLeast(ctx.apiVersion, '2.43')) throw notFoundRoute(); };
   const now = () => (deps.now ?? Date.now)();
   /** The host, or Nova's 404 (its host mapping is looked up first: HostMappingNotFound). */
@@ -280,9 +273,8 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
     if (!host) throw new NotFound(`Host '${name}' is not mapped to any cell`);
     return host;
   };
-  const powerAction = (action: 'startup' | 'shutdown' | 'reboot', policy: ApiRoute['policy']): ApiRoute => ({
-    method: 'GET', path: `/v2.1/os-hosts/{host_name}/${action}`, policy,
-    doc: { summary: `${action} a host (admin; before 2.43): not supported by the simulated hosts (501)`, success: [200] },
+  const powerAction = (action: 'startup' | 'shutdown' | 'reboot'): RouteHandler => ({
+    method: 'GET', path: `/v2.1/os-hosts/{host_name}/${action}`,
     handler: async (event, ctx) => {
       gone(ctx);
       await hostNamed(pathParam(event, 'host_name'));
@@ -291,8 +283,7 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
   });
   return [
     {
-      method: 'GET', path: '/v2.1/os-hosts', policy: 'os_compute_api:os-hosts:list',
-      doc: { summary: 'List hosts (admin; before 2.43)', success: [200], query: ['zone'] },
+      method: 'GET', path: '/v2.1/os-hosts',
       handler: async (event, ctx) => {
         gone(ctx);
         // Nova filters only by a zone that is not empty (`if zone:`): a blank one lists every host.
@@ -302,8 +293,7 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-hosts/{host_name}', policy: 'os_compute_api:os-hosts:show',
-      doc: { summary: 'Show a host\'s resources (admin; before 2.43)', success: [200] },
+      method: 'GET', path: '/v2.1/os-hosts/{host_name}',
       handler: async (event, ctx) => {
         gone(ctx);
         const name = pathParam(event, 'host_name');
@@ -320,8 +310,7 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'PUT', path: '/v2.1/os-hosts/{host_name}', policy: 'os_compute_api:os-hosts:update', body: {},
-      doc: { summary: 'Enable or disable a host for new servers (admin; before 2.43); maintenance mode is not supported (501)', success: [200] },
+      method: 'PUT', path: '/v2.1/os-hosts/{host_name}',
       handler: async (event, ctx) => {
         gone(ctx);
         const body = checkBody<HostUpdate>('updateHost', ctx.apiVersion, event.body);
@@ -333,8 +322,8 @@ function hostRoutes(deps: AdmissionDeps): ApiRoute[] {
         return json(200, { host: host.name, status: enabled ? 'enabled' : 'disabled' });
       },
     },
-    powerAction('startup', 'os_compute_api:os-hosts:start'),
-    powerAction('shutdown', 'os_compute_api:os-hosts:shutdown'),
-    powerAction('reboot', 'os_compute_api:os-hosts:reboot'),
+    powerAction('startup'),
+    powerAction('shutdown'),
+    powerAction('reboot'),
   ];
 }

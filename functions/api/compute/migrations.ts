@@ -3,7 +3,8 @@ import { listMigrations, LIVE_IN_PROGRESS, type Migration } from '../../core/com
 import { abortLiveMigration, forceComplete, liveMigrationInProgress, liveMigrationsInProgress } from '../../core/compute/serverMigrations.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiContext, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, type ApiContext, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { pageLimit, parseChangesTime } from '../listQuery.js';
 import { checkBody } from '../serverSchemas.js';
 import { dbDatetime } from '../timestamps.js';
@@ -94,29 +95,25 @@ async function listAll(deps: AdmissionDeps, ctx: ApiContext, q: Query) {
   return { migrations: page.map((m) => listView(m, v, ctx.baseUrl)), ...next };
 }
 
-const migrationId = (event: Parameters<ApiRoute['handler']>[0]) => Number(pathParam(event, 'migration_id'));
+const migrationId = (event: ApiEvent) => Number(pathParam(event, 'migration_id'));
 
 /** Nova's 404 for a route before the microversion that brought it. */
 function since(ctx: ApiContext, version: string): void {
   if (!isAtLeast(ctx.apiVersion, version)) throw new NotFound('The resource could not be found.');
 }
 
-export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of migrationRoutes.ts's declarations, loaded on first use. */
+export function migrationHandlers(deps: AdmissionDeps): RouteHandler[] {
   return [
     {
-      method: 'GET', path: '/v2.1/os-migrations', policy: 'os_compute_api:os-migrations:index',
-      doc: {
-        summary: 'Every migration (resize, cold and live migration, evacuation), with filters', success: [200],
-        query: ['host', 'status', 'instance_uuid', 'migration_type', 'source_compute', 'limit', 'marker', 'changes-since', 'changes-before', 'user_id', 'project_id'],
-      },
+      method: 'GET', path: '/v2.1/os-migrations',
       handler: async (event, ctx) => json(200, await listAll(deps, ctx, (event.queryStringParameters ?? {}) as Query)),
     },
     {
       // A server's migrations: Nova finds the server before its rule (another project's is 404, not
       // 403), so the routes ask what any reader of a server passes and the domain checks the
       // os_compute_api:servers:migrations rule once it has the server (serverMigrations.ts).
-      method: 'GET', path: '/v2.1/servers/{server_id}/migrations', policy: 'os_compute_api:servers:show',
-      doc: { summary: 'A server\'s live migrations in progress (2.23)', success: [200] },
+      method: 'GET', path: '/v2.1/servers/{server_id}/migrations',
       handler: async (event, ctx) => {
         since(ctx, '2.23');
         const found = await liveMigrationsInProgress(deps.table, ctx.caller, pathParam(event, 'server_id'));
@@ -124,8 +121,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:show',
-      doc: { summary: 'One live migration in progress (2.23)', success: [200] },
+      method: 'GET', path: '/v2.1/servers/{server_id}/migrations/{migration_id}',
       handler: async (event, ctx) => {
         since(ctx, '2.23');
         const found = await liveMigrationInProgress(deps.table, ctx.caller, pathParam(event, 'server_id'), migrationId(event));
@@ -133,9 +129,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'POST', path: '/v2.1/servers/{server_id}/migrations/{migration_id}/action', policy: 'os_compute_api:servers:action',
-      body: { type: 'object', required: ['force_complete'], additionalProperties: false, properties: { force_complete: { type: 'null' } } },
-      doc: { summary: 'force_complete a running live migration (2.22)', success: [202] },
+      method: 'POST', path: '/v2.1/servers/{server_id}/migrations/{migration_id}/action',
       handler: async (event, ctx) => {
         since(ctx, '2.22');
         const body = event.body as Record<string, unknown> | null;
@@ -146,8 +140,7 @@ export function migrationRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: '/v2.1/servers/{server_id}/migrations/{migration_id}', policy: 'os_compute_api:servers:action',
-      doc: { summary: 'Abort a live migration (2.24; queued or preparing too from 2.65)', success: [202] },
+      method: 'DELETE', path: '/v2.1/servers/{server_id}/migrations/{migration_id}',
       handler: async (event, ctx) => {
         since(ctx, '2.24');
         await abortLiveMigration(deps.table, ctx.caller, pathParam(event, 'server_id'), migrationId(event), isAtLeast(ctx.apiVersion, '2.65'));

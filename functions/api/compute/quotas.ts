@@ -8,7 +8,8 @@ import { groupsInUse } from '../../core/placement/serverGroups.js';
 import { BadRequest, Forbidden } from '../../core/shared/errors.js';
 import { authorize, refusal, type PolicyName } from '../../core/shared/policy.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, type ApiContext, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { checkBody, isTrue } from '../serverSchemas.js';
 
 // Nova's quotas (nova/api/openstack/compute/quota_sets.py, quota_classes.py) and limits
@@ -82,13 +83,13 @@ function limitsView(v: ApiVersion, limits: Limits, used: Record<QuotaResource, n
   return { limits: { rate: [], absolute } };
 }
 
-export function quotaRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of quotaRoutes.ts's declarations, loaded on first use. */
+export function quotaHandlers(deps: AdmissionDeps): RouteHandler[] {
   const SETS = '/v2.1/os-quota-sets/{quota_project_id}';
   const project = (event: ApiEvent) => pathParam(event, 'quota_project_id');
   return [
     {
-      method: 'GET', path: SETS, policy: 'os_compute_api:os-quota-sets:show',
-      doc: { summary: 'Show a project\'s quotas', success: [200] },
+      method: 'GET', path: SETS,
       handler: async (event, ctx) => {
         const id = project(event);
         ownProject(ctx, id, 'os_compute_api:os-quota-sets:show');
@@ -96,8 +97,7 @@ export function quotaRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${SETS}/detail`, policy: 'os_compute_api:os-quota-sets:detail',
-      doc: { summary: 'Show a project\'s quotas with usage', success: [200] },
+      method: 'GET', path: `${SETS}/detail`,
       handler: async (event, ctx) => {
         const id = project(event);
         ownProject(ctx, id, 'os_compute_api:os-quota-sets:detail');
@@ -107,15 +107,13 @@ export function quotaRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${SETS}/defaults`, policy: 'os_compute_api:os-quota-sets:defaults',
-      doc: { summary: 'Show the default quotas', success: [200] },
+      method: 'GET', path: `${SETS}/defaults`,
       handler: async (event, ctx) => json(200, {
         quota_set: quotaSet(await classLimits(deps.table, DEFAULT_CLASS), setsShown(ctx.apiVersion), project(event)),
       }),
     },
     {
-      method: 'PUT', path: SETS, policy: 'os_compute_api:os-quota-sets:update', body: {},
-      doc: { summary: 'Update a project\'s quotas (admin)', success: [200] },
+      method: 'PUT', path: SETS,
       handler: async (event, ctx) => {
         const id = project(event);
         const { quota_set: body } = checkBody<{ quota_set: Record<string, unknown> }>('updateQuotaSet', ctx.apiVersion, event.body);
@@ -134,23 +132,20 @@ export function quotaRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: SETS, policy: 'os_compute_api:os-quota-sets:delete',
-      doc: { summary: 'Revert a project\'s quotas to the defaults (admin)', success: [202] },
+      method: 'DELETE', path: SETS,
       handler: async (event) => {
         await deleteProjectLimits(deps.table, project(event));
         return empty(202);
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-quota-class-sets/{quota_project_id}', policy: 'os_compute_api:os-quota-class-sets:show',
-      doc: { summary: 'Show a quota class (admin)', success: [200] },
+      method: 'GET', path: '/v2.1/os-quota-class-sets/{quota_project_id}',
       handler: async (event, ctx) => json(200, {
         quota_class_set: quotaSet(await classLimits(deps.table, project(event)), classesShown(ctx.apiVersion), project(event)),
       }),
     },
     {
-      method: 'PUT', path: '/v2.1/os-quota-class-sets/{quota_project_id}', policy: 'os_compute_api:os-quota-class-sets:update', body: {},
-      doc: { summary: 'Update a quota class (admin; `default` is every project\'s)', success: [200] },
+      method: 'PUT', path: '/v2.1/os-quota-class-sets/{quota_project_id}',
       handler: async (event, ctx) => {
         const body = checkBody<{ quota_class_set: Record<string, unknown> }>('updateQuotaClassSet', ctx.apiVersion, event.body);
         await setClassLimits(deps.table, project(event), requested(body.quota_class_set));
@@ -158,8 +153,7 @@ export function quotaRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/limits', policy: 'os_compute_api:limits',
-      doc: { summary: 'Show the project\'s absolute limits and usage', success: [200], query: ['tenant_id'] },
+      method: 'GET', path: '/v2.1/limits',
       handler: async (event, ctx) => {
         const other = event.queryStringParameters?.tenant_id;
         if (other !== undefined) authorize(ctx.caller, 'os_compute_api:limits:other_project');

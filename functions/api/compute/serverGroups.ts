@@ -4,7 +4,8 @@ import { createGroup, deleteGroup, listGroups, visibleGroup, type GroupPolicy, t
 import { BadRequest } from '../../core/shared/errors.js';
 import { authorize } from '../../core/shared/policy.js';
 import { isAtLeast, type ApiVersion } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiRoute } from '../http.js';
+import { empty, json, pathParam } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { checkBody } from '../serverSchemas.js';
 
 // os-server-groups (nova/api/openstack/compute/server_groups.py): a group's policy is enforced
@@ -36,12 +37,12 @@ function page<T>(items: T[], query: Record<string, string | undefined>): T[] {
   return items.slice(offset, offset + limit);
 }
 
-export function serverGroupRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of serverGroupRoutes.ts's declarations, loaded on first use. */
+export function serverGroupHandlers(deps: AdmissionDeps): RouteHandler[] {
   const GROUPS = '/v2.1/os-server-groups';
   return [
     {
-      method: 'POST', path: GROUPS, policy: 'os_compute_api:os-server-groups:create', body: {},
-      doc: { summary: 'Create a server group', success: [200] },
+      method: 'POST', path: GROUPS,
       handler: async (event, ctx) => {
         const { server_group: body } = checkBody<CreateBody>('createServerGroup', ctx.apiVersion, event.body);
         const policy = (body.policy ?? body.policies![0])!;
@@ -60,8 +61,7 @@ export function serverGroupRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: GROUPS, policy: 'os_compute_api:os-server-groups:index',
-      doc: { summary: 'List server groups (all_projects: an administrator\'s, everyone\'s)', success: [200], query: ['all_projects', 'limit', 'offset'] },
+      method: 'GET', path: GROUPS,
       handler: async (event, ctx) => {
         const query = event.queryStringParameters ?? {};
         const all = query.all_projects !== undefined && !/^(0|false|f|no|n|off)$/i.test(query.all_projects);
@@ -71,15 +71,13 @@ export function serverGroupRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${GROUPS}/{group_id}`, policy: 'os_compute_api:os-server-groups:show',
-      doc: { summary: 'Show a server group', success: [200] },
+      method: 'GET', path: `${GROUPS}/{group_id}`,
       handler: async (event, ctx) => json(200, {
         server_group: groupView(await visibleGroup(deps.table, ctx.caller, pathParam(event, 'group_id')), ctx.apiVersion),
       }),
     },
     {
-      method: 'DELETE', path: `${GROUPS}/{group_id}`, policy: 'os_compute_api:os-server-groups:delete',
-      doc: { summary: 'Delete a server group', success: [204] },
+      method: 'DELETE', path: `${GROUPS}/{group_id}`,
       handler: async (event, ctx) => {
         await deleteGroup(deps.table, await visibleGroup(deps.table, ctx.caller, pathParam(event, 'group_id')));
         return empty(204);

@@ -3,7 +3,8 @@ import { tenantUsages, type ServerUsage } from '../../core/compute/tenantUsage.j
 import { BadRequest, Forbidden } from '../../core/shared/errors.js';
 import { refusal } from '../../core/shared/policy.js';
 import { isAtLeast } from '../apiVersion.js';
-import { json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { json, pathParam, type ApiContext, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { pageLimit } from '../listQuery.js';
 import { COMPUTE_HOST } from '../views.js';
 
@@ -81,12 +82,12 @@ function beforeDate(id: string): number {
   return ms;
 }
 
-export function usageRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of usageRoutes.ts's declarations, loaded on first use. */
+export function usageHandlers(deps: AdmissionDeps): RouteHandler[] {
   const now = () => (deps.now ?? Date.now)();
   return [
     {
-      method: 'GET', path: '/v2.1/os-simple-tenant-usage', policy: 'os_compute_api:os-simple-tenant-usage:list',
-      doc: { summary: 'Usage of every project over a period', success: [200], query: ['start', 'end', 'detailed', 'limit', 'marker'] },
+      method: 'GET', path: '/v2.1/os-simple-tenant-usage',
       handler: async (event, ctx) => {
         const at = now();
         const { period: p, detailed, q } = period(event, at);
@@ -97,8 +98,7 @@ export function usageRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-simple-tenant-usage/{project_id}', policy: 'os_compute_api:os-simple-tenant-usage:show',
-      doc: { summary: 'Usage of one project over a period', success: [200], query: ['start', 'end', 'limit', 'marker'] },
+      method: 'GET', path: '/v2.1/os-simple-tenant-usage/{project_id}',
       handler: async (event, ctx) => {
         const projectId = pathParam(event, 'project_id');
         // The rule's target is the project asked about: a reader sees its own project's only.
@@ -112,13 +112,11 @@ export function usageRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/os-instance_usage_audit_log', policy: 'os_compute_api:os-instance-usage-audit-log:list',
-      doc: { summary: 'The instance usage audit of the last period', success: [200] },
+      method: 'GET', path: '/v2.1/os-instance_usage_audit_log',
       handler: async () => json(200, { instance_usage_audit_logs: auditLog(now()) }),
     },
     {
-      method: 'GET', path: '/v2.1/os-instance_usage_audit_log/{before_timestamp}', policy: 'os_compute_api:os-instance-usage-audit-log:show',
-      doc: { summary: 'The instance usage audit of the last period before a time', success: [200] },
+      method: 'GET', path: '/v2.1/os-instance_usage_audit_log/{before_timestamp}',
       handler: async (event) => json(200, { instance_usage_audit_log: auditLog(beforeDate(pathParam(event, 'before_timestamp'))) }),
     },
   ];
