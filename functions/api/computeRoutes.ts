@@ -3,19 +3,19 @@ import type { ApiRoute } from './http.js';
 import { actionRoutes } from './compute/actions.js';
 import { aggregateRoutes } from './compute/aggregateRoutes.js';
 import { attachmentRoutes } from './compute/attachments.js';
-import { availabilityZoneRoutes } from './compute/availabilityZones.js';
+import { availabilityZoneRoutes } from './compute/availabilityZoneRoutes.js';
 import { externalEventRoutes } from './compute/externalEventRoutes.js';
-import { flavorAdminRoutes } from './compute/flavorAdmin.js';
+import { flavorAdminRoutes } from './compute/flavorAdminRoutes.js';
 import { flavorRoutes } from './compute/flavors.js';
 import { guestReadRoutes } from './compute/guestReadRoutes.js';
 import { hypervisorRoutes } from './compute/hypervisorRoutes.js';
-import { novaImageRoutes } from './compute/images.js';
+import { instanceActionRoutes } from './compute/instanceActionRoutes.js';
+import { novaImageRoutes } from './compute/novaImageRoutes.js';
 import { keypairRoutes } from './compute/keypairs.js';
 import { metadataRoutes } from './compute/metadata.js';
 import { migrationRoutes } from './compute/migrationRoutes.js';
-import { networkProxyRoutes } from './compute/networkProxies.js';
+import { networkProxyRoutes } from './compute/networkProxyRoutes.js';
 import { quotaRoutes } from './compute/quotaRoutes.js';
-import { readonlyRoutes } from './compute/readonly.js';
 import { serverGroupRoutes } from './compute/serverGroupRoutes.js';
 import { serverRoutes } from './compute/servers.js';
 import { usageRoutes } from './compute/usageRoutes.js';
@@ -31,6 +31,9 @@ type Group = RoutesOnFirstUse<AdmissionDeps>;
  * cold start). The test of the bundle checks they stay out of the cold start.
  */
 export const computeRoutesOnFirstUse = {
+  instanceActions: { declared: instanceActionRoutes, handlers: async (deps) => (await import('./compute/readonly.js')).instanceActionHandlers(deps) },
+  flavorAdmin: { declared: flavorAdminRoutes, handlers: async (deps) => (await import('./compute/flavorAdmin.js')).flavorAdminHandlers(deps) },
+  availabilityZones: { declared: availabilityZoneRoutes, handlers: async (deps) => (await import('./compute/availabilityZones.js')).availabilityZoneHandlers(deps) },
   quotas: { declared: quotaRoutes, handlers: async (deps) => (await import('./compute/quotas.js')).quotaHandlers(deps) },
   serverGroups: { declared: serverGroupRoutes, handlers: async (deps) => (await import('./compute/serverGroups.js')).serverGroupHandlers(deps) },
   hypervisors: { declared: hypervisorRoutes, handlers: async (deps) => (await import('./compute/hypervisors.js')).hypervisorHandlers(deps) },
@@ -39,6 +42,8 @@ export const computeRoutesOnFirstUse = {
   guestReads: { declared: guestReadRoutes, handlers: async (deps) => (await import('./compute/guestReads.js')).guestReadHandlers(deps) },
   externalEvents: { declared: externalEventRoutes, handlers: async (deps) => (await import('./compute/externalEvents.js')).externalEventHandlers(deps) },
   usage: { declared: usageRoutes, handlers: async (deps) => (await import('./compute/usage.js')).usageHandlers(deps) },
+  novaImages: { declared: novaImageRoutes, handlers: async (deps) => (await import('./compute/images.js')).novaImageHandlers(deps) },
+  networkProxies: { declared: networkProxyRoutes, handlers: async (deps) => (await import('./compute/networkProxies.js')).networkProxyHandlers(deps) },
 } satisfies Record<string, Group>;
 
 /** Nova's routes (`/` and `/v2.1...`): the table the API builds as it loads, in the order the router tries them. */
@@ -46,10 +51,10 @@ export function computeRoutes(deps: AdmissionDeps): ApiRoute[] {
   const later = (group: Group) => routesOnFirstUse(group, deps);
   const rare = computeRoutesOnFirstUse;
   return [
-    ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...readonlyRoutes(deps),
-    ...flavorRoutes(deps), ...flavorAdminRoutes(deps), ...later(rare.quotas), ...metadataRoutes(deps), ...keypairRoutes(deps), ...availabilityZoneRoutes(deps),
+    ...versionRoutes(), ...serverRoutes(deps), ...actionRoutes(deps), ...attachmentRoutes(deps), ...later(rare.instanceActions),
+    ...flavorRoutes(deps), ...later(rare.flavorAdmin), ...later(rare.quotas), ...metadataRoutes(deps), ...keypairRoutes(deps), ...later(rare.availabilityZones),
     ...later(rare.serverGroups), ...later(rare.hypervisors), ...later(rare.aggregates), ...later(rare.migrations),
     ...later(rare.guestReads), ...later(rare.externalEvents), ...later(rare.usage),
-    ...novaImageRoutes(deps), ...networkProxyRoutes(deps),
+    ...later(rare.novaImages), ...later(rare.networkProxies),
   ];
 }

@@ -1,6 +1,7 @@
 import type { AdmissionDeps } from '../../core/compute/admission.js';
 import { readHosts, type Host } from '../../core/placement/hosts.js';
-import { json, type ApiRoute } from '../http.js';
+import { json } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { dbDatetime } from '../timestamps.js';
 
 // os-availability-zone (availability_zone.py): the zones of the compute hosts
@@ -16,11 +17,11 @@ function zones(hosts: readonly Host[]): Map<string, Host[]> {
 
 const available = (hosts: readonly Host[]) => hosts.some((h) => h.enabled);
 
-export function availabilityZoneRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of availabilityZoneRoutes.ts's declarations, loaded on first use. */
+export function availabilityZoneHandlers(deps: AdmissionDeps): RouteHandler[] {
   return [
     {
-      method: 'GET', path: '/v2.1/os-availability-zone', policy: 'os_compute_api:os-availability-zone:list',
-      doc: { summary: 'List availability zones', success: [200] },
+      method: 'GET', path: '/v2.1/os-availability-zone',
       handler: async () => json(200, {
         availabilityZoneInfo: [...zones(await readHosts(deps.table))].map(([zoneName, hosts]) => ({
           zoneName, zoneState: { available: available(hosts) }, hosts: null,
@@ -28,8 +29,7 @@ export function availabilityZoneRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'GET', path: '/v2.1/os-availability-zone/detail', policy: 'os_compute_api:os-availability-zone:detail',
-      doc: { summary: 'List availability zones with hosts (admin)', success: [200] },
+      method: 'GET', path: '/v2.1/os-availability-zone/detail',
       handler: async () => json(200, {
         availabilityZoneInfo: [...zones(await readHosts(deps.table))].map(([zoneName, hosts]) => ({
           zoneName, zoneState: { available: available(hosts) },

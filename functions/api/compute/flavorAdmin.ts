@@ -5,7 +5,8 @@ import { findFlavor, type Flavor } from '../../core/compute/flavors.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import { authorize } from '../../core/shared/policy.js';
 import { isAtLeast } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { empty, json, pathParam, type ApiContext, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { checkBody } from '../serverSchemas.js';
 import { flavorOf } from './flavors.js';
 
@@ -47,16 +48,15 @@ async function accessAction(deps: AdmissionDeps, event: ApiEvent, ctx: ApiContex
   throw new BadRequest(`There is no such action: ${name}`);
 }
 
-export function flavorAdminRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of flavorAdminRoutes.ts's declarations, loaded on first use. */
+export function flavorAdminHandlers(deps: AdmissionDeps): RouteHandler[] {
   return [
     {
-      method: 'GET', path: SPECS, policy: 'os_compute_api:os-flavor-extra-specs:index',
-      doc: { summary: 'List a flavor\'s extra specs', success: [200] },
+      method: 'GET', path: SPECS,
       handler: async (event, ctx) => json(200, { extra_specs: (await flavorOf(deps, event, ctx)).extraSpecs ?? {} }),
     },
     {
-      method: 'POST', path: SPECS, policy: 'os_compute_api:os-flavor-extra-specs:create', body: {},
-      doc: { summary: 'Create or update extra specs (admin; merges)', success: [200] },
+      method: 'POST', path: SPECS,
       handler: async (event, ctx) => {
         const body = checkBody<{ extra_specs: Record<string, string | number> }>('createExtraSpecs', ctx.apiVersion, event.body);
         const values = specValues(body.extra_specs);
@@ -65,16 +65,14 @@ export function flavorAdminRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: `${SPECS}/{key}`, policy: 'os_compute_api:os-flavor-extra-specs:show',
-      doc: { summary: 'Show one extra spec', success: [200] },
+      method: 'GET', path: `${SPECS}/{key}`,
       handler: async (event, ctx) => {
         const key = pathParam(event, 'key');
         return json(200, { [key]: extraSpec(await flavorOf(deps, event, ctx), key) });
       },
     },
     {
-      method: 'PUT', path: `${SPECS}/{key}`, policy: 'os_compute_api:os-flavor-extra-specs:update', body: {},
-      doc: { summary: 'Update one extra spec (admin; the body names the key of the path)', success: [200] },
+      method: 'PUT', path: `${SPECS}/{key}`,
       handler: async (event, ctx) => {
         const body = checkBody<Record<string, string | number>>('updateExtraSpec', ctx.apiVersion, event.body);
         const values = specValues(body);
@@ -85,16 +83,14 @@ export function flavorAdminRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'DELETE', path: `${SPECS}/{key}`, policy: 'os_compute_api:os-flavor-extra-specs:delete',
-      doc: { summary: 'Delete one extra spec (admin)', success: [200] },
+      method: 'DELETE', path: `${SPECS}/{key}`,
       handler: async (event, ctx) => {
         await deleteExtraSpec(deps.table, await flavorOf(deps, event, ctx), pathParam(event, 'key'));
         return empty(200);
       },
     },
     {
-      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-flavor-access', policy: 'os_compute_api:os-flavor-access',
-      doc: { summary: 'List the projects a private flavor is shared with (admin)', success: [200] },
+      method: 'GET', path: '/v2.1/flavors/{flavor_id}/os-flavor-access',
       handler: async (event, ctx) => {
         const flavor = await flavorOf(deps, event, ctx);
         if (flavor.isPublic) throw new NotFound('Access list not available for public flavors.');
@@ -103,8 +99,7 @@ export function flavorAdminRoutes(deps: AdmissionDeps): ApiRoute[] {
     },
     {
       // Both actions are admin's; which one is asked is known from the body, checked before any read.
-      method: 'POST', path: '/v2.1/flavors/{flavor_id}/action', policy: 'os_compute_api:flavors', body: {},
-      doc: { summary: 'Flavor actions: addTenantAccess, removeTenantAccess (admin)', success: [200] },
+      method: 'POST', path: '/v2.1/flavors/{flavor_id}/action',
       handler: (event, ctx) => accessAction(deps, event, ctx),
     },
   ];

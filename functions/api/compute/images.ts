@@ -5,9 +5,10 @@ import type { Image } from '../../core/images/image.js';
 import { imageListQuery, listImages } from '../../core/images/listing.js';
 import { BadRequest, Forbidden, NotFound } from '../../core/shared/errors.js';
 import { isAtLeast } from '../apiVersion.js';
-import { empty, json, pathParam, type ApiContext, type ApiEvent, type ApiRoute, type Route } from '../http.js';
+import { empty, json, pathParam, type ApiContext, type ApiEvent, type Route } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { pageLimit } from '../listQuery.js';
-import { checkBody, metadataBody, metaItemBody } from '../serverSchemas.js';
+import { checkBody } from '../serverSchemas.js';
 
 // Nova's image proxy (nova/api/openstack/compute/images.py, views/images.py): the image
 // service's images in Nova's shape, up to microversion 2.35; their metadata (image_metadata.py)
@@ -71,7 +72,8 @@ function imageServiceQuery(q: Readonly<Record<string, string | undefined>>, limi
   return params;
 }
 
-export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of novaImageRoutes.ts's declarations, loaded on first use. */
+export function novaImageHandlers(deps: AdmissionDeps): RouteHandler[] {
   const now = () => (deps.now ?? Date.now)();
   const id = (event: ApiEvent) => pathParam(event, 'image_id');
 
@@ -99,21 +101,19 @@ export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
 
   return [
     {
-      method: 'GET', path: '/v2.1/images', policy: 'get_images', handler: list(false),
-      doc: { summary: 'List images (Nova\'s image proxy, to 2.35)', success: [200], query: ['limit', 'marker', 'name', 'status'] },
+      method: 'GET', path: '/v2.1/images',
+      handler: list(false),
     },
     {
-      method: 'GET', path: '/v2.1/images/detail', policy: 'get_images', handler: list(true),
-      doc: { summary: 'List images with details (Nova\'s image proxy, to 2.35)', success: [200], query: ['limit', 'marker', 'name', 'status'] },
+      method: 'GET', path: '/v2.1/images/detail',
+      handler: list(true),
     },
     {
-      method: 'GET', path: '/v2.1/images/{image_id}', policy: 'get_image',
-      doc: { summary: 'Show an image (Nova\'s image proxy, to 2.35)', success: [200] },
+      method: 'GET', path: '/v2.1/images/{image_id}',
       handler: proxy(async (event, ctx) => json(200, { image: detailView(await imageForNova(deps.table, ctx.caller, id(event)), ctx.baseUrl) })),
     },
     {
-      method: 'DELETE', path: '/v2.1/images/{image_id}', policy: 'delete_image',
-      doc: { summary: 'Delete an image (Nova\'s image proxy, to 2.35)', success: [204] },
+      method: 'DELETE', path: '/v2.1/images/{image_id}',
       handler: proxy(async (event, ctx) => {
         try {
           await deleteImage(deps.table, ctx.caller, id(event), now());
@@ -126,21 +126,18 @@ export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'GET', path: '/v2.1/images/{image_id}/metadata', policy: 'get_image',
-      doc: { summary: 'List an image\'s metadata (Nova\'s image proxy, to 2.38)', success: [200] },
+      method: 'GET', path: '/v2.1/images/{image_id}/metadata',
       handler: metadataProxy(async (event, ctx) => json(200, { metadata: await metadataOf(event, ctx) })),
     },
     {
-      method: 'POST', path: '/v2.1/images/{image_id}/metadata', policy: 'modify_image', body: metadataBody,
-      doc: { summary: 'Add or change image metadata (Nova\'s image proxy, to 2.38)', success: [200] },
+      method: 'POST', path: '/v2.1/images/{image_id}/metadata',
       handler: metadataProxy(async (event, ctx) => {
         const { metadata } = checkBody<{ metadata: Metadata }>('metadata', ctx.apiVersion, event.body);
         return json(200, { metadata: (await setMetadata(event, ctx, (current) => ({ ...current, ...metadata }))).properties });
       }),
     },
     {
-      method: 'PUT', path: '/v2.1/images/{image_id}/metadata', policy: 'modify_image', body: metadataBody,
-      doc: { summary: 'Replace image metadata (Nova\'s image proxy, to 2.38)', success: [200] },
+      method: 'PUT', path: '/v2.1/images/{image_id}/metadata',
       handler: metadataProxy(async (event, ctx) => {
         const { metadata } = checkBody<{ metadata: Metadata }>('metadata', ctx.apiVersion, event.body);
         await setMetadata(event, ctx, () => ({ ...metadata }));
@@ -148,8 +145,7 @@ export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'GET', path: '/v2.1/images/{image_id}/metadata/{key}', policy: 'get_image',
-      doc: { summary: 'Show an image metadata item (Nova\'s image proxy, to 2.38)', success: [200] },
+      method: 'GET', path: '/v2.1/images/{image_id}/metadata/{key}',
       handler: metadataProxy(async (event, ctx) => {
         const metadata = await metadataOf(event, ctx);
         const key = pathParam(event, 'key');
@@ -158,8 +154,7 @@ export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'PUT', path: '/v2.1/images/{image_id}/metadata/{key}', policy: 'modify_image', body: metaItemBody,
-      doc: { summary: 'Set an image metadata item (Nova\'s image proxy, to 2.38)', success: [200] },
+      method: 'PUT', path: '/v2.1/images/{image_id}/metadata/{key}',
       handler: metadataProxy(async (event, ctx) => {
         const { meta } = checkBody<{ meta: Metadata }>('metaItem', ctx.apiVersion, event.body);
         const key = pathParam(event, 'key');
@@ -169,8 +164,7 @@ export function novaImageRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'DELETE', path: '/v2.1/images/{image_id}/metadata/{key}', policy: 'modify_image',
-      doc: { summary: 'Delete an image metadata item (Nova\'s image proxy, to 2.38)', success: [204] },
+      method: 'DELETE', path: '/v2.1/images/{image_id}/metadata/{key}',
       handler: metadataProxy(async (event, ctx) => {
         const key = pathParam(event, 'key');
         await setMetadata(event, ctx, (current) => {

@@ -6,7 +6,8 @@ import {
 } from '../../core/networks/securityGroups.js';
 import type { Network, SecurityGroup, SecurityGroupRule } from '../../core/networks/model.js';
 import { isAtLeast } from '../apiVersion.js';
-import { empty, HttpFault, json, pathParam, type ApiContext, type ApiRoute, type Route } from '../http.js';
+import { empty, HttpFault, json, pathParam, type ApiContext, type Route } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 
 // Nova's proxies to the network service (nova/api/openstack/compute/networks.py and
 // security_groups.py): served up to 2.35, and Nova's 404 from 2.36 (MAX_PROXY_API_SUPPORT_VERSION).
@@ -62,19 +63,18 @@ const asNova = async <T>(work: () => Promise<T>): Promise<T> => {
   }
 };
 
-export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of networkProxyRoutes.ts's declarations, loaded on first use. */
+export function networkProxyHandlers(deps: AdmissionDeps): RouteHandler[] {
   return [
     {
-      method: 'GET', path: '/v2.1/os-networks', policy: 'os_compute_api:os-networks:list',
-      doc: { summary: 'List networks (Nova\'s proxy to the network service; 404 from 2.36)', success: [200] },
+      method: 'GET', path: '/v2.1/os-networks',
       handler: proxied(async (_event, ctx) => {
         const networks = (await allNetworks(deps.table)).filter((n) => canSeeNetwork(n, ctx.caller));
         return json(200, { networks: networks.map((n) => networkDict(n, ctx.caller.isAdmin)) });
       }),
     },
     {
-      method: 'GET', path: '/v2.1/os-networks/{network_id}', policy: 'os_compute_api:os-networks:show',
-      doc: { summary: 'Show a network (Nova\'s proxy; 404 from 2.36)', success: [200] },
+      method: 'GET', path: '/v2.1/os-networks/{network_id}',
       handler: proxied(async (event, ctx) => {
         const network = await readNetwork(deps.table, pathParam(event, 'network_id'));
         if (!network || !canSeeNetwork(network, ctx.caller)) throw new NotFound('Network not found');
@@ -82,8 +82,7 @@ export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'GET', path: '/v2.1/os-security-groups', policy: 'os_compute_api:os-security-groups:get',
-      doc: { summary: 'List security groups (Nova\'s proxy; 404 from 2.36)', success: [200] },
+      method: 'GET', path: '/v2.1/os-security-groups',
       handler: proxied(async (event, ctx) => {
         const { groups, rules } = await groupsAnswer(deps, ctx);
         // Nova lists the project's own groups, sorted by project and name; an administrator's
@@ -95,8 +94,7 @@ export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'GET', path: '/v2.1/os-security-groups/{security_group_id}', policy: 'os_compute_api:os-security-groups:show',
-      doc: { summary: 'Show a security group (Nova\'s proxy; 404 from 2.36)', success: [200] },
+      method: 'GET', path: '/v2.1/os-security-groups/{security_group_id}',
       handler: proxied(async (event, ctx) => {
         const group = await asNova(() => visibleGroup(deps.table, ctx.caller, pathParam(event, 'security_group_id')));
         const { groups, rules } = await groupsAnswer(deps, ctx);
@@ -104,17 +102,7 @@ export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'POST', path: '/v2.1/os-security-groups', policy: 'os_compute_api:os-security-groups:create',
-      body: {
-        type: 'object', required: ['security_group'],
-        properties: {
-          security_group: {
-            type: 'object', required: ['name', 'description'],
-            properties: { name: { type: 'string', maxLength: 255 }, description: { type: 'string', maxLength: 255 } },
-          },
-        },
-      },
-      doc: { summary: 'Create a security group (Nova\'s proxy; 404 from 2.36)', success: [200] },
+      method: 'POST', path: '/v2.1/os-security-groups',
       handler: proxied(async (event, ctx) => {
         const body = event.body as { security_group?: { name?: unknown; description?: unknown } } | undefined;
         const sg = body?.security_group;
@@ -135,8 +123,7 @@ export function networkProxyRoutes(deps: AdmissionDeps): ApiRoute[] {
       }),
     },
     {
-      method: 'DELETE', path: '/v2.1/os-security-groups/{security_group_id}', policy: 'os_compute_api:os-security-groups:delete',
-      doc: { summary: 'Delete a security group (Nova\'s proxy; 404 from 2.36)', success: [202] },
+      method: 'DELETE', path: '/v2.1/os-security-groups/{security_group_id}',
       handler: proxied(async (event, ctx) => {
         await asNova(() => deleteGroup(deps.table, ctx.caller, pathParam(event, 'security_group_id')));
         return empty(202);

@@ -4,7 +4,8 @@ import { readInstance } from '../../core/compute/readInstance.js';
 import { BadRequest, NotFound } from '../../core/shared/errors.js';
 import type { Instance } from '../../core/compute/instance.js';
 import { isAtLeast } from '../apiVersion.js';
-import { json, pathParam, type ApiContext, type ApiEvent, type ApiRoute } from '../http.js';
+import { json, pathParam, type ApiContext, type ApiEvent } from '../http.js';
+import type { RouteHandler } from '../routesOnFirstUse.js';
 import { pageLimit, parseChangesTime } from '../listQuery.js';
 import { instanceActionView } from '../views.js';
 
@@ -56,11 +57,11 @@ function page(actions: InstanceAction[], event: ApiEvent, ctx: ApiContext, serve
   return { actions: shown, links };
 }
 
-export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
+/** The handlers of instanceActionRoutes.ts's declarations, loaded on first use. */
+export function instanceActionHandlers(deps: AdmissionDeps): RouteHandler[] {
   return [
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions', policy: 'os_compute_api:os-instance-actions:list',
-      doc: { summary: 'List instance actions', success: [200], query: ['limit', 'marker', 'changes-since', 'changes-before'] },
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions',
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
         const { actions, links } = page(await listActionsOf(deps.table, server), event, ctx, server.id);
@@ -71,8 +72,7 @@ export function readonlyRoutes(deps: AdmissionDeps): ApiRoute[] {
       },
     },
     {
-      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}', policy: 'os_compute_api:os-instance-actions:show',
-      doc: { summary: 'Show an instance action with its events', success: [200] },
+      method: 'GET', path: '/v2.1/servers/{server_id}/os-instance-actions/{request_id}',
       handler: async (event, ctx) => {
         const server = await serverFor(deps, event, ctx);
         const requestId = pathParam(event, 'request_id');
