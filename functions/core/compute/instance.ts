@@ -130,11 +130,16 @@ export interface Instance {
   /** What the create asked of the scheduler: an availability zone, an administrator's host. */
   readonly requestedZone?: string;
   readonly requestedHost?: string;
-  /** The share of its host Placement allocated it, as written there: its give-back needs no read. */
+  /**
+   * The share of its host Placement allocated it, as written there, its identity (`at`) included:
+   * its give-back needs no read. Without the marks the host's entry keeps (placement/allocations.ts
+   * recordedAllocation), but for `previous` while a resize waits for its confirm or revert; items
+   * of the previous version may carry them.
+   */
   readonly allocation?: Allocation;
   /** A resize or cold migration waiting for its confirm or revert (migrating.ts). */
   readonly pendingMove?: PendingMove;
-  /** What the last move's release left to do after it (placing.ts MoveEnding). */
+  /** Only on items of the previous version: what its last move's release left to do (settled and taken off by the next release). */
   readonly moveEnding?: MoveEnding;
   readonly configDrive?: boolean;
   /** Counts metadata and tag changes: their compare-and-set (never the fencing token). */
@@ -149,9 +154,10 @@ export interface PendingMove {
 
 /**
  * What a move's release leaves to do after it, settled once (every write conditioned) by the
- * release's settle (reservations.ts), or by a delete: its migration's last status, and the
- * allocation it no longer needs (a confirmed migration's source, a reverted one's target, a live
- * migration's or an evacuation's source).
+ * release's settle (reservations.ts): its migration's last status, and the allocation it no
+ * longer needs (a confirmed migration's source, a reverted one's target, a live migration's or an
+ * evacuation's source). Its worker holds it; a redelivery rebuilds it from the migration record
+ * (placing.ts recordedEnding). The previous version kept it on the server's item.
  */
 export interface MoveEnding {
   readonly migration: string;

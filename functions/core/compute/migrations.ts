@@ -2,6 +2,7 @@ import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { fencedPut, type ClaimFence } from '../shared/fencedPut.js';
 import type { MigrationSteps } from './driver.js';
 import { DriverError } from '../shared/errors.js';
+import type { Allocation } from '../placement/hosts.js';
 import { derivedUuid } from '../shared/ids.js';
 import { isConditionFailure, itemFromConditionFailure, type Table } from '../shared/table.js';
 
@@ -54,6 +55,13 @@ export interface Migration {
   readonly requestId: string;
   /** force_complete (2.22) asked for: the worker finishes the copy without waiting. */
   readonly forceComplete?: boolean;
+  /**
+   * The allocation the move no longer needs once its release is written (a live migration's or
+   * an evacuation's source, a confirmed migration's source, a reverted one's target), put here by
+   * the step before the release: a redelivery after a crash between the release and its give-back
+   * finds it here, and the server's item, billed per KB on every write, does not carry it.
+   */
+  readonly giveBack?: { readonly host: string; readonly allocation: Allocation };
   readonly created: string;
   readonly updated: string;
 }
@@ -100,7 +108,7 @@ export type Advanced = { readonly ok: true; readonly migration: Migration } | { 
  * redelivery that already moved it on).
  */
 export async function advanceMigration(
-  table: Table, uuid: string, from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: Partial<Pick<Migration, 'destCompute' | 'destNode' | 'forceComplete'>> = {},
+  table: Table, uuid: string, from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: Partial<Pick<Migration, 'destCompute' | 'destNode' | 'forceComplete' | 'giveBack'>> = {},
 ): Promise<Advanced> {
   const names: Record<string, string> = { '#status': 'status', '#updated': 'updated' };
   const values: Record<string, unknown> = { ':to': to, ':updated': new Date(now).toISOString() };

@@ -1,9 +1,13 @@
 import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
 import type { Instance, InstancePatch, MoveEnding } from './instance.js';
-import { advanceMigration, failMigration, recordMigration, refuseStopped, type MigrationStatus, type MigrationType } from './migrations.js';
-import { allocationOf, allocationsOf, freeServer, giveBack, resizeAllocation, restoreAllocation } from '../placement/allocations.js';
-import { readHosts } from '../placement/hosts.js';
+import {
+  advanceMigration, failMigration, findMigration, migrationUuidFor, recordMigration, refuseStopped, type MigrationStatus, type MigrationType,
+} from './migrations.js';
+import {
+  allocationOf, allocationsOf, freeServer, giveBack, recordedAllocation, recordsAllocation, resizeAllocation, restoreAllocation,
+} from '../placement/allocations.js';
+import { readHosts, type Allocation } from '../placement/hosts.js';
 import { NO_VALID_HOST, schedule } from '../placement/scheduler.js';
 import { removeMember } from '../placement/serverGroups.js';
 import { DriverError } from '../shared/errors.js';
@@ -41,8 +45,26 @@ const placeNew: Placing = async ({ table, instance, now, leaseMs }) => {
     ...(instance.requestedZone ? { zone: instance.requestedZone } : {}),
     ...(instance.requestedHost ? { forcedHost: instance.requestedHost } : {}),
   });
-  return { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation };
+  return { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: recordedAllocation(placed.allocation) };
 };
+
+/**
+ * Each move's last status, written after its release (MoveEnding), from the one before it: Nova's
+ * statuses for a resize or a cold migration going to VERIFY_RESIZE, a live migration, an
+ * evacuation, a confirm and a revert. One table, read by the placings and by a redelivery.
+ */
+const ENDINGS: Partial<Record<OperationName, { readonly from: readonly MigrationStatus[]; readonly to: MigrationStatus }>> = {
+  resize: { from: ['migrating'], to: 'finished' },
+  migrate: { from: ['migrating'], to: 'finished' },
+  live_migrate: { from: ['post-migrating'], to: 'completed' },
+  evacuate: { from: ['pre-migrating'], to: 'done' },
+  confirm_resize: { from: ['confirming'], to: 'confirmed' },
+  revert_resize: { from: ['reverting'], to: 'reverted' },
+};
+
+const endingOf = (op: OperationName, migration: string, giveBack?: MoveEnding['giveBack']): MoveEnding => ({
+  migration, ...ENDINGS[op]!, ...(giveBack ? { giveBack } : {}),
+});
 
 /** The disk a flavor asks of its host, in GiB: root, ephemeral and swap (MiB) disks. */
 const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk + f.ephemeral + Math.ceil(f.swap / 1024);
@@ -55,7 +77,7 @@ const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk 
  */
 const placeResize: Placing = async ({ table, instance, now, requestId, params, token }) => {
   const migration = await startMigration(table, instance, token, 'resize', 'migrating', requestId, now, String(params.flavorRef));
-  const moved = { pendingMove: { migration }, moveEnding: { migration, from: ['migrating'], to: 'finished' } } as const;
+  const moved = { pendingMove: { migration }, moveEnding: endingOf('resize', migration) };
   if (!instance.host || !instance.allocation) return moved;
   const flavor = await findFlavor(table, String(params.flavorRef));
   if (!flavor) throw new DriverError(`Flavor ${String(params.flavorRef)} could not be found.`, 500);
@@ -64,7 +86,8 @@ const placeResize: Placing = async ({ table, instance, now, requestId, params, t
     vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), at: now, ...(group ? { group } : {}),
   }, requestId);
   if (!resized) throw new DriverError(NO_VALID_HOST, 500);
-  return { allocation: resized, ...moved };
+  // The item keeps the allocation before only while the resize waits for its confirm or revert.
+  return { allocation: { ...recordedAllocation(resized), ...(resized.previous ? { previous: recordedAllocation(resized.previous) } : {}) }, ...moved };
 };
 
 /** Nova's Migration record of a move, made by the worker that holds its claim (once: its uuid is the request's). */
@@ -103,23 +126,27 @@ async function placeTarget(table: Table, instance: Instance, requestId: string, 
 /** The server's place on its source: what a move leaves behind and a revert goes back to. */
 function sourceOf(instance: Instance) {
   if (!instance.host || !instance.allocation) throw new DriverError(`Instance ${instance.id} is not ready`, 409);
-  return { host: instance.host, node: instance.node ?? instance.host, availabilityZone: instance.availabilityZone ?? null, allocation: instance.allocation };
+  return {
+    host: instance.host, node: instance.node ?? instance.host, availabilityZone: instance.availabilityZone ?? null, allocation: recordedAllocation(instance.allocation),
+  };
 }
 
 /**
  * A move's first steps, alike for the three: its Migration record in `first`, its target taken,
- * the record moved on (`next`) naming the target. `onTarget` is what the release records of it.
+ * the record moved on (`next`) naming the target and, when the source is given back after the
+ * release (`leavesSource`), the source (Migration.giveBack). `onTarget` is what the release records of it.
  */
 async function moveToTarget(
   { table, instance, now, requestId, params, leaseMs, token }: PlacingContext,
-  type: MigrationType, first: MigrationStatus, next: { from: readonly MigrationStatus[]; to: MigrationStatus },
+  type: MigrationType, first: MigrationStatus, next: { from: readonly MigrationStatus[]; to: MigrationStatus }, leavesSource: boolean,
 ) {
   const source = sourceOf(instance);
   const migration = await startMigration(table, instance, token, type, first, requestId, now);
   const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
-  const advanced = await advanceMigration(table, migration, next.from, next.to, now, { destCompute: placed.host, destNode: placed.node });
-  const onTarget = { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: placed.allocation };
-  return { source, migration, advanced, onTarget };
+  const giveBack = leavesSource ? { giveBack: { host: source.host, allocation: source.allocation } } : {};
+  const advanced = await advanceMigration(table, migration, next.from, next.to, now, { destCompute: placed.host, destNode: placed.node, ...giveBack });
+  const onTarget = { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: recordedAllocation(placed.allocation) };
+  return { source, migration, advanced, onTarget, ...giveBack };
 }
 
 /**
@@ -127,8 +154,8 @@ async function moveToTarget(
  * kept until confirmResize gives it back or revertResize moves the server back to it.
  */
 const placeMigrate: Placing = async (ctx) => {
-  const { source, migration, onTarget } = await moveToTarget(ctx, 'migration', 'pre-migrating', { from: ['pre-migrating'], to: 'migrating' });
-  return { ...onTarget, pendingMove: { migration, source }, moveEnding: { migration, from: ['migrating'], to: 'finished' } };
+  const { source, migration, onTarget } = await moveToTarget(ctx, 'migration', 'pre-migrating', { from: ['pre-migrating'], to: 'migrating' }, false);
+  return { ...onTarget, pendingMove: { migration, source }, moveEnding: endingOf('migrate', migration) };
 };
 
 /**
@@ -138,12 +165,9 @@ const placeMigrate: Placing = async (ctx) => {
  * post-migrating) through the context's `migration`, each step one conditional write.
  */
 const placeLiveMigrate: Placing = async (ctx) => {
-  const { source, migration, advanced, onTarget } = await moveToTarget(ctx, 'live-migration', 'queued', { from: ['queued', 'preparing'], to: 'preparing' });
+  const { migration, advanced, onTarget, giveBack } = await moveToTarget(ctx, 'live-migration', 'queued', { from: ['queued', 'preparing'], to: 'preparing' }, true);
   if (!advanced.ok) refuseStopped(advanced.migration);
-  return {
-    ...onTarget,
-    moveEnding: { migration, from: ['post-migrating'], to: 'completed', giveBack: { host: source.host, allocation: source.allocation } },
-  };
+  return { ...onTarget, moveEnding: endingOf('live_migrate', migration, giveBack) };
 };
 
 /**
@@ -152,24 +176,23 @@ const placeLiveMigrate: Placing = async (ctx) => {
  * the source's compute comes back; here at once: nothing runs there any more).
  */
 const placeEvacuate: Placing = async (ctx) => {
-  const { source, migration, onTarget } = await moveToTarget(ctx, 'evacuation', 'accepted', { from: ['accepted'], to: 'pre-migrating' });
-  return {
-    ...onTarget,
-    moveEnding: { migration, from: ['pre-migrating'], to: 'done', giveBack: { host: source.host, allocation: source.allocation } },
-  };
+  const { migration, onTarget, giveBack } = await moveToTarget(ctx, 'evacuation', 'accepted', { from: ['accepted'], to: 'pre-migrating' }, true);
+  return { ...onTarget, moveEnding: endingOf('evacuate', migration, giveBack) };
 };
 
-/** Confirm: the migration confirming; a cold migration's source allocation is left to give back after the release. */
+/**
+ * Confirm: the migration confirming; a cold migration's source allocation is left to give back
+ * after the release (named on the record). The item's allocation drops the one before a resize.
+ */
 const placeConfirm: Placing = async ({ table, instance, now }) => {
   const move = instance.pendingMove;
   if (!move) return {};
-  await advanceMigration(table, move.migration, ['finished', 'confirming'], 'confirming', now);
+  const giveBack = move.source ? { giveBack: { host: move.source.host, allocation: recordedAllocation(move.source.allocation) } } : undefined;
+  await advanceMigration(table, move.migration, ['finished', 'confirming'], 'confirming', now, giveBack);
   return {
     clear: ['pendingMove'],
-    moveEnding: {
-      migration: move.migration, from: ['confirming'], to: 'confirmed',
-      ...(move.source ? { giveBack: { host: move.source.host, allocation: move.source.allocation } } : {}),
-    },
+    ...(instance.allocation ? { allocation: recordedAllocation(instance.allocation) } : {}),
+    moveEnding: endingOf('confirm_resize', move.migration, giveBack?.giveBack),
   };
 };
 
@@ -179,19 +202,20 @@ const placeConfirm: Placing = async ({ table, instance, now }) => {
  */
 const placeRevert: Placing = async ({ table, instance, now }) => {
   const move = instance.pendingMove;
-  if (move) await advanceMigration(table, move.migration, ['finished', 'reverting'], 'reverting', now);
-  const ending = move ? { clear: ['pendingMove'] as const, moveEnding: { migration: move.migration, from: ['reverting'], to: 'reverted' } as const } : {};
+  const target = move?.source && instance.host && instance.allocation
+    ? { giveBack: { host: instance.host, allocation: recordedAllocation(instance.allocation) } } : undefined;
+  if (move) await advanceMigration(table, move.migration, ['finished', 'reverting'], 'reverting', now, target);
+  const ending = move ? { clear: ['pendingMove'] as const, moveEnding: endingOf('revert_resize', move.migration, target?.giveBack) } : {};
   if (move?.source) {
-    const target = instance.host && instance.allocation ? { giveBack: { host: instance.host, allocation: instance.allocation } } : {};
     return {
-      host: move.source.host, node: move.source.node, availabilityZone: move.source.availabilityZone ?? null, allocation: move.source.allocation,
-      ...ending, moveEnding: { ...ending.moveEnding!, ...target },
+      host: move.source.host, node: move.source.node, availabilityZone: move.source.availabilityZone ?? null,
+      allocation: recordedAllocation(move.source.allocation), ...ending,
     };
   }
   const resized = instance.allocation;
   if (!instance.host || !resized?.previous) return { ...ending };
   await restoreAllocation(table, instance.host, instance.id, resized);
-  return { allocation: resized.previous, ...ending };
+  return { allocation: recordedAllocation(resized.previous), ...ending };
 };
 
 /** The operations that need a host chosen (or their allocation changed) before the driver runs. */
@@ -208,26 +232,60 @@ export const Placings: Partial<Record<OperationName, Placing>> = {
 /** The operations that move a server to another host, each taking its target with an entry marked as its own. */
 const MOVES: readonly OperationName[] = ['migrate', 'live_migrate', 'evacuate'];
 
+/** The server as an undo or a settle sees it: what its item records as its own. */
+type Holder = Pick<Instance, 'host' | 'allocation' | 'pendingMove' | 'deleted'>;
+
 /**
- * A move that failed or was superseded gives back what it took on its target (the entries marked
- * as this request's, once each) and its migration ends in error; the source's stays the server's.
+ * Whether the server's item records `allocation` on `host` as its own: its allocation, or the
+ * source a cold migration waiting for its confirm keeps. A deleted server holds nothing.
  */
-export async function undoMove(table: Table, instanceId: string, requestId: string, now = Date.now()): Promise<void> {
-  for (const { host, entry } of allocationsOf(await readHosts(table), instanceId)) {
-    if (entry.movedBy === requestId) await giveBack(table, host.name, instanceId, entry);
-  }
-  await failMigration(table, requestId, 'error', now);
+function holds(server: Holder | undefined, host: string, allocation: Allocation): boolean {
+  if (!server || server.deleted) return false;
+  const source = server.pendingMove?.source;
+  return recordsAllocation(server, host, allocation) || (source?.host === host && source.allocation.at === allocation.at);
 }
 
 /**
- * What a move's release left to do (Instance.moveEnding), once: the allocation it no longer
- * needs given back (conditioned on the entry) and its migration's last status (conditioned on
- * the one before). `ending` is the released item's: only a move's own release writes it.
+ * A move that failed or was superseded gives back what it took on its target (the entries marked
+ * as this request's, once each) and its migration ends in error; the source's stays the server's.
+ * Not if the server's item records one of them (`server`, the item as it is now): then the move
+ * released and the target is the server's (a late duplicate, or a redelivery that finds a later
+ * operation's outcome on the item): nothing is undone, and false is answered.
  */
-export async function settleMoveEnding(table: Table, instanceId: string, ending: MoveEnding | undefined, now = Date.now()): Promise<void> {
+export async function undoMove(table: Table, instanceId: string, requestId: string, server?: Holder, now = Date.now()): Promise<boolean> {
+  const taken = allocationsOf(await readHosts(table), instanceId).filter(({ entry }) => entry.movedBy === requestId);
+  if (taken.some(({ host, entry }) => holds(server, host.name, entry))) return false;
+  for (const { host, entry } of taken) await giveBack(table, host.name, instanceId, entry);
+  await failMigration(table, requestId, 'error', now);
+  return true;
+}
+
+/**
+ * What a move's release left to do (its MoveEnding), once: the allocation it no longer needs
+ * given back (conditioned on the entry) and its migration's last status (conditioned on the one
+ * before). Never an allocation the server's item records as its own (`server`): a confirm or a
+ * revert that did not release leaves the server where its item says.
+ */
+export async function settleMoveEnding(table: Table, instanceId: string, ending: MoveEnding | undefined, server?: Holder, now = Date.now()): Promise<void> {
   if (!ending) return;
-  if (ending.giveBack) await giveBack(table, ending.giveBack.host, instanceId, ending.giveBack.allocation);
+  const left = ending.giveBack;
+  if (left && !holds(server, left.host, left.allocation)) await giveBack(table, left.host, instanceId, left.allocation);
   await advanceMigration(table, ending.migration, ending.from, ending.to, now);
+}
+
+/**
+ * A move's ending as a redelivery finds it, with nothing on the server's item: its steps from
+ * the operation, its migration from the request (a confirm's or a revert's from its message,
+ * which admission gave the pending move's: reservations.ts), what it gives back from the
+ * migration record, where the step before the release put it. One read.
+ */
+export async function recordedEnding(
+  table: Table, claim: { readonly op: OperationName; readonly requestId: string; readonly params?: Record<string, unknown> },
+): Promise<MoveEnding | undefined> {
+  if (!ENDINGS[claim.op]) return undefined;
+  const migration = claim.op === 'confirm_resize' || claim.op === 'revert_resize' ? claim.params?.migration : migrationUuidFor(claim.requestId);
+  if (typeof migration !== 'string') return undefined;
+  return endingOf(claim.op, migration, (await findMigration(table, migration))?.giveBack);
 }
 
 /**
@@ -242,17 +300,21 @@ export async function placementOfSuperseded(
   table: Table, msg: { op: OperationName; requestId: string; instanceId: string }, current: Instance | undefined,
 ): Promise<void> {
   if (msg.op === 'create' && (!current || current.deleted || !current.allocation)) await freeServer(table, msg.instanceId);
-  if (msg.op === 'resize' && current?.allocation?.resizedBy !== msg.requestId) await undoResizeAllocation(table, msg.instanceId, msg.requestId);
-  if (MOVES.includes(msg.op) && current?.allocation?.movedBy !== msg.requestId) await undoMove(table, msg.instanceId, msg.requestId);
+  if (msg.op === 'resize') await undoResizeAllocation(table, msg.instanceId, msg.requestId, current);
+  if (MOVES.includes(msg.op)) await undoMove(table, msg.instanceId, msg.requestId, current);
 }
 
 /**
  * A resize that failed or was superseded after its allocation was resized gives the difference
- * back: the host's entry, if it is this request's, restored to the one before (once).
+ * back: the host's entry, if it is this request's, restored to the one before (once). Not if the
+ * server's item records that entry (the resize released): false then.
  */
-export async function undoResizeAllocation(table: Table, instanceId: string, requestId: string): Promise<void> {
+export async function undoResizeAllocation(table: Table, instanceId: string, requestId: string, server?: Holder): Promise<boolean> {
   const found = allocationOf(await readHosts(table), instanceId);
-  if (found?.entry.resizedBy === requestId) await restoreAllocation(table, found.host.name, instanceId, found.entry);
+  if (found?.entry.resizedBy !== requestId) return true;
+  if (holds(server, found.host.name, found.entry)) return false;
+  await restoreAllocation(table, found.host.name, instanceId, found.entry);
+  return true;
 }
 
 /**
@@ -264,8 +326,8 @@ export async function undoResizeAllocation(table: Table, instanceId: string, req
 export async function givePlacementBack(
   table: Table, instance: Pick<Instance, 'id' | 'serverGroupId' | 'host' | 'allocation' | 'pendingMove' | 'moveEnding'>, deleted: boolean,
 ): Promise<void> {
-  // A server deleted while a cold migration waits for its confirm holds its source too; one whose
-  // move's release was not yet followed by its give-back, what that release left.
+  // A server deleted while a cold migration waits for its confirm holds its source too; an item
+  // the previous version wrote, what its last move's release left (it kept the ending there).
   const source = instance.pendingMove?.source;
   if (deleted && source) await giveBack(table, source.host, instance.id, source.allocation);
   if (deleted && instance.moveEnding?.giveBack) await giveBack(table, instance.moveEnding.giveBack.host, instance.id, instance.moveEnding.giveBack.allocation);

@@ -76,8 +76,13 @@ export async function releaseClaim(table: Table, rel: Release): Promise<Instance
   const taken = takenOverRemoval(rel.takenOver);
   Object.assign(names, taken.names);
   const removes: string[] = [...taken.removes];
-  const { clear = [], attach, detach, ...patched } = rel.patch ?? {};
+  // A move's ending is settled after the release from what its worker holds, or by a redelivery
+  // from its migration record (placing.ts): never on the item, billed per KB on every write. The
+  // previous version's is taken off, settled first (settle.ts).
+  const { clear = [], attach, detach, moveEnding: _settledAfter, ...patched } = rel.patch ?? {};
   const fields: Record<string, unknown> = { ...patched };
+  names['#moveEnding'] = 'moveEnding';
+  removes.push('#moveEnding');
   // Not stored where every reader takes their absence for them: a node that is its host (the
   // simulated hosts are their own node), the default availability zone, null.
   for (const [field, absent] of Object.entries(fields)) {

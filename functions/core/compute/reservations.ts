@@ -5,13 +5,13 @@ import {
 import type { OperationName } from './catalogue.js';
 import type { ClaimGuard } from './claimInstance.js';
 import { NotFound } from '../shared/errors.js';
-import type { Claim, Instance } from './instance.js';
+import type { Claim, Instance, MoveEnding } from './instance.js';
 import type { Table } from '../shared/table.js';
 import { attachingInterface, creatingServerPorts } from '../networks/serverPorts.js';
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
 import { removeAttachmentItem } from './attachmentItems.js';
-import { givePlacementBack, settleMoveEnding, undoMove, undoResizeAllocation } from './placing.js';
+import { givePlacementBack, recordedEnding, settleMoveEnding, undoMove, undoResizeAllocation } from './placing.js';
 import { advanceMigration, failMigration } from './migrations.js';
 import { snapshotting } from './snapshotReservation.js';
 
@@ -34,7 +34,7 @@ export interface ReservationContext {
   readonly leaseMs: number;
 }
 
-type ClaimRef = Pick<Claim, 'requestId' | 'params'>;
+type ClaimRef = Pick<Claim, 'requestId' | 'params'> & { readonly op?: OperationName };
 /** The claim as its worker holds it: `token` fences the worker's writes (fencedPut.ts). */
 type TakenClaim = ClaimRef & { readonly token: number };
 
@@ -58,9 +58,10 @@ export interface Reservation {
   readonly undo: (table: Table, claim: ClaimRef, instanceId: string) => Promise<void>;
   /**
    * After a successful release: what the resource's own item must say now. Safe to repeat.
-   * `released` is the instance item as the release left it, when known.
+   * `released` is the instance item as the release left it, when known; `ending`, what a move's
+   * release left to do, when its worker still holds it (placing.ts).
    */
-  readonly settle: (table: Table, claim: ClaimRef, instanceId: string, released?: Instance) => Promise<void>;
+  readonly settle: (table: Table, claim: ClaimRef, instanceId: string, released?: Instance, ending?: MoveEnding) => Promise<void>;
 }
 
 const nothing = async () => undefined;
@@ -137,27 +138,46 @@ const deleting: Reservation = {
   },
 };
 
-/** After a move's release: what it left to do (Instance.moveEnding), once. */
-const settlingMove: Reservation['settle'] = async (table, _claim, instanceId, released) => {
-  await settleMoveEnding(table, instanceId, (released ?? await readInstance(table, instanceId))?.moveEnding);
-};
-
-const moving: Reservation = {
-  undo: (table, claim, instanceId) => undoMove(table, instanceId, claim.requestId),
-  settle: settlingMove,
+/**
+ * After a move's release: what it left to do (its MoveEnding), once: as its worker holds it, else
+ * (a redelivery after a crash) as an item of the previous version kept it, else from its record.
+ */
+const settlingMove = (op: OperationName): Reservation['settle'] => async (table, claim, instanceId, released, ending) => {
+  const server = released ?? await readInstance(table, instanceId);
+  await settleMoveEnding(table, instanceId, ending ?? server?.moveEnding ?? await recordedEnding(table, { ...claim, op }), server);
 };
 
 /**
- * Confirm and revert end the move a resize or a migration began: a failure leaves the server as
- * it was (both allocations kept) and its migration in error, as Nova's does.
+ * A move that failed or was superseded gives back its target. One whose release the server's
+ * item shows after all (a redelivery after a crash, its outcome overwritten by a later
+ * operation's) settles instead; so does a deleted server's, whose delete may have come between
+ * that release and its give-back (the source is given back, conditioned, if it is still held).
  */
-const endingMove: Reservation = {
-  undo: async (table, _claim, instanceId) => {
-    const move = (await readInstance(table, instanceId))?.pendingMove;
-    if (move) await advanceMigration(table, move.migration, ['confirming', 'reverting'], 'error', Date.now());
+const moving = (op: OperationName): Reservation => ({
+  undo: async (table, claim, instanceId) => {
+    const server = await readInstance(table, instanceId);
+    const undone = await undoMove(table, instanceId, claim.requestId, server);
+    if (!undone || server?.deleted) await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op }), server);
   },
-  settle: settlingMove,
-};
+  settle: settlingMove(op),
+});
+
+/**
+ * Confirm and revert end the move a resize or a migration began: a failure leaves the server as
+ * it was (both allocations kept) and its migration in error, as Nova's does. Their message names
+ * the pending move's migration (decided from the claimed item), for a redelivery that finds it
+ * gone from the item: then the release happened, and its ending is settled instead.
+ */
+const endingMove = (op: 'confirm_resize' | 'revert_resize'): Reservation => ({
+  decide: (instance) => (instance.pendingMove ? { migration: instance.pendingMove.migration } : {}),
+  undo: async (table, claim, instanceId) => {
+    const server = await readInstance(table, instanceId);
+    const migration = server?.pendingMove?.migration;
+    if (migration) await advanceMigration(table, migration, ['confirming', 'reverting'], 'error', Date.now());
+    else await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op }), server);
+  },
+  settle: settlingMove(op),
+});
 
 /** A create's reservation, whose failure (or supersession) also gives back the host it was placed on. */
 function placedCreate(ports: Reservation): Reservation {
@@ -187,18 +207,19 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
   // superseded one gives the difference back.
   resize: {
     undo: async (table, claim, instanceId) => {
-      await undoResizeAllocation(table, instanceId, claim.requestId);
-      await failMigration(table, claim.requestId, 'error', Date.now());
+      const server = await readInstance(table, instanceId);
+      if (await undoResizeAllocation(table, instanceId, claim.requestId, server)) await failMigration(table, claim.requestId, 'error', Date.now());
+      else await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op: 'resize' }), server);
     },
-    settle: settlingMove,
+    settle: settlingMove('resize'),
   },
   // A move holds its target beside its source from its worker's placement (placing.ts): a failed
   // or superseded one gives back its target; a successful one what its release left (its source).
-  migrate: moving,
-  live_migrate: moving,
-  evacuate: moving,
-  confirm_resize: endingMove,
-  revert_resize: endingMove,
+  migrate: moving('migrate'),
+  live_migrate: moving('live_migrate'),
+  evacuate: moving('evacuate'),
+  confirm_resize: endingMove('confirm_resize'),
+  revert_resize: endingMove('revert_resize'),
   create: placedCreate(creatingServerPorts),
   create_image: snapshotting,
   create_backup: snapshotting,
@@ -216,10 +237,10 @@ export async function undoReservation(
  * `released`: the instance item as the release left it.
  */
 export async function settleReservation(
-  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'>, succeeded: boolean, released?: Instance,
+  table: Table, instanceId: string, claim: Pick<Claim, 'op' | 'requestId' | 'params'>, succeeded: boolean, released?: Instance, ending?: MoveEnding,
 ): Promise<void> {
   const reservation = Reservations[claim.op];
   if (!reservation) return;
-  if (succeeded) await reservation.settle(table, claim, instanceId, released);
+  if (succeeded) await reservation.settle(table, claim, instanceId, released, ending);
   else await reservation.undo(table, claim, instanceId);
 }

@@ -5,6 +5,7 @@ import { releaseClaim } from './release.js';
 import { isThrottle } from '../shared/throttles.js';
 import { takenOverAttributes, takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
+import { settleMoveEnding } from './placing.js';
 import { readRun, type Run } from './runs.js';
 import type { Table } from '../shared/table.js';
 
@@ -48,6 +49,9 @@ export async function settleOperation(
   const start = await actionStart(table, instance, s.claim, s.token, s.run);
   const vmState = resolveVmOutcome(result.ok ? row.onSuccess : row.onFailure, instance.vmState, instance.preResizeVmState);
   await endTakenOver(table, instance, s.now);
+  // An item of the previous version keeps its last move's ending: settled here (every write of it
+  // conditioned, so a second time changes nothing) before the release takes it off.
+  if (instance.moveEnding) await settleMoveEnding(table, instance.id, instance.moveEnding, instance, s.now);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
     patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
@@ -66,7 +70,8 @@ export async function settleOperation(
   if (!released) return false;
   // Past the release nothing else will find this operation again (the sweeper's query no longer
   // sees it, a lost message brings no redelivery): a throttled write here is retried, not dropped.
-  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok, released));
+  const ending = result.ok ? result.patch.moveEnding : undefined;
+  await retryThrottled(() => settleReservation(table, instance.id, s.claim, result.ok, released, ending));
   await retryThrottled(() => finishAction(table, instance.id, start, {
     result: result.ok ? 'Success' : 'Error', traceback: result.ok ? undefined : result.message, now: s.now,
   }));

@@ -105,6 +105,25 @@ export async function giveBack(table: Table, hostName: string, serverId: string,
   }
 }
 
+/**
+ * What a server's item records of its allocation: the share its give-back returns and its
+ * identity (`at`), not Placement's marks of the request that made it (`movedBy`, `resizedBy`,
+ * `previous`), which stay on the host's entry. Every write to the item is billed per KB, so a
+ * moved server would otherwise carry them on every claim after its move (docs/write-units.md).
+ */
+export function recordedAllocation({ vcpus, ram, disk, at, group }: Allocation): Allocation {
+  return { vcpus, ram, disk, at, ...(group ? { group } : {}) };
+}
+
+/**
+ * Whether the server's item records `entry` on `host` as its own: then the operation that made
+ * it released with it, and no undo may give it back (an allocation's `at` is its identity, as
+ * every give-back's condition says).
+ */
+export function recordsAllocation(server: { readonly host?: string; readonly allocation?: Allocation } | undefined, host: string, entry: Allocation): boolean {
+  return server?.host === host && server.allocation?.at === entry.at;
+}
+
 /** Where the server is allocated, if anywhere (hosts are few: one query reads them all). */
 export function allocationOf(hosts: readonly Host[], serverId: string): { host: Host; entry: Allocation } | undefined {
   for (const host of hosts) {
