@@ -6,7 +6,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ESM_REQUIRE_BANNER } from '../../lib/taskgateFunction.js';
+import { computeRoutesOnFirstUse } from '../../functions/api/computeRoutes.js';
+import { bundleFunction, esbuildTarget, filesLoadedAtInit } from '../../lib/functionBundle.js';
+import { DEFAULT_RUNTIME, ESM_REQUIRE_BANNER } from '../../lib/taskgateFunction.js';
 import { synth } from './synth.js';
 
 // The one synth that bundles for real (esbuild, locally, no Docker): each handler becomes an ES
@@ -112,6 +114,20 @@ it('keeps what only some requests need out of the API\'s cold start, in chunks t
   expect(where('vif_type')).toEqual({ atInit: false, later: true });
 });
 
+it('keeps the handlers of Nova\'s rare routes out of the API\'s cold start: only their declarations load with it', async () => {
+  // The build's own account of which source module went into which output file.
+  const meta = await bundleFunction('api', join(outdir, 'api-metafile'), esbuildTarget(DEFAULT_RUNTIME.name));
+  const atInit = new Set(filesLoadedAtInit(meta).flatMap((file) => Object.keys(meta.outputs[file]!.inputs)));
+  const bundled = new Set(Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs)));
+  // The handlers' modules computeRoutes.ts import()s, one per group of routesOnFirstUse.ts.
+  const later = meta.inputs['functions/api/computeRoutes.ts']!.imports.filter((i) => i.kind === 'dynamic-import').map((i) => i.path);
+  expect(later).toHaveLength(Object.keys(computeRoutesOnFirstUse).length);
+  expect(later).toEqual(expect.arrayContaining(['functions/api/compute/hypervisors.ts', 'functions/api/compute/aggregates.ts', 'functions/api/compute/usage.ts']));
+  for (const module of later) expect([module, atInit.has(module), bundled.has(module)]).toEqual([module, false, true]);
+  // The declarations are in the route table the API builds as it loads.
+  expect(atInit.has('functions/api/compute/hypervisorRoutes.ts')).toBe(true);
+});
+
 it('loads every bundle in plain Node and exports a handler function', async () => {
   for (const b of bundles) {
     await expect(inNode(b.dir, 'console.log(JSON.stringify(typeof m.handler));')).resolves.toBe('function');
@@ -128,7 +144,7 @@ const REQUEST = {
 };
 const CONTEXT = "{ awsRequestId: 'r', functionName: 'api', getRemainingTimeInMillis: () => 20000 }";
 
-it('answers from the chunks it loads on first use: a body\'s validators, a name filter\'s regular expressions, another service\'s routes', async () => {
+it('answers from the chunks it loads on first use: a body\'s validators, a name filter\'s regular expressions, another service\'s routes, a rare route\'s handler', async () => {
   const api = bundles.find((b) => b.code.includes('/v2.1/servers/{server_id}/action'))!;
   // Both refused before any AWS call: a create without a name, a list filtered by a pattern RE2 cannot run.
   const create = { ...REQUEST, path: '/v2.1/servers', httpMethod: 'POST', body: JSON.stringify({ server: { flavorRef: '1' } }),
@@ -137,10 +153,18 @@ it('answers from the chunks it loads on first use: a body\'s validators, a name 
     multiValueQueryStringParameters: { name: ['(a)\\1'] }, requestContext: { ...REQUEST.requestContext, path: '/compute/v2.1/servers', httpMethod: 'GET' } };
   // Glance's version discovery, which needs no AWS call either.
   const glance = { ...REQUEST, path: '/image', httpMethod: 'GET', requestContext: { ...REQUEST.requestContext, path: '/compute/image', httpMethod: 'GET' } };
+  // A rare route (routesOnFirstUse.ts): a member is refused by its declared policy; for an
+  // administrator its handler, from its chunk, answers that 2.43 has no os-hosts (Nova's 404).
+  const hosts = (token: string) => ({ ...REQUEST, path: '/v2.1/os-hosts', httpMethod: 'GET',
+    headers: { ...REQUEST.headers, 'X-Auth-Token': token, 'OpenStack-API-Version': 'compute 2.43' },
+    requestContext: { ...REQUEST.requestContext, path: '/compute/v2.1/os-hosts', httpMethod: 'GET' } });
   const answers = await inNode(api.dir, `const a = await m.handler(${JSON.stringify(create)}, ${CONTEXT}); `
     + `const b = await m.handler(${JSON.stringify(list)}, ${CONTEXT}); const c = await m.handler(${JSON.stringify(glance)}, ${CONTEXT}); `
-    + 'console.log(JSON.stringify([a, b, c]));') as { statusCode: number; body: string }[];
-  expect(answers.map((a) => a.statusCode)).toEqual([400, 400, 300]);
+    + `const d = await m.handler(${JSON.stringify(hosts('alice:demo'))}, ${CONTEXT}); const e = await m.handler(${JSON.stringify(hosts('admin:demo'))}, ${CONTEXT}); `
+    + 'console.log(JSON.stringify([a, b, c, d, e]));') as { statusCode: number; body: string }[];
+  expect(answers.map((a) => a.statusCode)).toEqual([400, 400, 300, 403, 404]);
+  expect(JSON.parse(answers[3]!.body).forbidden.message).toMatch(/os_compute_api:os-hosts:list/);
+  expect(JSON.parse(answers[4]!.body).itemNotFound.message).toBe('The resource could not be found.');
   expect(JSON.parse(answers[2]!.body).versions.length).toBeGreaterThan(0);
   expect(JSON.parse(answers[0]!.body).badRequest.message).toMatch(/'name' is a required property/);
   expect(JSON.parse(answers[1]!.body).badRequest.message).toMatch(/Not a valid regular expression/);
