@@ -19,6 +19,7 @@ import { CapacityMeter } from './capacityMeter.js';
 import { History } from './history.js';
 import { LambdaMeter } from './lambdaMeter.js';
 import { countRequests, RequestCounter } from './requestCounter.js';
+import { RequestTimeline } from './requestTimeline.js';
 
 // taskgate's real handlers on the embedded emulators, in this process, with every AWS request
 // counted by path: 'api' (the API Lambda's clients), 'compute' (the compute Lambda's), 'esm'
@@ -28,6 +29,8 @@ import { countRequests, RequestCounter } from './requestCounter.js';
 export interface Harness {
   readonly emulators: Emulators;
   readonly counter: RequestCounter;
+  /** When each request started and ended, by path, while `timeline.recording` (contentionProfile.ts). */
+  readonly timeline: RequestTimeline;
   readonly history: History;
   /** What AWS bills for the requests each path makes, while `meter.measuring` (capacityMeter.ts). */
   readonly meter: CapacityMeter;
@@ -85,19 +88,20 @@ export async function startHarness(opts: {
   });
   const emulators: Emulators = thread ? { ...started, stop: async () => { await started.stop(); await thread.stop(); } } : started;
   const counter = new RequestCounter();
+  const timeline = new RequestTimeline();
   const history = new History();
   const images = new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS });
   const meter = new CapacityMeter(TABLE_DEFINITION, images);
   const lambda = new LambdaMeter();
   const clients: (DynamoDBClient | SQSClient)[] = [images];
   const table = (path: string) => {
-    const client = meter.meterDynamoDB(countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path);
+    const client = timeline.time(meter.meterDynamoDB(countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path), path);
     clients.push(client);
     opts.dynamodbClient?.(client);
     return makeTable(emulators.tableName, client);
   };
   const sqs = (path: string) => {
-    const client = meter.meterSqs(countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path);
+    const client = timeline.time(meter.meterSqs(countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path), path);
     clients.push(client);
     return client;
   };
@@ -135,7 +139,7 @@ export async function startHarness(opts: {
   };
 
   return {
-    emulators, counter, history, meter, lambda, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
+    emulators, counter, timeline, history, meter, lambda, table, sqs, apiAs, emulatorThreadId: thread?.threadId,
     api: (method, path, body) => apiAs(BENCH_CALLER, method, path, body),
     async drain() {
       let ran = 0;

@@ -17,6 +17,7 @@ export interface Violation {
 
 export class History {
   readonly intervals: WorkInterval[] = [];
+  private readonly waiting: { count: number; resolve: () => void }[] = [];
 
   /** Runs `work` and records when it ran. */
   async record<T>(instanceId: string, opId: string, work: () => Promise<T>): Promise<T> {
@@ -25,7 +26,20 @@ export class History {
       return await work();
     } finally {
       this.intervals.push({ instanceId, opId, start, end: performance.now() });
+      for (const w of this.waiting.filter((x) => x.count <= this.intervals.length)) {
+        this.waiting.splice(this.waiting.indexOf(w), 1);
+        w.resolve();
+      }
     }
+  }
+
+  /**
+   * Resolves as the `count`th interval is recorded (at once if it is): a timed window ends when
+   * its last work does, not at the next tick of a timer polling for it.
+   */
+  recorded(count: number): Promise<void> {
+    if (this.intervals.length >= count) return Promise.resolve();
+    return new Promise((resolve) => { this.waiting.push({ count, resolve }); });
   }
 }
 

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { seedInstance } from '../test/support/emulators.js';
 import { seedVolume } from '../test/support/volumes.js';
 import { seedPort } from '../test/support/networks.js';
 import { barChartSvg } from './chart.js';
+import { withBusyNeighbours } from './busyNeighbours.js';
 import { coldStartLines, HANDLERS, measureColdStarts } from './coldStart.js';
 import { measureOperationCosts, measurePeerCosts, memoryModel } from './costs.js';
 import { PRICES } from './prices.js';
@@ -401,13 +401,14 @@ async function peers(h: Harness) {
 // 4. One instance under contention: taskgate (through the API, its compute worker running) and the
 //    lock item, the same clients on one server, in interleaved rounds so that a burst of load on
 //    this shared machine falls on both alike; and the emulator's raw conditional-write rate.
-interface Window { accepted: number; answered: number; seconds: number; statuses: Record<number, number> }
+interface Window { accepted: number; answered: number; seconds: number; statuses: Record<number, number>; cpuMs: number }
 
 /** `clients` clients hammering `attempt` for `seconds`; the rate runs to when the last accepted work ended. */
 async function measureWindow(clients: number, seconds: number, attempt: () => Promise<number>, settled: (accepted: number) => Promise<void>) {
   const start = performance.now();
+  const cpu = process.cpuUsage();
   const stopAt = start + seconds * 1000;
-  const w: Window = { accepted: 0, answered: 0, seconds: 0, statuses: {} };
+  const w: Window = { accepted: 0, answered: 0, seconds: 0, statuses: {}, cpuMs: 0 };
   await Promise.all(Array.from({ length: clients }, async () => {
     while (performance.now() < stopAt) {
       const status = await attempt();
@@ -418,6 +419,8 @@ async function measureWindow(clients: number, seconds: number, attempt: () => Pr
   }));
   await settled(w.accepted);
   w.seconds = (performance.now() - start) / 1000;
+  const used = process.cpuUsage(cpu);
+  w.cpuMs = (used.user + used.system) / 1000;
   return w;
 }
 
@@ -427,7 +430,7 @@ async function taskgateWindow(h: Harness, server: string, clients: number, secon
   try {
     return await measureWindow(clients, seconds,
       async () => (await h.api('POST', `/servers/${server}/action`, { reboot: { type: 'SOFT' } })).statusCode,
-      async (accepted) => { while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10)); });
+      (accepted) => h.history.recorded(before + accepted));
   } finally {
     await compute.stop();
   }
@@ -457,25 +460,18 @@ async function compareUnderContention(h: Harness, clients: number, rounds: numbe
   }
   const rate = (ws: Window[]) => ws.reduce((a, w) => a + w.accepted, 0) / ws.reduce((a, w) => a + w.seconds, 0);
   const answers = (ws: Window[]) => ws.reduce((a, w) => a + w.answered, 0) / ws.reduce((a, w) => a + w.seconds, 0);
+  // This process's CPU (handlers, emulators and clients alike) per answered attempt: what each
+  // side's refusals, which fill the rounds, cost the one process both sides share.
+  const cpuPerAnswer = (ws: Window[]) => ws.reduce((a, w) => a + w.cpuMs, 0) / ws.reduce((a, w) => a + w.answered, 0);
   const statuses: Record<number, number> = {};
   for (const w of tg) for (const [k, v] of Object.entries(w.statuses)) statuses[+k] = (statuses[+k] ?? 0) + v;
   const roundRatios = tg.map((w, i) => (w.accepted / w.seconds) / (lk[i]!.accepted / lk[i]!.seconds));
   return {
     clients, rounds, secondsPerRound: seconds,
-    taskgate: { acceptedPerS: rate(tg), answersPerS: answers(tg), answers: statuses },
-    lockItem: { acceptedPerS: rate(lk), answersPerS: answers(lk) },
+    taskgate: { acceptedPerS: rate(tg), answersPerS: answers(tg), answers: statuses, cpuMsPerAnswer: cpuPerAnswer(tg) },
+    lockItem: { acceptedPerS: rate(lk), answersPerS: answers(lk), cpuMsPerAnswer: cpuPerAnswer(lk) },
     ratio: rate(tg) / rate(lk), roundRatios, medianRoundRatio: median(roundRatios),
   };
-}
-
-/** Runs `measure` with `n` CPU-bound Node processes beside it (this benchmark's own children, ended after). */
-async function withBusyNeighbours<T>(n: number, measure: () => Promise<T>): Promise<T> {
-  const neighbours = Array.from({ length: n }, () => spawn(process.execPath, ['-e', 'for (;;);'], { stdio: 'ignore' }));
-  try {
-    return await measure();
-  } finally {
-    for (const child of neighbours) child.kill('SIGKILL');
-  }
 }
 
 async function contention(h: Harness) {
@@ -485,6 +481,7 @@ async function contention(h: Harness) {
   const loadBefore = loadavg()[0]!;
   const few = await compareUnderContention(h, 4, SIZE.contentionRounds, SIZE.contentionS);
   bar.tick();
+  const loadBeforeBusy = loadavg()[0]!;
   const busy = await withBusyNeighbours(2, () => compareUnderContention(h, 4, SIZE.contentionRounds, SIZE.contentionS));
   bar.tick();
   const chain = await oneAtATime(h);
@@ -503,19 +500,20 @@ async function contention(h: Harness) {
     } catch (err) { if (isConditionFailure(err)) return 409; throw err; }
   }, async () => undefined);
   bar.done();
-  const c = { workMs: WORK_MS, many, few, fewBesideTwoBusyProcesses: busy, loadAverageBefore: loadBefore, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain, oneAtATimeBusy: busyChain };
+  const c = { workMs: WORK_MS, many, few, fewBesideTwoBusyProcesses: busy, loadAverageBefore: loadBefore, loadAverageBeforeBusy: loadBeforeBusy, rawConditionalWritesPerS: rw.answered / rw.seconds, oneAtATime: chain, oneAtATimeBusy: busyChain };
   results.contention = c;
   const line = (r: typeof many, beside = '') => {
     const spread = `spread ${Math.min(...r.roundRatios).toFixed(2)}-${Math.max(...r.roundRatios).toFixed(2)}, median ${r.medianRoundRatio.toFixed(2)}`;
     say(`${String(r.clients).padStart(2)} clients${beside}: taskgate ${r.taskgate.acceptedPerS.toFixed(1)} ops/s (answered ${r.taskgate.answersPerS.toFixed(0)} req/s), `
       + `lock item ${r.lockItem.acceptedPerS.toFixed(1)} ops/s (answered ${r.lockItem.answersPerS.toFixed(0)} req/s): `
       + `ratio ${r.ratio.toFixed(2)} (target >= 0.5); by round ${r.roundRatios.map((x) => x.toFixed(2)).join(' ')} (${spread}); `
-      + `taskgate's answers ${JSON.stringify(r.taskgate.answers)}`);
+      + `taskgate's answers ${JSON.stringify(r.taskgate.answers)}; this process's CPU per answer: taskgate ${ms(r.taskgate.cpuMsPerAnswer)}, `
+      + `lock item ${ms(r.lockItem.cpuMsPerAnswer)}`);
   };
   say(`## One instance under contention, ${WORK_MS} ms work per operation, ${SIZE.contentionRounds} interleaved rounds of ${SIZE.contentionS} s each`);
   line(many);
   line(few, ` (load average ${loadBefore.toFixed(1)} before)`);
-  line(busy, ', two CPU-bound processes beside');
+  line(busy, `, two CPU-bound processes beside (load average ${loadBeforeBusy.toFixed(1)} before)`);
   say(`emulator's raw conditional UpdateItem on one item, 64 clients: ${c.rawConditionalWritesPerS.toFixed(0)} writes/s`);
   say(`why: one operation at a time, uncontended (median of ${chain.samples}): taskgate ${ms(chain.taskgateCycle)} from the request to the end `
     + `of its work (${chain.taskgateRequests} requests from its handlers: claim, send; take-up (its run item's write and the instance's read, side by side), `
@@ -544,7 +542,7 @@ async function oneAtATime(h: Harness) {
     const before = h.history.intervals.length;
     const t = performance.now();
     while ((await reboot()).statusCode !== 202) { /* the previous release is on its way */ }
-    while (h.history.intervals.length === before) await new Promise((r) => setImmediate(r));
+    await h.history.recorded(before + 1);
     tg.push(performance.now() - t);
   }
   await compute.stop();
@@ -609,7 +607,7 @@ async function scale(h: Harness) {
         if (res.statusCode === 202) accepted++;
       }
     }));
-    while (h.history.intervals.length - before < accepted) await new Promise((r) => setTimeout(r, 10));
+    await h.history.recorded(before + accepted);
     const seconds = (performance.now() - t) / 1000;
     await compute.stop();
     const api = total(h.counter.take('api'));

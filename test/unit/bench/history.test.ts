@@ -34,3 +34,23 @@ describe('findViolations', () => {
     expect(findViolations(history.intervals)).toEqual([{ instanceId: 'i', first: 'first', second: 'second' }]);
   });
 });
+
+describe('History.recorded', () => {
+  it('resolves as the counted interval is recorded, not before, and at once when it already is', async () => {
+    const history = new History();
+    const gate = deferred();
+    let second = false;
+    const waited = history.recorded(2).then(() => { second = history.intervals.length >= 2; });
+    await history.record('i', 'first', async () => undefined);
+    const running = history.record('i', 'second', () => gate.promise);
+    let early = false;
+    void history.recorded(2).then(() => { early = true; });
+    await Promise.resolve();
+    expect(early).toBe(false);
+    gate.resolve();
+    await running;
+    await waited;
+    expect(second).toBe(true);
+    await expect(history.recorded(1)).resolves.toBeUndefined();
+  });
+});
