@@ -132,7 +132,7 @@ function placementChecked(history: readonly HistoryEvent[]) {
     // What the checkers replay: successful writes with the item they left.
     if (e.kind !== 'write' || !e.ok || !e.after) continue;
     if (e.pk === 'HOSTS' && e.sk.startsWith('HOST#')) hostWrites++;
-    if (e.pk.startsWith('SERVERUSAGE#')) usageWrites++;
+    if (e.pk.startsWith('SERVERUSAGE#') && e.sk === 'META') usageWrites++;
     if (e.pk.startsWith('INSTANCE#') && e.sk === 'META' && e.after.serverGroupId && e.after.host) members.add(e.pk);
   }
   const final = history.find((e) => e.kind === 'final')?.items ?? [];

@@ -16,7 +16,7 @@ it('a failed conditional write returns the old item when asked (ReturnValuesOnCo
   expect((await failedConditionalWrite(backends.table, false)).returned).toBeUndefined();
 });
 
-// dynalite had no TransactWriteItems; the patch serves ConditionCheck, Put and Delete members.
+// dynalite had no TransactWriteItems; the patch serves ConditionCheck, Put, Update and Delete members.
 it('a transaction writes all of its items or none: a failed ConditionCheck cancels the Put, with each member\'s reason', async () => {
   const { db, name } = backends.table;
   const id = crypto.randomUUID();
@@ -36,6 +36,26 @@ it('a transaction writes all of its items or none: a failed ConditionCheck cance
   await transact(5);
   expect((await db.send(new GetCommand({ TableName: name, Key: written }))).Item).toEqual({ ...written, version: 5 });
   await expect(transact(5)).rejects.toMatchObject({ CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] });
+});
+
+it('a transaction\'s Update is applied as UpdateItem applies it, conditioned and all or nothing (the quota charge\'s shape)', async () => {
+  const { db, name } = backends.table;
+  const id = crypto.randomUUID();
+  const counters = { pk: `FIDELITY#${id}`, sk: 'COUNTERS' };
+  await db.send(new PutCommand({ TableName: name, Item: { ...counters, n: 1 } }));
+  const charge = (sk: string, max: number) => db.send(new TransactWriteCommand({ TransactItems: [
+    { Update: {
+      TableName: name, Key: counters, ConditionExpression: '#n <= :max', UpdateExpression: 'ADD #n :one SET #last = :sk',
+      ExpressionAttributeNames: { '#n': 'n', '#last': 'last' }, ExpressionAttributeValues: { ':max': max, ':one': 1, ':sk': sk },
+    } },
+    { Put: { TableName: name, Item: { pk: counters.pk, sk }, ConditionExpression: 'attribute_not_exists(pk)' } },
+  ] }));
+  await charge('A', 1);
+  expect((await db.send(new GetCommand({ TableName: name, Key: counters }))).Item).toEqual({ ...counters, n: 2, last: 'A' });
+  await expect(charge('B', 1)).rejects.toMatchObject({ CancellationReasons: [{ Code: 'ConditionalCheckFailed' }, { Code: 'None' }] });
+  await expect(charge('A', 5)).rejects.toMatchObject({ CancellationReasons: [{ Code: 'None' }, { Code: 'ConditionalCheckFailed' }] });
+  expect((await db.send(new GetCommand({ TableName: name, Key: counters }))).Item).toEqual({ ...counters, n: 2, last: 'A' });
+  expect((await db.send(new GetCommand({ TableName: name, Key: { pk: counters.pk, sk: 'B' } }))).Item).toBeUndefined();
 });
 
 it('a long poll answers when a message is there for it, not empty when another poller took the one that woke it', async () => {

@@ -1,4 +1,5 @@
 import { DriverError } from '../../functions/core/shared/errors.js';
+import { readCharges } from '../../functions/core/placement/quotas/charges.js';
 import { readUsage } from '../../functions/core/placement/quotas/usage.js';
 import { startRuntime, type Runtime } from '../../local/runtime.js';
 import { SeededRandom } from '../support/faults/random.js';
@@ -44,7 +45,7 @@ it.each(Array.from({ length: ROUNDS }, (_, i) => i))('round %i: exactly the quot
     expect(r.body.forbidden.message).toBe(`Quota exceeded for instances: Requested 1, but already used ${QUOTA} of ${QUOTA} instances`);
   }
   const usage = await readUsage(runtime.table, project);
-  expect([usage.instances, usage.cores, usage.ram, Object.keys(usage.counted).length]).toEqual([QUOTA, QUOTA, QUOTA * 512, QUOTA]);
+  expect([usage.instances, usage.cores, usage.ram, (await readCharges(runtime.table, project)).size]).toEqual([QUOTA, QUOTA, QUOTA * 512, QUOTA]);
 
   const ids: string[] = admitted.map((a) => a.body.server.id);
   for (const id of ids) {
@@ -62,6 +63,6 @@ it.each(Array.from({ length: ROUNDS }, (_, i) => i))('round %i: exactly the quot
     await new Promise((r) => setTimeout(r, 10));
     after = await readUsage(runtime.table, project);
   }
-  expect([after.instances, after.cores, after.ram, after.counted]).toEqual([0, 0, 0, {}]);
+  expect([after.instances, after.cores, after.ram, (await readCharges(runtime.table, project)).size]).toEqual([0, 0, 0, 0]);
   expect((await nova.get('/limits')).body.limits.absolute).toMatchObject({ totalInstancesUsed: 0, totalCoresUsed: 0, totalRAMUsed: 0 });
 }, 120_000);

@@ -66,4 +66,8 @@ it('resize, attach, create and delete stay within their measured units', () => {
 });
 
 /** Today's figures (docs/write-units.md): a growth fails the test. */
-const BUDGET: Record<string, number> = { resize: 21, attach: 15, create: 25, delete: 26 };
+// A create's and a delete's quota charge is a transaction of the counters and the server's charge
+// item (functions/core/placement/quotas/usage.ts), each billed twice: 4 units where one write on a
+// usage item naming every server was 1 (more past 1 KB, about 16 servers; a project's first
+// create, measured here, paid 3 to make the item): create +1, delete +3.
+const BUDGET: Record<string, number> = { resize: 21, attach: 15, create: 26, delete: 29 };

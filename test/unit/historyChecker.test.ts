@@ -434,6 +434,19 @@ describe('history checker: placement', () => {
     expect(names(h)).toEqual(['quota', 'quota']);
   });
 
+  it('quota: at rest, counters that are not the sum of the project\'s charges (items and the previous map), and ones that are', () => {
+    seq = 0;
+    const charge = (project: string, server: string) => ({ pk: `SERVERUSAGE#${project}`, sk: `CHARGE#${server}`, cores: 2, ram: 1024, at: T0 });
+    const h: HistoryEvent[] = [{ kind: 'final', seq: ++seq, at: T0, items: [
+      { pk: 'SERVERUSAGE#ok', sk: 'META', instances: 2, cores: 4, ram: 2048, counted: { b: { cores: 2, ram: 1024, at: T0 } } }, charge('ok', 'a'),
+      { pk: 'SERVERUSAGE#leaked', sk: 'META', instances: 2, cores: 4, ram: 2048 }, charge('leaked', 'a'),
+    ] }];
+    expect(checkQuotas(h).map((v) => v.message)).toEqual([
+      'project leaked counts 2 instances at rest, its charges 1', 'project leaked counts 4 cores at rest, its charges 2',
+      'project leaked counts 2048 ram at rest, its charges 1024',
+    ]);
+  });
+
   it('antiAffinity: members on distinct hosts pass; two on one host do not, unless the group allows two per host or is not anti-affine', () => {
     expect(checkAntiAffinity(members(['h1', 'h2', 'h3']))).toEqual([]);
     const h = members(['h1', 'h2', 'h1']);

@@ -62,7 +62,7 @@ export async function fencedPut(table: Table, fence: ClaimFence, put: Conditiona
 }
 
 /** The code of each member of a cancelled transaction, in order; undefined for any other error. */
-function cancellationCodes(err: unknown): (string | undefined)[] | undefined {
+export function cancellationCodes(err: unknown): (string | undefined)[] | undefined {
   if (!(err instanceof Error) || err.name !== 'TransactionCanceledException') return undefined;
   const reasons = (err as Error & { CancellationReasons?: { Code?: string }[] }).CancellationReasons;
   return reasons?.map((reason) => reason.Code);

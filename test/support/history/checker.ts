@@ -512,7 +512,8 @@ export function checkCapacity(history: readonly HistoryEvent[]): Violation[] {
 
 /**
  * No project's compute usage ever passes its limit: every write that left a usage item, against
- * the limits at rest (the project's own, else the default class's, else Nova's defaults).
+ * the limits at rest (the project's own, else the default class's, else Nova's defaults); and at
+ * rest its counters are the sum of its charges.
  */
 export function checkQuotas(history: readonly HistoryEvent[]): Violation[] {
   const final = history.find((e) => e.kind === 'final');
@@ -525,12 +526,26 @@ export function checkQuotas(history: readonly HistoryEvent[]): Violation[] {
   };
   const found: Violation[] = [];
   for (const w of writes(history)) {
-    if (!w.ok || !w.after || !w.pk.startsWith('SERVERUSAGE#')) continue;
+    if (!w.ok || !w.after || !w.pk.startsWith('SERVERUSAGE#') || w.sk !== 'META') continue;
     const projectId = w.pk.slice('SERVERUSAGE#'.length);
     for (const r of ['instances', 'cores', 'ram'] as const) {
       const limit = limitOf(projectId, r);
       if (limit >= 0 && Number(w.after[r] ?? 0) > limit) {
         found.push({ invariant: 'quota', message: `project ${projectId} uses ${w.after[r]} ${r} after write ${w.seq}, over its limit of ${limit}` });
+      }
+    }
+  }
+  // At rest, each project's counters are the sum of its charges (their items, and the previous
+  // version's map): a charge and its counters are written together, or neither is.
+  for (const usage of items.filter((i) => String(i.pk).startsWith('SERVERUSAGE#') && i.sk === 'META')) {
+    const charges = [
+      ...items.filter((i) => i.pk === usage.pk && String(i.sk).startsWith('CHARGE#')),
+      ...Object.values((usage.counted ?? {}) as Record<string, { cores: number; ram: number }>),
+    ];
+    const sums = { instances: charges.length, cores: charges.reduce((n, c) => n + Number(c.cores), 0), ram: charges.reduce((n, c) => n + Number(c.ram), 0) };
+    for (const r of ['instances', 'cores', 'ram'] as const) {
+      if (Number(usage[r] ?? 0) !== sums[r]) {
+        found.push({ invariant: 'quota', message: `project ${String(usage.pk).slice('SERVERUSAGE#'.length)} counts ${usage[r] ?? 0} ${r} at rest, its charges ${sums[r]}` });
       }
     }
   }

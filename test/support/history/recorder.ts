@@ -1,4 +1,4 @@
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { currentInvocation } from '../faults/invocation.js';
 import type { StepEvent } from '../faults/driverFaults.js';
 import type { Actor, HistoryEvent, RequestEvent } from './events.js';
@@ -40,7 +40,7 @@ export class HistoryRecorder {
    */
   attach(db: DynamoDBDocumentClient): void {
     db.middlewareStack.add((next, context) => async (args) => {
-      if (context.commandName === 'TransactWriteCommand') return this.transaction(next, args);
+      if (context.commandName === 'TransactWriteCommand') return this.transaction(next, args, db);
       const command = COMMANDS[context.commandName ?? ''];
       if (!command) return next(args);
       const input = args.input as Record<string, any>;
@@ -64,11 +64,13 @@ export class HistoryRecorder {
   }
 
   /**
-   * A transaction (fencedPut.ts): each member that writes is recorded as a write of its item, all
-   * at the transaction's time, changed only if the whole transaction was (a ConditionCheck
-   * changes nothing and is not recorded).
+   * A transaction (fencedPut.ts, the quota's charges): each member that writes is recorded as a
+   * write of its item, all at the transaction's time, changed only if the whole transaction was (a
+   * ConditionCheck changes nothing and is not recorded). A transaction returns no item: an
+   * Update's is read just after, consistently, so it is a state the item was in at or after
+   * this write (a quota's counters are checked on it), or none if that read fails.
    */
-  private async transaction<T>(next: (args: any) => Promise<T>, args: { input: unknown }): Promise<T> {
+  private async transaction<T>(next: (args: any) => Promise<T>, args: { input: unknown }, db: DynamoDBDocumentClient): Promise<T> {
     const members = ((args.input as Record<string, any>).TransactItems ?? []) as Record<string, any>[];
     const actor = actorOf();
     const start = this.now();
@@ -77,20 +79,32 @@ export class HistoryRecorder {
       .map((command) => {
         const input = member[command];
         const key = input.Key ?? { pk: input.Item?.pk, sk: input.Item?.sk };
-        return { kind: 'write' as const, actor, command, pk: String(key.pk), sk: String(key.sk), values: input.ExpressionAttributeValues, item: input.Item };
+        return { kind: 'write' as const, actor, command, pk: String(key.pk), sk: String(key.sk), values: input.ExpressionAttributeValues, item: input.Item, table: input.TableName as string };
       }));
     try {
       const out = await next(args);
-      for (const { item, ...w } of written) this.add({ ...w, start, end: this.now(), ok: true, after: w.command === 'Put' ? item : undefined });
+      const end = this.now();
+      for (const { item, table, ...w } of written) {
+        const after = w.command === 'Put' ? item : w.command === 'Update' ? await this.readBack(db, table, w.pk, w.sk) : undefined;
+        this.add({ ...w, start, end, ok: true, after });
+      }
       return out;
     } catch (err) {
       const name = (err as Error).name;
-      for (const { item: _item, ...w } of written) {
+      for (const { item: _item, table: _table, ...w } of written) {
         this.add(name === 'TransactionCanceledException'
           ? { ...w, start, end: this.now(), ok: false }
           : { ...w, start, end: this.now(), ok: false, values: { ...w.values, error: name } });
       }
       throw err;
+    }
+  }
+
+  private async readBack(db: DynamoDBDocumentClient, table: string, pk: string, sk: string): Promise<Record<string, any> | undefined> {
+    try {
+      return (await db.send(new GetCommand({ TableName: table, Key: { pk, sk }, ConsistentRead: true }))).Item;
+    } catch {
+      return undefined;
     }
   }
 }
