@@ -24,26 +24,29 @@ import { routesOnFirstUse, type RoutesOnFirstUse } from './routesOnFirstUse.js';
 
 type Group = RoutesOnFirstUse<AdmissionDeps>;
 
+const rareHandlers = () => import('./compute/rareRouteHandlers.js');
+
 /**
- * Nova's rarely used routes: declared in the route table, each group's handlers' module
- * import()ed by the first request to one of its routes, so that the bundle puts that code in a
- * chunk of its own and the API's cold start does not parse it (routesOnFirstUse.ts; docs/costs.md,
- * cold start). The test of the bundle checks they stay out of the cold start.
+ * Nova's rarely used routes: declared in the route table, their handlers' modules import()ed
+ * (together, compute/rareRouteHandlers.ts) by the first request to one of them, so that the
+ * bundle puts that code in a chunk of its own and the API's cold start does not parse it
+ * (routesOnFirstUse.ts; docs/costs.md, cold start). The test of the bundle checks they stay out
+ * of the cold start.
  */
 export const computeRoutesOnFirstUse = {
-  instanceActions: { declared: instanceActionRoutes, handlers: async (deps) => (await import('./compute/readonly.js')).instanceActionHandlers(deps) },
-  flavorAdmin: { declared: flavorAdminRoutes, handlers: async (deps) => (await import('./compute/flavorAdmin.js')).flavorAdminHandlers(deps) },
-  availabilityZones: { declared: availabilityZoneRoutes, handlers: async (deps) => (await import('./compute/availabilityZones.js')).availabilityZoneHandlers(deps) },
-  quotas: { declared: quotaRoutes, handlers: async (deps) => (await import('./compute/quotas.js')).quotaHandlers(deps) },
-  serverGroups: { declared: serverGroupRoutes, handlers: async (deps) => (await import('./compute/serverGroups.js')).serverGroupHandlers(deps) },
-  hypervisors: { declared: hypervisorRoutes, handlers: async (deps) => (await import('./compute/hypervisors.js')).hypervisorHandlers(deps) },
-  aggregates: { declared: aggregateRoutes, handlers: async (deps) => (await import('./compute/aggregates.js')).aggregateHandlers(deps) },
-  migrations: { declared: migrationRoutes, handlers: async (deps) => (await import('./compute/migrations.js')).migrationHandlers(deps) },
-  guestReads: { declared: guestReadRoutes, handlers: async (deps) => (await import('./compute/guestReads.js')).guestReadHandlers(deps) },
-  externalEvents: { declared: externalEventRoutes, handlers: async (deps) => (await import('./compute/externalEvents.js')).externalEventHandlers(deps) },
-  usage: { declared: usageRoutes, handlers: async (deps) => (await import('./compute/usage.js')).usageHandlers(deps) },
-  novaImages: { declared: novaImageRoutes, handlers: async (deps) => (await import('./compute/images.js')).novaImageHandlers(deps) },
-  networkProxies: { declared: networkProxyRoutes, handlers: async (deps) => (await import('./compute/networkProxies.js')).networkProxyHandlers(deps) },
+  instanceActions: { declared: instanceActionRoutes, handlers: async (deps) => (await rareHandlers()).instanceActionHandlers(deps) },
+  flavorAdmin: { declared: flavorAdminRoutes, handlers: async (deps) => (await rareHandlers()).flavorAdminHandlers(deps) },
+  availabilityZones: { declared: availabilityZoneRoutes, handlers: async (deps) => (await rareHandlers()).availabilityZoneHandlers(deps) },
+  quotas: { declared: quotaRoutes, handlers: async (deps) => (await rareHandlers()).quotaHandlers(deps) },
+  serverGroups: { declared: serverGroupRoutes, handlers: async (deps) => (await rareHandlers()).serverGroupHandlers(deps) },
+  hypervisors: { declared: hypervisorRoutes, handlers: async (deps) => (await rareHandlers()).hypervisorHandlers(deps) },
+  aggregates: { declared: aggregateRoutes, handlers: async (deps) => (await rareHandlers()).aggregateHandlers(deps) },
+  migrations: { declared: migrationRoutes, handlers: async (deps) => (await rareHandlers()).migrationHandlers(deps) },
+  guestReads: { declared: guestReadRoutes, handlers: async (deps) => (await rareHandlers()).guestReadHandlers(deps) },
+  externalEvents: { declared: externalEventRoutes, handlers: async (deps) => (await rareHandlers()).externalEventHandlers(deps) },
+  usage: { declared: usageRoutes, handlers: async (deps) => (await rareHandlers()).usageHandlers(deps) },
+  novaImages: { declared: novaImageRoutes, handlers: async (deps) => (await rareHandlers()).novaImageHandlers(deps) },
+  networkProxies: { declared: networkProxyRoutes, handlers: async (deps) => (await rareHandlers()).networkProxyHandlers(deps) },
 } satisfies Record<string, Group>;
 
 /** Nova's routes (`/` and `/v2.1...`): the table the API builds as it loads, in the order the router tries them. */
