@@ -34,8 +34,7 @@ beforeAll(async () => {
 afterAll(() => backends.stop());
 
 const queue = new CapturingQueue();
-const deps: AdmissionDeps = { table: backends?.table, queue, claimLeaseMs: 60_000 };
-const admission = (): AdmissionDeps => ({ ...deps, table: backends.table });
+const admission = (): AdmissionDeps => ({ table: backends.table, queue, claimLeaseMs: 60_000 });
 const worker = (now?: () => number) => ({
   table: backends.table, driver: new SimulatedDriver(backends.table, { stepMs: 0 }), runLeaseMs: 60_000, claimLeaseMs: 600_000, ...(now ? { now } : {}),
 });

@@ -1,5 +1,9 @@
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
-import { startMeteredHarness, type MeteredHarness } from '../../bench/writeUnits.js';
+import { startMovingHarness } from '../../bench/movedServers.js';
+import type { MeteredHarness } from '../../bench/writeUnits.js';
+import { advanceMigration, migrationsOf } from '../../functions/core/compute/migrations.js';
+import { allocate } from '../../functions/core/placement/allocations.js';
+import { readHosts } from '../../functions/core/placement/hosts.js';
 import { readServer } from '../../functions/core/compute/attachmentItems.js';
 import { Ports, readAttachable, Volumes } from '../../functions/core/shared/attachables.js';
 import { keys, type Table } from '../../functions/core/shared/table.js';
@@ -13,7 +17,7 @@ import { keys, type Table } from '../../functions/core/shared/table.js';
 let m: MeteredHarness;
 let table: Table;
 beforeAll(async () => {
-  m = await startMeteredHarness();
+  m = await startMovingHarness();
   table = m.h.table('test');
 });
 afterAll(() => m.stop());
@@ -99,4 +103,67 @@ it('is read, operated on, detached from, attached to and deleted as before', asy
   expect((await readAttachable(table, Ports, portId!))?.instanceId).not.toBe(id);
   expect((await partition(id)).filter((i) => String(i.sk).startsWith('ATTACHMENT#'))).toEqual([]);
   expect((await as('GET', '/servers/detail')).body.servers.map((s: any) => s.id)).not.toContain(id);
+});
+
+const metaOf = async (id: string) => (await table.db.send(new GetCommand({ TableName: table.name, Key: keys.instance(id), ConsistentRead: true }))).Item!;
+const heldOn = async (id: string) => Object.fromEntries((await readHosts(table)).filter((h) => h.allocations[id]).map((h) => [h.name, h.allocations[id]]));
+
+// A moved server as the previous version left it: its last move's ending on the item (here a live
+// migration's, released but not yet settled: its source still held, its record post-migrating)
+// and Placement's marks on its allocation. Its next operation, whatever it is, settles the ending
+// (the source given back, the record completed) and takes both off in its release; after it, a
+// reboot costs what it costs on a server never moved. Fails if the ending is left unsettled or on
+// the item, or the marks are left on the allocation.
+it('a moved server of the previous version: its next operation settles its move\'s ending and takes it and the marks off', async () => {
+  const { id } = await m.server();
+  const moved = await m.h.apiAs('admin:admin', 'POST', `/servers/${id}/action`, { 'os-migrateLive': { host: null, block_migration: false, disk_over_commit: false } });
+  expect(moved.statusCode).toBe(202);
+  await m.h.drain();
+  const [migration] = await migrationsOf(table, id);
+  const meta = await metaOf(id);
+  const source = (await readHosts(table)).find((h) => h.name === migration!.sourceCompute)!;
+  const { vcpus, ram, disk } = meta.allocation;
+  expect((await allocate(table, source, { serverId: id, vcpus, ram, disk, now: Date.now() })).ok).toBe(true);
+  const sourceEntry = (await heldOn(id))[source.name]!;
+  expect((await advanceMigration(table, migration!.uuid, ['completed'], 'post-migrating', Date.now())).ok).toBe(true);
+  await table.db.send(new PutCommand({ TableName: table.name, Item: {
+    ...meta, allocation: { ...meta.allocation, movedBy: migration!.requestId },
+    moveEnding: { migration: migration!.uuid, from: ['post-migrating'], to: 'completed', giveBack: { host: source.name, allocation: sourceEntry } },
+  } }));
+  expect(Object.keys(await heldOn(id)).sort()).toEqual([source.name, meta.host].sort());
+
+  const before = await m.itemBytes(id);
+  expect((await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).status).toBe(202);
+  const after = await metaOf(id);
+  expect(after).not.toHaveProperty('moveEnding');
+  expect(after.allocation).toEqual(meta.allocation);
+  expect(await heldOn(id)).toEqual({ [meta.host]: expect.objectContaining({ at: meta.allocation.at }) });
+  expect((await migrationsOf(table, id))[0]!.status).toBe('completed');
+  expect(await m.itemBytes(id)).toBeLessThan(before - 100);
+  expect((await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).total).toBeLessThanOrEqual(6);
+
+  expect((await m.billed('DELETE', `/servers/${id}`)).status).toBe(204);
+  expect(await heldOn(id)).toEqual({});
+});
+
+// A resized server of the previous version, confirmed: its settled ending and the resize's marks
+// (`resizedBy`, the allocation before) on the item. The next operation takes them off; the host
+// keeps the resized allocation, and a late copy of the resize's message changes nothing.
+it('a resized and confirmed server of the previous version: its next operation takes the ending and the marks off, the host keeps its allocation', async () => {
+  const { id } = await m.server();
+  expect((await m.billed('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } })).status).toBe(202);
+  expect((await m.billed('POST', `/servers/${id}/action`, { confirmResize: null })).status).toBe(204);
+  const [migration] = await migrationsOf(table, id);
+  const meta = await metaOf(id);
+  const entry = (await heldOn(id))[meta.host]!;
+  expect(entry).toMatchObject({ resizedBy: migration!.requestId, previous: expect.objectContaining({ ram: 512 }) });
+  await table.db.send(new PutCommand({ TableName: table.name, Item: {
+    ...meta, allocation: entry, moveEnding: { migration: migration!.uuid, from: ['confirming'], to: 'confirmed' },
+  } }));
+  expect((await m.billed('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } })).status).toBe(202);
+  const after = await metaOf(id);
+  expect(after).not.toHaveProperty('moveEnding');
+  expect(after.allocation).toEqual(meta.allocation);
+  expect(await heldOn(id)).toEqual({ [meta.host]: entry });
+  expect((await migrationsOf(table, id))[0]!.status).toBe('confirmed');
 });

@@ -6,6 +6,7 @@ import { isThrottle } from '../shared/throttles.js';
 import { takenOverAttributes, takenOverClaims, type Claim, type Instance, type InstancePatch } from './instance.js';
 import { settleReservation, undoReservation } from './reservations.js';
 import { settleMoveEnding } from './placing.js';
+import { previousVersionPatch } from './storedInstance.js';
 import { readRun, type Run } from './runs.js';
 import type { Table } from '../shared/table.js';
 
@@ -52,9 +53,10 @@ export async function settleOperation(
   // An item of the previous version keeps its last move's ending: settled here (every write of it
   // conditioned, so a second time changes nothing) before the release takes it off.
   if (instance.moveEnding) await settleMoveEnding(table, instance.id, instance.moveEnding, instance, s.now);
+  const upgrade = previousVersionPatch(instance);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
-    patch: result.ok ? { ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : undefined,
+    patch: result.ok ? { ...upgrade, ...result.patch, ...(vmState === 'deleted' ? emptied(instance) : {}) } : upgrade,
     fault: result.ok ? undefined : { code: result.code ?? 500, message: result.message, created: new Date(s.now).toISOString() },
     // What a redelivery needs to find its own outcome, and what shows the action until its record
     // is written next: the requester only when not the owner, no event start or finish time (the

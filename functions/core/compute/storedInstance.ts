@@ -1,5 +1,6 @@
 import { entryOf } from './attachmentItems.js';
-import { DEFAULT_SECURITY_GROUP, reservationIdOf, type AttachmentMap, type Instance } from './instance.js';
+import { DEFAULT_SECURITY_GROUP, reservationIdOf, type AttachmentMap, type Instance, type InstancePatch } from './instance.js';
+import { recordedAllocation } from '../placement/allocations.js';
 
 // What a server's item leaves out when it is made: the fields Nova keeps as null, and those whose
 // value is what every reader takes their absence for (api/views.ts, api/listQuery.ts,
@@ -26,4 +27,18 @@ export function storedInstance(instance: Instance): Instance {
     }
   }
   return stored as unknown as Instance;
+}
+
+/**
+ * What the next release of an item the previous version wrote takes off it, whatever that
+ * operation is: Placement's marks on its allocation (`movedBy`, `resizedBy`, and `previous` but
+ * while a resize waits for its confirm or revert), which no reader takes from the item any more
+ * (placement/allocations.ts recordedAllocation). Its last move's ending is settled and taken off
+ * by the same release (settle.ts). Nothing for an item this version wrote.
+ */
+export function previousVersionPatch(instance: Instance): InstancePatch {
+  const a = instance.allocation;
+  const waiting = instance.pendingMove !== undefined;
+  if (!a || !(a.movedBy !== undefined || a.resizedBy !== undefined || (a.previous !== undefined && !waiting))) return {};
+  return { allocation: { ...recordedAllocation(a), ...(waiting && a.previous ? { previous: recordedAllocation(a.previous) } : {}) } };
 }
