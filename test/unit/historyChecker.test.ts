@@ -436,7 +436,7 @@ describe('history checker: placement', () => {
 
   it('quota: at rest, counters that are not the sum of the project\'s charges (items and the previous map), and ones that are', () => {
     seq = 0;
-    const charge = (project: string, server: string) => ({ pk: `SERVERUSAGE#${project}`, sk: `CHARGE#${server}`, cores: 2, ram: 1024, at: T0 });
+    const charge = (project: string, server: string) => ({ pk: `SERVERCHARGES#${project}`, sk: `CHARGE#${server}`, cores: 2, ram: 1024, at: T0 });
     const h: HistoryEvent[] = [{ kind: 'final', seq: ++seq, at: T0, items: [
       { pk: 'SERVERUSAGE#ok', sk: 'META', instances: 2, cores: 4, ram: 2048, counted: { b: { cores: 2, ram: 1024, at: T0 } } }, charge('ok', 'a'),
       { pk: 'SERVERUSAGE#leaked', sk: 'META', instances: 2, cores: 4, ram: 2048 }, charge('leaked', 'a'),

@@ -539,7 +539,7 @@ export function checkQuotas(history: readonly HistoryEvent[]): Violation[] {
   // version's map): a charge and its counters are written together, or neither is.
   for (const usage of items.filter((i) => String(i.pk).startsWith('SERVERUSAGE#') && i.sk === 'META')) {
     const charges = [
-      ...items.filter((i) => i.pk === usage.pk && String(i.sk).startsWith('CHARGE#')),
+      ...items.filter((i) => i.pk === `SERVERCHARGES#${String(usage.pk).slice('SERVERUSAGE#'.length)}`),
       ...Object.values((usage.counted ?? {}) as Record<string, { cores: number; ram: number }>),
     ];
     const sums = { instances: charges.length, cores: charges.reduce((n, c) => n + Number(c.cores), 0), ram: charges.reduce((n, c) => n + Number(c.ram), 0) };

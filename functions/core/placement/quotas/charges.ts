@@ -1,9 +1,11 @@
 import { BatchGetCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import type { Table } from '../../shared/table.js';
 
-// What each server was charged, one small item per server beside its project's usage counters
-// (`SERVERUSAGE#<project>`, `CHARGE#<server id>`), written and deleted in the same transaction as
-// the counters change (usage.ts). The previous version named every charged server in a map on the
+// What each server was charged, one small item per server (`SERVERCHARGES#<project>`,
+// `CHARGE#<server id>`), written and deleted in the same transaction as the project's usage
+// counters change (usage.ts). Under a partition key of their own, not the counters': the
+// counters' item takes 2 write units a charge, and the charges as many again, so sharing a key
+// would halve what one project's charges can do a second (docs/write-units.md). The previous version named every charged server in a map on the
 // usage item itself (`counted`), about 60 bytes a server: a write to the counters was billed a unit
 // more per KB of it, and at DynamoDB's 400 KB a project could hold no more than about 6,500
 // servers. Such a map is still read, and drained as its servers give their charges back.
@@ -20,7 +22,8 @@ export interface Charge extends Counted {
 }
 
 export const usageKey = (projectId: string) => ({ pk: `SERVERUSAGE#${projectId}`, sk: 'META' });
-export const chargeKey = (projectId: string, serverId: string) => ({ pk: `SERVERUSAGE#${projectId}`, sk: `${CHARGE}${serverId}` });
+export const chargeKey = (projectId: string, serverId: string) => ({ pk: chargesOf(projectId), sk: `${CHARGE}${serverId}` });
+const chargesOf = (projectId: string) => `SERVERCHARGES#${projectId}`;
 const CHARGE = 'CHARGE#';
 
 const asCharge = (entry: Record<string, unknown>, inMap: boolean): Charge => ({
@@ -61,7 +64,7 @@ export async function readCharges(table: Table, projectId: string): Promise<Map<
     const out = await table.db.send(new QueryCommand({
       TableName: table.name, ConsistentRead: true, ExclusiveStartKey: start,
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :charge)',
-      ExpressionAttributeValues: { ':pk': usageKey(projectId).pk, ':charge': CHARGE },
+      ExpressionAttributeValues: { ':pk': chargesOf(projectId), ':charge': CHARGE },
     }));
     for (const item of out.Items ?? []) charges.set(String(item.sk).slice(CHARGE.length), asCharge(item, false));
     start = out.LastEvaluatedKey;
