@@ -40,7 +40,8 @@ export class HistoryRecorder {
    */
   attach(db: DynamoDBDocumentClient): void {
     db.middlewareStack.add((next, context) => async (args) => {
-      if (context.commandName === 'TransactWriteCommand') return this.transaction(next, args, db);
+      // The document client's TransactWriteCommand reaches its stack as TransactWriteItemsCommand.
+      if (context.commandName === 'TransactWriteCommand' || context.commandName === 'TransactWriteItemsCommand') return this.transaction(next, args, db);
       const command = COMMANDS[context.commandName ?? ''];
       if (!command) return next(args);
       const input = args.input as Record<string, any>;
