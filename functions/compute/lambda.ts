@@ -1,5 +1,4 @@
 import type { Context, SQSEvent } from 'aws-lambda';
-import { SQSClient } from '@aws-sdk/client-sqs';
 import type { ComputeDriver } from '../core/compute/driver.js';
 import { sqsResumption } from '../core/compute/resumption.js';
 import { EnvReader, leasesOf, timingsFromEnv } from '../core/shared/config.js';
@@ -19,7 +18,7 @@ export function computeLambda(driverFor: (table: Table) => ComputeDriver) {
   const queueUrl = new EnvReader(process.env).string('QUEUE_URL');
   const compute = createComputeHandler({ table, driver: driverFor(table), ...leasesOf(timings) }, {
     // A driver that waits on its backend (EC2) has its message come back after the wait.
-    ...(queueUrl ? { resumption: sqsResumption(new SQSClient({}), queueUrl, timings.maxReceiveCount) } : {}),
+    ...(queueUrl ? { resumption: sqsResumption(async () => new (await import('@aws-sdk/client-sqs')).SQSClient({}), queueUrl, timings.maxReceiveCount) } : {}),
   });
   return (event: SQSEvent, context: Context) => {
     logger.addContext(context);

@@ -137,6 +137,15 @@ it('keeps the handlers of Nova\'s rare routes out of the API\'s cold start: only
   expect(filesLoadedAtInit(meta).length).toBeLessThanOrEqual(24);
 });
 
+it('keeps the SQS client out of the compute functions\' cold start: only a driver that waits on its backend (EC2) sends', async () => {
+  for (const handler of ['compute', 'computeEc2']) {
+    const meta = await bundleFunction(handler, join(outdir, `${handler}-metafile`), esbuildTarget(DEFAULT_RUNTIME.name));
+    const atInit = filesLoadedAtInit(meta).flatMap((file) => Object.keys(meta.outputs[file]!.inputs));
+    const sqs = Object.values(meta.outputs).flatMap((o) => Object.keys(o.inputs)).filter((i) => i.includes('@aws-sdk/client-sqs/'));
+    expect([handler, sqs.length > 0, atInit.filter((i) => i.includes('@aws-sdk/client-sqs/'))]).toEqual([handler, true, []]);
+  }
+});
+
 it('loads every bundle in plain Node and exports a handler function', async () => {
   for (const b of bundles) {
     await expect(inNode(b.dir, 'console.log(JSON.stringify(typeof m.handler));')).resolves.toBe('function');

@@ -1,5 +1,5 @@
-import { ChangeMessageVisibilityCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { sqsOperationQueue, type OperationMessage } from './queue.js';
+import { onFirstUse } from '../shared/onFirstUse.js';
+import { sqsOperationQueue, type OperationMessage, type SqsClientSource } from './queue.js';
 
 /**
  * How a message the worker left waiting (WorkOutcome ResumeLater) comes back later. An SQS FIFO
@@ -18,8 +18,11 @@ export type Resumption = (
 /** SQS's longest visibility timeout is 12 hours. */
 const MAX_VISIBILITY_SECONDS = 43_200;
 
-export function sqsResumption(sqs: SQSClient, queueUrl: string, maxReceiveCount: number): Resumption {
-  const queue = sqsOperationQueue(sqs, queueUrl);
+export function sqsResumption(sqs: SqsClientSource, queueUrl: string, maxReceiveCount: number): Resumption {
+  // Made once, on the first wait: the simulated driver never waits, so its compute function never
+  // loads the SQS client (docs/costs.md, cold start).
+  const client = onFirstUse(async () => (typeof sqs === 'function' ? sqs() : sqs));
+  const queue = sqsOperationQueue(client, queueUrl);
   return async (received, message, afterSeconds) => {
     // The receive after this one must not be the last the redrive policy allows: a crash then
     // would dead-letter an operation that only waited.
@@ -27,7 +30,8 @@ export function sqsResumption(sqs: SQSClient, queueUrl: string, maxReceiveCount:
       await queue.send({ ...message, resumption: (message.resumption ?? 0) + 1 });
       return 'sent again';
     }
-    await sqs.send(new ChangeMessageVisibilityCommand({
+    const [ready, { ChangeMessageVisibilityCommand }] = await Promise.all([client(), import('@aws-sdk/client-sqs')]);
+    await ready.send(new ChangeMessageVisibilityCommand({
       QueueUrl: queueUrl, ReceiptHandle: received.receiptHandle,
       VisibilityTimeout: Math.min(Math.max(0, Math.ceil(afterSeconds)), MAX_VISIBILITY_SECONDS),
     }));
