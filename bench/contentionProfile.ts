@@ -114,14 +114,20 @@ function criticalPath(windows: readonly Window[]) {
   return { cycles: gaps.length, nextWorkAfter: median(gaps), steps };
 }
 
-function describe(name: string, windows: readonly Window[]) {
+/** Prints one side's figures; returns its accepted operations per second. */
+function report(name: string, windows: readonly Window[]) {
   const sum = (f: (w: Window) => number) => windows.reduce((a, w) => a + f(w), 0);
   const accepted = sum((w) => w.accepted);
   const answered = sum((w) => w.answered);
   const ok = (w: Window) => w.requests.filter((r) => !r.failed).length;
   const failed = (w: Window) => w.requests.filter((r) => r.failed).length;
   const perKind = new Map<string, number>();
-  for (const w of windows) for (const r of w.requests) perKind.set(`${r.path} ${r.operation}${r.failed ? ' (failed)' : ''}`, (perKind.get(`${r.path} ${r.operation}${r.failed ? ' (failed)' : ''}`) ?? 0) + 1);
+  for (const w of windows) {
+    for (const r of w.requests) {
+      const kind = `${r.path} ${r.operation}${r.failed ? ' (failed)' : ''}`;
+      perKind.set(kind, (perKind.get(kind) ?? 0) + 1);
+    }
+  }
   const refusals = windows.flatMap((w) => w.requests.filter((r) => r.failed).map((r) => r.end - r.start));
   console.log(`${name}: ${(accepted / sum((w) => w.seconds)).toFixed(1)} ops/s (by round ${windows.map((w) => (w.accepted / w.seconds).toFixed(1)).join(' ')}), `
     + `${(answered / sum((w) => w.seconds)).toFixed(0)} answers/s, ${(answered / accepted - 1).toFixed(1)} refusals per accepted; `
@@ -197,8 +203,8 @@ try {
     return { tg, lk };
   };
   const { tg, lk } = BUSY ? await withBusyNeighbours(2, measure) : await measure();
-  const tgRate = describe('taskgate', tg);
-  const lkRate = describe('lock item', lk);
+  const tgRate = report('taskgate', tg);
+  const lkRate = report('lock item', lk);
   console.log(`ratio taskgate / lock item ${(tgRate / lkRate).toFixed(2)}; by round ${tg.map((w, i) => ((w.accepted / w.seconds) / (lk[i]!.accepted / lk[i]!.seconds)).toFixed(2)).join(' ')}`);
   // The instance claimed and nothing running it: every admission is refused.
   if ((await h.api('POST', `/servers/${server}/action`, { reboot: { type: 'SOFT' } })).statusCode !== 202) throw new Error('the instance should have been idle');

@@ -1,11 +1,13 @@
-import { GetItemCommand } from '@aws-sdk/client-dynamodb';
+import { DynamoDBClient, GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { startHarness } from '../../../bench/harness.js';
 import { History } from '../../../bench/history.js';
 import { idempotencyPeer, lockItemPeer, naivePeer, type Peer } from '../../../bench/peers.js';
 import { countRequests, kindOf, RequestCounter } from '../../../bench/requestCounter.js';
+import { RequestTimeline } from '../../../bench/requestTimeline.js';
 import { makeTable } from '../../../functions/core/shared/table.js';
+import { CREDENTIALS, REGION } from '../../../local/emulators.js';
 import { seedInstance, startBackends, type TestBackends } from '../../support/emulators.js';
 
 /** A promise the test resolves by hand (a gate, not a timer). */
@@ -42,6 +44,30 @@ describe('RequestCounter', () => {
   it('names kinds as the issue counts them', () => {
     expect(['UpdateItemCommand', 'Query', 'SendMessageCommand', 'ReceiveMessage', 'DeleteMessageBatch', 'ListQueues'].map(kindOf))
       .toEqual(['write', 'read', 'send', 'receive', 'delete', 'other']);
+  });
+});
+
+describe('RequestTimeline', () => {
+  it('times each request while recording, a failed condition marked failed, and nothing otherwise', async () => {
+    const timeline = new RequestTimeline();
+    const { emulators } = backends;
+    const client = timeline.time(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), 'p');
+    const table = makeTable(emulators.tableName, client);
+    const key = { pk: `TIMED#${crypto.randomUUID()}`, sk: 'X' };
+    const put = () => table.db.send(new PutCommand({ TableName: table.name, Item: key, ConditionExpression: 'attribute_not_exists(pk)' }));
+    await table.db.send(new GetCommand({ TableName: table.name, Key: key }));
+    timeline.recording = true;
+    await put();
+    await expect(put()).rejects.toThrow();
+    timeline.recording = false;
+    await table.db.send(new GetCommand({ TableName: table.name, Key: key }));
+    client.destroy();
+    expect(timeline.requests.map(({ path, operation, failed }) => ({ path, operation, failed }))).toEqual([
+      { path: 'p', operation: 'PutItem', failed: false },
+      { path: 'p', operation: 'PutItem', failed: true },
+    ]);
+    for (const r of timeline.requests) expect(r.end).toBeGreaterThanOrEqual(r.start);
+    expect(timeline.requests[1]!.start).toBeGreaterThanOrEqual(timeline.requests[0]!.end);
   });
 });
 
