@@ -165,16 +165,14 @@ const moving = (op: OperationName): Reservation => ({
 /**
  * Confirm and revert end the move a resize or a migration began: a failure leaves the server as
  * it was (both allocations kept) and its migration in error, as Nova's does. Their message names
- * the pending move's migration (decided from the claimed item), for a redelivery that finds it
- * gone from the item: then the release happened, and its ending is settled instead.
+ * the pending move's migration (decided from the claimed item), for a redelivery after a crash
+ * between the release (which takes the pending move off) and its settle (recordedEnding).
  */
 const endingMove = (op: 'confirm_resize' | 'revert_resize'): Reservation => ({
   decide: (instance) => (instance.pendingMove ? { migration: instance.pendingMove.migration } : {}),
-  undo: async (table, claim, instanceId) => {
-    const server = await readInstance(table, instanceId);
-    const migration = server?.pendingMove?.migration;
-    if (migration) await advanceMigration(table, migration, ['confirming', 'reverting'], 'error', Date.now());
-    else await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op }), server);
+  undo: async (table, _claim, instanceId) => {
+    const move = (await readInstance(table, instanceId))?.pendingMove;
+    if (move) await advanceMigration(table, move.migration, ['confirming', 'reverting'], 'error', Date.now());
   },
   settle: settlingMove(op),
 });
