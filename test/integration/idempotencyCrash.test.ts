@@ -3,6 +3,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { createApi } from '../../functions/api/app.js';
 import { NoauthIdentityProvider } from '../../functions/core/identity/noauth.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
+import { readCharge, readCharges } from '../../functions/core/placement/quotas/charges.js';
+import { readUsage } from '../../functions/core/placement/quotas/usage.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { makeTable, type Table } from '../../functions/core/shared/table.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
@@ -112,14 +114,15 @@ async function crashAndRetry(
   return retry;
 }
 
-// A keyed create writes: 1 the key's record, 2 the server, 3 the key's answer. An action: 1 the
+// A keyed create writes: 1 the key's record, 2 the quota charge (one transaction), 3 the server,
+// 4 the key's answer. An action: 1 the
 // key, 2 the claim, 3 the answer. An attach: 1 the key, 2 the volume's reservation, 3 the claim,
 // 4 the answer.
 const killPoints = (writes: number) => Array.from({ length: writes }, (_, i) => i + 1)
   .flatMap((write) => (['before', 'after'] as const).flatMap((when) => [true, false].map((workBeforeRetry) => ({ write, when, workBeforeRetry }))));
 
 describe('an Idempotency-Key survives a crash of the API at any of its writes: one key, one effect', () => {
-  it.each(killPoints(3))('create killed at write $write ($when), work run before the retry: $workBeforeRetry', async ({ write, when, workBeforeRetry }) => {
+  it.each(killPoints(4))('create killed at write $write ($when), work run before the retry: $workBeforeRetry', async ({ write, when, workBeforeRetry }) => {
     const name = `crash-${uuid().slice(0, 8)}`;
     const retry = await crashAndRetry({ write, when }, workBeforeRetry, 'POST', '/servers', { server: { name, flavorRef: '1', imageRef: IMAGE } });
     expect(retry.status).toBe(202);
@@ -127,6 +130,9 @@ describe('an Idempotency-Key survives a crash of the API at any of its writes: o
     expect(listed.map((s) => s.id)).toEqual([retry.body.server.id]);
     expect(listed[0]!.status).toBe('ACTIVE');
     expect(await actionsOf(retry.body.server.id, 'create')).toHaveLength(1);
+    // Its quota charged once, whatever crashed when: its charge there, the counters their sum.
+    expect(await readCharge(backends.table, 'demo', retry.body.server.id)).toMatchObject({ cores: 1, ram: 512 });
+    expect((await readUsage(backends.table, 'demo')).instances).toBe((await readCharges(backends.table, 'demo')).size);
   });
 
   it.each(killPoints(3))('reboot killed at write $write ($when), work run before the retry: $workBeforeRetry', async ({ write, when, workBeforeRetry }) => {
