@@ -30,8 +30,6 @@ import { projectLimits, type Limits } from './limits.js';
 // the instance items once older than the lease: when a create would be refused and when usage is
 // shown, so a count never leaks for longer than it takes to need it.
 
-export type { Counted } from './charges.js';
-
 export interface Usage {
   readonly instances: number;
   readonly cores: number;
