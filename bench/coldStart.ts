@@ -25,6 +25,8 @@ export interface ColdStart {
   handler: string;
   /** What a cold start loads: the entry and the chunks it imports statically. */
   initKib: number;
+  /** How many files that is: each one more module to open, compile and link (docs/costs.md). */
+  initFiles: number;
   /** Every JavaScript file of the asset (chunks loaded on first use included), and the source maps. */
   kib: number;
   mapKib: number;
@@ -41,9 +43,10 @@ export async function bundleAsDeployed(handler: string, outdir: string) {
   const meta = await bundleFunction(handler, dir, esbuildTarget(DEFAULT_RUNTIME.name));
   const bytes = (files: string[]) => files.reduce((sum, f) => sum + meta.outputs[f]!.bytes, 0) / 1024;
   const js = Object.keys(meta.outputs).filter((f) => f.endsWith('.mjs'));
+  const atInit = filesLoadedAtInit(meta);
   return {
     file: join(dir, ENTRY_FILE),
-    initKib: bytes(filesLoadedAtInit(meta)), kib: bytes(js), mapKib: bytes(Object.keys(meta.outputs).filter((f) => f.endsWith('.map'))),
+    initKib: bytes(atInit), initFiles: atInit.length, kib: bytes(js), mapKib: bytes(Object.keys(meta.outputs).filter((f) => f.endsWith('.map'))),
   };
 }
 
@@ -107,8 +110,8 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
 export function coldStartLines(rows: ColdStart[], runs: number): string[] {
   const f = (i: InitFigures) => `${i.wallMs.toFixed(1).padStart(6)} ms wall (${i.minWallMs.toFixed(0)}-${i.maxWallMs.toFixed(0)}), ${i.cpuMs.toFixed(1).padStart(6)} ms CPU`;
   return [
-    `handler     loaded at init / asset (maps)  load  init, median of ${runs} fresh processes: plain | with --enable-source-maps`,
-    ...rows.map((r) => `${r.handler.padEnd(11)} ${r.initKib.toFixed(0).padStart(5)} KiB / ${r.kib.toFixed(0).padStart(5)} KiB (${r.mapKib.toFixed(0).padStart(5)} KiB) ${r.load.toFixed(1).padStart(5)}  `
+    `handler     loaded at init (files) / asset (maps)  load  init, median of ${runs} fresh processes: plain | with --enable-source-maps`,
+    ...rows.map((r) => `${r.handler.padEnd(11)} ${r.initKib.toFixed(0).padStart(5)} KiB (${String(r.initFiles).padStart(2)}) / ${r.kib.toFixed(0).padStart(5)} KiB (${r.mapKib.toFixed(0).padStart(5)} KiB) ${r.load.toFixed(1).padStart(5)}  `
       + (r.plain && r.sourceMaps ? `${f(r.plain)} | ${f(r.sourceMaps)}` : `not timed: it does not load without its deployment's configuration (${r.notLoaded})`)),
   ];
 }
