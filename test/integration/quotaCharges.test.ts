@@ -59,6 +59,15 @@ it('a retry of the same request is charged once, whether it comes after the firs
   expect(await expectBalanced(p)).toEqual({ instances: 3, cores: 3, ram: 1536 });
 });
 
+it('a retry of a request whose attempt died giving its charges back (its first given back, not the others) gives those back and is charged anew', async () => {
+  const p = project();
+  const servers = ids(3);
+  expect(await chargeServers(deps(), p, servers, SMALL, 1, Date.now())).toBe(3);
+  expect(await giveBackServer(backends.table, p, servers[0]!)).toBe(true);
+  expect(await chargeServers(deps(), p, servers, SMALL, 1, Date.now())).toBe(3);
+  expect(await expectBalanced(p)).toEqual({ instances: 3, cores: 3, ram: 1536 });
+});
+
 it('a give-back settling a charge it read gives back that charge only once, two at once', async () => {
   const p = project();
   const [id] = ids(1);

@@ -79,10 +79,11 @@ export async function readCharges(table: Table, projectId: string): Promise<Map<
 }
 
 /**
- * How many of `serverIds`, from the first, are charged already (a retry of the request that
- * charged them): their items with one BatchGetItem per 100, and the previous map's entries.
+ * Which of `serverIds` are charged already: their items with one BatchGetItem per 100, and the
+ * entries of the previous version's map (only read when some are not items: a map names every
+ * server of its project).
  */
-export async function chargedAlready(table: Table, projectId: string, serverIds: readonly string[]): Promise<number> {
+export async function chargedAmong(table: Table, projectId: string, serverIds: readonly string[]): Promise<Set<string>> {
   const found = new Set<string>();
   for (let i = 0; i < serverIds.length; i += 100) {
     let pending: Record<string, unknown>[] | undefined = serverIds.slice(i, i + 100).map((id) => chargeKey(projectId, id));
@@ -94,15 +95,9 @@ export async function chargedAlready(table: Table, projectId: string, serverIds:
       pending = out.UnprocessedKeys?.[table.name]?.Keys as Record<string, unknown>[] | undefined;
     }
   }
-  const leading = serverIds.findIndex((id) => !found.has(id));
-  if (leading !== 0) return leading < 0 ? serverIds.length : leading;
-  // The previous version charged a request's servers in one write: its first one tells.
-  return (await readCharge(table, projectId, serverIds[0]!))?.inMap ? await leadingInMap(table, projectId, serverIds) : 0;
-}
-
-async function leadingInMap(table: Table, projectId: string, serverIds: readonly string[]): Promise<number> {
-  const out = await table.db.send(new GetCommand({ TableName: table.name, Key: usageKey(projectId), ConsistentRead: true, ProjectionExpression: 'counted' }));
-  const counted = (out.Item?.counted ?? {}) as Record<string, unknown>;
-  const leading = serverIds.findIndex((id) => !Object.hasOwn(counted, id));
-  return leading < 0 ? serverIds.length : leading;
+  if (found.size === serverIds.length) return found;
+  const usage = await table.db.send(new GetCommand({ TableName: table.name, Key: usageKey(projectId), ConsistentRead: true, ProjectionExpression: 'counted' }));
+  const counted = (usage.Item?.counted ?? {}) as Record<string, unknown>;
+  for (const id of serverIds) if (Object.hasOwn(counted, id)) found.add(id);
+  return found;
 }

@@ -2,7 +2,7 @@ import { BatchGetCommand, GetCommand, TransactWriteCommand, UpdateCommand } from
 import { Forbidden, ServiceUnavailable } from '../../shared/errors.js';
 import { cancellationCodes } from '../../shared/fencedPut.js';
 import { isConditionFailure, keys, type Table } from '../../shared/table.js';
-import { chargedAlready, chargeKey, readCharge, readCharges, usageKey, type Charge, type Counted } from './charges.js';
+import { chargedAmong, chargeKey, readCharge, readCharges, usageKey, type Charge, type Counted } from './charges.js';
 import { projectLimits, type Limits } from './limits.js';
 
 // A project's compute usage (instances, cores, ram) as three counters on one small item, charged
@@ -165,15 +165,20 @@ export async function chargeServers(
       continue;
     }
     // Refused: charged already (a retry of this request gets what it got then), or no room.
-    if (charged === 0) {
-      const already = await chargedAlready(deps.table, projectId, serverIds);
-      if (already > 0) return already;
-    } else {
-      const already = await chargedAlready(deps.table, projectId, together);
-      if (already > 0) {
-        charged += already;
-        continue;
-      }
+    const asked = charged === 0 ? serverIds : together;
+    const found = await chargedAmong(deps.table, projectId, asked);
+    const leading = asked.findIndex((id) => !found.has(id));
+    if (leading !== 0) {
+      if (charged === 0) return leading < 0 ? asked.length : leading;
+      charged += leading < 0 ? asked.length : leading;
+      continue;
+    }
+    // Its first not charged but some of the others: what an attempt of this request left while
+    // it died giving its charges back (each id is this request's own): given back, then charged anew.
+    const left = together.filter((id) => found.has(id));
+    if (left.length > 0) {
+      for (const id of left) await giveBackServer(deps.table, projectId, id);
+      continue;
     }
     const usage = await readUsage(deps.table, projectId);
     const fit = fitting(usage, limits, unit);
