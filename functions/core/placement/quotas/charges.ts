@@ -4,11 +4,13 @@ import type { Table } from '../../shared/table.js';
 // What each server was charged, one small item per server (`SERVERCHARGES#<project>`,
 // `CHARGE#<server id>`), written and deleted in the same transaction as the project's usage
 // counters change (usage.ts). Under a partition key of their own, not the counters': the
-// counters' item takes 2 write units a charge, and the charges as many again, so sharing a key
-// would halve what one project's charges can do a second (docs/write-units.md). The previous version named every charged server in a map on the
-// usage item itself (`counted`), about 60 bytes a server: a write to the counters was billed a unit
-// more per KB of it, and at DynamoDB's 400 KB a project could hold no more than about 6,500
-// servers. Such a map is still read, and drained as its servers give their charges back.
+// counters' item takes 2 write units a charge and the charges as many again, so sharing a key
+// would halve what one project's charges can do a second (docs/write-units.md).
+//
+// The previous version named every charged server in a map on the usage item itself (`counted`,
+// about 60 bytes a server): a write to the counters was billed a unit more per KB of it, and at
+// DynamoDB's 400 KB a project could hold no more than about 6,500 servers. Such a map is still
+// read, and drains as its servers give their charges back.
 
 export interface Counted {
   readonly cores: number;
