@@ -128,3 +128,20 @@ it('a late duplicate of a confirmed resize, and of a confirmed migration, leaves
   expect(await allocated(id)).toEqual(moved);
   expect((await findMigration(backends.table, migrationUuidFor(migrate.requestId)))?.status).toBe('confirmed');
 });
+
+it('a late duplicate of a confirmed migration, while a second migration waits for its confirm, leaves the source that one keeps', async () => {
+  const id = await activeServer();
+  const first = await run('migrate', id);
+  await run('confirm_resize', id);
+  const second = await run('migrate', id);
+  const waiting = (await readInstance(backends.table, id))!;
+  // The second migration's source is the first one's target, its host's entry still marked as the first's.
+  expect((await readHosts(backends.table)).find((h) => h.name === waiting.pendingMove!.source!.host)!.allocations[id]!.movedBy).toBe(first.requestId);
+  const held = await allocated(id);
+  expect(Object.keys(held)).toHaveLength(2);
+  expect(await runOperation(worker(later), first)).toBe('dropped');
+  expect(await allocated(id)).toEqual(held);
+  await run('confirm_resize', id);
+  expect(await allocated(id)).toEqual({ [waiting.host!]: waiting.allocation!.at });
+  expect((await findMigration(backends.table, migrationUuidFor(second.requestId)))?.status).toBe('confirmed');
+});

@@ -233,14 +233,15 @@ export const Placings: Partial<Record<OperationName, Placing>> = {
 const MOVES: readonly OperationName[] = ['migrate', 'live_migrate', 'evacuate'];
 
 /** The server as an undo or a settle sees it: what its item records as its own. */
-type Holder = Pick<Instance, 'host' | 'allocation' | 'pendingMove' | 'deleted'>;
+type Holder = Pick<Instance, 'host' | 'allocation' | 'pendingMove'>;
 
 /**
  * Whether the server's item records `allocation` on `host` as its own: its allocation, or the
- * source a cold migration waiting for its confirm keeps. A deleted server holds nothing.
+ * source a cold migration waiting for its confirm keeps (a late duplicate of the move before
+ * finds that source still marked as its target).
  */
 function holds(server: Holder | undefined, host: string, allocation: Allocation): boolean {
-  if (!server || server.deleted) return false;
+  if (!server) return false;
   const source = server.pendingMove?.source;
   return recordsAllocation(server, host, allocation) || (source?.host === host && source.allocation.at === allocation.at);
 }
@@ -263,13 +264,12 @@ export async function undoMove(table: Table, instanceId: string, requestId: stri
 /**
  * What a move's release left to do (its MoveEnding), once: the allocation it no longer needs
  * given back (conditioned on the entry) and its migration's last status (conditioned on the one
- * before). Never an allocation the server's item records as its own (`server`): a confirm or a
- * revert that did not release leaves the server where its item says.
+ * before). Only after that release (or for a deleted server): what it gives back is then no
+ * longer the server's.
  */
-export async function settleMoveEnding(table: Table, instanceId: string, ending: MoveEnding | undefined, server?: Holder, now = Date.now()): Promise<void> {
+export async function settleMoveEnding(table: Table, instanceId: string, ending: MoveEnding | undefined, now = Date.now()): Promise<void> {
   if (!ending) return;
-  const left = ending.giveBack;
-  if (left && !holds(server, left.host, left.allocation)) await giveBack(table, left.host, instanceId, left.allocation);
+  if (ending.giveBack) await giveBack(table, ending.giveBack.host, instanceId, ending.giveBack.allocation);
   await advanceMigration(table, ending.migration, ending.from, ending.to, now);
 }
 

@@ -144,7 +144,7 @@ const deleting: Reservation = {
  */
 const settlingMove = (op: OperationName): Reservation['settle'] => async (table, claim, instanceId, released, ending) => {
   const server = released ?? await readInstance(table, instanceId);
-  await settleMoveEnding(table, instanceId, ending ?? server?.moveEnding ?? await recordedEnding(table, { ...claim, op }), server);
+  await settleMoveEnding(table, instanceId, ending ?? server?.moveEnding ?? await recordedEnding(table, { ...claim, op }));
 };
 
 /**
@@ -157,7 +157,7 @@ const moving = (op: OperationName): Reservation => ({
   undo: async (table, claim, instanceId) => {
     const server = await readInstance(table, instanceId);
     const undone = await undoMove(table, instanceId, claim.requestId, server);
-    if (!undone || server?.deleted) await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op }), server);
+    if (!undone || server?.deleted) await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op }));
   },
   settle: settlingMove(op),
 });
@@ -207,7 +207,7 @@ export const Reservations: Partial<Record<OperationName, Reservation>> = {
     undo: async (table, claim, instanceId) => {
       const server = await readInstance(table, instanceId);
       if (await undoResizeAllocation(table, instanceId, claim.requestId, server)) await failMigration(table, claim.requestId, 'error', Date.now());
-      else await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op: 'resize' }), server);
+      else await settleMoveEnding(table, instanceId, await recordedEnding(table, { ...claim, op: 'resize' }));
     },
     settle: settlingMove('resize'),
   },

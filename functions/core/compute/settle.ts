@@ -52,7 +52,7 @@ export async function settleOperation(
   await endTakenOver(table, instance, s.now);
   // An item of the previous version keeps its last move's ending: settled here (every write of it
   // conditioned, so a second time changes nothing) before the release takes it off.
-  if (instance.moveEnding) await settleMoveEnding(table, instance.id, instance.moveEnding, instance, s.now);
+  if (instance.moveEnding) await settleMoveEnding(table, instance.id, instance.moveEnding, s.now);
   const upgrade = previousVersionPatch(instance);
   const released = await releaseClaim(table, {
     instanceId: instance.id, token: s.token, vmState, now: s.now,
