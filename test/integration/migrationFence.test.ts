@@ -1,6 +1,9 @@
 import { UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { findMigration, migrationUuidFor, recordMigration, type NewMigration } from '../../functions/core/compute/migrations.js';
-import { FencedOut } from '../../functions/core/shared/errors.js';
+import {
+  advanceMigration, findMigration, liveMigrationSteps, migrationUuidFor, recordMigration, type NewMigration,
+} from '../../functions/core/compute/migrations.js';
+import { Placings } from '../../functions/core/compute/placing.js';
+import { DriverError, FencedOut } from '../../functions/core/shared/errors.js';
 import { keys, type Table } from '../../functions/core/shared/table.js';
 import { seedInstance, startBackends, uuid, type TestBackends } from '../support/emulators.js';
 
@@ -40,4 +43,57 @@ it('is not recorded by a worker whose claim was taken over', async () => {
   const requestId = `req-${uuid()}`;
   await expect(recordMigration(table, move(server.id, requestId), Date.now(), { instanceId: server.id, token: 4 })).rejects.toBeInstanceOf(FencedOut);
   expect(await findMigration(table, migrationUuidFor(requestId))).toBeUndefined();
+});
+
+// The status a worker moves the record to before its release (a confirm's confirming, a revert's
+// reverting, a live migration's steps) is written under the claim too: a worker taken over
+// between its take-up and that write leaves the record as it was (the chaos run's checker found a
+// superseded confirm's `confirming`, then its undo's `error`, on a server a delete had taken).
+
+/** A resized server waiting for its confirm (version 4), its migration finished; then taken over (version 5). */
+async function resizedThenTakenOver(): Promise<{ server: Awaited<ReturnType<typeof seedInstance>>; migration: string }> {
+  const resizeRequest = `req-${uuid()}`;
+  const migration = migrationUuidFor(resizeRequest);
+  const server = await seedInstance(table, { version: 4, vmState: 'resized', pendingMove: { migration } } as never);
+  await recordMigration(table, { ...move(server.id, resizeRequest), migrationType: 'resize' }, Date.now(), { instanceId: server.id, token: 4 });
+  expect((await advanceMigration(table, migration, ['pre-migrating'], 'finished', Date.now())).ok).toBe(true);
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
+  }));
+  return { server, migration };
+}
+
+it.each(['confirm_resize', 'revert_resize'] as const)('a %s taken over before it starts leaves the migration finished', async (op) => {
+  const { server, migration } = await resizedThenTakenOver();
+  await expect(Placings[op]!({
+    table, instance: server, requestId: `req-${uuid()}`, token: 4, params: {}, now: Date.now(), leaseMs: 60_000,
+  })).rejects.toBeInstanceOf(FencedOut);
+  expect((await findMigration(table, migration))?.status).toBe('finished');
+});
+
+it('a confirm whose claim holds moves the migration to confirming', async () => {
+  const resizeRequest = `req-${uuid()}`;
+  const migration = migrationUuidFor(resizeRequest);
+  const server = await seedInstance(table, { version: 4, vmState: 'resized', pendingMove: { migration } } as never);
+  await recordMigration(table, { ...move(server.id, resizeRequest), migrationType: 'resize' }, Date.now(), { instanceId: server.id, token: 4 });
+  await advanceMigration(table, migration, ['pre-migrating'], 'finished', Date.now());
+  await Placings.confirm_resize!({ table, instance: server, requestId: `req-${uuid()}`, token: 4, params: {}, now: Date.now(), leaseMs: 60_000 });
+  expect((await findMigration(table, migration))?.status).toBe('confirming');
+});
+
+it("a live migration's step is not written by a worker taken over, and an abort that came first stops it", async () => {
+  const server = await seedInstance(table, { version: 4 });
+  const requestId = `req-${uuid()}`;
+  await recordMigration(table, { ...move(server.id, requestId), migrationType: 'live-migration', status: 'preparing' }, Date.now(), { instanceId: server.id, token: 4 });
+  const steps = liveMigrationSteps(table, requestId, Date.now, { instanceId: server.id, token: 4 });
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
+  }));
+  await expect(steps.advance('running')).rejects.toBeInstanceOf(FencedOut);
+  expect((await findMigration(table, migrationUuidFor(requestId)))?.status).toBe('preparing');
+
+  const held = liveMigrationSteps(table, requestId, Date.now, { instanceId: server.id, token: 5 });
+  await advanceMigration(table, migrationUuidFor(requestId), ['preparing'], 'cancelled', Date.now());
+  await expect(held.advance('running')).rejects.toBeInstanceOf(DriverError);
+  expect((await findMigration(table, migrationUuidFor(requestId)))?.status).toBe('cancelled');
 });

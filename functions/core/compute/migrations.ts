@@ -1,5 +1,5 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { fencedPut, type ClaimFence } from '../shared/fencedPut.js';
+import { fencedItemUpdate, fencedPut, type ClaimFence } from '../shared/fencedPut.js';
 import type { MigrationSteps } from './driver.js';
 import { DriverError } from '../shared/errors.js';
 import type { Allocation } from '../placement/hosts.js';
@@ -102,14 +102,10 @@ const strip = ({ pk: _p, sk: _s, ...m }: Record<string, unknown>) => (m.uuid ? (
 
 export type Advanced = { readonly ok: true; readonly migration: Migration } | { readonly ok: false; readonly migration?: Migration };
 
-/**
- * ONE conditional write: the migration moves to `to` only from one of `from` (what the writer
- * expects it to be). Refused, it answers the migration as it is (an abort that came first, a
- * redelivery that already moved it on).
- */
-export async function advanceMigration(
-  table: Table, uuid: string, from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: Partial<Pick<Migration, 'destCompute' | 'destNode' | 'forceComplete' | 'giveBack'>> = {},
-): Promise<Advanced> {
+type MigrationExtra = Partial<Pick<Migration, 'destCompute' | 'destNode' | 'forceComplete' | 'giveBack'>>;
+
+/** The update that moves a migration to `to` from one of `from`, with `extra` set beside the status. */
+function statusChange(from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: MigrationExtra) {
   const names: Record<string, string> = { '#status': 'status', '#updated': 'updated' };
   const values: Record<string, unknown> = { ':to': to, ':updated': new Date(now).toISOString() };
   const sets = ['#status = :to', '#updated = :updated'];
@@ -119,11 +115,25 @@ export async function advanceMigration(
     values[`:x_${field}`] = value;
     sets.push(`#x_${field} = :x_${field}`);
   }
+  return {
+    update: `SET ${sets.join(', ')}`, condition: `#status IN (${from.map((_f, i) => `:from${i}`).join(', ')})`, names, values,
+  };
+}
+
+/**
+ * ONE conditional write: the migration moves to `to` only from one of `from` (what the writer
+ * expects it to be). Refused, it answers the migration as it is (an abort that came first, a
+ * redelivery that already moved it on). For the API's writes (abort, force-complete) and what a
+ * move leaves to do after its release; a worker before its release uses advanceMigrationUnderClaim.
+ */
+export async function advanceMigration(
+  table: Table, uuid: string, from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: MigrationExtra = {},
+): Promise<Advanced> {
+  const change = statusChange(from, to, now, extra);
   try {
     const out = await table.db.send(new UpdateCommand({
-      TableName: table.name, Key: keyOf(uuid), UpdateExpression: `SET ${sets.join(', ')}`,
-      ConditionExpression: `#status IN (${from.map((_f, i) => `:from${i}`).join(', ')})`,
-      ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+      TableName: table.name, Key: keyOf(uuid), UpdateExpression: change.update, ConditionExpression: change.condition,
+      ExpressionAttributeNames: change.names, ExpressionAttributeValues: change.values,
       ReturnValues: 'ALL_NEW', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
     }));
     return { ok: true, migration: strip(out.Attributes!)! };
@@ -131,6 +141,25 @@ export async function advanceMigration(
     if (!isConditionFailure(err)) throw err;
     const old = itemFromConditionFailure<Record<string, unknown>>(err);
     return { ok: false, migration: old ? strip(old) : undefined };
+  }
+}
+
+/**
+ * advanceMigration by a worker while its claim holds (the status a move, a confirm or a revert
+ * takes on before its release): in a transaction with a check of the claim (fencedPut.ts), so a
+ * worker taken over writes nothing and stops (FencedOut), where a plain write could still move the
+ * record of a server another operation now holds. Refused by the record's status, it reads the
+ * record (a transaction returns no item): that happens only when an abort came first.
+ */
+export async function advanceMigrationUnderClaim(
+  table: Table, fence: ClaimFence, uuid: string, from: readonly MigrationStatus[], to: MigrationStatus, now: number, extra: MigrationExtra = {},
+): Promise<{ readonly ok: true } | { readonly ok: false; readonly migration?: Migration }> {
+  try {
+    await fencedItemUpdate(table, fence, { key: keyOf(uuid), ...statusChange(from, to, now, extra) });
+    return { ok: true };
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
+    return { ok: false, migration: await findMigration(table, uuid) };
   }
 }
 
@@ -181,14 +210,14 @@ const STOPPED: readonly MigrationStatus[] = ['cancelled', 'error', 'failed'];
  * on the status before it; refused, the record tells why: stopped (an abort came first) is the
  * operation's failure, further along is a redelivery of a run that already got there.
  */
-export function liveMigrationSteps(table: Table, requestId: string, now: () => number): MigrationSteps {
+export function liveMigrationSteps(table: Table, requestId: string, now: () => number, fence: ClaimFence): MigrationSteps {
   const uuid = migrationUuidFor(requestId);
   const before: Record<'running' | 'post-migrating', readonly MigrationStatus[]> = {
     running: ['queued', 'preparing'], 'post-migrating': ['running'],
   };
   return {
     advance: async (to) => {
-      const out = await advanceMigration(table, uuid, before[to], to, now());
+      const out = await advanceMigrationUnderClaim(table, fence, uuid, before[to], to, now());
       if (!out.ok) refuseStopped(out.migration);
     },
     forcedComplete: async () => (await findMigration(table, uuid))?.forceComplete === true,

@@ -2,7 +2,7 @@ import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
 import type { Instance, InstancePatch, MoveEnding } from './instance.js';
 import {
-  advanceMigration, failMigration, findMigration, migrationUuidFor, recordMigration, refuseStopped, type MigrationStatus, type MigrationType,
+  advanceMigration, advanceMigrationUnderClaim, failMigration, findMigration, migrationUuidFor, recordMigration, refuseStopped, type MigrationStatus, type MigrationType,
 } from './migrations.js';
 import {
   allocationOf, allocationsOf, freeServer, giveBack, recordedAllocation, recordsAllocation, resizeAllocation, restoreAllocation,
@@ -144,7 +144,9 @@ async function moveToTarget(
   const migration = await startMigration(table, instance, token, type, first, requestId, now);
   const placed = await placeTarget(table, instance, requestId, params, now, leaseMs);
   const giveBack = leavesSource ? { giveBack: { host: source.host, allocation: source.allocation } } : {};
-  const advanced = await advanceMigration(table, migration, next.from, next.to, now, { destCompute: placed.host, destNode: placed.node, ...giveBack });
+  const advanced = await advanceMigrationUnderClaim(
+    table, { instanceId: instance.id, token }, migration, next.from, next.to, now, { destCompute: placed.host, destNode: placed.node, ...giveBack },
+  );
   const onTarget = { host: placed.host, node: placed.node, availabilityZone: placed.zone, allocation: recordedAllocation(placed.allocation) };
   return { source, migration, advanced, onTarget, ...giveBack };
 }
@@ -184,11 +186,11 @@ const placeEvacuate: Placing = async (ctx) => {
  * Confirm: the migration confirming; a cold migration's source allocation is left to give back
  * after the release (named on the record). The item's allocation drops the one before a resize.
  */
-const placeConfirm: Placing = async ({ table, instance, now }) => {
+const placeConfirm: Placing = async ({ table, instance, now, token }) => {
   const move = instance.pendingMove;
   if (!move) return {};
   const giveBack = move.source ? { giveBack: { host: move.source.host, allocation: recordedAllocation(move.source.allocation) } } : undefined;
-  await advanceMigration(table, move.migration, ['finished', 'confirming'], 'confirming', now, giveBack);
+  await advanceMigrationUnderClaim(table, { instanceId: instance.id, token }, move.migration, ['finished', 'confirming'], 'confirming', now, giveBack);
   return {
     clear: ['pendingMove'],
     ...(instance.allocation ? { allocation: recordedAllocation(instance.allocation) } : {}),
@@ -200,11 +202,11 @@ const placeConfirm: Placing = async ({ table, instance, now }) => {
  * Revert: a cold migration goes back to its source, whose allocation it kept, and leaves the
  * target's to give back after the release; a resize gets the allocation before it back on its host.
  */
-const placeRevert: Placing = async ({ table, instance, now }) => {
+const placeRevert: Placing = async ({ table, instance, now, token }) => {
   const move = instance.pendingMove;
   const target = move?.source && instance.host && instance.allocation
     ? { giveBack: { host: instance.host, allocation: recordedAllocation(instance.allocation) } } : undefined;
-  if (move) await advanceMigration(table, move.migration, ['finished', 'reverting'], 'reverting', now, target);
+  if (move) await advanceMigrationUnderClaim(table, { instanceId: instance.id, token }, move.migration, ['finished', 'reverting'], 'reverting', now, target);
   const ending = move ? { clear: ['pendingMove'] as const, moveEnding: endingOf('revert_resize', move.migration, target?.giveBack) } : {};
   if (move?.source) {
     return {

@@ -92,7 +92,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     const placed = await Placings[msg.op]?.({
       table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, token: msg.token, params: msg.params,
     }) ?? {};
-    const migration = msg.op === 'live_migrate' ? { migration: liveMigrationSteps(table, msg.requestId, now) } : {};
+    const migration = msg.op === 'live_migrate' ? { migration: liveMigrationSteps(table, msg.requestId, now, ctx.fence) } : {};
     const driven = await driver[msg.op]({ ...ctx, ...migration, params: { ...ctx.params, ...placed } });
     // Both may clear fields (a confirm: the driver its flavor's record, the placement its pending move).
     const clear = [...placed.clear ?? [], ...driven.clear ?? []];

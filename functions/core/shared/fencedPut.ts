@@ -30,6 +30,36 @@ const FENCE_CONDITION = '#fenceVersion = :fenceToken';
  * plain conditional Put throws) when only the item's own condition failed.
  */
 export async function fencedPut(table: Table, fence: ClaimFence, put: ConditionalPut): Promise<void> {
+  await fencedWrite(table, fence, {
+    Put: {
+      TableName: table.name, Item: put.item, ConditionExpression: put.condition,
+      ...(put.names ? { ExpressionAttributeNames: put.names } : {}),
+      ...(put.values ? { ExpressionAttributeValues: put.values } : {}),
+    },
+  });
+}
+
+export interface ConditionalUpdate {
+  readonly key: Record<string, string>;
+  readonly update: string;
+  readonly condition: string;
+  readonly names: Record<string, string>;
+  readonly values: Record<string, unknown>;
+}
+
+/** As fencedPut, for an update of an item the worker does not own (a Migration record's status). */
+export async function fencedItemUpdate(table: Table, fence: ClaimFence, update: ConditionalUpdate): Promise<void> {
+  await fencedWrite(table, fence, {
+    Update: {
+      TableName: table.name, Key: update.key, UpdateExpression: update.update, ConditionExpression: update.condition,
+      ExpressionAttributeNames: update.names, ExpressionAttributeValues: update.values,
+    },
+  });
+}
+
+type FencedMember = { Put: Record<string, unknown> } | { Update: Record<string, unknown> };
+
+async function fencedWrite(table: Table, fence: ClaimFence, write: FencedMember): Promise<void> {
   try {
     await table.db.send(new TransactWriteCommand({
       TransactItems: [
@@ -39,13 +69,7 @@ export async function fencedPut(table: Table, fence: ClaimFence, put: Conditiona
             ExpressionAttributeNames: { '#fenceVersion': 'version' }, ExpressionAttributeValues: { ':fenceToken': fence.token },
           },
         },
-        {
-          Put: {
-            TableName: table.name, Item: put.item, ConditionExpression: put.condition,
-            ...(put.names ? { ExpressionAttributeNames: put.names } : {}),
-            ...(put.values ? { ExpressionAttributeValues: put.values } : {}),
-          },
-        },
+        write as never,
       ],
     }));
   } catch (err) {
