@@ -330,7 +330,11 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     // (a host holds one), half members of the anti-affinity group (a host holds one), more of each
     // than there are hosts once there are more than eight. Racing schedulers read the same free
     // room and group counts; only the conditional write on the host decides.
-    const first = await Promise.all(Array.from({ length: options.instances ?? 12 }, (_, i) => {
+    // More than the quota admits, so that the run always presses it (what the rest of the workload
+    // reaches depends on how fast the workers go: beside other work, a seed once drew no refusal).
+    const quota = options.quota ?? CHAOS_QUOTA;
+    const firstCount = Math.max(options.instances ?? 12, quota.instances >= 0 ? quota.instances + 4 : 0);
+    const first = await Promise.all(Array.from({ length: firstCount }, (_, i) => {
       const member = i % 2 === 0 && groupShare > 0;
       return send(seedNova, 'create', 'POST', '/servers', createBody(`chaos-${i}`, member, member ? '1' : '3'));
     }));
