@@ -3,6 +3,7 @@ import {
   advanceMigration, findMigration, liveMigrationSteps, migrationUuidFor, recordMigration, type NewMigration,
 } from '../../functions/core/compute/migrations.js';
 import { Placings } from '../../functions/core/compute/placing.js';
+import { seedHosts } from '../../functions/core/placement/hosts.js';
 import { DriverError, FencedOut } from '../../functions/core/shared/errors.js';
 import { keys, type Table } from '../../functions/core/shared/table.js';
 import { seedInstance, startBackends, uuid, type TestBackends } from '../support/emulators.js';
@@ -96,4 +97,37 @@ it("a live migration's step is not written by a worker taken over, and an abort 
   await advanceMigration(table, migrationUuidFor(requestId), ['preparing'], 'cancelled', Date.now());
   await expect(held.advance('running')).rejects.toBeInstanceOf(DriverError);
   expect((await findMigration(table, migrationUuidFor(requestId)))?.status).toBe('cancelled');
+});
+
+it('a move taken over while it takes its target leaves its migration where it began', async () => {
+  await seedHosts(table, [
+    { name: 'fence-source', zone: 'nova', vcpus: 4, ram: 8192, disk: 100 },
+    { name: 'fence-target', zone: 'nova', vcpus: 4, ram: 8192, disk: 100 },
+  ]);
+  const server = await seedInstance(table, {
+    version: 4, host: 'fence-source', allocation: { vcpus: 1, ram: 512, disk: 1, at: Date.now() },
+  } as never);
+  // The takeover lands just after the target's write on the hosts, before the record moves on.
+  let takenOver = false;
+  table.db.middlewareStack.add((next) => async (args) => {
+    const out = await next(args);
+    const key = (args.input as { Key?: { pk?: string; sk?: string } }).Key;
+    if (!takenOver && key?.pk === 'HOSTS' && key.sk === 'HOST#fence-target') {
+      takenOver = true;
+      await table.db.send(new UpdateCommand({
+        TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
+      }));
+    }
+    return out;
+  }, { step: 'initialize', name: 'takeOverAtTarget' });
+  const requestId = `req-${uuid()}`;
+  try {
+    await expect(Placings.migrate!({
+      table, instance: server, requestId, token: 4, params: { host: 'fence-target' }, now: Date.now(), leaseMs: 60_000,
+    })).rejects.toBeInstanceOf(FencedOut);
+  } finally {
+    table.db.middlewareStack.remove('takeOverAtTarget');
+  }
+  expect(takenOver).toBe(true);
+  expect((await findMigration(table, migrationUuidFor(requestId)))?.status).toBe('pre-migrating');
 });
