@@ -5,6 +5,7 @@ import { setProjectLimits } from '../../functions/core/placement/quotas/limits.j
 import { chargeServers, giveBackServer, readUsage, settleStale } from '../../functions/core/placement/quotas/usage.js';
 import { Forbidden } from '../../functions/core/shared/errors.js';
 import { keys, makeTable } from '../../functions/core/shared/table.js';
+import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { startBackends, type TestBackends } from '../support/emulators.js';
 
 // The compute quota's charges on the emulator: the counters on a usage item of a fixed size, one
@@ -146,8 +147,9 @@ it('a usage item of the previous shape (a `counted` map): its retries, give-back
 
 it('a transaction that lost to another on the same counters (DynamoDB\'s TransactionConflict, which the emulator never answers) is tried again', async () => {
   const p = project();
-  // A client of its own, so that what it fails is only this test's.
-  const table = makeTable(backends.table.name, new DynamoDBClient({ endpoint: backends.emulators.dynamodbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'x', secretAccessKey: 'x' } }));
+  // A client of its own, so that what it fails is only this test's (the same credentials: DynamoDB
+  // Local keeps a database per access key).
+  const table = makeTable(backends.table.name, new DynamoDBClient({ endpoint: backends.emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }));
   let conflicts = 2;
   table.db.middlewareStack.add((next, context) => async (args) => {
     if (!String(context.commandName).startsWith('TransactWrite') || conflicts === 0) return next(args);
