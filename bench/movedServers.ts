@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url';
 import { readInstance } from '../functions/core/compute/readInstance.js';
 import { readHosts, seedHosts, setHostService } from '../functions/core/placement/hosts.js';
-import { startMeteredHarness, type Billed, type MeteredHarness } from './writeUnits.js';
+import { refused, startMeteredHarness, type Billed, type MeteredHarness } from './writeUnits.js';
 
 // A server after each kind of move, beside one never moved (issue 23: every server item on the
 // hot path at most 1 KB, whatever moved it): the server of bench/writeUnits.ts (Keystone's ids,
@@ -27,7 +27,6 @@ export interface MovedServer {
   readonly allocatedOn: string[];
 }
 
-const hex = () => crypto.randomUUID().replaceAll('-', '');
 const ADMIN = 'admin:admin';
 const HOSTS = ['mv1', 'mv2', 'mv3'].map((name) => ({ name, zone: 'nova', vcpus: 64, ram: 262_144, disk: 4_000 }));
 
@@ -74,16 +73,6 @@ async function move(m: MeteredHarness, id: string, kind: Move): Promise<void> {
       }
     }
   }
-}
-
-/** A refusal: a reboot while a stop holds the server (the stop's own units are not counted). */
-async function refused(m: MeteredHarness, id: string): Promise<Billed> {
-  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-stop': null });
-  const refusal = { ...await m.billedAlone('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }), claimedBytes: await m.itemBytes(id) };
-  await m.h.drain();
-  await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-start': null });
-  await m.h.drain();
-  return refusal;
 }
 
 /** What a move may leave on the item (the previous version left an ending and Placement's marks). */

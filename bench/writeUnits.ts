@@ -133,7 +133,7 @@ export async function billOperations(m: MeteredHarness): Promise<Record<string, 
 }
 
 /** A refusal: a reboot while a stop holds the server (the stop's own units are not counted). */
-async function refused(m: MeteredHarness, id: string): Promise<Billed> {
+export async function refused(m: MeteredHarness, id: string): Promise<Billed> {
   await m.h.apiAs(`${hex()}:${m.projectId}`, 'POST', `/servers/${id}/action`, { 'os-stop': null });
   const refusal = { ...await m.billedAlone('POST', `/servers/${id}/action`, { reboot: { type: 'SOFT' } }), claimedBytes: await m.itemBytes(id) };
   await m.h.drain();
