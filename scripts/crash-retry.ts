@@ -34,6 +34,12 @@ async function create(nova: Nova, s: Sent): Promise<void> {
 }
 const conflicts: string[] = [];
 
+/** The project's instances, cores and ram unlimited: its 120 servers are past Nova's default quota of 10. */
+async function liftQuota(nova: Nova): Promise<void> {
+  const res = await nova.as('admin:admin').request('PUT', '/os-quota-sets/demo', { quota_set: { instances: -1, cores: -1, ram: -1 } });
+  if (res.status !== 200) throw new Error(`quota update: ${res.status} ${JSON.stringify(res.body)}`);
+}
+
 async function main() {
   const dataDir = await mkdtemp(join(tmpdir(), 'taskgate-crash-retry-'));
   const sent: Sent[] = [];
@@ -41,6 +47,7 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       const proc = await startLocalProcess(env(dataDir));
       const nova = new Nova(proc.apiUrl);
+      if (round === 1) await liftQuota(nova);
       const batch = Array.from({ length: PER_ROUND }, () => {
         const key = crypto.randomUUID();
         return { key, name: `crash-${key.slice(0, 8)}` } as Sent;
