@@ -20,11 +20,16 @@ import { serverGroupRoutes } from './compute/serverGroupRoutes.js';
 import { serverRoutes } from './compute/servers.js';
 import { usageRoutes } from './compute/usageRoutes.js';
 import { versionRoutes } from './compute/versions.js';
-import { routesOnFirstUse, type RoutesOnFirstUse } from './routesOnFirstUse.js';
+import { routesOnFirstUse, type RouteDeclaration, type RoutesOnFirstUse } from './routesOnFirstUse.js';
 
 type Group = RoutesOnFirstUse<AdmissionDeps>;
 
 const rareHandlers = () => import('./compute/rareRouteHandlers.js');
+
+/** A group of routes whose handlers the rare routes' chunk makes with `factory`. */
+const inRareChunk = (declared: readonly RouteDeclaration[], factory: keyof typeof import('./compute/rareRouteHandlers.js')): Group => ({
+  declared, handlers: async (deps) => (await rareHandlers())[factory](deps),
+});
 
 /**
  * Nova's rarely used routes: declared in the route table, their handlers' modules import()ed
@@ -34,19 +39,19 @@ const rareHandlers = () => import('./compute/rareRouteHandlers.js');
  * of the cold start.
  */
 export const computeRoutesOnFirstUse = {
-  instanceActions: { declared: instanceActionRoutes, handlers: async (deps) => (await rareHandlers()).instanceActionHandlers(deps) },
-  flavorAdmin: { declared: flavorAdminRoutes, handlers: async (deps) => (await rareHandlers()).flavorAdminHandlers(deps) },
-  availabilityZones: { declared: availabilityZoneRoutes, handlers: async (deps) => (await rareHandlers()).availabilityZoneHandlers(deps) },
-  quotas: { declared: quotaRoutes, handlers: async (deps) => (await rareHandlers()).quotaHandlers(deps) },
-  serverGroups: { declared: serverGroupRoutes, handlers: async (deps) => (await rareHandlers()).serverGroupHandlers(deps) },
-  hypervisors: { declared: hypervisorRoutes, handlers: async (deps) => (await rareHandlers()).hypervisorHandlers(deps) },
-  aggregates: { declared: aggregateRoutes, handlers: async (deps) => (await rareHandlers()).aggregateHandlers(deps) },
-  migrations: { declared: migrationRoutes, handlers: async (deps) => (await rareHandlers()).migrationHandlers(deps) },
-  guestReads: { declared: guestReadRoutes, handlers: async (deps) => (await rareHandlers()).guestReadHandlers(deps) },
-  externalEvents: { declared: externalEventRoutes, handlers: async (deps) => (await rareHandlers()).externalEventHandlers(deps) },
-  usage: { declared: usageRoutes, handlers: async (deps) => (await rareHandlers()).usageHandlers(deps) },
-  novaImages: { declared: novaImageRoutes, handlers: async (deps) => (await rareHandlers()).novaImageHandlers(deps) },
-  networkProxies: { declared: networkProxyRoutes, handlers: async (deps) => (await rareHandlers()).networkProxyHandlers(deps) },
+  instanceActions: inRareChunk(instanceActionRoutes, 'instanceActionHandlers'),
+  flavorAdmin: inRareChunk(flavorAdminRoutes, 'flavorAdminHandlers'),
+  availabilityZones: inRareChunk(availabilityZoneRoutes, 'availabilityZoneHandlers'),
+  quotas: inRareChunk(quotaRoutes, 'quotaHandlers'),
+  serverGroups: inRareChunk(serverGroupRoutes, 'serverGroupHandlers'),
+  hypervisors: inRareChunk(hypervisorRoutes, 'hypervisorHandlers'),
+  aggregates: inRareChunk(aggregateRoutes, 'aggregateHandlers'),
+  migrations: inRareChunk(migrationRoutes, 'migrationHandlers'),
+  guestReads: inRareChunk(guestReadRoutes, 'guestReadHandlers'),
+  externalEvents: inRareChunk(externalEventRoutes, 'externalEventHandlers'),
+  usage: inRareChunk(usageRoutes, 'usageHandlers'),
+  novaImages: inRareChunk(novaImageRoutes, 'novaImageHandlers'),
+  networkProxies: inRareChunk(networkProxyRoutes, 'networkProxyHandlers'),
 } satisfies Record<string, Group>;
 
 /** Nova's routes (`/` and `/v2.1...`): the table the API builds as it loads, in the order the router tries them. */
