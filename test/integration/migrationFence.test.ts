@@ -27,6 +27,13 @@ const move = (instanceUuid: string, requestId: string): NewMigration => ({
   oldFlavorId: '1', newFlavorId: '1', userId: 'alice', projectId: 'demo',
 });
 
+/** Another operation takes the server's claim over: its version moves on from the worker's token 4. */
+async function takeOver(serverId: string): Promise<void> {
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: keys.instance(serverId), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
+  }));
+}
+
 it('is recorded under the claim that holds the server, once however often its worker asks', async () => {
   const server = await seedInstance(table, { version: 4 });
   const requestId = `req-${uuid()}`;
@@ -38,9 +45,7 @@ it('is recorded under the claim that holds the server, once however often its wo
 
 it('is not recorded by a worker whose claim was taken over', async () => {
   const server = await seedInstance(table, { version: 4 });
-  await table.db.send(new UpdateCommand({
-    TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
-  }));
+  await takeOver(server.id);
   const requestId = `req-${uuid()}`;
   await expect(recordMigration(table, move(server.id, requestId), Date.now(), { instanceId: server.id, token: 4 })).rejects.toBeInstanceOf(FencedOut);
   expect(await findMigration(table, migrationUuidFor(requestId))).toBeUndefined();
@@ -51,21 +56,19 @@ it('is not recorded by a worker whose claim was taken over', async () => {
 // between its take-up and that write leaves the record as it was (the chaos run's checker found a
 // superseded confirm's `confirming`, then its undo's `error`, on a server a delete had taken).
 
-/** A resized server waiting for its confirm (version 4), its migration finished; then taken over (version 5). */
-async function resizedThenTakenOver(): Promise<{ server: Awaited<ReturnType<typeof seedInstance>>; migration: string }> {
+/** A resized server waiting for its confirm, claimed at version 4, its migration finished. */
+async function resizedServer(): Promise<{ server: Awaited<ReturnType<typeof seedInstance>>; migration: string }> {
   const resizeRequest = `req-${uuid()}`;
   const migration = migrationUuidFor(resizeRequest);
   const server = await seedInstance(table, { version: 4, vmState: 'resized', pendingMove: { migration } } as never);
   await recordMigration(table, { ...move(server.id, resizeRequest), migrationType: 'resize' }, Date.now(), { instanceId: server.id, token: 4 });
   expect((await advanceMigration(table, migration, ['pre-migrating'], 'finished', Date.now())).ok).toBe(true);
-  await table.db.send(new UpdateCommand({
-    TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
-  }));
   return { server, migration };
 }
 
 it.each(['confirm_resize', 'revert_resize'] as const)('a %s taken over before it starts leaves the migration finished', async (op) => {
-  const { server, migration } = await resizedThenTakenOver();
+  const { server, migration } = await resizedServer();
+  await takeOver(server.id);
   await expect(Placings[op]!({
     table, instance: server, requestId: `req-${uuid()}`, token: 4, params: {}, now: Date.now(), leaseMs: 60_000,
   })).rejects.toBeInstanceOf(FencedOut);
@@ -73,11 +76,7 @@ it.each(['confirm_resize', 'revert_resize'] as const)('a %s taken over before it
 });
 
 it('a confirm whose claim holds moves the migration to confirming', async () => {
-  const resizeRequest = `req-${uuid()}`;
-  const migration = migrationUuidFor(resizeRequest);
-  const server = await seedInstance(table, { version: 4, vmState: 'resized', pendingMove: { migration } } as never);
-  await recordMigration(table, { ...move(server.id, resizeRequest), migrationType: 'resize' }, Date.now(), { instanceId: server.id, token: 4 });
-  await advanceMigration(table, migration, ['pre-migrating'], 'finished', Date.now());
+  const { server, migration } = await resizedServer();
   await Placings.confirm_resize!({ table, instance: server, requestId: `req-${uuid()}`, token: 4, params: {}, now: Date.now(), leaseMs: 60_000 });
   expect((await findMigration(table, migration))?.status).toBe('confirming');
 });
@@ -87,9 +86,7 @@ it("a live migration's step is not written by a worker taken over, and an abort 
   const requestId = `req-${uuid()}`;
   await recordMigration(table, { ...move(server.id, requestId), migrationType: 'live-migration', status: 'preparing' }, Date.now(), { instanceId: server.id, token: 4 });
   const steps = liveMigrationSteps(table, requestId, Date.now, { instanceId: server.id, token: 4 });
-  await table.db.send(new UpdateCommand({
-    TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
-  }));
+  await takeOver(server.id);
   await expect(steps.advance('running')).rejects.toBeInstanceOf(FencedOut);
   expect((await findMigration(table, migrationUuidFor(requestId)))?.status).toBe('preparing');
 
@@ -114,9 +111,7 @@ it('a move taken over while it takes its target leaves its migration where it be
     const key = (args.input as { Key?: { pk?: string; sk?: string } }).Key;
     if (!takenOver && key?.pk === 'HOSTS' && key.sk === 'HOST#fence-target') {
       takenOver = true;
-      await table.db.send(new UpdateCommand({
-        TableName: table.name, Key: keys.instance(server.id), UpdateExpression: 'SET version = :v', ExpressionAttributeValues: { ':v': 5 },
-      }));
+      await takeOver(server.id);
     }
     return out;
   }, { step: 'initialize', name: 'takeOverAtTarget' });
