@@ -91,6 +91,8 @@ new TaskgateStack(app, ctx('stackName') ?? 'Taskgate', {
   driverStepMs: number('driverStepMs'),
   // -c computeHosts='[{"name":"c0","vcpus":8,"ram":16384,"disk":500}]' (docs/placement.md).
   computeHosts: ctx('computeHosts'),
+  // -c projectSpread='{"<project id>":{"listingPartitions":16,"usageSlices":32}}' (docs/write-units.md).
+  projectSpread: ctx('projectSpread'),
   ec2: ec2Driver(),
   lambdaRuntime: ctx('lambdaRuntime') ? Runtime.ALL.find((r) => r.name === ctx('lambdaRuntime')) ?? new Runtime(ctx('lambdaRuntime')!) : undefined,
   alarmTopicArn: ctx('alarmTopicArn'),

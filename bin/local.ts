@@ -3,7 +3,7 @@ import { rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import {
-  ConfigError, EnvReader, driverSettings, identityConfig, idempotencySettings, localSettingsFromEnv, publicUrlSettings, timingsFromEnv,
+  ConfigError, EnvReader, driverSettings, identityConfig, idempotencySettings, localSettingsFromEnv, projectSpreads, publicUrlSettings, timingsFromEnv,
 } from '../functions/core/shared/config.js';
 import { failAtFromSetting } from '../local/faults.js';
 import { checkDataDirFree, LocalStartError } from '../local/emulators.js';
@@ -35,6 +35,7 @@ Environment (README, "Settings for npm start"):
   TASKGATE_DYNAMODB_ENDPOINT   use this DynamoDB (e.g. DynamoDB Local) instead of dynalite
   TASKGATE_DRIVER_STEP_MS      time each simulated driver step takes (300)
   TASKGATE_DRIVER_FAIL_AT      <operation>:<step> makes that step fail, e.g. rebuild:spawn
+  TASKGATE_PROJECT_SPREAD      projects whose creates and deletes spread over more keys (docs/write-units.md)
   TASKGATE_*_SECONDS           durations: API and compute timeouts, visibility timeout, lease margin, sweep interval
 `;
 let settings: ReturnType<typeof localSettingsFromEnv>;
@@ -45,11 +46,13 @@ let beforeStep: ReturnType<typeof failAtFromSetting> | undefined;
 let fresh: boolean;
 let publicUrl: string | undefined;
 let idempotency: ReturnType<typeof idempotencySettings>;
+let spreads: ReturnType<typeof projectSpreads>;
 try {
   settings = localSettingsFromEnv(process.env, projectRoot);
   timings = timingsFromEnv(process.env);
   publicUrl = publicUrlSettings(new EnvReader(process.env)).publicUrl;
   idempotency = idempotencySettings(process.env);
+  spreads = projectSpreads(process.env);
   driverConfig = driverSettings(process.env);
   failAt = process.env.TASKGATE_DRIVER_FAIL_AT || undefined;
   beforeStep = failAt ? failAtFromSetting('TASKGATE_DRIVER_FAIL_AT', failAt) : undefined;
@@ -88,6 +91,7 @@ try {
     publicUrl,
     identity,
     idempotency,
+    projectSpreads: spreads,
   });
 } catch (err) {
   // What a user can put right gets one line, not a stack.

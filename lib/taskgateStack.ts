@@ -12,7 +12,7 @@ import { NovaApi } from './api.js';
 import { Ec2Compute, type Ec2DriverProps } from './ec2Compute.js';
 import { NovaHttpApi } from './httpApi.js';
 import { suppressAcceptedFindings } from './nagSuppressions.js';
-import { computeHosts, identityConfig, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
+import { computeHosts, identityConfig, projectSpreads, timings, timingsEnv, type TimingInputs, type Timings } from '../functions/core/shared/config.js';
 import { OperationQueues } from './queues.js';
 import { OperationsTable } from './table.js';
 import { TaskgateFunction } from './taskgateFunction.js';
@@ -52,6 +52,12 @@ export interface TaskgateStackProps extends StackProps {
    * table once; a later change does not reseed a table already seeded.
    */
   readonly computeHosts?: string;
+  /**
+   * The projects whose creates and deletes spread over more keys than one (-c projectSpread='{"<project
+   * id>":{"listingPartitions":16,"usageSlices":32}}', the JSON of TASKGATE_PROJECT_SPREAD,
+   * docs/write-units.md), checked at synth. Default: none. Counts are only ever raised.
+   */
+  readonly projectSpread?: string;
   /** Run operations on EC2 instead of the simulated driver (-c driver=ec2, docs/ec2.md). */
   readonly ec2?: Ec2DriverProps;
   readonly lambdaRuntime?: Runtime;
@@ -112,7 +118,11 @@ export class TaskgateStack extends Stack {
     const computeTimeout = Duration.seconds(leases.computeTimeoutSeconds);
     const timingVariables = timingsEnv(leases);
     // Every function that may seed the hosts sees the same list (one that read none would seed the default).
-    const hostVariables: Record<string, string> = props.computeHosts === undefined ? {} : { TASKGATE_COMPUTE_HOSTS: hostsVariable(props.computeHosts) };
+    const placementVariables: Record<string, string> = {
+      ...props.computeHosts === undefined ? {} : { TASKGATE_COMPUTE_HOSTS: hostsVariable(props.computeHosts) },
+      // Every function that charges, gives back or lists a project's servers reads the same spread.
+      ...props.projectSpread === undefined ? {} : { TASKGATE_PROJECT_SPREAD: spreadVariable(props.projectSpread) },
+    };
     const deadLetterTimeout = Duration.seconds(30);
     const common = {
       runtime: props.lambdaRuntime,
@@ -138,7 +148,7 @@ export class TaskgateStack extends Stack {
         TABLE_NAME: tableName,
         QUEUE_URL: queue.queueUrl,
         ...timingVariables,
-        ...hostVariables,
+        ...placementVariables,
         ...(props.publicUrl ? { TASKGATE_PUBLIC_URL: props.publicUrl } : {}),
         TASKGATE_AUTH_MODE: auth.mode,
         // Admission refuses what the compute function's driver cannot do (functions/core/compute/capabilities.ts).
@@ -156,7 +166,7 @@ export class TaskgateStack extends Stack {
       environment: {
         TABLE_NAME: tableName,
         ...timingVariables,
-        ...hostVariables,
+        ...placementVariables,
         // The driver the compute function runs (functions/core/compute/drivers.ts); Ec2Compute switches it to ec2.
         TASKGATE_DRIVER: 'simulated',
         TASKGATE_DRIVER_STEP_MS: String(props.driverStepMs ?? 300),
@@ -179,7 +189,7 @@ export class TaskgateStack extends Stack {
       ...common, handlerDir: 'sweeper', description: 'taskgate expired-claim sweeper',
       // Under the schedule's interval; an overlapping sweep is harmless (every release is fenced).
       timeout: Duration.seconds(Math.min(50, Math.max(10, leases.sweepIntervalSeconds - 10))),
-      environment: { TABLE_NAME: tableName, ...hostVariables },
+      environment: { TABLE_NAME: tableName, ...placementVariables },
     });
     grantTable(sweeper.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem'], [INDEX_BY_LEASE]);
     new Rule(this, 'SweepSchedule', {
@@ -193,7 +203,7 @@ export class TaskgateStack extends Stack {
     const deadLetter = new TaskgateFunction(this, 'DeadLetterFunction', {
       ...common, handlerDir: 'dlq', description: 'taskgate dead-lettered operations',
       timeout: deadLetterTimeout,
-      environment: { TABLE_NAME: tableName, ...hostVariables },
+      environment: { TABLE_NAME: tableName, ...placementVariables },
     });
     grantTable(deadLetter.role, this.table, ['GetItem', 'UpdateItem', 'DeleteItem']);
     grantConsume(deadLetter.role, deadLetterQueue);
@@ -288,6 +298,12 @@ export class TaskgateStack extends Stack {
 
     suppressAcceptedFindings(this, { webAcl: Boolean(props.webAclArn) });
   }
+}
+
+/** The spread's JSON, checked as the functions will read it. */
+function spreadVariable(json: string): string {
+  projectSpreads({ TASKGATE_PROJECT_SPREAD: json });
+  return json;
 }
 
 /** The hosts' JSON, checked as the functions will read it (a bad list fails the synth, not the first request). */

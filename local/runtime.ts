@@ -13,6 +13,7 @@ import type { ComputeDriver } from '../functions/core/compute/driver.js';
 import { createDriver } from '../functions/core/compute/drivers.js';
 import type { SimulatedDriverOptions } from '../functions/core/compute/simulatedDriver.js';
 import { makeTable, type Table } from '../functions/core/shared/table.js';
+import type { ProjectSpreads } from '../functions/core/shared/projectSpread.js';
 import { logger } from '../functions/observability/index.js';
 import { serveApi, type ProxyHandler } from './apiGateway.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -46,6 +47,8 @@ export interface RuntimeOptions {
   readonly identity?: IdentityProvider;
   /** Idempotency-Key records (TASKGATE_IDEMPOTENCY_*); default: the deployed defaults. */
   readonly idempotency?: IdempotencySettings;
+  /** The projects whose writes are spread over more keys (TASKGATE_PROJECT_SPREAD); default: none. */
+  readonly projectSpreads?: ProjectSpreads;
 }
 
 export interface Runtime {
@@ -76,7 +79,7 @@ export async function startRuntime(options: RuntimeOptions): Promise<Runtime> {
     dynamodbEndpoint: options.dynamodbEndpoint, dataDir: options.dataDir,
     visibilityTimeoutSeconds: timings.visibilityTimeoutSeconds, maxReceiveCount: timings.maxReceiveCount,
   });
-  const table = makeTable(emulators.tableName, emulators.dynamodb);
+  const table = makeTable(emulators.tableName, emulators.dynamodb, options.projectSpreads);
   const driver = createDriver(table, { driver: 'simulated', stepMs: options.driver.stepMs }, options.driver.beforeStep);
 
   const identity = options.identity ?? new NoauthIdentityProvider();

@@ -2,6 +2,8 @@
 // parsed and validated here and nowhere else. A bad value stops the process at start with a line
 // naming the variable, instead of a NaN deep inside a lease computation.
 
+import { MAX_SPREAD, type ProjectSpread, type ProjectSpreads } from './projectSpread.js';
+
 export type Env = Readonly<Record<string, string | undefined>>;
 
 export class ConfigError extends Error {
@@ -479,4 +481,31 @@ export function computeHosts(env: Env = process.env): readonly ComputeHostConfig
     seen.add(name as string);
     return { name, zone, vcpus, ram, disk } as ComputeHostConfig;
   });
+}
+
+/**
+ * TASKGATE_PROJECT_SPREAD: a JSON object naming the projects whose creates and deletes need more
+ * than one key's write rate, each {"listingPartitions": M, "usageSlices": K}, 1 to MAX_SPREAD
+ * (either may be left out: 1). Unset: none (docs/write-units.md).
+ */
+export function projectSpreads(env: Env = process.env): ProjectSpreads {
+  const raw = new EnvReader(env).string('TASKGATE_PROJECT_SPREAD');
+  if (raw === undefined) return {};
+  const fail = (why: string): never => { throw new ConfigError(`TASKGATE_PROJECT_SPREAD ${why}`); };
+  let parsed: unknown;
+  try { parsed = JSON.parse(raw); } catch { fail('must be a JSON object mapping project ids to {"listingPartitions", "usageSlices"}'); }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail('must be a JSON object mapping project ids to {"listingPartitions", "usageSlices"}');
+  const spreads: Record<string, ProjectSpread> = {};
+  for (const [project, value] of Object.entries(parsed as Record<string, unknown>)) {
+    const at = JSON.stringify(project.slice(0, 64));
+    if (!/^[\w-]{1,255}$/.test(project)) fail(`names ${at}, which is not a project id`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) return fail(`[${at}] must be an object`);
+    const { listingPartitions = 1, usageSlices = 1, ...rest } = value as Record<string, unknown>;
+    if (Object.keys(rest).length > 0) fail(`[${at}] has unknown field ${JSON.stringify(Object.keys(rest)[0]!.slice(0, 40))}`);
+    for (const [field, count] of Object.entries({ listingPartitions, usageSlices })) {
+      if (!Number.isSafeInteger(count) || (count as number) < 1 || (count as number) > MAX_SPREAD) fail(`[${at}].${field} must be an integer from 1 to ${MAX_SPREAD}`);
+    }
+    spreads[project] = { listingPartitions: listingPartitions as number, usageSlices: usageSlices as number };
+  }
+  return spreads;
 }

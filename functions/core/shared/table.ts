@@ -1,11 +1,15 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { unmarshall } from '@aws-sdk/util-dynamodb';
+import { projectSpreads } from './config.js';
+import type { ProjectSpreads } from './projectSpread.js';
 
 /** The one DynamoDB table and the client that reaches it. */
 export interface Table {
   readonly db: DynamoDBDocumentClient;
   readonly name: string;
+  /** The projects whose writes are spread over more keys than one (projectSpread.ts); none by default. */
+  readonly spreads?: ProjectSpreads;
 }
 
 export const INDEX_BY_PROJECT = 'byProject';
@@ -67,17 +71,17 @@ export const TABLE_DEFINITION = {
 } as const satisfies { ttlAttribute: string; partitionKey: KeyAttribute; sortKey: KeyAttribute; indexes: readonly IndexDefinition[] };
 
 /** The endpoint comes from AWS_ENDPOINT_URL(_DYNAMODB) when set, so no code knows where it runs. */
-export function makeTable(name: string, client = new DynamoDBClient({})): Table {
+export function makeTable(name: string, client = new DynamoDBClient({}), spreads?: ProjectSpreads): Table {
   const db = DynamoDBDocumentClient.from(client, {
     marshallOptions: { removeUndefinedValues: true, convertClassInstanceToMap: false },
   });
-  return { db, name };
+  return spreads && Object.keys(spreads).length > 0 ? { db, name, spreads } : { db, name };
 }
 
 export function tableFromEnv(): Table {
   const name = process.env.TABLE_NAME;
   if (!name) throw new Error('TABLE_NAME is not set');
-  return makeTable(name);
+  return makeTable(name, undefined, projectSpreads(process.env));
 }
 
 export const keys = {
