@@ -9,7 +9,7 @@ import { median } from './stats.js';
 
 // `npx tsx bench/coldStart.ts [runs] [handler...]`: each handler built as the stack builds it
 // (lib/functionBundle.ts: esbuild, ESM split into an entry and chunks, minified, source maps,
-// the require banner, built-ins through require, target the stack's runtime), then its module
+// built-ins from process.getBuiltinModule, target the stack's runtime), then its module
 // initialisation timed in `runs` fresh Node processes, each importing the entry once: wall time
 // and CPU time (steadier on a shared machine), with and without --enable-source-maps (which
 // makes Node read and parse the source maps as the modules load). Prints what a cold start

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -7,14 +8,8 @@ import { build, type Metafile, type Plugin } from 'esbuild';
 // child process because esbuild's plugins need its asynchronous API; bench/coldStart.ts runs
 // it to time what it builds). CDK's NodejsFunction writes one file, so every `import()` of a
 // rarely used route's code is inlined and parsed at every cold start; this build splits them
-// into chunks loaded on first use, and takes Node's built-in modules through `require`
-// (cjsBuiltins below). docs/costs.md ("Cold start") has the figures.
-
-/**
- * esbuild emits ESM (the handlers and middy are ES modules); a few CommonJS dependencies call
- * `require`, which an ES module does not have, so each output file creates one.
- */
-export const ESM_REQUIRE_BANNER = "import { createRequire } from 'node:module'; const require = createRequire(import.meta.url);";
+// into chunks loaded on first use, and takes Node's built-in modules from
+// `process.getBuiltinModule` (builtinsFromProcess below). docs/costs.md ("Cold start") has the figures.
 
 /** The file Lambda loads (handler `index.handler`); the chunks it imports sit in chunks/. */
 export const ENTRY_FILE = 'index.mjs';
@@ -28,17 +23,31 @@ export const esbuildTarget = (runtimeName: string): string => runtimeName.replac
  * An ES module's `import ... from 'node:http'` makes Node build the module's ES facade, which
  * reads every export, lazy ones included: on Node 24 `http`'s WebSocket getters load undici
  * and `crypto`'s load WebCrypto, about 40 ms of CPU at every cold start for code the functions
- * never call. `require` hands over the module object and runs no getter, so each built-in
- * imported statically becomes a tiny CommonJS module that requires it.
+ * never call. `process.getBuiltinModule` hands over the module object and runs no getter, so
+ * each built-in becomes a tiny CommonJS module that takes it from there: what a CommonJS
+ * dependency's `require` gets. An ES import of it goes through one ES module per built-in that
+ * re-exports it, so esbuild copies the built-in's exports into an ES namespace once per built-in
+ * and not once per importing module (crypto was copied 17 times at the API's cold start). No
+ * output file needs `require` then, nor the `createRequire(import.meta.url)` each one used to run.
+ * An `import()` of a built-in is left to Node: it loads on first use.
  */
-const cjsBuiltins: Plugin = {
-  name: 'builtins-through-require',
+const builtinsFromProcess: Plugin = {
+  name: 'builtins-from-process',
   setup(b) {
-    b.onResolve({ filter: /^(node:)?[a-z][a-z0-9_/]*$/ }, (args) => (
-      args.kind === 'import-statement' && args.namespace !== 'builtin' && isBuiltin(args.path)
-        ? { path: args.path.replace(/^node:/, ''), namespace: 'builtin' }
-        : undefined));
-    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+    b.onResolve({ filter: /^(node:)?[a-z][a-z0-9_/]*$/ }, (args) => {
+      if (args.namespace !== 'file' || !isBuiltin(args.path)) return undefined;
+      const path = args.path.replace(/^node:/, '');
+      if (args.kind === 'import-statement') return { path, namespace: 'builtin-esm' };
+      if (args.kind === 'require-call') return { path, namespace: 'builtin' };
+      return undefined;
+    });
+    b.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, (args) => ({
+      contents: `export * from '${args.path}'; export { default } from '${args.path}';`, loader: 'js',
+    }));
+    b.onResolve({ filter: /.*/, namespace: 'builtin-esm' }, (args) => ({ path: args.path, namespace: 'builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
+      contents: `module.exports = process.getBuiltinModule('node:${args.path}');`, loader: 'js',
+    }));
   },
 };
 
@@ -55,18 +64,22 @@ export async function bundleFunction(handlerDir: string, outdir: string, target:
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     mainFields: ['module', 'main'],
-    banner: { js: ESM_REQUIRE_BANNER },
     minify: true,
     // The map ships beside each file for reading a minified stack trace after the fact; the
     // function does not run with --enable-source-maps (docs/costs.md).
     sourcemap: true,
     // The AWS SDK is bundled too: the version in package-lock.json is the one the tests ran.
     external: [],
-    plugins: [cjsBuiltins],
+    plugins: [builtinsFromProcess],
     metafile: true,
     logLevel: 'error',
     absWorkingDir: projectRoot,
   });
+  // No output file has a \`require\`: a dependency's \`require(name)\` of something esbuild
+  // could not bundle would become esbuild's shim, which throws when it runs.
+  for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.mjs'))) {
+    if (readFileSync(join(projectRoot, file), 'utf8').includes('Dynamic require of "')) throw new Error(`${file} calls require, which an ES module does not have`);
+  }
   return result.metafile;
 }
 

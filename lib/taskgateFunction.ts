@@ -7,9 +7,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ESM_REQUIRE_BANNER, esbuildTarget } from './functionBundle.js';
-
-export { ESM_REQUIRE_BANNER };
+import { esbuildTarget } from './functionBundle.js';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const bundler = fileURLToPath(new URL('./functionBundle.ts', import.meta.url));
