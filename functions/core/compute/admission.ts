@@ -20,6 +20,7 @@ import { PowerState } from './states.js';
 import { storedInstance } from './storedInstance.js';
 import { putCreatedAttachmentItem } from './attachmentItems.js';
 import { isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, serverShardOf, type Table } from '../shared/table.js';
+import { listingKeyOf } from '../shared/projectListing.js';
 
 export interface AdmissionDeps {
   readonly table: Table;
@@ -261,10 +262,8 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     flavorId: req.flavorRef, imageId: req.imageRef, locked: false, version: 1, created, updated: created,
     metadata: {}, tags: [], ...req.fields,
     reservationId: req.reservationId ?? reservationIdFor(req.requestId), launchIndex: req.launchIndex ?? 0,
-    claim: {
-      requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
-      params, claimedAt: now,
-    },
+    // The requester's project is the server's own (Claim.projectId).
+    claim: { requestId: req.requestId, op: 'create', userId: req.caller.userId, params, claimedAt: now },
     leaseUntil: now + deps.claimLeaseMs,
     volumes: {}, ports,
   };
@@ -275,7 +274,7 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
       TableName: deps.table.name,
       Item: {
         ...keys.instance(id), ...storedInstance(instance),
-        gsi1pk: `PROJECT#${req.caller.projectId}`, gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
+        gsi1pk: listingKeyOf(deps.table, 'PROJECT', req.caller.projectId, id), gsi1sk: `${created}#${id}`, leaseShard: leaseShardOf(id),
         gsi2pk: serverShardOf(id),
       },
       ConditionExpression: 'attribute_not_exists(pk)',

@@ -1,5 +1,6 @@
 import { QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { itemsOf } from '../shared/indexedItems.js';
+import { listingKeys } from '../shared/projectListing.js';
 import { readServer, withAttachments } from './attachmentItems.js';
 import { CLEARED_CLAIM, clearingClaim, takenOverRemoval } from './release.js';
 import { fencedUpdate } from './fencedUpdate.js';
@@ -7,7 +8,7 @@ import { invalidStateMessage } from './refusals.js';
 import { readInstance } from './readInstance.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
 import { allows, authorize } from '../shared/policy.js';
-import { isVisibleTo, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
+import { isVisibleTo, requestOf, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
@@ -32,7 +33,8 @@ export interface ServerPage {
 
 /**
  * A project's servers (or, with `allProjects`, every project's: admins' all_tenants), newest
- * first, from the project index or the sharded all-servers index (Queries, never a Scan). The
+ * first, from the project index (its one partition, or its listing partitions when spread) or the
+ * sharded all-servers index (Queries, never a Scan). The
  * marker is a server id, as in Nova: its creation time positions the page.
  */
 export async function listServers(
@@ -54,7 +56,8 @@ export async function listServers(
   const sources = q.allProjects
     ? Array.from({ length: SERVER_SHARDS }, (_, shard) =>
       indexPages(table, INDEX_ALL_SERVERS, 'gsi2pk', 'gsi1sk', `SERVERS#${shard}`, after, q.limit))
-    : [indexPages(table, INDEX_BY_PROJECT, 'gsi1pk', 'gsi1sk', `PROJECT#${projectId}`, after, q.limit)];
+    // A project's one partition, or each of its listing partitions (projectListing.ts), merged the same way.
+    : listingKeys(table, 'PROJECT', projectId).map((pk) => indexPages(table, INDEX_BY_PROJECT, 'gsi1pk', 'gsi1sk', pk, after, q.limit));
   const entries = newestFirst(sources);
   for (;;) {
     // The index holds keys only (indexedItems.ts): the servers themselves are read a batch at a
@@ -195,7 +198,7 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     }));
     // The live claim and every claim it had taken over are superseded now: each ends once.
     const before = out.Attributes as Instance | undefined;
-    for (const superseded of [before?.claim, ...takenOverClaims(before)]) {
+    for (const superseded of [before?.claim && requestOf(before.claim, before), ...takenOverClaims(before)]) {
       if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
     }
     // Their records, each under a name the reset could not know before its write: removed after

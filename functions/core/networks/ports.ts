@@ -11,6 +11,7 @@ import {
   invalidInput, networkKeys, networkNotFound, nowIso, type FixedIp, type Network, type Port, type Subnet,
 } from './model.js';
 import { getItem } from './store.js';
+import { listingKeyOf, listingKeys } from '../shared/projectListing.js';
 
 // A port's life on its PORT# item. Made in steps, each one conditional write: the item
 // (`creating`, with a lease on the sweeper's index), its membership of the network, its
@@ -60,8 +61,8 @@ export function macFor(portId: string): string {
   return `fa:16:3e:${[h[0]!, h[1]!, h[2]!].map((b) => b.toString(16).padStart(2, '0')).join(':')}`;
 }
 
-const portIndexes = (id: string, projectId: string, created: string) => ({
-  gsi1pk: `PORTS#${projectId}`, gsi1sk: `${created}#${id}`,
+const portIndexes = (table: Table, id: string, projectId: string, created: string) => ({
+  gsi1pk: listingKeyOf(table, 'PORTS', projectId, id), gsi1sk: `${created}#${id}`,
   gsi2pk: `PORTS#${shardOf(id, PORT_INDEX_SHARDS)}`, gsi2sk: `${created}#${id}`,
 });
 export const PORT_INDEX_SHARDS = SERVER_SHARDS;
@@ -111,7 +112,7 @@ export async function createPort(table: Table, spec: PortSpec): Promise<Port> {
     try {
       await table.db.send(new PutCommand({
         TableName: table.name,
-        Item: { ...keys.port(spec.id), ...item, leaseShard: leaseShardOf(spec.id), ...portIndexes(spec.id, spec.projectId, created) },
+        Item: { ...keys.port(spec.id), ...item, leaseShard: leaseShardOf(spec.id), ...portIndexes(table, spec.id, spec.projectId, created) },
         ConditionExpression: 'attribute_not_exists(pk)', ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
       }));
       break;
@@ -381,8 +382,9 @@ export function portRefusal(id: string, held: { status: string; doomed?: boolean
 export async function listPorts(table: Table, asker: { projectId: string; isAdmin: boolean }): Promise<Port[]> {
   const partitions = asker.isAdmin
     ? Array.from({ length: PORT_INDEX_SHARDS }, (_, n) => ({ index: INDEX_ALL_SERVERS, key: 'gsi2pk', value: `PORTS#${n}` }))
-    : [{ index: INDEX_BY_PROJECT, key: 'gsi1pk', value: `PORTS#${asker.projectId}` }];
-  // The partitions side by side: an administrator's list reads every one of PORT_INDEX_SHARDS.
+    : listingKeys(table, 'PORTS', asker.projectId).map((value) => ({ index: INDEX_BY_PROJECT, key: 'gsi1pk', value }));
+  // The partitions side by side: an administrator's list reads every one of PORT_INDEX_SHARDS, a
+  // project's its listing partitions (one, unless the project is spread: projectListing.ts).
   const byPartition = await Promise.all(partitions.map(async (p) => {
     const ports: Port[] = [];
     let start: Record<string, unknown> | undefined;

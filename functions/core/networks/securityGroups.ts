@@ -2,6 +2,7 @@ import { DeleteCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb'
 import { Conflict } from '../shared/errors.js';
 import { derivedUuid } from '../shared/ids.js';
 import { INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, usedPlaceholders, type Table } from '../shared/table.js';
+import { listingKeys } from '../shared/projectListing.js';
 import { queryIndexedItems } from '../shared/indexedItems.js';
 import {
   networkKeys, nowIso, RULE_PARTITION, ruleNotFound, SECURITY_GROUP_PARTITION, securityGroupNotFound, type Asker, type Port,
@@ -141,19 +142,22 @@ export async function updateGroup(
   }
 }
 
-/** The project's ports, from its port index (for a group's in-use check). */
+/** The project's ports, from its port index, every listing partition of it (for a group's in-use check). */
 export async function projectPorts(table: Table, projectId: string): Promise<Port[]> {
-  const ports: Port[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await queryIndexedItems<Port>(table, {
-      IndexName: INDEX_BY_PROJECT, KeyConditionExpression: 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': `PORTS#${projectId}` }, ExclusiveStartKey: start,
-    });
-    ports.push(...out.items);
-    start = out.next;
-  } while (start);
-  return ports;
+  const byPartition = await Promise.all(listingKeys(table, 'PORTS', projectId).map(async (pk) => {
+    const ports: Port[] = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const out = await queryIndexedItems<Port>(table, {
+        IndexName: INDEX_BY_PROJECT, KeyConditionExpression: 'gsi1pk = :pk',
+        ExpressionAttributeValues: { ':pk': pk }, ExclusiveStartKey: start,
+      });
+      ports.push(...out.items);
+      start = out.next;
+    } while (start);
+    return ports;
+  }));
+  return byPartition.flat();
 }
 
 /**
