@@ -1,6 +1,9 @@
+import { GetItemCommand, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { pathToFileURL } from 'node:url';
 import { readInstance } from '../functions/core/compute/readInstance.js';
 import { readHosts, seedHosts, setHostService } from '../functions/core/placement/hosts.js';
+import { keys } from '../functions/core/shared/table.js';
+import { valueSize } from './billing.js';
 import { refused, startMeteredHarness, type Billed, type MeteredHarness } from './writeUnits.js';
 
 // A server after each kind of move, beside one never moved (issue 23: every server item on the
@@ -96,17 +99,68 @@ export async function billMovedServer(m: MeteredHarness, kind: Move): Promise<Mo
   };
 }
 
-/**
- * A server waiting for its confirm (VERIFY_RESIZE) after a resize or a cold migration: its item
- * at rest, and the confirm's write units end to end (its claim is billed on that item).
- */
-export async function billWaitingServer(m: MeteredHarness, kind: 'resize' | 'migration'): Promise<{ restingBytes: number; confirm: Billed }> {
+/** What a waiting server's item holds of its move, by attribute (bytes by DynamoDB's rules). */
+export const WAITING_LEFTOVERS = ['pendingMove', 'oldFlavorId', 'preResizeVmState', 'allocation.previous'] as const;
+
+export interface WaitingServer {
+  /** The item at rest while it waits (VERIFY_RESIZE). */
+  readonly restingBytes: number;
+  /** The item while its confirm's claim holds it (admitted, not yet taken up). */
+  readonly claimedBytes: number;
+  /** What the item holds of the move: bytes of each attribute in WAITING_LEFTOVERS it has. */
+  readonly heldBy: Record<string, number>;
+  /** A confirm and a revert, end to end, each on a server of its own waiting the same way. */
+  readonly confirm: Billed;
+  readonly revert: Billed;
+  /** A second confirm refused while the first holds the claim. */
+  readonly refusal: Billed;
+}
+
+async function waitingServer(m: MeteredHarness, kind: 'resize' | 'migration'): Promise<string> {
   const { id } = await m.server();
   await m.billed('POST', `/servers/${id}/os-volume_attachments`, { volumeAttachment: { volumeId: await m.volume() } });
   if (kind === 'resize') await m.billed('POST', `/servers/${id}/action`, { resize: { flavorRef: '2' } });
   else await act(m, ADMIN, id, { migrate: null });
+  return id;
+}
+
+async function attributeBytes(m: MeteredHarness, id: string): Promise<Record<string, number>> {
+  const out = await m.h.emulators.dynamodb.send(new GetItemCommand({
+    TableName: m.h.emulators.tableName, Key: { pk: { S: keys.instance(id).pk }, sk: { S: keys.instance(id).sk } }, ConsistentRead: true,
+  }));
+  const item = out.Item ?? {};
+  // A nested attribute also takes its map entry's byte: what the item would lose without it.
+  const sized = (name: string, v: AttributeValue | undefined) => (v
+    ? { [name]: Buffer.byteLength(name.split('.').pop()!) + valueSize(v) + (name.includes('.') ? 1 : 0) } : {});
+  return Object.assign({}, ...WAITING_LEFTOVERS.map((name) => (name === 'allocation.previous'
+    ? sized(name, item.allocation?.M?.previous) : sized(name, item[name]))));
+}
+
+/**
+ * A server waiting for its confirm (VERIFY_RESIZE) after a resize or a cold migration: its item
+ * at rest and claimed by its confirm, what of the move it holds, and the confirm's, the revert's
+ * and a refused confirm's write units end to end (each claim is billed on that item).
+ */
+export async function billWaitingServer(m: MeteredHarness, kind: 'resize' | 'migration'): Promise<WaitingServer> {
+  const id = await waitingServer(m, kind);
   const restingBytes = await m.itemBytes(id);
-  return { restingBytes, confirm: await m.billed('POST', `/servers/${id}/action`, { confirmResize: null }) };
+  const heldBy = await attributeBytes(m, id);
+  const admitted = await m.billedAlone('POST', `/servers/${id}/action`, { confirmResize: null });
+  if (admitted.status !== 204) throw new Error(`confirm answered ${admitted.status}`);
+  const claimedBytes = await m.itemBytes(id);
+  const refusal = await m.billedAlone('POST', `/servers/${id}/action`, { confirmResize: null });
+  await m.h.drain();
+  // Each server deleted once measured: the project's quota (Nova's default, 10) holds them all.
+  await m.billed('DELETE', `/servers/${id}`);
+  const ended = async (body: unknown) => {
+    const other = await waitingServer(m, kind);
+    const bill = await m.billed('POST', `/servers/${other}/action`, body);
+    await m.billed('DELETE', `/servers/${other}`);
+    return bill;
+  };
+  const confirm = await ended({ confirmResize: null });
+  const revert = await ended({ revertResize: null });
+  return { restingBytes, claimedBytes, heldBy, confirm, revert, refusal };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -118,10 +172,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       console.log(`${kind.padEnd(21)} ${String(s.restingBytes).padEnd(13)} ${String(s.refusal.claimedBytes).padEnd(13)} `
         + `${`${s.reboot.total} (table ${s.reboot.table})`.padEnd(15)} ${String(s.refusal.total).padEnd(8)} ${s.leftovers.join(', ') || '-'}`);
     }
-    console.log('\nwaiting for its confirm  item at rest  confirm (units)');
+    console.log('\nwaiting for its confirm  item at rest  claimed item  confirm (units)  revert (units)  refusal  held of the move (bytes)');
     for (const kind of ['resize', 'migration'] as const) {
       const w = await billWaitingServer(m, kind);
-      console.log(`${`after a ${kind}`.padEnd(24)} ${String(w.restingBytes).padEnd(13)} ${w.confirm.total} (table ${w.confirm.table})`);
+      console.log(`${`after a ${kind}`.padEnd(24)} ${String(w.restingBytes).padEnd(13)} ${String(w.claimedBytes).padEnd(13)} `
+        + `${`${w.confirm.total} (table ${w.confirm.table})`.padEnd(16)} ${`${w.revert.total} (table ${w.revert.table})`.padEnd(15)} `
+        + `${`${w.refusal.total} (${w.refusal.status})`.padEnd(8)} ${Object.entries(w.heldBy).map(([k, n]) => `${k} ${n}`).join(', ')}`);
     }
   } finally {
     await m.stop();
