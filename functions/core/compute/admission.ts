@@ -262,10 +262,8 @@ export async function createServer(deps: AdmissionDeps, req: CreateRequest): Pro
     flavorId: req.flavorRef, imageId: req.imageRef, locked: false, version: 1, created, updated: created,
     metadata: {}, tags: [], ...req.fields,
     reservationId: req.reservationId ?? reservationIdFor(req.requestId), launchIndex: req.launchIndex ?? 0,
-    claim: {
-      requestId: req.requestId, op: 'create', userId: req.caller.userId, projectId: req.caller.projectId,
-      params, claimedAt: now,
-    },
+    // The requester's project is the server's own (Claim.projectId).
+    claim: { requestId: req.requestId, op: 'create', userId: req.caller.userId, params, claimedAt: now },
     leaseUntil: now + deps.claimLeaseMs,
     volumes: {}, ports,
   };

@@ -96,8 +96,9 @@ export async function claimInstance(table: Table, req: ClaimRequest): Promise<Cl
   // the rest of the write; DynamoDB evaluates both forms alike.
   const condition = taskStateAlternatives.map((alternative) => [...required, alternative].join(' AND ')).join(' OR ');
 
+  // A member's project is conditioned equal to the server's above: kept only for an administrator (Claim.projectId).
   const claim: Claim = {
-    requestId: req.requestId, op: req.op, userId: req.caller.userId, projectId: req.caller.projectId,
+    requestId: req.requestId, op: req.op, userId: req.caller.userId, ...(req.caller.isAdmin ? { projectId: req.caller.projectId } : {}),
     params: req.params ?? {}, claimedAt: req.now,
   };
   const sets = [

@@ -29,7 +29,12 @@ export interface Claim {
   readonly requestId: string;
   readonly op: OperationName;
   readonly userId: string;
-  readonly projectId: string;
+  /**
+   * The requester's project, kept only when it is not the server's own (an administrator's
+   * request): a member's claim is conditioned on the server's project, so it would repeat it, and
+   * those bytes decide whether a claimed server item passes 1 KB (docs/write-units.md).
+   */
+  readonly projectId?: string;
   readonly params: Record<string, unknown>;
   /** When admission claimed it: the instance action's start time. */
   readonly claimedAt: number;
@@ -40,6 +45,10 @@ export interface Claim {
   /** When the runner's lease ends: a redelivery after that may take the work over. */
   readonly runUntil?: number;
 }
+
+/** A stored claim as the request it stands for: its requester's project is the server's unless kept. */
+export const requestOf = (claim: Claim, instance: Pick<Instance, 'projectId'>): Claim & { readonly projectId: string } =>
+  ({ ...claim, projectId: claim.projectId ?? instance.projectId });
 
 export interface Instance {
   readonly id: string;
@@ -272,7 +281,7 @@ export function takenOverAttributes(instance: Instance | undefined): string[] {
  * those kept under attributes of their own, and on items the previous versions wrote, their
  * `takenOver` list and `preempted` map (the latest, whole).
  */
-export function takenOverClaims(instance: Instance | undefined): Claim[] {
+export function takenOverClaims(instance: Instance | undefined): (Claim & { readonly projectId: string })[] {
   const byRequest = new Map<string, Claim>();
   for (const claim of instance?.takenOver ?? []) byRequest.set(claim.requestId, claim);
   const latest = instance?.preempted;
@@ -282,5 +291,5 @@ export function takenOverClaims(instance: Instance | undefined): Claim[] {
     .filter((claim): claim is Claim => !!claim)
     .sort((a, b) => a.claimedAt - b.claimedAt);
   for (const claim of own) byRequest.set(claim.requestId, claim);
-  return [...byRequest.values()];
+  return [...byRequest.values()].map((claim) => requestOf(claim, instance!));
 }

@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { operationRow, type OperationName } from './catalogue.js';
-import { takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
+import { requestOf, takenOverClaims, type Claim, type Instance, type Outcome } from './instance.js';
 import { readRun } from './runs.js';
 import { isConditionFailure, keys, queryInstanceItems, type Table } from '../shared/table.js';
 
@@ -87,9 +87,9 @@ export async function finishAction(
 }
 
 /** The action a live claim stands for (its event once a worker took it up). */
-function fromClaim(instanceId: string, c: Claim): InstanceAction {
+function fromClaim(instance: Instance, c: Claim): InstanceAction {
   return {
-    instanceId, requestId: c.requestId, action: operationRow(c.op).action, userId: c.userId, projectId: c.projectId,
+    instanceId: instance.id, requestId: c.requestId, action: operationRow(c.op).action, userId: c.userId, projectId: requestOf(c, instance).projectId,
     startTime: new Date(c.claimedAt).toISOString(),
     ...(c.eventStart ? { event: eventName(c.op), eventStart: c.eventStart } : {}),
   };
@@ -115,8 +115,8 @@ function fromOutcome(instance: Instance, o: Outcome): InstanceAction | undefined
 /** The actions the instance item itself carries: the running one, those it took over, the last ended one. */
 function actionsOnInstance(instance: Instance): InstanceAction[] {
   const found: InstanceAction[] = [];
-  if (instance.claim) found.push(fromClaim(instance.id, instance.claim));
-  for (const claim of takenOverClaims(instance)) found.push(fromClaim(instance.id, claim));
+  if (instance.claim) found.push(fromClaim(instance, instance.claim));
+  for (const claim of takenOverClaims(instance)) found.push(fromClaim(instance, claim));
   const last = instance.lastOutcome && fromOutcome(instance, instance.lastOutcome);
   if (last) found.push(last);
   return found;

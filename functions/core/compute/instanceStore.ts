@@ -8,7 +8,7 @@ import { invalidStateMessage } from './refusals.js';
 import { readInstance } from './readInstance.js';
 import { BadRequest, Conflict, Forbidden, NotFound } from '../shared/errors.js';
 import { allows, authorize } from '../shared/policy.js';
-import { isVisibleTo, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
+import { isVisibleTo, requestOf, takenOverAttributes, takenOverClaims, type Caller, type Instance } from './instance.js';
 import { abandonSuperseded } from './settle.js';
 import type { VmState } from './states.js';
 import {
@@ -198,7 +198,7 @@ export async function resetState(table: Table, caller: Caller, instanceId: strin
     }));
     // The live claim and every claim it had taken over are superseded now: each ends once.
     const before = out.Attributes as Instance | undefined;
-    for (const superseded of [before?.claim, ...takenOverClaims(before)]) {
+    for (const superseded of [before?.claim && requestOf(before.claim, before), ...takenOverClaims(before)]) {
       if (superseded) await abandonSuperseded(table, instanceId, superseded, Date.now());
     }
     // Their records, each under a name the reset could not know before its write: removed after

@@ -15,7 +15,9 @@ export type Result =
   | { readonly ok: false; readonly message: string; readonly code?: number };
 
 /** The request a claim or a queued message stands for. */
-export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId' | 'projectId'> & {
+export type ClaimRef = Pick<Claim, 'requestId' | 'op' | 'params' | 'userId'> & {
+  /** The requester's project (a stored claim's, filled in by `requestOf`). */
+  readonly projectId: string;
   readonly claimedAt?: number;
   readonly eventStart?: string;
 };

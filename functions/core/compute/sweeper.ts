@@ -1,7 +1,7 @@
 import { QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { Ports, readAttachable, reclaimExpired, Volumes, type AttachableKind } from '../shared/attachables.js';
 import { readInstance } from './readInstance.js';
-import { claimLeaseEnd } from './instance.js';
+import { claimLeaseEnd, requestOf } from './instance.js';
 import { settleOperation } from './settle.js';
 import { endExpiredExtend } from '../volumes/volumes.js';
 import type { Volume } from '../volumes/volume.js';
@@ -75,7 +75,7 @@ async function expire(table: Table, instanceId: string, now: number): Promise<bo
   const leaseEnd = claimLeaseEnd(instance);
   if (!instance?.claim || leaseEnd === undefined || leaseEnd >= now) return false;
   return settleOperation(table, {
-    instance, claim: instance.claim, token: instance.version, now, onlyIfLeaseBefore: now,
+    instance, claim: requestOf(instance.claim, instance), token: instance.version, now, onlyIfLeaseBefore: now,
     result: { ok: false, message: `Lease expired: operation ${instance.claim.op} (${instance.claim.requestId}) made no progress` },
   });
 }
