@@ -1,11 +1,14 @@
 import { DeleteCommand, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Table } from '../../shared/table.js';
+import { drainSlices } from './slices.js';
 
 // Nova's quota limits (nova/quota.py, nova/conf/quota.py), kept as Nova's DbQuotaDriver keeps
 // them: a default per resource, the `default` quota class overriding it, a project's own limit
 // overriding both. Each is one small item (QUOTACLASS#<name>, QUOTA#<project>) whose attributes
 // are the resources set there; -1 is unlimited. Limits change seldom and are read before a
-// charge (usage.ts), which computes its bound from them.
+// charge (usage.ts), which computes its bound from them. A change of a spread project's limits
+// (its own, or the default class's it may inherit) drains its usage slices back into its counters
+// once written (slices.ts), so that room taken under the old limits admits no create after.
 
 /** Nova's resources with their configured defaults; the nova-network ones have none (-1). */
 export const QUOTA_DEFAULTS = {
@@ -67,10 +70,18 @@ async function setLimits(table: Table, key: Record<string, string>, values: Part
   }));
 }
 
-export const setProjectLimits = (table: Table, projectId: string, values: Partial<Limits>) => setLimits(table, projectKey(projectId), values);
-export const setClassLimits = (table: Table, name: string, values: Partial<Limits>) => setLimits(table, classKey(name), values);
+export async function setProjectLimits(table: Table, projectId: string, values: Partial<Limits>): Promise<void> {
+  await setLimits(table, projectKey(projectId), values);
+  await drainSlices(table, projectId);
+}
+
+export async function setClassLimits(table: Table, name: string, values: Partial<Limits>): Promise<void> {
+  await setLimits(table, classKey(name), values);
+  if (name === DEFAULT_CLASS) for (const projectId of Object.keys(table.spreads ?? {})) await drainSlices(table, projectId);
+}
 
 /** Nova's quota-set delete: the project goes back to the class's limits. */
 export async function deleteProjectLimits(table: Table, projectId: string): Promise<void> {
   await table.db.send(new DeleteCommand({ TableName: table.name, Key: projectKey(projectId) }));
+  await drainSlices(table, projectId);
 }

@@ -4,6 +4,7 @@ import { cancellationCodes } from '../../shared/fencedPut.js';
 import { isConditionFailure, keys, type Table } from '../../shared/table.js';
 import { chargedAmong, chargeKey, readCharge, readCharges, usageKey, type Charge, type Counted } from './charges.js';
 import { projectLimits, type Limits } from './limits.js';
+import { chargeFromSlices, giveBackToSlice, readSlicedUsage, slicesOf } from './slices.js';
 
 // A project's compute usage (instances, cores, ram) as three counters on one small item, charged
 // at admission with ONE transaction per create request: the counters' `ADD instances :n, cores :c,
@@ -29,6 +30,10 @@ import { projectLimits, type Limits } from './limits.js';
 // whose server is gone without giving back (a delete that died after its release) is settled from
 // the instance items once older than the lease: when a create would be refused and when usage is
 // shown, so a count never leaks for longer than it takes to need it.
+//
+// A project the operator spread over usage slices (projectSpread.ts) is charged from an escrow of
+// room its slices took from the counters (slices.ts), so that its creates and deletes do not all
+// write the counters item; every other project is charged exactly as above.
 
 export interface Usage {
   readonly instances: number;
@@ -51,6 +56,7 @@ const SERVERS_PER_TRANSACTION = 99;
 const ATTEMPTS = 16;
 
 export async function readUsage(table: Table, projectId: string): Promise<Usage> {
+  if (slicesOf(table, projectId) > 1) return readSlicedUsage(table, projectId);
   const out = await table.db.send(new GetCommand({
     TableName: table.name, Key: usageKey(projectId), ConsistentRead: true, ProjectionExpression: CHARGED.join(', '),
   }));
@@ -149,13 +155,16 @@ export async function chargeServers(
 ): Promise<number> {
   const limits = await projectLimits(deps.table, projectId);
   const unit = per(size);
+  const spread = slicesOf(deps.table, projectId) > 1;
   let count = serverIds.length;
   let charged = 0;
   let settled = false;
   for (let attempt = 1; charged < count; attempt++) {
     if (attempt > ATTEMPTS) throw new ServiceUnavailable('The project\'s quota usage is busy: try again.');
     const together = serverIds.slice(charged, Math.min(count, charged + SERVERS_PER_TRANSACTION));
-    const outcome = await chargeTogether(deps.table, projectId, together, size, limits, now, charged === 0 ? serverIds[0] : undefined);
+    const outcome = spread
+      ? fromSlices(await chargeFromSlices(deps.table, projectId, together, unit, limits, now))
+      : await chargeTogether(deps.table, projectId, together, size, limits, now, charged === 0 ? serverIds[0] : undefined);
     if (outcome === 'done') {
       charged += together.length;
       continue;
@@ -200,6 +209,9 @@ export async function chargeServers(
   return count;
 }
 
+/** A spread charge's outcome as an ordinary one's: its charge there already, or no room, is a refusal. */
+const fromSlices = (outcome: 'done' | 'charged' | 'short' | 'conflict'): Outcome => (outcome === 'charged' || outcome === 'short' ? 'refused' : outcome);
+
 /** How many more servers of this size fit in the project's limits. */
 function fitting(usage: Usage, limits: Limits, unit: Record<Charged, number>): number {
   let fit = Number.MAX_SAFE_INTEGER;
@@ -225,14 +237,21 @@ const decrement = (charge: Counted) => ({ ':minusOne': -1, ':minusCores': -charg
 const DECREMENT = 'ADD #instances :minusOne, #coresTotal :minusCores, #ramTotal :minusRam';
 const TOTALS = { '#instances': 'instances', '#coresTotal': 'cores', '#ramTotal': 'ram' };
 
-/** The charge item deleted, conditioned on it as read, and the counters down by it: one transaction. */
-async function giveBackItem(table: Table, projectId: string, serverId: string, charge: Counted): Promise<Outcome> {
+/**
+ * The charge item deleted, conditioned on it as read, and the counters down by it: one
+ * transaction. A charge taken from a usage slice gives its room back to that slice instead.
+ */
+async function giveBackItem(table: Table, projectId: string, serverId: string, charge: Charge): Promise<Outcome> {
   try {
+    if (charge.slice !== undefined) {
+      await giveBackToSlice(table, projectId, serverId, { ...charge, slice: charge.slice });
+      return 'done';
+    }
     await table.db.send(new TransactWriteCommand({
       TransactItems: [
         {
           Delete: {
-            TableName: table.name, Key: chargeKey(projectId, serverId),
+            TableName: table.name, Key: { ...chargeKey(projectId, serverId), ...(charge.pk ? { pk: charge.pk } : {}) },
             ConditionExpression: '#cores = :cores AND #ram = :ram AND #at = :at',
             ExpressionAttributeNames: { '#cores': 'cores', '#ram': 'ram', '#at': 'at' },
             ExpressionAttributeValues: { ':cores': charge.cores, ':ram': charge.ram, ':at': charge.at },
