@@ -3,14 +3,15 @@ import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { bundleFunction, ENTRY_FILE, esbuildTarget, filesLoadedAtInit } from '../lib/functionBundle.js';
+import { bundleFunction, ENTRY_FILE, esbuildTarget, filesLoadedAtInit, NODE_FLAGS } from '../lib/functionBundle.js';
 import { DEFAULT_RUNTIME } from '../lib/taskgateFunction.js';
 import { median } from './stats.js';
 
 // `npx tsx bench/coldStart.ts [runs] [handler...]`: each handler built as the stack builds it
 // (lib/functionBundle.ts: esbuild, ESM split into an entry and chunks, minified, source maps,
 // built-ins from process.getBuiltinModule, target the stack's runtime), then its module
-// initialisation timed in `runs` fresh Node processes, each importing the entry once: wall time
+// initialisation timed in `runs` fresh Node processes started with the functions' V8 flags
+// (NODE_FLAGS, which Lambda's node gets through the asset's wrapper), each importing the entry once: wall time
 // and CPU time (steadier on a shared machine), with and without --enable-source-maps (which
 // makes Node read and parse the source maps as the modules load). Prints what a cold start
 // loads (the entry and the chunks it imports statically), the whole asset, the medians, and
@@ -89,8 +90,8 @@ export async function measureColdStarts(runs: number, tick: () => void = () => {
     const { file, ...sizes } = await bundleAsDeployed(handler, out);
     const size = { handler, ...sizes, load: loadavg()[0]! };
     try {
-      const plain = initTimes(file, runs);
-      return { ...size, plain, sourceMaps: initTimes(file, runs, ['--enable-source-maps']) };
+      const plain = initTimes(file, runs, NODE_FLAGS);
+      return { ...size, plain, sourceMaps: initTimes(file, runs, [...NODE_FLAGS, '--enable-source-maps']) };
     } catch (err) {
       // A function that reads its own configuration at load (the EC2 driver's) is sized, not timed.
       const reason = String((err as Error).message).split('\n').reverse().find((l) => /Error\b/.test(l) && l.length < 300) ?? 'failed to load';

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -13,6 +13,26 @@ import { build, type Metafile, type Plugin } from 'esbuild';
 
 /** The file Lambda loads (handler `index.handler`); the chunks it imports sit in chunks/. */
 export const ENTRY_FILE = 'index.mjs';
+
+/**
+ * V8's young generation starts at 1 MB a semi-space and doubles as it fills: loading the API
+ * filled it four times, and each scavenge copied a heap that nearly all survives (docs/costs.md,
+ * "Cold start"). Starting it at 8 MB, no scavenge runs while a function loads. Lambda's own
+ * flags set only its maximum (a twentieth of the memory), and NODE_OPTIONS may not carry this one.
+ */
+export const NODE_FLAGS = ['--min-semi-space-size=8'];
+
+/**
+ * The script Lambda starts the runtime's node through (AWS_LAMBDA_EXEC_WRAPPER, the function's
+ * directory is /var/task): it is handed the runtime's command line and adds NODE_FLAGS after node.
+ */
+export const NODE_WRAPPER_FILE = 'node-flags.sh';
+const NODE_WRAPPER = `#!/bin/sh
+# Lambda's runtime command, node first, with taskgate's V8 flags after node (lib/functionBundle.ts NODE_FLAGS).
+node="$1"
+shift
+exec "$node" ${NODE_FLAGS.join(' ')} "$@"
+`;
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
@@ -51,7 +71,7 @@ const builtinsFromProcess: Plugin = {
   },
 };
 
-/** Builds functions/<handlerDir>/handler.ts into `outdir` (index.mjs, chunks/, source maps); resolves to esbuild's metafile. */
+/** Builds functions/<handlerDir>/handler.ts into `outdir` (index.mjs, chunks/, source maps, the node wrapper); resolves to esbuild's metafile. */
 export async function bundleFunction(handlerDir: string, outdir: string, target: string): Promise<Metafile> {
   const result = await build({
     entryPoints: { index: join(projectRoot, 'functions', handlerDir, 'handler.ts') },
@@ -80,6 +100,7 @@ export async function bundleFunction(handlerDir: string, outdir: string, target:
   for (const file of Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.mjs'))) {
     if (readFileSync(join(projectRoot, file), 'utf8').includes('Dynamic require of "')) throw new Error(`${file} calls require, which an ES module does not have`);
   }
+  writeFileSync(join(outdir, NODE_WRAPPER_FILE), NODE_WRAPPER, { mode: 0o755 });
   return result.metafile;
 }
 

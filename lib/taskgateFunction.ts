@@ -7,7 +7,7 @@ import {
 } from 'aws-cdk-lib/aws-lambda';
 import { LogGroup, RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { esbuildTarget } from './functionBundle.js';
+import { esbuildTarget, NODE_WRAPPER_FILE } from './functionBundle.js';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 const bundler = fileURLToPath(new URL('./functionBundle.ts', import.meta.url));
@@ -92,7 +92,9 @@ export class TaskgateFunction extends Construct {
       // No --enable-source-maps: Node would read and parse the whole map (4 MB for the API) at every
       // cold start, about a third more init CPU (docs/costs.md); the map ships beside the bundle
       // for reading a minified stack trace after the fact.
-      environment: props.environment,
+      // Node starts with taskgate's V8 flags (a young generation that holds the whole load, no
+      // scavenge at init: lib/functionBundle.ts NODE_FLAGS), which NODE_OPTIONS may not carry.
+      environment: { AWS_LAMBDA_EXEC_WRAPPER: `/var/task/${NODE_WRAPPER_FILE}`, ...props.environment },
     });
   }
 }

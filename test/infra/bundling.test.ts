@@ -2,12 +2,12 @@ import { jest } from '@jest/globals';
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { computeRoutesOnFirstUse } from '../../functions/api/computeRoutes.js';
-import { bundleFunction, esbuildTarget, filesLoadedAtInit } from '../../lib/functionBundle.js';
+import { bundleFunction, esbuildTarget, filesLoadedAtInit, NODE_FLAGS, NODE_WRAPPER_FILE } from '../../lib/functionBundle.js';
 import { DEFAULT_RUNTIME } from '../../lib/taskgateFunction.js';
 import { synth } from './synth.js';
 
@@ -22,6 +22,7 @@ afterAll(() => rmSync(outdir, { recursive: true, force: true }));
 
 let bundles: { dir: string; code: string }[];
 let announced: string[];
+let functionEnvironments: Record<string, string>[];
 beforeAll(() => {
   // CDK announces each bundling on stderr; taken here, and checked below, instead of printed.
   announced = [];
@@ -30,7 +31,9 @@ beforeAll(() => {
     return true;
   }) as never);
   try {
-    synth({}, { bundle: true, outdir });
+    const { template } = synth({}, { bundle: true, outdir });
+    functionEnvironments = Object.values(template.findResources('AWS::Lambda::Function'))
+      .map((f) => (f as { Properties: { Environment: { Variables: Record<string, string> } } }).Properties.Environment.Variables);
   } finally {
     stderr.mockRestore();
   }
@@ -235,4 +238,21 @@ it('serves a request from the API bundle (the version document, which needs no A
   expect(version.id).toBe('v2.1');
   // Links carry API Gateway's domain and the stage, as its client sees the URL; never the Host header.
   expect(version.links[0]).toEqual({ rel: 'self', href: 'https://abc123.execute-api.eu-west-1.amazonaws.com/compute/v2.1/' });
+});
+
+it('starts each function\'s node with taskgate\'s V8 flags, through a wrapper in its asset (NODE_OPTIONS may not carry them)', async () => {
+  expect(functionEnvironments.length).toBeGreaterThanOrEqual(4);
+  for (const env of functionEnvironments) expect(env.AWS_LAMBDA_EXEC_WRAPPER).toBe(`/var/task/${NODE_WRAPPER_FILE}`);
+  for (const b of bundles) {
+    const wrapper = join(b.dir, NODE_WRAPPER_FILE);
+    // Executable: Lambda runs it directly (the asset's zip keeps the mode).
+    expect(statSync(wrapper).mode & 0o111).toBe(0o111);
+    // Handed the runtime's command line, node first, it runs node with the flags after it.
+    const { stdout } = await run(wrapper, [process.execPath, '--expose-gc', '-e',
+      'const v8 = require("node:v8"); console.log(JSON.stringify([process.execArgv, v8.getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size]))']);
+    const [execArgv, newSpaceBytes] = JSON.parse(stdout) as [string[], number];
+    expect(execArgv.slice(0, NODE_FLAGS.length + 1)).toEqual([...NODE_FLAGS, '--expose-gc']);
+    // A young generation of 8 MB semi-spaces from the start (V8's default starts at 1 MB).
+    expect(newSpaceBytes).toBeGreaterThanOrEqual(8 * 1024 * 1024);
+  }
 });
