@@ -88,20 +88,35 @@ export function sameItem(a: Item, b: Item): boolean {
 export function writeUnits(shape: TableShape, before: Item | undefined, after: Item | undefined): WriteUnits {
   const table = kb(Math.max(before ? itemSize(before) : 0, after ? itemSize(after) : 0));
   const indexes: Record<string, number> = {};
+  for (const w of indexKeyWrites(shape, before, after)) indexes[w.index] = (indexes[w.index] ?? 0) + w.units;
+  return { table, indexes };
+}
+
+export interface IndexKeyWrite {
+  readonly index: string;
+  /** The index partition key the units land on (the key a DynamoDB partition's limit is about). */
+  readonly key: string;
+  readonly units: number;
+}
+
+/** The same write's index units, by the index partition key each lands on: an entry moved between keys is billed on both. */
+export function indexKeyWrites(shape: TableShape, before: Item | undefined, after: Item | undefined): IndexKeyWrite[] {
+  const writes: IndexKeyWrite[] = [];
   for (const index of shape.indexes) {
     const old = indexEntry(shape, index, before);
     const now = indexEntry(shape, index, after);
-    let units = 0;
+    const on = (entry: Item, units: number) => writes.push({ index: index.name, key: String(Object.values(entry[index.partitionKey.name]!)[0]), units });
     if (old && now) {
       const keyMoved = [index.partitionKey, index.sortKey].some((k) => !sameValue(old[k.name]!, now[k.name]!));
-      if (keyMoved) units = kb(itemSize(old)) + kb(itemSize(now));
-      else if (!sameItem(old, now)) units = kb(Math.max(itemSize(old), itemSize(now)));
+      if (keyMoved) {
+        on(old, kb(itemSize(old)));
+        on(now, kb(itemSize(now)));
+      } else if (!sameItem(old, now)) on(now, kb(Math.max(itemSize(old), itemSize(now))));
     } else if (old || now) {
-      units = kb(itemSize((old ?? now)!));
+      on((old ?? now)!, kb(itemSize((old ?? now)!)));
     }
-    if (units > 0) indexes[index.name] = units;
   }
-  return { table, indexes };
+  return writes;
 }
 
 /** A write whose condition failed: the existing item's size, at least 1 unit; no index is touched. */

@@ -2,7 +2,7 @@ import { GetItemCommand, type DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { isConditionFailure } from '../functions/core/shared/table.js';
-import { refusedWriteUnits, writeUnits, type Item, type TableShape, type WriteUnits } from './billing.js';
+import { indexKeyWrites, refusedWriteUnits, writeUnits, type IndexKeyWrite, type Item, type TableShape, type WriteUnits } from './billing.js';
 
 // What AWS would bill for the requests a piece of code makes, by path (as RequestCounter counts
 // them): a middleware the bench adds to its own clients, never production code's. While
@@ -17,6 +17,8 @@ export interface Bill {
   /** DynamoDB write units: the table's, and each index's. */
   tableWriteUnits: number;
   indexWriteUnits: Record<string, number>;
+  /** The same index units by the index partition key they land on (`<index> <key>`). */
+  indexKeyWriteUnits: Record<string, number>;
   readUnits: number;
   /** SQS requests as billed (64 KB chunks). */
   sqsRequests: number;
@@ -31,7 +33,7 @@ export interface Bill {
 }
 
 export const emptyBill = (): Bill => ({
-  tableWriteUnits: 0, indexWriteUnits: {}, readUnits: 0, sqsRequests: 0, writes: 0,
+  tableWriteUnits: 0, indexWriteUnits: {}, indexKeyWriteUnits: {}, readUnits: 0, sqsRequests: 0, writes: 0,
   emulatorTableWriteUnits: 0, calculatedTableWriteUnits: 0, emulatorIndexWriteUnits: 0, unmetered: 0,
 });
 
@@ -78,11 +80,12 @@ export class CapacityMeter {
     return out.Item as Item | undefined;
   }
 
-  private addWrite(path: string, units: WriteUnits, reported?: ConsumedCapacity) {
+  private addWrite(path: string, units: WriteUnits, reported?: ConsumedCapacity, keyWrites: readonly IndexKeyWrite[] = []) {
     const b = this.bill(path);
     b.writes++;
     b.tableWriteUnits += units.table;
     for (const [name, u] of Object.entries(units.indexes)) b.indexWriteUnits[name] = (b.indexWriteUnits[name] ?? 0) + u;
+    for (const w of keyWrites) b.indexKeyWriteUnits[`${w.index} ${w.key}`] = (b.indexKeyWriteUnits[`${w.index} ${w.key}`] ?? 0) + w.units;
     if (reported) {
       b.calculatedTableWriteUnits += units.table;
       b.emulatorTableWriteUnits += reported.Table?.CapacityUnits ?? reported.CapacityUnits ?? 0;
@@ -116,7 +119,10 @@ export class CapacityMeter {
       throw err;
     }
     const after = await Promise.all(members.map((m) => this.image(m.tableName, m.key)));
-    members.forEach((m, i) => this.addWrite(path, twice(m.writes ? writeUnits(this.shape, before[i], after[i]) : refusedWriteUnits(before[i]))));
+    members.forEach((m, i) => this.addWrite(
+      path, twice(m.writes ? writeUnits(this.shape, before[i], after[i]) : refusedWriteUnits(before[i])), undefined,
+      m.writes ? indexKeyWrites(this.shape, before[i], after[i]).map((w) => ({ ...w, units: 2 * w.units })) : [],
+    ));
     return out;
   }
 
@@ -150,7 +156,7 @@ export class CapacityMeter {
         throw err;
       }
       const after = await this.image(input.TableName!, key);
-      this.addWrite(path, writeUnits(this.shape, before, after), (out.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity ?? {});
+      this.addWrite(path, writeUnits(this.shape, before, after), (out.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity ?? {}, indexKeyWrites(this.shape, before, after));
       return out;
     }, { step: 'initialize', name: `taskgateCapacityMeter-${path}`, override: true });
     return client;

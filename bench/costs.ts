@@ -37,10 +37,14 @@ const PATHS = ['api', 'compute', 'esm'] as const;
 const hex = () => crypto.randomUUID().replaceAll('-', '');
 
 function add(a: Bill, b: Bill): Bill {
-  const indexWriteUnits = { ...a.indexWriteUnits };
-  for (const [k, v] of Object.entries(b.indexWriteUnits)) indexWriteUnits[k] = (indexWriteUnits[k] ?? 0) + v;
+  const summed = (x: Record<string, number>, y: Record<string, number>) => {
+    const sum = { ...x };
+    for (const [k, v] of Object.entries(y)) sum[k] = (sum[k] ?? 0) + v;
+    return sum;
+  };
   return {
-    tableWriteUnits: a.tableWriteUnits + b.tableWriteUnits, indexWriteUnits, readUnits: a.readUnits + b.readUnits,
+    tableWriteUnits: a.tableWriteUnits + b.tableWriteUnits, readUnits: a.readUnits + b.readUnits,
+    indexWriteUnits: summed(a.indexWriteUnits, b.indexWriteUnits), indexKeyWriteUnits: summed(a.indexKeyWriteUnits, b.indexKeyWriteUnits),
     sqsRequests: a.sqsRequests + b.sqsRequests, writes: a.writes + b.writes, unmetered: a.unmetered + b.unmetered,
     emulatorTableWriteUnits: a.emulatorTableWriteUnits + b.emulatorTableWriteUnits,
     calculatedTableWriteUnits: a.calculatedTableWriteUnits + b.calculatedTableWriteUnits,

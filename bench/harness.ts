@@ -12,6 +12,7 @@ import { NoauthIdentityProvider } from '../functions/core/identity/noauth.js';
 import { sqsOperationQueue } from '../functions/core/compute/queue.js';
 import { SimulatedDriver } from '../functions/core/compute/simulatedDriver.js';
 import { makeTable, TABLE_DEFINITION, type Table } from '../functions/core/shared/table.js';
+import type { ProjectSpreads } from '../functions/core/shared/projectSpread.js';
 import { CREDENTIALS, REGION, startEmulators, type Emulators } from '../local/emulators.js';
 import { startEventSourceMapping, type EventSourceMapping } from '../local/eventSourceMapping.js';
 import { lambdaContext } from '../local/lambdaContext.js';
@@ -80,6 +81,8 @@ export async function startHarness(opts: {
   emulatorThread?: boolean;
   /** Given every DynamoDB client the harness makes, before use (a test's write meter). */
   dynamodbClient?: (client: DynamoDBClient) => void;
+  /** The projects whose writes are spread (TASKGATE_PROJECT_SPREAD): none by default. */
+  projectSpreads?: ProjectSpreads;
 }): Promise<Harness> {
   const thread = opts.emulatorThread ? await startEmulatorThread() : undefined;
   const started = await startEmulators({
@@ -98,7 +101,7 @@ export async function startHarness(opts: {
     const client = timeline.time(meter.meterDynamoDB(countRequests(new DynamoDBClient({ endpoint: emulators.dynamodbEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path), path);
     clients.push(client);
     opts.dynamodbClient?.(client);
-    return makeTable(emulators.tableName, client);
+    return makeTable(emulators.tableName, client, opts.projectSpreads);
   };
   const sqs = (path: string) => {
     const client = timeline.time(meter.meterSqs(countRequests(new SQSClient({ endpoint: emulators.sqsEndpoint, region: REGION, credentials: CREDENTIALS }), counter, path), path), path);

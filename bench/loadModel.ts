@@ -35,3 +35,32 @@ export function indexLoad(
     return { index, keys, unitsPerKey, headroom: unitsPerKey === 0 ? Number.POSITIVE_INFINITY : PARTITION_KEY_WRITE_UNITS / unitsPerKey };
   });
 }
+
+/**
+ * An operation's byProject units by what the keys list, from its units by key (`byProject
+ * PROJECT3#<project>`: its servers'; `PORTS…`: its ports'), the partition number dropped.
+ */
+export function listingUnitsByKind(keyUnits: Record<string, number>): Record<string, number> {
+  const byKind: Record<string, number> = {};
+  for (const [key, units] of Object.entries(keyUnits)) {
+    const kind = /^byProject ([A-Z]+)\d*#/.exec(key)?.[1];
+    if (kind) byKind[kind] = (byKind[kind] ?? 0) + units;
+  }
+  return byKind;
+}
+
+/**
+ * One project spread over `partitions` listing partitions (functions/core/shared/projectListing.ts):
+ * each kind's entries (its servers', its ports') over that many keys, evenly by their ids' hash,
+ * so the busiest key of each kind takes its kind's units a second over `partitions`.
+ */
+export function spreadListingLoad(
+  unitsByKind: Record<string, Record<string, number>>, mix: Record<string, number>, perSecond: number, partitions: number,
+): IndexLoad[] {
+  const kinds = [...new Set(Object.values(unitsByKind).flatMap((k) => Object.keys(k)))].sort();
+  return kinds.map((kind) => {
+    const units = Object.entries(mix).reduce((sum, [op, share]) => sum + share * perSecond * (unitsByKind[op]?.[kind] ?? 0), 0);
+    const unitsPerKey = units / partitions;
+    return { index: `${INDEX_BY_PROJECT} ${kind}`, keys: partitions, unitsPerKey, headroom: unitsPerKey === 0 ? Number.POSITIVE_INFINITY : PARTITION_KEY_WRITE_UNITS / unitsPerKey };
+  });
+}

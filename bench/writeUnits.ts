@@ -2,6 +2,7 @@ import { GetItemCommand } from '@aws-sdk/client-dynamodb';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { pathToFileURL } from 'node:url';
 import { cachedFlavors } from '../functions/core/compute/flavors.js';
+import { readInstance } from '../functions/core/compute/readInstance.js';
 import { DEFAULT_IMAGES } from '../functions/core/images/image.js';
 import { findImageToBoot } from '../functions/core/images/store.js';
 import { cachedNetworks } from '../functions/core/networks/networks.js';
@@ -11,7 +12,8 @@ import { DEFAULT_TYPE } from '../functions/core/volumes/types.js';
 import { itemSize, type Item } from './billing.js';
 import { writeUnitsOf, type Bill } from './capacityMeter.js';
 import { startHarness, type Harness } from './harness.js';
-import { indexLoad } from './loadModel.js';
+import type { ProjectSpread } from '../functions/core/shared/projectSpread.js';
+import { indexLoad, listingUnitsByKind, spreadListingLoad } from './loadModel.js';
 
 // Write units per operation, end to end (admission, take-up, checkpoints, release, the action's
 // record, every index), as DynamoDB bills them (capacityMeter.ts, from AWS's rules in
@@ -25,6 +27,8 @@ export interface Billed {
   readonly total: number;
   readonly table: number;
   readonly indexes: Record<string, number>;
+  /** The index units by the index partition key they land on (`<index> <key>`). */
+  readonly keys: Record<string, number>;
   readonly status: number;
   readonly body: any;
   /** A refusal: the size of the server item it was refused by, by DynamoDB's rules (bytes). */
@@ -52,21 +56,25 @@ const IMAGE = DEFAULT_IMAGES[0]!.id;
 
 const summed = (bills: Bill[]) => {
   const indexes: Record<string, number> = {};
+  const keys: Record<string, number> = {};
   for (const b of bills) for (const [name, n] of Object.entries(b.indexWriteUnits)) indexes[name] = (indexes[name] ?? 0) + n;
+  for (const b of bills) for (const [key, n] of Object.entries(b.indexKeyWriteUnits)) keys[key] = (keys[key] ?? 0) + n;
   return {
+    keys,
     total: bills.reduce((sum, b) => sum + writeUnitsOf(b), 0),
     table: bills.reduce((sum, b) => sum + b.tableWriteUnits, 0),
     indexes,
   };
 };
 
-export async function startMeteredHarness(dynamodbEndpoint?: string): Promise<MeteredHarness> {
-  const h = await startHarness({ workMs: 0, dynamodbEndpoint });
+/** `spread`: the metered project's (TASKGATE_PROJECT_SPREAD's entry for it); unset, an ordinary project. */
+export async function startMeteredHarness(dynamodbEndpoint?: string, spread?: ProjectSpread): Promise<MeteredHarness> {
+  const projectId = hex();
+  const h = await startHarness({ workMs: 0, dynamodbEndpoint, ...(spread ? { projectSpreads: { [projectId]: spread } } : {}) });
   // Caches a running API holds (flavors, networks, images): the steady state is what is billed.
   await cachedFlavors(h.table('setup'));
   await cachedNetworks(h.table('setup'));
   await findImageToBoot(h.table('setup'), IMAGE);
-  const projectId = hex();
   const token = `${hex()}:${projectId}`;
 
   const request = async (method: string, path: string, body: unknown, drain: boolean): Promise<Billed> => {
@@ -148,7 +156,33 @@ export const LOAD_MIXES: Record<string, Record<string, number>> = {
   resizes: { resize: 1 },
   mixed: { reboot: 0.7, resize: 0.1, create: 0.1, delete: 0.1 },
   creates: { create: 1 },
+  churn: { create: 0.5, delete: 0.5 },
 };
+
+/** The listing partitions a project needs for 10,000 creates plus deletes a second: 10,000 / 16 = 625 units a key (x1.6). */
+export const SPREAD_LISTING_PARTITIONS = 16;
+
+export interface SpreadBills {
+  readonly m: MeteredHarness;
+  readonly server: string;
+  /** The port the server was made with. */
+  readonly ports: string[];
+  readonly create: Billed;
+  readonly delete: Billed;
+}
+
+/** A create (with its port) and its delete in a project spread over `listingPartitions`, billed by index key. */
+export async function billSpreadCreateAndDelete(listingPartitions = SPREAD_LISTING_PARTITIONS): Promise<SpreadBills> {
+  const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT, { listingPartitions, usageSlices: 1 });
+  try {
+    const { id, create } = await m.server();
+    const ports = Object.keys((await readInstance(m.h.table('setup'), id))?.ports ?? {});
+    return { m, server: id, ports, create, delete: await m.billed('DELETE', `/servers/${id}`) };
+  } catch (err) {
+    await m.stop();
+    throw err;
+  }
+}
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT);
@@ -170,5 +204,18 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
   } finally {
     await m.stop();
+  }
+  const spread = await billSpreadCreateAndDelete();
+  try {
+    const byKey = (b: Billed) => Object.entries(b.keys).filter(([k]) => k.startsWith('byProject ')).map(([k, u]) => `${k.slice(10).replace(spread.m.projectId, '<project>')} ${u}`).join(', ');
+    console.log(`\na project spread over ${SPREAD_LISTING_PARTITIONS} listing partitions: byProject units a key, create ${byKey(spread.create)}; delete ${byKey(spread.delete)}`);
+    const perKind = { create: listingUnitsByKind(spread.create.keys), delete: listingUnitsByKind(spread.delete.keys) };
+    for (const name of ['creates', 'churn', 'mixed']) {
+      const load = spreadListingLoad(perKind, LOAD_MIXES[name]!, 10_000, SPREAD_LISTING_PARTITIONS)
+        .map((l) => `${l.index} ${Math.round(l.unitsPerKey)} (x${l.headroom.toFixed(1)})`);
+      console.log(`project 10,000/s ${name.padEnd(9)} spread over ${SPREAD_LISTING_PARTITIONS}: ${load.join(', ')}`);
+    }
+  } finally {
+    await spread.m.stop();
   }
 }

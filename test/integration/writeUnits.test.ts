@@ -1,5 +1,9 @@
-import { indexLoad } from '../../bench/loadModel.js';
-import { billOperations, LOAD_MIXES, startMeteredHarness, type Billed, type MeteredHarness } from '../../bench/writeUnits.js';
+import { indexLoad, listingUnitsByKind, spreadListingLoad } from '../../bench/loadModel.js';
+import {
+  billOperations, billSpreadCreateAndDelete, LOAD_MIXES, SPREAD_LISTING_PARTITIONS, startMeteredHarness, type Billed, type MeteredHarness,
+  type SpreadBills,
+} from '../../bench/writeUnits.js';
+import { listingKeyOf } from '../../functions/core/shared/projectListing.js';
 import { INDEX_BY_LEASE } from '../../functions/core/shared/table.js';
 
 // What each operation is billed in write units end to end (bench/writeUnits.ts: admission,
@@ -58,6 +62,35 @@ it('the load model: 100,000 reboots, resizes, creates or a mix a second deployme
   const over = (scope: 'deployment' | 'project', perSecond: number, mixes: string[]) => mixes.flatMap((mix) =>
     indexLoad(perOperation, LOAD_MIXES[mix]!, perSecond, scope).filter((l) => l.headroom < 1).map((l) => `${scope} ${mix} ${l.index}`));
   expect([...over('deployment', 100_000, ['reboots', 'resizes', 'mixed', 'creates']), ...over('project', 10_000, ['reboots', 'resizes'])]).toEqual([]);
+});
+
+describe(`a project spread over ${SPREAD_LISTING_PARTITIONS} listing partitions`, () => {
+  let spread: SpreadBills;
+  beforeAll(async () => {
+    spread = await billSpreadCreateAndDelete();
+  });
+  afterAll(() => spread.m.stop());
+
+  const listingKeys = (b: Billed) => Object.fromEntries(Object.entries(b.keys).filter(([k]) => k.startsWith('byProject ')));
+
+  it('a create and a delete put 1 unit on each listing key they write: the server\'s and its port\'s, each on its id\'s partition', () => {
+    const table = spread.m.h.table('setup');
+    expect(spread.ports).toHaveLength(1);
+    const expected = {
+      [`byProject ${listingKeyOf(table, 'PROJECT', spread.m.projectId, spread.server)}`]: 1,
+      [`byProject ${listingKeyOf(table, 'PORTS', spread.m.projectId, spread.ports[0]!)}`]: 1,
+    };
+    expect(listingKeys(spread.create)).toEqual(expected);
+    expect(listingKeys(spread.delete)).toEqual(expected);
+  });
+
+  it('10,000 creates, creates plus deletes, or the mix a second in the project put no listing key past its 1,000 units; on one key of each they would', () => {
+    const perKind = { create: listingUnitsByKind(spread.create.keys), delete: listingUnitsByKind(spread.delete.keys) };
+    const over = (partitions: number) => ['creates', 'churn', 'mixed'].flatMap((mix) =>
+      spreadListingLoad(perKind, LOAD_MIXES[mix]!, 10_000, partitions).filter((l) => l.headroom < 1).map((l) => `${mix} ${l.index}`));
+    expect(over(SPREAD_LISTING_PARTITIONS)).toEqual([]);
+    expect(over(1)).toEqual(['creates', 'churn', 'mixed'].flatMap((mix) => [`${mix} byProject PORTS`, `${mix} byProject PROJECT`]));
+  });
 });
 
 it('resize, attach, create and delete stay within their measured units', () => {
