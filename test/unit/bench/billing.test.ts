@@ -1,5 +1,5 @@
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { itemSize, readUnits, refusedWriteUnits, totalWriteUnits, writeUnits, type Item, type TableShape } from '../../../bench/billing.js';
+import { indexKeyWrites, itemSize, readUnits, refusedWriteUnits, totalWriteUnits, writeUnits, type Item, type TableShape } from '../../../bench/billing.js';
 import { sqsRequestsOf } from '../../../bench/capacityMeter.js';
 import { TABLE_DEFINITION } from '../../../functions/core/shared/table.js';
 
@@ -69,6 +69,14 @@ describe('write units', () => {
   it('a refused write costs the existing item\'s size, at least 1, and no index', () => {
     expect(refusedWriteUnits(server({ pad: 'x'.repeat(2100) }))).toEqual({ table: 3, indexes: {} });
     expect(refusedWriteUnits(undefined)).toEqual({ table: 1, indexes: {} });
+  });
+
+  it('by index key: an entry\'s units land on its partition key, a moved entry\'s on the old key and the new', () => {
+    const claimed = server({ leaseShard: 'LEASE#1', leaseUntil: 100 });
+    expect(indexKeyWrites(ALL_LISTINGS, undefined, claimed).map((w) => `${w.index} ${w.key} ${w.units}`).sort())
+      .toEqual(['allServers SERVERS#1 1', 'byLease LEASE#1 1', 'byProject PROJECT#p 1']);
+    expect(indexKeyWrites(ALL_LISTINGS, claimed, server({ leaseShard: 'LEASE#7', leaseUntil: 100 })).filter((w) => w.index === 'byLease'))
+      .toEqual([{ index: 'byLease', key: 'LEASE#1', units: 1 }, { index: 'byLease', key: 'LEASE#7', units: 1 }]);
   });
 });
 
