@@ -43,14 +43,22 @@ export const esbuildTarget = (runtimeName: string): string => runtimeName.replac
  * An ES module's `import ... from 'node:http'` makes Node build the module's ES facade, which
  * reads every export, lazy ones included: on Node 24 `http`'s WebSocket getters load undici
  * and `crypto`'s load WebCrypto, about 40 ms of CPU at every cold start for code the functions
- * never call. `process.getBuiltinModule` hands over the module object and runs no getter, so
- * each built-in becomes a tiny CommonJS module that takes it from there: what a CommonJS
- * dependency's `require` gets. An ES import of it goes through one ES module per built-in that
- * re-exports it, so esbuild copies the built-in's exports into an ES namespace once per built-in
- * and not once per importing module (crypto was copied 17 times at the API's cold start). No
- * output file needs `require` then, nor the `createRequire(import.meta.url)` each one used to run.
- * An `import()` of a built-in is left to Node: it loads on first use.
+ * never call. `process.getBuiltinModule` hands over the module object and runs no getter. A
+ * CommonJS dependency's `require` of a built-in gets that object; an ES import gets an ES module
+ * that exports the built-in's plain values by name (the names are the building Node's), and
+ * the few lazy ones below that the bundled code imports by name. A CommonJS module there would
+ * cost, in each importing module, a copy of all the built-in's exports into an ES namespace
+ * (esbuild's __toESM: 38 copies, about 6 ms of the API's cold start). No output file needs
+ * `require` then, nor the `createRequire(import.meta.url)` each one used to run. An `import()`
+ * of a built-in is left to Node: it loads on first use.
  */
+/**
+ * Built-ins' lazy exports (getters) that the bundled code imports by name, each read when its
+ * built-in loads: smithy's uuid takes crypto's getRandomValues, its body length fs's ReadStream,
+ * the SSO token writer fs's promises. A name missing here fails the build ("No matching export").
+ */
+const LAZY_EXPORTS_IMPORTED = ['crypto.getRandomValues', 'fs.ReadStream', 'fs.promises'];
+
 const builtinsFromProcess: Plugin = {
   name: 'builtins-from-process',
   setup(b) {
@@ -61,10 +69,15 @@ const builtinsFromProcess: Plugin = {
       if (args.kind === 'require-call') return { path, namespace: 'builtin' };
       return undefined;
     });
-    b.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, (args) => ({
-      contents: `export * from '${args.path}'; export { default } from '${args.path}';`, loader: 'js',
-    }));
-    b.onResolve({ filter: /.*/, namespace: 'builtin-esm' }, (args) => ({ path: args.path, namespace: 'builtin' }));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, (args) => {
+      const builtin = process.getBuiltinModule(`node:${args.path}`) as object;
+      const names = Object.getOwnPropertyNames(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default'
+        && ('value' in Object.getOwnPropertyDescriptor(builtin, name)! || LAZY_EXPORTS_IMPORTED.includes(`${args.path}.${name}`)));
+      return {
+        contents: `const m = process.getBuiltinModule('node:${args.path}'); export default m; export const { ${names.join(', ')} } = m;`,
+        loader: 'js',
+      };
+    });
     b.onLoad({ filter: /.*/, namespace: 'builtin' }, (args) => ({
       contents: `module.exports = process.getBuiltinModule('node:${args.path}');`, loader: 'js',
     }));
