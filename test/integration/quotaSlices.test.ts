@@ -4,7 +4,7 @@ import { setClassLimits, setProjectLimits } from '../../functions/core/placement
 import { readSlices } from '../../functions/core/placement/quotas/slices.js';
 import { chargeServers, giveBackServer, readUsage, settleStale } from '../../functions/core/placement/quotas/usage.js';
 import { Forbidden } from '../../functions/core/shared/errors.js';
-import { makeTable, type Table } from '../../functions/core/shared/table.js';
+import { makeTable, shardOf, type Table } from '../../functions/core/shared/table.js';
 import { CREDENTIALS, REGION } from '../../local/emulators.js';
 import { startBackends, type TestBackends } from '../support/emulators.js';
 
@@ -40,6 +40,28 @@ async function expectBalanced(table: Table, p: string) {
   const usage = await readUsage(table, p);
   expect(usage).toEqual({ instances: charges.length, cores: sum((c) => c.cores), ram: sum((c) => c.ram) });
   return usage;
+}
+
+/** A server id whose charge takes its room from `slice` of `slices`. */
+function idOnSlice(slice: number, slices: number): string {
+  for (;;) {
+    const id = crypto.randomUUID();
+    if (shardOf(id, slices) === slice) return id;
+  }
+}
+
+/** Runs `interloper` once, just before the first TransactWriteItems `matches` picks is sent. */
+function before(table: Table, matches: (items: Record<string, any>[]) => boolean, interloper: () => Promise<unknown>) {
+  let done = false;
+  table.db.middlewareStack.add((next, context) => async (args) => {
+    const items = (args.input as { TransactItems?: Record<string, any>[] }).TransactItems;
+    if (!done && context.commandName === 'TransactWriteItemsCommand' && items && matches(items)) {
+      done = true;
+      await interloper();
+    }
+    return next(args);
+  }, { step: 'initialize' });
+  return () => done;
 }
 
 /** Each request charged at once; how many were admitted (the others must be Nova's 403). */
@@ -134,6 +156,52 @@ it('a lowered limit drains the slices: the next creates are judged by it', async
   expect((await readSlices(table, p)).counters.instances).toBe(5);
   expect(await chargedAtOnce(table, p, ids(10).map((id) => [id]))).toHaveLength(1);
   expect(await expectBalanced(table, p)).toEqual({ instances: 6, cores: 6, ram: 3072 });
+});
+
+it('a create that takes room from a slice while it is drained: no slice is left below 0, and the new limit holds after', async () => {
+  const p = project();
+  const table = spread(p, 8);
+  await setProjectLimits(table, p, { instances: 20 });
+  expect(await chargedAtOnce(table, p, ids(5).map((id) => [id]))).toHaveLength(5);
+  const full = (await readSlices(table, p)).rooms.findIndex((room) => room.instances > 0);
+  // Before the drain's first write, a create (another API, its own client) takes room from that
+  // slice; before each later one, the slices as they are: a slice below 0 would have C below its
+  // charges, and a refill then admits past the new limit.
+  const lowering = spread(p, 8);
+  const seen: Awaited<ReturnType<typeof readSlices>>[] = [];
+  lowering.db.middlewareStack.add((next, context) => async (args) => {
+    const items = (args.input as { TransactItems?: Record<string, any>[] }).TransactItems;
+    if (context.commandName === 'TransactWriteItemsCommand' && items?.length === 2 && items[1]!.Update?.Key.pk === usageKey(p).pk) {
+      if (seen.length === 0) await chargeServers(deps(table), p, [idOnSlice(full, 8)], SMALL, 1, Date.now());
+      seen.push(await readSlices(table, p));
+    }
+    return next(args);
+  }, { step: 'initialize' });
+  await setProjectLimits(lowering, p, { instances: 6 });
+  expect(seen.length).toBeGreaterThanOrEqual(2);
+  for (const { rooms } of seen) for (const room of rooms) expect(room.instances).toBeGreaterThanOrEqual(0);
+  expect(await expectBalanced(table, p)).toEqual({ instances: 6, cores: 6, ram: 3072 });
+  expect(await chargedAtOnce(table, p, ids(5).map((id) => [id]))).toHaveLength(0);
+});
+
+it('room gathered from slices a create took from meanwhile is not counted twice: the limit holds after', async () => {
+  const p = project();
+  const table = spread(p, 8);
+  await setProjectLimits(table, p, { instances: 4 });
+  // One server's room in each of slices 0 to 3, the counters at the limit.
+  const singles = [0, 1, 2, 3].map((s) => idOnSlice(s, 8));
+  for (const id of singles) expect(await chargeServers(deps(table), p, [id], SMALL, 1, Date.now())).toBe(1);
+  for (const id of singles) expect(await giveBackServer(table, p, id)).toBe(true);
+  // Two servers on slice 7: no slice holds both, so their room is gathered; before the gather is
+  // written, another create takes slice 0's room.
+  const gathering = spread(p, 8);
+  const interloped = before(gathering, (items) => items.length > 2 && items.every((i) => String(i.Update?.Key.pk).startsWith(`SERVERUSAGE#${p}#`)),
+    () => chargeServers(deps(table), p, [idOnSlice(0, 8)], SMALL, 1, Date.now()));
+  expect(await chargeServers(deps(gathering), p, [idOnSlice(7, 8), ...ids(1)], SMALL, 2, Date.now())).toBe(2);
+  expect(interloped()).toBe(true);
+  expect(await expectBalanced(table, p)).toEqual({ instances: 3, cores: 3, ram: 1536 });
+  expect(await chargedAtOnce(table, p, ids(3).map((id) => [id]))).toHaveLength(1);
+  expect(await expectBalanced(table, p)).toEqual({ instances: 4, cores: 4, ram: 2048 });
 });
 
 it('a lowered default class drains every spread project that may inherit it', async () => {
