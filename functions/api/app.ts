@@ -47,13 +47,21 @@ const boundedBody: ApiMiddleware = {
 /** The request bodies' validators load with the first route that reads a body, not at the cold start (serverSchemas.ts). */
 const bodyValidators: ApiMiddleware = { before: () => loadBodyValidators() };
 
-/** Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. */
+/**
+ * Nova answers 400 "Malformed request body" for bad JSON, whatever the content type says. The
+ * chain is built with the route's first request: one per route that reads a body was most of
+ * building Nova's route table at the cold start (docs/costs.md).
+ */
 function withJsonBody(route: Route): Route {
-  return middy<ApiEvent, ApiResult, Error, ApiContext>()
-    .use(boundedBody)
-    .use(httpJsonBodyParser({ disableContentTypeCheck: true }) as ApiMiddleware)
-    .use(bodyValidators)
-    .handler(route as never) as unknown as Route;
+  let chain: Route | undefined;
+  return (event, context) => {
+    chain ??= middy<ApiEvent, ApiResult, Error, ApiContext>()
+      .use(boundedBody)
+      .use(httpJsonBodyParser({ disableContentTypeCheck: true }) as ApiMiddleware)
+      .use(bodyValidators)
+      .handler(route as never) as unknown as Route;
+    return chain(event, context);
+  };
 }
 
 /**
@@ -75,13 +83,17 @@ function withCheckedParameters(route: ApiRoute, handler: Route): Route {
   };
 }
 
-/** A path taskgate serves with another method is Nova's 405, naming the methods it allows. */
+/**
+ * A path taskgate serves with another method is Nova's 405, naming the methods it allows. The
+ * patterns are compiled with the first request no route matched, not at the cold start.
+ */
 function methodNotAllowedOrNotFound(routes: readonly ApiRoute[]) {
-  const patterns = routes.map((r) => ({
-    method: r.method,
-    path: new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+').replace(/\./g, '\\.')}/?$`),
-  }));
+  let patterns: { method: string; path: RegExp }[] | undefined;
   return ({ path }: { method: string; path: string }): never => {
+    patterns ??= routes.map((r) => ({
+      method: r.method,
+      path: new RegExp(`^${r.path.replace(/\{\w+\}/g, '[^/]+').replace(/\./g, '\\.')}/?$`),
+    }));
     const allowed = [...new Set(patterns.filter((p) => p.path.test(path)).map((p) => p.method))];
     if (allowed.length > 0) {
       throw new HttpFault('badMethod', 405, 'The method specified is not allowed for this resource.', { allow: allowed.join(', ') });
