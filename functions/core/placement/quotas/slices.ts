@@ -32,9 +32,12 @@ const NAMES = Object.fromEntries(RESOURCES.map((r) => [`#${r}`, ROOM[r]]));
 
 /**
  * How many servers' room a refill takes from C at least: C's key then takes one refill (2 write
- * units) per this many creates, 10,000 creates a second in 500 refills, under its 1,000 units.
+ * units) per this many creates: 10,000 creates a second make 250 refills, 500 units (x2 under a
+ * key's 1,000; 20 would be 1,000, no headroom). What it costs: up to K blocks of room held in the
+ * slices, found again by gathering when C runs out (a project whose limit is under a block
+ * refills each create with exactly its ask, and C takes its creates as an unspread project's).
  */
-export const REFILL_SERVERS = 20;
+export const REFILL_SERVERS = 40;
 
 export const sliceKey = (projectId: string, slice: number) => ({ pk: `SERVERUSAGE#${projectId}#${slice}`, sk: 'META' });
 export const slicesOf = (table: Table, projectId: string) => spreadOf(table, projectId).usageSlices;
