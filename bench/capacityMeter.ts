@@ -19,6 +19,8 @@ export interface Bill {
   indexWriteUnits: Record<string, number>;
   /** The same index units by the index partition key they land on (`<index> <key>`). */
   indexKeyWriteUnits: Record<string, number>;
+  /** The table units by the table partition key they land on. */
+  tableKeyWriteUnits: Record<string, number>;
   readUnits: number;
   /** SQS requests as billed (64 KB chunks). */
   sqsRequests: number;
@@ -33,7 +35,7 @@ export interface Bill {
 }
 
 export const emptyBill = (): Bill => ({
-  tableWriteUnits: 0, indexWriteUnits: {}, indexKeyWriteUnits: {}, readUnits: 0, sqsRequests: 0, writes: 0,
+  tableWriteUnits: 0, indexWriteUnits: {}, indexKeyWriteUnits: {}, tableKeyWriteUnits: {}, readUnits: 0, sqsRequests: 0, writes: 0,
   emulatorTableWriteUnits: 0, calculatedTableWriteUnits: 0, emulatorIndexWriteUnits: 0, unmetered: 0,
 });
 
@@ -80,10 +82,12 @@ export class CapacityMeter {
     return out.Item as Item | undefined;
   }
 
-  private addWrite(path: string, units: WriteUnits, reported?: ConsumedCapacity, keyWrites: readonly IndexKeyWrite[] = []) {
+  private addWrite(path: string, units: WriteUnits, reported?: ConsumedCapacity, keyWrites: readonly IndexKeyWrite[] = [], key?: Item) {
     const b = this.bill(path);
     b.writes++;
     b.tableWriteUnits += units.table;
+    const pk = key?.[this.shape.partitionKey.name]?.S;
+    if (pk !== undefined) b.tableKeyWriteUnits[pk] = (b.tableKeyWriteUnits[pk] ?? 0) + units.table;
     for (const [name, u] of Object.entries(units.indexes)) b.indexWriteUnits[name] = (b.indexWriteUnits[name] ?? 0) + u;
     for (const w of keyWrites) b.indexKeyWriteUnits[`${w.index} ${w.key}`] = (b.indexKeyWriteUnits[`${w.index} ${w.key}`] ?? 0) + w.units;
     if (reported) {
@@ -115,13 +119,13 @@ export class CapacityMeter {
     try {
       out = await send();
     } catch (err) {
-      if (err instanceof Error && err.name === 'TransactionCanceledException') before.forEach((b) => this.addWrite(path, twice(refusedWriteUnits(b))));
+      if (err instanceof Error && err.name === 'TransactionCanceledException') before.forEach((b, i) => this.addWrite(path, twice(refusedWriteUnits(b)), undefined, [], members[i]!.key));
       throw err;
     }
     const after = await Promise.all(members.map((m) => this.image(m.tableName, m.key)));
     members.forEach((m, i) => this.addWrite(
       path, twice(m.writes ? writeUnits(this.shape, before[i], after[i]) : refusedWriteUnits(before[i])), undefined,
-      m.writes ? indexKeyWrites(this.shape, before[i], after[i]).map((w) => ({ ...w, units: 2 * w.units })) : [],
+      m.writes ? indexKeyWrites(this.shape, before[i], after[i]).map((w) => ({ ...w, units: 2 * w.units })) : [], m.key,
     ));
     return out;
   }
@@ -152,11 +156,11 @@ export class CapacityMeter {
       try {
         out = await next(args);
       } catch (err) {
-        if (isConditionFailure(err)) this.addWrite(path, refusedWriteUnits(before));
+        if (isConditionFailure(err)) this.addWrite(path, refusedWriteUnits(before), undefined, [], key);
         throw err;
       }
       const after = await this.image(input.TableName!, key);
-      this.addWrite(path, writeUnits(this.shape, before, after), (out.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity ?? {}, indexKeyWrites(this.shape, before, after));
+      this.addWrite(path, writeUnits(this.shape, before, after), (out.output as { ConsumedCapacity?: ConsumedCapacity }).ConsumedCapacity ?? {}, indexKeyWrites(this.shape, before, after), key);
       return out;
     }, { step: 'initialize', name: `taskgateCapacityMeter-${path}`, override: true });
     return client;

@@ -45,6 +45,7 @@ function add(a: Bill, b: Bill): Bill {
   return {
     tableWriteUnits: a.tableWriteUnits + b.tableWriteUnits, readUnits: a.readUnits + b.readUnits,
     indexWriteUnits: summed(a.indexWriteUnits, b.indexWriteUnits), indexKeyWriteUnits: summed(a.indexKeyWriteUnits, b.indexKeyWriteUnits),
+    tableKeyWriteUnits: summed(a.tableKeyWriteUnits, b.tableKeyWriteUnits),
     sqsRequests: a.sqsRequests + b.sqsRequests, writes: a.writes + b.writes, unmetered: a.unmetered + b.unmetered,
     emulatorTableWriteUnits: a.emulatorTableWriteUnits + b.emulatorTableWriteUnits,
     calculatedTableWriteUnits: a.calculatedTableWriteUnits + b.calculatedTableWriteUnits,

@@ -64,3 +64,30 @@ export function spreadListingLoad(
     return { index: `${INDEX_BY_PROJECT} ${kind}`, keys: partitions, unitsPerKey, headroom: unitsPerKey === 0 ? Number.POSITIVE_INFINITY : PARTITION_KEY_WRITE_UNITS / unitsPerKey };
   });
 }
+
+/** Write units of each quota step of a spread project, on its three kinds of keys (bench/writeUnits.ts billSliceCharges). */
+export interface SliceUnits {
+  /** A create whose slice has its room: the room taken and the charge put. */
+  readonly take: Record<QuotaKey, number>;
+  /** A create whose slice has not: the take refused, then the refill from the counters with the charge. */
+  readonly refill: Record<QuotaKey, number>;
+  /** A delete's give-back: the charge deleted, its room back to its slice. */
+  readonly giveBack: Record<QuotaKey, number>;
+}
+
+export type QuotaKey = 'slice' | 'charges' | 'counters';
+
+/**
+ * One project's quota writes a second over its usage slices (functions/core/placement/quotas/slices.ts):
+ * `creates` and `deletes` a second, a create refilling its slice once per `refillServers` (the
+ * worst case: a project only growing, so that no delete's room is there to take), over `slices`
+ * slice keys, `chargePartitions` charge keys, and the one counters key.
+ */
+export function sliceLoad(units: SliceUnits, creates: number, deletes: number, slices: number, chargePartitions: number, refillServers: number): IndexLoad[] {
+  const perCreate = (k: QuotaKey) => (1 - 1 / refillServers) * units.take[k] + (1 / refillServers) * units.refill[k];
+  const keysOf: Record<QuotaKey, number> = { slice: slices, charges: chargePartitions, counters: 1 };
+  return (['slice', 'charges', 'counters'] as const).map((k) => {
+    const unitsPerKey = (creates * perCreate(k) + deletes * units.giveBack[k]) / keysOf[k];
+    return { index: `quota ${k}`, keys: keysOf[k], unitsPerKey, headroom: unitsPerKey === 0 ? Number.POSITIVE_INFINITY : PARTITION_KEY_WRITE_UNITS / unitsPerKey };
+  });
+}

@@ -13,7 +13,12 @@ import { itemSize, type Item } from './billing.js';
 import { writeUnitsOf, type Bill } from './capacityMeter.js';
 import { startHarness, type Harness } from './harness.js';
 import type { ProjectSpread } from '../functions/core/shared/projectSpread.js';
-import { indexLoad, listingUnitsByKind, spreadListingLoad } from './loadModel.js';
+import { indexLoad, listingUnitsByKind, sliceLoad, spreadListingLoad, type QuotaKey, type SliceUnits } from './loadModel.js';
+import { setProjectLimits } from '../functions/core/placement/quotas/limits.js';
+import { REFILL_SERVERS } from '../functions/core/placement/quotas/slices.js';
+import { chargeServers, giveBackServer } from '../functions/core/placement/quotas/usage.js';
+import { MAX_SPREAD } from '../functions/core/shared/projectSpread.js';
+import { shardOf } from '../functions/core/shared/table.js';
 
 // Write units per operation, end to end (admission, take-up, checkpoints, release, the action's
 // record, every index), as DynamoDB bills them (capacityMeter.ts, from AWS's rules in
@@ -184,6 +189,56 @@ export async function billSpreadCreateAndDelete(listingPartitions = SPREAD_LISTI
   }
 }
 
+/** The usage slices a project needs for 10,000 creates plus deletes a second: 20,000 x 2 / 32 = 625 units a key (x1.6). */
+export const SPREAD_USAGE_SLICES = 32;
+
+/** A quota key's kind, from its partition key: the counters, a slice of them, or a partition of the charges. */
+function quotaKeyOf(pk: string, projectId: string): QuotaKey | undefined {
+  if (pk === `SERVERUSAGE#${projectId}`) return 'counters';
+  if (pk.startsWith(`SERVERUSAGE#${projectId}#`)) return 'slice';
+  if (pk.startsWith(`SERVERCHARGES#${projectId}`)) return 'charges';
+  return undefined;
+}
+
+/**
+ * The quota's own write units, by kind of key, of a project spread over `usageSlices`: a create
+ * on an empty slice (the refused take and the refill), a create on a slice with room, and a
+ * give-back; charged at admission's level on the API's metered client (the rest of a create
+ * and a delete does not change with the slices).
+ */
+export async function billSliceCharges(usageSlices = SPREAD_USAGE_SLICES): Promise<SliceUnits> {
+  const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT, { listingPartitions: 1, usageSlices });
+  try {
+    const table = m.h.table('api');
+    await setProjectLimits(table, m.projectId, { instances: 1_000_000, cores: 1_000_000, ram: 1_000_000_000 });
+    const onSlice = () => { for (;;) { const id = crypto.randomUUID(); if (shardOf(id, usageSlices) === 0) return id; } };
+    const billed = async (step: () => Promise<unknown>): Promise<Record<QuotaKey, number>> => {
+      m.h.meter.take('api');
+      m.h.meter.measuring = true;
+      try {
+        await step();
+      } finally {
+        m.h.meter.measuring = false;
+      }
+      const byKind: Record<QuotaKey, number> = { slice: 0, charges: 0, counters: 0 };
+      for (const [pk, units] of Object.entries(m.h.meter.take('api').tableKeyWriteUnits)) {
+        const kind = quotaKeyOf(pk, m.projectId);
+        if (kind) byKind[kind] += units;
+      }
+      return byKind;
+    };
+    const deps = { table, leaseMs: 60_000 };
+    const size = { vcpus: 1, ram: 512 };
+    const second = onSlice();
+    const refill = await billed(() => chargeServers(deps, m.projectId, [onSlice()], size, 1, Date.now()));
+    const take = await billed(() => chargeServers(deps, m.projectId, [second], size, 1, Date.now()));
+    const giveBack = await billed(() => giveBackServer(table, m.projectId, second));
+    return { take, refill, giveBack };
+  } finally {
+    await m.stop();
+  }
+}
+
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const m = await startMeteredHarness(process.env.TASKGATE_DYNAMODB_ENDPOINT);
   try {
@@ -217,5 +272,13 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     }
   } finally {
     await spread.m.stop();
+  }
+  const slices = await billSliceCharges();
+  const show = (u: Record<string, number>) => Object.entries(u).map(([k, n]) => `${k} ${n}`).join(', ');
+  console.log(`\na project over ${SPREAD_USAGE_SLICES} usage slices, its quota's write units by key: create on a slice with room ${show(slices.take)}; `
+    + `create refilling its slice ${show(slices.refill)}; delete ${show(slices.giveBack)}`);
+  for (const [name, creates, deletes] of [['creates', 10_000, 0], ['churn', 5_000, 5_000]] as const) {
+    const load = sliceLoad(slices, creates, deletes, SPREAD_USAGE_SLICES, MAX_SPREAD, REFILL_SERVERS).map((l) => `${l.index} ${Math.round(l.unitsPerKey)} over ${l.keys} (x${l.headroom.toFixed(1)})`);
+    console.log(`project 10,000/s ${name.padEnd(9)} ${load.join(', ')}`);
   }
 }
