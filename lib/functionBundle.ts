@@ -71,12 +71,10 @@ const builtinsFromProcess: Plugin = {
     });
     b.onLoad({ filter: /.*/, namespace: 'builtin-esm' }, (args) => {
       const builtin = process.getBuiltinModule(`node:${args.path}`) as object;
-      const names = Object.getOwnPropertyNames(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && !['default', '__builtin', '__read'].includes(name)
+      const names = Object.getOwnPropertyNames(builtin).filter((name) => /^[A-Za-z_$][\w$]*$/.test(name) && name !== 'default'
         && ('value' in Object.getOwnPropertyDescriptor(builtin, name)! || LAZY_EXPORTS_IMPORTED.includes(`${args.path}.${name}`)));
-      // Each read marked pure, so that esbuild leaves out the names nothing imports.
       return {
-        contents: `const __builtin = process.getBuiltinModule('node:${args.path}'); const __read = (name) => __builtin[name];\n`
-          + `export default __builtin;\n${names.map((name) => `export const ${name} = /* @__PURE__ */ __read('${name}');`).join('\n')}`,
+        contents: `const m = process.getBuiltinModule('node:${args.path}'); export default m; export const { ${names.join(', ')} } = m;`,
         loader: 'js',
       };
     });
