@@ -136,7 +136,8 @@ it('a late duplicate of a confirmed migration, while a second migration waits fo
   const second = await run('migrate', id);
   const waiting = (await readInstance(backends.table, id))!;
   // The second migration's source is the first one's target, its host's entry still marked as the first's.
-  expect((await readHosts(backends.table)).find((h) => h.name === waiting.pendingMove!.source!.host)!.allocations[id]!.movedBy).toBe(first.requestId);
+  const source = (await findMigration(backends.table, migrationUuidFor(second.requestId)))!.sourceCompute;
+  expect((await readHosts(backends.table)).find((h) => h.name === source)!.allocations[id]!.movedBy).toBe(first.requestId);
   const held = await allocated(id);
   expect(Object.keys(held)).toHaveLength(2);
   expect(await runOperation(worker(later), first)).toBe('dropped');

@@ -2,6 +2,8 @@ import { getAttachment, Ports, readAttachable, Volumes } from '../../functions/c
 import { OperationCatalogue, type OperationName } from '../../functions/core/compute/catalogue.js';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import type { Instance } from '../../functions/core/compute/instance.js';
+import { findMigration } from '../../functions/core/compute/migrations.js';
+import { pendingMigrationOf } from '../../functions/core/compute/pendingMove.js';
 import type { PowerStateValue } from '../../functions/core/compute/states.js';
 import { SimulatedDriver } from '../../functions/core/compute/simulatedDriver.js';
 import { runOperation } from '../../functions/core/compute/worker.js';
@@ -68,7 +70,12 @@ const CASES: Case[] = [
     op: 'resize', from: 'active', action: 'resize', send: action({ resize: { flavorRef: '2' } }),
     success: {
       vm: 'resized', power: RUNNING,
-      check: ({ instance }) => expect([instance.flavorId, instance.oldFlavorId, instance.preResizeVmState]).toEqual(['2', '1', 'active']),
+      // What a confirm or a revert goes back to is on the migration record, the item points at it.
+      check: async ({ instance }) => {
+        const migration = await findMigration(api.table, pendingMigrationOf(instance)!);
+        expect([instance.flavorId, instance.oldFlavorId, instance.preResizeVmState, migration?.oldFlavorId, migration?.before?.vmState])
+          .toEqual(['2', undefined, undefined, '1', 'active']);
+      },
     },
     failure: {
       step: 'migrate', vm: 'active',

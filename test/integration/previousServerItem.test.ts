@@ -1,7 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { startMovingHarness } from '../../bench/movedServers.js';
 import type { MeteredHarness } from '../../bench/writeUnits.js';
-import { advanceMigration, migrationsOf } from '../../functions/core/compute/migrations.js';
+import { advanceMigration, findMigration, migrationsOf, migrationUuidFor } from '../../functions/core/compute/migrations.js';
+import { PowerState } from '../../functions/core/compute/states.js';
 import { allocate } from '../../functions/core/placement/allocations.js';
 import { readHosts } from '../../functions/core/placement/hosts.js';
 import { readServer } from '../../functions/core/compute/attachmentItems.js';
@@ -167,3 +168,90 @@ it('a resized and confirmed server of the previous version: its next operation t
   expect(await heldOn(id)).toEqual({ [meta.host]: entry });
   expect((await migrationsOf(table, id))[0]!.status).toBe('confirmed');
 });
+
+// A server of the previous version waiting for its confirm (VERIFY_RESIZE): the whole move on its
+// item (`pendingMove` a map naming the migration and a cold migration's source, `oldFlavorId`,
+// `preResizeVmState`, a resize's allocation before it in `allocation.previous`), its migration
+// record without the way back this version writes there (`before`). Stopped before the move, so
+// the vm_state it goes back to is read. Its confirm and its revert end as they did: fails if
+// either reads the move only from the record.
+it.each([
+  ['resize', 'confirmResize'], ['resize', 'revertResize'], ['migration', 'confirmResize'], ['migration', 'revertResize'],
+] as const)('a server of the previous version waiting after a %s: %s ends it as before', async (kind, ending) => {
+  const { id } = await m.server();
+  const action = `/servers/${id}/action`;
+  expect((await m.billed('POST', action, { 'os-stop': null })).status).toBe(202);
+  const before = await heldOn(id);
+  if (kind === 'resize') expect((await m.billed('POST', action, { resize: { flavorRef: '2' } })).status).toBe(202);
+  else {
+    expect((await m.h.apiAs('admin:admin', 'POST', action, { migrate: null })).statusCode).toBe(202);
+    await m.h.drain();
+  }
+  const [migration] = await migrationsOf(table, id);
+  const back = migration!.before!;
+  const meta = await metaOf(id);
+  const source = { host: migration!.sourceCompute, node: migration!.sourceNode, availabilityZone: back.availabilityZone, allocation: back.allocation };
+  await table.db.send(new PutCommand({ TableName: table.name, Item: {
+    ...meta, oldFlavorId: migration!.oldFlavorId, preResizeVmState: back.vmState,
+    pendingMove: { migration: migration!.uuid, ...(kind === 'migration' ? { source } : {}) },
+    ...(kind === 'resize' ? { allocation: { ...meta.allocation, previous: back.allocation } } : {}),
+  } }));
+  await table.db.send(new UpdateCommand({
+    TableName: table.name, Key: { pk: 'MIGRATIONS', sk: `MIGRATION#${migration!.uuid}` }, UpdateExpression: 'REMOVE #before',
+    ConditionExpression: 'attribute_exists(#before)', ExpressionAttributeNames: { '#before': 'before' },
+  }));
+  const moved = await heldOn(id);
+
+  const reverted = ending === 'revertResize';
+  expect((await m.billed('POST', action, { [ending]: null })).status).toBe(reverted ? 202 : 204);
+  const after = await metaOf(id);
+  expect({
+    flavorId: after.flavorId, vmState: after.vmState, powerState: after.powerState, host: after.host,
+    kept: ['pendingMove', 'oldFlavorId', 'preResizeVmState'].filter((k) => k in after), previous: after.allocation.previous,
+  }).toEqual({
+    flavorId: kind === 'resize' && !reverted ? '2' : '1', vmState: 'stopped', powerState: PowerState.SHUTDOWN,
+    host: reverted ? source.host : meta.host, kept: [], previous: undefined,
+  });
+  expect(await heldOn(id)).toEqual(reverted ? before : { [meta.host]: moved[meta.host] });
+  expect(after.allocation.at).toBe((reverted ? before : moved)[after.host]!.at);
+  expect((await migrationsOf(table, id))[0]!.status).toBe(reverted ? 'reverted' : 'confirmed');
+  expect((await m.billed('DELETE', `/servers/${id}`)).status).toBe(204);
+});
+
+// A resize or a cold migration the previous version began: its record made without the way back
+// (`before`), then its worker taken over by this version's, which points the item at the record
+// and adds the way back there. The stopped server's revert (a resize) or confirm (a migration)
+// then ends as it would have: fails without that addition (the resize's allocation before stays
+// resized, the migration's source stays allocated, and both end ACTIVE).
+it.each([['resize', 'revertResize'], ['migration', 'confirmResize']] as const)(
+  'a %s the previous version began, run by this version: its %s ends right',
+  async (kind, ending) => {
+    const { id } = await m.server();
+    const action = `/servers/${id}/action`;
+    expect((await m.billed('POST', action, { 'os-stop': null })).status).toBe(202);
+    const before = await heldOn(id);
+    const admitted = kind === 'resize'
+      ? (await m.billedAlone('POST', action, { resize: { flavorRef: '2' } })).status
+      : (await m.h.apiAs('admin:admin', 'POST', action, { migrate: null })).statusCode;
+    expect(admitted).toBe(202);
+    const claimed = await metaOf(id);
+    const uuid = migrationUuidFor(claimed.claim.requestId);
+    const at = new Date().toISOString();
+    await table.db.send(new PutCommand({ TableName: table.name, Item: {
+      pk: 'MIGRATIONS', sk: `MIGRATION#${uuid}`, id: 1_000_000 + Math.floor(Math.random() * 1_000_000), uuid, instanceUuid: id,
+      migrationType: kind, status: kind === 'resize' ? 'migrating' : 'pre-migrating', requestId: claimed.claim.requestId,
+      sourceCompute: claimed.host, sourceNode: claimed.node ?? claimed.host, destCompute: kind === 'resize' ? claimed.host : null,
+      destNode: kind === 'resize' ? claimed.node ?? claimed.host : null, oldFlavorId: '1', newFlavorId: kind === 'resize' ? '2' : '1',
+      userId: claimed.userId, projectId: claimed.projectId, created: at, updated: at,
+    } }));
+    await m.h.drain();
+    const moved = await metaOf(id);
+    expect([moved.vmState, (await findMigration(table, uuid))?.before]).toEqual(['resized', expect.objectContaining({ vmState: 'stopped' })]);
+
+    expect((await m.billed('POST', action, { [ending]: null })).status).toBe(ending === 'revertResize' ? 202 : 204);
+    const after = await metaOf(id);
+    expect([after.flavorId, after.vmState]).toEqual(['1', 'stopped']);
+    expect(await heldOn(id)).toEqual(kind === 'resize' ? before : { [moved.host]: expect.objectContaining({ at: moved.allocation.at }) });
+    expect((await m.billed('DELETE', `/servers/${id}`)).status).toBe(204);
+  },
+);

@@ -142,12 +142,16 @@ export interface Instance {
   /**
    * The share of its host Placement allocated it, as written there, its identity (`at`) included:
    * its give-back needs no read. Without the marks the host's entry keeps (placement/allocations.ts
-   * recordedAllocation), but for `previous` while a resize waits for its confirm or revert; items
-   * of the previous version may carry them.
+   * recordedAllocation); items of the previous version may carry them, and `previous` while a
+   * resize waits for its confirm or revert.
    */
   readonly allocation?: Allocation;
-  /** A resize or cold migration waiting for its confirm or revert (migrating.ts). */
-  readonly pendingMove?: PendingMove;
+  /**
+   * A resize or cold migration waiting for its confirm or revert: its migration's uuid as 16
+   * bytes (pendingMove.ts), the rest on that record; items of the previous version hold the whole
+   * move (PendingMove).
+   */
+  readonly pendingMove?: PendingMove | Uint8Array;
   /** Only on items of the previous version: what its last move's release left to do (settled and taken off by the next release). */
   readonly moveEnding?: MoveEnding;
   readonly configDrive?: boolean;
@@ -155,7 +159,7 @@ export interface Instance {
   readonly fieldsVersion?: number;
 }
 
-/** A resize or cold migration in VERIFY_RESIZE: its migration record and, for a migration, the source it left (its allocation kept there). */
+/** A resize or cold migration in VERIFY_RESIZE as the previous version kept it: its migration record and, for a migration, the source it left (its allocation kept there). */
 export interface PendingMove {
   readonly migration: string;
   readonly source?: { readonly host: string; readonly node: string; readonly availabilityZone?: string | null; readonly allocation: Allocation };

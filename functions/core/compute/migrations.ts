@@ -3,6 +3,7 @@ import { fencedItemUpdate, fencedPut, type ClaimFence } from '../shared/fencedPu
 import type { MigrationSteps } from './driver.js';
 import { DriverError } from '../shared/errors.js';
 import type { Allocation } from '../placement/hosts.js';
+import type { VmState } from './states.js';
 import { derivedUuid } from '../shared/ids.js';
 import { isConditionFailure, itemFromConditionFailure, type Table } from '../shared/table.js';
 
@@ -62,8 +63,22 @@ export interface Migration {
    * finds it here, and the server's item, billed per KB on every write, does not carry it.
    */
   readonly giveBack?: { readonly host: string; readonly allocation: Allocation };
+  /**
+   * A resize's or a cold migration's way back, as the move found the server: its vm_state, its
+   * zone and its allocation (a cold migration's on its source, a resize's before it, on the same
+   * host). Written with the record, so the server's item waiting for its confirm or revert
+   * (billed per KB on every write) keeps only its pointer here (pendingMove.ts). Records of the
+   * previous version have none: their server's item kept all of it.
+   */
+  readonly before?: MoveOrigin;
   readonly created: string;
   readonly updated: string;
+}
+
+export interface MoveOrigin {
+  readonly vmState: VmState;
+  readonly availabilityZone?: string | null;
+  readonly allocation?: Allocation;
 }
 
 const PK = 'MIGRATIONS';
@@ -95,6 +110,22 @@ export async function recordMigration(table: Table, m: NewMigration, now: number
   } catch (err) {
     if (!isConditionFailure(err)) throw err;
     return (await findMigration(table, uuid))!;
+  }
+}
+
+/**
+ * A move's way back (`before`) added to its record, under the move's claim, if the record has
+ * none: one the previous version made before its worker was taken over by this version's (its
+ * server's item will point here, and keep nothing else of the move). Once: a second time finds it.
+ */
+export async function recordMoveOrigin(table: Table, fence: ClaimFence, uuid: string, before: MoveOrigin): Promise<void> {
+  try {
+    await fencedItemUpdate(table, fence, {
+      key: keyOf(uuid), update: 'SET #before = :before', condition: 'attribute_exists(pk) AND attribute_not_exists(#before)',
+      names: { '#before': 'before' }, values: { ':before': before },
+    });
+  } catch (err) {
+    if (!isConditionFailure(err)) throw err;
   }
 }
 

@@ -2,8 +2,10 @@ import type { OperationName } from './catalogue.js';
 import { findFlavor } from './flavors.js';
 import type { Instance, InstancePatch, MoveEnding } from './instance.js';
 import {
-  advanceMigration, advanceMigrationUnderClaim, failMigration, findMigration, migrationUuidFor, recordMigration, refuseStopped, type MigrationStatus, type MigrationType,
+  advanceMigration, advanceMigrationUnderClaim, failMigration, findMigration, migrationUuidFor, recordMigration, recordMoveOrigin, refuseStopped,
+  type MigrationStatus, type MigrationType,
 } from './migrations.js';
+import { pendingMoveTo, waitingMove, type WaitingMove } from './pendingMove.js';
 import {
   allocationOf, allocationsOf, freeServer, giveBack, recordedAllocation, recordsAllocation, resizeAllocation, restoreAllocation,
 } from '../placement/allocations.js';
@@ -33,7 +35,14 @@ export interface PlacingContext {
   readonly leaseMs: number;
 }
 
-export type Placing = (ctx: PlacingContext) => Promise<InstancePatch>;
+/**
+ * What a placing answers: the patch its release writes and, for a confirm or a revert, what the
+ * driver and the release's vm_state take from the move it ends (`beforeMove`: from its migration
+ * record, or from an item of the previous version; never written to the item).
+ */
+export type Placed = InstancePatch & { readonly beforeMove?: Pick<Instance, 'oldFlavorId' | 'preResizeVmState'> };
+
+export type Placing = (ctx: PlacingContext) => Promise<Placed>;
 
 const placeNew: Placing = async ({ table, instance, now, leaseMs }) => {
   const flavor = await findFlavor(table, instance.flavorId);
@@ -77,7 +86,7 @@ const diskOf = (f: { disk: number; ephemeral: number; swap: number }) => f.disk 
  */
 const placeResize: Placing = async ({ table, instance, now, requestId, params, token }) => {
   const migration = await startMigration(table, instance, token, 'resize', 'migrating', requestId, now, String(params.flavorRef));
-  const moved = { pendingMove: { migration }, moveEnding: endingOf('resize', migration) };
+  const moved = { pendingMove: pendingMoveTo(migration), moveEnding: endingOf('resize', migration) };
   if (!instance.host || !instance.allocation) return moved;
   const flavor = await findFlavor(table, String(params.flavorRef));
   if (!flavor) throw new DriverError(`Flavor ${String(params.flavorRef)} could not be found.`, 500);
@@ -86,8 +95,8 @@ const placeResize: Placing = async ({ table, instance, now, requestId, params, t
     vcpus: flavor.vcpus, ram: flavor.ram, disk: diskOf(flavor), at: now, ...(group ? { group } : {}),
   }, requestId);
   if (!resized) throw new DriverError(NO_VALID_HOST, 500);
-  // The item keeps the allocation before only while the resize waits for its confirm or revert.
-  return { allocation: { ...recordedAllocation(resized), ...(resized.previous ? { previous: recordedAllocation(resized.previous) } : {}) }, ...moved };
+  // The allocation before it, a revert's way back, is on the migration record (Migration.before).
+  return { allocation: recordedAllocation(resized), ...moved };
 };
 
 /** Nova's Migration record of a move, made by the worker that holds its claim (once: its uuid is the request's). */
@@ -95,12 +104,19 @@ async function startMigration(
   table: Table, instance: Instance, token: number, type: MigrationType, status: MigrationStatus, requestId: string, now: number, newFlavorId = instance.flavorId,
 ): Promise<string> {
   const inPlace = type === 'resize';
+  // What a confirm or a revert of a move that waits for it goes back to (pendingMove.ts).
+  const waits = inPlace || type === 'migration';
+  const before = {
+    vmState: instance.vmState, ...(inPlace ? {} : { availabilityZone: instance.availabilityZone ?? null }),
+    ...(instance.allocation ? { allocation: recordedAllocation(instance.allocation) } : {}),
+  };
   const made = await recordMigration(table, {
     instanceUuid: instance.id, migrationType: type, status, requestId,
     sourceCompute: instance.host ?? null, sourceNode: instance.node ?? instance.host ?? null,
     destCompute: inPlace ? instance.host ?? null : null, destNode: inPlace ? instance.node ?? instance.host ?? null : null,
-    oldFlavorId: instance.flavorId, newFlavorId, userId: instance.userId, projectId: instance.projectId,
+    oldFlavorId: instance.flavorId, newFlavorId, userId: instance.userId, projectId: instance.projectId, ...(waits ? { before } : {}),
   }, now, { instanceId: instance.id, token });
+  if (waits && !made.before) await recordMoveOrigin(table, { instanceId: instance.id, token }, made.uuid, before);
   return made.uuid;
 }
 
@@ -156,8 +172,8 @@ async function moveToTarget(
  * kept until confirmResize gives it back or revertResize moves the server back to it.
  */
 const placeMigrate: Placing = async (ctx) => {
-  const { source, migration, onTarget } = await moveToTarget(ctx, 'migration', 'pre-migrating', { from: ['pre-migrating'], to: 'migrating' }, false);
-  return { ...onTarget, pendingMove: { migration, source }, moveEnding: endingOf('migrate', migration) };
+  const { migration, onTarget } = await moveToTarget(ctx, 'migration', 'pre-migrating', { from: ['pre-migrating'], to: 'migrating' }, false);
+  return { ...onTarget, pendingMove: pendingMoveTo(migration), moveEnding: endingOf('migrate', migration) };
 };
 
 /**
@@ -182,19 +198,26 @@ const placeEvacuate: Placing = async (ctx) => {
   return { ...onTarget, moveEnding: endingOf('evacuate', migration, giveBack) };
 };
 
+/** What a revert goes back to and the vm_state a confirm or a revert ends in, from the move. */
+const beforeOf = (move: WaitingMove): Placed['beforeMove'] => ({
+  ...(move.oldFlavorId !== undefined ? { oldFlavorId: move.oldFlavorId } : {}),
+  ...(move.preResizeVmState !== undefined ? { preResizeVmState: move.preResizeVmState } : {}),
+});
+
 /**
  * Confirm: the migration confirming; a cold migration's source allocation is left to give back
- * after the release (named on the record). The item's allocation drops the one before a resize.
+ * after the release (named on the record). An item of the previous version drops its allocation
+ * before a resize.
  */
 const placeConfirm: Placing = async ({ table, instance, now, token }) => {
-  const move = instance.pendingMove;
+  const move = await waitingMove(table, instance);
   if (!move) return {};
   const giveBack = move.source ? { giveBack: { host: move.source.host, allocation: recordedAllocation(move.source.allocation) } } : undefined;
   await advanceMigrationUnderClaim(table, { instanceId: instance.id, token }, move.migration, ['finished', 'confirming'], 'confirming', now, giveBack);
   return {
     clear: ['pendingMove'],
     ...(instance.allocation ? { allocation: recordedAllocation(instance.allocation) } : {}),
-    moveEnding: endingOf('confirm_resize', move.migration, giveBack?.giveBack),
+    moveEnding: endingOf('confirm_resize', move.migration, giveBack?.giveBack), beforeMove: beforeOf(move),
   };
 };
 
@@ -203,11 +226,12 @@ const placeConfirm: Placing = async ({ table, instance, now, token }) => {
  * target's to give back after the release; a resize gets the allocation before it back on its host.
  */
 const placeRevert: Placing = async ({ table, instance, now, token }) => {
-  const move = instance.pendingMove;
+  const move = await waitingMove(table, instance);
   const target = move?.source && instance.host && instance.allocation
     ? { giveBack: { host: instance.host, allocation: recordedAllocation(instance.allocation) } } : undefined;
   if (move) await advanceMigrationUnderClaim(table, { instanceId: instance.id, token }, move.migration, ['finished', 'reverting'], 'reverting', now, target);
-  const ending = move ? { clear: ['pendingMove'] as const, moveEnding: endingOf('revert_resize', move.migration, target?.giveBack) } : {};
+  const ending = move
+    ? { clear: ['pendingMove'] as const, moveEnding: endingOf('revert_resize', move.migration, target?.giveBack), beforeMove: beforeOf(move) } : {};
   if (move?.source) {
     return {
       host: move.source.host, node: move.source.node, availabilityZone: move.source.availabilityZone ?? null,
@@ -215,9 +239,10 @@ const placeRevert: Placing = async ({ table, instance, now, token }) => {
     };
   }
   const resized = instance.allocation;
-  if (!instance.host || !resized?.previous) return { ...ending };
-  await restoreAllocation(table, instance.host, instance.id, resized);
-  return { allocation: recordedAllocation(resized.previous), ...ending };
+  const before = move?.allocationBefore;
+  if (!instance.host || !resized || !before) return { ...ending };
+  await restoreAllocation(table, instance.host, instance.id, { ...resized, previous: before });
+  return { allocation: recordedAllocation(before), ...ending };
 };
 
 /** The operations that need a host chosen (or their allocation changed) before the driver runs. */
@@ -237,14 +262,18 @@ const MOVES: readonly OperationName[] = ['migrate', 'live_migrate', 'evacuate'];
 /** The server as an undo or a settle sees it: what its item records as its own. */
 type Holder = Pick<Instance, 'host' | 'allocation' | 'pendingMove'>;
 
+/** The source a cold migration waiting for its confirm keeps, if the server waits on one (pendingMove.ts). */
+async function keptSource(table: Table, server: Holder | undefined): Promise<WaitingMove['source']> {
+  return (await waitingMove(table, server))?.source;
+}
+
 /**
  * Whether the server's item records `allocation` on `host` as its own: its allocation, or the
- * source a cold migration waiting for its confirm keeps (a late duplicate of the move before
- * finds that source still marked as its target).
+ * source a cold migration waiting for its confirm keeps (`source`: a late duplicate of the move
+ * before finds that source still marked as its target).
  */
-function holds(server: Holder | undefined, host: string, allocation: Allocation): boolean {
+function holds(server: Holder | undefined, source: WaitingMove['source'], host: string, allocation: Allocation): boolean {
   if (!server) return false;
-  const source = server.pendingMove?.source;
   return recordsAllocation(server, host, allocation) || (source?.host === host && source.allocation.at === allocation.at);
 }
 
@@ -257,7 +286,8 @@ function holds(server: Holder | undefined, host: string, allocation: Allocation)
  */
 export async function undoMove(table: Table, instanceId: string, requestId: string, server?: Holder, now = Date.now()): Promise<boolean> {
   const taken = allocationsOf(await readHosts(table), instanceId).filter(({ entry }) => entry.movedBy === requestId);
-  if (taken.some(({ host, entry }) => holds(server, host.name, entry))) return false;
+  const source = taken.length > 0 ? await keptSource(table, server) : undefined;
+  if (taken.some(({ host, entry }) => holds(server, source, host.name, entry))) return false;
   for (const { host, entry } of taken) await giveBack(table, host.name, instanceId, entry);
   await failMigration(table, requestId, 'error', now);
   return true;
@@ -314,7 +344,7 @@ export async function placementOfSuperseded(
 export async function undoResizeAllocation(table: Table, instanceId: string, requestId: string, server?: Holder): Promise<boolean> {
   const found = allocationOf(await readHosts(table), instanceId);
   if (found?.entry.resizedBy !== requestId) return true;
-  if (holds(server, found.host.name, found.entry)) return false;
+  if (holds(server, await keptSource(table, server), found.host.name, found.entry)) return false;
   await restoreAllocation(table, found.host.name, instanceId, found.entry);
   return true;
 }
@@ -330,8 +360,8 @@ export async function givePlacementBack(
 ): Promise<void> {
   // A server deleted while a cold migration waits for its confirm holds its source too; an item
   // the previous version wrote, what its last move's release left (it kept the ending there).
-  const source = instance.pendingMove?.source;
-  if (deleted && source) await giveBack(table, source.host, instance.id, source.allocation);
+  const source = deleted ? await keptSource(table, instance) : undefined;
+  if (source) await giveBack(table, source.host, instance.id, source.allocation);
   if (deleted && instance.moveEnding?.giveBack) await giveBack(table, instance.moveEnding.giveBack.host, instance.id, instance.moveEnding.giveBack.allocation);
   if (instance.host && instance.allocation) {
     const given = await giveBack(table, instance.host, instance.id, instance.allocation);

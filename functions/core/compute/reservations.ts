@@ -11,6 +11,7 @@ import { attachingInterface, creatingServerPorts } from '../networks/serverPorts
 import { giveBackServer } from '../placement/quotas/usage.js';
 import { readInstance } from './readInstance.js';
 import { removeAttachmentItem } from './attachmentItems.js';
+import { pendingMigrationOf } from './pendingMove.js';
 import { givePlacementBack, recordedEnding, settleMoveEnding, undoMove, undoResizeAllocation } from './placing.js';
 import { advanceMigration, failMigration } from './migrations.js';
 import { snapshotting } from './snapshotReservation.js';
@@ -169,10 +170,13 @@ const moving = (op: OperationName): Reservation => ({
  * between the release (which takes the pending move off) and its settle (recordedEnding).
  */
 const endingMove = (op: 'confirm_resize' | 'revert_resize'): Reservation => ({
-  decide: (instance) => (instance.pendingMove ? { migration: instance.pendingMove.migration } : {}),
+  decide: (instance) => {
+    const migration = pendingMigrationOf(instance);
+    return migration ? { migration } : {};
+  },
   undo: async (table, _claim, instanceId) => {
-    const move = (await readInstance(table, instanceId))?.pendingMove;
-    if (move) await advanceMigration(table, move.migration, ['confirming', 'reverting'], 'error', Date.now());
+    const migration = pendingMigrationOf(await readInstance(table, instanceId));
+    if (migration) await advanceMigration(table, migration, ['confirming', 'reverting'], 'error', Date.now());
   },
   settle: settlingMove(op),
 });

@@ -75,10 +75,7 @@ export class SimulatedDriver implements ComputeDriver {
     await this.step(ctx, 'prep');
     await this.step(ctx, 'migrate', 'resize_migrating');
     await this.step(ctx, 'finish', 'resize_finish');
-    return {
-      flavorId: String(ctx.params.flavorRef), oldFlavorId: ctx.instance.flavorId,
-      preResizeVmState: ctx.instance.vmState, powerState: runningUnlessStopped(ctx),
-    };
+    return { flavorId: String(ctx.params.flavorRef), powerState: runningUnlessStopped(ctx) };
   };
 
   readonly confirm_resize = async (ctx: OperationContext): Promise<InstancePatch> => {
@@ -88,6 +85,8 @@ export class SimulatedDriver implements ComputeDriver {
 
   readonly revert_resize = async (ctx: OperationContext): Promise<InstancePatch> => {
     await this.step(ctx, 'revert');
+    // The old flavor and vm_state: from the move's migration record (worker.ts), or the item of
+    // the previous version; cleared for the latter.
     const wasStopped = ctx.instance.preResizeVmState === 'stopped';
     return {
       flavorId: ctx.instance.oldFlavorId ?? ctx.instance.flavorId,
@@ -101,7 +100,7 @@ export class SimulatedDriver implements ComputeDriver {
     await this.step(ctx, 'prep');
     await this.step(ctx, 'migrate_disk', 'resize_migrating');
     await this.step(ctx, 'finish', 'resize_finish');
-    return { oldFlavorId: ctx.instance.flavorId, preResizeVmState: ctx.instance.vmState, powerState: runningUnlessStopped(ctx) };
+    return { powerState: runningUnlessStopped(ctx) };
   };
 
   /**

@@ -84,16 +84,20 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
   };
 
   let result: Result;
+  // The server as the driver and the release's vm_state see it: a confirm or a revert adds what
+  // the move it ends went from (its old flavor, its vm_state), kept on the migration record.
+  let seen = instance;
   try {
     // Cinder's volume shows the attach or detach running (attaching, detaching) from here; undone
     // with the reservation if the operation fails or is superseded (as a superseded driver is).
     await Reservations[msg.op]?.begin?.(table, msg, instance.id);
     // Placement first (placing.ts says why here): its host goes to the driver and, with the release, to the instance.
-    const placed = await Placings[msg.op]?.({
+    const { beforeMove, ...placed } = await Placings[msg.op]?.({
       table, instance, now: now(), leaseMs: claimLeaseMs, requestId: msg.requestId, token: msg.token, params: msg.params,
     }) ?? {};
+    if (beforeMove) seen = { ...instance, ...beforeMove };
     const migration = msg.op === 'live_migrate' ? { migration: liveMigrationSteps(table, msg.requestId, now, ctx.fence) } : {};
-    const driven = await driver[msg.op]({ ...ctx, ...migration, params: { ...ctx.params, ...placed } });
+    const driven = await driver[msg.op]({ ...ctx, instance: seen, ...migration, params: { ...ctx.params, ...placed } });
     // Both may clear fields (a confirm: the driver its flavor's record, the placement its pending move).
     const clear = [...placed.clear ?? [], ...driven.clear ?? []];
     result = { ok: true, patch: { ...placed, ...driven, ...(clear.length > 0 ? { clear } : {}) } };
@@ -116,7 +120,7 @@ export async function runOperation(deps: WorkerDeps, msg: OperationMessage, hear
     }
     result = { ok: false, message: err.message, code: err.code };
   }
-  const settled = await settleOperation(table, { instance, claim: msg, token: msg.token, result, now: now(), run });
+  const settled = await settleOperation(table, { instance: seen, claim: msg, token: msg.token, result, now: now(), run });
   if (!settled && !await takenOverByAnotherRun(table, msg)) await abandonSuperseded(table, instance.id, msg, now());
   return settled ? 'done' : 'dropped';
 }

@@ -307,6 +307,9 @@ export function checkTransitions(history: readonly HistoryEvent[]): Violation[] 
       && !(first.vmState === 'building' && first.taskState === 'scheduling' && first.claim?.op === 'create')) {
       bad(instanceId, `created as ${first.vmState}/${first.taskState}`);
     }
+    // The vm_state a resize or cold migration was admitted in: what its confirm or revert goes
+    // back to (the item keeps it only as the previous version wrote it; now on the migration record).
+    let preResize: VmState | undefined;
     for (let i = 1; i < snaps.length; i++) {
       const p = snaps[i - 1]!.item;
       const n = snaps[i]!.item;
@@ -336,9 +339,11 @@ export function checkTransitions(history: readonly HistoryEvent[]): Violation[] 
       } else if (!n.claim && p.claim) {
         const row = operationRow(p.claim.op as OperationName);
         const admitted = p.vmState as VmState;
+        const before = p.preResizeVmState ?? preResize;
+        if ((p.claim.op === 'resize' || p.claim.op === 'migrate') && n.vmState === 'resized') preResize = admitted;
         const allowed = new Set<string>([
-          resolveVmOutcome(row.onSuccess, admitted, p.preResizeVmState),
-          resolveVmOutcome(row.onFailure, admitted, p.preResizeVmState),
+          resolveVmOutcome(row.onSuccess, admitted, before),
+          resolveVmOutcome(row.onFailure, admitted, before),
           admitted, // given back untouched (admission's compensation)
         ]);
         if (p.claim.op === 'delete') allowed.add('deleted');

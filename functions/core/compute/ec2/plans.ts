@@ -267,7 +267,7 @@ export const Plans: Readonly<Partial<Record<OperationName, Plan>> & Record<Exclu
     ({ ctx, resources }) => resources.instanceType(String(ctx.params.flavorRef)),
     (ctx) => ctx.instance.vmState !== 'stopped',
     (ctx) => ({
-      flavorId: String(ctx.params.flavorRef), oldFlavorId: ctx.instance.flavorId, preResizeVmState: ctx.instance.vmState,
+      flavorId: String(ctx.params.flavorRef),
       powerState: ctx.instance.vmState === 'stopped' ? PowerState.SHUTDOWN : PowerState.RUNNING,
     }),
     { migrating: 'resize_migrating', finishing: 'resize_finish' },
