@@ -195,8 +195,8 @@ export const SPREAD_USAGE_SLICES = 32;
 /** A quota key's kind, from its partition key: the counters, a slice of them, or a partition of the charges. */
 function quotaKeyOf(pk: string, projectId: string): QuotaKey | undefined {
   if (pk === `SERVERUSAGE#${projectId}`) return 'counters';
-  if (pk.startsWith(`SERVERUSAGE#${projectId}#`)) return 'slice';
-  if (pk.startsWith(`SERVERCHARGES#${projectId}`)) return 'charges';
+  if (/^SERVERUSAGE\d+#/.test(pk) && pk.endsWith(`#${projectId}`)) return 'slice';
+  if (/^SERVERCHARGES\d*#/.test(pk) && pk.endsWith(`#${projectId}`)) return 'charges';
   return undefined;
 }
 

@@ -14,7 +14,7 @@ import { shardOf, type Table } from '../../shared/table.js';
 // read, and drains as its servers give their charges back.
 //
 // A project spread over usage slices (projectSpread.ts, usageSlices > 1) puts each charge under
-// `SERVERCHARGES#<project>#<n>`, n its server id's hash mod MAX_SPREAD (n = 0 keeps the unspread
+// `SERVERCHARGES<n>#<project>`, n its server id's hash mod MAX_SPREAD (n = 0 keeps the unspread
 // key): a fixed count, not the slices', so raising the slices never moves a charge, and a retry's
 // charge put, conditioned on its absence, meets the charge its first attempt wrote whatever the
 // count was then. Each such charge names the slice its room was taken from (`slice`), which its
@@ -41,7 +41,8 @@ export const usageKey = (projectId: string) => ({ pk: `SERVERUSAGE#${projectId}`
 export const chargeKey = (projectId: string, serverId: string, spread = false) => ({
   pk: chargesOf(projectId, spread ? shardOf(serverId, MAX_SPREAD) : 0), sk: `${CHARGE}${serverId}`,
 });
-const chargesOf = (projectId: string, n = 0) => (n === 0 ? `SERVERCHARGES#${projectId}` : `SERVERCHARGES#${projectId}#${n}`);
+/** Partition n of a project's charges: the number before the `#`, as a project id may hold `#`. */
+const chargesOf = (projectId: string, n = 0) => (n === 0 ? `SERVERCHARGES#${projectId}` : `SERVERCHARGES${n}#${projectId}`);
 const CHARGE = 'CHARGE#';
 
 /** Whether the project's charges are spread over MAX_SPREAD partitions (its usage is sliced). */

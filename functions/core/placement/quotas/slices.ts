@@ -12,7 +12,7 @@ import type { Limits } from './limits.js';
 // it counts every charge plus all the room the slices hold, and only grows by an ADD conditioned
 // on staying within the limit read just before (`<= limit - asked`, as an ordinary project's
 // charge). So C never passes the limit a create read, whatever the slices do, and the charges
-// never pass C. A slice (`SERVERUSAGE#<project>#<s>`) holds room taken from C: a create takes its
+// never pass C. A slice (`SERVERUSAGE<s>#<project>`) holds room taken from C: a create takes its
 // servers' room from one slice (its condition: the room is there) in the same transaction as its
 // charge items, and a give-back returns the room to the slice the charge names, leaving C as it
 // is. A busy project's creates and deletes then write its slices and its charges' partitions, and
@@ -39,7 +39,8 @@ const NAMES = Object.fromEntries(RESOURCES.map((r) => [`#${r}`, ROOM[r]]));
  */
 export const REFILL_SERVERS = 40;
 
-export const sliceKey = (projectId: string, slice: number) => ({ pk: `SERVERUSAGE#${projectId}#${slice}`, sk: 'META' });
+/** Slice s's item: its number before the `#`, as a project id may hold `#` (`SERVERUSAGE#<p>#<s>` would be project `<p>#<s>`'s counters). */
+export const sliceKey = (projectId: string, slice: number) => ({ pk: `SERVERUSAGE${slice}#${projectId}`, sk: 'META' });
 export const slicesOf = (table: Table, projectId: string) => spreadOf(table, projectId).usageSlices;
 /** The slice a create takes its room from: its first server's, so that a retry comes back to it. */
 export const sliceFor = (table: Table, projectId: string, firstServerId: string) => shardOf(firstServerId, slicesOf(table, projectId));
