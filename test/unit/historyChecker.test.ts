@@ -447,6 +447,24 @@ describe('history checker: placement', () => {
     ]);
   });
 
+  it('quota: at rest, a spread project\'s counters are its charges (every partition) plus the room its slices hold', () => {
+    seq = 0;
+    const charge = (pk: string, server: string) => ({ pk, sk: `CHARGE#${server}`, cores: 2, ram: 1024, at: T0, slice: 0 });
+    const slice = (pk: string, room: number) => ({ pk, sk: 'META', roomInstances: room, roomCores: 2 * room, roomRam: 1024 * room });
+    const h: HistoryEvent[] = [{ kind: 'final', seq: ++seq, at: T0, items: [
+      { pk: 'SERVERUSAGE#ok', sk: 'META', instances: 5, cores: 10, ram: 5120 },
+      charge('SERVERCHARGES#ok', 'a'), charge('SERVERCHARGES7#ok', 'b'), slice('SERVERUSAGE0#ok', 1), slice('SERVERUSAGE3#ok', 2),
+      { pk: 'SERVERUSAGE#lost', sk: 'META', instances: 5, cores: 10, ram: 5120 },
+      charge('SERVERCHARGES5#lost', 'a'), slice('SERVERUSAGE1#lost', 3),
+      // Another project whose id ends the same way: none of its items are ok's.
+      { pk: 'SERVERUSAGE#x#ok', sk: 'META', instances: 1, cores: 2, ram: 1024 }, charge('SERVERCHARGES#x#ok', 'c'),
+    ] }];
+    expect(checkQuotas(h).map((v) => v.message)).toEqual([
+      'project lost counts 5 instances at rest, its charges and its slices\' room 4', 'project lost counts 10 cores at rest, its charges and its slices\' room 8',
+      'project lost counts 5120 ram at rest, its charges and its slices\' room 4096',
+    ]);
+  });
+
   it('antiAffinity: members on distinct hosts pass; two on one host do not, unless the group allows two per host or is not anti-affine', () => {
     expect(checkAntiAffinity(members(['h1', 'h2', 'h3']))).toEqual([]);
     const h = members(['h1', 'h2', 'h1']);

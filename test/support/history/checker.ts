@@ -541,16 +541,31 @@ export function checkQuotas(history: readonly HistoryEvent[]): Violation[] {
     }
   }
   // At rest, each project's counters are the sum of its charges (their items, and the previous
-  // version's map): a charge and its counters are written together, or neither is.
+  // version's map): a charge and its counters are written together, or neither is. A project
+  // spread over usage slices (quotas/slices.ts) has its charges under several partitions
+  // (`SERVERCHARGES<n>#<project>`), and its counters count the room its slices hold too
+  // (`SERVERUSAGE<s>#<project>`).
+  const ofProject = (prefix: string, pk: unknown, projectId: string) => {
+    const m = new RegExp(`^${prefix}(\\d*)#`).exec(String(pk));
+    return m !== null && String(pk).slice(m[0].length) === projectId;
+  };
   for (const usage of items.filter((i) => String(i.pk).startsWith('SERVERUSAGE#') && i.sk === 'META')) {
+    const projectId = String(usage.pk).slice('SERVERUSAGE#'.length);
     const charges = [
-      ...items.filter((i) => i.pk === `SERVERCHARGES#${String(usage.pk).slice('SERVERUSAGE#'.length)}`),
+      ...items.filter((i) => ofProject('SERVERCHARGES', i.pk, projectId) && String(i.sk).startsWith('CHARGE#')),
       ...Object.values((usage.counted ?? {}) as Record<string, { cores: number; ram: number }>),
     ];
-    const sums = { instances: charges.length, cores: charges.reduce((n, c) => n + Number(c.cores), 0), ram: charges.reduce((n, c) => n + Number(c.ram), 0) };
+    const slices = items.filter((i) => ofProject('SERVERUSAGE', i.pk, projectId) && i.pk !== usage.pk && i.sk === 'META');
+    const held = (name: string) => slices.reduce((n, s) => n + Number(s[name] ?? 0), 0);
+    const sums = {
+      instances: charges.length + held('roomInstances'),
+      cores: charges.reduce((n, c) => n + Number(c.cores), 0) + held('roomCores'),
+      ram: charges.reduce((n, c) => n + Number(c.ram), 0) + held('roomRam'),
+    };
     for (const r of ['instances', 'cores', 'ram'] as const) {
       if (Number(usage[r] ?? 0) !== sums[r]) {
-        found.push({ invariant: 'quota', message: `project ${String(usage.pk).slice('SERVERUSAGE#'.length)} counts ${usage[r] ?? 0} ${r} at rest, its charges ${sums[r]}` });
+        const what = slices.length > 0 ? 'its charges and its slices\' room' : 'its charges';
+        found.push({ invariant: 'quota', message: `project ${projectId} counts ${usage[r] ?? 0} ${r} at rest, ${what} ${sums[r]}` });
       }
     }
   }
