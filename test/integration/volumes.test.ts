@@ -1,4 +1,4 @@
-import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { readInstance } from '../../functions/core/compute/readInstance.js';
 import { seedInstance } from '../support/emulators.js';
 import { gate, startVolumeApi, type VolumeApi } from '../support/volumeApi.js';
@@ -288,5 +288,35 @@ describe('the status machine, through Cinder\'s API, during Nova\'s attach and d
     failing.open();
     expect(await run).toBe('dropped');
     expect((await cinder.get(`/volumes/${id}`)).body.volume).toMatchObject({ status: 'in-use', attachments: [expect.objectContaining({ server_id: server.id })] });
+  });
+});
+
+describe("every project's volumes, over the all-servers index's partitions", () => {
+  it('lists for an administrator each volume once, newest first: those spread over VOLUMES#<n> and one written under VOLUMES before', async () => {
+    const q = project();
+    const owner = api.cinder(`alice:${q}`);
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) ids.push((await owner.post('/volumes', { volume: { size: 1, name: `v${i}` } })).body.volume.id);
+    const items = (await tableItems()).filter((i) => ids.includes((i as { id?: string }).id ?? '')) as Record<string, unknown>[];
+    const partitions = new Set(items.map((i) => i.gsi2pk));
+    // Spread, not on the one key every volume shared before.
+    expect(partitions.size).toBeGreaterThan(1);
+    expect([...partitions].every((p) => /^VOLUMES#\d+$/.test(String(p)))).toBe(true);
+
+    // A volume the previous version wrote: its entry under VOLUMES, sorted by gsi2sk beside gsi1sk.
+    const before = { ...items[0]! };
+    const oldId = crypto.randomUUID();
+    const created = '2020-01-01T00:00:00.000000';
+    await api.table.db.send(new PutCommand({
+      TableName: api.table.name,
+      Item: { ...before, pk: `VOLUME#${oldId}`, id: oldId, created, gsi1sk: `${created}#${oldId}`, gsi2pk: 'VOLUMES', gsi2sk: `${created}#${oldId}` },
+    }));
+
+    const listed = (await api.cinder(`admin:${q}`).get('/volumes/detail?all_tenants=1')).body.volumes as { id: string; created_at: string }[];
+    const ours = listed.filter((v) => v.id === oldId || ids.includes(v.id));
+    expect(ours.map((v) => v.id).sort()).toEqual([...ids, oldId].sort());
+    expect(ours.at(-1)!.id).toBe(oldId);
+    const order = ours.map((v) => v.created_at);
+    expect(order).toEqual([...order].sort().reverse());
   });
 });

@@ -3,7 +3,7 @@ import type { Caller } from '../compute/instance.js';
 import { queryIndexedItems } from '../shared/indexedItems.js';
 import { BadRequest, NotFound, ServiceUnavailable } from '../shared/errors.js';
 import {
-  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, usedPlaceholders, type Table,
+  INDEX_ALL_SERVERS, INDEX_BY_PROJECT, isConditionFailure, itemFromConditionFailure, keys, leaseShardOf, SERVER_SHARDS, shardOf, usedPlaceholders, type Table,
 } from '../shared/table.js';
 import { chargeGrowth, chargeVolume, giveBackGrowth, giveBackVolume, type QuotaDeps } from './quotas.js';
 import { isMultiattach, type VolumeType } from './types.js';
@@ -34,9 +34,17 @@ export interface VolumeDeps {
 
 const quota = (deps: VolumeDeps): QuotaDeps => ({ table: deps.table, leaseMs: deps.leaseMs });
 
-/** The project index partition of a project's volumes, and the one of every volume (admins' all_tenants). */
+/** The project index partition of a project's volumes. */
 const byProject = (projectId: string) => `VOLUMES#${projectId}`;
-const ALL_VOLUMES = 'VOLUMES';
+/**
+ * Every volume, for admins' all_tenants lists: over as many partitions of the all-servers index
+ * as servers have (`VOLUMES#<n>` there), so that volume creates and deletes deployment-wide are
+ * not held to one key's 1,000 write units a second (docs/write-units.md). Volumes written before
+ * sit under `VOLUMES` alone, still read.
+ */
+export const VOLUME_INDEX_SHARDS = SERVER_SHARDS;
+const ALL_VOLUMES_BEFORE = 'VOLUMES';
+const allVolumesKey = (id: string) => `VOLUMES#${shardOf(id, VOLUME_INDEX_SHARDS)}`;
 
 export interface CreateVolume {
   readonly requestId: string;
@@ -95,7 +103,8 @@ export function volumeItem(volume: Volume, requestId: string): Record<string, un
   const at = `${volume.created}#${volume.id}`;
   return {
     ...keys.volume(volume.id), ...volume, createdByRequest: requestId,
-    gsi1pk: byProject(volume.projectId), gsi1sk: at, gsi2pk: ALL_VOLUMES, gsi2sk: at,
+    // The all-servers index sorts on gsi1sk: no second copy of it (gsi2sk) for that index.
+    gsi1pk: byProject(volume.projectId), gsi1sk: at, gsi2pk: allVolumesKey(volume.id),
   };
 }
 
@@ -122,17 +131,24 @@ export async function getVolume(table: Table, caller: Caller, id: string): Promi
   return volume;
 }
 
-/** Every volume of a project (or of every project), newest first. */
+/** Every volume of a project (or of every project: each all-volumes partition side by side), newest first. */
 export async function listVolumes(table: Table, scope: { projectId: string } | 'all'): Promise<Volume[]> {
+  if (scope !== 'all') return partitionItems(table, INDEX_BY_PROJECT, 'gsi1pk', byProject(scope.projectId));
+  const partitions = [ALL_VOLUMES_BEFORE, ...Array.from({ length: VOLUME_INDEX_SHARDS }, (_, n) => `VOLUMES#${n}`)];
+  const found = (await Promise.all(partitions.map((pk) => partitionItems(table, INDEX_ALL_SERVERS, 'gsi2pk', pk)))).flat();
+  const newestFirst = (v: Volume) => `${v.created}#${v.id}`;
+  return found.sort((a, b) => (newestFirst(a) < newestFirst(b) ? 1 : newestFirst(a) > newestFirst(b) ? -1 : 0));
+}
+
+/** One index partition's volumes, newest first, every page. */
+async function partitionItems(table: Table, index: string, key: string, value: string): Promise<Volume[]> {
   const items: Volume[] = [];
   let start: Record<string, unknown> | undefined;
   do {
     const out = await queryIndexedItems<Volume>(table, {
-      IndexName: scope === 'all' ? INDEX_ALL_SERVERS : INDEX_BY_PROJECT,
-      KeyConditionExpression: scope === 'all' ? 'gsi2pk = :pk' : 'gsi1pk = :pk',
-      ExpressionAttributeValues: { ':pk': scope === 'all' ? ALL_VOLUMES : byProject(scope.projectId) },
-      ScanIndexForward: false,
-      ExclusiveStartKey: start,
+      IndexName: index, KeyConditionExpression: '#k = :v',
+      ExpressionAttributeNames: { '#k': key }, ExpressionAttributeValues: { ':v': value },
+      ScanIndexForward: false, ExclusiveStartKey: start,
     });
     items.push(...out.items);
     start = out.next;
