@@ -37,6 +37,16 @@ export interface Charge extends Counted {
 }
 
 export const usageKey = (projectId: string) => ({ pk: `SERVERUSAGE#${projectId}`, sk: 'META' });
+
+/** A give-back's delete of the charge's item (in its transaction), conditioned on the charge as read: a repeat gives back nothing. */
+export const chargeDeletion = (table: Table, projectId: string, serverId: string, charge: Counted & { readonly pk?: string }) => ({
+  Delete: {
+    TableName: table.name, Key: { ...chargeKey(projectId, serverId), ...(charge.pk ? { pk: charge.pk } : {}) },
+    ConditionExpression: '#cores = :cores AND #ram = :ram AND #at = :at',
+    ExpressionAttributeNames: { '#cores': 'cores', '#ram': 'ram', '#at': 'at' },
+    ExpressionAttributeValues: { ':cores': charge.cores, ':ram': charge.ram, ':at': charge.at },
+  },
+});
 /** Where a server's charge is: the one partition of an ordinary project, one of MAX_SPREAD of a spread one. */
 export const chargeKey = (projectId: string, serverId: string, spread = false) => ({
   pk: chargesOf(projectId, spread ? shardOf(serverId, MAX_SPREAD) : 0), sk: `${CHARGE}${serverId}`,

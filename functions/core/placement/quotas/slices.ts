@@ -2,7 +2,7 @@ import { BatchGetCommand, TransactWriteCommand } from '@aws-sdk/lib-dynamodb';
 import { cancellationCodes } from '../../shared/fencedPut.js';
 import { spreadOf } from '../../shared/projectSpread.js';
 import { shardOf, type Table } from '../../shared/table.js';
-import { chargeKey, usageKey, type Counted } from './charges.js';
+import { chargeDeletion, chargeKey, usageKey, type Counted } from './charges.js';
 import type { Limits } from './limits.js';
 
 // The usage of a project spread over K usage slices (projectSpread.ts, usageSlices > 1): an
@@ -257,14 +257,7 @@ export async function chargeFromSlices(
 export async function giveBackToSlice(table: Table, projectId: string, serverId: string, charge: Counted & { pk?: string; slice: number }) {
   await table.db.send(new TransactWriteCommand({
     TransactItems: [
-      {
-        Delete: {
-          TableName: table.name, Key: { ...chargeKey(projectId, serverId), ...(charge.pk ? { pk: charge.pk } : {}) },
-          ConditionExpression: '#cores = :cores AND #ram = :ram AND #at = :at',
-          ExpressionAttributeNames: { '#cores': 'cores', '#ram': 'ram', '#at': 'at' },
-          ExpressionAttributeValues: { ':cores': charge.cores, ':ram': charge.ram, ':at': charge.at },
-        },
-      },
+      chargeDeletion(table, projectId, serverId, charge),
       {
         Update: {
           TableName: table.name, Key: sliceKey(projectId, charge.slice),

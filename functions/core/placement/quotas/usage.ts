@@ -2,7 +2,7 @@ import { BatchGetCommand, GetCommand, TransactWriteCommand, UpdateCommand } from
 import { Forbidden, ServiceUnavailable } from '../../shared/errors.js';
 import { cancellationCodes } from '../../shared/fencedPut.js';
 import { isConditionFailure, keys, type Table } from '../../shared/table.js';
-import { chargedAmong, chargeKey, readCharge, readCharges, usageKey, type Charge, type Counted } from './charges.js';
+import { chargedAmong, chargeDeletion, chargeKey, readCharge, readCharges, usageKey, type Charge, type Counted } from './charges.js';
 import { projectLimits, type Limits } from './limits.js';
 import { chargeFromSlices, giveBackToSlice, readSlicedUsage, slicesOf } from './slices.js';
 
@@ -249,14 +249,7 @@ async function giveBackItem(table: Table, projectId: string, serverId: string, c
     }
     await table.db.send(new TransactWriteCommand({
       TransactItems: [
-        {
-          Delete: {
-            TableName: table.name, Key: { ...chargeKey(projectId, serverId), ...(charge.pk ? { pk: charge.pk } : {}) },
-            ConditionExpression: '#cores = :cores AND #ram = :ram AND #at = :at',
-            ExpressionAttributeNames: { '#cores': 'cores', '#ram': 'ram', '#at': 'at' },
-            ExpressionAttributeValues: { ':cores': charge.cores, ':ram': charge.ram, ':at': charge.at },
-          },
-        },
+        chargeDeletion(table, projectId, serverId, charge),
         {
           Update: {
             TableName: table.name, Key: usageKey(projectId), ConditionExpression: 'attribute_exists(pk)',
