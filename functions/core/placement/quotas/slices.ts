@@ -188,6 +188,22 @@ function asRead(room: Amounts, i: number): { condition: string; values: Record<s
   return { condition: parts.join(' AND '), values: Object.fromEntries(RESOURCES.map((r) => [`:was${i}_${r}`, room[r]])) };
 }
 
+/** A slice's whole room taken out of it (in a transaction that puts it elsewhere), conditioned on the room as read. */
+function emptySlice(table: Table, projectId: string, slice: number, room: Amounts, i: number) {
+  const read = asRead(room, i);
+  return {
+    Update: {
+      TableName: table.name, Key: sliceKey(projectId, slice), ConditionExpression: read.condition,
+      UpdateExpression: `ADD ${RESOURCES.map((r) => `#${r} :minus${i}_${r}`).join(', ')}`,
+      ExpressionAttributeNames: NAMES,
+      ExpressionAttributeValues: { ...read.values, ...Object.fromEntries(RESOURCES.map((r) => [`:minus${i}_${r}`, -room[r]])) },
+    },
+  };
+}
+
+/** A transaction of slices' room as read was cancelled (a room changed since) or lost a conflict: read again. */
+const roomMoved = (err: unknown) => !!cancellationCodes(err) || (err instanceof Error && err.name === 'TransactionConflictException');
+
 /**
  * (3) One transaction: all the room of `donors` (each conditioned on its room as read) moved into
  * slice `into`. False if a donor's room changed since it was read, or the move lost a conflict.
@@ -197,17 +213,7 @@ export async function gatherRoom(table: Table, projectId: string, into: number, 
   try {
     await table.db.send(new TransactWriteCommand({
       TransactItems: [
-        ...donors.map(({ slice, room }, i) => {
-          const read = asRead(room, i);
-          return {
-            Update: {
-              TableName: table.name, Key: sliceKey(projectId, slice), ConditionExpression: read.condition,
-              UpdateExpression: `ADD ${RESOURCES.map((r) => `#${r} :minus${i}_${r}`).join(', ')}`,
-              ExpressionAttributeNames: NAMES,
-              ExpressionAttributeValues: { ...read.values, ...Object.fromEntries(RESOURCES.map((r) => [`:minus${i}_${r}`, -room[r]])) },
-            },
-          };
-        }),
+        ...donors.map(({ slice, room }, i) => emptySlice(table, projectId, slice, room, i)),
         {
           Update: {
             TableName: table.name, Key: sliceKey(projectId, into),
@@ -219,7 +225,7 @@ export async function gatherRoom(table: Table, projectId: string, into: number, 
     }));
     return true;
   } catch (err) {
-    if (cancellationCodes(err) || (err instanceof Error && err.name === 'TransactionConflictException')) return false;
+    if (roomMoved(err)) return false;
     throw err;
   }
 }
@@ -290,18 +296,10 @@ export async function drainSlices(table: Table, projectId: string): Promise<void
 }
 
 async function drainOne(table: Table, projectId: string, slice: number, room: Amounts): Promise<boolean> {
-  const read = asRead(room, 0);
   try {
     await table.db.send(new TransactWriteCommand({
       TransactItems: [
-        {
-          Update: {
-            TableName: table.name, Key: sliceKey(projectId, slice), ConditionExpression: read.condition,
-            UpdateExpression: `ADD ${RESOURCES.map((r) => `#${r} :minus_${r}`).join(', ')}`,
-            ExpressionAttributeNames: NAMES,
-            ExpressionAttributeValues: { ...read.values, ...Object.fromEntries(RESOURCES.map((r) => [`:minus_${r}`, -room[r]])) },
-          },
-        },
+        emptySlice(table, projectId, slice, room, 0),
         {
           Update: {
             TableName: table.name, Key: usageKey(projectId),
@@ -314,7 +312,7 @@ async function drainOne(table: Table, projectId: string, slice: number, room: Am
     }));
     return true;
   } catch (err) {
-    if (cancellationCodes(err) || (err instanceof Error && err.name === 'TransactionConflictException')) return false;
+    if (roomMoved(err)) return false;
     throw err;
   }
 }
