@@ -1,4 +1,4 @@
-import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand } from '@aws-sdk/client-dynamodb';
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, PutItemCommand, waitUntilTableExists } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import dynalite from 'dynalite';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -105,6 +105,9 @@ it('a data directory made with the previous indexes (all servers sorted on gsi2s
         { IndexName: INDEX_ALL_SERVERS, KeySchema: key('gsi2pk', 'gsi2sk'), Projection: { ProjectionType: 'ALL' } },
       ],
     }));
+    // dynalite makes a table ACTIVE on a timer, even with createTableMs 0: a write before it is
+    // ResourceNotFound (seen once in CI on a busy machine).
+    await waitUntilTableExists({ client: old, minDelay: 1, maxWaitTime: 30 }, { TableName: DURABLE_TABLE_NAME });
     // A server as this version writes it: no gsi2sk, so the old index never held it.
     const id = crypto.randomUUID();
     const created = new Date().toISOString();
