@@ -22,15 +22,22 @@ beforeAll(async () => {
 });
 afterAll(() => runtime.stop());
 
-/** The resource's status once it is available, or as it is after `timeoutMs`. */
-async function statusOnceSettled(kind: AttachableKind, id: string, timeoutMs = 5_000): Promise<string> {
+/**
+ * The resource once its status is `settled`, or as it is after `timeoutMs`: its status is written
+ * by the write after the release that ends its attach or detach, so an idle server may show it a
+ * moment before.
+ */
+async function onceSettled(kind: AttachableKind, id: string, settled: string, timeoutMs = 5_000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const status = (await readAttachable(runtime.table, kind, id))?.status ?? 'available';
-    if (status === 'available' || Date.now() > deadline) return status;
+    const item = (await readAttachable(runtime.table, kind, id)) ?? { status: 'available' };
+    if (item.status === settled || Date.now() > deadline) return item;
     await new Promise((r) => setTimeout(r, 10));
   }
 }
+
+/** The resource's status once it is available, or as it is after `timeoutMs`. */
+const statusOnceSettled = async (kind: AttachableKind, id: string) => (await onceSettled(kind, id, 'available')).status;
 
 interface Resource {
   readonly kind: AttachableKind;
@@ -106,7 +113,7 @@ describe.each(Object.keys(RESOURCES) as ('volume' | 'port')[])('two servers raci
         const holders = [];
         for (const server of pair) if ((await resource.list(server)).includes(id)) holders.push(server);
         if (holders.length === 1 && holders[0] === winners[0] && losers.length === 1) tally.heldByWinnerOnly++;
-        expect(await readAttachable(runtime.table, resource.kind, id)).toMatchObject({ status: 'in-use', instanceId: winners[0] });
+        expect(await onceSettled(resource.kind, id, 'in-use')).toMatchObject({ status: 'in-use', instanceId: winners[0] });
       }
     }));
     const rounds = PAIRS * ROUNDS_PER_PAIR;
